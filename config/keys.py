@@ -1,0 +1,87 @@
+"""Every Redis key and pub/sub channel name, made by one function each.
+
+Nothing else in the project spells a Redis key. Keys share the prefix ``nq:``
+so one Redis can be shared with other applications and wiped selectively.
+"""
+
+from __future__ import annotations
+
+PREFIX = "nq"
+
+
+def _key(*parts: object) -> str:
+    return ":".join([PREFIX, *(str(p) for p in parts)])
+
+
+# -- rooms ------------------------------------------------------------------
+def room_state(room_id: str) -> str:
+    """Hash: the room's serialised state and current version."""
+    return _key("room", room_id, "state")
+
+
+def room_events(room_id: str) -> str:
+    """Stream: the room's versioned event log (trimmed to a short history)."""
+    return _key("room", room_id, "events")
+
+
+def room_version(room_id: str) -> str:
+    """Counter: the version of the room's latest event."""
+    return _key("room", room_id, "v")
+
+
+def room_channel(room_id: str) -> str:
+    """Pub/sub channel: events of one room, for every web process."""
+    return _key("room", room_id, "ch")
+
+
+def room_members(room_id: str) -> str:
+    """Hash: player id -> role, for the room's current members."""
+    return _key("room", room_id, "members")
+
+
+def room_lock(room_id: str) -> str:
+    return _key("room", room_id, "lock")
+
+
+def rooms_index() -> str:
+    """Sorted set: open room ids by last activity."""
+    return _key("rooms")
+
+
+def room_code(code: str) -> str:
+    """String: short join code -> room id."""
+    return _key("roomcode", code.upper())
+
+
+def player_channel(player_id: int | str) -> str:
+    """Pub/sub channel: events addressed to one player wherever connected."""
+    return _key("player", player_id, "ch")
+
+
+# -- jobs -------------------------------------------------------------------
+def job_progress_channel(job_id: str) -> str:
+    """Pub/sub channel: progress events of one long job (campaign mining)."""
+    return _key("job", job_id, "progress")
+
+
+def scoring_guard(explanation_id: int, simulator: str, version: str) -> str:
+    """String with TTL: set while an explanation is being scored (no double work)."""
+    return _key("scoring", explanation_id, simulator, version)
+
+
+def campaign_build_lock(campaign: str) -> str:
+    return _key("campaign", campaign, "building")
+
+
+# -- leaderboards and quests --------------------------------------------------
+def leaderboard(board: str, period: str = "all") -> str:
+    """Sorted set: one board for one period (``all`` or e.g. ``d:2026-11-21``)."""
+    return _key("lb", board, period)
+
+
+def leaderboard_meta(board: str, period: str = "all") -> str:
+    return _key("lb", board, period, "meta")
+
+
+def rate_limit(scope: str, ident: str) -> str:
+    return _key("rl", scope, ident)

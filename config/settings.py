@@ -1,0 +1,105 @@
+"""The one place that reads the environment.
+
+Everything else receives a ``Settings`` instance (built once per process by
+``get_settings``) and reads its attributes. Variables use the prefix ``NQ_``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NQ_", extra="ignore")
+
+    # Where the embedded SQLite file, the private Redis' AOF, model caches and
+    # the generated secret live when nothing external is configured.
+    data_dir: Path = Field(default=Path("data"))
+    # Empty means "embedded": SQLite in data_dir / a private redis-server.
+    database_url: str = ""
+    redis_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Empty means "generate once and keep in data_dir/secret_key".
+    secret_key: str = ""
+
+    default_campaign: str = "minilm-l6-layer3"
+    default_model: str = "minilm-l6"
+    default_layer: int = 3
+    # How many neurons the default campaign mines on a fresh data dir.
+    default_neurons: int = 256
+    # Tokens of the default corpus the default campaign mines (0 = all of it).
+    default_max_tokens: int = 400_000
+
+    # Which simulator scores explanations: "embedding", "llm" (local causal LM)
+    # or "openai" (any OpenAI-compatible endpoint).
+    simulator: str = "embedding"
+    simulator_model: str = "smollm2-135m"
+    openai_base_url: str = ""
+    openai_api_key: str = "not-needed"
+    openai_model: str = ""
+
+    # Device for models: "auto" picks CUDA when present.
+    device: str = "auto"
+
+    # Wire limits (bytes / characters / per-second budgets).
+    max_frame_bytes: int = 16_384
+    max_text_chars: int = 2_000
+    max_explanation_chars: int = 280
+    max_name_chars: int = 32
+    flood_messages_per_s: float = 20.0
+    flood_burst: int = 40
+    flood_bytes_per_s: float = 64_000.0
+    heartbeat_s: float = 20.0
+    room_round_s: float = 180.0
+    room_history: int = 500
+
+    # Queue names for RQ.
+    queue_default: str = "default"
+    queue_model: str = "model"
+
+    log_level: str = "info"
+
+    # -- derived values -------------------------------------------------
+    @property
+    def data_path(self) -> Path:
+        return self.data_dir.expanduser().resolve()
+
+    @property
+    def embedded_redis(self) -> bool:
+        return not self.redis_url
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_path / 'neuronquest.sqlite3'}"
+
+    @property
+    def redis_socket_path(self) -> Path:
+        return self.data_path / "redis" / "redis.sock"
+
+    def effective_secret_key(self) -> str:
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_path / "secret_key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    def ensure_dirs(self) -> None:
+        for sub in ("", "models", "redis", "corpus"):
+            (self.data_path / sub).mkdir(parents=True, exist_ok=True)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide Settings, built once from the environment."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""The web process: HTTP API, websocket hub, wire protocol, and the CLI that starts every role."""

@@ -1,0 +1,46 @@
+"""The ``neuronquest`` command: one entry point for every role and tool.
+
+Each command group lives in its own module under ``server/commands/`` and exposes
+``register(subparsers)``; each registered parser sets ``func(args, settings) -> int``.
+Usage errors print one line and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from config.settings import Settings, get_settings
+
+COMMAND_MODULES = [
+    "server.commands.run",  # up, web, worker, scheduler
+]
+
+
+class CliError(Exception):
+    """A user error: printed as one line, exit code 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="neuronquest", description="Explain what neurons do — together.")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None, settings: Settings | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args, settings or get_settings()) or 0)
+    except CliError as exc:
+        print(f"neuronquest {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

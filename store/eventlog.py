@@ -1,0 +1,89 @@
+"""A room's versioned event log in Redis: one stream per room plus pub/sub fan-out.
+
+Every event gets the room's next version ``v`` atomically (one Lua script), is kept
+in a trimmed stream whose entry ids are ``v-0`` so replay is a range read, and is
+published on the room's channel so every web process with members can forward it.
+Web processes and workers both append here, so a worker's score and a player's
+vote are ordered in one sequence.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import redis
+import redis.asyncio as aioredis
+
+from config import keys
+
+# KEYS: version, stream, channel. ARGV: event json (an object without "v"), maxlen.
+_APPEND = """
+local v = redis.call('INCR', KEYS[1])
+local body = ARGV[1]
+local event
+if body == '{}' then
+  event = '{"v":' .. v .. '}'
+else
+  event = '{"v":' .. v .. ',' .. string.sub(body, 2)
+end
+redis.call('XADD', KEYS[2], 'MAXLEN', tonumber(ARGV[2]), v .. '-0', 'e', event)
+redis.call('PUBLISH', KEYS[3], event)
+return v
+"""
+
+
+def _encode(event: dict[str, Any]) -> bytes:
+    if "v" in event:
+        event = {k: val for k, val in event.items() if k != "v"}
+    return orjson.dumps(event)
+
+
+def append(r: redis.Redis, room_id: str, event: dict[str, Any], *, history: int = 500) -> int:
+    """Append one event; returns its version. Synchronous, for workers and the CLI."""
+    script = r.register_script(_APPEND)
+    keys_ = [keys.room_version(room_id), keys.room_events(room_id), keys.room_channel(room_id)]
+    return int(script(keys=keys_, args=[_encode(event), history]))
+
+
+async def append_async(r: aioredis.Redis, room_id: str, event: dict[str, Any], *, history: int = 500) -> int:
+    """Append one event; returns its version. For the web process."""
+    script = r.register_script(_APPEND)
+    keys_ = [keys.room_version(room_id), keys.room_events(room_id), keys.room_channel(room_id)]
+    return int(await script(keys=keys_, args=[_encode(event), history]))
+
+
+def _decode_entries(entries: list[Any]) -> list[dict[str, Any]]:
+    out = []
+    for _id, fields in entries:
+        raw = fields.get(b"e") if b"e" in fields else fields.get("e")
+        out.append(orjson.loads(raw))
+    return out
+
+
+async def since_async(r: aioredis.Redis, room_id: str, v: int) -> list[dict[str, Any]] | None:
+    """Events after version ``v``, oldest first; None if some were trimmed (resync)."""
+    current = int(await r.get(keys.room_version(room_id)) or 0)
+    if v >= current:
+        return []
+    entries = await r.xrange(keys.room_events(room_id), min=f"{v + 1}-0", max="+")
+    events = _decode_entries(entries)
+    if not events or events[0]["v"] != v + 1:
+        return None
+    return events
+
+
+def since(r: redis.Redis, room_id: str, v: int) -> list[dict[str, Any]] | None:
+    current = int(r.get(keys.room_version(room_id)) or 0)  # type: ignore[arg-type]
+    if v >= current:
+        return []
+    entries = r.xrange(keys.room_events(room_id), min=f"{v + 1}-0", max="+")
+    events = _decode_entries(entries)  # type: ignore[arg-type]
+    if not events or events[0]["v"] != v + 1:
+        return None
+    return events
+
+
+def publish_to_player(r: redis.Redis, player_id: int | str, event: dict[str, Any]) -> None:
+    """A private event (not in the room log): e.g. the answer to a player's test_text."""
+    r.publish(keys.player_channel(player_id), orjson.dumps(event))

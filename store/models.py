@@ -1,0 +1,195 @@
+"""The SQL schema. Every table the game keeps durably, on SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Player(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, index=True)
+    # Accounts have a unique login; guests have none.
+    login: str | None = Field(default=None, max_length=64, unique=True)
+    password_hash: str | None = Field(default=None, max_length=255)
+    is_guest: bool = True
+    country: str | None = Field(default=None, max_length=2)
+    region: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Campaign(SQLModel, table=True):
+    """A model + layer whose neurons were mined from a corpus into puzzles."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=128, unique=True)
+    model: str = Field(max_length=128)
+    layer: int
+    corpus: str = Field(default="", max_length=512)
+    window: int = 64
+    neuron_start: int = 0
+    neuron_end: int = 0  # exclusive
+    tokens_seen: int = 0
+    status: str = Field(default="building", max_length=16)  # building|ready|failed
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Neuron(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("campaign_id", "index"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    index: int
+    max_activation: float = 0.0
+    mean_activation: float = 0.0
+    frac_active: float = 0.0
+    # {"edges": [...], "counts": [...]}
+    histogram: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    # Set when new top activations arrive, so explanations get rescored.
+    records_version: int = 1
+
+
+class Snippet(SQLModel, table=True):
+    """One activation record of a neuron: a window of tokens and its activations."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    neuron_id: int = Field(foreign_key="neuron.id", index=True)
+    kind: str = Field(max_length=8)  # "top" | "random"
+    rank: int = 0
+    tokens: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    activations: list[float] = Field(default_factory=list, sa_column=Column(JSON))
+    max_activation: float = 0.0
+    max_index: int = 0
+
+
+class Explanation(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    neuron_id: int = Field(foreign_key="neuron.id", index=True)
+    player_id: int | None = Field(default=None, foreign_key="player.id", index=True)
+    text: str = Field(max_length=512)
+    room_id: str | None = Field(default=None, max_length=64)
+    source: str = Field(default="player", max_length=16)  # player|machine|import
+    status: str = Field(default="visible", max_length=16)  # visible|pending|removed
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Vote(SQLModel, table=True):
+    # One vote per player per explanation, enforced here rather than in code.
+    __table_args__ = (UniqueConstraint("explanation_id", "player_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    explanation_id: int = Field(foreign_key="explanation.id", index=True)
+    player_id: int = Field(foreign_key="player.id", index=True)
+    audience: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Score(SQLModel, table=True):
+    """A simulator's verdict on an explanation; older versions are kept."""
+
+    __table_args__ = (UniqueConstraint("explanation_id", "simulator", "version", "records_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    explanation_id: int = Field(foreign_key="explanation.id", index=True)
+    simulator: str = Field(max_length=64)
+    version: str = Field(max_length=64)
+    records_version: int = 1
+    score: float
+    per_record: list[float] = Field(default_factory=list, sa_column=Column(JSON))
+    # Detection metrics, worst-missed tokens and similar extras.
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class PointEvent(SQLModel, table=True):
+    """Every point ever awarded; leaderboards are rebuilt from these."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    player_id: int = Field(foreign_key="player.id", index=True)
+    amount: int
+    reason: str = Field(max_length=32)
+    explanation_id: int | None = Field(default=None, foreign_key="explanation.id")
+    neuron_id: int | None = Field(default=None, foreign_key="neuron.id")
+    room_id: str | None = Field(default=None, max_length=64)
+    quest_id: int | None = Field(default=None, foreign_key="quest.id")
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class Team(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, unique=True)
+    invite_code: str = Field(max_length=16, unique=True)
+    captain_id: int | None = Field(default=None, foreign_key="player.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class TeamMember(SQLModel, table=True):
+    # A player belongs to at most one team at a time.
+    __table_args__ = (UniqueConstraint("player_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: int = Field(foreign_key="team.id", index=True)
+    player_id: int = Field(foreign_key="player.id")
+    joined_at: datetime = Field(default_factory=utcnow)
+
+
+class Quest(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("kind", "period"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)  # daily|weekly
+    period: str = Field(max_length=16)  # 2026-11-21 | 2026-W47
+    title: str = Field(default="", max_length=128)
+    neuron_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON))
+    opens_at: datetime
+    closes_at: datetime
+    status: str = Field(default="open", max_length=16)  # open|closed
+
+
+class QuestResult(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("quest_id", "player_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    quest_id: int = Field(foreign_key="quest.id", index=True)
+    player_id: int = Field(foreign_key="player.id")
+    score: float = 0.0
+    rank: int | None = None
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    frozen_at: datetime = Field(default_factory=utcnow)
+
+
+class Match(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    room_id: str = Field(max_length=64, index=True)
+    kind: str = Field(default="team", max_length=16)
+    status: str = Field(default="running", max_length=16)
+    neuron_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON))
+    started_at: datetime = Field(default_factory=utcnow)
+    ended_at: datetime | None = None
+
+
+class MatchResult(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("match_id", "team_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    match_id: int = Field(foreign_key="match.id", index=True)
+    team_id: int = Field(foreign_key="team.id")
+    score: float = 0.0
+    rank: int = 0
+
+
+class Achievement(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("player_id", "code"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    player_id: int = Field(foreign_key="player.id", index=True)
+    code: str = Field(max_length=32)
+    granted_at: datetime = Field(default_factory=utcnow)
