@@ -85,3 +85,13 @@ def leaderboard_meta(board: str, period: str = "all") -> str:
 
 def rate_limit(scope: str, ident: str) -> str:
     return _key("rl", scope, ident)
+
+
+# -- processes ----------------------------------------------------------------
+def scheduler_lease() -> str:
+    """String with TTL: which scheduler process currently acts."""
+    return _key("scheduler", "lease")
+
+
+def scheduler_heartbeat() -> str:
+    return _key("scheduler", "heartbeat")

@@ -24,9 +24,7 @@ class ActivationRecord:
 
     def __post_init__(self) -> None:
         if len(self.tokens) != len(self.activations):
-            raise ValueError(
-                f"record has {len(self.tokens)} tokens but {len(self.activations)} activations"
-            )
+            raise ValueError(f"record has {len(self.tokens)} tokens but {len(self.activations)} activations")
 
     @property
     def max_activation(self) -> float:

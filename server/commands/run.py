@@ -1,0 +1,127 @@
+"""Process roles: `up` (everything), `web`, `worker`, `scheduler` (one each, for the Procfile)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import socket
+import threading
+
+import redis
+
+from config.settings import Settings
+from server.cli import CliError
+from server.runtime import with_redis
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    up = subparsers.add_parser("up", help="run web + worker + scheduler (and a private Redis) together")
+    up.add_argument("--host", help="interface to listen on (default: Settings.host)")
+    up.add_argument("--port", type=int, help="port to listen on (default: Settings.port)")
+    up.set_defaults(func=cmd_up)
+
+    web = subparsers.add_parser("web", help="run one web process (HTTP API + websocket hub)")
+    web.add_argument("--host")
+    web.add_argument("--port", type=int)
+    web.set_defaults(func=cmd_web)
+
+    worker = subparsers.add_parser("worker", help="run one RQ worker (models, scoring, mining)")
+    worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
+    worker.set_defaults(func=cmd_worker)
+
+    scheduler = subparsers.add_parser("scheduler", help="run the periodic-task scheduler")
+    scheduler.set_defaults(func=cmd_scheduler)
+
+
+def _logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s",
+    )
+
+
+def _resolved(settings: Settings) -> Settings:
+    try:
+        return with_redis(settings)
+    except RuntimeError as exc:
+        raise CliError(str(exc)) from exc
+
+
+def _check_port(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise CliError(f"cannot listen on {host}:{port}: {exc.strerror}; choose another --port") from exc
+
+
+def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
+    from server.startup import after_start
+    from server.supervisor import Supervisor
+
+    host = args.host or settings.host
+    port = args.port if args.port is not None else settings.port
+    _check_port(host, port)
+    return Supervisor(settings, host, port).run(after_start=after_start)
+
+
+def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from server.app import create_app
+
+    settings = _resolved(settings)
+    _logging(settings)
+    host = args.host or settings.host
+    port = args.port if args.port is not None else settings.port
+    app = create_app(settings)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        ws="websockets",
+        log_level=settings.log_level,
+        # Our own heartbeat drops dead sockets; keep the protocol-level ping too.
+        ws_ping_interval=settings.heartbeat_s,
+        ws_ping_timeout=settings.heartbeat_s,
+        ws_max_size=settings.max_frame_bytes * 4,
+        timeout_graceful_shutdown=5,
+    )
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from rq import SimpleWorker
+
+    from workers.context import use_settings
+    from workers.queues import all_queues
+
+    settings = _resolved(settings)
+    _logging(settings)
+    use_settings(settings)
+    connection = redis.Redis.from_url(settings.redis_url)
+    # SimpleWorker runs jobs in this process, so a model loaded by one job stays
+    # loaded for the next: the whole point of a model worker.
+    worker = SimpleWorker(all_queues(connection, settings), connection=connection, name=f"nq-{os.getpid()}")
+    worker.work(burst=args.burst, with_scheduler=True, logging_level=settings.log_level.upper())
+    return 0
+
+
+def cmd_scheduler(args: argparse.Namespace, settings: Settings) -> int:
+    from server.scheduler import Scheduler, SchedulerContext
+    from store.db import Database
+
+    settings = _resolved(settings)
+    _logging(settings)
+    ctx = SchedulerContext(
+        settings=settings, db=Database(settings), redis=redis.Redis.from_url(settings.redis_url)
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    logging.getLogger("neuronquest.scheduler").info("scheduler started")
+    Scheduler(ctx, owner=f"scheduler-{socket.gethostname()}-{os.getpid()}").run_forever(stop)
+    return 0
