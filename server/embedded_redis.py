@@ -80,7 +80,7 @@ class EmbeddedRedis:
                 raise RuntimeError(f"redis-server exited at start:\n{log}")
             if time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError("redis-server did not answer within %.0fs" % timeout)
+                raise RuntimeError(f"redis-server did not answer within {timeout:.0f}s")
             time.sleep(0.05)
         client.close()
         return self

@@ -9,6 +9,7 @@ no process behind.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -163,10 +164,8 @@ class Supervisor:
                 child.process.wait()
             else:
                 # Whatever the role itself started (a job's work horse) goes too.
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(child.process.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
         self.children.clear()
         if self.redis is not None:
             self.redis.stop()
