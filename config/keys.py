@@ -53,6 +53,11 @@ def room_code(code: str) -> str:
     return _key("roomcode", code.upper())
 
 
+def player_room(player_id: int | str) -> str:
+    """String with TTL: the room a player is in, so a reconnect with ``since`` rejoins it."""
+    return _key("player", player_id, "room")
+
+
 def player_channel(player_id: int | str) -> str:
     """Pub/sub channel: events addressed to one player wherever connected."""
     return _key("player", player_id, "ch")

@@ -58,6 +58,16 @@ class Settings(BaseSettings):
     heartbeat_s: float = 20.0
     room_round_s: float = 180.0
     room_history: int = 500
+    # Puzzle room timing (seconds): lobby wait before the first puzzle, the longest reveal
+    # (waiting for scores) and the shortest one (time to read the results).
+    room_lobby_s: float = 3.0
+    room_reveal_s: float = 30.0
+    room_reveal_min_s: float = 8.0
+    # How many top snippets a puzzle shows, and how many older explanations with it.
+    room_clues: int = 8
+    room_shown_explanations: int = 5
+    # Per-connection queue of events not yet written to a slow socket before it is dropped.
+    ws_outbox: int = 1_000
 
     # Queue names for RQ.
     queue_default: str = "default"
