@@ -1,0 +1,233 @@
+"""One model with hooks on its MLP neurons: per-token activations of any text.
+
+Three families, one class. Where the neuron lives:
+
+- gpt2:  output of ``h[L].mlp.act`` (BOS prepended by us; HF's tokenizer does not);
+- llama: input of ``layers[L].mlp.down_proj``, i.e. ``act_fn(gate_proj(x)) * up_proj(x)``;
+- bert:  output of ``encoder.layer[L].intermediate``.
+
+A forward pass stops as soon as layer L's neurons are captured (later layers cannot
+change them), so mining a middle layer costs only the layers below it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from engine.models.registry import ModelError
+from engine.records import ActivationRecord
+
+Neurons = int | slice | range | Sequence[int] | None
+
+
+class _Captured(Exception):
+    """Raised by the hook to end the forward pass once the layer is captured."""
+
+
+def _blocks(model: nn.Module, family: str) -> nn.ModuleList:
+    if family == "gpt2":
+        return model.h  # type: ignore[return-value]
+    if family == "llama":
+        return model.layers  # type: ignore[return-value]
+    return model.encoder.layer  # type: ignore[return-value,union-attr]
+
+
+def _n_neurons(config: Any, family: str) -> int:
+    if family == "gpt2":
+        return int(config.n_inner or 4 * config.n_embd)
+    return int(config.intermediate_size)
+
+
+class NeuronModel:
+    """A loaded model plus the knowledge of where its neurons are. Built by ``load_model``."""
+
+    def __init__(
+        self, name: str, family: str, model: nn.Module, tokenizer: Any, device: torch.device
+    ) -> None:
+        self.name = name
+        self.family = family
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.device = device
+        self.dtype = next(model.parameters()).dtype
+        config = model.config
+        self.n_layers = len(_blocks(model, family))
+        self.n_neurons = _n_neurons(config, family)
+        self.max_positions = int(getattr(config, "n_positions", 0) or config.max_position_embeddings)
+        self.prefix_ids, self.suffix_ids = self._special_ids()
+        pad = tokenizer.pad_token_id
+        self.pad_id = int(pad if pad is not None else (tokenizer.eos_token_id or 0))
+        # Most content tokens one input may hold once the special tokens are added.
+        self.max_content_tokens = self.max_positions - len(self.prefix_ids) - len(self.suffix_ids)
+
+    # -- tokens -------------------------------------------------------------
+    def _special_ids(self) -> tuple[list[int], list[int]]:
+        if self.family == "gpt2":
+            return [int(self.tokenizer.bos_token_id)], []
+        # Whatever the tokenizer adds around a text ([CLS] ... [SEP] for BERT).
+        plain = self.tokenizer("a", add_special_tokens=False)["input_ids"]
+        full = self.tokenizer("a")["input_ids"]
+        for start in range(len(full) - len(plain) + 1):
+            if full[start : start + len(plain)] == plain:
+                return list(full[:start]), list(full[start + len(plain) :])
+        return [], []
+
+    def encode(self, text: str) -> list[int]:
+        """Content token ids of ``text`` (no special tokens)."""
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def encode_many(self, texts: list[str]) -> list[list[int]]:
+        if not texts:
+            return []
+        return [list(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
+
+    def token_strings(self, ids: Sequence[int]) -> list[str]:
+        """Display strings: byte-level BPE tokens decoded one by one (" the"), WordPiece as is ("##ing")."""
+        if self.family == "bert":
+            return [str(t) for t in self.tokenizer.convert_ids_to_tokens(list(ids))]
+        return [self.tokenizer.decode([int(i)]) for i in ids]
+
+    def full_ids(self, text: str) -> list[int]:
+        ids = self.encode(text)
+        if len(ids) > self.max_content_tokens:
+            raise ModelError(
+                f"text is {len(ids)} tokens; {self.name} takes at most {self.max_content_tokens} tokens"
+            )
+        return [*self.prefix_ids, *ids, *self.suffix_ids]
+
+    def tokenize(self, text: str) -> list[str]:
+        """The tokens of ``text`` as the model sees them, special tokens included."""
+        return self.token_strings(self.full_ids(text))
+
+    # -- checks -------------------------------------------------------------
+    def check_layer(self, layer: int) -> None:
+        if not 0 <= layer < self.n_layers:
+            raise ModelError(f"layer {layer} out of range: {self.name} has layers 0-{self.n_layers - 1}")
+
+    def neuron_index(self, neurons: Neurons) -> slice | torch.Tensor:
+        """Validated selector for the last dimension of a layer's activations."""
+        last = self.n_neurons - 1
+        if neurons is None:
+            return slice(None)
+        if isinstance(neurons, int):
+            neurons = [neurons]
+        if isinstance(neurons, range | slice):
+            start, stop, step = (neurons.start or 0), neurons.stop, (neurons.step or 1)
+            stop = self.n_neurons if stop is None else stop
+            if not (0 <= start < stop <= self.n_neurons) or step != 1:
+                raise ModelError(f"neurons {start}-{stop - 1} out of range: {self.name} has neurons 0-{last}")
+            return slice(start, stop)
+        picked = [int(n) for n in neurons]
+        bad = [n for n in picked if not 0 <= n <= last]
+        if bad or not picked:
+            raise ModelError(
+                f"neuron {bad[0] if bad else '(none)'} out of range: {self.name} has neurons 0-{last}"
+            )
+        return torch.tensor(picked, dtype=torch.long)
+
+    # -- forward ------------------------------------------------------------
+    def _hook_module(self, layer: int) -> tuple[nn.Module, bool]:
+        block = _blocks(self.model, self.family)[layer]
+        if self.family == "gpt2":
+            return block.mlp.act, False
+        if self.family == "llama":
+            return block.mlp.down_proj, True  # its input is the neuron vector
+        return block.intermediate, False
+
+    @torch.inference_mode()
+    def capture(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        layer: int,
+        neurons: Neurons = None,
+        *,
+        to_cpu: bool = True,
+    ) -> torch.Tensor:
+        """Activations [batch, positions, selected neurons] of layer ``layer`` as float32
+        (on the CPU, or left on the model's device with ``to_cpu=False``)."""
+        self.check_layer(layer)
+        index = self.neuron_index(neurons)
+        module, pre = self._hook_module(layer)
+        box: list[torch.Tensor] = []
+
+        def keep(value: torch.Tensor) -> None:
+            sel = (
+                value[..., index]
+                if isinstance(index, slice)
+                else value.index_select(-1, index.to(value.device))
+            )
+            box.append(sel.float())
+            raise _Captured
+
+        if pre:
+            handle = module.register_forward_pre_hook(lambda _m, args: keep(args[0]))
+        else:
+            handle = module.register_forward_hook(lambda _m, _args, out: keep(out))
+        try:
+            self.model(
+                input_ids=input_ids.to(self.device),
+                attention_mask=attention_mask.to(self.device),
+                use_cache=False,
+            )
+        except _Captured:
+            pass
+        finally:
+            handle.remove()
+        if not box:  # pragma: no cover - the hook always fires on a non-empty input
+            raise RuntimeError(f"layer {layer} of {self.name} was not reached")
+        return box[0].cpu() if to_cpu else box[0]
+
+    def activations(
+        self, texts: list[str], layer: int, neurons: Neurons = None, *, batch_size: int = 16
+    ) -> list[torch.Tensor]:
+        """Per text a tensor [n_tokens, n_selected_neurons]; tokens as in ``tokenize`` (specials included)."""
+        self.check_layer(layer)
+        self.neuron_index(neurons)
+        all_ids = [self.full_ids(t) for t in texts]
+        out: list[torch.Tensor] = []
+        for start in range(0, len(all_ids), batch_size):
+            chunk = all_ids[start : start + batch_size]
+            width = max(len(ids) for ids in chunk)
+            # Right padding: the real tokens keep positions 0..n-1 and the mask hides the rest.
+            input_ids = torch.full((len(chunk), width), self.pad_id, dtype=torch.long)
+            mask = torch.zeros((len(chunk), width), dtype=torch.long)
+            for row, ids in enumerate(chunk):
+                input_ids[row, : len(ids)] = torch.tensor(ids)
+                mask[row, : len(ids)] = 1
+            acts = self.capture(input_ids, mask, layer, neurons)
+            out.extend(acts[row, : len(ids)] for row, ids in enumerate(chunk))
+        return out
+
+    def window_activations(
+        self, windows: torch.Tensor, layer: int, neurons: Neurons = None, *, to_cpu: bool = True
+    ) -> torch.Tensor:
+        """Activations [batch, window, neurons] of equal-length content windows.
+
+        The model's special tokens are added around each window and cut off again."""
+        batch = windows.shape[0]
+        parts = [windows.long()]
+        if self.prefix_ids:
+            parts.insert(0, torch.tensor(self.prefix_ids, dtype=torch.long).expand(batch, -1))
+        if self.suffix_ids:
+            parts.append(torch.tensor(self.suffix_ids, dtype=torch.long).expand(batch, -1))
+        input_ids = torch.cat(parts, dim=1)
+        acts = self.capture(input_ids, torch.ones_like(input_ids), layer, neurons, to_cpu=to_cpu)
+        start = len(self.prefix_ids)
+        return acts[:, start : start + windows.shape[1]]
+
+    def record(self, layer: int, neuron: int, text: str) -> ActivationRecord:
+        """One neuron's activation on every token of ``text`` (tokens as the model sees them)."""
+        if not text.strip():
+            raise ModelError("text is empty")
+        tokens = self.tokenize(text)
+        acts = self.activations([text], layer, [neuron])[0][:, 0]
+        return ActivationRecord(tokens=tokens, activations=[float(a) for a in acts])
+
+    def __repr__(self) -> str:
+        shape = f"layers={self.n_layers}, neurons={self.n_neurons}"
+        return f"NeuronModel({self.name!r}, {self.family}, {shape}, device={self.device})"
