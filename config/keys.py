@@ -88,6 +88,16 @@ def leaderboard_meta(board: str, period: str = "all") -> str:
     return _key("lb", board, period, "meta")
 
 
+def leaderboard_members(board: str, period: str = "all") -> str:
+    """Hash: member id -> the member's entry in ``leaderboard(board, period)`` (which carries its tie-break)."""
+    return _key("lb", board, period, "members")
+
+
+def leaderboards_built() -> str:
+    """String: set once every board has been rebuilt from SQL; its absence means "Redis was wiped"."""
+    return _key("lb", "built")
+
+
 def rate_limit(scope: str, ident: str) -> str:
     return _key("rl", scope, ident)
 

@@ -69,6 +69,14 @@ class Settings(BaseSettings):
     # Per-connection queue of events not yet written to a slow socket before it is dropped.
     ws_outbox: int = 1_000
 
+    # Competition (issue 6). Period boards (daily/weekly/monthly) expire this long after their
+    # period ends; a room's board this long after its last point; quest results keep the top N.
+    leaderboard_grace_s: int = 2 * 86_400
+    leaderboard_room_ttl_s: int = 7 * 86_400
+    leaderboard_page_max: int = 100
+    quest_top_n: int = 10
+    weekly_quest_neurons: int = 5
+
     # Queue names for RQ.
     queue_default: str = "default"
     queue_model: str = "model"
