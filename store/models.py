@@ -193,3 +193,7 @@ class Achievement(SQLModel, table=True):
     player_id: int = Field(foreign_key="player.id", index=True)
     code: str = Field(max_length=32)
     granted_at: datetime = Field(default_factory=utcnow)
+
+
+# The reference half's tables (API keys, embeddings, related neurons) live in their own module.
+from store.reference_models import ApiKey, ExplanationEmbedding, ImportedVotes, RelatedNeuron  # noqa: E402, F401
