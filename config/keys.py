@@ -74,6 +74,16 @@ def scoring_guard(explanation_id: int, simulator: str, version: str) -> str:
     return _key("scoring", explanation_id, simulator, version)
 
 
+def scoring_requests() -> str:
+    """List: ids of queued scoring requests, so one job can take several as a batch."""
+    return _key("scoring", "requests")
+
+
+def scoring_request(request_id: str) -> str:
+    """String with TTL: one queued scoring request; whoever deletes it answers it."""
+    return _key("scoring", "request", request_id)
+
+
 def campaign_build_lock(campaign: str) -> str:
     return _key("campaign", campaign, "building")
 
