@@ -78,12 +78,14 @@ class NeuronModel:
 
     def encode(self, text: str) -> list[int]:
         """Content token ids of ``text`` (no special tokens)."""
-        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return list(self.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
 
     def encode_many(self, texts: list[str]) -> list[list[int]]:
         if not texts:
             return []
-        return [list(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
+        return [
+            list(ids) for ids in self.tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
+        ]
 
     def token_strings(self, ids: Sequence[int]) -> list[str]:
         """Display strings: byte-level BPE tokens decoded one by one (" the"), WordPiece as is ("##ing")."""
