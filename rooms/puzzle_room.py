@@ -1,0 +1,300 @@
+"""The puzzle room as an explicit state machine: lobby -> round -> reveal -> (next) round.
+
+Pure rules, no I/O: the caller (server/room_service.py) loads the state, calls one
+transition with the current time, stores the state and appends the returned events to the
+room's log. Time is always passed in, never read here, so tests drive the clock.
+
+* lobby: waits ``lobby_s`` after someone is present, then asks for a puzzle.
+* round: the clues are shown; players submit one explanation each and vote (not for their
+  own) until the deadline.
+* reveal: scores stream in from the workers; it ends when every explanation of the round is
+  scored (but not before ``reveal_min_s``) or at the latest after ``reveal_s``. Then the round's
+  outcome goes to rooms.points and the room goes back to the lobby, which asks for the next
+  puzzle at once when members are present.
+
+Players join and leave in any phase. A player may hold several connections (tabs, a
+reconnect racing the old socket); membership counts them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from rooms.points import RoundOutcome, top_explanation
+
+# How long a lobby without puzzles waits before asking again.
+NO_PUZZLE_RETRY_S = 10.0
+
+
+class Phase(StrEnum):
+    LOBBY = "lobby"
+    ROUND = "round"
+    REVEAL = "reveal"
+
+
+class RoomError(Exception):
+    """A move the rules refuse; ``code`` is a protocol error code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Timing:
+    lobby_s: float = 3.0
+    round_s: float = 180.0
+    reveal_s: float = 30.0
+    reveal_min_s: float = 8.0
+
+
+@dataclass
+class Puzzle:
+    neuron_id: int
+    campaign: str
+    neuron_index: int
+    max_activation: float
+    clues: list[dict[str, Any]]
+    # Older explanations of the neuron shown with the puzzle, each
+    # {"id", "text", "player_id", "player_name", "score"}; they can be voted for.
+    shown: list[dict[str, Any]] = field(default_factory=list)
+    prior_best: float | None = None
+    prior_explained: bool = False
+
+    def neuron(self) -> dict[str, Any]:
+        return {
+            "id": self.neuron_id,
+            "campaign": self.campaign,
+            "index": self.neuron_index,
+            "max_activation": self.max_activation,
+        }
+
+
+@dataclass
+class RoomState:
+    room_id: str
+    phase: Phase = Phase.LOBBY
+    round_no: int = 0
+    deadline: float | None = None
+    reveal_min_until: float | None = None
+    members: dict[int, str] = field(default_factory=dict)  # player id -> name
+    conns: dict[int, int] = field(default_factory=dict)  # player id -> open connections
+    puzzle: Puzzle | None = None
+    written: dict[int, dict[str, Any]] = field(default_factory=dict)  # this round's explanations
+    votes: list[tuple[int, int]] = field(default_factory=list)  # (voter, explanation id)
+    scores: dict[int, float] = field(default_factory=dict)
+    recent: list[int] = field(default_factory=list)  # neuron ids of the last rounds
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["phase"] = self.phase.value
+        for name in ("members", "conns", "written", "scores"):
+            data[name] = {str(k): v for k, v in data[name].items()}
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RoomState:
+        puzzle = data.get("puzzle")
+        return cls(
+            room_id=data["room_id"],
+            phase=Phase(data["phase"]),
+            round_no=data["round_no"],
+            deadline=data["deadline"],
+            reveal_min_until=data["reveal_min_until"],
+            members={int(k): v for k, v in data["members"].items()},
+            conns={int(k): v for k, v in data["conns"].items()},
+            puzzle=Puzzle(**puzzle) if puzzle else None,
+            written={int(k): v for k, v in data["written"].items()},
+            votes=[(int(a), int(b)) for a, b in data["votes"]],
+            scores={int(k): float(v) for k, v in data["scores"].items()},
+            recent=list(data["recent"]),
+        )
+
+
+class PuzzleRoom:
+    def __init__(self, state: RoomState, timing: Timing) -> None:
+        self.state = state
+        self.timing = timing
+
+    # -- membership -------------------------------------------------------------------------
+    def join(self, player_id: int, name: str, now: float) -> list[dict[str, Any]]:
+        s = self.state
+        s.conns[player_id] = s.conns.get(player_id, 0) + 1
+        if player_id in s.members:
+            return []
+        s.members[player_id] = name
+        events: list[dict[str, Any]] = [{"type": "joined", "player": {"id": player_id, "name": name}}]
+        if s.phase is Phase.LOBBY and s.deadline is None:
+            s.deadline = now + self.timing.lobby_s
+            events.append({"type": "lobby", "deadline": s.deadline})
+        return events
+
+    def leave(self, player_id: int, now: float) -> list[dict[str, Any]]:
+        s = self.state
+        if player_id not in s.members:
+            return []
+        s.conns[player_id] = s.conns.get(player_id, 1) - 1
+        if s.conns[player_id] > 0:
+            return []
+        del s.conns[player_id]
+        del s.members[player_id]
+        if not s.members and s.phase is Phase.LOBBY:
+            s.deadline = None
+        return [{"type": "left", "player": {"id": player_id}}]
+
+    def rename(self, player_id: int, name: str) -> list[dict[str, Any]]:
+        if player_id not in self.state.members:
+            return []
+        self.state.members[player_id] = name
+        return [{"type": "renamed", "player": {"id": player_id, "name": name}}]
+
+    # -- the clock -------------------------------------------------------------------------
+    def wants_puzzle(self, now: float) -> bool:
+        s = self.state
+        return s.phase is Phase.LOBBY and bool(s.members) and s.deadline is not None and now >= s.deadline
+
+    def is_due(self, now: float) -> bool:
+        """Does ``tick`` (or a new puzzle) have work to do at ``now``?"""
+        s = self.state
+        if s.deadline is None:
+            return False
+        if s.phase is Phase.REVEAL and self._all_scored():
+            return now >= (s.reveal_min_until or 0.0)
+        return now >= s.deadline
+
+    def start_round(self, puzzle: Puzzle, now: float) -> list[dict[str, Any]]:
+        s = self.state
+        s.phase, s.puzzle = Phase.ROUND, puzzle
+        s.round_no += 1
+        s.deadline, s.reveal_min_until = now + self.timing.round_s, None
+        s.written, s.votes, s.scores = {}, [], {}
+        for old in puzzle.shown:
+            if old.get("score") is not None:
+                s.scores[int(old["id"])] = float(old["score"])
+        s.recent = [*s.recent, puzzle.neuron_id][-20:]
+        return [
+            {
+                "type": "puzzle",
+                "round": s.round_no,
+                "deadline": s.deadline,
+                "neuron": puzzle.neuron(),
+                "clues": puzzle.clues,
+                "explanations": puzzle.shown,
+            }
+        ]
+
+    def no_puzzle(self, now: float, reason: str) -> list[dict[str, Any]]:
+        self.state.deadline = now + NO_PUZZLE_RETRY_S
+        return [{"type": "notice", "message": reason}]
+
+    def tick(self, now: float) -> tuple[list[dict[str, Any]], RoundOutcome | None]:
+        """Advance round -> reveal -> lobby when due; returns events and a finished round."""
+        s = self.state
+        if not self.is_due(now):
+            return [], None
+        if s.phase is Phase.ROUND:
+            s.phase = Phase.REVEAL
+            s.deadline = now + self.timing.reveal_s
+            s.reveal_min_until = now + self.timing.reveal_min_s
+            return [
+                {"type": "reveal", "round": s.round_no, "deadline": s.deadline, **self._standings()}
+            ], None
+        if s.phase is Phase.REVEAL:
+            outcome = self._outcome()
+            top = top_explanation(outcome.scores)
+            events = [{"type": "round_end", "round": s.round_no, "top": top, **self._standings()}]
+            s.phase = Phase.LOBBY
+            s.deadline = now if s.members else None
+            s.reveal_min_until = None
+            return events, outcome
+        return [], None
+
+    # -- moves -----------------------------------------------------------------------------
+    def check_submit(self, player_id: int) -> Puzzle:
+        s = self.state
+        self._check_member_in_round(player_id)
+        if any(e["player_id"] == player_id for e in s.written.values()):
+            raise RoomError("already_submitted", "one explanation per player per round")
+        assert s.puzzle is not None
+        return s.puzzle
+
+    def add_explanation(self, explanation: dict[str, Any]) -> list[dict[str, Any]]:
+        self.state.written[int(explanation["id"])] = explanation
+        return [{"type": "explanation", "round": self.state.round_no, "explanation": explanation}]
+
+    def check_vote(self, player_id: int, explanation_id: int) -> None:
+        self._check_member_in_round(player_id)
+        authors = self._authors()
+        if explanation_id not in authors:
+            raise RoomError("not_found", f"explanation {explanation_id} is not part of this puzzle")
+        if authors[explanation_id] == player_id:
+            raise RoomError("own_vote", "you cannot vote for your own explanation")
+
+    def add_vote(self, player_id: int, explanation_id: int) -> list[dict[str, Any]]:
+        self.state.votes.append((player_id, explanation_id))
+        count = sum(1 for _, eid in self.state.votes if eid == explanation_id)
+        return [{"type": "vote", "explanation_id": explanation_id, "votes": count, "player_id": player_id}]
+
+    def record_score(self, explanation_id: int, score: float) -> bool:
+        """A worker's score for a candidate of the current puzzle; idempotent."""
+        if explanation_id not in self._authors() or self.state.scores.get(explanation_id) == score:
+            return False
+        self.state.scores[explanation_id] = score
+        return True
+
+    # -- views -----------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        s = self.state
+        return {
+            "type": "room",
+            "room": s.room_id,
+            "phase": s.phase.value,
+            "round": s.round_no,
+            "deadline": s.deadline,
+            "members": [{"id": pid, "name": name} for pid, name in s.members.items()],
+            "neuron": s.puzzle.neuron() if s.puzzle else None,
+            "clues": s.puzzle.clues if s.puzzle else [],
+            "explanations": [*(s.puzzle.shown if s.puzzle else []), *s.written.values()],
+            **self._standings(),
+        }
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _check_member_in_round(self, player_id: int) -> None:
+        s = self.state
+        if player_id not in s.members:
+            raise RoomError("not_in_room", "join a room first")
+        if s.phase is not Phase.ROUND or s.puzzle is None:
+            raise RoomError("wrong_phase", f"the room is in its {s.phase.value}; wait for the next round")
+
+    def _authors(self) -> dict[int, int | None]:
+        s = self.state
+        authors: dict[int, int | None] = {
+            int(e["id"]): e.get("player_id") for e in (s.puzzle.shown if s.puzzle else [])
+        }
+        authors.update({eid: e["player_id"] for eid, e in s.written.items()})
+        return authors
+
+    def _all_scored(self) -> bool:
+        return all(eid in self.state.scores for eid in self.state.written)
+
+    def _standings(self) -> dict[str, Any]:
+        s = self.state
+        votes: dict[str, int] = {}
+        for _, eid in s.votes:
+            votes[str(eid)] = votes.get(str(eid), 0) + 1
+        return {"scores": {str(k): v for k, v in s.scores.items()}, "votes": votes}
+
+    def _outcome(self) -> RoundOutcome:
+        s = self.state
+        assert s.puzzle is not None
+        return RoundOutcome(
+            written={eid: int(e["player_id"]) for eid, e in s.written.items()},
+            authors=self._authors(),
+            scores=dict(s.scores),
+            votes=list(s.votes),
+            prior_best=s.puzzle.prior_best,
+            prior_explained=s.puzzle.prior_explained,
+        )

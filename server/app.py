@@ -1,0 +1,74 @@
+"""The Starlette app: ``create_app(settings)`` for `neuronquest web`, tests and any ASGI server.
+
+Routes live in their own modules (server/http_api.py, server/ws_endpoint.py); this file only
+wires them to one AppContext built at startup and torn down at shutdown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import redis
+import redis.asyncio as aioredis
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+
+from config.settings import Settings, get_settings
+from server import http_api
+from server.hub import Hub
+from server.protocol import Limits
+from server.room_service import RoomService
+from server.ws_endpoint import ws_endpoint
+from server.ws_handlers import AppContext
+from store.db import Database
+
+CLIENT_DIR = Path(__file__).resolve().parent.parent / "client"
+
+
+async def index(request: Request) -> Response:
+    return FileResponse(CLIENT_DIR / "index.html")
+
+
+def create_app(settings: Settings, *, clock: Callable[[], float] | None = None) -> Starlette:
+    """The app for these settings; ``clock`` (wall-clock seconds) lets tests drive room time."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        db = Database(settings)
+        r = aioredis.Redis.from_url(settings.redis_url)
+        r_sync = redis.Redis.from_url(settings.redis_url)
+        service = RoomService(settings, db, r, r_sync, **({"clock": clock} if clock else {}))
+        hub = Hub(service, r)
+        await hub.start()
+        limits = Limits(
+            max_frame_bytes=settings.max_frame_bytes,
+            max_text_chars=settings.max_text_chars,
+            max_explanation_chars=settings.max_explanation_chars,
+            max_name_chars=settings.max_name_chars,
+        )
+        app.state.ctx = AppContext(settings, db, r, r_sync, service, hub, limits)
+        try:
+            yield
+        finally:
+            await hub.stop()
+            await r.aclose()
+            r_sync.close()
+            db.dispose()
+
+    routes = [
+        Route("/", index),
+        *http_api.routes,
+        WebSocketRoute("/ws", ws_endpoint),
+        Mount("/static", StaticFiles(directory=CLIENT_DIR, check_dir=False), name="static"),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+def app_from_environment() -> Starlette:
+    """A factory for ``uvicorn --factory server.app:app_from_environment`` (reads NQ_* once)."""
+    return create_app(get_settings())

@@ -1,0 +1,138 @@
+"""One websocket of one player: an ordered outbox and the pump that writes it.
+
+Room events reach a connection from the hub's pub/sub listener, in version order per
+process but possibly with gaps (a reconnect, a slow subscription). The pump keeps the last
+version it wrote, drops what the client already has and fills any gap from the room's
+stream, or sends a full ``room`` snapshot with ``resync: true`` when the stream was trimmed.
+So every client sees each version at most once and none missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import OrderedDict
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketState
+
+from server.protocol import CLOSE_SLOW_CONSUMER, encode
+from server.room_service import RoomService
+
+log = logging.getLogger(__name__)
+
+# How many recent test_text answers a connection keeps so the player can share one.
+KEEP_ACTIVATIONS = 8
+
+
+class Connection:
+    def __init__(
+        self, ws: WebSocket, fmt: str, player: dict[str, Any], service: RoomService, outbox: int
+    ) -> None:
+        self.ws, self.fmt, self.player, self.service = ws, fmt, player, service
+        self.room_id: str | None = None
+        self.last_v: int | None = None  # None until the current room was synced
+        self.outbox: asyncio.Queue[tuple[str, Any, Any]] = asyncio.Queue(maxsize=outbox)
+        self.activations: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.last_seen = time.monotonic()
+        self.bad_frames = 0
+        self.closed = False
+        self._send_lock = asyncio.Lock()
+
+    @property
+    def player_id(self) -> int:
+        return int(self.player["id"])
+
+    # -- writing -----------------------------------------------------------------------------
+    async def send(self, event: dict[str, Any]) -> None:
+        if self.closed:
+            return
+        frame = encode(event, self.fmt)
+        async with self._send_lock:
+            try:
+                if isinstance(frame, bytes):
+                    await self.ws.send_bytes(frame)
+                else:
+                    await self.ws.send_text(frame)
+            except Exception:  # the socket went away; the receive loop notices and cleans up
+                self.closed = True
+
+    async def close(self, code: int, reason: str = "") -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self.ws.application_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):
+                await self.ws.close(code, reason)
+
+    def _put(self, item: tuple[str, Any, Any]) -> None:
+        try:
+            self.outbox.put_nowait(item)
+        except asyncio.QueueFull:
+            log.warning("player %s reads too slowly; closing", self.player_id)
+            asyncio.get_running_loop().create_task(self.close(CLOSE_SLOW_CONSUMER, "too slow"))
+
+    def deliver(self, room_id: str, event: dict[str, Any]) -> None:
+        """A live room event from the hub."""
+        self._put(("room", room_id, event))
+
+    def deliver_private(self, event: dict[str, Any]) -> None:
+        """An event for this player only (e.g. ``activations``), passed through the pump."""
+        if event.get("type") == "activations" and isinstance(event.get("request_id"), str):
+            self.activations[event["request_id"]] = event
+            while len(self.activations) > KEEP_ACTIVATIONS:
+                self.activations.popitem(last=False)
+        self._put(("direct", None, event))
+
+    def request_sync(self, room_id: str, since: int | None) -> None:
+        """After a join: replay from ``since`` when given, else send the full room."""
+        self.room_id, self.last_v = room_id, None
+        self._put(("sync", room_id, since))
+
+    # -- the pump ----------------------------------------------------------------------------
+    async def pump(self) -> None:
+        while not self.closed:
+            kind, room_id, payload = await self.outbox.get()
+            if kind == "direct":
+                await self.send(payload)
+            elif room_id != self.room_id:
+                continue  # left that room meanwhile
+            elif kind == "sync":
+                await self._sync(room_id, payload)
+            elif self.last_v is not None:
+                await self._room_event(room_id, payload)
+
+    async def _room_event(self, room_id: str, event: dict[str, Any]) -> None:
+        assert self.last_v is not None
+        v = int(event.get("v", 0))
+        if v <= self.last_v:
+            return
+        if v > self.last_v + 1:
+            await self._replay(room_id, self.last_v)
+            return
+        await self.send(event)
+        self.last_v = v
+
+    async def _sync(self, room_id: str, since: int | None) -> None:
+        if since is None or since > await self.service.version(room_id):
+            await self._snapshot(room_id, resync=since is not None)
+        else:
+            await self._replay(room_id, since)
+
+    async def _replay(self, room_id: str, since: int) -> None:
+        missed = await self.service.since(room_id, since)
+        if missed is None:
+            await self._snapshot(room_id, resync=True)
+            return
+        self.last_v = since
+        for event in missed:
+            await self.send(event)
+            self.last_v = int(event["v"])
+
+    async def _snapshot(self, room_id: str, resync: bool) -> None:
+        snapshot = await self.service.snapshot(room_id)
+        snapshot["resync"] = resync
+        await self.send(snapshot)
+        self.last_v = int(snapshot["v"])

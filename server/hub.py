@@ -1,0 +1,172 @@
+"""The websocket hub of one web process: who is connected here, and fan-out from Redis.
+
+The process subscribes to a room's channel while it holds at least one member of that room,
+and to a player's channel while that player is connected here; one listener task forwards
+what arrives to the local connections. A ticker advances the rooms that have members here
+(several processes ticking the same room is safe: the room lock serialises them and a
+transition that is not due is a no-op). Workers' ``score`` events are applied to the room
+state as they pass by, so the reveal can end as soon as every explanation is scored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+
+from config import keys
+from server.connection import Connection
+from server.room_service import RoomService
+
+log = logging.getLogger(__name__)
+
+TICK_S = 0.25
+
+
+class Hub:
+    def __init__(self, service: RoomService, r: aioredis.Redis) -> None:
+        self.service, self.r = service, r
+        self.rooms: dict[str, set[Connection]] = {}
+        self.players: dict[int, set[Connection]] = {}
+        self._channels: dict[str, tuple[str, Any]] = {}  # channel -> ("room", id) | ("player", id)
+        self._pubsub = r.pubsub()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._background: set[asyncio.Task[None]] = set()  # held so they are not collected mid-run
+
+    async def start(self) -> None:
+        # A pub/sub connection needs one subscription before it can be read.
+        await self._pubsub.subscribe(keys.player_channel("hub-idle"))
+        self._tasks = [asyncio.create_task(self._listen()), asyncio.create_task(self._tick_loop())]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        with contextlib.suppress(Exception):
+            await self._pubsub.aclose()
+
+    @property
+    def connection_count(self) -> int:
+        return sum(len(conns) for conns in self.players.values())
+
+    # -- registration ------------------------------------------------------------------------
+    async def add_connection(self, conn: Connection) -> None:
+        conns = self.players.setdefault(conn.player_id, set())
+        if not conns:
+            await self._subscribe(keys.player_channel(conn.player_id), ("player", conn.player_id))
+        conns.add(conn)
+
+    async def remove_connection(self, conn: Connection) -> None:
+        await self.leave_room(conn)
+        conns = self.players.get(conn.player_id, set())
+        conns.discard(conn)
+        if not conns:
+            self.players.pop(conn.player_id, None)
+            await self._unsubscribe(keys.player_channel(conn.player_id))
+
+    async def join_room(self, conn: Connection, room_id: str, since: int | None = None) -> None:
+        if conn.room_id == room_id and since is None:
+            conn.request_sync(room_id, None)  # joining again just resyncs
+            return
+        await self.leave_room(conn)
+        members = self.rooms.setdefault(room_id, set())
+        if not members:
+            await self._subscribe(keys.room_channel(room_id), ("room", room_id))
+        members.add(conn)
+        # Subscribed first and synced after the join: live events queued meanwhile are
+        # skipped by the pump (last_v is None) but covered by the sync, so nothing is missed.
+        conn.room_id, conn.last_v = room_id, None
+        await self.service.join(room_id, conn.player_id, str(conn.player["name"]))
+        conn.request_sync(room_id, since)
+        await self.service.tick(room_id)
+
+    async def leave_room(self, conn: Connection) -> None:
+        room_id = conn.room_id
+        if room_id is None:
+            return
+        conn.room_id, conn.last_v = None, None
+        members = self.rooms.get(room_id, set())
+        members.discard(conn)
+        if not members:
+            self.rooms.pop(room_id, None)
+            await self._unsubscribe(keys.room_channel(room_id))
+        try:
+            await self.service.leave(room_id, conn.player_id)
+        except Exception:
+            log.exception("leaving room %s", room_id)
+
+    async def _subscribe(self, channel: str, target: tuple[str, Any]) -> None:
+        self._channels[channel] = target
+        await self._pubsub.subscribe(channel)
+
+    async def _unsubscribe(self, channel: str) -> None:
+        self._channels.pop(channel, None)
+        await self._pubsub.unsubscribe(channel)
+
+    # -- fan-out -----------------------------------------------------------------------------
+    async def _listen(self) -> None:
+        while True:
+            try:
+                message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("pub/sub read failed; retrying")
+                await asyncio.sleep(0.5)
+                continue
+            if message is None:
+                continue
+            channel = (
+                message["channel"].decode() if isinstance(message["channel"], bytes) else message["channel"]
+            )
+            target = self._channels.get(channel)
+            if target is None:
+                continue
+            try:
+                event = orjson.loads(message["data"])
+            except orjson.JSONDecodeError:
+                log.warning("dropping a non-JSON message on %s", channel)
+                continue
+            if not isinstance(event, dict):
+                continue
+            self._dispatch(target, event)
+
+    def _dispatch(self, target: tuple[str, Any], event: dict[str, Any]) -> None:
+        kind, ident = target
+        if kind == "player":
+            for conn in list(self.players.get(ident, ())):
+                conn.deliver_private(event)
+            return
+        for conn in list(self.rooms.get(ident, ())):
+            conn.deliver(ident, event)
+        if event.get("type") == "score" and isinstance(event.get("score"), int | float):
+            eid = event.get("explanation_id")
+            if isinstance(eid, int):
+                task = asyncio.get_running_loop().create_task(
+                    self._apply_score(ident, eid, float(event["score"]))
+                )
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
+
+    async def _apply_score(self, room_id: str, explanation_id: int, score: float) -> None:
+        try:
+            await self.service.record_score(room_id, explanation_id, score)
+        except Exception:
+            log.exception("applying score of explanation %s in room %s", explanation_id, room_id)
+
+    async def _tick_loop(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_S)
+            for room_id in list(self.rooms):
+                try:
+                    await self.service.tick(room_id)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("ticking room %s", room_id)

@@ -1,0 +1,265 @@
+"""The wire protocol: every message type, once, and the one function that parses a frame.
+
+Clients send JSON text frames or msgpack binary frames (chosen at connect with
+``/ws?format=json|msgpack``; the server answers in that format and accepts either). A frame
+is an object with a ``"type"``. ``parse`` turns a frame into one of the typed client messages
+below or into a ``ProtocolError`` (never an exception), so a bad frame costs the sender one
+``error`` event and nothing else. Server events are plain dicts built by the room code; their
+names are listed in ``SERVER_EVENTS`` and documented with examples in docs/protocol.md.
+
+Close codes and limits here are mirrored in client/js/protocol.js; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+import msgpack
+import orjson
+
+PROTOCOL_VERSION = 1
+
+# -- close codes (mirrored in client/js/protocol.js) ---------------------------------------
+CLOSE_NORMAL = 1000
+CLOSE_GOING_AWAY = 1001
+CLOSE_POLICY_VIOLATION = 1008  # floods, too many bad frames
+CLOSE_TOO_BIG = 1009
+CLOSE_INTERNAL_ERROR = 1011
+CLOSE_HEARTBEAT_TIMEOUT = 4000  # nothing heard from the client for two heartbeats
+CLOSE_BAD_TOKEN = 4001  # the session token is forged or names no player: start a new session
+CLOSE_UNSUPPORTED_VERSION = 4002
+CLOSE_SLOW_CONSUMER = 4003  # the client does not read its events fast enough
+
+# After this many malformed frames on one connection the server closes with 1008: one
+# mistake is forgiven, a stream of garbage is not.
+MAX_BAD_FRAMES = 5
+
+ROOM_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
+
+# -- error codes carried by ``error`` events -------------------------------------------------
+ERR_BAD_FRAME = "bad_frame"  # not JSON / msgpack, or not an object
+ERR_UNKNOWN_TYPE = "unknown_type"
+ERR_MISSING_FIELD = "missing_field"
+ERR_BAD_FIELD = "bad_field"
+ERR_TOO_LARGE = "too_large"  # frame over max_frame_bytes
+ERR_TOO_LONG = "too_long"  # a text over its character limit
+ERR_FLOOD = "flood"
+ERR_NOT_IN_ROOM = "not_in_room"
+ERR_WRONG_PHASE = "wrong_phase"
+ERR_ALREADY_SUBMITTED = "already_submitted"
+ERR_DOUBLE_VOTE = "double_vote"
+ERR_OWN_VOTE = "own_vote"
+ERR_NOT_FOUND = "not_found"
+ERR_BAD_TOKEN = "bad_token"
+ERR_UNSUPPORTED_VERSION = "unsupported_version"
+ERR_INTERNAL = "internal"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Size limits the parser enforces; built from Settings by the hub."""
+
+    max_frame_bytes: int = 16_384
+    max_text_chars: int = 2_000
+    max_explanation_chars: int = 280
+    max_name_chars: int = 32
+
+    def to_json(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class ProtocolError:
+    code: str
+    message: str
+    # The type of the message that failed, when known, so a client can match the answer.
+    ref: str | None = None
+
+    def to_event(self) -> dict[str, Any]:
+        return error_event(self.code, self.message, self.ref)
+
+
+# -- client -> server messages -------------------------------------------------------------
+# Each class names its wire ``type``; its fields (and their types) are the payload. Optional
+# fields have defaults. ``_checks`` adds per-field validation beyond the type.
+
+
+@dataclass(frozen=True)
+class Join:
+    type: ClassVar[str] = "join"
+    room: str
+    since: int | None = None
+
+
+@dataclass(frozen=True)
+class Leave:
+    type: ClassVar[str] = "leave"
+
+
+@dataclass(frozen=True)
+class Submit:
+    type: ClassVar[str] = "submit"
+    text: str
+
+
+@dataclass(frozen=True)
+class Vote:
+    type: ClassVar[str] = "vote"
+    explanation_id: int
+
+
+@dataclass(frozen=True)
+class TestText:
+    type: ClassVar[str] = "test_text"
+    __test__: ClassVar[bool] = False  # not a pytest test class
+    text: str
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ShareActivations:
+    type: ClassVar[str] = "share_activations"
+    request_id: str
+
+
+@dataclass(frozen=True)
+class Rename:
+    type: ClassVar[str] = "rename"
+    name: str
+    country: str | None = None
+
+
+@dataclass(frozen=True)
+class Ping:
+    type: ClassVar[str] = "ping"
+    t: float | None = None
+
+
+@dataclass(frozen=True)
+class Pong:
+    type: ClassVar[str] = "pong"
+    t: float | None = None
+
+
+@dataclass(frozen=True)
+class Resync:
+    type: ClassVar[str] = "resync"
+
+
+ClientMessage = Join | Leave | Submit | Vote | TestText | ShareActivations | Rename | Ping | Pong | Resync
+CLIENT_MESSAGES: dict[str, type] = {
+    cls.type: cls
+    for cls in (Join, Leave, Submit, Vote, TestText, ShareActivations, Rename, Ping, Pong, Resync)
+}
+
+# Every event type the server sends; docs/protocol.md has one example of each.
+SERVER_EVENTS = frozenset(
+    {
+        "welcome", "error", "ping", "pong", "room", "joined", "left", "renamed", "lobby", "puzzle",
+        "explanation", "vote", "reveal", "score_progress", "score", "round_end", "points",
+        "test_queued", "activations", "shared_activations", "notice",
+    }
+)  # fmt: skip
+
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "str": (str,),
+    "int": (int,),
+    "float": (int, float),
+}
+
+
+_ARTICLE = {"str": "a string", "int": "an integer", "float": "a number"}
+
+
+def _field_kind(annotation: str) -> tuple[str, bool]:
+    """('str'|'int'|'float', optional?) from an annotation string like 'int | None'."""
+    optional = annotation.endswith("| None")
+    return annotation.replace("| None", "").strip(), optional
+
+
+def _check_lengths(msg: ClientMessage, limits: Limits) -> ProtocolError | None:
+    def too_long(name: str, value: str, limit: int) -> ProtocolError | None:
+        if len(value) > limit:
+            return ProtocolError(
+                ERR_TOO_LONG, f"{name} is {len(value)} characters, at most {limit}", msg.type
+            )
+        return None
+
+    if isinstance(msg, Submit):
+        return too_long("explanation", msg.text, limits.max_explanation_chars)
+    if isinstance(msg, TestText):
+        if msg.request_id is not None and not REQUEST_ID_RE.match(msg.request_id):
+            return ProtocolError(ERR_BAD_FIELD, "request_id: 1-64 of A-Z a-z 0-9 _ . : -", msg.type)
+        return too_long("text", msg.text, limits.max_text_chars)
+    if isinstance(msg, Rename):
+        if msg.country is not None and not COUNTRY_RE.match(msg.country):
+            return ProtocolError(ERR_BAD_FIELD, "country: two capital letters (ISO 3166), e.g. DE", msg.type)
+        return too_long("name", msg.name, limits.max_name_chars)
+    if isinstance(msg, Join) and not ROOM_ID_RE.match(msg.room):
+        return ProtocolError(ERR_BAD_FIELD, "room: 1-64 of A-Z a-z 0-9 _ -", msg.type)
+    return None
+
+
+def decode_frame(frame: str | bytes, limits: Limits) -> dict[str, Any] | ProtocolError:
+    """Text frames are JSON, binary frames msgpack; either must hold an object."""
+    size = len(frame.encode() if isinstance(frame, str) else frame)
+    if size > limits.max_frame_bytes:
+        return ProtocolError(ERR_TOO_LARGE, f"frame is {size} bytes, at most {limits.max_frame_bytes}")
+    try:
+        data = orjson.loads(frame) if isinstance(frame, str) else msgpack.unpackb(frame, raw=False)
+    except Exception:
+        kind = "JSON" if isinstance(frame, str) else "msgpack"
+        return ProtocolError(ERR_BAD_FRAME, f"frame is not valid {kind}")
+    if not isinstance(data, dict):
+        return ProtocolError(ERR_BAD_FRAME, 'a frame is an object with a "type"')
+    return data
+
+
+def parse(frame: str | bytes, limits: Limits) -> ClientMessage | ProtocolError:
+    """The one parse function: a frame becomes a typed message or a ProtocolError."""
+    data = decode_frame(frame, limits)
+    if isinstance(data, ProtocolError):
+        return data
+    kind = data.get("type")
+    if not isinstance(kind, str):
+        return ProtocolError(ERR_BAD_FRAME, 'a frame is an object with a string "type"')
+    cls = CLIENT_MESSAGES.get(kind)
+    if cls is None:
+        known = ", ".join(sorted(CLIENT_MESSAGES))
+        return ProtocolError(ERR_UNKNOWN_TYPE, f"unknown type {kind[:40]!r}; known: {known}", kind[:40])
+    values: dict[str, Any] = {}
+    for f in fields(cls):
+        base, optional = _field_kind(str(f.type))
+        value = data.get(f.name)
+        if value is None:
+            if optional:
+                continue
+            return ProtocolError(ERR_MISSING_FIELD, f"{kind} needs the field {f.name!r} ({base})", kind)
+        if isinstance(value, bool) or not isinstance(value, _FIELD_TYPES[base]):
+            return ProtocolError(ERR_BAD_FIELD, f"{kind}.{f.name} must be {_ARTICLE[base]}", kind)
+        values[f.name] = float(value) if base == "float" else value
+    msg: ClientMessage = cls(**values)
+    return _check_lengths(msg, limits) or msg
+
+
+# -- server -> client ----------------------------------------------------------------------
+def error_event(code: str, message: str, ref: str | None = None, **extra: Any) -> dict[str, Any]:
+    event: dict[str, Any] = {"type": "error", "code": code, "message": message}
+    if ref:
+        event["ref"] = ref
+    event.update(extra)
+    return event
+
+
+def encode(event: dict[str, Any], fmt: str) -> str | bytes:
+    """One event as a frame in the connection's format ("json" text or "msgpack" binary)."""
+    if fmt == "msgpack":
+        return msgpack.packb(event, use_bin_type=True)
+    return orjson.dumps(event).decode()
+
+
+FORMATS = ("json", "msgpack")

@@ -1,0 +1,237 @@
+"""Puzzle rooms kept in Redis, safe with any number of web processes.
+
+Every mutation takes the room's Redis lock (config.keys.room_lock), loads the state, runs one
+rules transition (rooms.puzzle_room), stores the state and appends the resulting events to
+the room's versioned log (store.eventlog) before the lock is released, so the log's order is
+the order of the transitions no matter which process made them. Database work runs in a
+thread so the event loop never blocks on SQL.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+import redis
+import redis.asyncio as aioredis
+from starlette.concurrency import run_in_threadpool
+
+from config import keys
+from config.settings import Settings
+from rooms.picker import choose_neuron
+from rooms.points import award_round
+from rooms.puzzle_room import Puzzle, PuzzleRoom, RoomError, RoomState, Timing
+from store import eventlog
+from store.db import Database
+from store.explanations import add_points, add_vote, best_scores, create_explanation, neuron_history
+from store.puzzles import neuron_clues, playable_neurons, solved_neurons
+from workers.queues import model_queue
+
+# How long the server remembers a player's room for a reconnect with ``since``.
+PLAYER_ROOM_TTL_S = 6 * 3600
+
+
+def enqueue_scoring(r: redis.Redis, settings: Settings, explanation_id: int, room_id: str) -> None:
+    """The scoring engineer's helper when it is installed, else the job by its dotted path."""
+    try:
+        from workers.scoring import enqueue_scoring as enqueue
+    except ImportError:
+        model_queue(r, settings).enqueue("workers.scoring.score_explanation_job", explanation_id, room_id)
+        return
+    enqueue(r, settings, explanation_id, room_id)
+
+
+class RoomService:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        r: aioredis.Redis,
+        r_sync: redis.Redis,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings, self.db, self.r, self.r_sync = settings, db, r, r_sync
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.timing = Timing(
+            lobby_s=settings.room_lobby_s,
+            round_s=settings.room_round_s,
+            reveal_s=settings.room_reveal_s,
+            reveal_min_s=settings.room_reveal_min_s,
+        )
+
+    # -- state in Redis ----------------------------------------------------------------------
+    async def load(self, room_id: str) -> PuzzleRoom:
+        raw = await self.r.hget(keys.room_state(room_id), "state")
+        state = RoomState.from_json(orjson.loads(raw)) if raw else RoomState(room_id=room_id)
+        return PuzzleRoom(state, self.timing)
+
+    @asynccontextmanager
+    async def locked(self, room_id: str) -> AsyncIterator[PuzzleRoom]:
+        """The room under its lock; saved on a clean exit, left untouched on an exception."""
+        async with self.r.lock(keys.room_lock(room_id), timeout=15, blocking_timeout=15):
+            room = await self.load(room_id)
+            yield room
+            await self.r.hset(keys.room_state(room_id), "state", orjson.dumps(room.state.to_json()))
+            await self.r.zadd(keys.rooms_index(), {room_id: self.clock()})
+
+    async def emit(self, room_id: str, events: list[dict[str, Any]]) -> None:
+        for event in events:
+            await eventlog.append_async(self.r, room_id, event, history=self.settings.room_history)
+
+    async def version(self, room_id: str) -> int:
+        return int(await self.r.get(keys.room_version(room_id)) or 0)
+
+    async def since(self, room_id: str, v: int) -> list[dict[str, Any]] | None:
+        return await eventlog.since_async(self.r, room_id, v)
+
+    async def snapshot(self, room_id: str) -> dict[str, Any]:
+        """The full room for a (re)sync, with the version it is at least as new as."""
+        v = await self.version(room_id)
+        room = await self.load(room_id)
+        missing = [eid for eid in room.state.written if eid not in room.state.scores]
+        if missing:  # a score a worker stored whose event this room has not applied yet
+            for eid, score in (await run_in_threadpool(self._best_scores, missing)).items():
+                room.record_score(eid, score)
+        return {**room.snapshot(), "v": v}
+
+    # -- membership ------------------------------------------------------------------------
+    async def join(self, room_id: str, player_id: int, name: str) -> None:
+        async with self.locked(room_id) as room:
+            await self.emit(room_id, room.join(player_id, name, self.clock()))
+        await self.r.set(keys.player_room(player_id), room_id, ex=PLAYER_ROOM_TTL_S)
+
+    async def leave(self, room_id: str, player_id: int) -> None:
+        async with self.locked(room_id) as room:
+            await self.emit(room_id, room.leave(player_id, self.clock()))
+
+    async def forget_room(self, player_id: int) -> None:
+        await self.r.delete(keys.player_room(player_id))
+
+    async def last_room(self, player_id: int) -> str | None:
+        raw = await self.r.get(keys.player_room(player_id))
+        return raw.decode() if isinstance(raw, bytes) else raw
+
+    async def rename(self, room_id: str, player_id: int, name: str) -> None:
+        async with self.locked(room_id) as room:
+            await self.emit(room_id, room.rename(player_id, name))
+
+    # -- moves -----------------------------------------------------------------------------
+    async def submit(self, room_id: str, player: dict[str, Any], text: str) -> int:
+        text = " ".join(text.split())
+        if not text:
+            raise RoomError("bad_field", "an explanation needs some words")
+        async with self.locked(room_id) as room:
+            puzzle = room.check_submit(int(player["id"]))
+            row = await run_in_threadpool(
+                self._create_explanation, puzzle.neuron_id, int(player["id"]), text, room_id
+            )
+            explanation = {
+                "id": row,
+                "text": text,
+                "player_id": player["id"],
+                "player_name": player["name"],
+                "neuron_id": puzzle.neuron_id,
+                "score": None,
+            }
+            await self.emit(room_id, room.add_explanation(explanation))
+        await run_in_threadpool(enqueue_scoring, self.r_sync, self.settings, row, room_id)
+        return row
+
+    async def vote(self, room_id: str, player_id: int, explanation_id: int) -> None:
+        async with self.locked(room_id) as room:
+            room.check_vote(player_id, explanation_id)
+            if not await run_in_threadpool(self._add_vote, explanation_id, player_id):
+                raise RoomError("double_vote", "you already voted for this explanation")
+            await self.emit(room_id, room.add_vote(player_id, explanation_id))
+
+    async def record_score(self, room_id: str, explanation_id: int, score: float) -> None:
+        async with self.locked(room_id) as room:
+            room.record_score(explanation_id, score)
+        await self.tick(room_id)  # the last score may end the reveal
+
+    async def test_text_target(self, room_id: str) -> tuple[str, int]:
+        """(campaign, neuron index) of the room's puzzle, for advanced mode."""
+        room = await self.load(room_id)
+        if room.state.puzzle is None:
+            raise RoomError("wrong_phase", "there is no puzzle in this room yet")
+        return room.state.puzzle.campaign, room.state.puzzle.neuron_index
+
+    # -- the clock -------------------------------------------------------------------------
+    async def tick(self, room_id: str) -> None:
+        """Advance the room if its deadline passed; cheap (no lock) when nothing is due."""
+        if not (await self.load(room_id)).is_due(self.clock()):
+            return
+        async with self.locked(room_id) as room:
+            for _ in range(4):  # reveal -> lobby -> next puzzle can happen in one tick
+                now = self.clock()
+                if room.wants_puzzle(now):
+                    puzzle = await run_in_threadpool(
+                        self._pick_puzzle, list(room.state.members), room.state.recent
+                    )
+                    if puzzle is None:
+                        campaign = self.settings.default_campaign
+                        await self.emit(
+                            room_id, room.no_puzzle(now, f"no puzzles in campaign {campaign!r} yet")
+                        )
+                    else:
+                        await self.emit(room_id, room.start_round(puzzle, now))
+                    continue
+                events, outcome = room.tick(now)
+                if not events:
+                    break
+                await self.emit(room_id, events)
+                if outcome is not None and room.state.puzzle is not None:
+                    awards = award_round(outcome)
+                    if awards:
+                        rows = [(a.player_id, a.amount, a.reason, a.explanation_id) for a in awards]
+                        await run_in_threadpool(self._add_points, rows, room.state.puzzle.neuron_id, room_id)
+                        round_no = room.state.round_no
+                        await self.emit(
+                            room_id,
+                            [{"type": "points", "round": round_no, "awards": [a.to_json() for a in awards]}],
+                        )
+
+    # -- database, run in threads ------------------------------------------------------------
+    def _create_explanation(self, neuron_id: int, player_id: int, text: str, room_id: str) -> int:
+        with self.db.session() as s:
+            return int(create_explanation(s, neuron_id, player_id, text, room_id).id or 0)
+
+    def _add_vote(self, explanation_id: int, player_id: int) -> bool:
+        with self.db.session() as s:
+            return add_vote(s, explanation_id, player_id)
+
+    def _best_scores(self, explanation_ids: list[int]) -> dict[int, float]:
+        with self.db.session() as s:
+            return best_scores(s, explanation_ids)
+
+    def _add_points(self, rows: list[tuple[int, int, str, int | None]], neuron_id: int, room_id: str) -> None:
+        with self.db.session() as s:
+            add_points(s, rows, neuron_id, room_id)
+
+    def _pick_puzzle(self, member_ids: list[int], recent: list[int]) -> Puzzle | None:
+        with self.db.session() as s:
+            candidates = playable_neurons(s, self.settings.default_campaign)
+            neuron_id = choose_neuron(candidates, solved_neurons(s, member_ids), recent, self.rng)
+            found = neuron_clues(s, neuron_id, self.settings.room_clues) if neuron_id is not None else None
+            if found is None:
+                return None
+            facts, clues = found
+            shown, prior_best, prior_explained = neuron_history(
+                s, int(facts["id"]), self.settings.room_shown_explanations
+            )
+        return Puzzle(
+            neuron_id=int(facts["id"]),
+            campaign=str(facts["campaign"]),
+            neuron_index=int(facts["index"]),
+            max_activation=float(facts["max_activation"]),
+            clues=clues,
+            shown=shown,
+            prior_best=prior_best,
+            prior_explained=prior_explained,
+        )

@@ -1,0 +1,151 @@
+"""The /ws endpoint: session, welcome, the receive loop with its limits, the heartbeat.
+
+``/ws?format=json|msgpack&token=T&since=V&room=R&protocol=1`` — every parameter optional.
+Without a token the client becomes a new guest; with ``since`` it rejoins its room (``room``,
+else the one the server remembers) and gets the events after version V, or a full resync.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.websockets import WebSocket
+
+from rooms.puzzle_room import RoomError
+from server import protocol as p
+from server.connection import Connection
+from server.flood import FloodGuard
+from server.sessions import guest_name, make_token, read_token
+from server.ws_handlers import AppContext, handle
+from store.players import create_guest, get_player, public, total_points
+
+log = logging.getLogger(__name__)
+
+
+def _session(ctx: AppContext, token: str | None) -> tuple[dict[str, Any], str] | None:
+    """(public player, token) for the token, a new guest without one, None for a bad token."""
+    secret = ctx.settings.effective_secret_key()
+    with ctx.db.session() as s:
+        if token:
+            player_id = read_token(secret, token)
+            player = get_player(s, player_id) if player_id is not None else None
+            if player is None:
+                return None
+            return public(player, total_points(s, int(player.id or 0))), token
+        player = create_guest(s, guest_name())
+        return public(player, 0), make_token(secret, int(player.id or 0))
+
+
+def _int_param(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return max(0, int(value))
+    except ValueError:
+        return None
+
+
+async def ws_endpoint(ws: WebSocket) -> None:
+    ctx: AppContext = ws.app.state.ctx
+    params = ws.query_params
+    await ws.accept()
+    fmt = params.get("format", "json")
+    if fmt not in p.FORMATS:
+        await ws.send_text(p.encode(p.error_event(p.ERR_BAD_FIELD, "format is json or msgpack"), "json"))
+        await ws.close(p.CLOSE_POLICY_VIOLATION, "bad format")
+        return
+    if params.get("protocol", str(p.PROTOCOL_VERSION)) != str(p.PROTOCOL_VERSION):
+        await ws.send_text(
+            p.encode(p.error_event(p.ERR_UNSUPPORTED_VERSION, "this server speaks protocol 1"), fmt)
+        )
+        await ws.close(p.CLOSE_UNSUPPORTED_VERSION, "unsupported protocol")
+        return
+    session = await run_in_threadpool(_session, ctx, params.get("token"))
+    if session is None:
+        await ws.send_text(
+            p.encode(p.error_event(p.ERR_BAD_TOKEN, "unknown session; connect without a token"), "json")
+        )
+        await ws.close(p.CLOSE_BAD_TOKEN, "bad token")
+        return
+    player, token = session
+    conn = Connection(ws, fmt, player, ctx.service, ctx.settings.ws_outbox)
+    await ctx.hub.add_connection(conn)
+    tasks = [asyncio.create_task(conn.pump())]
+    try:
+        welcome = {
+            "type": "welcome",
+            "protocol": p.PROTOCOL_VERSION,
+            "token": token,
+            "player": player,
+            "heartbeat_s": ctx.settings.heartbeat_s,
+            "limits": ctx.limits.to_json(),
+        }
+        await conn.send(welcome)
+        since = _int_param(params.get("since"))
+        if since is not None:
+            room = params.get("room") or await ctx.service.last_room(conn.player_id)
+            if room and p.ROOM_ID_RE.match(room):
+                await ctx.hub.join_room(conn, room, since)
+        receiving = asyncio.create_task(_receive_loop(ctx, conn))
+        heartbeat = asyncio.create_task(_heartbeat(ctx, conn))
+        tasks += [receiving, heartbeat]
+        await asyncio.wait([receiving, heartbeat], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await ctx.hub.remove_connection(conn)
+        await conn.close(p.CLOSE_NORMAL)
+
+
+async def _receive_loop(ctx: AppContext, conn: Connection) -> None:
+    s = ctx.settings
+    flood = FloodGuard(s.flood_messages_per_s, s.flood_burst, s.flood_bytes_per_s, s.max_frame_bytes)
+    while not conn.closed:
+        message = await conn.ws.receive()
+        if message["type"] == "websocket.disconnect":
+            conn.closed = True
+            return
+        frame: str | bytes = (
+            message["text"] if message.get("text") is not None else message.get("bytes") or b""
+        )
+        conn.last_seen = time.monotonic()
+        size = len(frame) if isinstance(frame, bytes) else len(frame.encode())
+        if not flood.allow(size):
+            limit = f"{s.flood_messages_per_s:g} messages/s and {s.flood_bytes_per_s:g} bytes/s"
+            await conn.send(p.error_event(p.ERR_FLOOD, f"too many messages: at most {limit}"))
+            await conn.close(p.CLOSE_POLICY_VIOLATION, "flood")
+            return
+        parsed = p.parse(frame, ctx.limits)
+        if isinstance(parsed, p.ProtocolError):
+            conn.bad_frames += 1
+            await conn.send(parsed.to_event())
+            if conn.bad_frames >= p.MAX_BAD_FRAMES:
+                await conn.close(p.CLOSE_POLICY_VIOLATION, "too many malformed frames")
+                return
+            continue
+        try:
+            await handle(ctx, conn, parsed)
+        except RoomError as exc:
+            await conn.send(p.error_event(exc.code, exc.message, parsed.type))
+        except Exception:
+            log.exception("handling %s from player %s", parsed.type, conn.player_id)
+            await conn.send(p.error_event(p.ERR_INTERNAL, "the server failed on this message", parsed.type))
+
+
+async def _heartbeat(ctx: AppContext, conn: Connection) -> None:
+    """Ping every heartbeat_s; a client silent for two heartbeats is closed as dead."""
+    interval = ctx.settings.heartbeat_s
+    while not conn.closed:
+        await asyncio.sleep(interval)
+        if time.monotonic() - conn.last_seen > 2 * interval:
+            await conn.close(p.CLOSE_HEARTBEAT_TIMEOUT, "no heartbeat")
+            return
+        await conn.send({"type": "ping", "t": time.time()})

@@ -1,0 +1,120 @@
+"""What the server does with each typed client message (after server.protocol.parse)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+import redis.asyncio as aioredis
+from starlette.concurrency import run_in_threadpool
+
+from config.settings import Settings
+from rooms.puzzle_room import RoomError
+from server import protocol as p
+from server.connection import Connection
+from server.hub import Hub
+from server.room_service import RoomService
+from server.sessions import clean_name
+from store.db import Database
+from store.players import rename as rename_player
+from workers.queues import model_queue
+
+
+@dataclass
+class AppContext:
+    """Everything the handlers need, built once per app by server/app.py."""
+
+    settings: Settings
+    db: Database
+    r: aioredis.Redis
+    r_sync: redis.Redis
+    service: RoomService
+    hub: Hub
+    limits: p.Limits
+
+
+def _room_of(conn: Connection) -> str:
+    if conn.room_id is None:
+        raise RoomError(p.ERR_NOT_IN_ROOM, "join a room first")
+    return conn.room_id
+
+
+async def handle(ctx: AppContext, conn: Connection, msg: p.ClientMessage) -> None:
+    match msg:
+        case p.Join(room=room, since=since):
+            await ctx.hub.join_room(conn, room, since)
+        case p.Leave():
+            room = _room_of(conn)
+            await ctx.hub.leave_room(conn)
+            await ctx.service.forget_room(conn.player_id)
+            await conn.send({"type": "left", "room": room, "player": {"id": conn.player_id}})
+        case p.Submit(text=text):
+            await ctx.service.submit(_room_of(conn), conn.player, text)
+        case p.Vote(explanation_id=explanation_id):
+            await ctx.service.vote(_room_of(conn), conn.player_id, explanation_id)
+        case p.TestText(text=text, request_id=request_id):
+            await _test_text(ctx, conn, text, request_id or uuid.uuid4().hex[:12])
+        case p.ShareActivations(request_id=request_id):
+            await _share(ctx, conn, request_id)
+        case p.Rename(name=name, country=country):
+            await _rename(ctx, conn, name, country)
+        case p.Ping(t=t):
+            await conn.send({"type": "pong", "t": t})
+        case p.Pong():
+            pass  # receiving it already counted as a sign of life
+        case p.Resync():
+            conn.request_sync(_room_of(conn), None)
+
+
+async def _test_text(ctx: AppContext, conn: Connection, text: str, request_id: str) -> None:
+    room = _room_of(conn)
+    if not text.strip():
+        raise RoomError(p.ERR_BAD_FIELD, "test_text needs some text")
+    campaign, neuron_index = await ctx.service.test_text_target(room)
+    args: tuple[Any, ...] = (campaign, neuron_index, text, conn.player_id, room, request_id)
+
+    def enqueue() -> None:
+        model_queue(ctx.r_sync, ctx.settings).enqueue("workers.activations.test_text_job", *args)
+
+    await run_in_threadpool(enqueue)
+    await conn.send({"type": "test_queued", "request_id": request_id, "neuron_index": neuron_index})
+
+
+async def _share(ctx: AppContext, conn: Connection, request_id: str) -> None:
+    room = _room_of(conn)
+    # Only an answer the worker sent through this server can be shared, so nobody can post
+    # made-up activations as the neuron's.
+    result = conn.activations.get(request_id)
+    if result is None:
+        raise RoomError(p.ERR_NOT_FOUND, f"no test_text answer {request_id!r} on this connection")
+    event = {
+        "type": "shared_activations",
+        "player": {"id": conn.player_id, "name": conn.player["name"]},
+        "request_id": request_id,
+        "neuron": result.get("neuron"),
+        "tokens": result.get("tokens", []),
+        "activations": result.get("activations", []),
+        "max": result.get("max"),
+    }
+    await ctx.service.emit(room, [event])
+
+
+async def _rename(ctx: AppContext, conn: Connection, name: str, country: str | None) -> None:
+    cleaned = clean_name(name, ctx.settings.max_name_chars)
+    if cleaned is None:
+        raise RoomError(p.ERR_BAD_FIELD, f"a name is 1-{ctx.settings.max_name_chars} printable characters")
+
+    def store() -> None:
+        with ctx.db.session() as s:
+            rename_player(s, conn.player_id, cleaned, country)
+
+    await run_in_threadpool(store)
+    conn.player["name"] = cleaned
+    if country is not None:
+        conn.player["country"] = country
+    if conn.room_id is not None:
+        await ctx.service.rename(conn.room_id, conn.player_id, cleaned)
+    else:
+        await conn.send({"type": "renamed", "player": {"id": conn.player_id, "name": cleaned}})

@@ -1,0 +1,91 @@
+"""Explanations, votes, their best scores and the points they earn (data access only)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from store.models import Explanation, Player, PointEvent, Score, Vote
+
+
+def create_explanation(
+    session: Session, neuron_id: int, player_id: int, text: str, room_id: str | None
+) -> Explanation:
+    explanation = Explanation(neuron_id=neuron_id, player_id=player_id, text=text, room_id=room_id)
+    session.add(explanation)
+    session.commit()
+    return explanation
+
+
+def add_vote(session: Session, explanation_id: int, player_id: int) -> bool:
+    """Store one vote; False when this player already voted for it (the unique constraint)."""
+    session.add(Vote(explanation_id=explanation_id, player_id=player_id))
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        return False
+    return True
+
+
+def vote_count(session: Session, explanation_id: int) -> int:
+    total = session.exec(select(func.count()).select_from(Vote).where(Vote.explanation_id == explanation_id))
+    return int(total.one())
+
+
+def best_scores(session: Session, explanation_ids: Iterable[int]) -> dict[int, float]:
+    """Each explanation's best score over every simulator version that scored it."""
+    ids = list(explanation_ids)
+    if not ids:
+        return {}
+    rows = session.exec(
+        select(Score.explanation_id, func.max(Score.score))
+        .where(col(Score.explanation_id).in_(ids))
+        .group_by(Score.explanation_id)
+    )
+    return {int(eid): float(best) for eid, best in rows}
+
+
+def neuron_history(
+    session: Session, neuron_id: int, shown: int
+) -> tuple[list[dict[str, object]], float | None, bool]:
+    """(the ``shown`` best older explanations, the neuron's best score, had any explanation)."""
+    rows = session.exec(
+        select(Explanation, Player.name)
+        .join(Player, col(Explanation.player_id) == Player.id, isouter=True)
+        .where(Explanation.neuron_id == neuron_id, Explanation.status == "visible")
+    ).all()
+    scores = best_scores(session, [int(e.id) for e, _ in rows if e.id is not None])
+    ranked = sorted(rows, key=lambda row: (-scores.get(int(row[0].id or 0), -2.0), row[0].id))
+    listed = [
+        {
+            "id": e.id,
+            "text": e.text,
+            "player_id": e.player_id,
+            "player_name": name or "machine",
+            "score": scores.get(int(e.id or 0)),
+        }
+        for e, name in ranked[:shown]
+    ]
+    return listed, (max(scores.values()) if scores else None), bool(rows)
+
+
+def add_points(
+    session: Session, awards: Sequence[tuple[int, int, str, int | None]], neuron_id: int, room_id: str
+) -> None:
+    """One PointEvent row per award (player, amount, reason, explanation)."""
+    for player_id, amount, reason, explanation_id in awards:
+        session.add(
+            PointEvent(
+                player_id=player_id,
+                amount=amount,
+                reason=reason,
+                explanation_id=explanation_id,
+                neuron_id=neuron_id,
+                room_id=room_id,
+            )
+        )
+    session.commit()

@@ -1,0 +1,70 @@
+"""What a room needs from a campaign: its playable neurons, their clues, who solved what.
+
+Reads the Campaign / Neuron / Snippet tables directly (store/campaigns.py, written for
+mining, owns how they are filled).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from store.models import Campaign, Explanation, Neuron, Snippet
+
+
+def playable_neurons(session: Session, campaign: str) -> list[int]:
+    """Neurons of the campaign that fire at all and have top snippets to show."""
+    rows = session.exec(
+        select(Neuron.id)
+        .join(Campaign, col(Neuron.campaign_id) == Campaign.id)
+        .where(Campaign.name == campaign, Neuron.max_activation > 0)
+        .where(col(Neuron.id).in_(select(Snippet.neuron_id).where(Snippet.kind == "top")))
+        .order_by(col(Neuron.index))
+    )
+    return [int(n) for n in rows]
+
+
+def neuron_clues(
+    session: Session, neuron_id: int, limit: int
+) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+    """(neuron facts, its top snippets as records) or None when the neuron does not exist."""
+    row = session.exec(
+        select(Neuron, Campaign.name)
+        .join(Campaign, col(Neuron.campaign_id) == Campaign.id)
+        .where(Neuron.id == neuron_id)
+    ).first()
+    if row is None:
+        return None
+    neuron, campaign = row
+    snippets = session.exec(
+        select(Snippet)
+        .where(Snippet.neuron_id == neuron_id, Snippet.kind == "top")
+        .order_by(col(Snippet.rank))
+        .limit(limit)
+    ).all()
+    facts = {
+        "id": neuron.id,
+        "campaign": campaign,
+        "index": neuron.index,
+        "max_activation": neuron.max_activation,
+    }
+    clues = [
+        {
+            "tokens": s.tokens,
+            "activations": [round(float(a), 4) for a in s.activations],
+            "max_index": s.max_index,
+        }
+        for s in snippets
+    ]
+    return facts, clues
+
+
+def solved_neurons(session: Session, player_ids: Iterable[int]) -> set[int]:
+    """Neurons any of these players has already explained."""
+    ids = list(player_ids)
+    if not ids:
+        return set()
+    rows = session.exec(select(Explanation.neuron_id).where(col(Explanation.player_id).in_(ids)).distinct())
+    return {int(n) for n in rows}

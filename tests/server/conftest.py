@@ -1,0 +1,198 @@
+"""Real servers for hub tests: uvicorn on a random port (in a thread, or a separate process),
+real websocket clients, a small campaign in the real database."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgpack
+import orjson
+import pytest
+import uvicorn
+from websockets.asyncio.client import ClientConnection, connect
+
+from config.settings import Settings
+from server.app import create_app
+from server.embedded_redis import free_port
+from store.db import Database
+from store.models import Campaign, Neuron, Snippet
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Clock:
+    """Wall-clock time that a test can move forward; the server reads it for room deadlines."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+def seed_campaign(db: Database, name: str, neurons: int = 3) -> list[int]:
+    with db.session() as s:
+        campaign = Campaign(name=name, model="minilm-l6", layer=3, status="ready", neuron_end=neurons)
+        s.add(campaign)
+        s.commit()
+        ids = []
+        for index in range(neurons):
+            neuron = Neuron(campaign_id=campaign.id, index=index, max_activation=2.0)
+            s.add(neuron)
+            s.commit()
+            ids.append(int(neuron.id or 0))
+            for rank in range(2):
+                tokens = ["The", " cat", " sat", " on", f" mat{rank}"]
+                s.add(
+                    Snippet(
+                        neuron_id=neuron.id,
+                        kind="top",
+                        rank=rank,
+                        tokens=tokens,
+                        activations=[0.0, 2.0, 0.5, 0.0, 1.0],
+                        max_activation=2.0,
+                        max_index=1,
+                    )
+                )
+            s.commit()
+        return ids
+
+
+@pytest.fixture
+def hub_settings(settings: Settings) -> Settings:
+    """Rounds that only end when the test moves the clock; no lobby wait."""
+    return settings.model_copy(
+        update={"room_lobby_s": 0.0, "room_round_s": 60.0, "room_reveal_s": 30.0, "room_reveal_min_s": 0.0}
+    )
+
+
+@pytest.fixture
+def campaign(hub_settings: Settings, db: Database) -> list[int]:
+    return seed_campaign(db, hub_settings.default_campaign)
+
+
+class LiveServer:
+    def __init__(self, settings: Settings, clock: Clock) -> None:
+        self.port = free_port()
+        self.clock = clock
+        config = uvicorn.Config(
+            create_app(settings, clock=clock), host="127.0.0.1", port=self.port, log_level="warning"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@pytest.fixture
+def live_server(hub_settings: Settings, campaign: list[int]) -> Iterator[LiveServer]:
+    server = LiveServer(hub_settings, Clock()).start()
+    yield server
+    server.stop()
+
+
+def web_process_env(settings: Settings) -> dict[str, str]:
+    """The NQ_* environment that makes a `uvicorn --factory` process use these settings."""
+    env = dict(os.environ)
+    for name in ("data_dir", "database_url", "redis_url", "secret_key", "default_campaign"):
+        env[f"NQ_{name.upper()}"] = str(getattr(settings, name))
+    for name in ("room_lobby_s", "room_round_s", "room_reveal_s", "room_reveal_min_s", "heartbeat_s"):
+        env[f"NQ_{name.upper()}"] = str(getattr(settings, name))
+    return env
+
+
+def start_web_process(settings: Settings) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    args = [sys.executable, "-m", "uvicorn", "--factory", "server.app:app_from_environment"]
+    args += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    proc = subprocess.Popen(args, cwd=ROOT, env=web_process_env(settings))
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return proc, f"ws://127.0.0.1:{port}/ws"
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError("web process did not start")
+        time.sleep(0.1)
+
+
+class Client:
+    """A real websocket client that remembers every event and answers the server's pings."""
+
+    def __init__(self, ws: ClientConnection, fmt: str) -> None:
+        self.ws, self.fmt = ws, fmt
+        self.events: list[dict[str, Any]] = []
+        self._used: set[int] = set()
+
+    @classmethod
+    async def connect(cls, url: str, fmt: str = "json", **params: Any) -> Client:
+        query = "&".join(f"{k}={v}" for k, v in {"format": fmt, **params}.items())
+        return cls(await connect(f"{url}?{query}", max_size=2**22), fmt)
+
+    async def send(self, message: dict[str, Any] | str | bytes) -> None:
+        if isinstance(message, dict):
+            message = msgpack.packb(message) if self.fmt == "msgpack" else orjson.dumps(message).decode()
+        await self.ws.send(message)
+
+    async def _recv(self, timeout: float) -> dict[str, Any]:
+        frame = await asyncio.wait_for(self.ws.recv(), timeout)
+        event = msgpack.unpackb(frame) if isinstance(frame, bytes) else orjson.loads(frame)
+        if event.get("type") == "ping":
+            await self.send({"type": "pong", "t": event.get("t")})
+        self.events.append(event)
+        return event
+
+    async def expect(self, kind: str, timeout: float = 5.0, **match: Any) -> dict[str, Any]:
+        """The next not-yet-expected event of this type (and field values), waiting for it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for i, event in enumerate(self.events):
+                if i in self._used:
+                    continue
+                if event.get("type") == kind and all(event.get(k) == v for k, v in match.items()):
+                    self._used.add(i)
+                    return event
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"no {kind} {match} in {[e.get('type') for e in self.events]}")
+            try:
+                await self._recv(left)
+            except TimeoutError:
+                continue
+
+    async def close(self) -> None:
+        await self.ws.close()

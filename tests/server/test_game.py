@@ -1,0 +1,146 @@
+"""The live game against a real server and real websocket clients.
+
+No scoring worker runs here: a test appends the ``score`` event with store.eventlog.append,
+exactly as workers.scoring does, and writes the Score row the worker would write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import redis
+from rq import Queue
+from sqlmodel import select
+
+from config.settings import Settings
+from store import eventlog
+from store.db import Database
+from store.models import Explanation, PointEvent, Score, Vote
+from tests.server.conftest import Client, LiveServer
+
+
+def worker_scores(db: Database, r: redis.Redis, room: str, explanation_id: int, score: float) -> None:
+    with db.session() as s:
+        s.add(Score(explanation_id=explanation_id, simulator="test", version="1", score=score))
+        s.commit()
+    eventlog.append(r, room, {"type": "score", "explanation_id": explanation_id, "score": score})
+
+
+async def test_welcome_gives_a_guest_session(live_server: LiveServer) -> None:
+    client = await Client.connect(live_server.ws_url)
+    welcome = await client.expect("welcome")
+    assert welcome["token"] and welcome["player"]["guest"] is True
+    assert welcome["player"]["name"] and welcome["protocol"] == 1
+    await client.close()
+
+
+async def test_join_submit_vote_reveal_points(
+    live_server: LiveServer, hub_settings: Settings, db: Database, redis_client: redis.Redis
+) -> None:
+    alice = await Client.connect(live_server.ws_url)
+    bob = await Client.connect(live_server.ws_url)
+    a_id = (await alice.expect("welcome"))["player"]["id"]
+    b_id = (await bob.expect("welcome"))["player"]["id"]
+
+    await alice.send({"type": "join", "room": "r1"})
+    assert (await alice.expect("room"))["room"] == "r1"
+    puzzle = await alice.expect("puzzle")
+    assert puzzle["clues"] and puzzle["clues"][0]["tokens"][1] == " cat"
+    assert len(puzzle["clues"][0]["tokens"]) == len(puzzle["clues"][0]["activations"])
+    await bob.send({"type": "join", "room": "r1"})
+    snapshot = await bob.expect("room")
+    assert snapshot["phase"] == "round" and snapshot["neuron"] == puzzle["neuron"]
+    await alice.expect("joined", player={"id": b_id, "name": snapshot["members"][-1]["name"]})
+
+    await alice.send({"type": "submit", "text": "  the word cat  "})
+    explanation = (await bob.expect("explanation"))["explanation"]
+    assert explanation["text"] == "the word cat" and explanation["player_id"] == a_id
+    eid = explanation["id"]
+    # The scoring job was enqueued on the model queue (just after the event was appended).
+    queue = Queue(hub_settings.queue_model, connection=redis_client)
+    for _ in range(100):
+        if jobs := queue.jobs:
+            break
+        await asyncio.sleep(0.02)
+    assert [(j.func_name, j.args[:2]) for j in jobs] == [
+        ("workers.scoring.score_explanation_job", (eid, "r1"))
+    ]
+
+    await alice.send({"type": "vote", "explanation_id": eid})
+    assert (await alice.expect("error"))["code"] == "own_vote"
+    await bob.send({"type": "vote", "explanation_id": eid})
+    assert (await alice.expect("vote"))["votes"] == 1
+    await bob.send({"type": "vote", "explanation_id": eid})
+    refused = await bob.expect("error")
+    assert refused["code"] == "double_vote" and refused["ref"] == "vote"
+    with db.session() as s:
+        assert len(s.exec(select(Vote)).all()) == 1
+
+    live_server.clock.advance(61)  # the round's deadline passes
+    reveal = await bob.expect("reveal", timeout=5)
+    assert reveal["votes"] == {str(eid): 1}
+    worker_scores(db, redis_client, "r1", eid, 0.6)
+    assert (await bob.expect("score"))["score"] == 0.6
+    end = await bob.expect("round_end")
+    assert end["top"] == eid
+    points = (await alice.expect("points"))["awards"]
+    assert {(a["player_id"], a["reason"]) for a in points} == {
+        (a_id, "beat_best"),
+        (a_id, "first_explanation"),
+        (b_id, "top_vote"),
+    }
+    with db.session() as s:
+        rows = s.exec(select(PointEvent)).all()
+        assert sorted((r.player_id, r.amount) for r in rows) == sorted([(a_id, 50), (a_id, 20), (b_id, 10)])
+    # The next puzzle skips the neuron alice solved.
+    nxt = await alice.expect("puzzle")
+    assert nxt["round"] == 2 and nxt["neuron"]["id"] != puzzle["neuron"]["id"]
+    await alice.close()
+    await bob.close()
+
+
+async def test_rules_refusals_change_nothing(live_server: LiveServer, db: Database) -> None:
+    client = await Client.connect(live_server.ws_url)
+    await client.expect("welcome")
+    await client.send({"type": "submit", "text": "before joining"})
+    assert (await client.expect("error"))["code"] == "not_in_room"
+    await client.send({"type": "join", "room": "r2"})
+    await client.expect("puzzle")
+    await client.send({"type": "submit", "text": "x" * 281})
+    assert (await client.expect("error"))["code"] == "too_long"
+    await client.send({"type": "submit", "text": "first"})
+    await client.expect("explanation")
+    await client.send({"type": "submit", "text": "second"})
+    assert (await client.expect("error"))["code"] == "already_submitted"
+    await client.send({"type": "vote", "explanation_id": 999_999})
+    assert (await client.expect("error"))["code"] == "not_found"
+    with db.session() as s:
+        assert [e.text for e in s.exec(select(Explanation)).all()] == ["first"]
+    await client.close()
+
+
+async def test_msgpack_clients_play_with_json_clients(live_server: LiveServer) -> None:
+    packed = await Client.connect(live_server.ws_url, fmt="msgpack")
+    plain = await Client.connect(live_server.ws_url)
+    await packed.expect("welcome")
+    await plain.expect("welcome")
+    await packed.send({"type": "join", "room": "mixed"})
+    await plain.send({"type": "join", "room": "mixed"})
+    await packed.expect("puzzle")
+    await plain.expect("room")
+    await plain.send({"type": "submit", "text": "cats"})
+    assert (await packed.expect("explanation"))["explanation"]["text"] == "cats"
+    await packed.close()
+    await plain.close()
+
+
+async def test_rename_reaches_the_room(live_server: LiveServer) -> None:
+    client = await Client.connect(live_server.ws_url)
+    await client.expect("welcome")
+    await client.send({"type": "join", "room": "names"})
+    await client.expect("room")
+    await client.send({"type": "rename", "name": "  Ada   L  ", "country": "GB"})
+    assert (await client.expect("renamed"))["player"]["name"] == "Ada L"
+    await client.send({"type": "rename", "name": "x" * 33})
+    assert (await client.expect("error"))["code"] == "too_long"
+    await client.close()
