@@ -1,0 +1,200 @@
+"""Building campaigns: the one routine the CLI and the RQ job share, plus the default campaign.
+
+A build writes the campaign row first (status "building", so lists show it), mines with a
+checkpoint in data_dir/campaigns/, then writes every neuron and snippet in one transaction
+and marks it "ready". Stopped builds are "paused" and resume from the checkpoint when
+started again with the same arguments; crashed ones are "failed" and resume the same way.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+from rq import get_current_job
+
+from config import keys
+from config.settings import Settings
+from engine.corpus import corpus_label, make_windows, resolve_corpus
+from engine.mining import Miner, MiningInterrupted, MiningProgress
+from engine.models import load_model
+from store.campaigns import finish_campaign, get_campaign, mark_failed, start_campaign
+from store.db import Database
+from store.models import utcnow
+from workers.context import get_context
+
+WINDOW = 64
+LOCK_TTL_S = 600
+
+
+def checkpoint_path(settings: Settings, name: str) -> Path:
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+    return settings.data_path / "campaigns" / f"{safe}.ckpt"
+
+
+def _set_status(db: Database, name: str, status: str) -> None:
+    with db.session() as session:
+        campaign = get_campaign(session, name)
+        if campaign is not None and campaign.status != "ready":
+            campaign.status = status
+            campaign.updated_at = utcnow()
+            session.add(campaign)
+            session.commit()
+
+
+def build_campaign(
+    settings: Settings,
+    db: Database,
+    *,
+    name: str,
+    model: str,
+    layer: int,
+    neuron_start: int | None = None,
+    neuron_end: int | None = None,
+    corpus: str | None = None,
+    max_tokens: int = 0,
+    on_progress: Callable[[MiningProgress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    batch_size: int | None = None,
+) -> int:
+    """Mine and store one campaign; returns the number of neurons written.
+
+    Raises ModelError / CorpusError / ValueError for bad arguments before anything is
+    written, MiningInterrupted or KeyboardInterrupt when stopped (state kept to resume).
+    """
+    neurons_model = load_model(model, device=settings.device, data_dir=settings.data_path)
+    neurons_model.check_layer(layer)
+    start = 0 if neuron_start is None else neuron_start
+    end = neurons_model.n_neurons if neuron_end is None else neuron_end
+    neurons = range(start, end)
+    neurons_model.neuron_index(neurons)
+    if max_tokens < 0:
+        raise ValueError("max tokens must be 0 (the whole corpus) or more")
+    resolve_corpus(corpus)
+    windows = make_windows(neurons_model, corpus, window=WINDOW, max_tokens=max_tokens)
+    with db.session() as session:
+        campaign = start_campaign(
+            session,
+            name=name,
+            model=model,
+            layer=layer,
+            neuron_start=start,
+            neuron_end=end,
+            corpus=corpus_label(corpus),
+            window=WINDOW,
+        )
+    miner = Miner(
+        neurons_model,
+        windows,
+        layer,
+        neurons,
+        checkpoint=checkpoint_path(settings, name),
+        batch_size=batch_size,
+    )
+    try:
+        summaries = miner.run(on_progress=on_progress, should_stop=should_stop)
+    except (KeyboardInterrupt, MiningInterrupted):
+        _set_status(db, name, "paused")
+        raise
+    except Exception:
+        with db.session() as session:
+            mark_failed(session, name)
+        raise
+    with db.session() as session:
+        finish_campaign(session, campaign, summaries, miner.total_tokens)
+    checkpoint_path(settings, name).unlink(missing_ok=True)
+    return len(summaries)
+
+
+def build_campaign_job(
+    name: str,
+    model: str,
+    layer: int,
+    neuron_start: int | None,
+    neuron_end: int | None,
+    corpus: str | None,
+    max_tokens: int,
+) -> dict[str, Any]:
+    """RQ job: build a campaign, streaming progress events on the job's progress channel."""
+    ctx = get_context()
+    job = get_current_job()
+    channel = keys.job_progress_channel(job.id) if job is not None else None
+    lock = keys.campaign_build_lock(name)
+
+    def publish(event: dict[str, Any]) -> None:
+        if channel is not None:
+            ctx.redis.publish(channel, orjson.dumps(event))
+
+    if not ctx.redis.set(lock, job.id if job else "local", nx=True, ex=LOCK_TTL_S):
+        event = {"type": "failed", "error": f"campaign {name!r} is already being built"}
+        publish(event)
+        return event
+
+    def progress(p: MiningProgress) -> None:
+        ctx.redis.expire(lock, LOCK_TTL_S)  # still alive: keep the lock
+        publish(p.to_event())
+
+    try:
+        n = build_campaign(
+            ctx.settings,
+            ctx.db,
+            name=name,
+            model=model,
+            layer=layer,
+            neuron_start=neuron_start,
+            neuron_end=neuron_end,
+            corpus=corpus,
+            max_tokens=max_tokens,
+            on_progress=progress,
+        )
+    except Exception as exc:
+        publish({"type": "failed", "error": str(exc) or type(exc).__name__})
+        raise
+    finally:
+        ctx.redis.delete(lock)
+    event = {"type": "done", "campaign": name, "neurons": n}
+    publish(event)
+    return event
+
+
+# -- the default campaign ------------------------------------------------------
+def default_campaign_missing(settings: Settings, db: Database) -> bool:
+    """True until the default campaign has been mined completely."""
+    with db.session() as session:
+        campaign = get_campaign(session, settings.default_campaign)
+    return campaign is None or campaign.status != "ready"
+
+
+def ensure_default_campaign(
+    settings: Settings, db: Database, on_progress: Callable[[MiningProgress], None] | None = None
+) -> bool:
+    """Mine the default campaign if it is missing (resuming a stopped build); True if it mined."""
+    if not default_campaign_missing(settings, db):
+        return False
+    build_campaign(
+        settings,
+        db,
+        name=settings.default_campaign,
+        model=settings.default_model,
+        layer=settings.default_layer,
+        neuron_start=0,
+        neuron_end=settings.default_neurons,
+        corpus=None,
+        max_tokens=settings.default_max_tokens,
+        on_progress=on_progress,
+    )
+    return True
+
+
+def ensure_default_campaign_job() -> dict[str, Any]:
+    """RQ job form of ``ensure_default_campaign``, with the same progress events as a build."""
+    ctx = get_context()
+    if not default_campaign_missing(ctx.settings, ctx.db):
+        return {"type": "done", "campaign": ctx.settings.default_campaign, "neurons": 0}
+    s = ctx.settings
+    return build_campaign_job(
+        s.default_campaign, s.default_model, s.default_layer, 0, s.default_neurons, None, s.default_max_tokens
+    )
