@@ -1,0 +1,317 @@
+"""RQ jobs that score explanations: batched, streamed to the room, persisted once.
+
+``enqueue_scoring`` files a request (a Redis key per request plus a shared list of
+request ids) and enqueues a job for it. Whichever job runs first takes every queued
+request it can claim — claiming is deleting the request's key, so each request is
+answered exactly once — and scores them as one batch: the simulator sees every
+explanation of a neuron at once. A guard key per (explanation, simulator, version)
+keeps two workers from scoring the same explanation at the same time; a Score that
+already exists for the current version and records is reused, never recomputed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections import defaultdict
+from typing import Any
+
+import orjson
+import redis
+from rq import Retry
+from rq.job import Job
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from config import keys
+from config.settings import Settings
+from engine.records import ActivationRecord
+from engine.scoring import Simulator, make_simulator
+from engine.scoring.score import ScoreResult, record_correlation, score_predictions, select_records
+from store import eventlog
+from store.models import Explanation, Neuron, Score, Snippet
+from workers.context import WorkerContext, get_context
+from workers.queues import model_queue
+
+log = logging.getLogger(__name__)
+
+JOB_TIMEOUT_S = 600
+RETRY = Retry(max=2, interval=[10, 60])
+GUARD_TTL_S = 900
+REQUEST_TTL_S = 3600
+BATCH_MAX = 16
+# Records scored per explanation: top and random, 1:1, at most this many of each.
+RECORDS_PER_KIND = 20
+
+_simulators: dict[str, Simulator] = {}
+_simulators_lock = threading.Lock()
+
+
+def get_simulator(settings: Settings) -> Simulator:
+    """The configured simulator, its model loaded once per worker process."""
+    key = (
+        f"{settings.simulator}|{settings.simulator_model}|{settings.openai_base_url}|{settings.openai_model}"
+    )
+    with _simulators_lock:
+        if key not in _simulators:
+            _simulators[key] = make_simulator(settings)
+        return _simulators[key]
+
+
+# -- enqueueing -----------------------------------------------------------------
+def enqueue_scoring(r: redis.Redis, settings: Settings, explanation_id: int, room_id: str | None) -> Job:
+    request_id = uuid.uuid4().hex
+    body = orjson.dumps({"explanation_id": int(explanation_id), "room_id": room_id})
+    r.set(keys.scoring_request(request_id), body, ex=REQUEST_TTL_S)
+    r.rpush(keys.scoring_requests(), request_id)
+    return model_queue(r, settings).enqueue(
+        score_explanation_job,
+        int(explanation_id),
+        room_id,
+        request_id,
+        job_timeout=JOB_TIMEOUT_S,
+        retry=RETRY,
+        result_ttl=3600,
+        failure_ttl=86400,
+    )
+
+
+def enqueue_rescore(r: redis.Redis, settings: Settings, neuron_id: int) -> Job:
+    return model_queue(r, settings).enqueue(
+        rescore_job, int(neuron_id), job_timeout=JOB_TIMEOUT_S, retry=RETRY, result_ttl=3600
+    )
+
+
+def _claim(r: redis.Redis, request_id: str) -> dict[str, Any] | None:
+    raw = r.getdel(keys.scoring_request(request_id))
+    return None if raw is None else {"request_id": request_id, **orjson.loads(raw)}  # type: ignore[arg-type]
+
+
+def _unclaim(r: redis.Redis, requests: list[dict[str, Any]]) -> None:
+    """Put requests back after a failure, so the retry (or another job) answers them."""
+    for req in requests:
+        body = orjson.dumps({"explanation_id": req["explanation_id"], "room_id": req["room_id"]})
+        r.set(keys.scoring_request(req["request_id"]), body, ex=REQUEST_TTL_S)
+        r.rpush(keys.scoring_requests(), req["request_id"])
+
+
+# -- jobs -----------------------------------------------------------------------
+def score_explanation_job(
+    explanation_id: int, room_id: str | None = None, request_id: str | None = None
+) -> dict:
+    """Score one explanation (and any other queued requests) and tell the rooms that asked."""
+    ctx = get_context()
+    r = ctx.redis
+    if request_id is None:
+        requests = [{"request_id": None, "explanation_id": int(explanation_id), "room_id": room_id}]
+    else:
+        own = _claim(r, request_id)
+        if own is None:
+            return {"answered_by": "another job"}  # a batch of another job already took it
+        requests = [own]
+    for rid in r.lpop(keys.scoring_requests(), BATCH_MAX) or []:  # type: ignore[union-attr]
+        other = _claim(r, rid.decode() if isinstance(rid, bytes) else str(rid))
+        if other is not None:
+            requests.append(other)
+    try:
+        answered = score_requests(ctx, requests)
+    except Exception:
+        _unclaim(r, [req for req in requests if req["request_id"]])
+        raise
+    return {"answered": answered}
+
+
+def rescore_job(neuron_id: int) -> dict:
+    """Score the neuron's explanations that lack a score for the current records and simulator version.
+
+    Older scores stay, each with its version and records version."""
+    ctx = get_context()
+    with ctx.db.session() as session:
+        ids = session.exec(
+            select(Explanation.id).where(Explanation.neuron_id == neuron_id, Explanation.status != "removed")
+        ).all()
+    requests = [{"request_id": None, "explanation_id": int(i), "room_id": None} for i in ids if i is not None]
+    return {"answered": score_requests(ctx, requests)}
+
+
+# -- the work -------------------------------------------------------------------
+def load_records(session: Session, neuron_id: int) -> list[ActivationRecord]:
+    snippets = session.exec(
+        select(Snippet).where(Snippet.neuron_id == neuron_id).order_by(col(Snippet.kind), col(Snippet.rank))
+    ).all()
+    top = [ActivationRecord(s.tokens, s.activations, kind="top") for s in snippets if s.kind == "top"]
+    rnd = [ActivationRecord(s.tokens, s.activations, kind="random") for s in snippets if s.kind == "random"]
+    return select_records(top, rnd, limit=RECORDS_PER_KIND)
+
+
+def _existing(session: Session, explanation_id: int, sim: Simulator, records_version: int) -> Score | None:
+    return session.exec(
+        select(Score).where(
+            Score.explanation_id == explanation_id,
+            Score.simulator == sim.name,
+            Score.version == sim.version,
+            Score.records_version == records_version,
+        )
+    ).first()
+
+
+def _score_event(score: Score, neuron_id: int) -> dict[str, Any]:
+    return {
+        "type": "score",
+        "explanation_id": score.explanation_id,
+        "neuron_id": neuron_id,
+        "score": score.score,
+        "simulator": score.simulator,
+        "version": score.version,
+        "records_version": score.records_version,
+        "per_record": score.per_record,
+        "detail": score.detail,
+    }
+
+
+def _tell(r: redis.Redis, rooms: list[str | None], event: dict[str, Any]) -> None:
+    for room in rooms:
+        if room:
+            eventlog.append(r, room, event)
+
+
+def score_requests(ctx: WorkerContext, requests: list[dict[str, Any]]) -> int:
+    """Answer every request; returns how many explanations were answered."""
+    sim = get_simulator(ctx.settings)
+    rooms: dict[int, list[str | None]] = defaultdict(list)
+    for req in requests:
+        rooms[int(req["explanation_id"])].append(req["room_id"])
+    by_neuron: dict[int, list[Explanation]] = defaultdict(list)
+    with ctx.db.session() as session:
+        for explanation_id in rooms:
+            explanation = session.get(Explanation, explanation_id)
+            if explanation is None or explanation.status == "removed":
+                reason = "no such explanation" if explanation is None else "the explanation was removed"
+                _tell(ctx.redis, rooms[explanation_id], _error_event(explanation_id, reason))
+                continue
+            by_neuron[explanation.neuron_id].append(explanation)
+    for neuron_id, explanations in by_neuron.items():
+        _score_neuron(ctx, sim, neuron_id, explanations, rooms)
+    return sum(len(v) for v in by_neuron.values())
+
+
+def _error_event(explanation_id: int, reason: str) -> dict[str, Any]:
+    return {"type": "score_error", "explanation_id": explanation_id, "reason": reason}
+
+
+def _score_neuron(
+    ctx: WorkerContext,
+    sim: Simulator,
+    neuron_id: int,
+    explanations: list[Explanation],
+    rooms: dict[int, list[str | None]],
+) -> None:
+    r = ctx.redis
+    with ctx.db.session() as session:
+        neuron = session.get(Neuron, neuron_id)
+        records = load_records(session, neuron_id)
+    records_version = neuron.records_version if neuron else 1
+    if not records:
+        for e in explanations:
+            _tell(r, rooms[e.id or 0], _error_event(e.id or 0, "the neuron has no records to score against"))
+        return
+    todo: list[Explanation] = []
+    held: list[str] = []
+    try:
+        for explanation in explanations:
+            assert explanation.id is not None
+            score = _wait_for_other_scorer(ctx, sim, explanation.id, records_version, held)
+            if score is not None:
+                _tell(r, rooms[explanation.id], _score_event(score, neuron_id))
+            else:
+                todo.append(explanation)
+        if todo:
+            _simulate_and_store(ctx, sim, neuron_id, records_version, records, todo, rooms)
+    finally:
+        if held:
+            r.delete(*held)
+
+
+def _wait_for_other_scorer(
+    ctx: WorkerContext, sim: Simulator, explanation_id: int, records_version: int, held: list[str]
+) -> Score | None:
+    """The existing Score, or None after taking the guard (then this job scores it)."""
+    guard = keys.scoring_guard(explanation_id, sim.name, sim.version)
+    deadline = time.monotonic() + GUARD_TTL_S
+    while True:
+        with ctx.db.session() as session:
+            existing = _existing(session, explanation_id, sim, records_version)
+        if existing is not None:
+            return existing
+        if ctx.redis.set(guard, "1", nx=True, ex=GUARD_TTL_S):
+            held.append(guard)
+            return None
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"explanation {explanation_id} has been scored elsewhere for too long")
+        time.sleep(0.2)  # another worker is scoring it right now: wait for its Score
+
+
+def _simulate_and_store(
+    ctx: WorkerContext,
+    sim: Simulator,
+    neuron_id: int,
+    records_version: int,
+    records: list[ActivationRecord],
+    todo: list[Explanation],
+    rooms: dict[int, list[str | None]],
+) -> None:
+    r = ctx.redis
+    texts = [e.text for e in todo]
+    predictions: list[list[list[float]]] = [[] for _ in todo]
+    for i, record in enumerate(records):
+        # One record at a time so each room sees partial results as they finish.
+        batch = sim.predict_batch(texts, [record])
+        for k, explanation in enumerate(todo):
+            predictions[k].append(batch[k][0])
+            event = {
+                "type": "score_progress",
+                "explanation_id": explanation.id,
+                "neuron_id": neuron_id,
+                "done": i + 1,
+                "total": len(records),
+                "record": i,
+                "kind": record.kind,
+                "record_score": record_correlation(record, batch[k][0]),
+            }
+            _tell(r, rooms[explanation.id or 0], event)
+    for k, explanation in enumerate(todo):
+        result = score_predictions(records, predictions[k], sim.name, sim.version)
+        score = _store(ctx, explanation.id or 0, records_version, result)
+        _tell(r, rooms[explanation.id or 0], _score_event(score, neuron_id))
+
+
+def _store(ctx: WorkerContext, explanation_id: int, records_version: int, result: ScoreResult) -> Score:
+    row = Score(
+        explanation_id=explanation_id,
+        simulator=result.simulator,
+        version=result.version,
+        records_version=records_version,
+        score=result.score,
+        per_record=result.per_record,
+        detail=result.detail,
+    )
+    with ctx.db.session() as session:
+        session.add(row)
+        try:
+            session.commit()
+        except IntegrityError:
+            # Stored meanwhile by a worker whose guard had expired: keep the first one.
+            session.rollback()
+            existing = session.exec(
+                select(Score).where(
+                    Score.explanation_id == explanation_id,
+                    Score.simulator == result.simulator,
+                    Score.version == result.version,
+                    Score.records_version == records_version,
+                )
+            ).one()
+            return existing
+        session.refresh(row)
+    return row
