@@ -99,8 +99,13 @@ def leaderboard_meta(board: str, period: str = "all") -> str:
 
 
 def leaderboard_members(board: str, period: str = "all") -> str:
-    """Hash: member id -> the member's entry in ``leaderboard(board, period)`` (which carries its tie-break)."""
+    """Hash: member id -> its entry in ``leaderboard(board, period)`` (the entry carries the tie-break)."""
     return _key("lb", board, period, "members")
+
+
+def leaderboard_pattern() -> str:
+    """SCAN pattern matching every leaderboard key (boards, their member hashes, markers)."""
+    return _key("lb", "*")
 
 
 def leaderboards_built() -> str:
