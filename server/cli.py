@@ -16,6 +16,7 @@ from config.settings import Settings, get_settings
 COMMAND_MODULES = [
     "server.commands.run",  # up, web, worker, scheduler
     "server.commands.models",  # activations, campaign build/list, models pull/list
+    "server.commands.score",  # score explanations with a simulator
 ]
 
 

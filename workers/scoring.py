@@ -23,15 +23,15 @@ import redis
 from rq import Retry
 from rq.job import Job
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from config import keys
 from config.settings import Settings
 from engine.records import ActivationRecord
 from engine.scoring import Simulator, make_simulator
 from engine.scoring.score import ScoreResult, record_correlation, score_predictions, select_records
-from store import eventlog
-from store.models import Explanation, Neuron, Score, Snippet
+from store import campaigns, eventlog
+from store.models import Explanation, Neuron, Score
 from workers.context import WorkerContext, get_context
 from workers.queues import model_queue
 
@@ -138,11 +138,7 @@ def rescore_job(neuron_id: int) -> dict:
 
 # -- the work -------------------------------------------------------------------
 def load_records(session: Session, neuron_id: int) -> list[ActivationRecord]:
-    snippets = session.exec(
-        select(Snippet).where(Snippet.neuron_id == neuron_id).order_by(col(Snippet.kind), col(Snippet.rank))
-    ).all()
-    top = [ActivationRecord(s.tokens, s.activations, kind="top") for s in snippets if s.kind == "top"]
-    rnd = [ActivationRecord(s.tokens, s.activations, kind="random") for s in snippets if s.kind == "random"]
+    top, rnd = campaigns.neuron_records(session, neuron_id)
     return select_records(top, rnd, limit=RECORDS_PER_KIND)
 
 
