@@ -196,4 +196,4 @@ class Achievement(SQLModel, table=True):
 
 
 # The reference half's tables (API keys, embeddings, related neurons) live in their own module.
-from store.reference_models import ApiKey, ExplanationEmbedding, ImportedVotes, RelatedNeuron  # noqa: E402, F401
+import store.reference_models  # noqa: E402, F401  (registers those tables on SQLModel.metadata)

@@ -11,6 +11,9 @@ from datetime import datetime
 from sqlalchemy import Column, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+# The core tables first: the foreign keys below name them. (store/models.py imports this
+# module at its end, so importing either one registers every table.)
+import store.models  # noqa: F401
 from store.models import utcnow
 
 
