@@ -77,6 +77,14 @@ class Settings(BaseSettings):
     quest_top_n: int = 10
     weekly_quest_neurons: int = 5
 
+    # Public read API (/api/v1): token buckets per client IP (anonymous) and the defaults
+    # given to new API keys (heavy use); semantic search costs more tokens than a plain read.
+    api_anon_rate_per_s: float = 5.0
+    api_anon_burst: int = 60
+    api_key_rate_per_s: float = 50.0
+    api_key_burst: int = 500
+    api_semantic_cost: float = 5.0
+
     # Queue names for RQ.
     queue_default: str = "default"
     queue_model: str = "model"
