@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -176,14 +176,22 @@ class Client:
         self.events.append(event)
         return event
 
-    async def expect(self, kind: str, timeout: float = 5.0, **match: Any) -> dict[str, Any]:
-        """The next not-yet-expected event of this type (and field values), waiting for it."""
+    async def expect(
+        self,
+        kind: str,
+        timeout: float = 5.0,
+        where: Callable[[dict[str, Any]], bool] | None = None,
+        **match: Any,
+    ) -> dict[str, Any]:
+        """The next not-yet-expected event of this type (field values, predicate), waiting for it."""
         deadline = time.monotonic() + timeout
         while True:
             for i, event in enumerate(self.events):
                 if i in self._used:
                     continue
-                if event.get("type") == kind and all(event.get(k) == v for k, v in match.items()):
+                if event.get("type") != kind or (where is not None and not where(event)):
+                    continue
+                if all(event.get(k) == v for k, v in match.items()):
                     self._used.add(i)
                     return event
             left = deadline - time.monotonic()

@@ -1,0 +1,154 @@
+"""Reconnection with replay or resync, floods, malformed frames, heartbeats, bad tokens."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import orjson
+import pytest
+import redis
+from websockets.exceptions import ConnectionClosed
+
+from config.settings import Settings
+from server import protocol as p
+from store import eventlog
+from tests.server.conftest import Client, Clock, LiveServer
+
+
+async def _closed_with(client: Client, timeout: float = 5.0) -> int:
+    """Read until the server closes; the close code it sent."""
+    try:
+        while True:
+            await client._recv(timeout)
+    except ConnectionClosed as closed:
+        assert closed.rcvd is not None, "closed without a close frame"
+        return closed.rcvd.code
+
+
+def _versions(events: list[dict[str, object]]) -> list[int]:
+    return [int(e["v"]) for e in events if "v" in e and e.get("type") != "room"]  # type: ignore[call-overload]
+
+
+async def test_reconnect_with_since_replays_exactly_the_missed_events(
+    live_server: LiveServer, redis_client: redis.Redis
+) -> None:
+    alice, bob = await Client.connect(live_server.ws_url), await Client.connect(live_server.ws_url)
+    token = (await alice.expect("welcome"))["token"]
+    bob_id = (await bob.expect("welcome"))["player"]["id"]
+    await alice.send({"type": "join", "room": "rc"})
+    await alice.expect("puzzle")
+    await bob.send({"type": "join", "room": "rc"})
+    await alice.expect("joined", where=lambda e: e["player"]["id"] == bob_id)
+    seen = max(int(e["v"]) for e in alice.events if "v" in e)
+    await alice.close()
+
+    await bob.send({"type": "submit", "text": "cats while alice is away"})
+    await bob.expect("explanation")
+
+    back = await Client.connect(live_server.ws_url, token=token, since=seen)
+    assert (await back.expect("welcome"))["token"] == token
+    missed = await back.expect("explanation")
+    assert missed["explanation"]["text"] == "cats while alice is away"
+    await bob.send({"type": "ping", "t": 0})  # let the server settle: bob's pong comes after
+    await bob.expect("pong")
+    await asyncio.sleep(0.3)
+    assert not [e for e in back.events if e["type"] == "room"], "a replay, not a resync"
+    in_log = [int(e["v"]) for e in eventlog.since(redis_client, "rc", seen) or []]
+    assert _versions(back.events) == in_log and in_log[0] == seen + 1
+    await back.close()
+    await bob.close()
+
+
+async def test_reconnect_after_trimmed_history_gets_a_full_resync(
+    live_server: LiveServer, redis_client: redis.Redis
+) -> None:
+    alice = await Client.connect(live_server.ws_url)
+    token = (await alice.expect("welcome"))["token"]
+    await alice.send({"type": "join", "room": "trim"})
+    await alice.expect("puzzle")
+    await alice.close()
+    for i in range(10):  # more events than the history keeps
+        eventlog.append(redis_client, "trim", {"type": "notice", "message": f"n{i}"}, history=3)
+    back = await Client.connect(live_server.ws_url, token=token, since=1)
+    snapshot = await back.expect("room")
+    assert snapshot["resync"] is True and snapshot["phase"] == "round" and snapshot["clues"]
+    assert snapshot["v"] >= 11
+    await back.close()
+
+
+@pytest.fixture
+def strict_server(hub_settings: Settings, campaign: list[int]) -> Iterator[LiveServer]:
+    settings = hub_settings.model_copy(
+        update={"flood_messages_per_s": 5.0, "flood_burst": 10, "heartbeat_s": 0.3, "max_frame_bytes": 2048}
+    )
+    server = LiveServer(settings, Clock()).start()
+    yield server
+    server.stop()
+
+
+async def test_flood_gets_an_error_then_close_1008(strict_server: LiveServer) -> None:
+    flooder = await Client.connect(strict_server.ws_url)
+    await flooder.expect("welcome")
+    for i in range(30):
+        try:
+            await flooder.send({"type": "ping", "t": i})
+        except ConnectionClosed:
+            break
+    assert (await flooder.expect("error"))["code"] == p.ERR_FLOOD
+    assert await _closed_with(flooder) == p.CLOSE_POLICY_VIOLATION
+
+
+async def test_malformed_frames_get_errors_and_the_connection_stays(strict_server: LiveServer) -> None:
+    bystander = await Client.connect(strict_server.ws_url)
+    await bystander.expect("welcome")
+    await bystander.send({"type": "join", "room": "calm"})
+    await bystander.expect("puzzle")
+    client = await Client.connect(strict_server.ws_url)
+    await client.expect("welcome")
+    await client.send({"type": "join", "room": "calm"})
+    await client.expect("room")
+    bad: list[str | bytes] = [
+        "not json",
+        b"\xc1 not msgpack",
+        orjson.dumps({"type": "teleport"}).decode(),
+        orjson.dumps({"type": "vote", "explanation_id": "seven"}).decode(),
+    ]
+    codes = []
+    for frame in bad:
+        await client.send(frame)
+        codes.append((await client.expect("error"))["code"])
+    assert codes == [p.ERR_BAD_FRAME, p.ERR_BAD_FRAME, p.ERR_UNKNOWN_TYPE, p.ERR_BAD_FIELD]
+    await client.send({"type": "ping", "t": 1})
+    assert (await client.expect("pong"))["t"] == 1
+    await client.send({"type": "submit", "text": "still playing"})
+    assert (await bystander.expect("explanation"))["explanation"]["text"] == "still playing"
+    # The fifth bad frame (here: one over max_frame_bytes) is one too many.
+    await client.send(orjson.dumps({"type": "submit", "text": "y" * 3000}).decode())
+    assert (await client.expect("error"))["code"] == p.ERR_TOO_LARGE
+    assert await _closed_with(client) == p.CLOSE_POLICY_VIOLATION
+    await bystander.send({"type": "ping", "t": 2})
+    assert (await bystander.expect("pong"))["t"] == 2
+    await bystander.close()
+
+
+async def test_a_silent_client_is_dropped_by_the_heartbeat(strict_server: LiveServer) -> None:
+    client = await Client.connect(strict_server.ws_url)
+    client.send = _no_pong  # type: ignore[method-assign]  # never answers the server's pings
+    raw = client.ws
+    frames = []
+    with pytest.raises(ConnectionClosed) as closed:
+        while True:
+            frames.append(await raw.recv())
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == p.CLOSE_HEARTBEAT_TIMEOUT
+    assert any(b'"ping"' in (f.encode() if isinstance(f, str) else f) for f in frames)
+
+
+async def _no_pong(message: object) -> None:
+    return None
+
+
+async def test_a_forged_token_is_refused(live_server: LiveServer) -> None:
+    client = await Client.connect(live_server.ws_url, token="eyJwIjoxfQ.forged")
+    assert (await client.expect("error"))["code"] == p.ERR_BAD_TOKEN
+    assert await _closed_with(client) == p.CLOSE_BAD_TOKEN
