@@ -24,6 +24,7 @@ from store.models import (
     PointEvent,
     Quest,
     QuestResult,
+    Score,
     Team,
     TeamMember,
 )
@@ -175,3 +176,9 @@ def team_wins(session: Session, team_id: int, since: datetime) -> int:
 def achievements_of(session: Session, player_id: int) -> list[Achievement]:
     query = select(Achievement).where(Achievement.player_id == player_id)
     return list(session.exec(query.order_by(col(Achievement.granted_at), col(Achievement.id))))
+
+
+def latest_score(session: Session, explanation_id: int) -> float | None:
+    """The newest simulator verdict on an explanation (older versions are kept beside it)."""
+    query = select(Score.score).where(Score.explanation_id == explanation_id).order_by(col(Score.id).desc())
+    return session.exec(query.limit(1)).first()

@@ -1,0 +1,200 @@
+"""Side quests: one daily puzzle and one weekly quest (a themed set of neurons) per UTC period.
+
+Both are the same for everyone and chosen deterministically from the ready campaigns' neurons
+(a hash of the period picks them), so whichever process asks first creates the same quest;
+the (kind, period) unique constraint settles a race. The scheduler's ``quest_rollover`` opens
+the current ones and closes those whose period ended, freezing every participant's points and
+competition rank into QuestResult; the API also opens the current quest when asked, so a
+stopped scheduler costs nobody their daily.
+
+Points: an explanation written for a quest neuron during the quest earns
+``10 + round(90 * score)`` (score clamped to 0..1): 10 for taking part, up to 100. Only the
+player's best per neuron counts: a better attempt earns the difference as a new PointEvent,
+so the quest board (operator incr) holds the sum of bests and rebuilds from SQL like any other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+import redis
+from sqlmodel import Session
+
+from config.settings import Settings
+from rooms import achievements
+from rooms.boards import as_utc, epoch_ms, period_bounds
+from rooms.boards import period_id as board_period
+from rooms.leaderboards import apply_point_event, tiebreak
+from store import competition
+from store.models import Explanation, Player, PointEvent, Quest, QuestResult
+
+log = logging.getLogger("neuronquest.quests")
+
+QUEST_KINDS = ("daily", "weekly")
+BASE_POINTS = 10
+SCORE_POINTS = 90
+
+
+def quest_period(kind: str, now: datetime) -> str:
+    """``2026-11-21`` for a daily, ``2026-W47`` for a weekly (Quest.period's format)."""
+    if kind not in QUEST_KINDS:
+        raise ValueError(f"no quest kind {kind!r}")
+    return board_period(kind, now).split(":", 1)[1]
+
+
+def quest_points(score: float) -> int:
+    return BASE_POINTS + round(SCORE_POINTS * min(1.0, max(0.0, score)))
+
+
+def max_points(quest: Quest) -> int:
+    return (BASE_POINTS + SCORE_POINTS) * len(quest.neuron_ids or [])
+
+
+def _pick(seed: str, n: int) -> int:
+    return int.from_bytes(hashlib.sha256(seed.encode()).digest()[:8], "big") % n
+
+
+def choose_neurons(
+    session: Session, kind: str, period: str, weekly_size: int
+) -> tuple[str, list[int]] | None:
+    """(title, neuron ids) for a quest; None when no campaign is ready yet."""
+    pool = competition.ready_neurons(session)
+    if not pool:
+        return None
+    if kind == "daily":
+        neuron, campaign = pool[_pick(f"daily:{period}", len(pool))]
+        return f"Daily neuron {campaign.name} #{neuron.index}", [neuron.id or 0]
+    # Weekly theme: a run of neighbouring neurons of one campaign (one model, one layer).
+    campaigns = sorted({c.id or 0 for _, c in pool})
+    chosen = campaigns[_pick(f"weekly-campaign:{period}", len(campaigns))]
+    block = [(n, c) for n, c in pool if c.id == chosen]
+    size = min(weekly_size, len(block))
+    start = _pick(f"weekly:{period}", len(block) - size + 1)
+    picked = block[start : start + size]
+    first, last, campaign = picked[0][0].index, picked[-1][0].index, picked[0][1]
+    return f"Week of {campaign.name} neurons {first}–{last}", [n.id or 0 for n, _ in picked]
+
+
+def ensure_quest(session: Session, kind: str, now: datetime, settings: Settings) -> Quest | None:
+    """The current quest of ``kind``, opened now if nobody has yet; None without ready neurons."""
+    period = quest_period(kind, now)
+    existing = competition.quest_for(session, kind, period)
+    if existing is not None:
+        return existing
+    chosen = choose_neurons(session, kind, period, settings.weekly_quest_neurons)
+    if chosen is None:
+        return None
+    bounds = period_bounds(board_period(kind, now))
+    assert bounds is not None
+    title, neuron_ids = chosen
+    quest = Quest(
+        kind=kind, period=period, title=title, neuron_ids=neuron_ids, opens_at=bounds[0], closes_at=bounds[1]
+    )
+    session.add(quest)
+    if not competition.try_commit(session):  # another process opened it first
+        return competition.quest_for(session, kind, period)
+    log.info("opened %s quest %s: %s", kind, period, title)
+    return quest
+
+
+def standings(session: Session, quest_id: int) -> list[tuple[int, int, int]]:
+    """(player id, points, competition rank), best first, ordered exactly like the quest board."""
+    totals: dict[int, list] = {}
+    for event in competition.events_for_quest(session, quest_id):
+        cell = totals.setdefault(event.player_id, [0, ""])
+        cell[0] += event.amount
+        cell[1] = max(cell[1], tiebreak(event))
+    ordered = sorted(totals.items(), key=lambda kv: (-kv[1][0], kv[1][1], kv[0]))
+    out: list[tuple[int, int, int]] = []
+    for i, (player_id, (points, _)) in enumerate(ordered):
+        rank = out[-1][2] if out and out[-1][1] == points else i + 1
+        out.append((player_id, points, rank))
+    return out
+
+
+def close_quest(session: Session, quest: Quest, now: datetime, settings: Settings) -> int:
+    """Freeze every participant's points and rank; returns how many results were stored."""
+    rows = standings(session, quest.id or 0)
+    for player_id, points, rank in rows:
+        detail = {"points": points, "max_points": max_points(quest), "top": rank <= settings.quest_top_n}
+        session.add(
+            QuestResult(
+                quest_id=quest.id or 0,
+                player_id=player_id,
+                score=float(points),
+                rank=rank,
+                detail=detail,
+                frozen_at=now,
+            )
+        )
+    quest.status = "closed"
+    session.add(quest)
+    session.commit()
+    for player_id, _, _ in rows:
+        achievements.grant(session, player_id, now)
+    log.info("closed %s quest %s: %d results", quest.kind, quest.period, len(rows))
+    return len(rows)
+
+
+def quest_rollover(ctx: object, now: datetime) -> None:
+    """Scheduler task (SchedulerContext, now): close ended quests, open the current ones."""
+    db, settings = ctx.db, ctx.settings  # type: ignore[attr-defined]
+    with db.session() as session:
+        for quest in competition.quests_to_close(session, now):
+            close_quest(session, quest, now, settings)
+        for kind in QUEST_KINDS:
+            ensure_quest(session, kind, now, settings)
+
+
+@dataclass(frozen=True)
+class Credit:
+    quest_id: int
+    event: PointEvent
+
+
+def credit_explanation(
+    session: Session, r: redis.Redis, explanation_id: int, now: datetime, settings: Settings
+) -> list[Credit]:
+    """After an explanation is scored: award quest points if it improves its author's best.
+
+    Call it when a score is stored (the scoring path); harmless for explanations of neurons
+    that are in no open quest, for machine explanations, and when called twice.
+    """
+    explanation = session.get(Explanation, explanation_id)
+    if explanation is None or explanation.player_id is None:
+        return []
+    score = competition.latest_score(session, explanation_id)
+    player = session.get(Player, explanation.player_id)
+    if score is None or player is None:
+        return []
+    written = as_utc(explanation.created_at)
+    credits = []
+    for quest in competition.open_quests_with_neuron(session, explanation.neuron_id, written):
+        earned = quest_points(score)
+        already = competition.quest_credit(session, quest.id or 0, player.id or 0, explanation.neuron_id)
+        if earned <= already:
+            continue
+        event = PointEvent(
+            player_id=player.id or 0,
+            amount=earned - already,
+            reason="quest",
+            explanation_id=explanation_id,
+            neuron_id=explanation.neuron_id,
+            quest_id=quest.id,
+            created_at=now,
+        )
+        session.add(event)
+        session.commit()
+        member = competition.membership_of(session, player.id or 0)
+        apply_point_event(r, event, player, member.team_id if member else None, now, settings)
+        credits.append(Credit(quest.id or 0, event))
+    if credits:
+        achievements.grant(session, player.id or 0, now)
+    return credits
+
+
+def seconds_left(quest: Quest, now: datetime) -> int:
+    return max(0, (epoch_ms(quest.closes_at) - epoch_ms(now)) // 1000)

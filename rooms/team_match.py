@@ -1,0 +1,208 @@
+"""Team match rules as a state machine: no I/O, time passed in, events returned for the room.
+
+Two or more teams play timed rounds on the same neurons, one neuron per round. During a round
+any member may submit explanations for the round's neuron; scores arrive later (workers), and
+each team's BEST score per neuron counts: a team's score is the sum over neurons of its best.
+Scores of explanations written in time count until the match finishes, which is one review
+period after the last round (time for the workers to answer). Ties in the final standings share
+a competition rank (1, 1, 3); the order among them is the time each team reached its score.
+
+    lobby --start--> round --time--> review --time--> round ... review --time--> finished
+
+``store_result`` writes Match and MatchResult rows and grants achievements (team_win).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlmodel import Session
+
+from rooms import achievements
+from store.models import Match, MatchResult
+
+Event = dict[str, Any]
+
+
+class Phase(StrEnum):
+    LOBBY = "lobby"
+    ROUND = "round"
+    REVIEW = "review"
+    FINISHED = "finished"
+
+
+class MatchError(Exception):
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+@dataclass
+class Best:
+    score: float
+    at: datetime  # when the score arrived: the earlier of two equal bests stands
+    explanation_id: int
+
+
+@dataclass
+class TeamMatch:
+    room_id: str
+    team_ids: list[int]
+    neuron_ids: list[int]
+    round_s: float
+    review_s: float
+    phase: Phase = Phase.LOBBY
+    round_index: int = -1
+    phase_ends_at: datetime | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    players: dict[int, int] = field(default_factory=dict)  # player -> team
+    submissions: dict[int, tuple[int, int]] = field(default_factory=dict)  # explanation -> (team, neuron)
+    best: dict[tuple[int, int], Best] = field(default_factory=dict)  # (team, neuron) -> best
+
+    @classmethod
+    def create(
+        cls, room_id: str, team_ids: list[int], neuron_ids: list[int], round_s: float, review_s: float
+    ) -> TeamMatch:
+        if len(set(team_ids)) < 2 or len(set(team_ids)) != len(team_ids):
+            raise MatchError("bad_teams", "a team match needs two or more different teams")
+        if not neuron_ids:
+            raise MatchError("bad_neurons", "a team match needs at least one neuron")
+        if round_s <= 0 or review_s < 0:
+            raise MatchError("bad_timing", "rounds must last a positive time")
+        return cls(room_id, list(team_ids), list(neuron_ids), round_s, review_s)
+
+    # -- commands ------------------------------------------------------------------------
+    def join(self, player_id: int, team_id: int) -> Event:
+        if team_id not in self.team_ids:
+            raise MatchError("not_in_match", f"team {team_id} does not play in this match")
+        if self.phase is Phase.FINISHED:
+            raise MatchError("finished", "the match is over")
+        if self.players.get(player_id, team_id) != team_id:
+            raise MatchError("other_team", "you already play for another team")
+        self.players[player_id] = team_id
+        return {"type": "match.joined", "player_id": player_id, "team_id": team_id}
+
+    def start(self, now: datetime) -> list[Event]:
+        if self.phase is not Phase.LOBBY:
+            raise MatchError("started", "the match has started")
+        teams_present = set(self.players.values())
+        if len(teams_present) < 2:
+            raise MatchError("bad_teams", "at least two teams need a player to start")
+        self.started_at = now
+        return self._begin_round(0, now)
+
+    def submit(self, player_id: int, explanation_id: int, now: datetime) -> Event:
+        self.tick(now)
+        if self.phase is not Phase.ROUND:
+            raise MatchError("no_round", "explanations are accepted during a round only")
+        team_id = self.players.get(player_id)
+        if team_id is None:
+            raise MatchError("not_playing", "join a team of this match first")
+        if explanation_id in self.submissions:
+            raise MatchError("duplicate", "that explanation is already in the match")
+        neuron_id = self.neuron_ids[self.round_index]
+        self.submissions[explanation_id] = (team_id, neuron_id)
+        return {
+            "type": "match.submitted",
+            "team_id": team_id,
+            "neuron_id": neuron_id,
+            "explanation_id": explanation_id,
+        }
+
+    def record_score(self, explanation_id: int, score: float, now: datetime) -> list[Event]:
+        """A worker's score for a submitted explanation; returns the live scores if they moved."""
+        events = self.tick(now)
+        if self.phase is Phase.FINISHED or explanation_id not in self.submissions:
+            return events  # late or foreign scores change nothing
+        team_id, neuron_id = self.submissions[explanation_id]
+        current = self.best.get((team_id, neuron_id))
+        if current is not None and score <= current.score:
+            return events
+        self.best[(team_id, neuron_id)] = Best(score, now, explanation_id)
+        return [*events, self.scores_event()]
+
+    def tick(self, now: datetime) -> list[Event]:
+        """Advance by the clock (several phases if a long time passed)."""
+        events: list[Event] = []
+        while self.phase_ends_at is not None and now >= self.phase_ends_at:
+            ended = self.phase_ends_at
+            if self.phase is Phase.ROUND:
+                self.phase, self.phase_ends_at = Phase.REVIEW, ended + timedelta(seconds=self.review_s)
+                events.append(
+                    {
+                        "type": "match.review",
+                        "round": self.round_index,
+                        "ends_at": self.phase_ends_at.isoformat(),
+                    }
+                )
+            elif self.round_index + 1 < len(self.neuron_ids):
+                events += self._begin_round(self.round_index + 1, ended)
+            else:
+                self.phase, self.phase_ends_at, self.ended_at = Phase.FINISHED, None, ended
+                events.append({"type": "match.finished", "standings": self.standings_json()})
+        return events
+
+    # -- views ---------------------------------------------------------------------------
+    def team_scores(self) -> dict[int, float]:
+        totals = dict.fromkeys(self.team_ids, 0.0)
+        for (team_id, _), best in self.best.items():
+            totals[team_id] += best.score
+        return totals
+
+    def standings(self) -> list[tuple[int, float, int]]:
+        """(team, score, competition rank), best first; equal scores: who got there first."""
+        scores = self.team_scores()
+        reached = {
+            t: max((b.at for (tt, _), b in self.best.items() if tt == t), default=None) for t in self.team_ids
+        }
+        far = datetime.max.replace(tzinfo=self.started_at.tzinfo if self.started_at else None)
+        order = sorted(self.team_ids, key=lambda t: (-round(scores[t], 9), reached[t] or far, t))
+        out: list[tuple[int, float, int]] = []
+        for i, team_id in enumerate(order):
+            tied = out and round(out[-1][1], 9) == round(scores[team_id], 9)
+            out.append((team_id, scores[team_id], out[-1][2] if tied else i + 1))
+        return out
+
+    def standings_json(self) -> list[dict[str, Any]]:
+        return [{"team_id": t, "score": round(s, 6), "rank": r} for t, s, r in self.standings()]
+
+    def scores_event(self) -> Event:
+        return {
+            "type": "match.scores",
+            "scores": {str(t): round(s, 6) for t, s in self.team_scores().items()},
+        }
+
+    def _begin_round(self, index: int, at: datetime) -> list[Event]:
+        self.phase, self.round_index = Phase.ROUND, index
+        self.phase_ends_at = at + timedelta(seconds=self.round_s)
+        return [{
+            "type": "match.round", "round": index, "of": len(self.neuron_ids),
+            "neuron_id": self.neuron_ids[index], "ends_at": self.phase_ends_at.isoformat(),
+        }]  # fmt: skip
+
+
+def store_result(session: Session, match: TeamMatch) -> Match:
+    """Persist a finished match and grant achievements to everyone who played."""
+    if match.phase is not Phase.FINISHED or match.started_at is None or match.ended_at is None:
+        raise MatchError("not_finished", "only a finished match has a result")
+    row = Match(
+        room_id=match.room_id,
+        kind="team",
+        status="finished",
+        neuron_ids=match.neuron_ids,
+        started_at=match.started_at,
+        ended_at=match.ended_at,
+    )
+    session.add(row)
+    session.flush()
+    for team_id, score, rank in match.standings():
+        session.add(MatchResult(match_id=row.id or 0, team_id=team_id, score=score, rank=rank))
+    session.commit()
+    for player_id in match.players:
+        achievements.grant(session, player_id, match.ended_at)
+    return row
