@@ -1,0 +1,147 @@
+"""The open-data export's tables and columns (documented in docs/EXPORT.md), and their checks.
+
+One definition serves both formats: JSON Lines (one object per line, keys in this order) and
+Parquet (the matching Arrow schema). Every row read back is checked against it, so a damaged
+or foreign file is refused with the table, line and column named.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+FORMAT_VERSION = 1
+FORMATS = ("jsonl", "parquet")
+MANIFEST = "manifest.json"
+
+STR, INT, FLOAT, OPT_STR = "string", "int", "float", "string?"
+STR_LIST, FLOAT_LIST = "list<string>", "list<float>"
+
+# table -> [(column, type)], in file order. Tables are written in this order too.
+TABLES: dict[str, list[tuple[str, str]]] = {
+    "campaign": [
+        ("name", STR),
+        ("model", STR),
+        ("layer", INT),
+        ("corpus", STR),
+        ("window", INT),
+        ("neuron_start", INT),
+        ("neuron_end", INT),
+        ("tokens_seen", INT),
+        ("status", STR),
+        ("created_at", STR),
+        ("updated_at", STR),
+    ],
+    "neurons": [
+        ("index", INT),
+        ("max_activation", FLOAT),
+        ("mean_activation", FLOAT),
+        ("frac_active", FLOAT),
+        ("histogram", STR),  # canonical JSON text: {"counts": [...], "edges": [...]}
+        ("records_version", INT),
+    ],
+    "records": [
+        ("neuron_index", INT),
+        ("kind", STR),
+        ("rank", INT),
+        ("tokens", STR_LIST),
+        ("activations", FLOAT_LIST),
+        ("max_activation", FLOAT),
+        ("max_index", INT),
+    ],
+    "explanations": [
+        ("key", INT),  # 1.. in (neuron_index, created_at) order; scores refer to it
+        ("neuron_index", INT),
+        ("text", STR),
+        ("author", OPT_STR),
+        ("source", STR),
+        ("created_at", STR),
+        ("votes", INT),
+        ("audience_votes", INT),
+    ],
+    "scores": [
+        ("explanation_key", INT),
+        ("simulator", STR),
+        ("version", STR),
+        ("records_version", INT),
+        ("score", FLOAT),
+        ("per_record", FLOAT_LIST),
+        ("detail", STR),  # canonical JSON text
+        ("created_at", STR),
+    ],
+}
+
+
+# Longest text the database columns take (PostgreSQL enforces VARCHAR lengths).
+MAX_CHARS = {
+    ("campaign", "name"): 128,
+    ("campaign", "model"): 128,
+    ("campaign", "corpus"): 512,
+    ("campaign", "status"): 16,
+    ("records", "kind"): 8,
+    ("explanations", "text"): 512,
+    ("explanations", "author"): 64,
+    ("explanations", "source"): 16,
+    ("scores", "simulator"): 64,
+    ("scores", "version"): 64,
+}
+# Counts that cannot be negative.
+NON_NEGATIVE = {("explanations", "votes"), ("explanations", "audience_votes"), ("explanations", "key")}
+
+
+class ExportError(ValueError):
+    """An export that cannot be read or imported; nothing was written."""
+
+
+def _ok(value: Any, kind: str) -> bool:
+    if kind == STR:
+        return isinstance(value, str)
+    if kind == OPT_STR:
+        return value is None or isinstance(value, str)
+    if kind == INT:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == FLOAT:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind == STR_LIST:
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if kind == FLOAT_LIST:
+        return isinstance(value, list) and all(_ok(v, FLOAT) for v in value)
+    raise AssertionError(kind)
+
+
+def check_row(table: str, line: int, row: Any) -> dict[str, Any]:
+    """The row with floats as float, or ExportError naming what is wrong."""
+    columns = TABLES[table]
+    where = f"{table} row {line}"
+    if not isinstance(row, dict):
+        raise ExportError(f"{where}: expected an object")
+    names = [c for c, _ in columns]
+    if set(row) != set(names):
+        missing, extra = sorted(set(names) - set(row)), sorted(set(row) - set(names))
+        raise ExportError(f"{where}: missing columns {missing}, unknown columns {extra}")
+    for name, kind in columns:
+        if not _ok(row[name], kind):
+            raise ExportError(f"{where}: column {name} must be {kind}, got {row[name]!r:.60}")
+        limit = MAX_CHARS.get((table, name))
+        if limit is not None and row[name] is not None and len(row[name]) > limit:
+            raise ExportError(f"{where}: column {name} is longer than {limit} characters")
+        if (table, name) in NON_NEGATIVE and row[name] < 0:
+            raise ExportError(f"{where}: column {name} cannot be negative")
+        if kind == FLOAT:
+            row[name] = float(row[name])
+        elif kind == FLOAT_LIST:
+            row[name] = [float(v) for v in row[name]]
+    return {name: row[name] for name in names}
+
+
+def arrow_schema(table: str) -> Any:
+    import pyarrow as pa
+
+    types = {
+        STR: pa.string(),
+        OPT_STR: pa.string(),
+        INT: pa.int64(),
+        FLOAT: pa.float64(),
+        STR_LIST: pa.list_(pa.string()),
+        FLOAT_LIST: pa.list_(pa.float64()),
+    }
+    return pa.schema([pa.field(name, types[kind], nullable=kind == OPT_STR) for name, kind in TABLES[table]])
