@@ -241,6 +241,8 @@ def parse(frame: str | bytes, limits: Limits) -> ClientMessage | ProtocolError:
             return ProtocolError(ERR_MISSING_FIELD, f"{kind} needs the field {f.name!r} ({base})", kind)
         if isinstance(value, bool) or not isinstance(value, _FIELD_TYPES[base]):
             return ProtocolError(ERR_BAD_FIELD, f"{kind}.{f.name} must be {_ARTICLE[base]}", kind)
+        if base == "int" and not 0 <= value < 2**53:  # ids and versions; JS-safe integers
+            return ProtocolError(ERR_BAD_FIELD, f"{kind}.{f.name} must be between 0 and 2**53", kind)
         values[f.name] = float(value) if base == "float" else value
     msg: ClientMessage = cls(**values)
     return _check_lengths(msg, limits) or msg
