@@ -235,6 +235,7 @@ class Miner:
         n_windows = self.windows.shape[0]
         start_time = last_report = last_save = time.monotonic()
         start_done = state.windows_done
+        reported = False
         try:
             while state.windows_done < n_windows:
                 if should_stop is not None and should_stop():
@@ -244,8 +245,9 @@ class Miner:
                 acts = self.model.window_activations(batch, self.layer, self.neurons, to_cpu=False)
                 state = _update(state, acts, first, generator)
                 now = time.monotonic()
-                if on_progress is not None and (now - last_report >= progress_every_s or first == 0):
-                    last_report = now
+                # First batch of every run (so resumes show at once), then a few per second at most.
+                if on_progress is not None and (now - last_report >= progress_every_s or not reported):
+                    last_report, reported = now, True
                     on_progress(self._progress(state, start_done, now - start_time))
                 if now - last_save >= self.checkpoint_every_s:
                     last_save = now
