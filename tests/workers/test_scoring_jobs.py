@@ -35,7 +35,15 @@ def _setup(settings: Settings, db: Database) -> tuple[int, list[int]]:
         top, rnd = MONTHS.records()
         for kind, records in (("top", top), ("random", rnd)):
             for rank, rec in enumerate(records):
-                s.add(Snippet(neuron_id=neuron.id, kind=kind, rank=rank, tokens=rec.tokens, activations=rec.activations))
+                s.add(
+                    Snippet(
+                        neuron_id=neuron.id,
+                        kind=kind,
+                        rank=rank,
+                        tokens=rec.tokens,
+                        activations=rec.activations,
+                    )
+                )
         texts = [MONTHS.explanation, "names of animals", "commas"]
         rows = [Explanation(neuron_id=neuron.id, text=t) for t in texts]
         s.add_all(rows)
@@ -82,7 +90,9 @@ def test_concurrent_requests_are_batched_and_each_answered_once(settings, db, re
     _, ids = _setup(settings, db)
     ctx_settings = context.get_context().settings
     jobs = [enqueue_scoring(redis_client, ctx_settings, eid, f"room-{eid}") for eid in ids]
-    jobs.append(enqueue_scoring(redis_client, ctx_settings, ids[0], "room-extra"))  # same explanation, 2 rooms
+    jobs.append(
+        enqueue_scoring(redis_client, ctx_settings, ids[0], "room-extra")
+    )  # same explanation, 2 rooms
     queue = model_queue(redis_client, ctx_settings)
     SimpleWorker([queue], connection=redis_client).work(burst=True)
     results = [j.latest_result().return_value for j in jobs]  # type: ignore[union-attr]
@@ -125,7 +135,7 @@ def test_missing_explanation_gets_an_error_event_and_nothing_is_stored(settings,
 
 
 def test_rescore_after_new_records_keeps_the_old_scores(settings, db, redis_client):
-    neuron_id, ids = _setup(settings, db)
+    neuron_id, _ = _setup(settings, db)
     rescore_job(neuron_id)
     assert len(_scores(db)) == 3
     rescore_job(neuron_id)  # nothing new: nothing rescored
