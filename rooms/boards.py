@@ -177,3 +177,26 @@ def boards_for_event(
             expiry = room_expiry if spec.rolling_ttl else expires_at(period, grace_s)
             out.append(Placement(board, period, spec, member, expiry))
     return out
+
+
+def boards_of_player(
+    player: Player, team_id: int | None, quest_ids: list[int], now: datetime
+) -> list[tuple[str, str, int]]:
+    """(board, period, member id) of every current board a player can be on, for "my ranks"."""
+    out: list[tuple[str, str, int]] = []
+    pid = player.id or 0
+
+    def add(board: str, member: int) -> None:
+        out.extend((board, period_id(kind, now), member) for kind in spec_of(board).periods)
+
+    add("points", pid)
+    if player.country:
+        add(f"country:{player.country.upper()}", pid)
+    if player.region:
+        add(f"region:{player.region}", pid)
+    if team_id is not None:
+        add(f"team:{team_id}", pid)
+        add("teams", team_id)
+    for quest_id in quest_ids:
+        add(f"quest:{quest_id}", pid)
+    return out

@@ -279,20 +279,22 @@ def around(r: redis.Redis, board: str, period: str, member_id: int, neighbours: 
 
 def ranks(r: redis.Redis, boards: list[tuple[str, str]], member_id: int) -> dict[tuple[str, str], dict]:
     """My rank on each (board, period) that has me, in one pipelined round trip."""
+    rows = my_ranks(r, [(board, period, member_id) for board, period in boards])
+    return {(str(row["board"]), str(row["period"])): row for row in rows}
+
+
+def my_ranks(r: redis.Redis, placements: list[tuple[str, str, int]]) -> list[dict[str, object]]:
+    """Rank rows for (board, period, member) triples (see boards.boards_of_player), one round trip."""
     script = _script(r, _RANK)
     pipe = r.pipeline(transaction=False)
-    for board, period in boards:
+    for board, period, member in placements:
         keys_ = [keys.leaderboard(board, period), keys.leaderboard_members(board, period)]
-        script(keys=keys_, args=[member_field(member_id)], client=pipe)
-    out: dict[tuple[str, str], dict] = {}
-    for (board, period), found in zip(boards, pipe.execute(), strict=True):
+        script(keys=keys_, args=[member_field(member)], client=pipe)
+    out: list[dict[str, object]] = []
+    for (board, period, member), found in zip(placements, pipe.execute(), strict=True):
         if found:
             pos, score, rank, size = found
-            score_value = stored_value(spec_of(board).order, int(float(score)))
-            out[(board, period)] = {
-                "score": score_value,
-                "rank": int(rank),
-                "position": int(pos),
-                "size": int(size),
-            }
+            value = stored_value(spec_of(board).order, int(float(score)))
+            out.append({"board": board, "period": period, "id": member, "score": value, "rank": int(rank),
+                        "position": int(pos), "size": int(size)})  # fmt: skip
     return out

@@ -1,0 +1,360 @@
+"""Competition over HTTP JSON: boards, quests, teams and profiles (/api/v1/...).
+
+Routes go through server.api.guard (rate limits, JSON errors ``{"error", "message"}``).
+Reads are public; team changes and "my" views need the player, which ``current_player``
+takes from the session token (``Authorization: Bearer <token>``). The OpenAPI fragments are in
+server/api/competition_openapi.py. SQL and Redis calls are blocking, so every handler runs its
+work in the thread pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.routing import BaseRoute, Route
+
+from rooms import achievements, quests, teams
+from rooms import leaderboards as lb
+from rooms.boards import BOARDS, BoardError, boards_of_player, resolve_period, spec_of
+from rooms.streaks import compute_streak, share_text
+from server.api.guard import ApiError, Context, guarded, int_param, not_found, str_param
+from store import competition
+from store.models import Player, Quest, Team
+
+PREFIX = "/api/v1"
+MAX_BODY = 4_096
+
+
+def current_player(request: Request, ctx: Context) -> int | None:
+    """The signed-in player's id, or None. Prefers server.auth.current_player once it exists."""
+    try:
+        from server.auth import current_player as from_auth  # type: ignore[import-not-found]
+    except ImportError:
+        from server.sessions import read_token
+
+        auth = request.headers.get("authorization", "")
+        if not auth.lower().startswith("bearer "):
+            return None
+        return read_token(ctx.settings.effective_secret_key(), auth[7:].strip())
+    return from_auth(request)
+
+
+def _require_player(request: Request, ctx: Context) -> int:
+    player_id = current_player(request, ctx)
+    if player_id is None:
+        raise ApiError(401, "no_session", "sign in first (Authorization: Bearer <session token>)")
+    return player_id
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        raise ApiError(400, "bad_body", f"the body is longer than {MAX_BODY} bytes")
+    try:
+        data = orjson.loads(raw or b"{}")
+    except orjson.JSONDecodeError:
+        raise ApiError(400, "bad_body", "the body is not JSON") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "bad_body", "the body must be a JSON object")
+    return data
+
+
+def _board_error(exc: BoardError) -> ApiError:
+    status = 404 if str(exc).startswith("no board") else 400
+    return ApiError(status, "not_found" if status == 404 else "bad_parameter", str(exc))
+
+
+def _named(session: Any, board: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Add display names: players, or teams on the board of teams."""
+    ids = [int(row["id"]) for row in rows]
+    if spec_of(board).member == "team":
+        names = {t.id: t.name for t in (session.get(Team, i) for i in ids) if t is not None}
+    else:
+        names = {p.id: p.name for p in competition.players_by_id(session, ids).values()}
+    return [{**row, "name": names.get(int(row["id"]))} for row in rows]
+
+
+# -- boards ---------------------------------------------------------------------------
+async def list_boards(request: Request, ctx: Context) -> dict[str, Any]:
+    specs = [
+        {"kind": s.kind, "title": s.title, "order": s.order, "operator": s.operator,
+         "periods": list(s.periods), "member": s.member, "needs_param": s.kind not in ("points", "teams")}
+        for s in BOARDS.values()
+    ]  # fmt: skip
+    return {"boards": specs}
+
+
+def _board_and_period(request: Request) -> tuple[str, str]:
+    board = request.path_params["board"]
+    try:
+        spec = spec_of(board)
+        return board, resolve_period(spec, request.query_params.get("period") or "all", _now())
+    except BoardError as exc:
+        raise _board_error(exc) from None
+
+
+async def board_top(request: Request, ctx: Context) -> dict[str, Any]:
+    board, period = _board_and_period(request)
+    limit = int_param(request, "limit", 20, 1, ctx.settings.leaderboard_page_max)
+    cursor = str_param(request, "cursor", 512)
+
+    def read() -> dict[str, Any]:
+        try:
+            page = lb.top(ctx.r_sync, board, period, limit, cursor)
+        except BoardError as exc:
+            raise _board_error(exc) from None
+        with ctx.db.session() as s:
+            items = _named(s, board, [e.to_json() for e in page.entries])
+        return {"board": board, "period": period, "items": items, "next_cursor": page.next_cursor}
+
+    return await run_in_threadpool(read)
+
+
+async def board_around(request: Request, ctx: Context) -> dict[str, Any]:
+    board, period = _board_and_period(request)
+    neighbours = int_param(request, "n", 5, 0, 50)
+    member = int_param(request, "id", 0, 0, 2**31 - 1) or current_player(request, ctx)
+    if not member:
+        raise ApiError(400, "bad_parameter", "give ?id= or sign in")
+
+    def read() -> dict[str, Any]:
+        found = lb.around(ctx.r_sync, board, period, member, neighbours)
+        if found is None:
+            raise not_found(f"{member} on board {board} ({period})")
+        with ctx.db.session() as s:
+            items = _named(s, board, [e.to_json() for e in found.entries])
+        return {
+            "board": board,
+            "period": period,
+            "me": found.me.to_json(),
+            "size": found.size,
+            "items": items,
+        }
+
+    return await run_in_threadpool(read)
+
+
+# -- profiles -------------------------------------------------------------------------
+def _open_quest_ids(session: Any, now: datetime) -> list[int]:
+    found = (competition.quest_for(session, k, quests.quest_period(k, now)) for k in quests.QUEST_KINDS)
+    return [q.id for q in found if q is not None and q.id is not None]
+
+
+def _ranks_of(ctx: Context, session: Any, player: Player, now: datetime) -> list[dict[str, object]]:
+    member = competition.membership_of(session, player.id or 0)
+    placements = boards_of_player(
+        player, member.team_id if member else None, _open_quest_ids(session, now), now
+    )
+    return lb.my_ranks(ctx.r_sync, placements)
+
+
+async def player_ranks(request: Request, ctx: Context) -> dict[str, Any]:
+    player_id = request.path_params["player_id"]
+
+    def read() -> dict[str, Any]:
+        with ctx.db.session() as s:
+            player = s.get(Player, player_id)
+            if player is None:
+                raise not_found(f"player {player_id}")
+            return {"player_id": player_id, "ranks": _ranks_of(ctx, s, player, _now())}
+
+    return await run_in_threadpool(read)
+
+
+async def player_profile(request: Request, ctx: Context) -> dict[str, Any]:
+    player_id = request.path_params["player_id"]
+
+    def read() -> dict[str, Any]:
+        now = _now()
+        with ctx.db.session() as s:
+            player = s.get(Player, player_id)
+            if player is None:
+                raise not_found(f"player {player_id}")
+            member = competition.membership_of(s, player_id)
+            streak = compute_streak(
+                competition.daily_periods(s),
+                competition.solved_daily_periods(s, player_id),
+                now.date().isoformat(),
+            )
+            return {
+                "player": {
+                    "id": player.id,
+                    "name": player.name,
+                    "country": player.country,
+                    "region": player.region,
+                },
+                "points": competition.total_points(s, player_id),
+                "team_id": member.team_id if member else None,
+                "ranks": _ranks_of(ctx, s, player, now),
+                "streak": streak.to_json(),
+                "achievements": achievements.shown(s, player_id),
+            }
+
+    return await run_in_threadpool(read)
+
+
+# -- quests ---------------------------------------------------------------------------
+def _quest_json(quest: Quest, now: datetime) -> dict[str, Any]:
+    return {
+        "id": quest.id, "kind": quest.kind, "period": quest.period, "title": quest.title,
+        "neuron_ids": quest.neuron_ids, "opens_at": quest.opens_at.isoformat(),
+        "closes_at": quest.closes_at.isoformat(), "status": quest.status,
+        "seconds_left": quests.seconds_left(quest, now), "max_points": quests.max_points(quest),
+        "board": f"quest:{quest.id}",
+    }  # fmt: skip
+
+
+def _current_quest(kind: str) -> Callable[[Request, Context], Any]:
+    async def current(request: Request, ctx: Context) -> dict[str, Any]:
+        def read() -> dict[str, Any]:
+            now = _now()
+            with ctx.db.session() as s:
+                quest = quests.ensure_quest(s, kind, now, ctx.settings)
+                if quest is None:
+                    raise not_found(f"{kind} quest (no campaign is ready yet)")
+                return _quest_json(quest, now)
+
+        return await run_in_threadpool(read)
+
+    current.__name__ = f"{kind}_quest"
+    return current
+
+
+async def quest_results(request: Request, ctx: Context) -> dict[str, Any]:
+    quest_id = request.path_params["quest_id"]
+    limit = int_param(request, "limit", ctx.settings.quest_top_n, 1, ctx.settings.leaderboard_page_max)
+
+    def read() -> dict[str, Any]:
+        with ctx.db.session() as s:
+            quest = s.get(Quest, quest_id)
+            if quest is None:
+                raise not_found(f"quest {quest_id}")
+            if quest.status == "closed":
+                rows = [
+                    (r.player_id, int(r.score), r.rank or 0)
+                    for r in competition.quest_results(s, quest_id, limit)
+                ]
+            else:  # live standings until the close freezes them
+                rows = quests.standings(s, quest_id)[:limit]
+            items = _named(s, "points", [{"id": p, "score": pts, "rank": rank} for p, pts, rank in rows])
+            return {"quest": _quest_json(quest, _now()), "frozen": quest.status == "closed", "items": items}
+
+    return await run_in_threadpool(read)
+
+
+async def quest_share(request: Request, ctx: Context) -> dict[str, Any]:
+    quest_id = request.path_params["quest_id"]
+    player_id = _require_player(request, ctx)
+
+    def read() -> dict[str, Any]:
+        now = _now()
+        with ctx.db.session() as s:
+            quest = s.get(Quest, quest_id)
+            if quest is None or quest.kind != "daily":
+                raise not_found(f"daily quest {quest_id}")
+            if quest.status != "closed":
+                raise ApiError(
+                    409, "not_finished", "the share card is ready when the daily closes (spoilers)"
+                )
+            result = competition.quest_result_of(s, quest_id, player_id)
+            players = len(competition.quest_results(s, quest_id))
+            streak = compute_streak(
+                competition.daily_periods(s),
+                competition.solved_daily_periods(s, player_id),
+                now.date().isoformat(),
+            )
+            points = int(result.score) if result else 0
+            text = share_text(
+                quest.period,
+                points,
+                quests.max_points(quest),
+                streak,
+                result.rank if result else None,
+                players,
+            )
+            return {"text": text}
+
+    return await run_in_threadpool(read)
+
+
+# -- teams ----------------------------------------------------------------------------
+def _team_call(request: Request, ctx: Context, action: Callable[[Any, int], Team]) -> Any:
+    player_id = _require_player(request, ctx)
+
+    def run() -> dict[str, Any]:
+        with ctx.db.session() as s:
+            try:
+                team = action(s, player_id)
+            except teams.TeamError as exc:
+                status = 404 if exc.code in ("bad_code", "no_team") else 409
+                raise ApiError(status, exc.code, exc.reason) from None
+            return {"team": teams.show_team(s, team.id or 0, player_id).to_json()}
+
+    return run_in_threadpool(run)
+
+
+async def team_create(request: Request, ctx: Context) -> dict[str, Any]:
+    name = str((await _body(request)).get("name", ""))
+    return await _team_call(
+        request, ctx, lambda s, p: teams.create_team(s, ctx.r_sync, p, name, _now(), ctx.settings)
+    )
+
+
+async def team_join(request: Request, ctx: Context) -> dict[str, Any]:
+    code = str((await _body(request)).get("code", ""))[:32]
+    return await _team_call(
+        request, ctx, lambda s, p: teams.join_team(s, ctx.r_sync, p, code, _now(), ctx.settings)
+    )
+
+
+async def team_leave(request: Request, ctx: Context) -> dict[str, Any]:
+    return await _team_call(
+        request, ctx, lambda s, p: teams.leave_team(s, ctx.r_sync, p, _now(), ctx.settings)
+    )
+
+
+async def team_show(request: Request, ctx: Context) -> dict[str, Any]:
+    team_id = request.path_params["team_id"]
+    viewer = current_player(request, ctx)
+
+    def read() -> dict[str, Any]:
+        with ctx.db.session() as s:
+            try:
+                return {"team": teams.show_team(s, team_id, viewer).to_json()}
+            except teams.TeamError:
+                raise not_found(f"team {team_id}") from None
+
+    return await run_in_threadpool(read)
+
+
+def make_routes(prefix: str = PREFIX) -> list[BaseRoute]:
+    """Absolute paths (like server/api/reference.py), so they sit beside the other /api/v1 routes."""
+    get, post = ["GET"], ["POST"]
+    table: list[tuple[str, Any, list[str]]] = [
+        ("/leaderboards", list_boards, get),
+        ("/leaderboards/{board}", board_top, get),
+        ("/leaderboards/{board}/around", board_around, get),
+        ("/players/{player_id:int}/ranks", player_ranks, get),
+        ("/players/{player_id:int}/profile", player_profile, get),
+        ("/quests/daily", _current_quest("daily"), get),
+        ("/quests/weekly", _current_quest("weekly"), get),
+        ("/quests/{quest_id:int}/results", quest_results, get),
+        ("/quests/{quest_id:int}/share", quest_share, get),
+        ("/teams", team_create, post),
+        ("/teams/join", team_join, post),
+        ("/teams/leave", team_leave, post),
+        ("/teams/{team_id:int}", team_show, get),
+    ]
+    return [Route(prefix + path, guarded(handler), methods=methods) for path, handler, methods in table]
+
+
+routes: list[BaseRoute] = make_routes()
