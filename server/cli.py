@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "server.commands.score",  # score explanations with a simulator
     "server.commands.export",  # export/import a campaign as open data
     "server.commands.apikeys",  # API keys for the public read API
+    "server.commands.leaderboard",  # leaderboard rebuild/show
 ]
 
 

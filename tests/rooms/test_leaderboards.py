@@ -176,3 +176,22 @@ def test_rebuild_from_sql_equals_live(db: Database, redis_client: redis.Redis, s
     assert ensure_boards(redis_client, db, now, settings) is True
     assert snapshot(redis_client) == live
     assert ensure_boards(redis_client, db, now, settings) is False
+
+
+def test_cli_rebuild_and_show(
+    db: Database, redis_client: redis.Redis, settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from server.cli import main
+
+    a, b = make_players(db, 2)
+    award(db, redis_client, settings, a, 5, T0)
+    award(db, redis_client, settings, b, 9, T0)
+    live = snapshot(redis_client)
+    redis_client.flushdb()
+    assert main(["leaderboard", "rebuild"], settings) == 0
+    assert snapshot(redis_client) == live
+    assert main(["leaderboard", "show", "points", "--limit", "5"], settings) == 0
+    out = capsys.readouterr().out
+    assert "rebuilt" in out and out.index(f"{b.id:>8}  9") < out.index(f"{a.id:>8}  5")
+    assert main(["leaderboard", "show", "nosuch"], settings) == 2
+    assert "no board" in capsys.readouterr().err
