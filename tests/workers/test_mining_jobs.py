@@ -1,0 +1,201 @@
+"""Campaign building and test-text as RQ jobs on the real Redis and database."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import orjson
+import pytest
+import redis
+from rq import SimpleWorker
+from rq.job import JobStatus
+
+from config import keys
+from config.settings import Settings
+from server.cli import CliError
+from server.commands import models as model_commands
+from store.campaigns import get_neuron, list_campaigns, neuron_records
+from store.db import Database
+from workers import context
+from workers.activations import test_text_job
+from workers.mining import (
+    build_campaign,
+    build_campaign_job,
+    default_campaign_missing,
+    ensure_default_campaign,
+)
+from workers.queues import model_queue
+
+SMALL = 48 * 64  # tokens: 48 windows, enough for 20 top + 20 random
+
+
+def _drain(pubsub: redis.client.PubSub) -> list[dict]:
+    events = []
+    while (msg := pubsub.get_message(timeout=0.2)) is not None:
+        if msg["type"] == "message":
+            events.append(orjson.loads(msg["data"]))
+    return events
+
+
+def _run_job(settings: Settings, r: redis.Redis, func, *args) -> tuple[object, list[dict]]:  # type: ignore[no-untyped-def]
+    context.use_settings(settings)
+    job = model_queue(r, settings).enqueue(func, *args)
+    pubsub = r.pubsub()
+    pubsub.subscribe(keys.job_progress_channel(job.id))
+    pubsub.get_message(timeout=1)  # the subscribe confirmation
+    SimpleWorker([model_queue(r, settings)], connection=r).work(burst=True)
+    job.refresh()
+    events = _drain(pubsub)
+    pubsub.close()
+    return job, events
+
+
+def test_build_job_streams_progress_and_writes_campaign(
+    settings: Settings, db: Database, redis_client: redis.Redis
+) -> None:
+    job, events = _run_job(
+        settings, redis_client, build_campaign_job, "c1", "minilm-l6", 3, 10, 26, None, SMALL
+    )
+    assert job.get_status() == JobStatus.FINISHED
+    progress = [e for e in events if e["type"] == "progress"]
+    assert progress and progress[-1]["tokens"] == progress[-1]["total"] == SMALL
+    assert set(progress[0]) == {"type", "tokens", "total", "tokens_per_s", "eta_s"}
+    assert events[-1] == {"type": "done", "campaign": "c1", "neurons": 16}
+    with db.session() as s:
+        (info,) = list_campaigns(s)
+        assert (info.name, info.model, info.layer, info.neurons_mined, info.status) == (
+            "c1",
+            "minilm-l6",
+            3,
+            16,
+            "ready",
+        )
+        assert get_neuron(s, "c1", 9) is None and get_neuron(s, "c1", 26) is None
+        neuron = get_neuron(s, "c1", 10)
+        assert neuron is not None and 0 < neuron.frac_active <= 1
+        top, rand = neuron_records(s, neuron.id)  # type: ignore[arg-type]
+    assert len(top) == 20 and len(rand) == 20
+    assert [r.max_activation for r in top] == sorted((r.max_activation for r in top), reverse=True)
+    assert top[0].max_activation == pytest.approx(neuron.max_activation, abs=1e-5)
+    assert all(len(r.tokens) == 64 for r in top + rand)
+    assert not (settings.data_path / "campaigns" / "c1.ckpt").exists()
+    assert redis_client.get(keys.campaign_build_lock("c1")) is None
+
+
+def test_build_job_with_bad_arguments_fails_visibly(
+    settings: Settings, db: Database, redis_client: redis.Redis
+) -> None:
+    job, events = _run_job(
+        settings, redis_client, build_campaign_job, "c2", "minilm-l6", 9, 0, 4, None, SMALL
+    )
+    assert job.get_status() == JobStatus.FAILED
+    assert events == [{"type": "failed", "error": "layer 9 out of range: minilm-l6 has layers 0-5"}]
+    with db.session() as s:
+        assert list_campaigns(s) == []  # nothing written for bad arguments
+
+
+def test_second_build_of_same_campaign_is_refused(
+    settings: Settings, db: Database, redis_client: redis.Redis
+) -> None:
+    redis_client.set(keys.campaign_build_lock("c3"), "other-job")
+    _job, events = _run_job(
+        settings, redis_client, build_campaign_job, "c3", "minilm-l6", 3, 0, 4, None, SMALL
+    )
+    assert events == [{"type": "failed", "error": "campaign 'c3' is already being built"}]
+
+
+def test_test_text_job_answers_the_player(
+    settings: Settings, db: Database, redis_client: redis.Redis
+) -> None:
+    context.use_settings(settings)
+    build_campaign(
+        settings, db, name="c4", model="minilm-l6", layer=3, neuron_start=0, neuron_end=8, max_tokens=SMALL
+    )
+    pubsub = redis_client.pubsub()
+    pubsub.subscribe(keys.player_channel(42))
+    pubsub.get_message(timeout=1)
+    ok = test_text_job("c4", 5, "The cat sat.", 42, "room-1", "req-1")
+    bad_text = test_text_job("c4", 5, "   ", 42, "room-1", "req-2")
+    bad_neuron = test_text_job("c4", 8, "The cat sat.", 42, "room-1", "req-3")
+    sent = _drain(pubsub)
+    pubsub.close()
+    assert sent == [ok, bad_text, bad_neuron]
+    assert ok["type"] == "activations" and ok["request_id"] == "req-1"
+    assert (ok["campaign"], ok["neuron"]) == ("c4", 5)
+    assert ok["tokens"] == ["[CLS]", "the", "cat", "sat", ".", "[SEP]"]
+    assert len(ok["activations"]) == 6 and ok["max"] == max(ok["activations"])
+    assert ok["activations"][ok["max_index"]] == ok["max"]
+    assert bad_text == {
+        "type": "error",
+        "code": "bad_text",
+        "message": "text is empty",
+        "request_id": "req-2",
+    }
+    assert bad_neuron["code"] == "bad_neuron" and "0-7" in bad_neuron["message"]
+    long_text = test_text_job("c4", 5, "x" * (settings.max_text_chars + 1), 42, "r", "req-4")
+    assert long_text["code"] == "bad_text" and str(settings.max_text_chars) in long_text["message"]
+
+
+def test_default_campaign_is_mined_once(settings: Settings, db: Database) -> None:
+    small = settings.model_copy(update={"default_neurons": 8, "default_max_tokens": SMALL})
+    assert default_campaign_missing(small, db)
+    seen = []
+    assert ensure_default_campaign(small, db, on_progress=seen.append) is True
+    assert seen and seen[-1].tokens == SMALL
+    assert not default_campaign_missing(small, db)
+    assert ensure_default_campaign(small, db) is False
+    with db.session() as s:
+        (info,) = list_campaigns(s)
+    assert (info.name, info.model, info.neurons_mined) == (small.default_campaign, "minilm-l6", 8)
+
+
+def _cli(settings: Settings, *argv: str) -> int:
+    parser = argparse.ArgumentParser()
+    model_commands.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(list(argv))
+    return args.func(args, settings)
+
+
+def test_cli_build_list_and_activations(
+    settings: Settings, db: Database, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    corpus = tmp_path / "mine.jsonl"
+    corpus.write_text(
+        "\n".join(json.dumps({"text": f"Sentence number {i} about cats and dogs."}) for i in range(200))
+    )
+    argv = ["campaign", "build", "--model", "minilm-l6", "--layer", "2", "--neurons", "0-3"]
+    assert _cli(settings, *argv, "--corpus", str(corpus), "--quiet") == 0
+    assert "4 neurons mined" in capsys.readouterr().out
+    with pytest.raises(CliError, match="already exists"):
+        _cli(settings, *argv, "--quiet")
+    assert _cli(settings, "campaign", "list", "--json") == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert (row["name"], row["layer"], row["neurons_mined"], row["corpus"]) == (
+        "minilm-l6-layer2",
+        2,
+        4,
+        str(corpus),
+    )
+    act = [
+        "activations",
+        "--model",
+        "minilm-l6",
+        "--layer",
+        "2",
+        "--neuron",
+        "3",
+        "--text",
+        "Cats!",
+        "--json",
+    ]
+    assert _cli(settings, *act) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert set(answer) == {"tokens", "activations", "max", "max_index"}
+    with pytest.raises(CliError, match="neurons 0-1535"):
+        _cli(settings, *act[:-4], "1536", "--text", "x")
+    with pytest.raises(CliError, match="expected A-B"):
+        _cli(settings, *argv[:-1], "a-b")
+    with pytest.raises(CliError, match="only smollm2-135m"):
+        _cli(settings, "models", "pull", "gpt2")
