@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -47,10 +46,16 @@ class Embedder:
         return np.asarray(vectors, dtype=np.float32)
 
 
-@lru_cache(maxsize=2)
+_embedders: dict[str, Embedder] = {}
+_load_lock = threading.Lock()
+
+
 def get_embedder(device: str = "cpu") -> Embedder:
-    """The process's Embedder for ``device``, built on first use."""
-    return Embedder(device=device)
+    """The process's Embedder for ``device``, built on first use (once, even if threads race)."""
+    with _load_lock:
+        if device not in _embedders:
+            _embedders[device] = Embedder(device=device)
+        return _embedders[device]
 
 
 def to_bytes(vector: np.ndarray) -> bytes:

@@ -92,6 +92,8 @@ def str_param(request: Request, name: str, max_len: int, *, required: bool = Fal
         return None
     if len(raw) > max_len:
         raise ApiError(400, "bad_parameter", f"{name} is longer than {max_len} characters")
+    if "\x00" in raw:
+        raise ApiError(400, "bad_parameter", f"{name} contains a NUL character")
     return raw
 
 
@@ -129,6 +131,8 @@ def guarded(
                 # Ids are 32-bit integers in SQL; a larger one names nothing.
                 if isinstance(value, int) and value > MAX_ID:
                     raise ApiError(404, "not_found", f"{name} {value} not found")
+                if isinstance(value, str) and "\x00" in value:
+                    raise ApiError(404, "not_found", f"{name} not found")
             bucket = await _bucket(ctx, request)
             price = cost(ctx) if callable(cost) else cost
             decision = await take(ctx.r, bucket, price)
