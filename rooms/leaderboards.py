@@ -39,8 +39,8 @@ MAX_ABS_SCORE = 2**53 - 1
 
 # KEYS: (zset, hash) per placement. ARGV[1]: count; then per placement: op, stored value (already
 # negated for desc boards), tie-break (25 digits), member id (12 digits), expire-at (0 = keep).
-# Scores travel as Redis' own strings and arithmetic is left to ZINCRBY, because Lua's tostring
-# of a number keeps only 14 significant digits.
+# Scores travel as strings: Redis prints doubles exactly, and the one sum (incr) is formatted with
+# %.17g, because Lua's tostring of a number keeps only 14 significant digits.
 _APPLY = """
 local n = tonumber(ARGV[1])
 for i = 0, n - 1 do
@@ -57,7 +57,9 @@ for i = 0, n - 1 do
     local oldtb = string.sub(old, 1, 25)
     local newscore, newentry = nil, old
     if op == 'incr' then
-      if tb > oldtb then newscore, newentry = oldscore, entry end
+      -- %.17g prints every integer below 2**53 exactly (tostring would keep 14 digits).
+      newscore = string.format('%.17g', tonumber(oldscore) + tonumber(value))
+      if tb > oldtb then newentry = entry end
     elseif op == 'best' then
       local v, s = tonumber(value), tonumber(oldscore)
       if v < s or (v == s and tb < oldtb) then newscore, newentry = value, entry end
@@ -69,7 +71,6 @@ for i = 0, n - 1 do
       redis.call('HSET', hkey, id, newentry)
     end
     if newscore then redis.call('ZADD', zkey, newscore, newentry) end
-    if op == 'incr' then redis.call('ZINCRBY', zkey, value, newentry) end
   end
   if exp ~= '0' then
     redis.call('EXPIREAT', zkey, exp)
