@@ -1,0 +1,151 @@
+// The neuron page: everything comes from /api/v1; text from players is only ever set as
+// textContent (never innerHTML), so an explanation cannot inject markup.
+"use strict";
+
+const API = "/api/v1";
+
+function el(tag, props = {}, children = []) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (key === "text") node.textContent = value;
+    else if (key === "style") node.setAttribute("style", value);
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) node.append(child);
+  return node;
+}
+
+function fmt(x, digits = 3) {
+  return x === null || x === undefined ? "–" : Number(x).toFixed(digits);
+}
+
+function when(iso) {
+  return iso ? new Date(iso).toLocaleString() : "";
+}
+
+async function getJSON(url) {
+  const response = await fetch(url, { headers: { Accept: "application/json" } });
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(body.message || `HTTP ${response.status}`);
+  return body;
+}
+
+function showError(message) {
+  const box = document.getElementById("error");
+  box.textContent = message;
+  box.hidden = false;
+}
+
+function neuronLink(ref) {
+  const href = `/neurons/${encodeURIComponent(ref.campaign)}/${ref.index}`;
+  return el("a", { href, text: `${ref.campaign} #${ref.index}` });
+}
+
+function renderRecord(record) {
+  const line = el("div", { class: "record" });
+  record.tokens.forEach((token, i) => {
+    const span = el("span", {
+      class: i === record.max_index ? "tok max" : "tok",
+      style: `--shade:${record.shades[i] / 10}`,
+      title: `activation ${fmt(record.activations[i])}`,
+      text: token.replace(/^##/, ""),
+    });
+    line.append(span);
+    // WordPiece tokens carry no spaces: put one between words, none inside a word.
+    const next = record.tokens[i + 1];
+    if (next !== undefined && !next.startsWith("##") && !/^\s/.test(next) && !/\s$/.test(token)) line.append(" ");
+  });
+  return line;
+}
+
+function renderHistogram(svg, histogram) {
+  const counts = (histogram && histogram.counts) || [];
+  svg.replaceChildren();
+  const top = Math.max(1, ...counts);
+  const width = 300 / Math.max(1, counts.length);
+  counts.forEach((count, i) => {
+    const h = (78 * count) / top;
+    const bar = document.createElementNS("http://www.w3.org/2000/svg", "rect");
+    bar.setAttribute("x", String(i * width));
+    bar.setAttribute("y", String(80 - h));
+    bar.setAttribute("width", String(Math.max(1, width - 1)));
+    bar.setAttribute("height", String(h));
+    svg.append(bar);
+  });
+}
+
+function renderExplanation(e) {
+  const best = e.best_score;
+  const score = best ? `${fmt(best.score)} (${best.simulator} ${best.version})` : "not scored yet";
+  return el("li", {}, [
+    el("span", { class: "score", text: best ? fmt(best.score) : "–" }),
+    el("span", { text: e.text }),
+    el("div", {
+      class: "meta",
+      text: `by ${e.author || "machine"} · ${e.votes} vote${e.votes === 1 ? "" : "s"} · score ${score}`,
+    }),
+  ]);
+}
+
+function renderPage(page) {
+  const n = page.neuron;
+  document.title = `${n.campaign} #${n.index} — NeuronQuest`;
+  document.getElementById("title").textContent = `Neuron ${n.index}`;
+  document.getElementById("subtitle").textContent = `${n.model} · layer ${n.layer} · campaign ${n.campaign}`;
+  const stats = document.getElementById("stats");
+  stats.replaceChildren();
+  for (const [label, value] of [
+    ["max activation", fmt(page.stats.max_activation)],
+    ["mean activation", fmt(page.stats.mean_activation)],
+    ["fires on", `${fmt(100 * page.stats.firing_frequency, 2)}% of tokens`],
+    ["explanations", String(page.explanation_count)],
+  ]) {
+    stats.append(el("dt", { text: label }), el("dd", { text: value }));
+  }
+  renderHistogram(document.getElementById("histogram"), page.stats.histogram);
+  document.getElementById("explanations").replaceChildren(...page.explanations.map(renderExplanation));
+  document.getElementById("top-records").replaceChildren(...page.top_records.map(renderRecord));
+  document.getElementById("random-records").replaceChildren(...page.random_records.map(renderRecord));
+  document.getElementById("related").replaceChildren(
+    ...page.related.map((r) =>
+      el("li", {}, [neuronLink({ campaign: n.campaign, index: r.index }), ` correlation ${fmt(r.correlation, 2)}`]),
+    ),
+  );
+  document.getElementById("history").replaceChildren(
+    ...page.history.map((h) => el("li", { text: `${when(h.created_at)} — ${h.author || "machine"}: ${h.text}` })),
+  );
+  document.getElementById("neuron").hidden = false;
+}
+
+async function search(event) {
+  event.preventDefault();
+  const q = document.getElementById("search-q").value.trim();
+  const mode = document.getElementById("search-mode").value;
+  if (!q) return;
+  const box = document.getElementById("search-results");
+  try {
+    const page = await getJSON(`${API}/search?${new URLSearchParams({ q, mode, limit: "20" })}`);
+    const items = page.items.map((hit) => {
+      const text = mode === "semantic" ? hit.explanation.text : hit.text;
+      const value = mode === "semantic" ? hit.similarity : hit.relevance;
+      return el("li", {}, [neuronLink(hit.neuron), ` (${fmt(value, 2)}) `, el("q", { text })]);
+    });
+    box.replaceChildren(el("h2", { text: `Results for “${q}”` }), items.length ? el("ol", {}, items) : "nothing found");
+    box.hidden = false;
+  } catch (err) {
+    showError(err.message);
+  }
+}
+
+async function main() {
+  document.getElementById("search-form").addEventListener("submit", search);
+  const match = location.pathname.match(/^\/neurons\/([^/]+)\/(\d+)\/?$/);
+  if (!match) return;
+  try {
+    renderPage(await getJSON(`${API}/campaigns/${match[1]}/neurons/${match[2]}`));
+  } catch (err) {
+    showError(err.message);
+  }
+}
+
+main();
