@@ -1,0 +1,89 @@
+"""Validation of the simulators on planted neurons, with speed, against a per-word baseline.
+
+    .venv/bin/python -m tests.bench.bench_scoring [--llm NAME_OR_PATH] [--data-dir DIR]
+
+For each simulator: ROC AUC of "the true explanation scores above a wrong one",
+lexical and contextual separately (contextual also against the other sense alone),
+and the time per explanation x record. The baseline, measured in the same run, is
+the embedding simulator reduced to per-word lookup (no context), the thing the
+contextual part has to beat. `pytest tests/bench/bench_scoring.py -s` runs it too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+import engine.scoring.embedding as embedding_module
+from engine.scoring.embedding import EmbeddingSimulator
+from engine.scoring.planted import NEURONS
+from engine.scoring.simulator import Simulator
+from engine.scoring.validation import validate
+
+
+class PerWordBaseline(EmbeddingSimulator):
+    """The embedding simulator with the context part switched off."""
+
+    name = "embedding-per-word"
+
+    def predict_batch(self, explanations, records):  # type: ignore[no-untyped-def]
+        saved = embedding_module.CONTEXT_WEIGHT, embedding_module.WORD_WEIGHT, embedding_module.FLOOR
+        embedding_module.CONTEXT_WEIGHT, embedding_module.WORD_WEIGHT, embedding_module.FLOOR = 0.0, 1.0, 0.1
+        try:
+            return super().predict_batch(explanations, records)
+        finally:
+            embedding_module.CONTEXT_WEIGHT, embedding_module.WORD_WEIGHT, embedding_module.FLOOR = saved
+
+
+def measure(sim: Simulator) -> dict[str, Any]:
+    pairs = 0
+    for neuron in NEURONS:
+        top, rnd = neuron.records()
+        pairs += (len(top) + min(len(top), len(rnd))) * (len({n.explanation for n in NEURONS}) + 1)
+    start = time.perf_counter()
+    report = validate(sim)
+    report["seconds"] = time.perf_counter() - start
+    report["ms_per_pair"] = 1000 * report["seconds"] / pairs
+    return report
+
+
+def line(report: dict[str, Any], baseline: dict[str, Any]) -> str:
+    ratio = report["ms_per_pair"] / baseline["ms_per_pair"]
+    return (
+        f"{report['simulator']:<20} {report['version']:<28} lexical {report['lexical_auc']:.3f}  "
+        f"contextual {report['contextual_auc']:.3f}  "
+        f"vs-other-sense {report['contextual_vs_other_sense']:.3f}  "
+        f"{report['ms_per_pair']:.1f} ms/pair ({ratio:.2f}x baseline)"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--llm", help="causal LM name or directory for the llm simulator (e.g. smollm2-135m)")
+    parser.add_argument("--data-dir", type=Path, help="where models are cached")
+    args = parser.parse_args(argv)
+    baseline = measure(PerWordBaseline())
+    reports = [baseline, measure(EmbeddingSimulator())]
+    if args.llm:
+        from engine.scoring.llm import LocalLMSimulator
+
+        reports.append(measure(LocalLMSimulator.load(args.llm, device="cpu", data_dir=args.data_dir)))
+    for report in reports:
+        print(line(report, baseline))
+    for report in reports[1:]:
+        for row in report["neurons"]:
+            extra = f" other-sense {row['confuser_score']:+.3f}" if "confuser_score" in row else ""
+            print(
+                f"  {report['simulator']:<10} {row['neuron']:<14} true {row['true_score']:+.3f} "
+                f"best-wrong {row['best_wrong']:+.3f}{extra}"
+            )
+
+
+def test_bench_scoring() -> None:
+    main([])
+
+
+if __name__ == "__main__":
+    main()
