@@ -45,8 +45,16 @@ def _heartbeat(ctx: SchedulerContext, now: datetime) -> None:
     ctx.redis.set(keys.scheduler_heartbeat(), now.isoformat(), ex=120)
 
 
+def _quest_rollover(ctx: SchedulerContext, now: datetime) -> None:
+    from rooms.quests import quest_rollover
+
+    quest_rollover(ctx, now)
+
+
 DEFAULT_TASKS: list[tuple[str, float, Task]] = [
     ("heartbeat", 10.0, _heartbeat),
+    # Opens today's daily and this week's quest, closes and freezes ended ones.
+    ("quest_rollover", 30.0, _quest_rollover),
 ]
 
 

@@ -62,7 +62,7 @@ class Supervisor:
         self.stopping = threading.Event()
 
     # -- lifecycle ---------------------------------------------------------
-    def run(self, after_start: Callable[[Settings], None] | None = None) -> int:
+    def run(self, after_start: Callable[[Settings, threading.Event], None] | None = None) -> int:
         signal.signal(signal.SIGINT, self._on_signal)
         signal.signal(signal.SIGTERM, self._on_signal)
         try:
@@ -75,7 +75,7 @@ class Supervisor:
             if self._wait_healthy():
                 _say(f"NeuronQuest is running at http://{self._display_host()}:{self.port}/  (Ctrl-C stops)")
             if after_start is not None and not self.stopping.is_set():
-                after_start(child_settings)
+                after_start(child_settings, self.stopping)
             while not self.stopping.wait(0.5):
                 self._restart_crashed(env)
             return 0
