@@ -202,5 +202,22 @@ class Client:
             except TimeoutError:
                 continue
 
+    async def join_round(self, room: str) -> dict[str, Any]:
+        """Join and wait for the round: its ``puzzle`` event, or the snapshot when the round had
+        already started by the time the snapshot was taken (then the puzzle event is in it)."""
+        await self.send({"type": "join", "room": room})
+        snapshot = await self.expect("room")
+        if snapshot["phase"] == "round":
+            return snapshot
+        return await self.expect("puzzle")
+
+    async def drain(self, quiet: float = 0.3) -> None:
+        """Read whatever arrives until the line is quiet for ``quiet`` seconds."""
+        while True:
+            try:
+                await self._recv(quiet)
+            except TimeoutError:
+                return
+
     async def close(self) -> None:
         await self.ws.close()

@@ -33,8 +33,7 @@ async def test_two_web_processes_share_one_room(
     alice, bob = await Client.connect(url1), await Client.connect(url2, fmt="msgpack")
     await alice.expect("welcome")
     bob_id = (await bob.expect("welcome"))["player"]["id"]
-    await alice.send({"type": "join", "room": "shared"})
-    puzzle = await alice.expect("puzzle")
+    puzzle = await alice.join_round("shared")
     await bob.send({"type": "join", "room": "shared"})
     assert (await bob.expect("room"))["neuron"] == puzzle["neuron"]
     await alice.expect("joined", where=lambda e: e["player"]["id"] == bob_id)

@@ -42,9 +42,7 @@ async def test_join_submit_vote_reveal_points(
     a_id = (await alice.expect("welcome"))["player"]["id"]
     b_id = (await bob.expect("welcome"))["player"]["id"]
 
-    await alice.send({"type": "join", "room": "r1"})
-    assert (await alice.expect("room"))["room"] == "r1"
-    puzzle = await alice.expect("puzzle")
+    puzzle = await alice.join_round("r1")
     assert puzzle["clues"] and puzzle["clues"][0]["tokens"][1] == " cat"
     assert len(puzzle["clues"][0]["tokens"]) == len(puzzle["clues"][0]["activations"])
     await bob.send({"type": "join", "room": "r1"})
@@ -104,8 +102,7 @@ async def test_rules_refusals_change_nothing(live_server: LiveServer, db: Databa
     await client.expect("welcome")
     await client.send({"type": "submit", "text": "before joining"})
     assert (await client.expect("error"))["code"] == "not_in_room"
-    await client.send({"type": "join", "room": "r2"})
-    await client.expect("puzzle")
+    await client.join_round("r2")
     await client.send({"type": "submit", "text": "x" * 281})
     assert (await client.expect("error"))["code"] == "too_long"
     await client.send({"type": "submit", "text": "first"})
@@ -124,10 +121,8 @@ async def test_msgpack_clients_play_with_json_clients(live_server: LiveServer) -
     plain = await Client.connect(live_server.ws_url)
     await packed.expect("welcome")
     await plain.expect("welcome")
-    await packed.send({"type": "join", "room": "mixed"})
-    await plain.send({"type": "join", "room": "mixed"})
-    await packed.expect("puzzle")
-    await plain.expect("room")
+    await packed.join_round("mixed")
+    await plain.join_round("mixed")
     await plain.send({"type": "submit", "text": "cats"})
     assert (await packed.expect("explanation"))["explanation"]["text"] == "cats"
     await packed.close()

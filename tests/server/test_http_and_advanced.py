@@ -89,8 +89,7 @@ async def test_test_text_reaches_the_worker_and_can_be_shared(
     alice, bob = await Client.connect(live_server.ws_url), await Client.connect(live_server.ws_url)
     alice_id = (await alice.expect("welcome"))["player"]["id"]
     await bob.expect("welcome")
-    await alice.send({"type": "join", "room": "adv"})
-    puzzle = await alice.expect("puzzle")
+    puzzle = await alice.join_round("adv")
     await bob.send({"type": "join", "room": "adv"})
     await bob.expect("room")
     await alice.send({"type": "test_text", "text": "a cat on a mat", "request_id": "q1"})
