@@ -53,6 +53,18 @@ def seed_campaign(db: Database, name: str, neurons: int = 3) -> list[int]:
             s.add(neuron)
             s.commit()
             ids.append(int(neuron.id or 0))
+            for rank in range(2):  # a random (quiet) window per neuron, for scoring
+                s.add(
+                    Snippet(
+                        neuron_id=neuron.id,
+                        kind="random",
+                        rank=rank,
+                        tokens=["It", " rained", " all", " day", f" {rank}"],
+                        activations=[0.0, 0.0, 0.1, 0.0, 0.0],
+                        max_activation=0.1,
+                        max_index=2,
+                    )
+                )
             for rank in range(2):
                 tokens = ["The", " cat", " sat", " on", f" mat{rank}"]
                 s.add(
