@@ -98,3 +98,23 @@ def redis_client(redis_server: EmbeddedRedis) -> Iterator[redis.Redis]:
 def settings(base_settings: Settings, tmp_path: Path, db: Database, redis_client: redis.Redis) -> Settings:
     """Settings for one test: its own data dir, a clean database and Redis."""
     return base_settings.model_copy(update={"data_dir": tmp_path / "data"})
+
+
+DATABASE_FIXTURES = {"db", "session_db", "settings", "database_url", "base_settings"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On the second (PostgreSQL) run, run only the tests that touch the database.
+
+    A test that uses none of the database fixtures would run exactly as on SQLite,
+    so running it again only costs CI time.
+    """
+    if not TEST_DATABASE_URL:
+        return
+    selected, deselected = [], []
+    for item in items:
+        uses_db = DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))
+        (selected if uses_db else deselected).append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = selected
