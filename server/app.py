@@ -8,18 +8,23 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import redis
 import redis.asyncio as aioredis
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from config.settings import Settings, get_settings
+from rooms.boards_rebuild import ensure_boards
 from server import http_api
+from server.api import competition as competition_api
+from server.api import reference as reference_api
 from server.hub import Hub
 from server.protocol import Limits
 from server.room_service import RoomService
@@ -45,6 +50,8 @@ def create_app(settings: Settings, *, clock: Callable[[], float] | None = None) 
         service = RoomService(settings, db, r, r_sync, **({"clock": clock} if clock else {}))
         hub = Hub(service, r)
         await hub.start()
+        # A Redis that lost its boards (wiped, or new) gets them back from SQL before play.
+        await run_in_threadpool(ensure_boards, r_sync, db, datetime.now(UTC), settings)
         limits = Limits(
             max_frame_bytes=settings.max_frame_bytes,
             max_text_chars=settings.max_text_chars,
@@ -63,6 +70,8 @@ def create_app(settings: Settings, *, clock: Callable[[], float] | None = None) 
     routes = [
         Route("/", index),
         *http_api.routes,
+        *reference_api.routes,
+        *competition_api.routes,
         WebSocketRoute("/ws", ws_endpoint),
         Mount("/static", StaticFiles(directory=CLIENT_DIR, check_dir=False), name="static"),
     ]

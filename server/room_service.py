@@ -22,12 +22,13 @@ from starlette.concurrency import run_in_threadpool
 
 from config import keys
 from config.settings import Settings
+from rooms.awarding import record_awards
 from rooms.picker import choose_neuron
 from rooms.points import award_round
 from rooms.puzzle_room import Puzzle, PuzzleRoom, RoomError, RoomState, Timing
 from store import eventlog
 from store.db import Database
-from store.explanations import add_points, add_vote, best_scores, create_explanation, neuron_history
+from store.explanations import add_vote, best_scores, create_explanation, neuron_history
 from store.puzzles import neuron_clues, playable_neurons, solved_neurons
 from workers.queues import model_queue
 
@@ -212,7 +213,7 @@ class RoomService:
 
     def _add_points(self, rows: list[tuple[int, int, str, int | None]], neuron_id: int, room_id: str) -> None:
         with self.db.session() as s:
-            add_points(s, rows, neuron_id, room_id)
+            record_awards(s, self.r_sync, self.settings, rows, neuron_id, room_id)
 
     def _pick_puzzle(self, member_ids: list[int], recent: list[int]) -> Puzzle | None:
         with self.db.session() as s:

@@ -75,17 +75,19 @@ def neuron_history(
 
 def add_points(
     session: Session, awards: Sequence[tuple[int, int, str, int | None]], neuron_id: int, room_id: str
-) -> None:
-    """One PointEvent row per award (player, amount, reason, explanation)."""
-    for player_id, amount, reason, explanation_id in awards:
-        session.add(
-            PointEvent(
-                player_id=player_id,
-                amount=amount,
-                reason=reason,
-                explanation_id=explanation_id,
-                neuron_id=neuron_id,
-                room_id=room_id,
-            )
+) -> list[PointEvent]:
+    """One PointEvent row per award (player, amount, reason, explanation), committed together."""
+    events = [
+        PointEvent(
+            player_id=player_id,
+            amount=amount,
+            reason=reason,
+            explanation_id=explanation_id,
+            neuron_id=neuron_id,
+            room_id=room_id,
         )
+        for player_id, amount, reason, explanation_id in awards
+    ]
+    session.add_all(events)
     session.commit()
+    return events

@@ -258,16 +258,27 @@ PATHS["/api/v1/openapi.json"] = {
 
 @lru_cache(maxsize=1)
 def openapi_schema() -> dict[str, Any]:
+    """The whole public API: the reference routes here plus the competition routes."""
+    from server.api.competition_openapi import PATHS_COMPETITION, SCHEMAS_COMPETITION, SECURITY_SCHEMES
+
+    paths = {**PATHS, **PATHS_COMPETITION}
+    schemas = {**SCHEMAS, **SCHEMAS_COMPETITION}
     return {
         "openapi": "3.0.3",
         "info": {
-            "title": "NeuronQuest reference API",
+            "title": "NeuronQuest API",
             "version": "1.0.0",
-            "description": "Read-only. Rate limited per IP, or per API key sent in the X-API-Key header.",
+            "description": (
+                "Reference data (read-only) and competition. Rate limited per IP, or per API key "
+                "sent in the X-API-Key header; player actions take the session token as a bearer."
+            ),
         },
-        "paths": PATHS,
+        "paths": paths,
         "components": {
-            "schemas": SCHEMAS,
-            "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}},
+            "schemas": schemas,
+            "securitySchemes": {
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+                **SECURITY_SCHEMES,
+            },
         },
     }

@@ -26,7 +26,7 @@ from config.settings import Settings
 from engine.embeddings import get_embedder
 from server.embedded_redis import free_port
 from store.db import Database
-from tests.support.reference_app import reference_app
+from server.app import create_app
 from tests.support.reference_data import seed_reference
 
 SCHEMATHESIS_EXAMPLES = 8
@@ -37,7 +37,7 @@ class ReferenceServer:
     def __init__(self, settings: Settings, db: Database) -> None:
         self.port = free_port()
         config = uvicorn.Config(
-            reference_app(settings, db), host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+            create_app(settings), host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -88,5 +88,5 @@ def test_api_v1_has_no_server_errors(settings: Settings, db: Database) -> None:
 def test_the_served_schema_is_the_one_checked(settings: Settings, db: Database) -> None:
     with ReferenceServer(settings, db) as server:
         served = httpx.get(f"{server.url}/api/v1/openapi.json").json()
-    assert served["info"]["title"] == "NeuronQuest reference API"
+    assert served["info"]["title"] == "NeuronQuest API"
     assert len(served["paths"]) >= 15
