@@ -53,6 +53,32 @@ def room_code(code: str) -> str:
     return _key("roomcode", code.upper())
 
 
+# -- streamer rooms (issue 7) -----------------------------------------------------
+def streamer_room(room_id: str) -> str:
+    """String: the streamer room's settings, moderators, bans and approval queue (JSON)."""
+    return _key("room", room_id, "streamer")
+
+
+def streamer_rooms() -> str:
+    """Sorted set: open streamer room ids by creation time."""
+    return _key("streamer", "rooms")
+
+
+def room_tally(room_id: str, round_no: int) -> str:
+    """Hash: explanation id -> audience votes in one round (HINCRBY; read by the tally pusher)."""
+    return _key("room", room_id, "tally", round_no)
+
+
+def room_audience_voters(room_id: str, round_no: int) -> str:
+    """Set: audience members who voted in one round (one vote each)."""
+    return _key("room", room_id, "voters", round_no)
+
+
+def room_audience_count(room_id: str) -> str:
+    """Counter: audience connections of the room over every web process."""
+    return _key("room", room_id, "audience")
+
+
 def player_room(player_id: int | str) -> str:
     """String with TTL: the room a player is in, so a reconnect with ``since`` rejoins it."""
     return _key("player", player_id, "room")

@@ -77,6 +77,15 @@ class Settings(BaseSettings):
     quest_top_n: int = 10
     weekly_quest_neurons: int = 5
 
+    # Streamer rooms (issue 7): default player cap (past it people join as audience), the
+    # largest cap a host may set, how often audience tallies are pushed, the longest timer
+    # extension per command, and how long a room code stays reserved without activity.
+    streamer_player_cap: int = 12
+    streamer_max_player_cap: int = 100
+    streamer_tally_interval_s: float = 0.5
+    streamer_extend_max_s: float = 300.0
+    streamer_room_ttl_s: int = 12 * 3600
+
     # Public read API (/api/v1): token buckets per client IP (anonymous) and the defaults
     # given to new API keys (heavy use); semantic search costs more tokens than a plain read.
     api_anon_rate_per_s: float = 5.0
