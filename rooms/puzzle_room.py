@@ -87,6 +87,9 @@ class RoomState:
     votes: list[tuple[int, int]] = field(default_factory=list)  # (voter, explanation id)
     scores: dict[int, float] = field(default_factory=dict)
     recent: list[int] = field(default_factory=list)  # neuron ids of the last rounds
+    # A held room's clock stands still: a streamer room before its host starts it, or paused
+    # (rooms/streamer_room.py). Joining a held lobby does not start its countdown.
+    held: bool = False
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -111,6 +114,7 @@ class RoomState:
             votes=[(int(a), int(b)) for a, b in data["votes"]],
             scores={int(k): float(v) for k, v in data["scores"].items()},
             recent=list(data["recent"]),
+            held=bool(data.get("held", False)),
         )
 
 
@@ -127,7 +131,7 @@ class PuzzleRoom:
             return []
         s.members[player_id] = name
         events: list[dict[str, Any]] = [{"type": "joined", "player": {"id": player_id, "name": name}}]
-        if s.phase is Phase.LOBBY and s.deadline is None:
+        if s.phase is Phase.LOBBY and s.deadline is None and not s.held:
             s.deadline = now + self.timing.lobby_s
             events.append({"type": "lobby", "deadline": s.deadline})
         return events
