@@ -19,6 +19,9 @@ from typing import Any, ClassVar
 import msgpack
 import orjson
 
+from server.streamer_protocol import STREAMER_EVENTS, STREAMER_MESSAGES, StreamerMessage
+from server.streamer_protocol import check as check_streamer
+
 PROTOCOL_VERSION = 1
 
 # -- close codes (mirrored in client/js/protocol.js) ---------------------------------------
@@ -57,6 +60,15 @@ ERR_NOT_FOUND = "not_found"
 ERR_BAD_TOKEN = "bad_token"
 ERR_UNSUPPORTED_VERSION = "unsupported_version"
 ERR_INTERNAL = "internal"
+# Streamer rooms (server/streamer_protocol.py, rooms/streamer_room.py, rooms/moderation.py).
+ERR_NOT_HOST = "not_host"
+ERR_NOT_MODERATOR = "not_moderator"
+ERR_BANNED = "banned"
+ERR_PRIVATE_ROOM = "private_room"
+ERR_PAUSED = "paused"
+ERR_PROFANITY = "profanity"
+ERR_AUDIENCE = "audience"  # audience members vote; they do not submit or command
+ERR_NOT_STREAMER_ROOM = "not_streamer_room"
 
 
 @dataclass(frozen=True)
@@ -150,11 +162,15 @@ class Resync:
     type: ClassVar[str] = "resync"
 
 
-ClientMessage = Join | Leave | Submit | Vote | TestText | ShareActivations | Rename | Ping | Pong | Resync
+ClientMessage = (
+    Join | Leave | Submit | Vote | TestText | ShareActivations | Rename | Ping | Pong | Resync
+    | StreamerMessage
+)  # fmt: skip
 CLIENT_MESSAGES: dict[str, type] = {
     cls.type: cls
     for cls in (Join, Leave, Submit, Vote, TestText, ShareActivations, Rename, Ping, Pong, Resync)
 }
+CLIENT_MESSAGES.update({cls.type: cls for cls in STREAMER_MESSAGES})
 
 # Every event type the server sends; docs/protocol.md has one example of each.
 SERVER_EVENTS = frozenset(
@@ -163,16 +179,17 @@ SERVER_EVENTS = frozenset(
         "explanation", "vote", "reveal", "score_progress", "score", "round_end", "points",
         "test_queued", "activations", "shared_activations", "notice",
     }
-)  # fmt: skip
+) | STREAMER_EVENTS  # fmt: skip
 
 _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "str": (str,),
     "int": (int,),
     "float": (int, float),
+    "bool": (bool,),
 }
 
 
-_ARTICLE = {"str": "a string", "int": "an integer", "float": "a number"}
+_ARTICLE = {"str": "a string", "int": "an integer", "float": "a number", "bool": "true or false"}
 
 
 def _field_kind(annotation: str) -> tuple[str, bool]:
@@ -201,6 +218,9 @@ def _check_lengths(msg: ClientMessage, limits: Limits) -> ProtocolError | None:
         return too_long("name", msg.name, limits.max_name_chars)
     if isinstance(msg, Join) and not ROOM_ID_RE.match(msg.room):
         return ProtocolError(ERR_BAD_FIELD, "room: 1-64 of A-Z a-z 0-9 _ -", msg.type)
+    if isinstance(msg, STREAMER_MESSAGES):
+        problem = check_streamer(msg)
+        return ProtocolError(*problem, msg.type) if problem else None
     return None
 
 
@@ -239,7 +259,7 @@ def parse(frame: str | bytes, limits: Limits) -> ClientMessage | ProtocolError:
             if optional:
                 continue
             return ProtocolError(ERR_MISSING_FIELD, f"{kind} needs the field {f.name!r} ({base})", kind)
-        if isinstance(value, bool) or not isinstance(value, _FIELD_TYPES[base]):
+        if (isinstance(value, bool) != (base == "bool")) or not isinstance(value, _FIELD_TYPES[base]):
             return ProtocolError(ERR_BAD_FIELD, f"{kind}.{f.name} must be {_ARTICLE[base]}", kind)
         if base == "int" and not 0 <= value < 2**53:  # ids and versions; JS-safe integers
             return ProtocolError(ERR_BAD_FIELD, f"{kind}.{f.name} must be between 0 and 2**53", kind)

@@ -27,6 +27,15 @@ export const PROTOCOL = Object.freeze({
   ERR_BAD_TOKEN: "bad_token",
   ERR_UNSUPPORTED_VERSION: "unsupported_version",
   ERR_INTERNAL: "internal",
+  // Streamer rooms (docs/protocol.md, "Streamer rooms").
+  ERR_NOT_HOST: "not_host",
+  ERR_NOT_MODERATOR: "not_moderator",
+  ERR_BANNED: "banned",
+  ERR_PRIVATE_ROOM: "private_room",
+  ERR_PAUSED: "paused",
+  ERR_PROFANITY: "profanity",
+  ERR_AUDIENCE: "audience",
+  ERR_NOT_STREAMER_ROOM: "not_streamer_room",
 });
 
 // Close codes after which reconnecting with the same token is pointless.
