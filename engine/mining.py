@@ -53,7 +53,7 @@ class MiningProgress:
 
 @dataclass
 class MiningState:
-    """Everything a build has learnt so far; replaced whole after each batch (interrupt-safe)."""
+    """Everything a build has learnt so far; ``_update`` folds each batch in, in place."""
 
     windows_done: int
     top_vals: torch.Tensor  # [N, K] window max, descending; -inf where empty
@@ -97,66 +97,77 @@ def windows_fingerprint(windows: torch.Tensor) -> str:
     return hashlib.sha1(windows.contiguous().numpy().tobytes()).hexdigest()
 
 
-def _update(s: MiningState, acts: torch.Tensor, first_id: int, generator: torch.Generator) -> MiningState:
-    """The state after one batch of activations [B, W, N] of windows first_id.. first_id+B-1."""
-    batch, _width, n = acts.shape
+def _update(s: MiningState, acts: torch.Tensor, first_id: int, generator: torch.Generator) -> None:
+    """Fold one batch of activations [B, W, N] (windows first_id.. first_id+B-1) into ``s``, in place.
+
+    Works in the activations' own [B, W, N] layout (no transposing copy of the batch); only
+    neurons whose top-k actually changes are gathered, which after the first batches is few.
+    """
+    acts = acts.contiguous()  # a view cut out of the hooked tensor; one compacting copy at most
+    batch, width, n = acts.shape
     dev = acts.device
-    by_neuron = acts.permute(2, 0, 1)  # [N, B, W]
-    win_max = by_neuron.amax(dim=2)  # [N, B]
+    win_max = acts.amax(dim=1).t()  # [N, B]
     k = s.top_vals.shape[1]
-    # Top-k: rank the kept windows and the batch's together, then gather the winners' tokens.
-    cand_vals = torch.cat([s.top_vals, win_max], dim=1)
-    top_vals, pos = cand_vals.topk(k, dim=1)
-    batch_ids = torch.arange(first_id, first_id + batch, device=dev).expand(n, batch)
-    top_ids = torch.cat([s.top_ids, batch_ids], dim=1).gather(1, pos)
-    from_old = (pos < k).unsqueeze(2)
-    w_index = lambda p: p.unsqueeze(2).expand(-1, -1, by_neuron.shape[2])  # noqa: E731
-    old = s.top_acts.gather(1, w_index(pos.clamp(max=k - 1)))
-    new = by_neuron.gather(1, w_index((pos - k).clamp(min=0)))
-    top_acts = torch.where(from_old, old, new)
+    rows = (win_max > s.top_vals[:, -1:]).any(dim=1).nonzero(as_tuple=True)[0]
+    if rows.numel():
+        # Early on every neuron changes: then skip the row indexing (a copy) altogether.
+        pick = (lambda t: t) if rows.numel() == n else (lambda t: t[rows])
+        by_neuron = pick(acts.permute(2, 0, 1))  # [r, B, W]
+        vals, pos = torch.cat([pick(s.top_vals), pick(win_max)], dim=1).topk(k, dim=1)
+        batch_ids = torch.arange(first_id, first_id + batch, device=dev).expand(rows.numel(), batch)
+        ids = torch.cat([pick(s.top_ids), batch_ids], dim=1).gather(1, pos)
+        old = pick(s.top_acts).gather(1, pos.clamp(max=k - 1).unsqueeze(2).expand(-1, -1, width))
+        new = by_neuron.gather(1, (pos - k).clamp(min=0).unsqueeze(2).expand(-1, -1, width))
+        merged = torch.where((pos < k).unsqueeze(2), old, new)
+        if rows.numel() == n:
+            s.top_vals, s.top_ids, s.top_acts = vals, ids, merged
+        else:
+            s.top_vals[rows], s.top_ids[rows], s.top_acts[rows] = vals, ids, merged
 
-    # Reservoir sampling, one independent reservoir per neuron (window by window, in order).
-    rand_ids, rand_acts = s.rand_ids.clone(), s.rand_acts.clone()
-    r = rand_ids.shape[1]
-    rows = torch.arange(n, device=dev)
-    for b in range(batch):
-        seen = first_id + b
-        if seen < r:
-            rand_ids[:, seen] = seen
-            rand_acts[:, seen] = by_neuron[:, b]
-            continue
-        slot = torch.randint(0, seen + 1, (n,), generator=generator).to(dev)
-        hit = slot < r
-        if hit.any():
-            rows_hit, slot_hit = rows[hit], slot[hit]
-            rand_ids[rows_hit, slot_hit] = seen
-            rand_acts[rows_hit, slot_hit] = by_neuron[rows_hit, b]
+    _reservoir(s, acts, first_id, generator)
 
-    flat = by_neuron.reshape(n, -1)  # [N, B*W]
-    hist_lo, hist_hi = s.hist_lo, s.hist_hi
+    flat = acts.view(batch * width, n)
     if s.windows_done == 0:
         # Bins are fixed by the first batch, with room above for larger activations to come;
         # values outside land in the end bins (the histogram says so).
-        lo, hi = flat.amin(dim=1), flat.amax(dim=1)
-        hist_lo, hist_hi = lo, hi + (hi - lo).clamp(min=1e-3)
-    scaled = (flat - hist_lo[:, None]) / (hist_hi - hist_lo)[:, None] * HIST_BINS
-    bins = scaled.floor().clamp(0, HIST_BINS - 1).long() + (rows * HIST_BINS)[:, None]
-    counts = torch.bincount(bins.flatten(), minlength=n * HIST_BINS).view(n, HIST_BINS)
+        lo, hi = flat.amin(dim=0), flat.amax(dim=0)
+        s.hist_lo, s.hist_hi = lo, hi + (hi - lo).clamp(min=1e-3)
+    scale = HIST_BINS / (s.hist_hi - s.hist_lo)
+    bins = (flat - s.hist_lo).mul_(scale).clamp_(0, HIST_BINS - 0.5).to(torch.int32)
+    bins += torch.arange(n, device=dev, dtype=torch.int32) * HIST_BINS
+    s.hist_counts += torch.bincount(bins.view(-1), minlength=n * HIST_BINS).view(n, HIST_BINS)
+    s.act_sum += flat.sum(dim=0).double()
+    torch.maximum(s.act_max, win_max.amax(dim=1), out=s.act_max)
+    s.active += (flat > 0).sum(dim=0)
+    s.windows_done += batch
 
-    return MiningState(
-        windows_done=s.windows_done + batch,
-        top_vals=top_vals,
-        top_ids=top_ids,
-        top_acts=top_acts,
-        rand_ids=rand_ids,
-        rand_acts=rand_acts,
-        act_sum=s.act_sum + flat.sum(dim=1, dtype=torch.float64),
-        act_max=torch.maximum(s.act_max, flat.amax(dim=1)),
-        active=s.active + (flat > 0).sum(dim=1),
-        hist_lo=hist_lo,
-        hist_hi=hist_hi,
-        hist_counts=s.hist_counts + counts,
-    )
+
+def _reservoir(s: MiningState, acts: torch.Tensor, first_id: int, generator: torch.Generator) -> None:
+    """Reservoir sampling (algorithm R), one independent reservoir per neuron, a batch at once.
+
+    Window number ``seen`` goes to slot ``floor(u * (seen + 1))`` when that is < R (the first
+    R windows fill slots 0..R-1); when several windows of one batch pick the same slot of a
+    neuron, the latest wins, exactly as if they had been offered one by one.
+    """
+    batch, _width, n = acts.shape
+    r = s.rand_ids.shape[1]
+    dev = acts.device
+    seen = torch.arange(first_id, first_id + batch, dtype=torch.float64)
+    u = torch.rand((batch, n), generator=generator, dtype=torch.float64)
+    slot = (u * (seen[:, None] + 1)).floor().long()  # [B, N], drawn on the CPU: seeded anywhere
+    filling = seen < r
+    slot[filling] = seen[filling].long()[:, None].expand(-1, n)
+    slot = slot.to(dev)
+    hit = slot < r
+    if not bool(hit.any()):
+        return
+    b_hit, n_hit = hit.nonzero(as_tuple=True)
+    winner = torch.full((n * r,), -1, dtype=torch.long, device=dev)
+    winner.scatter_reduce_(0, n_hit * r + slot[b_hit, n_hit], b_hit, reduce="amax")
+    cells = (winner >= 0).nonzero(as_tuple=True)[0]
+    rows, slots, wins = cells // r, cells % r, winner[cells]
+    s.rand_ids[rows, slots] = first_id + wins
+    s.rand_acts[rows, slots] = acts[wins, :, rows]
 
 
 class Miner:
@@ -235,7 +246,7 @@ class Miner:
         n_windows = self.windows.shape[0]
         start_time = last_report = last_save = time.monotonic()
         start_done = state.windows_done
-        reported = False
+        reported = updating = False
         try:
             while state.windows_done < n_windows:
                 if should_stop is not None and should_stop():
@@ -243,7 +254,9 @@ class Miner:
                 first = state.windows_done
                 batch = self.windows[first : first + self.batch_size]
                 acts = self.model.window_activations(batch, self.layer, self.neurons, to_cpu=False)
-                state = _update(state, acts, first, generator)
+                updating = True
+                _update(state, acts, first, generator)
+                updating = False
                 now = time.monotonic()
                 # First batch of every run (so resumes show at once), then a few per second at most.
                 if on_progress is not None and (now - last_report >= progress_every_s or not reported):
@@ -253,7 +266,10 @@ class Miner:
                     last_save = now
                     self.save_checkpoint(state, generator)
         except (KeyboardInterrupt, MiningInterrupted):
-            self.save_checkpoint(state, generator)
+            # Interrupted halfway through folding a batch in, the state is torn: keep the
+            # last periodic checkpoint instead (at most checkpoint_every_s of work is redone).
+            if not updating:
+                self.save_checkpoint(state, generator)
             raise
         if on_progress is not None:
             on_progress(self._progress(state, start_done, time.monotonic() - start_time))
@@ -266,27 +282,30 @@ class Miner:
         eta = (self.total_tokens - tokens) / rate if rate > 0 else 0.0
         return MiningProgress(tokens=tokens, total=self.total_tokens, tokens_per_s=rate, eta_s=eta)
 
-    def _record(self, window_id: int, acts: torch.Tensor, kind: str) -> ActivationRecord:
-        tokens = self.model.token_strings(self.windows[window_id].tolist())
-        return ActivationRecord(
-            tokens, [float(a) for a in acts.tolist()], kind=kind, meta={"window": window_id}
-        )
-
     def summaries(self, state: MiningState) -> list[NeuronSummary]:
         tokens = max(state.windows_done * self.windows.shape[1], 1)
         cpu = {k: v.cpu() if isinstance(v, torch.Tensor) else v for k, v in state.to_dict().items()}
+        # Neurons share windows: decode each window's tokens once; convert tensors to lists once.
+        strings: dict[int, list[str]] = {}
+
+        def tokens_of(window: int) -> list[str]:
+            if window not in strings:
+                strings[window] = self.model.token_strings(self.windows[window].tolist())
+            return strings[window]
+
+        def records(ids: list[int], acts: list[list[float]], kind: str) -> list[ActivationRecord]:
+            return [
+                ActivationRecord(tokens_of(w), a, kind=kind, meta={"window": w})
+                for w, a in zip(ids, acts, strict=True)
+                if w >= 0
+            ]
+
+        top_ids, top_acts = cpu["top_ids"].tolist(), cpu["top_acts"].tolist()
+        rand_ids, rand_acts = cpu["rand_ids"].tolist(), cpu["rand_acts"].tolist()
         out = []
         for i, neuron in enumerate(self.neurons):
-            top = [
-                self._record(int(w), cpu["top_acts"][i, j], "top")
-                for j, w in enumerate(cpu["top_ids"][i].tolist())
-                if w >= 0
-            ]
-            rand = [
-                self._record(int(w), cpu["rand_acts"][i, j], "random")
-                for j, w in enumerate(cpu["rand_ids"][i].tolist())
-                if w >= 0
-            ]
+            top = records(top_ids[i], top_acts[i], "top")
+            rand = records(rand_ids[i], rand_acts[i], "random")
             lo, hi = float(cpu["hist_lo"][i]), float(cpu["hist_hi"][i])
             edges = torch.linspace(lo, hi, HIST_BINS + 1).tolist()
             histogram = {
