@@ -52,7 +52,11 @@ def best_scores(session: Session, explanation_ids: Iterable[int]) -> dict[int, f
 def neuron_history(
     session: Session, neuron_id: int, shown: int
 ) -> tuple[list[dict[str, object]], float | None, bool]:
-    """(the ``shown`` best older explanations, the neuron's best score, had any explanation)."""
+    """(the ``shown`` best older explanations, the neuron's best score, had a player explained it).
+
+    Machine explanations count for the best score (they are the baseline to beat) but not
+    for "explained": the first player to explain a neuron still earns first_explanation.
+    """
     rows = session.exec(
         select(Explanation, Player.name)
         .join(Player, col(Explanation.player_id) == Player.id, isouter=True)
@@ -70,7 +74,7 @@ def neuron_history(
         }
         for e, name in ranked[:shown]
     ]
-    return listed, (max(scores.values()) if scores else None), bool(rows)
+    return listed, (max(scores.values()) if scores else None), any(e.player_id is not None for e, _ in rows)
 
 
 def add_points(
