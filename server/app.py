@@ -28,6 +28,7 @@ from server.api import reference as reference_api
 from server.hub import Hub
 from server.protocol import Limits
 from server.room_service import RoomService
+from server.streamer import StreamerRooms
 from server.ws_endpoint import ws_endpoint
 from server.ws_handlers import AppContext
 from store.db import Database
@@ -58,10 +59,14 @@ def create_app(settings: Settings, *, clock: Callable[[], float] | None = None) 
             max_explanation_chars=settings.max_explanation_chars,
             max_name_chars=settings.max_name_chars,
         )
-        app.state.ctx = AppContext(settings, db, r, r_sync, service, hub, limits)
+        streamer = StreamerRooms(service, hub, settings)
+        hub.gate = streamer
+        streamer.pusher.start()
+        app.state.ctx = AppContext(settings, db, r, r_sync, service, hub, limits, streamer)
         try:
             yield
         finally:
+            await streamer.pusher.stop()
             await hub.stop()
             await r.aclose()
             r_sync.close()

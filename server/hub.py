@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 import redis.asyncio as aioredis
@@ -27,6 +27,18 @@ log = logging.getLogger(__name__)
 TICK_S = 0.25
 
 
+class RoomGate(Protocol):
+    """Who may enter a room and how (server/streamer_gate.py decides for streamer rooms)."""
+
+    async def admit(self, conn: Connection, room_id: str) -> str | None:
+        """None: the connection plays (a member); "audience"/"overlay": it watches. Raises RoomError."""
+        ...
+
+    async def joined(self, conn: Connection, room_id: str) -> None: ...
+
+    async def released(self, conn: Connection, room_id: str, watching: str) -> None: ...
+
+
 class Hub:
     def __init__(self, service: RoomService, r: aioredis.Redis) -> None:
         self.service, self.r = service, r
@@ -36,6 +48,7 @@ class Hub:
         self._pubsub = r.pubsub()
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()  # held so they are not collected mid-run
+        self.gate: RoomGate | None = None
 
     async def start(self) -> None:
         # A pub/sub connection needs one subscription before it can be read.
@@ -74,6 +87,7 @@ class Hub:
         if conn.room_id == room_id and since is None:
             conn.request_sync(room_id, None)  # joining again just resyncs
             return
+        watching = await self.gate.admit(conn, room_id) if self.gate else None
         await self.leave_room(conn)
         members = self.rooms.setdefault(room_id, set())
         if not members:
@@ -81,23 +95,31 @@ class Hub:
         members.add(conn)
         # Subscribed first and synced after the join: live events queued meanwhile are
         # skipped by the pump (last_v is None) but covered by the sync, so nothing is missed.
-        conn.room_id, conn.last_v = room_id, None
-        await self.service.join(room_id, conn.player_id, str(conn.player["name"]))
+        conn.room_id, conn.last_v, conn.watching = room_id, None, watching
+        if watching is None:  # watchers (a streamer room's audience) are not members
+            await self.service.join(room_id, conn.player_id, str(conn.player["name"]))
         conn.request_sync(room_id, since)
-        await self.service.tick(room_id)
+        if self.gate:
+            await self.gate.joined(conn, room_id)
+        if watching is None:
+            await self.service.tick(room_id)
 
     async def leave_room(self, conn: Connection) -> None:
         room_id = conn.room_id
         if room_id is None:
             return
         conn.room_id, conn.last_v = None, None
+        watching, conn.watching = conn.watching, None
         members = self.rooms.get(room_id, set())
         members.discard(conn)
         if not members:
             self.rooms.pop(room_id, None)
             await self._unsubscribe(keys.room_channel(room_id))
         try:
-            await self.service.leave(room_id, conn.player_id)
+            if watching is None:
+                await self.service.leave(room_id, conn.player_id)
+            elif self.gate:
+                await self.gate.released(conn, room_id, watching)
         except Exception:
             log.exception("leaving room %s", room_id)
 
@@ -142,6 +164,8 @@ class Hub:
         if kind == "player":
             for conn in list(self.players.get(ident, ())):
                 conn.deliver_private(event)
+                if event.get("type") == "kicked" and conn.room_id == event.get("room"):
+                    self._spawn(self.leave_room(conn))  # a host kicked or banned this player
             return
         for conn in list(self.rooms.get(ident, ())):
             conn.deliver(ident, event)
@@ -153,6 +177,11 @@ class Hub:
                 )
                 self._background.add(task)
                 task.add_done_callback(self._background.discard)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _apply_score(self, room_id: str, explanation_id: int, score: float) -> None:
         try:

@@ -18,6 +18,7 @@ from starlette.websockets import WebSocket
 
 from rooms.puzzle_room import RoomError
 from server import protocol as p
+from server.browser_session import session_of
 from server.connection import Connection
 from server.flood import FloodGuard
 from server.sessions import guest_name, make_token, read_token
@@ -53,7 +54,8 @@ def _int_param(value: str | None) -> int | None:
 async def ws_endpoint(ws: WebSocket) -> None:
     ctx: AppContext = ws.app.state.ctx
     params = ws.query_params
-    await ws.accept()
+    session_id, cookie_headers = session_of(ws)
+    await ws.accept(headers=cookie_headers)
     fmt = params.get("format", "json")
     if fmt not in p.FORMATS:
         await ws.send_text(p.encode(p.error_event(p.ERR_BAD_FIELD, "format is json or msgpack"), "json"))
@@ -74,6 +76,7 @@ async def ws_endpoint(ws: WebSocket) -> None:
         return
     player, token = session
     conn = Connection(ws, fmt, player, ctx.service, ctx.settings.ws_outbox)
+    conn.session_id = session_id
     await ctx.hub.add_connection(conn)
     tasks = [asyncio.create_task(conn.pump())]
     try:
@@ -90,7 +93,10 @@ async def ws_endpoint(ws: WebSocket) -> None:
         if since is not None:
             room = params.get("room") or await ctx.service.last_room(conn.player_id)
             if room and p.ROOM_ID_RE.match(room):
-                await ctx.hub.join_room(conn, room, since)
+                try:
+                    await ctx.hub.join_room(conn, room, since)
+                except RoomError as exc:  # e.g. banned from that room meanwhile
+                    await conn.send(p.error_event(exc.code, exc.message, "join"))
         receiving = asyncio.create_task(_receive_loop(ctx, conn))
         heartbeat = asyncio.create_task(_heartbeat(ctx, conn))
         tasks += [receiving, heartbeat]

@@ -17,6 +17,7 @@ from server.connection import Connection
 from server.hub import Hub
 from server.room_service import RoomService
 from server.sessions import clean_name
+from server.streamer import StreamerRooms, is_streamer_message
 from store.db import Database
 from store.players import rename as rename_player
 from workers.queues import model_queue
@@ -33,6 +34,7 @@ class AppContext:
     service: RoomService
     hub: Hub
     limits: p.Limits
+    streamer: StreamerRooms | None = None
 
 
 def _room_of(conn: Connection) -> str:
@@ -42,6 +44,9 @@ def _room_of(conn: Connection) -> str:
 
 
 async def handle(ctx: AppContext, conn: Connection, msg: p.ClientMessage) -> None:
+    if ctx.streamer is not None and is_streamer_message(msg):
+        await ctx.streamer.handle(conn, msg)  # type: ignore[arg-type]
+        return
     match msg:
         case p.Join(room=room, since=since):
             await ctx.hub.join_room(conn, room, since)
@@ -51,9 +56,13 @@ async def handle(ctx: AppContext, conn: Connection, msg: p.ClientMessage) -> Non
             await ctx.service.forget_room(conn.player_id)
             await conn.send({"type": "left", "room": room, "player": {"id": conn.player_id}})
         case p.Submit(text=text):
-            await ctx.service.submit(_room_of(conn), conn.player, text)
+            room = _room_of(conn)
+            if not (ctx.streamer and await ctx.streamer.submit(conn, room, text)):
+                await ctx.service.submit(room, conn.player, text)
         case p.Vote(explanation_id=explanation_id):
-            await ctx.service.vote(_room_of(conn), conn.player_id, explanation_id)
+            room = _room_of(conn)
+            if not (ctx.streamer and await ctx.streamer.vote(conn, room, explanation_id)):
+                await ctx.service.vote(room, conn.player_id, explanation_id)
         case p.TestText(text=text, request_id=request_id):
             await _test_text(ctx, conn, text, request_id or uuid.uuid4().hex[:12])
         case p.ShareActivations(request_id=request_id):
@@ -105,6 +114,8 @@ async def _rename(ctx: AppContext, conn: Connection, name: str, country: str | N
     cleaned = clean_name(name, ctx.settings.max_name_chars)
     if cleaned is None:
         raise RoomError(p.ERR_BAD_FIELD, f"a name is 1-{ctx.settings.max_name_chars} printable characters")
+    if ctx.streamer is not None and conn.room_id is not None:
+        cleaned = await ctx.streamer.filter_name(conn.room_id, cleaned)  # family-friendly rooms
 
     def store() -> None:
         with ctx.db.session() as s:
