@@ -1,117 +1,130 @@
-// A minimal, protocol-driven client: every screen is drawn from the events in docs/protocol.md.
-import { Connection } from "./protocol.js";
+// The browser client's entry point: one connection, a hash router over the views, and the
+// lobby's forms. Every screen is drawn from the protocol's events (docs/protocol.md) or the
+// /api/v1 JSON; see game.js (the room), onboarding.js, quests.js, boards.js, teams.js, profile.js.
+import { GameConnection } from "./connection.js";
+import { $, toast } from "./dom.js";
+import { bindConnection, handlers, render, state, submitExplanation, testText, tickTimer } from "./game.js";
+import { onboarded, startOnboarding } from "./onboarding.js";
+import { loadQuests } from "./quests.js";
+import { initBoards, showBoard } from "./boards.js";
+import { remember, showProfile } from "./profile.js";
+import { showTeams } from "./teams.js";
+import { teamMatchEvent } from "./teammatch.js";
 
-const $ = (id) => document.getElementById(id);
-const state = { me: null, room: null, phase: "lobby", deadline: null, neuron: null, clues: [],
-  explanations: new Map(), scores: {}, votes: {}, members: new Map(), top: null };
+const VIEWS = ["learn", "lobby", "room", "teams", "boards", "profile"];
+let view = null;
 
-function log(text, cls = "") {
-  const li = document.createElement("li");
-  li.textContent = text;
-  if (cls) li.className = cls;
-  $("log").prepend(li);
-}
-
-function shade(tokens, activations, max) {
-  const div = document.createElement("div");
-  div.className = "clue";
-  tokens.forEach((tok, i) => {
-    const span = document.createElement("span");
-    const level = max > 0 ? Math.max(0, activations[i]) / max : 0;
-    span.className = "tok";
-    span.textContent = tok;
-    span.title = activations[i].toFixed(3);
-    span.style.background = `rgba(255, 120, 0, ${Math.min(1, level).toFixed(2)})`;
-    div.append(span);
+function showView(name) {
+  view = name;
+  for (const v of VIEWS) $(`view-${v}`).hidden = v !== name;
+  document.querySelectorAll("nav a").forEach((a) => {
+    if (a.dataset.view === name || (name === "room" && a.dataset.view === "lobby")) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
   });
-  return div;
+  document.body.dataset.view = name;
 }
 
-function render() {
-  $("game").hidden = !state.room;
-  $("room-title").textContent = state.room ? `Room ${state.room}` : "";
-  $("phase").textContent = state.phase;
-  const n = state.neuron;
-  $("neuron").textContent = n ? `Neuron ${n.index} of ${n.campaign} (max ${n.max_activation.toFixed(2)})` : "Waiting for a puzzle…";
-  $("clues").replaceChildren(...state.clues.map((c) => shade(c.tokens, c.activations, n ? n.max_activation : 1)));
-  const items = [...state.explanations.values()].map((e) => {
-    const li = document.createElement("li");
-    if (state.top === e.id) li.className = "top";
-    li.append(`${e.text} — ${e.player_name || "?"}`);
-    const score = state.scores[e.id] ?? e.score;
-    if (score !== null && score !== undefined) {
-      const s = document.createElement("span"); s.className = "score"; s.textContent = Number(score).toFixed(2); li.append(s);
+function route() {
+  const [, name, arg] = (location.hash || "").split("/");
+  if (!onboarded() && name !== "learn" && !localStorage.getItem("nq.skipTour")) { location.hash = "#/learn"; return; }
+  switch (name) {
+    case "learn": showView("learn"); startOnboarding(() => { location.hash = state.room ? `#/room/${state.room}` : "#/play"; }); break;
+    case "room":
+      if (arg && arg !== state.room) conn.join(decodeURIComponent(arg));
+      showView("room"); render(); break;
+    case "teams": showView("teams"); showTeams(state.me, () => showTeams(state.me, () => route())); break;
+    case "boards": showView("boards"); showBoard(state.me?.id); break;
+    case "profile": showView("profile"); showProfile(state.me); break;
+    default: showView("lobby"); loadQuests(state.me, enterRoom);
+  }
+  $("main").focus({ preventScroll: true });
+}
+
+function enterRoom(room) { location.hash = `#/room/${encodeURIComponent(room)}`; }
+
+function setStatus(status, info) {
+  const badge = $("conn");
+  badge.dataset.status = status;
+  badge.textContent = { online: "online", connecting: "connecting…", reconnecting: "reconnecting…", offline: "offline", closed: "disconnected" }[status] || status;
+  const offline = status === "offline" || status === "reconnecting" || status === "closed";
+  $("offline").hidden = !offline || !state.me;
+  if (status === "offline") $("offline-text").textContent = `Reconnecting in ${Math.max(1, Math.round(info / 1000))} s… Your typing is kept; submits and votes are not sent while offline.`;
+  if (status === "reconnecting") $("offline-text").textContent = "Reconnecting…";
+  if (status === "closed") $("offline-text").textContent = "This page speaks an older protocol: reload it.";
+  document.body.classList.toggle("is-offline", offline);
+}
+
+function updateMe() {
+  if (!state.me) return;
+  $("me").textContent = `${state.me.name} · ${state.me.points ?? 0} pts`;
+  if (document.activeElement !== $("name")) $("name").value = state.me.name;
+  if (document.activeElement !== $("country") && state.me.country) $("country").value = state.me.country;
+}
+
+const conn = new GameConnection({
+  onEvent(e) {
+    const firstWelcome = e.type === "welcome" && !state.me;
+    (handlers[e.type] || (() => {}))(e);
+    teamMatchEvent(e, state);
+    if (e.type === "room" && view !== "room" && view !== "learn") location.hash = `#/room/${encodeURIComponent(e.room)}`;
+    if (e.type === "left" && !e.v && view === "room") location.hash = "#/play";
+    if (e.type === "score") {
+      const x = state.explanations.get(e.explanation_id);
+      if (x && state.me && x.player_id === state.me.id) remember({ id: x.id, text: x.text, neuron: state.neuron ? state.neuron.index : "?", score: e.score, at: Date.now() });
     }
-    const v = document.createElement("span"); v.className = "votes"; v.textContent = `${state.votes[e.id] || 0} votes`; li.append(v);
-    if (state.phase === "round" && state.me && e.player_id !== state.me.id) {
-      const b = document.createElement("button"); b.textContent = "Vote";
-      b.onclick = () => conn.send({ type: "vote", explanation_id: e.id });
-      li.append(" ", b);
+    if (e.type === "explanation" && state.me && e.explanation.player_id === state.me.id) {
+      remember({ id: e.explanation.id, text: e.explanation.text, neuron: state.neuron ? state.neuron.index : "?", score: null, at: Date.now() });
     }
-    return li;
-  });
-  $("explanations").replaceChildren(...items);
-  $("members").replaceChildren(...[...state.members.entries()].map(([id, name]) => {
-    const li = document.createElement("li"); li.textContent = name + (state.me && id === state.me.id ? " (you)" : ""); return li;
-  }));
-}
+    updateMe();
+    if (view === "room") render();
+    if (firstWelcome && view === "lobby") loadQuests(state.me, enterRoom);
+    if (firstWelcome && (view === "profile" || view === "teams")) route();
+  },
+  onStatus: setStatus,
+});
+bindConnection(conn);
 
-function newPuzzle(e) {
-  state.neuron = e.neuron; state.clues = e.clues || []; state.top = null;
-  state.explanations = new Map((e.explanations || []).map((x) => [x.id, x]));
-  state.scores = e.scores || {}; state.votes = e.votes || {};
-}
-
-const handlers = {
-  welcome(e) {
-    const saved = localStorage.getItem("nq.room");
-    if (!state.room && saved) conn.send({ type: "join", room: saved });
-    state.me = e.player; $("me").textContent = `${e.player.name} · ${e.player.points ?? 0} points`; $("name").value = e.player.name; },
-  room(e) {
-    state.room = e.room; localStorage.setItem("nq.room", e.room); state.phase = e.phase; state.deadline = e.deadline;
-    state.members = new Map(e.members.map((m) => [m.id, m.name]));
-    newPuzzle(e);
-  },
-  joined(e) { state.members.set(e.player.id, e.player.name); },
-  left(e) { state.members.delete(e.player.id); if (state.me && e.player.id === state.me.id && e.room) { state.room = null; localStorage.removeItem("nq.room"); conn.forgetRoom(); } },
-  renamed(e) { if (state.members.has(e.player.id)) state.members.set(e.player.id, e.player.name); if (state.me && e.player.id === state.me.id) { state.me.name = e.player.name; $("me").textContent = e.player.name; } },
-  lobby(e) { state.phase = "lobby"; state.deadline = e.deadline; },
-  puzzle(e) { state.phase = "round"; state.deadline = e.deadline; newPuzzle(e); log(`Round ${e.round}: a new neuron`); },
-  explanation(e) { state.explanations.set(e.explanation.id, e.explanation); },
-  vote(e) { state.votes[e.explanation_id] = e.votes; },
-  reveal(e) { state.phase = "reveal"; state.deadline = e.deadline; Object.assign(state.scores, e.scores); log("Time is up: scoring…"); },
-  score_progress(e) { log(`Scoring #${e.explanation_id}: ${e.done}/${e.total}`); },
-  score(e) { state.scores[e.explanation_id] = e.score; },
-  round_end(e) { state.phase = "lobby"; state.top = e.top; Object.assign(state.scores, e.scores); },
-  points(e) {
-    for (const a of e.awards) log(`${state.members.get(a.player_id) || "#" + a.player_id}: +${a.amount} (${a.reason})`);
-  },
-  test_queued(e) { $("test-result").textContent = "Computing…"; },
-  activations(e) {
-    const box = $("test-result");
-    box.replaceChildren(shade(e.tokens, e.activations, (state.neuron && state.neuron.max_activation) || e.max || 1));
-    const b = document.createElement("button"); b.textContent = "Share with the room";
-    b.onclick = () => conn.send({ type: "share_activations", request_id: e.request_id });
-    box.append(b);
-  },
-  shared_activations(e) { log(`${e.player.name} shared a test:`); $("log").prepend(shade(e.tokens, e.activations, (state.neuron && state.neuron.max_activation) || e.max || 1)); },
-  notice(e) { log(e.message); },
-  error(e) { log(`${e.code}: ${e.message}`, "error"); },
+// -- forms ------------------------------------------------------------------------------
+$("quick-play").onclick = () => enterRoom("lobby");
+$("join-form").onsubmit = (ev) => {
+  ev.preventDefault();
+  const code = $("join-code").value.trim();
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(code)) { $("join-error").textContent = "A room code is letters, digits, - or _."; return; }
+  $("join-error").textContent = "";
+  enterRoom(code);
 };
-
-const conn = new Connection((e) => { (handlers[e.type] || (() => {}))(e); render(); }, (s) => { $("status").textContent = s; });
-
-$("join-form").onsubmit = (ev) => { ev.preventDefault(); conn.forgetRoom(); conn.send({ type: "join", room: $("room").value.trim() }); };
+$("create-room").onclick = () => {
+  const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+  const bytes = crypto.getRandomValues(new Uint8Array(6));
+  enterRoom([...bytes].map((b) => alphabet[b % alphabet.length]).join(""));
+};
 $("name-form").onsubmit = (ev) => {
   ev.preventDefault();
-  const msg = { type: "rename", name: $("name").value };
-  const c = $("country").value.trim().toUpperCase(); if (c) msg.country = c;
+  const msg = { type: "rename", name: $("name").value.trim() };
+  const c = $("country").value.trim().toUpperCase();
+  if (c) msg.country = c;
+  if (!msg.name) return;
   conn.send(msg);
+  toast("Saved", "good");
 };
-$("submit-form").onsubmit = (ev) => { ev.preventDefault(); conn.send({ type: "submit", text: $("explanation").value }); $("explanation").value = ""; };
-$("test-form").onsubmit = (ev) => { ev.preventDefault(); conn.send({ type: "test_text", text: $("test-text").value, request_id: `t${Date.now()}` }); };
-setInterval(() => {
-  $("timer").textContent = state.deadline ? `${Math.max(0, Math.round(state.deadline - Date.now() / 1000))}s` : "";
-}, 500);
+$("leave").onclick = () => { conn.leave(); state.room = null; location.hash = "#/play"; };
+$("room-code").onclick = async () => {
+  try { await navigator.clipboard.writeText(state.room || ""); toast("Room code copied", "good"); } catch { toast(`Room code: ${state.room}`); }
+};
+$("explain-form").onsubmit = (ev) => { ev.preventDefault(); submitExplanation($("explanation").value); };
+$("explanation").addEventListener("keydown", (ev) => {
+  if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); submitExplanation($("explanation").value); }
+});
+$("explanation").addEventListener("input", () => {
+  const n = $("explanation").value.length;
+  const max = state.limits.max_explanation_chars;
+  $("counter").textContent = `${n} / ${max}`;
+  $("counter").classList.toggle("near", n > max * 0.9);
+});
+$("test-form").onsubmit = (ev) => { ev.preventDefault(); testText($("test-text").value); };
+
+initBoards(() => state.me?.id);
+setInterval(tickTimer, 500);
+window.addEventListener("hashchange", route);
 conn.open();
-render();
+route();

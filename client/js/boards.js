@@ -1,0 +1,75 @@
+// Leaderboards with filters (board, period, country/team/room parameter) and "around me",
+// keyset-paged with the server's cursors.
+import { api } from "./api.js";
+import { $, el, fmt } from "./dom.js";
+
+let specs = [];
+let cursor = null;
+
+function boardId() {
+  const kind = $("board-kind").value;
+  const spec = specs.find((s) => s.kind === kind);
+  const param = $("board-param").value.trim();
+  return spec && spec.needs_param ? `${kind}:${kind === "country" ? param.toUpperCase() : param}` : kind;
+}
+
+function syncFilters() {
+  const spec = specs.find((s) => s.kind === $("board-kind").value);
+  if (!spec) return;
+  const period = $("board-period");
+  const was = period.value;
+  period.replaceChildren(...spec.periods.map((p) => el("option", { value: p, text: p === "all" ? "all time" : p })));
+  if (spec.periods.includes(was)) period.value = was;
+  $("board-param-label").hidden = !spec.needs_param;
+  $("board-param").placeholder = spec.kind === "country" ? "DE" : spec.kind === "team" ? "team id" : "id";
+}
+
+function rows(items, me) {
+  return items.map((r) => el("tr", { class: me && r.id === me ? "me" : "" },
+    el("td", { class: "num", text: String(r.rank) }),
+    el("td", { text: r.name || `#${r.id}` }),
+    el("td", { class: "num", text: fmt(r.score, 0) })));
+}
+
+export async function showBoard(meId, { more = false } = {}) {
+  const body = $("board-table").tBodies[0];
+  const error = $("board-error");
+  error.textContent = "";
+  if ($("board-param-label").hidden === false && !$("board-param").value.trim()) {
+    error.textContent = "This board needs a filter value (a country code, a team id…).";
+    return;
+  }
+  const id = encodeURIComponent(boardId());
+  const period = encodeURIComponent($("board-period").value || "all");
+  try {
+    if ($("board-around").checked) {
+      const page = await api.get(`/leaderboards/${id}/around?period=${period}&n=5${meId ? `&id=${meId}` : ""}`);
+      body.replaceChildren(...rows(page.items, meId));
+      $("board-more").hidden = true;
+      return;
+    }
+    const page = await api.get(`/leaderboards/${id}?period=${period}&limit=20${more && cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+    const drawn = rows(page.items, meId);
+    if (more) body.append(...drawn); else body.replaceChildren(...drawn);
+    if (!page.items.length && !more) body.replaceChildren(el("tr", {}, el("td", { colspan: "3", class: "muted", text: "Nobody on this board yet." })));
+    cursor = page.next_cursor;
+    $("board-more").hidden = !cursor;
+  } catch (err) {
+    body.replaceChildren();
+    error.textContent = err.status === 404 && $("board-around").checked ? "You are not on this board yet: play a round first." : err.message;
+  }
+}
+
+export async function initBoards(getMe) {
+  try {
+    specs = (await api.get("/leaderboards")).boards.filter((s) => s.kind !== "room" && s.kind !== "quest");
+  } catch (err) {
+    $("board-error").textContent = err.message;
+    return;
+  }
+  $("board-kind").replaceChildren(...specs.map((s) => el("option", { value: s.kind, text: s.title })));
+  syncFilters();
+  $("board-kind").addEventListener("change", syncFilters);
+  $("board-filters").addEventListener("submit", (ev) => { ev.preventDefault(); showBoard(getMe()); });
+  $("board-more").addEventListener("click", () => showBoard(getMe(), { more: true }));
+}

@@ -1,0 +1,114 @@
+// The game's websocket: keeps the session token and the last room version, reconnects by
+// itself with exponential backoff and jitter, and resumes with ?token=T&since=V&room=R so the
+// server replays exactly what was missed (or sends a resync snapshot).
+import { FATAL_CLOSES, PROTOCOL } from "./protocol.js";
+
+const BASE_DELAY_MS = 400;
+const MAX_DELAY_MS = 8000;
+
+// Messages that are safe to send again after a reconnect; a submit or a vote is never
+// queued (it could land twice or in the next round), the player repeats it knowingly.
+const SAFE_TO_QUEUE = new Set(["join", "rename", "resync"]);
+
+export function backoffDelay(attempt, random = Math.random) {
+  const ceiling = Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** attempt);
+  return Math.round(ceiling / 2 + random() * (ceiling / 2)); // "equal jitter"
+}
+
+export class GameConnection {
+  constructor({ onEvent, onStatus }) {
+    this.onEvent = onEvent;
+    this.onStatus = onStatus;
+    this.token = localStorage.getItem("nq.token");
+    this.room = null;
+    this.v = null;
+    this.attempt = 0;
+    this.pending = [];
+    this.ws = null;
+    this.stopped = false;
+  }
+
+  url() {
+    const proto = location.protocol === "https:" ? "wss" : "ws";
+    const params = new URLSearchParams({ format: "json", protocol: String(PROTOCOL.PROTOCOL_VERSION) });
+    if (this.token) params.set("token", this.token);
+    if (this.token && this.room && this.v !== null) {
+      params.set("since", String(this.v));
+      params.set("room", this.room);
+    }
+    return `${proto}://${location.host}/ws?${params}`;
+  }
+
+  get online() {
+    return this.ws !== null && this.ws.readyState === WebSocket.OPEN;
+  }
+
+  open() {
+    this.onStatus(this.attempt ? "reconnecting" : "connecting", this.attempt);
+    const ws = new WebSocket(this.url());
+    this.ws = ws;
+    ws.onopen = () => {
+      this.attempt = 0;
+      this.onStatus("online", 0);
+      for (const msg of this.pending.splice(0)) this.send(msg);
+    };
+    ws.onmessage = (frame) => {
+      let event;
+      try {
+        event = JSON.parse(frame.data);
+      } catch {
+        return;
+      }
+      if (typeof event.v === "number") this.v = event.v;
+      if (event.type === "welcome") {
+        this.token = event.token;
+        localStorage.setItem("nq.token", event.token);
+      }
+      if (event.type === "room") this.room = event.room;
+      if (event.type === "ping") this.send({ type: "pong", t: event.t });
+      this.onEvent(event);
+    };
+    ws.onclose = (e) => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      if (e.code === PROTOCOL.CLOSE_BAD_TOKEN) {
+        localStorage.removeItem("nq.token");
+        this.token = null;
+        this.v = null;
+      }
+      if (this.stopped || e.code === PROTOCOL.CLOSE_UNSUPPORTED_VERSION) {
+        this.onStatus("closed", e.code);
+        return;
+      }
+      const delay = FATAL_CLOSES.has(e.code) ? 0 : backoffDelay(this.attempt);
+      this.attempt += 1;
+      this.onStatus("offline", delay);
+      setTimeout(() => this.open(), delay);
+    };
+  }
+
+  // True when the message went out now; false when it could not (offline).
+  send(message) {
+    if (this.online) {
+      this.ws.send(JSON.stringify(message));
+      return true;
+    }
+    if (SAFE_TO_QUEUE.has(message.type)) {
+      this.pending = this.pending.filter((m) => m.type !== message.type);
+      this.pending.push(message);
+    }
+    return false;
+  }
+
+  join(room) {
+    this.room = room;
+    this.v = null;
+    return this.send({ type: "join", room });
+  }
+
+  leave() {
+    this.room = null;
+    this.v = null;
+    return this.send({ type: "leave" });
+  }
+}

@@ -1,0 +1,264 @@
+// The room: state kept from the protocol's events (docs/protocol.md) and the puzzle view drawn
+// from it. Moves are optimistic: a submit or a vote shows at once as "pending" and is
+// confirmed (or rolled back with an inline error) by the server's events.
+import { $, countUp, el, fmt, toast } from "./dom.js";
+import { snippet } from "./tokens.js";
+import { scoreReveal } from "./reveal.js";
+
+export const state = {
+  me: null, limits: { max_explanation_chars: 280, max_text_chars: 2000 },
+  room: null, phase: "lobby", round: 0, deadline: null, neuron: null, clues: [],
+  explanations: new Map(), scores: {}, votes: {}, members: new Map(), top: null,
+  scoreEvents: new Map(), progress: new Map(), myVotes: new Set(),
+  pendingSubmit: null, pendingVotes: [], submittedRound: null,
+};
+
+let conn = null;
+export function bindConnection(c) { conn = c; }
+
+function feed(text, cls = "") {
+  const list = $("feed");
+  list.prepend(el("li", { class: cls, text }));
+  while (list.children.length > 40) list.lastChild.remove();
+}
+
+function newPuzzle(e) {
+  const changed = !state.neuron || !e.neuron || state.neuron.id !== e.neuron.id;
+  state.neuron = e.neuron; state.clues = e.clues || []; state.top = null;
+  state.explanations = new Map((e.explanations || []).map((x) => [x.id, x]));
+  state.scores = { ...(e.scores || {}) }; state.votes = { ...(e.votes || {}) };
+  if (changed) { state.scoreEvents.clear(); state.progress.clear(); state.myVotes.clear(); $("reveal").hidden = true; }
+  if (changed && e.neuron) loadNeuronStats(e.neuron);
+}
+
+export const handlers = {
+  welcome(e) {
+    state.me = e.player; state.limits = { ...state.limits, ...(e.limits || {}) };
+  },
+  room(e) {
+    state.room = e.room; state.phase = e.phase; state.round = e.round; state.deadline = e.deadline;
+    state.members = new Map(e.members.map((m) => [m.id, m.name]));
+    newPuzzle(e);
+    if (e.resync) feed("Caught up with the room.");
+  },
+  joined(e) { state.members.set(e.player.id, e.player.name); feed(`${e.player.name} joined`); },
+  left(e) {
+    state.members.delete(e.player.id);
+    if (state.me && e.player.id === state.me.id && !e.v) state.room = null;
+  },
+  renamed(e) {
+    if (state.members.has(e.player.id)) state.members.set(e.player.id, e.player.name);
+    if (state.me && e.player.id === state.me.id) state.me.name = e.player.name;
+  },
+  lobby(e) { state.phase = "lobby"; state.deadline = e.deadline; },
+  puzzle(e) {
+    state.phase = "round"; state.round = e.round; state.deadline = e.deadline; newPuzzle(e);
+    state.pendingSubmit = null; feed(`Round ${e.round}: a new neuron`);
+  },
+  explanation(e) {
+    const x = e.explanation;
+    state.explanations.set(x.id, x);
+    if (state.me && x.player_id === state.me.id) { state.pendingSubmit = null; state.submittedRound = e.round; $("explain-error").textContent = ""; }
+  },
+  vote(e) {
+    state.votes[e.explanation_id] = e.votes;
+    if (state.me && e.player_id === state.me.id) {
+      state.pendingVotes = state.pendingVotes.filter((id) => id !== e.explanation_id);
+      state.myVotes.add(e.explanation_id);
+    }
+  },
+  reveal(e) { state.phase = "reveal"; state.deadline = e.deadline; Object.assign(state.scores, e.scores); state.votes = { ...state.votes, ...e.votes }; feed("Time is up: scoring…"); },
+  score_progress(e) { state.progress.set(e.explanation_id, e); },
+  score(e) {
+    state.scores[e.explanation_id] = e.score; state.scoreEvents.set(e.explanation_id, e); state.progress.delete(e.explanation_id);
+    const mine = state.explanations.get(e.explanation_id);
+    if (mine && state.me && mine.player_id === state.me.id) showReveal(e.explanation_id);
+  },
+  round_end(e) { state.phase = "lobby"; state.top = e.top; Object.assign(state.scores, e.scores); if (!$("reveal").hidden) return; if (e.top) showReveal(e.top); },
+  points(e) {
+    for (const a of e.awards) {
+      const who = state.members.get(a.player_id) || `#${a.player_id}`;
+      feed(`${who}: +${a.amount} (${a.reason.replaceAll("_", " ")})`, "points");
+      if (state.me && a.player_id === state.me.id) { state.me.points = (state.me.points || 0) + a.amount; toast(`+${a.amount} points: ${a.reason.replaceAll("_", " ")}`, "good"); }
+    }
+  },
+  test_queued() { $("test-result").replaceChildren(el("p", { class: "computing", text: "Computing activations…" })); },
+  activations(e) { showActivations(e); },
+  shared_activations(e) {
+    feed(`${e.player.name} shared a test:`);
+    $("feed").prepend(el("li", { class: "shared" }, snippet(e.tokens, e.activations, scaleMax(e.max), { label: `${e.player.name}'s test`, windowed: false })));
+  },
+  notice(e) { feed(e.message, "notice"); },
+  error(e) { onError(e); },
+};
+
+function scaleMax(fallback) { return (state.neuron && state.neuron.max_activation) || fallback || 1; }
+
+function onError(e) {
+  if (e.ref === "submit" && state.pendingSubmit) {
+    $("explanation").value = state.pendingSubmit.text;
+    state.pendingSubmit = null;
+    $("explain-error").textContent = e.message;
+    return;
+  }
+  if (e.ref === "vote" && state.pendingVotes.length) {
+    const id = state.pendingVotes.shift();
+    state.votes[id] = Math.max(0, (state.votes[id] || 1) - 1);
+    if (e.code === "double_vote") state.myVotes.add(id); else state.myVotes.delete(id);
+    const item = document.querySelector(`[data-expl="${id}"] .item-error`);
+    state.voteErrors = { ...(state.voteErrors || {}), [id]: e.message };
+    if (item) item.textContent = e.message;
+    return;
+  }
+  if (e.ref === "test_text" || e.request_id) { $("test-result").replaceChildren(el("p", { class: "field-error", text: e.message })); return; }
+  if (e.ref === "join") { $("join-error").textContent = e.message; return; }
+  toast(e.message, "error");
+}
+
+// -- moves ------------------------------------------------------------------------------
+export function submitExplanation(text) {
+  const clean = text.trim();
+  const max = state.limits.max_explanation_chars;
+  if (!clean) { $("explain-error").textContent = "Write a few words first."; return; }
+  if (clean.length > max) { $("explain-error").textContent = `At most ${max} characters.`; return; }
+  if (state.phase !== "round") { $("explain-error").textContent = "Wait for the next round to submit."; return; }
+  if (!conn.send({ type: "submit", text: clean })) { $("explain-error").textContent = "You are offline: your text is kept, submit again when back online."; return; }
+  state.pendingSubmit = { text: clean };
+  $("explanation").value = "";
+  $("explain-error").textContent = "";
+  render();
+}
+
+function vote(id) {
+  if (state.myVotes.has(id) || state.pendingVotes.includes(id)) return;
+  if (!conn.send({ type: "vote", explanation_id: id })) { toast("Offline: vote again when you are back.", "error"); return; }
+  state.pendingVotes.push(id);
+  state.votes[id] = (state.votes[id] || 0) + 1;
+  if (state.voteErrors) delete state.voteErrors[id];
+  render();
+}
+
+// -- drawing ----------------------------------------------------------------------------
+function explanationItem(x) {
+  const me = state.me && x.player_id === state.me.id;
+  const score = state.scores[x.id] ?? x.score;
+  const voted = state.myVotes.has(x.id);
+  const pending = state.pendingVotes.includes(x.id);
+  const canVote = state.phase === "round" && state.me && !me;
+  const progress = state.progress.get(x.id);
+  const scoreNode = el("span", { class: `score${score === null || score === undefined ? " none" : ""}`, "aria-label": "score", text: score === null || score === undefined ? "—" : fmt(score, 2) });
+  const why = state.scoreEvents.has(x.id)
+    ? el("button", { type: "button", class: "link", text: "why?", "aria-label": `why this score: ${x.text}`, onclick: () => showReveal(x.id) }) : null;
+  return el("li", { class: `expl${me ? " mine" : ""}${state.top === x.id ? " top" : ""}`, "data-expl": String(x.id) },
+    el("div", { class: "expl-text" }, el("q", { text: x.text }), el("span", { class: "by", text: ` — ${x.player_name || "earlier player"}${me ? " (you)" : ""}` })),
+    el("div", { class: "expl-meta" },
+      scoreNode, why,
+      progress ? el("progress", { max: String(progress.total), value: String(progress.done), "aria-label": "scoring progress" }) : null,
+      el("button", {
+        type: "button", class: `vote${voted ? " voted" : ""}${pending ? " pending" : ""}`, disabled: !canVote || voted || pending,
+        "aria-pressed": voted ? "true" : "false", "aria-label": `vote for: ${x.text}`, onclick: () => vote(x.id),
+      }, el("span", { "aria-hidden": "true", text: "▲ " }), el("span", { class: "count", text: String(state.votes[x.id] || 0) })),
+    ),
+    el("p", { class: "item-error", role: "alert", text: (state.voteErrors || {})[x.id] || "" }));
+}
+
+const PHASES = { lobby: "Between rounds", round: "Round", reveal: "Scoring" };
+
+export function render() {
+  const n = state.neuron;
+  $("room-code").textContent = state.room || "";
+  $("phase").textContent = PHASES[state.phase] ? `${PHASES[state.phase]}${state.phase === "round" ? ` ${state.round}` : ""}` : state.phase;
+  $("phase").dataset.phase = state.phase;
+  $("neuron-title").textContent = n ? `Neuron ${n.index} · ${n.campaign}` : "Waiting for a neuron…";
+  const clues = state.clues.map((c, i) => snippet(c.tokens, c.activations, n ? n.max_activation : 1, { maxIndex: c.max_index, label: `clue ${i + 1}` }));
+  const cluesBox = $("clues");
+  if (cluesBox.dataset.neuron !== String(n?.id)) { cluesBox.replaceChildren(...clues); cluesBox.dataset.neuron = String(n?.id); }
+  const list = [...state.explanations.values()];
+  const items = list.map(explanationItem);
+  if (state.pendingSubmit) items.push(el("li", { class: "expl mine pending", "aria-busy": "true" }, el("div", { class: "expl-text" }, el("q", { text: state.pendingSubmit.text }), el("span", { class: "by", text: " — sending…" }))));
+  $("explanations").replaceChildren(...items);
+  $("no-explanations").hidden = items.length > 0;
+  const submitted = list.some((x) => state.me && x.player_id === state.me.id && x.neuron_id === n?.id) || state.pendingSubmit;
+  $("submit").disabled = state.phase !== "round" || Boolean(submitted);
+  $("explanation").disabled = state.phase !== "round" || Boolean(submitted);
+  $("explanation").placeholder = submitted ? "Submitted: now vote for the best other explanation." : state.phase === "round" ? "This neuron fires on…" : "Wait for the next round…";
+  $("members").replaceChildren(...[...state.members.entries()].map(([id, name]) =>
+    el("li", { class: state.me && id === state.me.id ? "you" : "" }, el("span", { class: "avatar", "aria-hidden": "true", text: (name || "?").trim().charAt(0).toUpperCase() }), el("span", { text: name }), state.me && id === state.me.id ? el("span", { class: "muted", text: " (you)" }) : null)));
+  $("crowd").textContent = `${state.members.size}`;
+}
+
+export function tickTimer() {
+  const t = $("timer");
+  if (!state.deadline || !state.room) { t.textContent = ""; return; }
+  const left = Math.max(0, Math.round(state.deadline - Date.now() / 1000));
+  t.textContent = `${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}`;
+  t.classList.toggle("urgent", left <= 10 && state.phase === "round");
+}
+
+async function showReveal(explanationId) {
+  const e = state.scoreEvents.get(explanationId);
+  const x = state.explanations.get(explanationId);
+  const box = $("reveal");
+  if (!e || !x || !state.neuron) return;
+  box.hidden = false;
+  box.replaceChildren(el("h2", { text: "Score reveal" }), el("p", { class: "muted", text: "Loading the scored snippets…" }));
+  const panel = await scoreReveal(e, state.neuron.id, x.text);
+  box.replaceChildren(el("h2", { text: "Score reveal" }), panel);
+}
+
+// -- advanced mode ----------------------------------------------------------------------
+function showActivations(e) {
+  const box = $("test-result");
+  const share = el("button", { type: "button", text: "Share with the room", onclick: () => {
+    if (conn.send({ type: "share_activations", request_id: e.request_id })) { share.disabled = true; share.textContent = "Shared"; }
+  } });
+  box.replaceChildren(
+    el("p", { class: "muted small", text: `max ${fmt(e.max, 2)} on “${(e.tokens[e.max_index] || "").trim()}”` }),
+    snippet(e.tokens, e.activations, scaleMax(e.max), { maxIndex: e.max_index, label: "your text", windowed: false }),
+    share);
+}
+
+export function testText(text) {
+  const clean = text.trim();
+  if (!clean) { $("test-result").replaceChildren(el("p", { class: "field-error", text: "Type some text to test." })); return; }
+  if (!conn.send({ type: "test_text", text: clean, request_id: `t${Date.now().toString(36)}` })) {
+    $("test-result").replaceChildren(el("p", { class: "field-error", text: "Offline: test again when you are back." }));
+  }
+}
+
+async function loadNeuronStats(neuron) {
+  const dl = $("neuron-stats");
+  $("neuron-link").href = `/neurons/${encodeURIComponent(neuron.campaign)}/${neuron.index}`;
+  dl.replaceChildren(el("dt", { text: "max" }), el("dd", { text: fmt(neuron.max_activation, 2) }));
+  try {
+    const { api } = await import("./api.js");
+    const page = await api.get(`/neurons/${neuron.id}`);
+    const s = page.stats || {};
+    dl.replaceChildren(
+      el("dt", { text: "max" }), el("dd", { text: fmt(s.max_activation, 2) }),
+      el("dt", { text: "mean" }), el("dd", { text: fmt(s.mean_activation, 3) }),
+      el("dt", { text: "fires on" }), el("dd", { text: s.firing_frequency === null || s.firing_frequency === undefined ? "–" : `${fmt(100 * s.firing_frequency, 1)}% of tokens` }),
+    );
+    drawHistogram($("histogram"), s.histogram);
+  } catch { drawHistogram($("histogram"), null); }
+}
+
+export function drawHistogram(svg, histogram) {
+  const counts = (histogram && histogram.counts) || [];
+  const NS = "http://www.w3.org/2000/svg";
+  svg.replaceChildren();
+  if (!counts.length) { const t = document.createElementNS(NS, "text"); t.setAttribute("x", "150"); t.setAttribute("y", "44"); t.setAttribute("text-anchor", "middle"); t.textContent = "no histogram yet"; svg.append(t); return; }
+  const top = Math.max(1, ...counts.map((c) => Math.log1p(c)));
+  const w = 300 / counts.length;
+  counts.forEach((c, i) => {
+    const h = (76 * Math.log1p(c)) / top;
+    const r = document.createElementNS(NS, "rect");
+    r.setAttribute("x", String(i * w)); r.setAttribute("y", String(80 - h));
+    r.setAttribute("width", String(Math.max(1, w - 1))); r.setAttribute("height", String(h));
+    const title = document.createElementNS(NS, "title"); title.textContent = `${c} tokens`; r.append(title);
+    svg.append(r);
+  });
+  svg.setAttribute("aria-label", `activation histogram (log scale), ${counts.length} bins`);
+}
+
+export { feed, countUp };
