@@ -132,11 +132,11 @@ class StreamerService:
         async with self.locked(room_id) as (room, state):
             state.require_host(player_id)
             room.state.held, room.state.deadline = True, None
-            await self.rooms.emit(room_id, [{"type": "room_closed", "room": room_id}])
         async with self.r.pipeline(transaction=True) as pipe:
             pipe.delete(keys.room_code(state.code), keys.streamer_room(room_id))
             pipe.zrem(keys.streamer_rooms(), room_id)
             await pipe.execute()
+        await self.rooms.emit(room_id, [{"type": "room_closed", "room": room_id}])
 
     # -- host controls -----------------------------------------------------------------------
     async def clock(self, player_id: int, room_id: str, action: str, seconds: float = 0.0) -> None:
