@@ -27,7 +27,12 @@ function newPuzzle(e) {
   state.neuron = e.neuron; state.clues = e.clues || []; state.top = null;
   state.explanations = new Map((e.explanations || []).map((x) => [x.id, x]));
   state.scores = { ...(e.scores || {}) }; state.votes = { ...(e.votes || {}) };
-  if (changed) { state.scoreEvents.clear(); state.progress.clear(); state.myVotes.clear(); $("reveal").hidden = true; }
+  if (changed) {
+    state.scoreEvents.clear(); state.progress.clear(); state.myVotes.clear();
+    // The last reveal stays readable during the next round, titled as the previous one.
+    const h = $("reveal").querySelector("h2");
+    if (h) h.textContent = "Last round's score";
+  }
   if (changed && e.neuron) loadNeuronStats(e.neuron);
 }
 

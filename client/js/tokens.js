@@ -52,11 +52,10 @@ export function snippet(tokens, activations, max, { maxIndex = null, label = "",
   const start = windowed ? Math.max(0, mi - WINDOW_BEFORE) : 0;
   const end = windowed ? Math.min(tokens.length, mi + WINDOW_AFTER + 1) : tokens.length;
   const draw = (from, to) => {
-    body.replaceChildren(
-      from > 0 ? el("span", { class: "ellipsis", text: "…" }) : null,
-      ...tokens.slice(from, to).map((t, k) => tokenSpan(t, activations[from + k], max, from + k === mi)),
-      to < tokens.length ? el("span", { class: "ellipsis", text: "…" }) : null,
-    );
+    const parts = tokens.slice(from, to).map((t, k) => tokenSpan(t, activations[from + k], max, from + k === mi));
+    if (from > 0) parts.unshift(el("span", { class: "ellipsis", text: "…" }));
+    if (to < tokens.length) parts.push(el("span", { class: "ellipsis", text: "…" }));
+    body.replaceChildren(...parts);
   };
   draw(start, end);
   if (start > 0 || end < tokens.length) {
