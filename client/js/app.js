@@ -30,7 +30,7 @@ function route() {
   switch (name) {
     case "learn": showView("learn"); startOnboarding(() => { location.hash = state.room ? `#/room/${state.room}` : "#/play"; }); break;
     case "room":
-      if (arg && arg !== state.room) conn.join(decodeURIComponent(arg));
+      if (arg && arg !== state.room) joinRoom(decodeURIComponent(arg));
       showView("room"); render(); break;
     case "teams": showView("teams"); showTeams(state.me, () => showTeams(state.me, () => route())); break;
     case "boards": showView("boards"); showBoard(state.me?.id); break;
@@ -38,6 +38,15 @@ function route() {
     default: showView("lobby"); loadQuests(state.me, enterRoom);
   }
   $("main").focus({ preventScroll: true });
+}
+
+// Streamer rooms have four-letter codes without vowels (and none of I L O U V Y).
+const STREAMER_CODE = /^[BCDFGHJKMNPQRSTWXZ]{4}$/i;
+
+function joinRoom(id) {
+  const code = id.replace(/[\s-]/g, "");
+  if (STREAMER_CODE.test(code)) conn.joinCode(code.toUpperCase());
+  else conn.join(id);
 }
 
 function enterRoom(room) { location.hash = `#/room/${encodeURIComponent(room)}`; }
@@ -67,7 +76,9 @@ const conn = new GameConnection({
     (handlers[e.type] || (() => {}))(e);
     teamMatchEvent(e, state);
     if (e.type === "room" && view !== "room" && view !== "learn") location.hash = `#/room/${encodeURIComponent(e.room)}`;
-    if (e.type === "left" && !e.v && view === "room") location.hash = "#/play";
+    if (e.type === "room" && view === "room" && location.hash !== `#/room/${encodeURIComponent(e.room)}`) history.replaceState(null, "", `#/room/${encodeURIComponent(e.room)}`);
+    if ((e.type === "left" && !e.v) || e.type === "kicked" || e.type === "room_closed") { if (view === "room") location.hash = "#/play"; }
+    if (e.type === "error" && (e.ref === "join" || e.ref === "join_code") && view === "room") location.hash = "#/play";
     if (e.type === "score") {
       const x = state.explanations.get(e.explanation_id);
       if (x && state.me && x.player_id === state.me.id) remember({ id: x.id, text: x.text, neuron: state.neuron ? state.neuron.index : "?", score: e.score, at: Date.now() });

@@ -8,7 +8,7 @@ const MAX_DELAY_MS = 8000;
 
 // Messages that are safe to send again after a reconnect; a submit or a vote is never
 // queued (it could land twice or in the next round), the player repeats it knowingly.
-const SAFE_TO_QUEUE = new Set(["join", "rename", "resync"]);
+const SAFE_TO_QUEUE = new Set(["join", "join_code", "rename", "resync"]);
 
 export function backoffDelay(attempt, random = Math.random) {
   const ceiling = Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** attempt);
@@ -104,6 +104,19 @@ export class GameConnection {
     this.room = room;
     this.v = null;
     return this.send({ type: "join", room });
+  }
+
+  // A streamer room's code (from its host); the room id arrives with the `room` snapshot.
+  joinCode(code) {
+    this.room = null;
+    this.v = null;
+    return this.send({ type: "join_code", code });
+  }
+
+  // The server took us out of the room (kicked, closed): do not rejoin it on reconnect.
+  forgetRoom() {
+    this.room = null;
+    this.v = null;
   }
 
   leave() {

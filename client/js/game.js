@@ -94,6 +94,20 @@ export const handlers = {
     $("feed").prepend(el("li", { class: "shared" }, snippet(e.tokens, e.activations, scaleMax(e.max), { label: `${e.player.name}'s test`, windowed: false })));
   },
   notice(e) { feed(e.message, "notice"); },
+  // -- streamer rooms (docs/protocol.md "Streamer rooms") --
+  streamer(e) { state.streamer = e; if (e.audience !== undefined) state.audience = e.audience; },
+  tally(e) { state.audience = e.audience; state.tally = e.votes || {}; },
+  timer(e) { state.phase = e.phase || state.phase; state.deadline = e.deadline; state.paused = Boolean(e.paused); },
+  submitted(e) { state.pendingSubmit = null; state.awaiting = e.explanation_id; feed("Your explanation waits for the host's approval."); },
+  explanation_rejected(e) { if (state.awaiting === e.explanation_id) state.awaiting = null; toast("The host did not approve your explanation.", "error"); },
+  explanation_removed(e) { state.explanations.delete(e.explanation_id); },
+  voted() { toast("Vote counted", "good"); },
+  kicked(e) {
+    state.room = null;
+    conn.forgetRoom();
+    toast(e.reason === "banned" ? "The host banned you from this room." : "The host removed you from the room.", "error");
+  },
+  room_closed() { state.room = null; conn.forgetRoom(); toast("The host closed the room.", "error"); },
   error(e) { onError(e); },
 };
 
@@ -116,7 +130,7 @@ function onError(e) {
     return;
   }
   if (e.ref === "test_text" || e.request_id) { $("test-result").replaceChildren(el("p", { class: "field-error", text: e.message })); return; }
-  if (e.ref === "join") { $("join-error").textContent = e.message; return; }
+  if (e.ref === "join" || e.ref === "join_code") { $("join-error").textContent = e.message; state.joinFailed = true; return; }
   toast(e.message, "error");
 }
 
@@ -189,7 +203,7 @@ export function render() {
   $("explanation").placeholder = submitted ? "Submitted: now vote for the best other explanation." : state.phase === "round" ? "This neuron fires on…" : "Wait for the next round…";
   $("members").replaceChildren(...[...state.members.entries()].map(([id, name]) =>
     el("li", { class: state.me && id === state.me.id ? "you" : "" }, el("span", { class: "avatar", "aria-hidden": "true", text: (name || "?").trim().charAt(0).toUpperCase() }), el("span", { text: name }), state.me && id === state.me.id ? el("span", { class: "muted", text: " (you)" }) : null)));
-  $("crowd").textContent = `${state.members.size}`;
+  $("crowd").textContent = state.audience ? `${state.members.size} · ${state.audience} watching` : `${state.members.size}`;
 }
 
 export function tickTimer() {

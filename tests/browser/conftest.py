@@ -64,6 +64,9 @@ RANDOM_TEXTS = [
 ]
 
 
+HISTOGRAM = [9000, 2100, 700, 260, 120, 80, 50, 30, 22, 15, 11, 8, 6, 4, 3, 2]
+
+
 def tokens_of(text: str) -> list[str]:
     words = text.split(" ")
     return [words[0], *(f" {w}" for w in words[1:])]
@@ -87,7 +90,7 @@ def seed_animal_campaign(db: Database, name: str, neurons: int = 2) -> list[int]
             neuron = Neuron(
                 campaign_id=campaign.id or 0, index=index, max_activation=3.2, mean_activation=0.11,
                 frac_active=0.042,
-                histogram={"edges": [i * 0.2 for i in range(17)], "counts": [9000, 2100, 700, 260, 120, 80, 50, 30, 22, 15, 11, 8, 6, 4, 3, 2]},
+                histogram={"edges": [i * 0.2 for i in range(17)], "counts": HISTOGRAM},
             )  # fmt: skip
             s.add(neuron)
             s.commit()
@@ -97,8 +100,11 @@ def seed_animal_campaign(db: Database, name: str, neurons: int = 2) -> list[int]
                     toks = tokens_of(text)
                     acts = activations_of(toks)
                     best = max(range(len(acts)), key=lambda k: acts[k])
-                    s.add(Snippet(neuron_id=neuron.id or 0, kind=kind, rank=rank, tokens=toks, activations=acts,
-                                  max_activation=acts[best], max_index=best))  # fmt: skip
+                    row = Snippet(
+                        neuron_id=neuron.id or 0, kind=kind, rank=rank, tokens=toks, activations=acts
+                    )
+                    row.max_activation, row.max_index = acts[best], best
+                    s.add(row)
             s.commit()
     return ids
 
