@@ -78,7 +78,12 @@ class RoomService:
         async with self.r.lock(keys.room_lock(room_id), timeout=15, blocking_timeout=15):
             room = await self.load(room_id)
             yield room
-            await self.r.hset(keys.room_state(room_id), "state", orjson.dumps(room.state.to_json()))
+            # The state is stored with the version it reflects, in one write: a snapshot read
+            # while a transition's events are already in the log but its state is not yet saved
+            # must not claim the newer version (the client would drop those events as seen).
+            state = orjson.dumps(room.state.to_json())
+            v = await self.version(room_id)
+            await self.r.hset(keys.room_state(room_id), mapping={"state": state, "v": v})
             await self.r.zadd(keys.rooms_index(), {room_id: self.clock()})
 
     async def emit(self, room_id: str, events: list[dict[str, Any]]) -> None:
@@ -92,9 +97,12 @@ class RoomService:
         return await eventlog.since_async(self.r, room_id, v)
 
     async def snapshot(self, room_id: str) -> dict[str, Any]:
-        """The full room for a (re)sync, with the version it is at least as new as."""
-        v = await self.version(room_id)
-        room = await self.load(room_id)
+        """The full room for a (re)sync, with the version its state reflects (read together)."""
+        raw, saved_v = await self.r.hmget(keys.room_state(room_id), ["state", "v"])
+        if raw is None:  # no transition yet: nothing in the log changed the (empty) state
+            room, v = PuzzleRoom(RoomState(room_id=room_id), self.timing), await self.version(room_id)
+        else:
+            room, v = PuzzleRoom(RoomState.from_json(orjson.loads(raw)), self.timing), int(saved_v or 0)
         missing = [eid for eid in room.state.written if eid not in room.state.scores]
         if missing:  # a score a worker stored whose event this room has not applied yet
             for eid, score in (await run_in_threadpool(self._best_scores, missing)).items():

@@ -191,7 +191,7 @@ class Client:
     async def expect(
         self,
         kind: str,
-        timeout: float = 5.0,
+        timeout: float = 15.0,  # generous: only a failing test waits it out, a loaded CI box needs it
         where: Callable[[dict[str, Any]], bool] | None = None,
         **match: Any,
     ) -> dict[str, Any]:

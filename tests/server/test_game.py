@@ -7,6 +7,7 @@ exactly as workers.scoring does, and writes the Score row the worker would write
 from __future__ import annotations
 
 import asyncio
+import time
 
 import redis
 from rq import Queue
@@ -56,9 +57,8 @@ async def test_join_submit_vote_reveal_points(
     eid = explanation["id"]
     # The scoring job was enqueued on the model queue (just after the event was appended).
     queue = Queue(hub_settings.queue_model, connection=redis_client)
-    for _ in range(100):
-        if jobs := queue.jobs:
-            break
+    deadline = time.monotonic() + 10
+    while not (jobs := queue.jobs) and time.monotonic() < deadline:
         await asyncio.sleep(0.02)
     assert [(j.func_name, j.args[:2]) for j in jobs] == [
         ("workers.scoring.score_explanation_job", (eid, "r1"))
@@ -75,7 +75,7 @@ async def test_join_submit_vote_reveal_points(
         assert len(s.exec(select(Vote)).all()) == 1
 
     live_server.clock.advance(61)  # the round's deadline passes
-    reveal = await bob.expect("reveal", timeout=5)
+    reveal = await bob.expect("reveal")
     assert reveal["votes"] == {str(eid): 1}
     worker_scores(db, redis_client, "r1", eid, 0.6)
     assert (await bob.expect("score"))["score"] == 0.6

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 import redis
 from rq import SimpleWorker
@@ -24,12 +27,16 @@ async def test_a_real_worker_scores_and_the_reveal_awards_points(
     await alice.join_round("pipe")
     await alice.send({"type": "submit", "text": "the word cat"})
     eid = (await alice.expect("explanation"))["explanation"]["id"]
-    await alice.drain(0.2)  # the job is enqueued right after the event
+    # The job is enqueued just after the event: wait for it (a fixed pause is a guess).
+    queue = model_queue(redis_client, hub_settings)
+    deadline = time.monotonic() + 10
+    while not queue.count and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
     use_settings(hub_settings)
     # The worker runs here in the main thread (rq installs signal handlers); the server runs in
     # its own thread, so events wait in the socket until we read them.
     SimpleWorker([model_queue(redis_client, hub_settings)], connection=redis_client).work(burst=True)
-    score = await alice.expect("score", timeout=10)
+    score = await alice.expect("score", timeout=30)
     assert score["explanation_id"] == eid and -1.0 <= score["score"] <= 1.0
     with db.session() as s:
         assert s.exec(select(Score).where(Score.explanation_id == eid)).one().score == score["score"]
