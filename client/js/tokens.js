@@ -39,8 +39,16 @@ function rove(container) {
   });
 }
 
+// WordPiece models (MiniLM) give tokens without leading spaces and "##" continuations: show
+// them as words. Tokens that already carry their spaces (GPT-2, Llama) are left alone.
+export function readable(tokens) {
+  if (tokens.some((t) => /^\s/.test(t))) return tokens;
+  return tokens.map((t, i) => (t.startsWith("##") ? t.slice(2) : i > 0 && /^[\w\[]/.test(t) ? ` ${t}` : t));
+}
+
 // tokens/activations: arrays; max: the scale (the neuron's max); maxIndex: the marked token.
-export function snippet(tokens, activations, max, { maxIndex = null, label = "", windowed = true } = {}) {
+export function snippet(rawTokens, activations, max, { maxIndex = null, label = "", windowed = true } = {}) {
+  const tokens = readable(rawTokens);
   const mi = maxIndex ?? activations.reduce((best, a, i) => (a > activations[best] ? i : best), 0);
   const body = el("span", { class: "toks" });
   const container = el("div", {
