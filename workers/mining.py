@@ -8,8 +8,11 @@ started again with the same arguments; crashed ones are "failed" and resume the 
 
 from __future__ import annotations
 
+import fcntl
+import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +27,9 @@ from engine.models import load_model
 from store.campaigns import finish_campaign, get_campaign, mark_failed, start_campaign
 from store.db import Database
 from store.models import utcnow
-from workers.context import get_context
+from workers.context import WorkerContext, get_context
+
+log = logging.getLogger(__name__)
 
 WINDOW = 64
 LOCK_TTL_S = 600
@@ -33,6 +38,26 @@ LOCK_TTL_S = 600
 def checkpoint_path(settings: Settings, name: str) -> Path:
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
     return settings.data_path / "campaigns" / f"{safe}.ckpt"
+
+
+@contextmanager
+def _build_lock(settings: Settings, name: str) -> Iterator[None]:
+    """One build per campaign on this data dir, whether started from the CLI or a worker.
+
+    An OS file lock: released by the kernel when the process dies, so a crash never leaves
+    a campaign locked. (Workers on other machines are kept apart by the Redis lock too.)
+    """
+    path = checkpoint_path(settings, name).with_suffix(".lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ValueError(f"campaign {name!r} is already being built by another process") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _set_status(db: Database, name: str, status: str) -> None:
@@ -74,39 +99,40 @@ def build_campaign(
     if max_tokens < 0:
         raise ValueError("max tokens must be 0 (the whole corpus) or more")
     resolve_corpus(corpus)
-    windows = make_windows(neurons_model, corpus, window=WINDOW, max_tokens=max_tokens)
-    with db.session() as session:
-        campaign = start_campaign(
-            session,
-            name=name,
-            model=model,
-            layer=layer,
-            neuron_start=start,
-            neuron_end=end,
-            corpus=corpus_label(corpus),
-            window=WINDOW,
-        )
-    miner = Miner(
-        neurons_model,
-        windows,
-        layer,
-        neurons,
-        checkpoint=checkpoint_path(settings, name),
-        batch_size=batch_size,
-    )
-    try:
-        summaries = miner.run(on_progress=on_progress, should_stop=should_stop)
-    except (KeyboardInterrupt, MiningInterrupted):
-        _set_status(db, name, "paused")
-        raise
-    except Exception:
+    with _build_lock(settings, name):
+        windows = make_windows(neurons_model, corpus, window=WINDOW, max_tokens=max_tokens)
         with db.session() as session:
-            mark_failed(session, name)
-        raise
-    with db.session() as session:
-        finish_campaign(session, campaign, summaries, miner.total_tokens)
-    checkpoint_path(settings, name).unlink(missing_ok=True)
-    return len(summaries)
+            campaign = start_campaign(
+                session,
+                name=name,
+                model=model,
+                layer=layer,
+                neuron_start=start,
+                neuron_end=end,
+                corpus=corpus_label(corpus),
+                window=WINDOW,
+            )
+        miner = Miner(
+            neurons_model,
+            windows,
+            layer,
+            neurons,
+            checkpoint=checkpoint_path(settings, name),
+            batch_size=batch_size,
+        )
+        try:
+            summaries = miner.run(on_progress=on_progress, should_stop=should_stop)
+        except (KeyboardInterrupt, MiningInterrupted):
+            _set_status(db, name, "paused")
+            raise
+        except Exception:
+            with db.session() as session:
+                mark_failed(session, name)
+            raise
+        with db.session() as session:
+            finish_campaign(session, campaign, summaries, miner.total_tokens)
+        checkpoint_path(settings, name).unlink(missing_ok=True)
+        return len(summaries)
 
 
 def build_campaign_job(
@@ -157,7 +183,18 @@ def build_campaign_job(
         ctx.redis.delete(lock)
     event = {"type": "done", "campaign": name, "neurons": n}
     publish(event)
+    _seed_explanations(ctx, name)
     return event
+
+
+def _seed_explanations(ctx: WorkerContext, name: str) -> None:
+    """New puzzles get a few scored machine explanations (Settings.seed_machine_explanations)."""
+    from workers.explaining import enqueue_campaign_seeding
+
+    try:
+        enqueue_campaign_seeding(ctx.redis, ctx.settings, ctx.db, name)
+    except Exception:  # a failed seeding must not turn a finished build into a failed job
+        log.exception("could not enqueue machine explanations for campaign %s", name)
 
 
 # -- the default campaign ------------------------------------------------------

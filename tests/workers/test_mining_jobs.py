@@ -199,3 +199,32 @@ def test_cli_build_list_and_activations(
         _cli(settings, *argv[:-1], "a-b")
     with pytest.raises(CliError, match="only smollm2-135m"):
         _cli(settings, "models", "pull", "gpt2")
+
+
+def test_same_campaign_cannot_be_built_twice_at_once(settings: Settings, db: Database) -> None:
+    # A second build (another CLI or a worker) of a campaign being built is refused, not mixed in.
+    inner: list[str] = []
+
+    def start_second(_progress: object) -> None:
+        if inner:
+            return
+        try:
+            build_campaign(
+                settings, db, name="c5", model="minilm-l6", layer=3, neuron_end=4, max_tokens=SMALL
+            )
+        except ValueError as exc:
+            inner.append(str(exc))
+
+    build_campaign(
+        settings,
+        db,
+        name="c5",
+        model="minilm-l6",
+        layer=3,
+        neuron_end=4,
+        max_tokens=SMALL,
+        on_progress=start_second,
+    )
+    assert inner == ["campaign 'c5' is already being built by another process"]
+    with db.session() as s:
+        assert [(c.name, c.neurons_mined, c.status) for c in list_campaigns(s)] == [("c5", 4, "ready")]
