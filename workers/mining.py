@@ -24,7 +24,7 @@ from config.settings import Settings
 from engine.corpus import corpus_label, make_windows, resolve_corpus
 from engine.mining import Miner, MiningInterrupted, MiningProgress
 from engine.models import load_model
-from store.campaigns import finish_campaign, get_campaign, mark_failed, start_campaign
+from store.campaigns import finish_campaign, get_campaign, list_campaigns, mark_failed, start_campaign
 from store.db import Database
 from store.models import utcnow
 from workers.context import WorkerContext, get_context
@@ -230,7 +230,13 @@ def ensure_default_campaign_job() -> dict[str, Any]:
     """RQ job form of ``ensure_default_campaign``, with the same progress events as a build."""
     ctx = get_context()
     if not default_campaign_missing(ctx.settings, ctx.db):
-        return {"type": "done", "campaign": ctx.settings.default_campaign, "neurons": 0}
+        with ctx.db.session() as session:
+            mined = {c.name: c.neurons_mined for c in list_campaigns(session)}
+        return {
+            "type": "done",
+            "campaign": ctx.settings.default_campaign,
+            "neurons": mined[ctx.settings.default_campaign],
+        }
     s = ctx.settings
     return build_campaign_job(
         s.default_campaign, s.default_model, s.default_layer, 0, s.default_neurons, None, s.default_max_tokens

@@ -25,6 +25,7 @@ from workers.mining import (
     build_campaign_job,
     default_campaign_missing,
     ensure_default_campaign,
+    ensure_default_campaign_job,
 )
 from workers.queues import model_queue
 
@@ -146,6 +147,8 @@ def test_default_campaign_is_mined_once(settings: Settings, db: Database) -> Non
     assert seen and seen[-1].tokens == SMALL
     assert not default_campaign_missing(small, db)
     assert ensure_default_campaign(small, db) is False
+    context.use_settings(small)
+    assert ensure_default_campaign_job() == {"type": "done", "campaign": small.default_campaign, "neurons": 8}
     with db.session() as s:
         (info,) = list_campaigns(s)
     assert (info.name, info.model, info.neurons_mined) == (small.default_campaign, "minilm-l6", 8)
