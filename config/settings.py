@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     # Empty means "embedded": SQLite in data_dir / a private redis-server.
     database_url: str = ""
     redis_url: str = ""
+    # Connections of a web process' async Redis pool; more requests than this wait their turn.
+    redis_max_connections: int = 200
     host: str = "127.0.0.1"
     port: int = 8000
     # Empty means "generate once and keep in data_dir/secret_key".
@@ -43,6 +45,11 @@ class Settings(BaseSettings):
     openai_base_url: str = ""
     openai_api_key: str = "not-needed"
     openai_model: str = ""
+    # Who writes machine explanations: "llm" (local causal LM) or "openai" (the endpoint above),
+    # and how many a new campaign's neurons are seeded with, scored (0 turns seeding off).
+    explainer: str = "llm"
+    explainer_model: str = "smollm2-135m"
+    seed_machine_explanations: int = 2
 
     # Device for models: "auto" picks CUDA when present.
     device: str = "auto"
@@ -68,6 +75,8 @@ class Settings(BaseSettings):
     room_shown_explanations: int = 5
     # Per-connection queue of events not yet written to a slow socket before it is dropped.
     ws_outbox: int = 1_000
+    # A room's crowd count (players, audience) goes out at most this often (server/crowd.py).
+    crowd_interval_s: float = 1.0
 
     # Competition (issue 6). Period boards (daily/weekly/monthly) expire this long after their
     # period ends; a room's board this long after its last point; quest results keep the top N.

@@ -46,7 +46,12 @@ def create_app(settings: Settings, *, clock: Callable[[], float] | None = None) 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         db = Database(settings)
-        r = aioredis.Redis.from_url(settings.redis_url)
+        # Thousands of sockets share one pool: a burst of joins or votes waits for a free
+        # connection (BlockingConnectionPool) instead of failing with "Too many connections".
+        pool = aioredis.BlockingConnectionPool.from_url(
+            settings.redis_url, max_connections=settings.redis_max_connections, timeout=20
+        )
+        r = aioredis.Redis.from_pool(pool)
         r_sync = redis.Redis.from_url(settings.redis_url)
         service = RoomService(settings, db, r, r_sync, **({"clock": clock} if clock else {}))
         hub = Hub(service, r)

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import orjson
 import redis
+from websockets.asyncio.client import connect
 
 from config import keys
 from rooms.roomcodes import CODE_RE
@@ -16,8 +17,15 @@ from store.models import Explanation
 from tests.server.conftest import Client, LiveServer
 
 
-async def host_room(server: LiveServer, **options: Any) -> tuple[Client, dict[str, Any]]:
-    host = await Client.connect(server.ws_url, sid="host-session-1")
+async def open_client(url: str, ping_interval: float | None) -> Client:
+    # An unbounded receive queue: a client busy elsewhere still answers the server's pings.
+    return Client(await connect(url, ping_interval=ping_interval, max_queue=None), "json")
+
+
+async def host_room(
+    server: LiveServer, ping_interval: float | None = 20.0, **options: Any
+) -> tuple[Client, dict[str, Any]]:
+    host = await open_client(f"{server.ws_url}?sid=host-session-1", ping_interval)
     await host.expect("welcome")
     await host.send({"type": "create_room", "kind": "streamer", **options})
     created = await host.expect("room_created")
@@ -26,8 +34,8 @@ async def host_room(server: LiveServer, **options: Any) -> tuple[Client, dict[st
     return host, created
 
 
-async def player(server: LiveServer, code: str, sid: str, **params: Any) -> Client:
-    client = await Client.connect(server.ws_url, sid=sid, **params)
+async def player(server: LiveServer, code: str, sid: str, ping_interval: float | None = 20.0) -> Client:
+    client = await open_client(f"{server.ws_url}?sid={sid}", ping_interval)
     await client.expect("welcome")
     await client.send({"type": "join_code", "code": code.lower()})
     await client.expect("room")

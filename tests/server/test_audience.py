@@ -1,0 +1,181 @@
+"""2,000 audience sockets on a real server: every vote counted once, tallies pushed at a bounded
+rate (one ``tally`` per interval at most, however many votes arrive), crowd counts right.
+
+All sockets are real websockets clients on loopback in this one process (asyncio), each with
+a reader task, against uvicorn in a thread. The figures it prints (connect, vote and fan-out
+times) are for information; the assertions are about counts and rates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+import pytest
+from sqlmodel import func, select
+from websockets.asyncio.client import ClientConnection, connect
+
+from config.settings import Settings
+from server.sessions import make_token
+from store.db import Database
+from store.models import Player, Vote
+from tests.server.conftest import Clock, LiveServer
+from tests.server.test_streamer import finish, host_room, player
+
+AUDIENCE = 2_000
+BATCH = 200
+
+
+class Fan:
+    """One audience socket: reads everything, answers pings, keeps tallies with arrival times."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.tallies: list[tuple[float, dict[str, Any]]] = []
+        self.events: list[dict[str, Any]] = []
+        self.changed = asyncio.Event()
+        self.reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        async for frame in self.ws:
+            event = orjson.loads(frame)
+            if event["type"] == "ping":
+                await self.ws.send(orjson.dumps({"type": "pong", "t": event.get("t")}).decode())
+            elif event["type"] == "tally":
+                self.tallies.append((time.monotonic(), event))
+            else:
+                self.events.append(event)
+            self.changed.set()
+
+    async def wait_for(self, kind: str, timeout: float = 30.0, **match: Any) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            pool = [e for _, e in self.tallies] if kind == "tally" else self.events
+            for event in pool:
+                if event["type"] == kind and all(event.get(k) == v for k, v in match.items()):
+                    return event
+            self.changed.clear()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"no {kind} {match}; got {[e['type'] for e in self.events][-10:]}")
+            try:
+                await asyncio.wait_for(self.changed.wait(), left)
+            except TimeoutError:
+                continue
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.ws.send(orjson.dumps(message).decode())
+
+
+@pytest.fixture
+def audience_server(hub_settings: Settings, campaign: list[int]) -> Iterator[LiveServer]:
+    server = LiveServer(hub_settings.model_copy(update={"heartbeat_s": 60.0}), Clock()).start()
+    yield server
+    server.stop()
+
+
+def make_fans(db: Database, settings: Settings, n: int) -> list[str]:
+    """Tokens of n guest players made in one transaction (connecting makes no rows then)."""
+    with db.session() as s:
+        rows = [Player(name=f"Fan {i}") for i in range(n)]
+        s.add_all(rows)
+        s.commit()
+        return [make_token(settings.effective_secret_key(), int(p.id or 0)) for p in rows]
+
+
+async def join_fan(url: str, token: str, code: str) -> Fan:
+    # No client keepalive: 2,000 sockets and the server share two cores, pings could time out.
+    url = f"{url}?format=json&token={token}&sid=fan-{token[-12:]}"
+    fan = Fan(await connect(url, max_queue=None, ping_interval=None))
+    await fan.send({"type": "join_code", "code": code})
+    await fan.wait_for("tally")  # sent privately after the join: the fan is in the audience
+    return fan
+
+
+@pytest.mark.timeout(180)
+async def test_two_thousand_audience_votes_with_bounded_tallies(
+    audience_server: LiveServer, hub_settings: Settings, db: Database
+) -> None:
+    interval = hub_settings.streamer_tally_interval_s
+    tokens = make_fans(db, hub_settings, AUDIENCE)
+    host, created = await host_room(audience_server, player_cap=2, ping_interval=None)
+    code = created["code"]
+    ada, bea = [
+        await player(audience_server, code, f"{n}-session-9", ping_interval=None) for n in ("ada", "bea")
+    ]
+    await host.send({"type": "start"})
+    await ada.expect("puzzle")
+    await ada.send({"type": "submit", "text": "fires on cats"})
+    await bea.send({"type": "submit", "text": "fires on sitting"})
+    first = (await host.expect("explanation"))["explanation"]["id"]
+    second = (await host.expect("explanation"))["explanation"]["id"]
+
+    t0 = time.monotonic()
+    fans: list[Fan] = []
+    for start in range(0, AUDIENCE, BATCH):
+        batch = tokens[start : start + BATCH]
+        fans += await asyncio.gather(*(join_fan(audience_server.ws_url, t, code) for t in batch))
+    connect_s = time.monotonic() - t0
+    observer = fans[0]
+    crowd = await observer.wait_for("tally", audience=AUDIENCE)
+    assert crowd["votes"] == {}
+
+    # Fan-out of one ordinary room event to every socket (the host pauses and resumes).
+    t0 = time.monotonic()
+    await host.send({"type": "pause"})
+    await asyncio.gather(*(f.wait_for("timer", paused=True) for f in fans))
+    fanout_s = time.monotonic() - t0
+    await host.send({"type": "resume"})
+
+    # Every fan votes at once: 60 % for the first explanation, 40 % for the second.
+    tallies_before = len(observer.tallies)
+    choice = {i: first if i % 5 < 3 else second for i in range(AUDIENCE)}
+    t0 = time.monotonic()
+    for start in range(0, AUDIENCE, BATCH):
+        await asyncio.gather(
+            *(
+                fans[i].send({"type": "vote", "explanation_id": choice[i]})
+                for i in range(start, start + BATCH)
+            )
+        )
+    await asyncio.gather(*(f.wait_for("voted", timeout=60) for f in fans))
+    vote_s = time.monotonic() - t0
+    expected = {str(first): AUDIENCE * 3 // 5, str(second): AUDIENCE * 2 // 5}
+    final = await observer.wait_for("tally", timeout=10, votes=expected)
+    assert final["voters"] == AUDIENCE and final["audience"] == AUDIENCE
+    done_s = time.monotonic() - t0
+
+    # Bounded push: in any one second at most 1/interval tallies (+1 for a window's edges),
+    # against AUDIENCE messages per vote if every vote were a room event.
+    during = [t for t, _ in observer.tallies[tallies_before:]]
+    per_second = Counter(math.floor(t - during[0]) for t in during)
+    assert max(per_second.values()) <= math.ceil(1 / interval) + 1, per_second
+    # Every fan's stream is as bounded (its first tally, sent at its join, is not a push).
+    for fan in fans[:: AUDIENCE // 20]:
+        times = [t for t, _ in fan.tallies[1:]]
+        windows = Counter(math.floor(t - times[0]) for t in times)
+        assert max(windows.values()) <= math.ceil(1 / interval) + 1, windows
+
+    # One vote each: a second vote is refused and counts nothing; the DB has one row per fan.
+    await fans[7].send({"type": "vote", "explanation_id": second})
+    assert (await fans[7].wait_for("error", code="double_vote"))["ref"] == "vote"
+    with db.session() as s:
+        rows = s.exec(select(func.count()).select_from(Vote).where(Vote.audience == True)).one()  # noqa: E712
+    assert rows == AUDIENCE
+
+    # Leaving lowers the crowd count.
+    await asyncio.gather(*(f.ws.close() for f in fans[1:501]))
+    await observer.wait_for("tally", audience=AUDIENCE - 500)
+    print(
+        f"\naudience {AUDIENCE}: connect+join {connect_s:.1f}s, one event to all {fanout_s * 1000:.0f} ms, "
+        f"{AUDIENCE} votes acknowledged in {vote_s:.1f}s, final tally after {done_s:.1f}s, "
+        f"tallies during voting {len(during)} (max {max(per_second.values())}/s) vs "
+        f"{AUDIENCE * AUDIENCE:,} messages if each vote were a room event"
+    )
+    await asyncio.gather(*(f.ws.close() for f in fans[501:]))
+    await finish(host, ada, bea)
