@@ -1,0 +1,127 @@
+"""Command sequences against the real room service (server/room_service.py): real Redis, real
+database. After each random sequence the durable records agree with what the room said:
+
+* one Vote row per (player, explanation), never by the author, and one ``vote`` event each;
+* every point in the database is a PointEvent of this room, and their sum per player equals the
+  awards the room's ``points`` events announced (and the player's total_points);
+* scores reach the room only through record_score (the worker path): no client move makes one.
+
+Bounded: a few dozen sequences in the default run (each touches SQL and Redis), more with
+``--hypothesis-profile=thorough``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from typing import Any
+
+import redis
+import redis.asyncio as aioredis
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlmodel import select
+
+from config.settings import Settings
+from rooms.puzzle_room import RoomError
+from server.room_service import RoomService
+from store import eventlog
+from store.db import Database
+from store.models import Explanation, PointEvent, Vote
+from store.players import create_guest, total_points
+from tests.server.conftest import Clock, seed_campaign
+
+_rooms = itertools.count()
+moves = st.lists(
+    st.one_of(
+        st.tuples(st.just("join"), st.integers(0, 3)),
+        st.tuples(st.just("leave"), st.integers(0, 3)),
+        st.tuples(st.just("submit"), st.integers(0, 3)),
+        st.tuples(st.just("vote"), st.integers(0, 3), st.integers(0, 6)),
+        st.tuples(st.just("vote"), st.integers(0, 3), st.integers(0, 6)),
+        st.tuples(st.just("score"), st.integers(0, 6), st.floats(-1.0, 1.0)),
+        st.tuples(st.just("clock"), st.sampled_from([0.5, 5.0, 61.0, 31.0])),
+    ),
+    max_size=30,
+)
+CLIENT_ERRORS = {"not_in_room", "wrong_phase", "already_submitted", "double_vote", "own_vote", "not_found"}
+
+
+async def _play(
+    service: RoomService, clock: Clock, room: str, players: list[dict[str, Any]], steps: list
+) -> None:
+    written: list[int] = []
+    joins = [("join", i) for i in range(len(players))]  # most sequences should reach the votes
+    for step in [*joins, *steps]:
+        kind = step[0]
+        try:
+            if kind == "join":
+                p = players[step[1]]
+                await service.join(room, p["id"], p["name"])
+            elif kind == "leave":
+                await service.leave(room, players[step[1]]["id"])
+            elif kind == "submit":
+                written.append(await service.submit(room, players[step[1]], f"fires on cats {len(written)}"))
+            elif kind == "vote":
+                eid = written[step[2] % len(written)] if written else 10_000 + step[2]
+                await service.vote(room, players[step[1]]["id"], eid)
+            elif kind == "score" and written:  # what the hub does with a worker's score event
+                await service.record_score(room, written[step[1] % len(written)], step[2])
+            elif kind == "clock":
+                clock.advance(step[1])
+                await service.tick(room)
+        except RoomError as exc:
+            assert exc.code in CLIENT_ERRORS, exc.code
+    for _ in range(3):  # finish whatever round is open (round -> reveal -> round end): points awarded
+        clock.advance(100.0)
+        await service.tick(room)
+
+
+def _check(db: Database, r: redis.Redis, room: str, players: list[dict[str, Any]]) -> None:
+    events = eventlog.since(r, room, 0) or []
+    announced: dict[int, int] = {}
+    for event in events:
+        if event["type"] == "points":
+            for award in event["awards"]:
+                announced[award["player_id"]] = announced.get(award["player_id"], 0) + award["amount"]
+    vote_events = [e for e in events if e["type"] == "vote"]
+    with db.session() as s:
+        explanations = {e.id: e for e in s.exec(select(Explanation).where(Explanation.room_id == room))}
+        votes = [v for v in s.exec(select(Vote)) if v.explanation_id in explanations]
+        pairs = [(v.player_id, v.explanation_id) for v in votes]
+        assert len(pairs) == len(set(pairs)), "one vote per player per explanation"
+        assert all(explanations[e].player_id != pid for pid, e in pairs), "no vote for one's own"
+        assert len(vote_events) == len(votes), "every stored vote was announced once, and only those"
+        stored: dict[int, int] = {}
+        for point in s.exec(select(PointEvent).where(PointEvent.room_id == room)):
+            stored[point.player_id] = stored.get(point.player_id, 0) + point.amount
+        assert stored == announced, "points equal the sum of the room's point events"
+        for p in players:
+            assert total_points(s, p["id"]) == stored.get(p["id"], 0)
+
+
+@given(steps=moves)
+@settings(max_examples=max(15, settings().max_examples // 10))
+def test_random_command_sequences_keep_votes_and_points_consistent(
+    settings: Settings, db: Database, redis_client: redis.Redis, steps: list
+) -> None:
+    hub = settings.model_copy(update={"room_lobby_s": 0.0, "room_round_s": 60.0, "room_reveal_s": 30.0})
+    if not getattr(db, "_fuzz_seeded", False):  # the db fixture is emptied once per test, not per example
+        seed_campaign(db, hub.default_campaign)
+        db._fuzz_seeded = True  # type: ignore[attr-defined]
+    room = f"fuzz{next(_rooms)}"
+    with db.session() as s:
+        players = [
+            {"id": int(g.id or 0), "name": g.name} for g in (create_guest(s, f"P{i}") for i in range(4))
+        ]
+
+    async def run() -> None:
+        r = aioredis.Redis.from_url(hub.redis_url)
+        clock = Clock()
+        try:
+            await _play(RoomService(hub, db, r, redis_client, clock=clock), clock, room, players, steps)
+        finally:
+            await r.aclose()
+
+    asyncio.run(run())
+    _check(db, redis_client, room, players)
