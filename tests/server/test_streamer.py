@@ -226,3 +226,16 @@ async def test_cap_lock_private_and_overlay(live_server: LiveServer) -> None:
     board = httpx.get(f"{live_server.http_url}/api/v1/leaderboards/room:{room}")
     assert board.status_code == 200
     await finish(host, stranger, first, second, overlay)
+
+
+def test_overlay_and_host_pages_are_served(live_server: LiveServer) -> None:
+    overlay = httpx.get(f"{live_server.http_url}/static/overlay.html")
+    css = httpx.get(f"{live_server.http_url}/static/css/overlay.css")
+    host = httpx.get(f"{live_server.http_url}/static/host.html")
+    assert overlay.status_code == css.status_code == host.status_code == 200
+    assert "<button" not in overlay.text and "<input" not in overlay.text  # no controls on stream
+    assert "background: transparent" in css.text
+    for command in ("start", "pause", "next_puzzle", "extend", "close_room"):
+        assert f'data-cmd="{command}"' in host.text
+    for script in ("overlay.js", "host.js"):
+        assert httpx.get(f"{live_server.http_url}/static/js/{script}").status_code == 200

@@ -1,0 +1,133 @@
+// The stream overlay: read-only view of a streamer room (no controls, nothing to click).
+import { Connection } from "./protocol.js";
+
+const params = new URLSearchParams(location.search);
+const overlayToken = params.get("overlay");
+const roomCode = params.get("room");
+const $ = (id) => document.getElementById(id);
+
+const view = { room: null, neuron: null, clues: [], explanations: new Map(), votes: {}, tally: {}, deadline: null, paused: false };
+
+function shade(clue) {
+  const max = Math.max(...clue.activations, 1e-9);
+  return clue.tokens.map((t, i) => {
+    const a = Math.max(0, clue.activations[i]) / max;
+    const span = document.createElement("span");
+    span.className = "tok";
+    span.textContent = t;
+    span.style.background = `rgba(255, 140, 0, ${a.toFixed(2)})`;
+    return span;
+  });
+}
+
+function renderPuzzle() {
+  $("neuron").textContent = view.neuron ? `Neuron ${view.neuron.index} · ${view.neuron.campaign}` : "Waiting for the host…";
+  $("clues").replaceChildren(...view.clues.slice(0, 5).map((clue) => {
+    const li = document.createElement("li");
+    li.append(...shade(clue));
+    return li;
+  }));
+}
+
+function renderExplanations() {
+  const rows = [...view.explanations.values()].map((e) => {
+    const votes = (view.votes[e.id] || 0) + (view.tally[e.id] || 0);
+    return { e, votes };
+  }).sort((a, b) => b.votes - a.votes);
+  const top = Math.max(1, ...rows.map((r) => r.votes));
+  $("explanations").replaceChildren(...rows.map(({ e, votes }) => {
+    const li = document.createElement("li");
+    const text = document.createElement("span");
+    text.textContent = `${e.text} — ${e.player_name || "machine"}`;
+    const count = document.createElement("span");
+    count.className = "count";
+    count.textContent = `${votes} votes${typeof e.score === "number" ? ` · score ${e.score.toFixed(2)}` : ""}`;
+    const bar = document.createElement("div");
+    bar.className = "bar";
+    bar.style.width = `${(100 * votes) / top}%`;
+    li.append(text, count, bar);
+    return li;
+  }));
+}
+
+async function renderBoard() {
+  if (!view.room) return;
+  try {
+    const res = await fetch(`/api/v1/leaderboards/${encodeURIComponent(`room:${view.room}`)}?limit=5`);
+    if (!res.ok) return;
+    const body = await res.json();
+    $("board").replaceChildren(...body.items.map((item) => {
+      const li = document.createElement("li");
+      li.textContent = `${item.name ?? item.member} — ${item.score}`;
+      return li;
+    }));
+  } catch { /* the board is decoration; the next points event retries */ }
+}
+
+function setExplanations(list) {
+  view.explanations = new Map(list.map((e) => [e.id, e]));
+}
+
+function onEvent(ev) {
+  switch (ev.type) {
+    case "welcome":
+      if (overlayToken) conn.send({ type: "watch", overlay: overlayToken });
+      else if (roomCode) conn.send({ type: "join_code", code: roomCode });
+      break;
+    case "room":
+      view.room = ev.room;
+      view.neuron = ev.neuron;
+      view.clues = ev.clues || [];
+      view.deadline = ev.deadline;
+      view.votes = ev.votes || {};
+      setExplanations(ev.explanations || []);
+      $("overlay").hidden = false;
+      renderPuzzle(); renderExplanations(); renderBoard();
+      break;
+    case "puzzle":
+      view.neuron = ev.neuron; view.clues = ev.clues; view.deadline = ev.deadline;
+      view.votes = {}; view.tally = {};
+      setExplanations(ev.explanations || []);
+      renderPuzzle(); renderExplanations();
+      break;
+    case "explanation":
+      view.explanations.set(ev.explanation.id, ev.explanation); renderExplanations(); break;
+    case "explanation_removed":
+      view.explanations.delete(ev.explanation_id); renderExplanations(); break;
+    case "vote":
+      view.votes[ev.explanation_id] = ev.votes; renderExplanations(); break;
+    case "score": {
+      const e = view.explanations.get(ev.explanation_id);
+      if (e) { e.score = ev.score; renderExplanations(); }
+      break;
+    }
+    case "tally":
+      view.tally = ev.votes;
+      $("crowd").textContent = `${ev.audience} watching · ${ev.voters} voted`;
+      renderExplanations();
+      break;
+    case "streamer":
+      view.paused = ev.paused;
+      $("code").hidden = !ev.code;
+      $("code").textContent = ev.code || "";
+      break;
+    case "timer":
+      view.deadline = ev.deadline; view.paused = ev.paused; break;
+    case "reveal": case "lobby": case "round_end":
+      view.deadline = ev.deadline ?? null; break;
+    case "points":
+      renderBoard(); break;
+    case "room_closed":
+      $("neuron").textContent = "The room is closed."; break;
+    case "error":
+      $("status").textContent = ev.message; break;
+  }
+}
+
+setInterval(() => {
+  const left = view.deadline ? Math.max(0, Math.round(view.deadline - Date.now() / 1000)) : null;
+  $("timer").textContent = view.paused ? "paused" : left === null ? "" : `${left}s`;
+}, 250);
+
+const conn = new Connection(onEvent, (status) => { $("status").textContent = status === "online" ? "" : status; });
+conn.open();
