@@ -110,6 +110,16 @@ def scoring_request(request_id: str) -> str:
     return _key("scoring", "request", request_id)
 
 
+def rescore_pending(neuron_id: int) -> str:
+    """String with TTL: a rescore job for this neuron is queued (the sweep does not queue another)."""
+    return _key("scoring", "rescore", neuron_id)
+
+
+def rescore_sweep_lock() -> str:
+    """String with TTL: a rescoring sweep is queued or running."""
+    return _key("scoring", "sweep")
+
+
 def campaign_build_lock(campaign: str) -> str:
     return _key("campaign", campaign, "building")
 

@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "server.commands.run",  # up, web, worker, scheduler
     "server.commands.models",  # activations, campaign build/list, models pull/list
     "server.commands.score",  # score explanations with a simulator
+    "server.commands.explain",  # machine explanations of a neuron
     "server.commands.export",  # export/import a campaign as open data
     "server.commands.apikeys",  # API keys for the public read API
     "server.commands.leaderboard",  # leaderboard rebuild/show

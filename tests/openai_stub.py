@@ -5,7 +5,10 @@ as a string or a list) and ``/v1/chat/completions`` on loopback, port 0. Its ans
 follow a simple deterministic rule instead of a model: a token "fires" (10) when its
 word occurs in the explanation, or when it is a number and the explanation speaks of
 numbers or digits; otherwise 0. With ``logprobs=False`` the Completions endpoint
-refuses echo+logprobs like a chat-only server does, so the fallback is exercised.
+refuses echo+logprobs like a chat-only server does, so the fallback is exercised;
+with ``completions=False`` it is missing altogether. Explainer prompts (ending in
+"the main thing this neuron does is find") are answered with phrases naming the most
+active token of the last neuron shown.
 """
 
 from __future__ import annotations
@@ -74,11 +77,35 @@ def chat_answer(messages: list[dict[str, Any]]) -> str:
     return "<start>\n" + "\n".join(lines) + "\n<end>"
 
 
+EXPLAINER_LEAD = "the main thing this neuron does is find"
+
+
+def top_token(prompt: str) -> str:
+    """The most active token of the last neuron listed in an explainer prompt."""
+    section = prompt.rsplit("Neuron ", 1)[-1]
+    best, best_value = "", -1
+    for line in section.split("\n"):
+        token, tab, value = line.rpartition("\t")
+        if tab and value.isdigit() and int(value) > best_value:
+            best, best_value = token.strip(), int(value)
+    return best
+
+
+def explanations(prompt: str, n: int) -> list[str]:
+    """n different phrases naming the most active token, the way a helpful model might."""
+    word = top_token(prompt)
+    phrases = [f' the word "{word}".', f" occurrences of {word}", f" tokens like {word} in text"]
+    return [phrases[i % len(phrases)] + (f" ({i})" if i >= len(phrases) else "") for i in range(n)]
+
+
 class OpenAIStub:
-    def __init__(self, *, logprobs: bool = True, model: str = "stub-model") -> None:
+    def __init__(self, *, logprobs: bool = True, completions: bool = True, model: str = "stub-model") -> None:
         self.logprobs = logprobs
+        # False: no Completions endpoint at all (404), like a chat-only server.
+        self.has_completions = completions
         self.model = model
         self.requests: list[tuple[str, dict[str, Any]]] = []
+        self.chat_explanations = 0  # so that successive chat answers differ, like sampled ones
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -104,7 +131,7 @@ class OpenAIStub:
                 stub.requests.append((self.path, body))
                 if self.path.endswith("/chat/completions"):
                     self._reply(200, stub.chat(body))
-                elif self.path.endswith("/completions"):
+                elif self.path.endswith("/completions") and stub.has_completions:
                     status, reply = stub.completions(body)
                     self._reply(status, reply)
                 else:
@@ -129,6 +156,14 @@ class OpenAIStub:
         if body.get("echo") and body.get("logprobs") is not None and not self.logprobs:
             return 400, _error("echo and logprobs are not supported by this server", "invalid_request_error")
         prompts = body["prompt"] if isinstance(body["prompt"], list) else [body["prompt"]]
+        if not body.get("echo") and str(prompts[0]).endswith(EXPLAINER_LEAD):
+            texts = explanations(prompts[0], int(body.get("n") or 1))
+            choices = [
+                {"text": t, "index": i, "logprobs": None, "finish_reason": "stop"}
+                for i, t in enumerate(texts)
+            ]
+            return 200, {"id": "cmpl-x", "object": "text_completion", "created": int(time.time()),
+                         "model": body.get("model", self.model), "choices": choices}  # fmt: skip
         choices = []
         for i, prompt in enumerate(prompts):
             logprobs = (
@@ -146,6 +181,13 @@ class OpenAIStub:
         }
 
     def chat(self, body: dict[str, Any]) -> dict[str, Any]:
+        user = str(body["messages"][-1]["content"])
+        if EXPLAINER_LEAD in user:
+            # Chat models tend to repeat the lead-in; the explainer must cope.
+            self.chat_explanations += 1
+            content = EXPLAINER_LEAD + explanations(user, self.chat_explanations)[-1]
+        else:
+            content = chat_answer(body["messages"])
         return {
             "id": f"chatcmpl-{len(self.requests)}",
             "object": "chat.completion",
@@ -154,7 +196,7 @@ class OpenAIStub:
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": chat_answer(body["messages"])},
+                    "message": {"role": "assistant", "content": content},
                     "finish_reason": "stop",
                 }
             ],

@@ -1,0 +1,172 @@
+"""Machine explanations: a language model completes the explainer prompt K times.
+
+Two explainers speak one interface (``explain(records, k, max_chars)``): a local
+causal LM through transformers (sampling K continuations at once) and any
+OpenAI-compatible endpoint (Completions with ``n``, or Chat Completions for servers
+without a Completions endpoint). Candidates are cleaned to one phrase; empty ones
+and duplicates are dropped and sampling goes on, a few rounds at most, so fewer
+than K can come back from a model that keeps saying nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import openai
+import torch
+
+from config.settings import Settings
+from engine.records import ActivationRecord
+from engine.scoring.explain_prompt import LEAD, clean_explanation, explainer_prompt
+
+EXPLAINERS = ("llm", "openai")
+ROUNDS = 3
+MAX_NEW_TOKENS = 32
+
+
+class ExplainerError(RuntimeError):
+    """An explainer cannot work as configured (model missing, endpoint unreachable ...)."""
+
+
+def _add_unique(found: list[str], candidates: Sequence[str], k: int, max_chars: int) -> None:
+    seen = {f.lower() for f in found}
+    for raw in candidates:
+        text = clean_explanation(raw, max_chars)
+        if text and text.lower() not in seen and len(found) < k:
+            found.append(text)
+            seen.add(text.lower())
+
+
+class LocalLMExplainer:
+    name = "llm"
+
+    def __init__(self, model: Any, tokenizer: Any, model_name: str, temperature: float = 0.8) -> None:
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.temperature = temperature
+        self.version = f"explain-1:{model_name}"[:64]
+        self.device = next(model.parameters()).device
+
+    @classmethod
+    def load(cls, name_or_path: str, device: str = "auto", data_dir: Any = None) -> LocalLMExplainer:
+        from engine.models.causal_lm import load_causal_lm
+
+        try:
+            model, tokenizer = load_causal_lm(name_or_path, device=device, data_dir=data_dir)
+        except (OSError, ValueError) as exc:
+            raise ExplainerError(f"cannot load the explainer model {name_or_path!r}: {exc}") from exc
+        return cls(model, tokenizer, model_name=str(name_or_path).rstrip("/").rsplit("/", 1)[-1])
+
+    @torch.inference_mode()
+    def _sample(self, prompt: str, n: int) -> list[str]:
+        ids = self.tokenizer(prompt, return_tensors="pt").input_ids.to(self.device)
+        pad = self.tokenizer.pad_token_id
+        if pad is None:
+            pad = self.tokenizer.eos_token_id
+        out = self.model.generate(
+            input_ids=ids,
+            attention_mask=torch.ones_like(ids),
+            do_sample=True,
+            temperature=self.temperature,
+            top_p=0.95,
+            num_return_sequences=n,
+            max_new_tokens=MAX_NEW_TOKENS,
+            pad_token_id=pad,
+        )
+        return self.tokenizer.batch_decode(out[:, ids.shape[1] :], skip_special_tokens=True)
+
+    def explain(self, records: Sequence[ActivationRecord], k: int, max_chars: int = 280) -> list[str]:
+        prompt = explainer_prompt(records)
+        found: list[str] = []
+        for _ in range(ROUNDS):
+            _add_unique(found, self._sample(prompt, k - len(found)), k, max_chars)
+            if len(found) >= k:
+                break
+        return found
+
+
+class OpenAIExplainer:
+    name = "openai"
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key: str = "not-needed",
+        timeout: float = 60.0,
+        client: openai.OpenAI | None = None,
+    ) -> None:
+        if not base_url or not model:
+            raise ExplainerError("the openai explainer needs NQ_OPENAI_BASE_URL and NQ_OPENAI_MODEL")
+        self.client = client or openai.OpenAI(
+            base_url=base_url, api_key=api_key, timeout=timeout, max_retries=2
+        )
+        self.model = model
+        self.version = f"explain-1:openai:{model}"[:64]
+        # None until the first request tells whether the endpoint has Completions.
+        self.chat_only: bool | None = None
+
+    def _completions(self, prompt: str, n: int) -> list[str] | None:
+        try:
+            response = self.client.completions.create(
+                model=self.model, prompt=prompt, n=n, max_tokens=MAX_NEW_TOKENS, temperature=1.0, stop=["\n"]
+            )
+        except openai.APIConnectionError as exc:
+            raise ExplainerError(f"cannot reach the OpenAI-compatible endpoint: {exc}") from exc
+        except openai.APIStatusError:
+            return None  # no Completions endpoint: chat instead
+        return [c.text for c in response.choices]
+
+    def _chat(self, prompt: str, n: int) -> list[str]:
+        body, _, tail = prompt.rpartition("Explanation of neuron 2 behavior:")
+        messages = [
+            {"role": "system", "content": "Complete the last line with one short phrase and nothing else."},
+            {"role": "user", "content": f"{body}Explanation of neuron 2 behavior:{tail} ..."},
+        ]
+        answers = []
+        for _ in range(n):  # not every server honours n for chat
+            try:
+                response = self.client.chat.completions.create(
+                    model=self.model,
+                    messages=messages,
+                    max_tokens=MAX_NEW_TOKENS,
+                    temperature=1.0,  # type: ignore[arg-type]
+                )
+            except openai.OpenAIError as exc:
+                raise ExplainerError(f"the endpoint failed a chat request: {exc}") from exc
+            text = (response.choices[0].message.content or "") if response.choices else ""
+            # A chat model may repeat the lead-in; keep what follows it.
+            answers.append(text.split(LEAD, 1)[-1])
+        return answers
+
+    def explain(self, records: Sequence[ActivationRecord], k: int, max_chars: int = 280) -> list[str]:
+        prompt = explainer_prompt(records)
+        found: list[str] = []
+        for _ in range(ROUNDS):
+            n = k - len(found)
+            answers = None if self.chat_only else self._completions(prompt, n)
+            self.chat_only = answers is None
+            if answers is None:
+                answers = self._chat(prompt, n)
+            _add_unique(found, answers, k, max_chars)
+            if len(found) >= k:
+                break
+        return found
+
+
+Explainer = LocalLMExplainer | OpenAIExplainer
+
+
+def make_explainer(settings: Settings, name: str | None = None) -> Explainer:
+    """The explainer called ``name`` (default: settings.explainer), its model loaded."""
+    name = name or settings.explainer
+    if name == "llm":
+        return LocalLMExplainer.load(
+            settings.explainer_model, device=settings.device, data_dir=settings.data_path
+        )
+    if name == "openai":
+        return OpenAIExplainer(
+            settings.openai_base_url, settings.openai_model, api_key=settings.openai_api_key
+        )
+    raise ExplainerError(f"unknown explainer {name!r}; choose one of {', '.join(EXPLAINERS)}")

@@ -1,0 +1,139 @@
+"""Seeding puzzles with machine explanations, scored, so players have a baseline to beat.
+
+``seed_machine_explanations_job`` writes up to K explanations per neuron with the
+configured explainer (source "machine", no player) and enqueues one rescore job per
+neuron, which scores them as one batch. It tops neurons up rather than adding more:
+running it twice writes nothing new. A missing explainer model is reported in the
+job's result, not retried: seeding is a nicety, never a reason for a failed build.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import redis
+from rq.job import Job
+from sqlmodel import col, func, select
+
+from config.settings import Settings
+from engine.scoring.explainer import Explainer, ExplainerError, make_explainer
+from store import campaigns
+from store.db import Database
+from store.models import Explanation, Neuron
+from workers.context import get_context
+from workers.queues import default_queue
+from workers.scoring import enqueue_rescore
+
+log = logging.getLogger(__name__)
+
+JOB_TIMEOUT_S = 3600
+# Neurons per seeding job: a build of thousands of neurons becomes many short jobs.
+NEURONS_PER_JOB = 16
+
+_explainers: dict[str, Explainer] = {}
+_explainers_lock = threading.Lock()
+
+
+def get_explainer(settings: Settings) -> Explainer:
+    """The configured explainer, its model loaded once per worker process."""
+    key = (
+        f"{settings.explainer}|{settings.explainer_model}|{settings.openai_base_url}|{settings.openai_model}"
+    )
+    with _explainers_lock:
+        if key not in _explainers:
+            _explainers[key] = make_explainer(settings)
+        return _explainers[key]
+
+
+def enqueue_seeding(
+    r: redis.Redis, settings: Settings, neuron_ids: list[int], k: int | None = None
+) -> list[Job]:
+    """One seeding job per NEURONS_PER_JOB neurons, on the default (background) queue."""
+    k = settings.seed_machine_explanations if k is None else k
+    if k <= 0:
+        return []
+    queue = default_queue(r, settings)
+    return [
+        queue.enqueue(
+            seed_machine_explanations_job,
+            None,
+            neuron_ids[start : start + NEURONS_PER_JOB],
+            k,
+            job_timeout=JOB_TIMEOUT_S,
+            result_ttl=86400,
+            failure_ttl=86400,
+        )
+        for start in range(0, len(neuron_ids), NEURONS_PER_JOB)
+    ]
+
+
+def enqueue_campaign_seeding(
+    r: redis.Redis, settings: Settings, db: Database, campaign_name: str
+) -> list[Job]:
+    """Seed every neuron of a freshly built campaign (nothing when seeding is turned off)."""
+    if settings.seed_machine_explanations <= 0:
+        return []
+    with db.session() as session:
+        campaign = campaigns.get_campaign(session, campaign_name)
+        if campaign is None:
+            return []
+        ids = session.exec(
+            select(Neuron.id).where(Neuron.campaign_id == campaign.id).order_by(col(Neuron.index))
+        ).all()
+    return enqueue_seeding(r, settings, [int(i) for i in ids if i is not None])
+
+
+def seed_machine_explanations_job(
+    campaign_id: int | None = None, neuron_ids: list[int] | None = None, k: int = 2
+) -> dict[str, Any]:
+    """Top up each neuron (of the campaign, or the ones given) to K machine explanations, then score."""
+    if (campaign_id is None) == (neuron_ids is None):
+        raise ValueError("give either a campaign id or a list of neuron ids")
+    if k <= 0:
+        return {"written": 0, "neurons": 0}
+    ctx = get_context()
+    with ctx.db.session() as session:
+        query = select(Neuron.id).order_by(col(Neuron.id))
+        if campaign_id is not None:
+            query = query.where(Neuron.campaign_id == campaign_id)
+        else:
+            query = query.where(col(Neuron.id).in_(list(neuron_ids or [])))
+        ids = [int(i) for i in session.exec(query).all() if i is not None]
+    try:
+        explainer = get_explainer(ctx.settings)
+    except ExplainerError as exc:
+        log.warning("machine explanations skipped: %s", exc)
+        return {"written": 0, "neurons": 0, "skipped": str(exc)}
+    written = 0
+    seeded: list[int] = []
+    for neuron_id in ids:
+        n = _seed_neuron(ctx.db, explainer, neuron_id, k, ctx.settings.max_explanation_chars)
+        if n:
+            written += n
+            seeded.append(neuron_id)
+            enqueue_rescore(ctx.redis, ctx.settings, neuron_id)
+    return {"written": written, "neurons": len(seeded)}
+
+
+def _seed_neuron(db: Database, explainer: Explainer, neuron_id: int, k: int, max_chars: int) -> int:
+    with db.session() as session:
+        have = session.exec(
+            select(func.count())
+            .select_from(Explanation)
+            .where(Explanation.neuron_id == neuron_id, Explanation.source == "machine")
+        ).one()
+        missing = k - int(have)
+        if missing <= 0:
+            return 0
+        top, _ = campaigns.neuron_records(session, neuron_id)
+    try:
+        texts = explainer.explain(top, missing, max_chars=max_chars)
+    except ValueError as exc:  # no active records: nothing to explain
+        log.info("neuron %s not seeded: %s", neuron_id, exc)
+        return 0
+    with db.session() as session:
+        session.add_all(Explanation(neuron_id=neuron_id, text=t, source="machine") for t in texts)
+        session.commit()
+    return len(texts)
