@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     ws_outbox: int = 1_000
     # A room's crowd count (players, audience) goes out at most this often (server/crowd.py).
     crowd_interval_s: float = 1.0
+    # New guest sessions one client address may open per minute (server/guest_limit.py): a vote
+    # farm of guests from one machine is cut off; 0 turns the limit off (load generator).
+    guest_sessions_per_ip_per_min: int = 30
 
     # Competition (issue 6). Period boards (daily/weekly/monthly) expire this long after their
     # period ends; a room's board this long after its last point; quest results keep the top N.

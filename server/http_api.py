@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from server.guest_limit import allow_new_guest
 from server.sessions import (
     LOGIN_RE,
     MAX_PASSWORD,
@@ -79,6 +80,9 @@ async def healthz(request: Request) -> Response:
 async def new_session(request: Request) -> Response:
     """A guest session at once: {name?, country?} -> {token, player}."""
     ctx: AppContext = request.app.state.ctx
+    address = request.client.host if request.client else "unknown"
+    if not await allow_new_guest(ctx.r, address, ctx.settings.guest_sessions_per_ip_per_min):
+        return _error(429, "flood", "too many new guest sessions from your address; keep your token")
     data = await _json_body(request)
     if data is None:
         return _error(400, "bad_body", "send a JSON object of at most 4 KiB")

@@ -21,6 +21,7 @@ from server import protocol as p
 from server.browser_session import session_of
 from server.connection import Connection
 from server.flood import FloodGuard
+from server.guest_limit import allow_new_guest
 from server.sessions import guest_name, make_token, read_token
 from server.ws_handlers import AppContext, handle
 from store.players import create_guest, get_player, public, total_points
@@ -66,6 +67,14 @@ async def ws_endpoint(ws: WebSocket) -> None:
             p.encode(p.error_event(p.ERR_UNSUPPORTED_VERSION, "this server speaks protocol 1"), fmt)
         )
         await ws.close(p.CLOSE_UNSUPPORTED_VERSION, "unsupported protocol")
+        return
+    address = ws.client.host if ws.client else "unknown"
+    if not params.get("token") and not await allow_new_guest(
+        ctx.r, address, ctx.settings.guest_sessions_per_ip_per_min
+    ):
+        message = "too many new guest sessions from your address; reconnect with your token"
+        await ws.send_text(p.encode(p.error_event(p.ERR_FLOOD, message), fmt))
+        await ws.close(p.CLOSE_POLICY_VIOLATION, "guest flood")
         return
     session = await run_in_threadpool(_session, ctx, params.get("token"))
     if session is None:
