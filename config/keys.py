@@ -43,6 +43,11 @@ def room_lock(room_id: str) -> str:
     return _key("room", room_id, "lock")
 
 
+def room_crowd_claim(room_id: str) -> str:
+    """String with a TTL of one interval: some web process just pushed the room's crowd count."""
+    return _key("room", room_id, "crowd")
+
+
 def rooms_index() -> str:
     """Sorted set: open room ids by last activity."""
     return _key("rooms")

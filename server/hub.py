@@ -20,6 +20,7 @@ import redis.asyncio as aioredis
 
 from config import keys
 from server.connection import Connection
+from server.crowd import Crowds
 from server.room_service import RoomService
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ class Hub:
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()  # held so they are not collected mid-run
         self.gate: RoomGate | None = None
+        self.crowds = Crowds(r, service.settings.crowd_interval_s, self._count_players, self._emit_one)
 
     async def start(self) -> None:
         # A pub/sub connection needs one subscription before it can be read.
@@ -61,6 +63,7 @@ class Hub:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        await self.crowds.aclose()
         with contextlib.suppress(Exception):
             await self._pubsub.aclose()
 
@@ -101,6 +104,7 @@ class Hub:
         conn.request_sync(room_id, since)
         if self.gate:
             await self.gate.joined(conn, room_id)
+        self.crowds.changed(room_id)
         if watching is None:
             await self.service.tick(room_id)
 
@@ -120,8 +124,15 @@ class Hub:
                 await self.service.leave(room_id, conn.player_id)
             elif self.gate:
                 await self.gate.released(conn, room_id, watching)
+            self.crowds.changed(room_id)
         except Exception:
             log.exception("leaving room %s", room_id)
+
+    async def _count_players(self, room_id: str) -> int:
+        return len((await self.service.load(room_id)).state.members)
+
+    async def _emit_one(self, room_id: str, event: dict[str, Any]) -> None:
+        await self.service.emit(room_id, [event])
 
     async def _subscribe(self, channel: str, target: tuple[str, Any]) -> None:
         self._channels[channel] = target

@@ -173,7 +173,9 @@ class Client:
     @classmethod
     async def connect(cls, url: str, fmt: str = "json", **params: Any) -> Client:
         query = "&".join(f"{k}={v}" for k, v in {"format": fmt, **params}.items())
-        return cls(await connect(f"{url}?{query}", max_size=2**22), fmt)
+        # No incoming queue limit: a test that does not read a client (a bystander) must not
+        # push back on the server, or closing that client waits out the close timeout.
+        return cls(await connect(f"{url}?{query}", max_size=2**22, max_queue=None), fmt)
 
     async def send(self, message: dict[str, Any] | str | bytes) -> None:
         if isinstance(message, dict):
