@@ -48,6 +48,16 @@ def room_crowd_claim(room_id: str) -> str:
     return _key("room", room_id, "crowd")
 
 
+def quest_credit_claim(room_id: str, v: int) -> str:
+    """String with TTL: the ``score`` event ``v`` of a room was credited to quests (exactly once)."""
+    return _key("room", room_id, "credited", v)
+
+
+def team_match(room_id: str) -> str:
+    """String: a live team match's state (rooms.team_match.TeamMatch as JSON) in room ``match-*``."""
+    return _key("match", room_id)
+
+
 def rooms_index() -> str:
     """Sorted set: open room ids by last activity."""
     return _key("rooms")

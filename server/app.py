@@ -27,6 +27,7 @@ from server.api import competition as competition_api
 from server.api import reference as reference_api
 from server.hub import Hub
 from server.protocol import Limits
+from server.quest_rooms import QuestCredits
 from server.room_service import RoomService
 from server.streamer import StreamerRooms
 from server.ws_endpoint import ws_endpoint
@@ -68,6 +69,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] | None = None) 
         hub.gate = streamer
         streamer.pusher.start()
         app.state.ctx = AppContext(settings, db, r, r_sync, service, hub, limits, streamer)
+        hub.score_listeners.append(QuestCredits(settings, db, r, r_sync).on_score)
         try:
             yield
         finally:

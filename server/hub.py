@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 import orjson
@@ -50,6 +51,7 @@ class Hub:
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()  # held so they are not collected mid-run
         self.gate: RoomGate | None = None
+        self.score_listeners: list[Callable[[str, dict[str, Any]], Awaitable[None]]] = []
         self.crowds = Crowds(r, service.settings.crowd_interval_s, self._count_players, self._emit_one)
 
     async def start(self) -> None:
@@ -184,7 +186,7 @@ class Hub:
             eid = event.get("explanation_id")
             if isinstance(eid, int):
                 task = asyncio.get_running_loop().create_task(
-                    self._apply_score(ident, eid, float(event["score"]))
+                    self._apply_score(ident, eid, float(event["score"]), event)
                 )
                 self._background.add(task)
                 task.add_done_callback(self._background.discard)
@@ -194,11 +196,20 @@ class Hub:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _apply_score(self, room_id: str, explanation_id: int, score: float) -> None:
+    async def _apply_score(
+        self, room_id: str, explanation_id: int, score: float, event: dict[str, Any] | None = None
+    ) -> None:
         try:
             await self.service.record_score(room_id, explanation_id, score)
         except Exception:
             log.exception("applying score of explanation %s in room %s", explanation_id, room_id)
+        # Quest credit, team match scores: every process in the room sees the event, so a
+        # listener that must act once claims it (server/quest_rooms.py, server/match_rooms.py).
+        for listener in self.score_listeners:
+            try:
+                await listener(room_id, event or {})
+            except Exception:
+                log.exception("score listener on explanation %s in room %s", explanation_id, room_id)
 
     async def _tick_loop(self) -> None:
         while True:

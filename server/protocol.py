@@ -177,7 +177,7 @@ SERVER_EVENTS = frozenset(
     {
         "welcome", "error", "ping", "pong", "room", "joined", "left", "renamed", "lobby", "puzzle",
         "explanation", "vote", "reveal", "score_progress", "score", "round_end", "points",
-        "test_queued", "activations", "shared_activations", "notice", "crowd",
+        "test_queued", "activations", "shared_activations", "notice", "crowd", "quest",
     }
 ) | STREAMER_EVENTS  # fmt: skip
 

@@ -13,6 +13,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -26,6 +27,7 @@ from rooms.awarding import record_awards
 from rooms.picker import choose_neuron
 from rooms.points import award_round
 from rooms.puzzle_room import Puzzle, PuzzleRoom, RoomError, RoomState, Timing
+from server import quest_rooms
 from store import eventlog
 from store.db import Database
 from store.explanations import add_vote, best_scores, create_explanation, neuron_history
@@ -181,7 +183,7 @@ class RoomService:
                 now = self.clock()
                 if room.wants_puzzle(now):
                     puzzle = await run_in_threadpool(
-                        self._pick_puzzle, list(room.state.members), room.state.recent
+                        self._pick_puzzle, list(room.state.members), room.state.recent, room_id
                     )
                     if puzzle is None:
                         campaign = self.settings.default_campaign
@@ -223,10 +225,14 @@ class RoomService:
         with self.db.session() as s:
             record_awards(s, self.r_sync, self.settings, rows, neuron_id, room_id)
 
-    def _pick_puzzle(self, member_ids: list[int], recent: list[int]) -> Puzzle | None:
+    def _pick_puzzle(self, member_ids: list[int], recent: list[int], room_id: str = "") -> Puzzle | None:
         with self.db.session() as s:
-            candidates = playable_neurons(s, self.settings.default_campaign)
-            neuron_id = choose_neuron(candidates, solved_neurons(s, member_ids), recent, self.rng)
+            if quest_rooms.parse_room(room_id) is not None:  # the quest's neurons, same for all
+                now = datetime.fromtimestamp(self.clock(), UTC)
+                neuron_id = quest_rooms.quest_pick(s, room_id, recent, now, self.settings)
+            else:
+                candidates = playable_neurons(s, self.settings.default_campaign)
+                neuron_id = choose_neuron(candidates, solved_neurons(s, member_ids), recent, self.rng)
             found = neuron_clues(s, neuron_id, self.settings.room_clues) if neuron_id is not None else None
             if found is None:
                 return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -13,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from config.settings import Settings
 from rooms.puzzle_room import RoomError
 from server import protocol as p
+from server import quest_rooms
 from server.connection import Connection
 from server.hub import Hub
 from server.room_service import RoomService
@@ -49,6 +51,7 @@ async def handle(ctx: AppContext, conn: Connection, msg: p.ClientMessage) -> Non
         return
     match msg:
         case p.Join(room=room, since=since):
+            await quest_rooms.check_join(ctx.db, ctx.settings, room, datetime.now(UTC))
             await ctx.hub.join_room(conn, room, since)
         case p.Leave():
             room = _room_of(conn)

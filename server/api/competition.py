@@ -209,7 +209,7 @@ def _quest_json(quest: Quest, now: datetime) -> dict[str, Any]:
         "neuron_ids": quest.neuron_ids, "opens_at": quest.opens_at.isoformat(),
         "closes_at": quest.closes_at.isoformat(), "status": quest.status,
         "seconds_left": quests.seconds_left(quest, now), "max_points": quests.max_points(quest),
-        "board": f"quest:{quest.id}",
+        "board": f"quest:{quest.id}", "room": f"{quest.kind}-{quest.period}",
     }  # fmt: skip
 
 
