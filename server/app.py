@@ -13,6 +13,8 @@ from pathlib import Path
 
 import redis
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import ExponentialBackoff
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -49,8 +51,15 @@ def create_app(settings: Settings, *, clock: Callable[[], float] | None = None) 
         db = Database(settings)
         # Thousands of sockets share one pool: a burst of joins or votes waits for a free
         # connection (BlockingConnectionPool) instead of failing with "Too many connections".
+        # A restarted Redis leaves every pooled connection stale: each command retries on a
+        # fresh connection for a few seconds instead of failing (tests/faults).
         pool = aioredis.BlockingConnectionPool.from_url(
-            settings.redis_url, max_connections=settings.redis_max_connections, timeout=20
+            settings.redis_url,
+            max_connections=settings.redis_max_connections,
+            timeout=20,
+            retry=AsyncRetry(ExponentialBackoff(cap=1.0, base=0.05), 8),
+            retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+            health_check_interval=10,
         )
         r = aioredis.Redis.from_pool(pool)
         r_sync = redis.Redis.from_url(settings.redis_url)
