@@ -32,7 +32,7 @@ from store import eventlog
 from store.db import Database
 from store.explanations import add_vote, best_scores, create_explanation, neuron_history
 from store.puzzles import neuron_clues, playable_neurons, solved_neurons
-from workers.queues import model_queue
+from workers.queues import default_queue, model_queue
 
 # How long the server remembers a player's room for a reconnect with ``since``.
 PLAYER_ROOM_TTL_S = 6 * 3600
@@ -46,6 +46,11 @@ def enqueue_scoring(r: redis.Redis, settings: Settings, explanation_id: int, roo
         model_queue(r, settings).enqueue("workers.scoring.score_explanation_job", explanation_id, room_id)
         return
     enqueue(r, settings, explanation_id, room_id)
+
+
+def enqueue_embedding(r: redis.Redis, settings: Settings, explanation_id: int) -> None:
+    """Semantic search finds a new explanation once its embedding exists (a cheap default-queue job)."""
+    default_queue(r, settings).enqueue("workers.reference.embed_explanations_job", [explanation_id])
 
 
 class RoomService:
@@ -152,6 +157,7 @@ class RoomService:
             }
             await self.emit(room_id, room.add_explanation(explanation))
         await run_in_threadpool(enqueue_scoring, self.r_sync, self.settings, row, room_id)
+        await run_in_threadpool(enqueue_embedding, self.r_sync, self.settings, row)
         return row
 
     async def vote(self, room_id: str, player_id: int, explanation_id: int) -> None:

@@ -28,6 +28,7 @@ from store.campaigns import finish_campaign, get_campaign, list_campaigns, mark_
 from store.db import Database
 from store.models import utcnow
 from workers.context import WorkerContext, get_context
+from workers.queues import default_queue
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +185,20 @@ def build_campaign_job(
     event = {"type": "done", "campaign": name, "neurons": n}
     publish(event)
     _seed_explanations(ctx, name)
+    _enqueue_related_neurons(ctx, name)
     return event
+
+
+def _enqueue_related_neurons(ctx: WorkerContext, name: str) -> None:
+    """Neuron pages show related neurons: compute them for the new campaign, in the background."""
+    try:
+        with ctx.db.session() as session:
+            campaign = get_campaign(session, name)
+        if campaign is not None and campaign.id is not None:
+            queue = default_queue(ctx.redis, ctx.settings)
+            queue.enqueue("workers.reference.related_neurons_job", campaign.id)
+    except Exception:  # like seeding: a finished build stays finished
+        log.exception("could not enqueue related neurons for campaign %s", name)
 
 
 def _seed_explanations(ctx: WorkerContext, name: str) -> None:

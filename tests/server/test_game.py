@@ -63,6 +63,12 @@ async def test_join_submit_vote_reveal_points(
     assert [(j.func_name, j.args[:2]) for j in jobs] == [
         ("workers.scoring.score_explanation_job", (eid, "r1"))
     ]
+    # ... and its embedding, for semantic search, on the default queue.
+    background = Queue(hub_settings.queue_default, connection=redis_client)
+    deadline = time.monotonic() + 10
+    while not (embeds := background.jobs) and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    assert [(j.func_name, j.args) for j in embeds] == [("workers.reference.embed_explanations_job", ([eid],))]
 
     await alice.send({"type": "vote", "explanation_id": eid})
     assert (await alice.expect("error"))["code"] == "own_vote"

@@ -27,7 +27,7 @@ from workers.mining import (
     ensure_default_campaign,
     ensure_default_campaign_job,
 )
-from workers.queues import model_queue
+from workers.queues import default_queue, model_queue
 
 SMALL = 48 * 64  # tokens: 48 windows, enough for 20 top + 20 random
 
@@ -83,6 +83,11 @@ def test_build_job_streams_progress_and_writes_campaign(
     assert all(len(r.tokens) == 64 for r in top + rand)
     assert not (settings.data_path / "campaigns" / "c1.ckpt").exists()
     assert redis_client.get(keys.campaign_build_lock("c1")) is None
+    # Related neurons for the neuron pages follow on the default queue.
+    related = [j for j in default_queue(redis_client, settings).jobs if "related" in j.func_name]
+    assert [(j.func_name, j.args) for j in related] == [
+        ("workers.reference.related_neurons_job", (neuron.campaign_id,))
+    ]
 
 
 def test_build_job_with_bad_arguments_fails_visibly(
