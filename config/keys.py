@@ -53,11 +53,6 @@ def quest_credit_claim(room_id: str, v: int) -> str:
     return _key("room", room_id, "credited", v)
 
 
-def team_match(room_id: str) -> str:
-    """String: a live team match's state (rooms.team_match.TeamMatch as JSON) in room ``match-*``."""
-    return _key("match", room_id)
-
-
 def rooms_index() -> str:
     """Sorted set: open room ids by last activity."""
     return _key("rooms")

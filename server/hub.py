@@ -203,8 +203,8 @@ class Hub:
             await self.service.record_score(room_id, explanation_id, score)
         except Exception:
             log.exception("applying score of explanation %s in room %s", explanation_id, room_id)
-        # Quest credit, team match scores: every process in the room sees the event, so a
-        # listener that must act once claims it (server/quest_rooms.py, server/match_rooms.py).
+        # E.g. quest credit: every process in the room sees the event, so a listener that
+        # must act once claims it (server/quest_rooms.py).
         for listener in self.score_listeners:
             try:
                 await listener(room_id, event or {})
