@@ -22,4 +22,6 @@ settings.register_profile(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
-settings.load_profile("default")
+# --hypothesis-profile is applied before this file is imported: keep it when one was chosen.
+if settings.get_current_profile_name() == "default":
+    settings.load_profile("default")
