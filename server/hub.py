@@ -106,7 +106,8 @@ class Hub:
         conn.request_sync(room_id, since)
         if self.gate:
             await self.gate.joined(conn, room_id)
-        self.crowds.changed(room_id)
+        if watching is None:  # an audience's size travels in the streamer room's tally instead
+            self.crowds.changed(room_id)
         if watching is None:
             await self.service.tick(room_id)
 
@@ -126,7 +127,8 @@ class Hub:
                 await self.service.leave(room_id, conn.player_id)
             elif self.gate:
                 await self.gate.released(conn, room_id, watching)
-            self.crowds.changed(room_id)
+            if watching is None:
+                self.crowds.changed(room_id)
         except Exception:
             log.exception("leaving room %s", room_id)
 
