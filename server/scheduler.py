@@ -51,10 +51,18 @@ def _quest_rollover(ctx: SchedulerContext, now: datetime) -> None:
     quest_rollover(ctx, now)
 
 
+def _rescore_sweep(ctx: SchedulerContext, now: datetime) -> None:
+    from workers.rescoring import enqueue_sweep
+
+    enqueue_sweep(ctx.redis, ctx.settings)
+
+
 DEFAULT_TASKS: list[tuple[str, float, Task]] = [
     ("heartbeat", 10.0, _heartbeat),
     # Opens today's daily and this week's quest, closes and freezes ended ones.
     ("quest_rollover", 30.0, _quest_rollover),
+    # Queues rescoring of explanations lacking a score for new records or a new simulator version.
+    ("rescore_sweep", 300.0, _rescore_sweep),
 ]
 
 

@@ -44,6 +44,8 @@ REQUEST_TTL_S = 3600
 BATCH_MAX = 16
 # Records scored per explanation: top and random, 1:1, at most this many of each.
 RECORDS_PER_KIND = 20
+# Records per simulator call while scoring; one score_progress event per chunk.
+RECORDS_PER_CHUNK = 8
 
 _simulators: dict[str, Simulator] = {}
 _simulators_lock = threading.Lock()
@@ -133,7 +135,10 @@ def rescore_job(neuron_id: int) -> dict:
             select(Explanation.id).where(Explanation.neuron_id == neuron_id, Explanation.status != "removed")
         ).all()
     requests = [{"request_id": None, "explanation_id": int(i), "room_id": None} for i in ids if i is not None]
-    return {"answered": score_requests(ctx, requests)}
+    try:
+        return {"answered": score_requests(ctx, requests)}
+    finally:
+        ctx.redis.delete(keys.rescore_pending(neuron_id))  # the sweep may queue this neuron again
 
 
 # -- the work -------------------------------------------------------------------
@@ -261,20 +266,27 @@ def _simulate_and_store(
     r = ctx.redis
     texts = [e.text for e in todo]
     predictions: list[list[list[float]]] = [[] for _ in todo]
-    for i, record in enumerate(records):
-        # One record at a time so each room sees partial results as they finish.
-        batch = sim.predict_batch(texts, [record])
+    for start in range(0, len(records), RECORDS_PER_CHUNK):
+        # A chunk of records per simulator call: few enough that rooms see partial results
+        # early, enough that each call (forward pass, room event) is worth its overhead.
+        chunk = records[start : start + RECORDS_PER_CHUNK]
+        batch = sim.predict_batch(texts, chunk)
         for k, explanation in enumerate(todo):
-            predictions[k].append(batch[k][0])
+            predictions[k].extend(batch[k])
             event = {
                 "type": "score_progress",
                 "explanation_id": explanation.id,
                 "neuron_id": neuron_id,
-                "done": i + 1,
+                "done": start + len(chunk),
                 "total": len(records),
-                "record": i,
-                "kind": record.kind,
-                "record_score": record_correlation(record, batch[k][0]),
+                "records": [
+                    {
+                        "record": start + i,
+                        "kind": rec.kind,
+                        "record_score": record_correlation(rec, batch[k][i]),
+                    }
+                    for i, rec in enumerate(chunk)
+                ],
             }
             _tell(r, rooms[explanation.id or 0], event)
     for k, explanation in enumerate(todo):

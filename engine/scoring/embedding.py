@@ -17,6 +17,7 @@ puts the mix on 0..10.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -34,6 +35,10 @@ CONTEXT_WEIGHT = 0.7
 WORD_WEIGHT = 0.3
 FLOOR = 0.05
 CEILING = 0.45
+# Words whose embeddings are kept between calls (each 384 floats).
+WORD_CACHE_MAX = 50_000
+# Records whose contextual token vectors are kept (a 64-token record takes ~100 kB).
+CONTEXT_CACHE_MAX = 512
 
 
 def default_model_path() -> Path:
@@ -60,6 +65,7 @@ class EmbeddingSimulator(Simulator):
         self.batch_size = batch_size
         self.version = f"{VERSION}:{path.name if model_path else 'all-minilm-l6-v2'}"
         self._word_cache: dict[str, torch.Tensor] = {}
+        self._context_cache: OrderedDict[tuple[str, ...], torch.Tensor] = OrderedDict()
 
     # -- model passes ----------------------------------------------------------
     @torch.inference_mode()
@@ -80,29 +86,45 @@ class EmbeddingSimulator(Simulator):
             chunks.append(torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1))
         return torch.cat(chunks) if chunks else torch.zeros(0, self.model.config.hidden_size)
 
-    def _word_vectors(self, words: list[str]) -> torch.Tensor:
+    def _fill_word_cache(self, words: list[str]) -> None:
         missing = sorted({w for w in words if w not in self._word_cache})
-        if missing:
-            for word, vec in zip(missing, self.embed([w or "." for w in missing]), strict=True):
-                self._word_cache[word] = vec
+        if not missing:
+            return
+        if len(self._word_cache) + len(missing) > WORD_CACHE_MAX:
+            self._word_cache.clear()  # a long-lived worker meets an open vocabulary: stay bounded
+        for word, vec in zip(missing, self.embed([w or "." for w in missing]), strict=True):
+            self._word_cache[word] = vec
+
+    def _word_vectors(self, words: list[str]) -> torch.Tensor:
+        self._fill_word_cache(words)
         return torch.stack([self._word_cache[w] for w in words])
 
     def _context_vectors(self, records: Sequence[ActivationRecord]) -> list[torch.Tensor]:
-        """One unit vector per record token: the mean of its word-pieces' last-layer states."""
+        """One unit vector per record token: the mean of its word-pieces' last-layer states.
+
+        Kept per record (least recently used dropped first): every explanation of a neuron is
+        scored on the same records, so only the first one pays for the model pass."""
+        keys = [tuple(record.tokens) for record in records]
+        missing = list(dict.fromkeys(k for k in keys if k not in self._context_cache))
         texts, spans = [], []
-        for record in records:
-            pieces = token_texts(record.tokens)
+        for tokens in missing:
             text, token_spans = "", []
-            for piece in pieces:
+            for piece in token_texts(list(tokens)):
                 token_spans.append((len(text), len(text) + len(piece)))
                 text += piece
             texts.append(text)
             spans.append(token_spans)
-        vectors: list[torch.Tensor] = []
         for start in range(0, len(texts), self.batch_size):
             hidden, info = self._hidden(texts[start : start + self.batch_size])
             for row in range(hidden.shape[0]):
-                vectors.append(self._pool_spans(hidden[row], info["offsets"][row], spans[start + row]))
+                vector = self._pool_spans(hidden[row], info["offsets"][row], spans[start + row])
+                self._context_cache[missing[start + row]] = vector
+        vectors = []
+        for key in keys:
+            self._context_cache.move_to_end(key)
+            vectors.append(self._context_cache[key])
+        while len(self._context_cache) > CONTEXT_CACHE_MAX:
+            self._context_cache.popitem(last=False)
         return vectors
 
     @staticmethod
@@ -126,9 +148,11 @@ class EmbeddingSimulator(Simulator):
             return []
         explained = self.embed(list(explanations))  # (E, H)
         contexts = self._context_vectors(records)
+        words_per_record = [[t.strip().lower() for t in token_texts(r.tokens)] for r in records]
+        # Every new word of every record in one batched pass, not a small pass per record.
+        self._fill_word_cache([w for words in words_per_record for w in words])
         out: list[Predictions] = [[] for _ in explanations]
-        for record, context in zip(records, contexts, strict=True):
-            words = [t.strip().lower() for t in token_texts(record.tokens)]
+        for words, context in zip(words_per_record, contexts, strict=True):
             context_sim = context @ explained.T  # (T, E)
             context_sim = context_sim - context_sim.mean(0, keepdim=True)
             word_sim = self._word_vectors(words) @ explained.T if words else context_sim

@@ -3,9 +3,10 @@
 Two explainers speak one interface (``explain(records, k, max_chars)``): a local
 causal LM through transformers (sampling K continuations at once) and any
 OpenAI-compatible endpoint (Completions with ``n``, or Chat Completions for servers
-without a Completions endpoint). Candidates are cleaned to one phrase; empty ones
-and duplicates are dropped and sampling goes on, a few rounds at most, so fewer
-than K can come back from a model that keeps saying nothing.
+without a Completions endpoint). Candidates are cleaned to one phrase; empty ones,
+duplicates and copies of the prompt's worked example are dropped and sampling goes on,
+a few rounds at most, so fewer than K can come back from a model that keeps saying
+nothing useful.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import torch
 
 from config.settings import Settings
 from engine.records import ActivationRecord
-from engine.scoring.explain_prompt import LEAD, clean_explanation, explainer_prompt
+from engine.scoring.explain_prompt import EXAMPLE_ANSWER, LEAD, clean_explanation, explainer_prompt
 
 EXPLAINERS = ("llm", "openai")
 ROUNDS = 3
@@ -30,7 +31,8 @@ class ExplainerError(RuntimeError):
 
 
 def _add_unique(found: list[str], candidates: Sequence[str], k: int, max_chars: int) -> None:
-    seen = {f.lower() for f in found}
+    # A small model tends to repeat the worked example's answer whatever the records say.
+    seen = {f.lower() for f in found} | {clean_explanation(EXAMPLE_ANSWER, max_chars).lower()}
     for raw in candidates:
         text = clean_explanation(raw, max_chars)
         if text and text.lower() not in seen and len(found) < k:

@@ -1,6 +1,7 @@
 """Validation of the simulators on planted neurons, with speed, against a per-word baseline.
 
     .venv/bin/python -m tests.bench.bench_scoring [--llm NAME_OR_PATH] [--data-dir DIR]
+                                                  [--subset K] [--threads T]
 
 For each simulator: ROC AUC of "the true explanation scores above a wrong one",
 lexical and contextual separately (contextual also against the other sense alone),
@@ -16,9 +17,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import torch
+
 import engine.scoring.embedding as embedding_module
 from engine.scoring.embedding import EmbeddingSimulator
-from engine.scoring.planted import NEURONS
+from engine.scoring.planted import NEURONS, PlantedNeuron
 from engine.scoring.simulator import Simulator
 from engine.scoring.validation import validate
 
@@ -37,13 +40,21 @@ class PerWordBaseline(EmbeddingSimulator):
             embedding_module.CONTEXT_WEIGHT, embedding_module.WORD_WEIGHT, embedding_module.FLOOR = saved
 
 
-def measure(sim: Simulator) -> dict[str, Any]:
+def subset(k: int | None) -> list[PlantedNeuron]:
+    """The first k lexical and the first k contextual neurons (all with None)."""
+    if k is None:
+        return list(NEURONS)
+    lexical = [n for n in NEURONS if n.kind == "lexical"][:k]
+    return lexical + [n for n in NEURONS if n.kind == "contextual"][:k]
+
+
+def measure(sim: Simulator, neurons: list[PlantedNeuron]) -> dict[str, Any]:
     pairs = 0
-    for neuron in NEURONS:
+    for neuron in neurons:
         top, rnd = neuron.records()
-        pairs += (len(top) + min(len(top), len(rnd))) * (len({n.explanation for n in NEURONS}) + 1)
+        pairs += (len(top) + min(len(top), len(rnd))) * (len({n.explanation for n in neurons}) + 1)
     start = time.perf_counter()
-    report = validate(sim)
+    report = validate(sim, neurons)
     report["seconds"] = time.perf_counter() - start
     report["ms_per_pair"] = 1000 * report["seconds"] / pairs
     return report
@@ -63,13 +74,22 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--llm", help="causal LM name or directory for the llm simulator (e.g. smollm2-135m)")
     parser.add_argument("--data-dir", type=Path, help="where models are cached")
+    parser.add_argument(
+        "--subset", type=int, metavar="K", help="only the first K lexical and K contextual neurons (faster)"
+    )
+    parser.add_argument("--threads", type=int, help="torch threads (1 is steadier on a shared machine)")
     args = parser.parse_args(argv)
-    baseline = measure(PerWordBaseline())
-    reports = [baseline, measure(EmbeddingSimulator())]
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    neurons = subset(args.subset)
+    print(f"{len(neurons)} planted neurons, torch threads {torch.get_num_threads()}")
+    baseline = measure(PerWordBaseline(), neurons)
+    reports = [baseline, measure(EmbeddingSimulator(), neurons)]
     if args.llm:
         from engine.scoring.llm import LocalLMSimulator
 
-        reports.append(measure(LocalLMSimulator.load(args.llm, device="cpu", data_dir=args.data_dir)))
+        llm = LocalLMSimulator.load(args.llm, device="cpu", data_dir=args.data_dir)
+        reports.append(measure(llm, neurons))
     for report in reports:
         print(line(report, baseline))
     for report in reports[1:]:

@@ -151,3 +151,12 @@ def test_bad_arguments_fail_with_one_line(argv, message, months_file, settings, 
 def test_unknown_neuron_fails_with_one_line(settings, db, capsys):
     assert main(["explain", "--neuron", "nope:3"], settings) == 2
     assert "no neuron 3 in campaign 'nope'" in capsys.readouterr().err
+
+
+def test_copies_of_the_worked_example_are_dropped():
+    from engine.scoring.explain_prompt import EXAMPLE_ANSWER
+    from engine.scoring.explainer import _add_unique
+
+    found: list[str] = []
+    _add_unique(found, [f" {EXAMPLE_ANSWER}", " Days of the week", " month names.", " month names"], 3, 280)
+    assert found == ["month names"]

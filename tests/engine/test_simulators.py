@@ -96,3 +96,17 @@ def test_chat_answers_are_parsed_by_line_and_bad_lines_counted():
     answer = "Sure!\n<start>\n In\t0\n January\t10\n 42\n the\tseven\n<end>"
     assert parse_chat_answer(answer, 5) == ([0.0, 10.0, 0.0, 0.0, 0.0], 3)
     assert parse_chat_answer("a\t99\nb\t-3", 2) == ([10.0, 0.0], 0)
+
+
+def test_embedding_caches_give_the_same_predictions_and_stay_bounded(embedding, monkeypatch):
+    import engine.scoring.embedding as embedding_module
+
+    records = [_sentence("The bank raised its rates."), _sentence("Ducks swam by the bank.")]
+    embedding._context_cache.clear()
+    embedding._word_cache.clear()
+    cold = embedding.predict_batch(["money", "rivers"], records)
+    assert len(embedding._context_cache) == 2
+    assert embedding.predict_batch(["money", "rivers"], records) == cold  # served from the caches
+    monkeypatch.setattr(embedding_module, "CONTEXT_CACHE_MAX", 1)
+    embedding.predict_batch(["money"], records)
+    assert list(embedding._context_cache) == [tuple(records[1].tokens)]  # least recently used went

@@ -17,7 +17,7 @@ from store.db import Database
 from store.models import Campaign, Explanation, Neuron, Score, Snippet
 from workers import context
 from workers.queues import model_queue
-from workers.scoring import enqueue_scoring, rescore_job, score_explanation_job
+from workers.scoring import RECORDS_PER_CHUNK, enqueue_scoring, rescore_job, score_explanation_job
 
 MONTHS = next(n for n in NEURONS if n.name == "months")
 
@@ -67,7 +67,14 @@ def test_job_streams_progress_then_one_score_and_persists_it(settings, db, redis
     progress = [e for e in events if e["type"] == "score_progress"]
     final = [e for e in events if e["type"] == "score"]
     assert len(final) == 1 and events[-1] is final[0]
-    assert [p["done"] for p in progress] == list(range(1, progress[0]["total"] + 1))
+    # One event per chunk of records, each with that chunk's per-record results.
+    total = progress[0]["total"]
+    chunk = RECORDS_PER_CHUNK
+    assert total > chunk and len(progress) == -(-total // chunk)
+    assert [p["done"] for p in progress] == [min(total, chunk * (i + 1)) for i in range(len(progress))]
+    per_record = [r for p in progress for r in p["records"]]
+    assert [r["record"] for r in per_record] == list(range(total))
+    assert [r["record_score"] for r in per_record] == final[0]["per_record"]
     assert final[0]["score"] > 0.8 and final[0]["simulator"] == "embedding"
     assert len(final[0]["per_record"]) == progress[0]["total"]
     assert final[0]["detail"]["detection"]["roc_auc"] == 1.0 and final[0]["detail"]["worst_misses"]

@@ -1,0 +1,97 @@
+"""Seeding puzzles with machine explanations on the real Redis and database, scored by a real worker."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from rq import SimpleWorker
+from sqlmodel import select
+
+from store.explanations import neuron_history
+from store.models import Campaign, Explanation, Neuron, Score
+from tests.openai_stub import OpenAIStub
+from tests.workers.test_scoring_jobs import _setup
+from workers import context
+from workers.explaining import enqueue_campaign_seeding, seed_machine_explanations_job
+from workers.queues import default_queue, model_queue
+
+
+@pytest.fixture
+def stub() -> Iterator[OpenAIStub]:
+    server = OpenAIStub().start()
+    yield server
+    server.stop()
+
+
+def _use(settings, **update):  # type: ignore[no-untyped-def]
+    s = settings.model_copy(update={"simulator": "embedding", **update})
+    context.use_settings(s)
+    return s
+
+
+def _machine(db) -> list[Explanation]:  # type: ignore[no-untyped-def]
+    with db.session() as s:
+        return list(s.exec(select(Explanation).where(Explanation.source == "machine")).all())
+
+
+def test_seeding_writes_machine_explanations_and_a_worker_scores_them(settings, db, redis_client, stub):
+    neuron_id, player_ids = _setup(settings, db)
+    s = _use(settings, explainer="openai", openai_base_url=stub.base_url, openai_model="stub-model")
+    assert seed_machine_explanations_job(neuron_ids=[neuron_id], k=2) == {"written": 2, "neurons": 1}
+    machine = _machine(db)
+    assert len(machine) == 2 and all(e.player_id is None and e.neuron_id == neuron_id for e in machine)
+    assert all(e.text and "\n" not in e.text for e in machine)
+    queue = model_queue(redis_client, s)
+    assert queue.count == 1  # one rescore job for the neuron scores its explanations as one batch
+    SimpleWorker([queue], connection=redis_client).work(burst=True)
+    with db.session() as session:
+        scored = {sc.explanation_id for sc in session.exec(select(Score)).all()}
+        history, _, _ = neuron_history(session, neuron_id, shown=10)
+    assert {e.id for e in machine} <= scored and set(player_ids) <= scored
+    shown = {row["id"]: row for row in history}
+    for e in machine:
+        assert shown[e.id]["player_name"] == "machine" and shown[e.id]["player_id"] is None
+        assert isinstance(shown[e.id]["score"], float)
+    # Run again: the neuron already has its machine explanations, nothing new is written or queued.
+    assert seed_machine_explanations_job(neuron_ids=[neuron_id], k=2) == {"written": 0, "neurons": 0}
+    assert len(_machine(db)) == 2 and queue.count == 0
+    # Asking for more tops up to the new count.
+    assert seed_machine_explanations_job(neuron_ids=[neuron_id], k=3)["written"] == 1
+
+
+def test_seeding_a_whole_campaign(settings, db, redis_client, stub):
+    neuron_id, _ = _setup(settings, db)
+    _use(settings, explainer="openai", openai_base_url=stub.base_url, openai_model="stub-model")
+    with db.session() as s:
+        campaign_id = s.get(Neuron, neuron_id).campaign_id  # type: ignore[union-attr]
+        silent = Neuron(campaign_id=campaign_id, index=8)  # no records: nothing to explain
+        s.add(silent)
+        s.commit()
+    assert seed_machine_explanations_job(campaign_id=campaign_id, k=1) == {"written": 1, "neurons": 1}
+    with pytest.raises(ValueError, match="either a campaign id or a list"):
+        seed_machine_explanations_job(campaign_id=campaign_id, neuron_ids=[neuron_id])
+
+
+def test_a_missing_explainer_model_is_reported_not_retried(settings, db, redis_client):
+    neuron_id, _ = _setup(settings, db)
+    _use(settings, explainer="llm", explainer_model=str(settings.data_path / "no-such-model"))
+    result = seed_machine_explanations_job(neuron_ids=[neuron_id], k=2)
+    assert result["written"] == 0 and "cannot load the explainer model" in result["skipped"]
+    assert _machine(db) == []
+
+
+def test_a_built_campaign_is_queued_for_seeding_unless_turned_off(settings, db, redis_client):
+    with db.session() as s:
+        campaign = Campaign(name="built", model="minilm-l6", layer=3, status="ready")
+        s.add(campaign)
+        s.commit()
+        s.add_all(Neuron(campaign_id=campaign.id, index=i) for i in range(20))
+        s.commit()
+    off = settings.model_copy(update={"seed_machine_explanations": 0})
+    assert enqueue_campaign_seeding(redis_client, off, db, "built") == []
+    assert enqueue_campaign_seeding(redis_client, settings, db, "no-such-campaign") == []
+    jobs = enqueue_campaign_seeding(redis_client, settings, db, "built")
+    # 20 neurons, 16 per job, on the background queue, with the configured K.
+    assert [len(j.args[1]) for j in jobs] == [16, 4] and all(j.args[2] == 2 for j in jobs)
+    assert default_queue(redis_client, settings).count == 2
