@@ -37,7 +37,7 @@ def after_start(settings: Settings, stopping: threading.Event) -> None:
     from rq import Retry
 
     from workers.mining import default_campaign_missing, ensure_default_campaign_job
-    from workers.queues import model_queue
+    from workers.queues import default_queue
 
     db = Database(settings, run_migrations=False)
     try:
@@ -48,7 +48,7 @@ def after_start(settings: Settings, stopping: threading.Event) -> None:
     r = redis.Redis.from_url(settings.redis_url)
     pubsub = r.pubsub(ignore_subscribe_messages=True)
     pubsub.subscribe(keys.job_progress_channel(DEFAULT_CAMPAIGN_JOB_ID))
-    queue = model_queue(r, settings)
+    queue = default_queue(r, settings)  # background work: the interactive worker stays free
     job = queue.fetch_job(DEFAULT_CAMPAIGN_JOB_ID)
     if job is None or job.get_status(refresh=True) in ("finished", "failed", "stopped", "canceled"):
         if job is not None:

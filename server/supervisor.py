@@ -26,7 +26,14 @@ from server.embedded_redis import EmbeddedRedis
 from server.runtime import embedded_url_file
 from store.db import Database
 
-ROLES = ("web", "worker", "scheduler")
+# (name, arguments of `neuronquest`). Two workers, so that a long background job (mining a
+# campaign, writing machine explanations) never keeps a player waiting for a score.
+ROLES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("web", ("web",)),
+    ("worker", ("worker", "--queues", "model")),
+    ("background", ("worker", "--queues", "default")),
+    ("scheduler", ("scheduler",)),
+)
 # A child that crashes more often than this within the window is not restarted again.
 MAX_RESTARTS = 5
 RESTART_WINDOW_S = 60.0
@@ -68,8 +75,8 @@ class Supervisor:
         try:
             child_settings = self._prepare()
             env = self._child_env(child_settings)
-            for role in ROLES:
-                child = Child(role, [sys.executable, "-m", "server", role])
+            for role, argv in ROLES:
+                child = Child(role, [sys.executable, "-m", "server", *argv])
                 child.start(env)
                 self.children.append(child)
             if self._wait_healthy():

@@ -29,6 +29,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     worker = subparsers.add_parser("worker", help="run one RQ worker (models, scoring, mining)")
     worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
+    worker.add_argument(
+        "--queues",
+        default="",
+        help="comma-separated queues to take jobs from, in priority order "
+        "(default: all; 'model' = interactive scoring and test text, 'default' = background work)",
+    )
     worker.set_defaults(func=cmd_worker)
 
     scheduler = subparsers.add_parser("scheduler", help="run the periodic-task scheduler")
@@ -105,7 +111,15 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     connection = redis.Redis.from_url(settings.redis_url)
     # SimpleWorker runs jobs in this process, so a model loaded by one job stays
     # loaded for the next: the whole point of a model worker.
-    worker = SimpleWorker(all_queues(connection, settings), connection=connection, name=f"nq-{os.getpid()}")
+    queues = all_queues(connection, settings)
+    if args.queues:
+        wanted = [name.strip() for name in args.queues.split(",") if name.strip()]
+        known = {q.name: q for q in queues}
+        unknown = [name for name in wanted if name not in known]
+        if unknown:
+            raise CliError(f"unknown queue {unknown[0]!r}; queues are: {', '.join(known)}")
+        queues = [known[name] for name in wanted]
+    worker = SimpleWorker(queues, connection=connection, name=f"nq-{os.getpid()}")
     worker.work(burst=args.burst, with_scheduler=True, logging_level=settings.log_level.upper())
     return 0
 
