@@ -1,7 +1,8 @@
 """Seeding puzzles with machine explanations, scored, so players have a baseline to beat.
 
 ``seed_machine_explanations_job`` writes up to K explanations per neuron with the
-configured explainer (source "machine", no player) and enqueues one rescore job per
+configured explainer (source "machine", no player; when the explainer falls short, the
+word-list baseline fills in once) and enqueues one rescore job per
 neuron, which scores them as one batch. It tops neurons up rather than adding more:
 running it twice writes nothing new. A missing explainer model is reported in the
 job's result, not retried: seeding is a nicety, never a reason for a failed build.
@@ -15,10 +16,10 @@ from typing import Any
 
 import redis
 from rq.job import Job
-from sqlmodel import col, func, select
+from sqlmodel import col, select
 
 from config.settings import Settings
-from engine.scoring.explainer import Explainer, ExplainerError, make_explainer
+from engine.scoring.explainer import Explainer, ExplainerError, TokenListExplainer, make_explainer
 from store import campaigns
 from store.db import Database
 from store.models import Explanation, Neuron
@@ -119,20 +120,28 @@ def seed_machine_explanations_job(
 
 def _seed_neuron(db: Database, explainer: Explainer, neuron_id: int, k: int, max_chars: int) -> int:
     with db.session() as session:
-        have = session.exec(
-            select(func.count())
-            .select_from(Explanation)
-            .where(Explanation.neuron_id == neuron_id, Explanation.source == "machine")
-        ).one()
-        missing = k - int(have)
+        have = set(
+            session.exec(
+                select(Explanation.text).where(
+                    Explanation.neuron_id == neuron_id, Explanation.source == "machine"
+                )
+            ).all()
+        )
+        missing = k - len(have)
         if missing <= 0:
             return 0
         top, _ = campaigns.neuron_records(session, neuron_id)
     try:
-        texts = explainer.explain(top, missing, max_chars=max_chars)
+        texts = [t for t in explainer.explain(top, missing, max_chars=max_chars) if t not in have]
+        if len(texts) < missing:
+            # A small model may write nothing usable (smollm2-135m mostly repeats the prompt's
+            # example): the puzzle still gets the word-list baseline to beat.
+            fallback = TokenListExplainer().explain(top, 1, max_chars=max_chars)
+            texts += [t for t in fallback if t not in have and t not in texts]
     except ValueError as exc:  # no active records: nothing to explain
         log.info("neuron %s not seeded: %s", neuron_id, exc)
         return 0
+    texts = texts[:missing]
     with db.session() as session:
         session.add_all(Explanation(neuron_id=neuron_id, text=t, source="machine") for t in texts)
         session.commit()

@@ -11,6 +11,8 @@ nothing useful.
 
 from __future__ import annotations
 
+import copy
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,8 +22,9 @@ import torch
 from config.settings import Settings
 from engine.records import ActivationRecord
 from engine.scoring.explain_prompt import EXAMPLE_ANSWER, LEAD, clean_explanation, explainer_prompt
+from engine.scoring.simulator import token_texts
 
-EXPLAINERS = ("llm", "openai")
+EXPLAINERS = ("llm", "openai", "tokens")
 ROUNDS = 3
 MAX_NEW_TOKENS = 32
 
@@ -61,28 +64,40 @@ class LocalLMExplainer:
         return cls(model, tokenizer, model_name=str(name_or_path).rstrip("/").rsplit("/", 1)[-1])
 
     @torch.inference_mode()
-    def _sample(self, prompt: str, n: int) -> list[str]:
+    def _prefill(self, prompt: str) -> tuple[torch.Tensor, Any]:
+        """The prompt's ids and its key/value cache: the long prompt is read once, not once per sample."""
+        from transformers import DynamicCache
+
         ids = self.tokenizer(prompt, return_tensors="pt").input_ids.to(self.device)
+        cache = DynamicCache(config=self.model.config)
+        # All but the last token: generate() feeds the uncached rest (here one token) itself.
+        self.model(input_ids=ids[:, :-1], past_key_values=cache, use_cache=True)
+        return ids, cache
+
+    @torch.inference_mode()
+    def _sample(self, ids: torch.Tensor, cache: Any) -> str:
         pad = self.tokenizer.pad_token_id
         if pad is None:
             pad = self.tokenizer.eos_token_id
         out = self.model.generate(
             input_ids=ids,
             attention_mask=torch.ones_like(ids),
+            past_key_values=copy.deepcopy(cache),
             do_sample=True,
             temperature=self.temperature,
             top_p=0.95,
-            num_return_sequences=n,
             max_new_tokens=MAX_NEW_TOKENS,
             pad_token_id=pad,
+            stop_strings=["\n"],  # the answer is one line; what follows is wasted time
+            tokenizer=self.tokenizer,
         )
-        return self.tokenizer.batch_decode(out[:, ids.shape[1] :], skip_special_tokens=True)
+        return self.tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True)
 
     def explain(self, records: Sequence[ActivationRecord], k: int, max_chars: int = 280) -> list[str]:
-        prompt = explainer_prompt(records)
+        ids, cache = self._prefill(explainer_prompt(records))
         found: list[str] = []
-        for _ in range(ROUNDS):
-            _add_unique(found, self._sample(prompt, k - len(found)), k, max_chars)
+        for _ in range(ROUNDS * k):  # one sample at a time, each from a copy of the prompt's cache
+            _add_unique(found, [self._sample(ids, cache)], k, max_chars)
             if len(found) >= k:
                 break
         return found
@@ -157,7 +172,33 @@ class OpenAIExplainer:
         return found
 
 
-Explainer = LocalLMExplainer | OpenAIExplainer
+class TokenListExplainer:
+    """No model: names the words the neuron fires on most — the baseline of the paper's figures.
+
+    Each record votes for the words at or above half its peak; the three words with most
+    votes make one explanation. It cannot say why, only what, so players can beat it."""
+
+    name = "tokens"
+    version = "tokens-1"
+
+    def explain(self, records: Sequence[ActivationRecord], k: int = 1, max_chars: int = 280) -> list[str]:
+        votes: Counter[str] = Counter()
+        for record in records:
+            peak = record.max_activation
+            if peak <= 0:
+                continue
+            for token, value in zip(token_texts(record.tokens), record.activations, strict=True):
+                word = token.strip().lower()
+                if value >= peak / 2 and any(c.isalnum() for c in word):
+                    votes[word] += 1
+        if not votes:
+            raise ValueError("the neuron has no active records to explain")
+        words = [f'"{w}"' for w, _ in votes.most_common(3)]
+        listed = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+        return [f"the word{'s' if len(words) > 1 else ''} {listed}"[:max_chars]][:k]
+
+
+Explainer = LocalLMExplainer | OpenAIExplainer | TokenListExplainer
 
 
 def make_explainer(settings: Settings, name: str | None = None) -> Explainer:
@@ -171,4 +212,6 @@ def make_explainer(settings: Settings, name: str | None = None) -> Explainer:
         return OpenAIExplainer(
             settings.openai_base_url, settings.openai_model, api_key=settings.openai_api_key
         )
+    if name == "tokens":
+        return TokenListExplainer()
     raise ExplainerError(f"unknown explainer {name!r}; choose one of {', '.join(EXPLAINERS)}")

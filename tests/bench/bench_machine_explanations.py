@@ -1,7 +1,8 @@
 """Scores of machine explanations on real neurons: their distribution, against a wrong-neuron control.
 
     NQ_DATA_DIR=DIR .venv/bin/python -m tests.bench.bench_machine_explanations \\
-        --campaign minilm-l6-layer3 [--explainer-model smollm2-135m] [--k 2] [--limit 50] [--threads 1]
+        --campaign minilm-l6-layer3 [--explainer llm|tokens] [--explainer-model smollm2-135m]
+        [--k 2] [--limit 50] [--threads 1]
 
 For each neuron of a mined campaign (in DIR's database): K explanations written by the
 local explainer from its top records, scored by the configured simulator (embedding by
@@ -55,6 +56,7 @@ def histogram(values: list[float]) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--campaign", required=True)
+    parser.add_argument("--explainer", default="llm", help="llm (default), openai or tokens")
     parser.add_argument("--explainer-model", help="default: Settings.explainer_model")
     parser.add_argument("--k", type=int, default=2)
     parser.add_argument("--limit", type=int, default=50)
@@ -78,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
             .limit(args.limit)
         ).all()
         data = [(n.index, *campaigns.neuron_records(session, int(n.id or 0))) for n in neurons]
-    explainer = make_explainer(settings, "llm")
+    explainer = make_explainer(settings, args.explainer)
     simulator = make_simulator(settings)
     print(f"{len(data)} neurons, explainer {explainer.version}, simulator {simulator.version}")
     rows: list[dict[str, Any]] = []
@@ -103,6 +105,7 @@ def main(argv: list[str] | None = None) -> None:
     best = [max(row["candidates"].values()) for row in rows if row["candidates"]]
     control = [s for row in rows for s in row["control"]]
     print(f"\n{elapsed:.0f} s for {len(rows)} neurons ({elapsed / max(1, len(rows)):.1f} s per neuron)")
+    print(f"neurons with at least one usable candidate: {len(best)} of {len(rows)}")
     for name, values in (("all candidates", every), ("best per neuron", best), ("control", control)):
         print(f"{name}: {quartiles(values)}\n{histogram(values)}")
     if args.out:

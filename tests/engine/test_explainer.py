@@ -160,3 +160,15 @@ def test_copies_of_the_worked_example_are_dropped():
     found: list[str] = []
     _add_unique(found, [f" {EXAMPLE_ANSWER}", " Days of the week", " month names.", " month names"], 3, 280)
     assert found == ["month names"]
+
+
+def test_token_list_baseline_names_the_peak_words():
+    from engine.scoring.explainer import TokenListExplainer
+
+    top, _ = MONTHS.records()
+    [text] = TokenListExplainer().explain(top, 2)
+    assert text.startswith("the words ") and text.count('"') == 6
+    named = {w.strip('"') for w in text.removeprefix("the words ").replace(" and ", ", ").split(", ")}
+    assert named <= {"january", "february", "march", "april", "may", "october", "december"}
+    with pytest.raises(ValueError, match="no active records"):
+        TokenListExplainer().explain([ActivationRecord(["a"], [0.0])], 1)

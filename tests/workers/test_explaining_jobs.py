@@ -24,6 +24,13 @@ def stub() -> Iterator[OpenAIStub]:
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def tiny_lm(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    from tests.engine.scoring_fixtures import build_tiny_lm
+
+    return build_tiny_lm(tmp_path_factory.mktemp("seeding-lm") / "tiny")
+
+
 def _use(settings, **update):  # type: ignore[no-untyped-def]
     s = settings.model_copy(update={"simulator": "embedding", **update})
     context.use_settings(s)
@@ -95,3 +102,20 @@ def test_a_built_campaign_is_queued_for_seeding_unless_turned_off(settings, db, 
     # 20 neurons, 16 per job, on the background queue, with the configured K.
     assert [len(j.args[1]) for j in jobs] == [16, 4] and all(j.args[2] == 2 for j in jobs)
     assert default_queue(redis_client, settings).count == 2
+
+
+def test_an_explainer_that_falls_short_is_topped_up_with_the_word_list(settings, db, redis_client, tiny_lm):
+    neuron_id, _ = _setup(settings, db)
+    _use(settings, explainer="llm", explainer_model=str(tiny_lm))
+    import engine.scoring.explainer as explainer_module
+
+    # A model that only ever repeats the prompt's worked example writes nothing usable.
+    original = explainer_module.LocalLMExplainer._sample
+    explainer_module.LocalLMExplainer._sample = lambda self, ids, cache: " days of the week."  # type: ignore[method-assign]
+    try:
+        assert seed_machine_explanations_job(neuron_ids=[neuron_id], k=2)["written"] == 1
+        assert seed_machine_explanations_job(neuron_ids=[neuron_id], k=2)["written"] == 0  # no duplicate
+    finally:
+        explainer_module.LocalLMExplainer._sample = original  # type: ignore[method-assign]
+    [only] = _machine(db)
+    assert only.text.startswith("the words ")
