@@ -74,6 +74,16 @@ def streamer_rooms() -> str:
     return _key("streamer", "rooms")
 
 
+def team_match(room_id: str) -> str:
+    """String: a live team match's rules state (rooms.team_match JSON) beside its room."""
+    return _key("room", room_id, "match")
+
+
+def team_scores_claim(room_id: str) -> str:
+    """String with PX TTL: a process publishing the match's throttled ``team_scores`` now."""
+    return _key("room", room_id, "match", "scores-claim")
+
+
 def room_tally(room_id: str, round_no: int) -> str:
     """Hash: explanation id -> audience votes in one round (HINCRBY; read by the tally pusher)."""
     return _key("room", room_id, "tally", round_no)

@@ -158,7 +158,9 @@ class PuzzleRoom:
     # -- the clock -------------------------------------------------------------------------
     def wants_puzzle(self, now: float) -> bool:
         s = self.state
-        return s.phase is Phase.LOBBY and bool(s.members) and s.deadline is not None and now >= s.deadline
+        # A held room never asks for a puzzle itself: its host or its match starts the rounds.
+        ready = s.phase is Phase.LOBBY and bool(s.members) and not s.held
+        return ready and s.deadline is not None and now >= s.deadline
 
     def is_due(self, now: float) -> bool:
         """Does ``tick`` (or a new puzzle) have work to do at ``now``?"""
@@ -211,7 +213,7 @@ class PuzzleRoom:
             top = top_explanation(outcome.scores)
             events = [{"type": "round_end", "round": s.round_no, "top": top, **self._standings()}]
             s.phase = Phase.LOBBY
-            s.deadline = now if s.members else None
+            s.deadline = now if s.members and not s.held else None
             s.reveal_min_until = None
             return events, outcome
         return [], None

@@ -76,6 +76,40 @@ class TeamMatch:
             raise MatchError("bad_timing", "rounds must last a positive time")
         return cls(room_id, list(team_ids), list(neuron_ids), round_s, review_s)
 
+    # -- storage (the live match sits in Redis beside its room: server/match_rooms.py) -----
+    def to_json(self) -> dict[str, Any]:
+        def stamp(at: datetime | None) -> str | None:
+            return at.isoformat() if at else None
+
+        return {
+            "room_id": self.room_id, "team_ids": self.team_ids, "neuron_ids": self.neuron_ids,
+            "round_s": self.round_s, "review_s": self.review_s, "phase": self.phase.value,
+            "round_index": self.round_index, "phase_ends_at": stamp(self.phase_ends_at),
+            "started_at": stamp(self.started_at), "ended_at": stamp(self.ended_at),
+            "players": [[p, t] for p, t in self.players.items()],
+            "submissions": [[e, t, n] for e, (t, n) in self.submissions.items()],
+            "best": [[t, n, b.score, b.at.isoformat(), b.explanation_id] for (t, n), b in self.best.items()],
+        }  # fmt: skip
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TeamMatch:
+        def when(raw: str | None) -> datetime | None:
+            return datetime.fromisoformat(raw) if raw else None
+
+        return cls(
+            room_id=data["room_id"], team_ids=[int(t) for t in data["team_ids"]],
+            neuron_ids=[int(n) for n in data["neuron_ids"]], round_s=float(data["round_s"]),
+            review_s=float(data["review_s"]), phase=Phase(data["phase"]),
+            round_index=int(data["round_index"]), phase_ends_at=when(data["phase_ends_at"]),
+            started_at=when(data["started_at"]), ended_at=when(data["ended_at"]),
+            players={int(p): int(t) for p, t in data["players"]},
+            submissions={int(e): (int(t), int(n)) for e, t, n in data["submissions"]},
+            best={
+                (int(t), int(n)): Best(float(s), datetime.fromisoformat(at), int(e))
+                for t, n, s, at, e in data["best"]
+            },
+        )  # fmt: skip
+
     # -- commands ------------------------------------------------------------------------
     def join(self, player_id: int, team_id: int) -> Event:
         if team_id not in self.team_ids:
@@ -113,6 +147,16 @@ class TeamMatch:
             "neuron_id": neuron_id,
             "explanation_id": explanation_id,
         }
+
+    def adopt(self, player_id: int, explanation_id: int, neuron_id: int) -> bool:
+        """Count an explanation the room accepted in a round of this match but that reached the
+        match only after its score (the two travel separately); False when it cannot count."""
+        team_id = self.players.get(player_id)
+        played = self.neuron_ids[: self.round_index + 1]
+        if team_id is None or neuron_id not in played or self.phase is Phase.FINISHED:
+            return False
+        self.submissions.setdefault(explanation_id, (team_id, neuron_id))
+        return True
 
     def record_score(self, explanation_id: int, score: float, now: datetime) -> list[Event]:
         """A worker's score for a submitted explanation; returns the live scores if they moved."""

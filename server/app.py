@@ -26,8 +26,10 @@ from config.settings import Settings, get_settings
 from rooms.boards_rebuild import ensure_boards
 from server import http_api
 from server.api import competition as competition_api
+from server.api import matches as matches_api
 from server.api import reference as reference_api
 from server.hub import Hub
+from server.match_rooms import MatchRooms
 from server.protocol import Limits
 from server.quest_rooms import QuestCredits
 from server.room_service import RoomService
@@ -79,11 +81,15 @@ def create_app(settings: Settings, *, clock: Callable[[], float] | None = None) 
         streamer.pusher.start()
         app.state.ctx = AppContext(settings, db, r, r_sync, service, hub, limits, streamer)
         hub.score_listeners.append(QuestCredits(settings, db, r, r_sync).on_score)
+        app.state.matches = matches = MatchRooms(service)  # team matches (server/match_rooms.py)
+        hub.score_listeners.append(matches.on_score)
+        hub.room_tickers.append(matches.tick)
         try:
             yield
         finally:
             await streamer.pusher.stop()
             await hub.stop()
+            await matches.aclose()
             await r.aclose()
             r_sync.close()
             db.dispose()
@@ -93,6 +99,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] | None = None) 
         *http_api.routes,
         *reference_api.routes,
         *competition_api.routes,
+        *matches_api.routes,
         WebSocketRoute("/ws", ws_endpoint),
         Mount("/static", StaticFiles(directory=CLIENT_DIR, check_dir=False), name="static"),
     ]

@@ -52,6 +52,8 @@ class Hub:
         self._background: set[asyncio.Task[None]] = set()  # held so they are not collected mid-run
         self.gate: RoomGate | None = None
         self.score_listeners: list[Callable[[str, dict[str, Any]], Awaitable[None]]] = []
+        # Rooms with their own schedule beside the puzzle room's (team matches): ticked with it.
+        self.room_tickers: list[Callable[[str], Awaitable[None]]] = []
         self.crowds = Crowds(r, service.settings.crowd_interval_s, self._count_players, self._emit_one)
 
     async def start(self) -> None:
@@ -110,6 +112,8 @@ class Hub:
             self.crowds.changed(room_id)
         if watching is None:
             await self.service.tick(room_id)
+            for ticker in self.room_tickers:
+                await ticker(room_id)
 
     async def leave_room(self, conn: Connection) -> None:
         room_id = conn.room_id
@@ -219,6 +223,8 @@ class Hub:
             for room_id in list(self.rooms):
                 try:
                     await self.service.tick(room_id)
+                    for ticker in self.room_tickers:
+                        await ticker(room_id)
                 except asyncio.CancelledError:
                     raise
                 except Exception:

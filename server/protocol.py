@@ -178,6 +178,7 @@ SERVER_EVENTS = frozenset(
         "welcome", "error", "ping", "pong", "room", "joined", "left", "renamed", "lobby", "puzzle",
         "explanation", "vote", "reveal", "score_progress", "score", "round_end", "points",
         "test_queued", "activations", "shared_activations", "notice", "crowd", "quest",
+        "team_match", "team_scores", "match_result",
     }
 ) | STREAMER_EVENTS  # fmt: skip
 

@@ -239,7 +239,12 @@ class RoomService:
             else:
                 candidates = playable_neurons(s, self.settings.default_campaign)
                 neuron_id = choose_neuron(candidates, solved_neurons(s, member_ids), recent, self.rng)
-            found = neuron_clues(s, neuron_id, self.settings.room_clues) if neuron_id is not None else None
+        return self.puzzle_for(neuron_id) if neuron_id is not None else None
+
+    def puzzle_for(self, neuron_id: int) -> Puzzle | None:
+        """One neuron as a puzzle (clues, older explanations); a team match plays given neurons."""
+        with self.db.session() as s:
+            found = neuron_clues(s, neuron_id, self.settings.room_clues)
             if found is None:
                 return None
             facts, clues = found

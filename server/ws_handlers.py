@@ -17,6 +17,7 @@ from server import protocol as p
 from server import quest_rooms
 from server.connection import Connection
 from server.hub import Hub
+from server.match_rooms import MatchRooms
 from server.room_service import RoomService
 from server.sessions import clean_name
 from server.streamer import StreamerRooms, is_streamer_message
@@ -52,6 +53,7 @@ async def handle(ctx: AppContext, conn: Connection, msg: p.ClientMessage) -> Non
     match msg:
         case p.Join(room=room, since=since):
             await quest_rooms.check_join(ctx.db, ctx.settings, room, datetime.now(UTC))
+            await MatchRooms(ctx.service).admit(room, conn.player_id)  # team members only
             await ctx.hub.join_room(conn, room, since)
         case p.Leave():
             room = _room_of(conn)
@@ -61,7 +63,8 @@ async def handle(ctx: AppContext, conn: Connection, msg: p.ClientMessage) -> Non
         case p.Submit(text=text):
             room = _room_of(conn)
             if not (ctx.streamer and await ctx.streamer.submit(conn, room, text)):
-                await ctx.service.submit(room, conn.player, text)
+                eid = await ctx.service.submit(room, conn.player, text)
+                await MatchRooms(ctx.service).on_submit(room, conn.player_id, eid)  # counts for the team
         case p.Vote(explanation_id=explanation_id):
             room = _room_of(conn)
             if not (ctx.streamer and await ctx.streamer.vote(conn, room, explanation_id)):
