@@ -2,7 +2,7 @@
 // when the server sends them (docs/protocol.md) and stays hidden otherwise.
 import { $, el, fmt } from "./dom.js";
 
-const match = { teams: new Map(), round: null, state: null };
+const match = { teams: new Map(), round: null, state: null, room: null };
 
 function draw() {
   const box = $("team-match");
@@ -19,6 +19,11 @@ function draw() {
 }
 
 export function teamMatchEvent(e) {
+  // Another room (or another match) clears the panel: teams of an old match must not linger.
+  if ((e.type === "room" || e.type === "team_match") && e.room && e.room !== match.room) {
+    Object.assign(match, { teams: new Map(), round: null, state: null, room: e.room });
+    if (e.type === "room") { draw(); return; }
+  }
   const standings = e.standings || e.team_scores || (e.match && e.match.standings);
   if (!String(e.type || "").startsWith("team_match") && !standings) return;
   if (Array.isArray(standings)) {

@@ -80,3 +80,27 @@ def test_whole_match(db: Database, redis_client: redis.Redis, settings: Settings
         assert sorted((x.team_id, x.rank) for x in results) == sorted([(g, 1), (b, 2), (r, 2)])
         assert "team_win" in {x.code for x in competition.achievements_of(s, c1.id or 0)}
         assert "team_win" not in {x.code for x in competition.achievements_of(s, a1.id or 0)}
+
+
+def test_a_match_survives_its_json_round_trip() -> None:
+    match = TeamMatch.create("match-0000abcd", [1, 2], [10, 11], round_s=60, review_s=5)
+    match.join(7, 1)
+    match.join(8, 2)
+    match.start(T0)
+    match.submit(7, 100, T0 + timedelta(seconds=1))
+    match.record_score(100, 0.5, T0 + timedelta(seconds=2))
+    copy = TeamMatch.from_json(match.to_json())
+    assert copy == match and copy.standings() == match.standings()
+    assert copy.tick(T0 + timedelta(seconds=65)) == match.tick(T0 + timedelta(seconds=65))
+
+
+def test_adopt_counts_an_explanation_of_a_played_neuron_only() -> None:
+    match = TeamMatch.create("match-0000abcd", [1, 2], [10, 11], round_s=60, review_s=5)
+    match.join(7, 1)
+    match.join(8, 2)
+    match.start(T0)
+    assert not match.adopt(9, 200, 10)  # not a player of the match
+    assert not match.adopt(7, 201, 11)  # a neuron not played yet
+    assert match.adopt(8, 202, 10)
+    match.record_score(202, 0.8, T0 + timedelta(seconds=3))
+    assert match.team_scores() == {1: 0.0, 2: 0.8}
