@@ -176,7 +176,9 @@ def run_jobs(game_settings: Settings, redis_client: redis.Redis) -> Callable[[],
 
 
 # -- the browser ---------------------------------------------------------------------------
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an event loop running in the main
+# thread until it stops, and every later test that calls asyncio.run would fail.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(
