@@ -40,7 +40,7 @@ BINS = [-0.4, -0.2, 0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0]
 def quartiles(values: list[float]) -> str:
     if len(values) < 2:
         return "n/a"
-    q1, q2, q3 = statistics.quantiles(values, n=4)
+    q1, q2, q3 = statistics.quantiles(values, n=4, method="inclusive")
     low, high = min(values), max(values)
     return f"n={len(values)} min {low:+.3f}  q1 {q1:+.3f}  median {q2:+.3f}  q3 {q3:+.3f}  max {high:+.3f}"
 

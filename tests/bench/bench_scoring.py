@@ -84,14 +84,15 @@ def main(argv: list[str] | None = None) -> None:
     neurons = subset(args.subset)
     print(f"{len(neurons)} planted neurons, torch threads {torch.get_num_threads()}")
     baseline = measure(PerWordBaseline(), neurons)
+    print(line(baseline, baseline), flush=True)  # each line as soon as it is known: runs can be long
     reports = [baseline, measure(EmbeddingSimulator(), neurons)]
+    print(line(reports[-1], baseline), flush=True)
     if args.llm:
         from engine.scoring.llm import LocalLMSimulator
 
         llm = LocalLMSimulator.load(args.llm, device="cpu", data_dir=args.data_dir)
         reports.append(measure(llm, neurons))
-    for report in reports:
-        print(line(report, baseline))
+        print(line(reports[-1], baseline), flush=True)
     for report in reports[1:]:
         for row in report["neurons"]:
             extra = f" other-sense {row['confuser_score']:+.3f}" if "confuser_score" in row else ""
