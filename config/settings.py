@@ -50,11 +50,6 @@ class Settings(BaseSettings):
     explainer: str = "llm"
     explainer_model: str = "smollm2-135m"
     seed_machine_explanations: int = 2
-    # Who writes machine explanations: "llm" (local causal LM) or "openai" (the endpoint above),
-    # and how many a new campaign's neurons are seeded with, scored (0 turns seeding off).
-    explainer: str = "llm"
-    explainer_model: str = "smollm2-135m"
-    seed_machine_explanations: int = 2
 
     # Device for models: "auto" picks CUDA when present.
     device: str = "auto"
