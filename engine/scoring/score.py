@@ -115,6 +115,9 @@ def score_predictions(
         detail={
             "detection": detection(records, predictions),
             "worst_misses": worst_misses(records, predictions),
+            # Every token's prediction (0..10, one decimal): the reveal draws simulated against
+            # true activations per snippet so a player sees why the score is what it is.
+            "predictions": [[round(float(v), 1) for v in predicted] for predicted in predictions],
             "kinds": [r.kind for r in records],
             "n_tokens": len(truth),
             # A constant prediction or truth has no correlation; the score then reads 0.

@@ -7,6 +7,7 @@ Skipped with a reason when Chromium or Playwright is missing; CI installs both (
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 import time
@@ -30,6 +31,7 @@ from workers.queues import model_queue
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+ARTIFACT_SCREENSHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
 DESKTOP = {"width": 1280, "height": 860}
 PHONE = {"width": 390, "height": 844}
 
@@ -210,6 +212,8 @@ def new_page(browser: Browser, server: GameServer) -> Iterator[Callable[..., Pag
 
 
 def shoot(page: Any, name: str, full_page: bool = False) -> None:
-    """A screenshot for docs/screenshots (small PNGs; README shows them)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page, animations="disabled")
+    """A screenshot of a main screen. Runs write them under tests/artifacts/screenshots (ignored
+    by git); `NQ_UPDATE_SCREENSHOTS=1` writes docs/screenshots, which README shows."""
+    target = SCREENSHOTS if os.environ.get("NQ_UPDATE_SCREENSHOTS") == "1" else ARTIFACT_SCREENSHOTS
+    target.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(target / f"{name}.png"), full_page=full_page, animations="disabled")
