@@ -30,8 +30,9 @@ from workers.scoring import enqueue_rescore
 log = logging.getLogger(__name__)
 
 JOB_TIMEOUT_S = 3600
-# Neurons per seeding job: a build of thousands of neurons becomes many short jobs.
-NEURONS_PER_JOB = 16
+# Neurons per seeding job: short jobs, because a worker takes queued scoring (model queue)
+# only between jobs, and a local 135M explainer on a CPU takes ~25 s per neuron.
+NEURONS_PER_JOB = 2
 
 _explainers: dict[str, Explainer] = {}
 _explainers_lock = threading.Lock()

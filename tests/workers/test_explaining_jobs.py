@@ -13,7 +13,7 @@ from store.models import Campaign, Explanation, Neuron, Score
 from tests.openai_stub import OpenAIStub
 from tests.workers.test_scoring_jobs import _setup
 from workers import context
-from workers.explaining import enqueue_campaign_seeding, seed_machine_explanations_job
+from workers.explaining import NEURONS_PER_JOB, enqueue_campaign_seeding, seed_machine_explanations_job
 from workers.queues import default_queue, model_queue
 
 
@@ -93,15 +93,18 @@ def test_a_built_campaign_is_queued_for_seeding_unless_turned_off(settings, db, 
         campaign = Campaign(name="built", model="minilm-l6", layer=3, status="ready")
         s.add(campaign)
         s.commit()
-        s.add_all(Neuron(campaign_id=campaign.id, index=i) for i in range(20))
+        neurons = [Neuron(campaign_id=campaign.id, index=i) for i in range(20)]
+        s.add_all(neurons)
         s.commit()
+        ids = sorted(int(n.id or 0) for n in neurons)
     off = settings.model_copy(update={"seed_machine_explanations": 0})
     assert enqueue_campaign_seeding(redis_client, off, db, "built") == []
     assert enqueue_campaign_seeding(redis_client, settings, db, "no-such-campaign") == []
     jobs = enqueue_campaign_seeding(redis_client, settings, db, "built")
-    # 20 neurons, 16 per job, on the background queue, with the configured K.
-    assert [len(j.args[1]) for j in jobs] == [16, 4] and all(j.args[2] == 2 for j in jobs)
-    assert default_queue(redis_client, settings).count == 2
+    # 20 neurons, NEURONS_PER_JOB per job, on the background queue, with the configured K.
+    assert [len(j.args[1]) for j in jobs] == [NEURONS_PER_JOB] * (20 // NEURONS_PER_JOB)
+    assert all(j.args[2] == 2 for j in jobs) and sorted(n for j in jobs for n in j.args[1]) == ids
+    assert default_queue(redis_client, settings).count == len(jobs)
 
 
 def test_an_explainer_that_falls_short_is_topped_up_with_the_word_list(settings, db, redis_client, tiny_lm):
