@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -114,7 +114,8 @@ class PointEvent(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     player_id: int = Field(foreign_key="player.id", index=True)
-    amount: int
+    # 64-bit: a 'best'/'set' board takes one event's amount as the score, up to 2**53.
+    amount: int = Field(sa_column=Column(BigInteger, nullable=False))
     reason: str = Field(max_length=32)
     explanation_id: int | None = Field(default=None, foreign_key="explanation.id")
     neuron_id: int | None = Field(default=None, foreign_key="neuron.id")
