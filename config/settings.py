@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     # How many neurons the default campaign mines on a fresh data dir.
     default_neurons: int = 256
     # Tokens of the default corpus the default campaign mines (0 = all of it).
-    default_max_tokens: int = 400_000
+    default_max_tokens: int = 200_000
 
     # Which simulator scores explanations: "embedding", "llm" (local causal LM)
     # or "openai" (any OpenAI-compatible endpoint).
@@ -45,9 +45,12 @@ class Settings(BaseSettings):
     openai_base_url: str = ""
     openai_api_key: str = "not-needed"
     openai_model: str = ""
-    # Who writes machine explanations: "llm" (local causal LM) or "openai" (the endpoint above),
-    # and how many a new campaign's neurons are seeded with, scored (0 turns seeding off).
-    explainer: str = "llm"
+    # Who writes machine explanations: "tokens" (names the words the neuron fires on most; no
+    # model), "llm" (local causal LM) or "openai" (the endpoint above), and how many a new
+    # campaign's neurons are seeded with, scored (0 turns seeding off). "tokens" by default:
+    # measured on 10 real neurons, smollm2-135m wrote a usable explanation for only 2 (see
+    # docs/BENCHMARKS.md), at ~25 s a neuron on a CPU.
+    explainer: str = "tokens"
     explainer_model: str = "smollm2-135m"
     seed_machine_explanations: int = 2
 

@@ -37,7 +37,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--n", type=int, default=3, metavar="K", help=f"candidates to write (1..{MAX_K}, default 3)"
     )
     p.add_argument("--explainer", choices=EXPLAINERS, help="default: Settings.explainer")
-    p.add_argument("--model", help="local causal LM name or directory (default: Settings.explainer_model)")
+    p.add_argument(
+        "--model",
+        help="local causal LM name or directory (implies --explainer llm; default: Settings.explainer_model)",
+    )
     p.add_argument("--score", action="store_true", help="score the candidates with the simulator")
     p.add_argument("--simulator", choices=SIMULATORS, help="with --score; default: Settings.simulator")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -50,10 +53,13 @@ def cmd_explain(args: argparse.Namespace, settings: Settings) -> int:
     records = read_records(args.records) if args.records else neuron_records(settings, args.neuron)
     # Records from a file carry no kind: then all of them are the ones to explain.
     top = [r for r in records if r.kind in ("top", "")]
+    explainer_name = args.explainer
     if args.model:
         settings = settings.model_copy(update={"explainer_model": args.model})
+        # Naming a model means a local LM should write, whatever the configured default.
+        explainer_name = explainer_name or "llm"
     try:
-        explainer = make_explainer(settings, args.explainer)
+        explainer = make_explainer(settings, explainer_name)
         texts = explainer.explain(top, args.n, max_chars=settings.max_explanation_chars)
     except ExplainerError as exc:
         raise CliError(str(exc)) from exc
