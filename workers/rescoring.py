@@ -22,7 +22,7 @@ from config.settings import Settings
 from store.db import Database
 from store.models import Explanation, Neuron, Score, Snippet
 from workers.context import get_context
-from workers.queues import model_queue
+from workers.queues import default_queue
 from workers.scoring import enqueue_rescore, get_simulator
 
 # Neurons queued for rescoring per sweep: a new simulator version must not flood the queue.
@@ -85,6 +85,6 @@ def enqueue_sweep(r: redis.Redis, settings: Settings, limit: int = SWEEP_LIMIT) 
     """Queue a sweep unless one is already queued or running (then None)."""
     if not r.set(keys.rescore_sweep_lock(), "1", nx=True, ex=SWEEP_TTL_S):
         return None
-    return model_queue(r, settings).enqueue(
+    return default_queue(r, settings).enqueue(  # background work, like the rescores it queues
         rescore_sweep_job, limit, job_timeout=SWEEP_TTL_S, result_ttl=3600
     )

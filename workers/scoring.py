@@ -33,7 +33,7 @@ from engine.scoring.score import ScoreResult, record_correlation, score_predicti
 from store import campaigns, eventlog
 from store.models import Explanation, Neuron, Score
 from workers.context import WorkerContext, get_context
-from workers.queues import model_queue
+from workers.queues import default_queue, model_queue
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,9 @@ def enqueue_scoring(r: redis.Redis, settings: Settings, explanation_id: int, roo
 
 
 def enqueue_rescore(r: redis.Redis, settings: Settings, neuron_id: int) -> Job:
-    return model_queue(r, settings).enqueue(
+    # Background work: rescoring a campaign's machine explanations must never queue ahead of
+    # a player waiting for a score (the interactive worker takes only the model queue).
+    return default_queue(r, settings).enqueue(
         rescore_job, int(neuron_id), job_timeout=JOB_TIMEOUT_S, retry=RETRY, result_ttl=3600
     )
 

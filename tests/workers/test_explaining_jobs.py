@@ -14,7 +14,7 @@ from tests.openai_stub import OpenAIStub
 from tests.workers.test_scoring_jobs import _setup
 from workers import context
 from workers.explaining import NEURONS_PER_JOB, enqueue_campaign_seeding, seed_machine_explanations_job
-from workers.queues import default_queue, model_queue
+from workers.queues import default_queue
 
 
 @pytest.fixture
@@ -49,7 +49,7 @@ def test_seeding_writes_machine_explanations_and_a_worker_scores_them(settings, 
     machine = _machine(db)
     assert len(machine) == 2 and all(e.player_id is None and e.neuron_id == neuron_id for e in machine)
     assert all(e.text and "\n" not in e.text for e in machine)
-    queue = model_queue(redis_client, s)
+    queue = default_queue(redis_client, s)  # rescoring is background work
     assert queue.count == 1  # one rescore job for the neuron scores its explanations as one batch
     SimpleWorker([queue], connection=redis_client).work(burst=True)
     with db.session() as session:

@@ -12,7 +12,7 @@ from server.scheduler import DEFAULT_TASKS, SchedulerContext
 from store.models import Explanation, Neuron, Score, Snippet
 from tests.workers.test_scoring_jobs import _setup
 from workers import context
-from workers.queues import model_queue
+from workers.queues import default_queue
 from workers.rescoring import enqueue_sweep, stale_neurons, sweep
 from workers.scoring import get_simulator
 
@@ -62,7 +62,7 @@ def test_sweep_queues_each_neuron_once_and_the_worker_clears_it(settings, db, re
     other = _second_neuron(db, neuron_id)
     ctx = context.get_context()
     sim = _sim()
-    queue = model_queue(redis_client, ctx.settings)
+    queue = default_queue(redis_client, ctx.settings)  # rescoring is background work
     assert sweep(redis_client, ctx.settings, db, sim.name, sim.version, limit=1) == [min(neuron_id, other)]
     assert sweep(redis_client, ctx.settings, db, sim.name, sim.version, limit=5) == [max(neuron_id, other)]
     assert sweep(redis_client, ctx.settings, db, sim.name, sim.version, limit=5) == []  # both pending
@@ -81,7 +81,7 @@ def test_the_scheduler_queues_one_sweep_job_at_a_time(settings, db, redis_client
     [task] = [run for name, _, run in DEFAULT_TASKS if name == "rescore_sweep"]
     task(SchedulerContext(ctx.settings, db, redis_client), datetime.now(UTC))
     assert enqueue_sweep(redis_client, ctx.settings) is None  # one is already queued
-    queue = model_queue(redis_client, ctx.settings)
+    queue = default_queue(redis_client, ctx.settings)  # rescoring is background work
     assert queue.count == 1
     SimpleWorker([queue], connection=redis_client).work(burst=True)  # the sweep, then the rescore it queued
     assert not redis_client.exists(keys.rescore_sweep_lock())
