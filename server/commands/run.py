@@ -119,9 +119,21 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         if unknown:
             raise CliError(f"unknown queue {unknown[0]!r}; queues are: {', '.join(known)}")
         queues = [known[name] for name in wanted]
+    if any(q.name == settings.queue_model for q in queues):
+        _warm_up(settings)
     worker = SimpleWorker(queues, connection=connection, name=f"nq-{os.getpid()}")
     worker.work(burst=args.burst, with_scheduler=True, logging_level=settings.log_level.upper())
     return 0
+
+
+def _warm_up(settings: Settings) -> None:
+    """Load the simulator before the first job, so the first player's score is not the slow one."""
+    from workers.scoring import get_simulator
+
+    try:
+        get_simulator(settings)
+    except Exception:  # the job will report the real error to the room that asked
+        logging.getLogger("neuronquest.worker").exception("simulator warm-up failed")
 
 
 def cmd_scheduler(args: argparse.Namespace, settings: Settings) -> int:
