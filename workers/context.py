@@ -6,13 +6,18 @@ this context and the loaded models — live as long as the worker process.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any, TypeVar
 
 import redis
 
 from config.settings import Settings, get_settings
 from store.db import Database
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -40,3 +45,19 @@ def get_context() -> WorkerContext:
         db=Database(settings),
         redis=redis.Redis.from_url(settings.redis_url),
     )
+
+
+_models: dict[str, Any] = {}
+_models_lock = threading.Lock()
+
+
+def once_per_process(key: str, build: Callable[[], T]) -> T:
+    """The object built for ``key`` in this worker process, building it the first time.
+
+    Simulators and explainers hold models: loading one costs seconds, so a worker keeps each
+    for its lifetime. The lock makes concurrent first calls build it once.
+    """
+    with _models_lock:
+        if key not in _models:
+            _models[key] = build()
+        return _models[key]  # type: ignore[no-any-return]

@@ -11,7 +11,6 @@ job's result, not retried: seeding is a nicety, never a reason for a failed buil
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any
 
 import redis
@@ -23,7 +22,7 @@ from engine.scoring.explainer import Explainer, ExplainerError, TokenListExplain
 from store import campaigns
 from store.db import Database
 from store.models import Explanation, Neuron
-from workers.context import get_context
+from workers.context import get_context, once_per_process
 from workers.queues import default_queue
 from workers.scoring import enqueue_rescore
 
@@ -34,19 +33,13 @@ JOB_TIMEOUT_S = 3600
 # only between jobs, and a local 135M explainer on a CPU takes ~25 s per neuron.
 NEURONS_PER_JOB = 2
 
-_explainers: dict[str, Explainer] = {}
-_explainers_lock = threading.Lock()
-
 
 def get_explainer(settings: Settings) -> Explainer:
     """The configured explainer, its model loaded once per worker process."""
     key = (
         f"{settings.explainer}|{settings.explainer_model}|{settings.openai_base_url}|{settings.openai_model}"
     )
-    with _explainers_lock:
-        if key not in _explainers:
-            _explainers[key] = make_explainer(settings)
-        return _explainers[key]
+    return once_per_process(f"explainer|{key}", lambda: make_explainer(settings))
 
 
 def enqueue_seeding(

@@ -12,7 +12,6 @@ already exists for the current version and records is reused, never recomputed.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import uuid
 from collections import defaultdict
@@ -32,7 +31,7 @@ from engine.scoring import Simulator, make_simulator
 from engine.scoring.score import ScoreResult, record_correlation, score_predictions, select_records
 from store import campaigns, eventlog
 from store.models import Explanation, Neuron, Score
-from workers.context import WorkerContext, get_context
+from workers.context import WorkerContext, get_context, once_per_process
 from workers.queues import default_queue, model_queue
 
 log = logging.getLogger(__name__)
@@ -47,19 +46,13 @@ RECORDS_PER_KIND = 20
 # Records per simulator call while scoring; one score_progress event per chunk.
 RECORDS_PER_CHUNK = 8
 
-_simulators: dict[str, Simulator] = {}
-_simulators_lock = threading.Lock()
-
 
 def get_simulator(settings: Settings) -> Simulator:
     """The configured simulator, its model loaded once per worker process."""
     key = (
         f"{settings.simulator}|{settings.simulator_model}|{settings.openai_base_url}|{settings.openai_model}"
     )
-    with _simulators_lock:
-        if key not in _simulators:
-            _simulators[key] = make_simulator(settings)
-        return _simulators[key]
+    return once_per_process(f"simulator|{key}", lambda: make_simulator(settings))
 
 
 # -- enqueueing -----------------------------------------------------------------
