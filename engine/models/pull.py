@@ -80,3 +80,41 @@ def pull_smollm2(data_dir: Path | None = None, *, force: bool = False) -> Path:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return final
+
+
+# The hub ids of the GPT-2 family (OpenAI's checkpoints, mirrored under openai-community).
+GPT2_HUB_IDS = {name: f"openai-community/{name}" for name in ("gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl")}
+
+
+def pull_gpt2(name: str, data_dir: Path | None = None, *, force: bool = False) -> Path:
+    """Download a GPT-2 checkpoint from the Hugging Face hub once and keep it in data_dir/models.
+
+    Only this function reaches a hub, and only when a user asks for a GPT-2 name that is not
+    on disk yet; every later load is local. Offline, it fails with a ModelError that says
+    where a checkpoint can be put by hand.
+    """
+    from transformers import AutoTokenizer, GPT2LMHeadModel
+
+    if name not in GPT2_HUB_IDS:
+        raise ModelError(f"no GPT-2 checkpoint called {name!r}: use one of {', '.join(GPT2_HUB_IDS)}")
+    root = models_dir(data_dir)
+    final = root / name
+    if (final / "config.json").is_file() and not force:
+        return final
+    work = root / f".{name}.partial"
+    shutil.rmtree(work, ignore_errors=True)
+    try:
+        model = GPT2LMHeadModel.from_pretrained(GPT2_HUB_IDS[name])
+        tokenizer = AutoTokenizer.from_pretrained(GPT2_HUB_IDS[name])
+        model.save_pretrained(work)
+        tokenizer.save_pretrained(work)
+        shutil.rmtree(final, ignore_errors=True)
+        work.rename(final)  # last, so a half-written directory is never taken for a pulled model
+    except OSError as exc:
+        raise ModelError(
+            f"{name} could not be downloaded from the Hugging Face hub ({type(exc).__name__}); "
+            f"save a {name} checkpoint in {final} (save_pretrained) or pass its directory as the model"
+        ) from None
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return final

