@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, settings
 
-settings.register_profile(
-    "default",
-    max_examples=200,
-    deadline=None,  # a loaded 2-core CI box must not turn slowness into a failure
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
+# Hypothesis picks its "ci" profile by itself when the CI variable is set (as .ci/run's caller
+# does): give it the same bounded settings as the default run.
+for _name in ("default", "ci"):
+    settings.register_profile(
+        _name,
+        max_examples=200,
+        deadline=None,  # a loaded 2-core CI box must not turn slowness into a failure
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
 settings.register_profile(
     "thorough",
     max_examples=5_000,
@@ -23,5 +26,5 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 # --hypothesis-profile is applied before this file is imported: keep it when one was chosen.
-if settings.get_current_profile_name() == "default":
-    settings.load_profile("default")
+if settings.get_current_profile_name() in ("default", "ci"):
+    settings.load_profile(settings.get_current_profile_name())
