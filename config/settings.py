@@ -6,6 +6,7 @@ Everything else receives a ``Settings`` instance (built once per process by
 
 from __future__ import annotations
 
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -153,3 +154,11 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide Settings, built once from the environment."""
     return Settings()
+
+
+def child_environment(updates: dict[str, str]) -> dict[str, str]:
+    """This process's environment with ``updates``: what a role started by `up` receives.
+
+    Here, beside Settings, because this module is the only one that touches the environment.
+    """
+    return {**os.environ, **updates}

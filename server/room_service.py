@@ -32,20 +32,11 @@ from store import eventlog
 from store.db import Database
 from store.explanations import add_vote, best_scores, create_explanation, neuron_history
 from store.puzzles import neuron_clues, playable_neurons, solved_neurons
-from workers.queues import default_queue, model_queue
+from workers.queues import default_queue
+from workers.scoring import enqueue_scoring
 
 # How long the server remembers a player's room for a reconnect with ``since``.
 PLAYER_ROOM_TTL_S = 6 * 3600
-
-
-def enqueue_scoring(r: redis.Redis, settings: Settings, explanation_id: int, room_id: str) -> None:
-    """The scoring engineer's helper when it is installed, else the job by its dotted path."""
-    try:
-        from workers.scoring import enqueue_scoring as enqueue
-    except ImportError:
-        model_queue(r, settings).enqueue("workers.scoring.score_explanation_job", explanation_id, room_id)
-        return
-    enqueue(r, settings, explanation_id, room_id)
 
 
 def enqueue_embedding(r: redis.Redis, settings: Settings, explanation_id: int) -> None:

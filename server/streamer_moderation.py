@@ -18,9 +18,9 @@ from config import keys
 from rooms.moderation import clean
 from rooms.puzzle_room import Phase, RoomError
 from server import protocol as p
-from server.room_service import enqueue_scoring
 from server.streamer_service import StreamerService
 from store.models import Explanation
+from workers.scoring import enqueue_scoring
 
 
 class Moderation:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from config.settings import Settings
+from config.settings import Settings, child_environment
 from server.embedded_redis import EmbeddedRedis
 from server.runtime import embedded_url_file
 from store.db import Database
@@ -107,15 +107,15 @@ class Supervisor:
         return settings.model_copy(update=updates)
 
     def _child_env(self, settings: Settings) -> dict[str, str]:
-        env = dict(os.environ)
-        env.update(
-            NQ_DATA_DIR=str(settings.data_path),
-            NQ_REDIS_URL=settings.redis_url,
-            NQ_HOST=self.host,
-            NQ_PORT=str(self.port),
-            PYTHONUNBUFFERED="1",
+        return child_environment(
+            {
+                "NQ_DATA_DIR": str(settings.data_path),
+                "NQ_REDIS_URL": settings.redis_url,
+                "NQ_HOST": self.host,
+                "NQ_PORT": str(self.port),
+                "PYTHONUNBUFFERED": "1",
+            }
         )
-        return env
 
     def _display_host(self) -> str:
         return "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host

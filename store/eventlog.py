@@ -61,16 +61,20 @@ def _decode_entries(entries: list[Any]) -> list[dict[str, Any]]:
     return out
 
 
+def _complete_after(events: list[dict[str, Any]], v: int) -> list[dict[str, Any]] | None:
+    """The events if they continue exactly after ``v``; None when some were trimmed."""
+    if not events or events[0]["v"] != v + 1:
+        return None
+    return events
+
+
 async def since_async(r: aioredis.Redis, room_id: str, v: int) -> list[dict[str, Any]] | None:
     """Events after version ``v``, oldest first; None if some were trimmed (resync)."""
     current = int(await r.get(keys.room_version(room_id)) or 0)
     if v >= current:
         return []
     entries = await r.xrange(keys.room_events(room_id), min=f"{v + 1}-0", max="+")
-    events = _decode_entries(entries)
-    if not events or events[0]["v"] != v + 1:
-        return None
-    return events
+    return _complete_after(_decode_entries(entries), v)
 
 
 def since(r: redis.Redis, room_id: str, v: int) -> list[dict[str, Any]] | None:
@@ -78,10 +82,7 @@ def since(r: redis.Redis, room_id: str, v: int) -> list[dict[str, Any]] | None:
     if v >= current:
         return []
     entries = r.xrange(keys.room_events(room_id), min=f"{v + 1}-0", max="+")
-    events = _decode_entries(entries)  # type: ignore[arg-type]
-    if not events or events[0]["v"] != v + 1:
-        return None
-    return events
+    return _complete_after(_decode_entries(entries), v)  # type: ignore[arg-type]
 
 
 def publish_to_player(r: redis.Redis, player_id: int | str, event: dict[str, Any]) -> None:

@@ -21,6 +21,7 @@ import torch
 
 from config.settings import Settings
 from engine.records import ActivationRecord
+from engine.scoring.endpoint import openai_client
 from engine.scoring.explain_prompt import EXAMPLE_ANSWER, LEAD, clean_explanation, explainer_prompt
 from engine.scoring.simulator import token_texts
 
@@ -114,11 +115,10 @@ class OpenAIExplainer:
         timeout: float = 60.0,
         client: openai.OpenAI | None = None,
     ) -> None:
-        if not base_url or not model:
-            raise ExplainerError("the openai explainer needs NQ_OPENAI_BASE_URL and NQ_OPENAI_MODEL")
-        self.client = client or openai.OpenAI(
-            base_url=base_url, api_key=api_key, timeout=timeout, max_retries=2
-        )
+        try:
+            self.client = openai_client(base_url, model, api_key, timeout, client, "explainer")
+        except ValueError as exc:
+            raise ExplainerError(str(exc)) from None
         self.model = model
         self.version = f"explain-1:openai:{model}"[:64]
         # None until the first request tells whether the endpoint has Completions.

@@ -19,6 +19,7 @@ from typing import Any
 import openai
 
 from engine.records import ActivationRecord
+from engine.scoring.endpoint import openai_client
 from engine.scoring.prompts import all_at_once, chat_messages, parse_chat_answer
 from engine.scoring.simulator import Predictions, Simulator, SimulatorError, clamp_scale
 
@@ -53,11 +54,10 @@ class OpenAISimulator(Simulator):
         timeout: float = 60.0,
         client: openai.OpenAI | None = None,
     ) -> None:
-        if not base_url or not model:
-            raise SimulatorError("the openai simulator needs NQ_OPENAI_BASE_URL and NQ_OPENAI_MODEL")
-        self.client = client or openai.OpenAI(
-            base_url=base_url, api_key=api_key, timeout=timeout, max_retries=2
-        )
+        try:
+            self.client = openai_client(base_url, model, api_key, timeout, client, "simulator")
+        except ValueError as exc:
+            raise SimulatorError(str(exc)) from None
         self.model = model
         self.batch_size = batch_size
         if mode not in ("auto", "logprobs", "chat"):
