@@ -130,6 +130,11 @@ def scoring_request(request_id: str) -> str:
     return _key("scoring", "request", request_id)
 
 
+def test_text_pending(campaign: str) -> str:
+    """List: advanced-mode requests of one campaign waiting for a worker (one job takes several)."""
+    return _key("testtext", campaign, "pending")
+
+
 def rescore_pending(neuron_id: int) -> str:
     """String with TTL: a rescore job for this neuron is queued (the sweep does not queue another)."""
     return _key("scoring", "rescore", neuron_id)

@@ -110,6 +110,10 @@ class Settings(BaseSettings):
     api_key_burst: int = 500
     api_semantic_cost: float = 5.0
 
+    # Advanced mode: the most test_text requests of one campaign a worker answers with one
+    # padded forward pass (1 turns batching off: one forward pass per request).
+    test_text_batch_max: int = Field(default=16, ge=1)
+
     # Queue names for RQ.
     queue_default: str = "default"
     queue_model: str = "model"

@@ -1,10 +1,17 @@
-"""One neuron's activations on a text a person typed: checked input, plain JSON-ready answer."""
+"""One neuron's activations on a text a person typed: checked input, plain JSON-ready answer.
+
+``batch_text_activations`` answers several (neuron, text) requests on one layer with one
+padded forward pass; each answer equals what ``text_activations`` gives for it alone (up to
+float rounding: the padded positions are masked out, and later layers never run).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from engine.models import ModelError, NeuronModel
+from engine.records import ActivationRecord
 
 
 def check_text(text: object, max_chars: int) -> str:
@@ -16,18 +23,56 @@ def check_text(text: object, max_chars: int) -> str:
     return text
 
 
-def text_activations(model: NeuronModel, layer: int, neuron: int, text: str) -> dict[str, Any]:
-    """``{"tokens", "activations", "max", "max_index"}`` of ``neuron`` in ``layer`` on ``text``.
-
-    Tokens are as the model sees them, special tokens (BOS, [CLS]/[SEP]) included.
-    """
-    model.check_layer(layer)
+def _check_neuron(model: NeuronModel, neuron: int) -> None:
     if not 0 <= neuron < model.n_neurons:
         raise ModelError(f"neuron {neuron} out of range: {model.name} has neurons 0-{model.n_neurons - 1}")
-    record = model.record(layer, neuron, text)
+
+
+def _answer(record: ActivationRecord) -> dict[str, Any]:
     return {
         "tokens": record.tokens,
         "activations": [round(a, 6) for a in record.activations],
         "max": round(record.max_activation, 6),
         "max_index": record.max_index,
     }
+
+
+def text_activations(model: NeuronModel, layer: int, neuron: int, text: str) -> dict[str, Any]:
+    """``{"tokens", "activations", "max", "max_index"}`` of ``neuron`` in ``layer`` on ``text``.
+
+    Tokens are as the model sees them, special tokens (BOS, [CLS]/[SEP]) included.
+    """
+    model.check_layer(layer)
+    _check_neuron(model, neuron)
+    return _answer(model.record(layer, neuron, text))
+
+
+def batch_text_activations(
+    model: NeuronModel, layer: int, requests: Sequence[tuple[int, str]]
+) -> list[dict[str, Any] | ModelError]:
+    """Per (neuron, text) request, in order, ``text_activations``' answer or the ModelError
+    that request alone raises (bad neuron, empty or too long text); one forward pass for the
+    rest. A bad layer concerns every request, so it raises."""
+    model.check_layer(layer)
+    answers: dict[int, dict[str, Any] | ModelError] = {}
+    good: list[int] = []
+    ids_of: dict[int, list[int]] = {}
+    for i, (neuron, text) in enumerate(requests):
+        try:
+            _check_neuron(model, neuron)
+            if not text.strip():
+                raise ModelError("text is empty")
+            ids_of[i] = model.full_ids(text)
+        except ModelError as exc:
+            answers[i] = exc
+        else:
+            good.append(i)
+    if good:
+        neurons = sorted({requests[i][0] for i in good})
+        column = {neuron: c for c, neuron in enumerate(neurons)}
+        texts = [requests[i][1] for i in good]
+        acts = model.activations(texts, layer, neurons, batch_size=len(texts))
+        for i, per_token in zip(good, acts, strict=True):
+            values = per_token[:, column[requests[i][0]]].tolist()
+            answers[i] = _answer(ActivationRecord(tokens=model.token_strings(ids_of[i]), activations=values))
+    return [answers[i] for i in range(len(requests))]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import redis
 import redis.asyncio as aioredis
@@ -23,7 +22,7 @@ from server.sessions import clean_name
 from server.streamer import StreamerRooms, is_streamer_message
 from store.db import Database
 from store.players import rename as rename_player
-from workers.queues import model_queue
+from workers.advanced_requests import enqueue_test_text
 
 
 @dataclass
@@ -88,12 +87,9 @@ async def _test_text(ctx: AppContext, conn: Connection, text: str, request_id: s
     if not text.strip():
         raise RoomError(p.ERR_BAD_FIELD, "test_text needs some text")
     campaign, neuron_index = await ctx.service.test_text_target(room)
-    args: tuple[Any, ...] = (campaign, neuron_index, text, conn.player_id, room, request_id)
-
-    def enqueue() -> None:
-        model_queue(ctx.r_sync, ctx.settings).enqueue("workers.activations.test_text_job", *args)
-
-    await run_in_threadpool(enqueue)
+    args = (campaign, neuron_index, text, conn.player_id, room, request_id)
+    # On the campaign's pending list too, so that a worker answers concurrent requests in one batch.
+    await run_in_threadpool(enqueue_test_text, ctx.r_sync, ctx.settings, *args)
     await conn.send({"type": "test_queued", "request_id": request_id, "neuron_index": neuron_index})
 
 
