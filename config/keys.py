@@ -35,8 +35,13 @@ def room_channel(room_id: str) -> str:
 
 
 def room_members(room_id: str) -> str:
-    """Hash: player id -> role, for the room's current members."""
+    """Hash: player id -> display name, for the room's current members (server/room_members.py)."""
     return _key("room", room_id, "members")
+
+
+def room_conns(room_id: str) -> str:
+    """Hash: player id -> open connections in the room (a member may hold several tabs)."""
+    return _key("room", room_id, "conns")
 
 
 def room_lock(room_id: str) -> str:

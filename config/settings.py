@@ -79,6 +79,16 @@ class Settings(BaseSettings):
     room_shown_explanations: int = 5
     # Per-connection queue of events not yet written to a slow socket before it is dropped.
     ws_outbox: int = 1_000
+    # permessage-deflate keeps a zlib context per socket (about 100 KiB each, measured in
+    # docs/BENCHMARKS.md "Load") and compresses every broadcast once per socket: off by default.
+    ws_per_message_deflate: bool = False
+    # uvicorn's websocket protocol: "websockets-sansio" holds less per socket than "websockets".
+    ws_implementation: str = "websockets-sansio"
+    # Rooms bigger than this stop announcing each join and leave (a join storm of n players
+    # would be n^2 frames); their clients follow the ``crowd`` count, and a snapshot lists at
+    # most ``room_snapshot_members`` members beside the total.
+    room_member_events_max: int = 200
+    room_snapshot_members: int = 200
     # A room's crowd count (players, audience) goes out at most this often (server/crowd.py).
     crowd_interval_s: float = 1.0
     # New guest sessions one client address may open per minute (server/guest_limit.py): a vote

@@ -107,8 +107,9 @@ class RoomState:
             round_no=data["round_no"],
             deadline=data["deadline"],
             reveal_min_until=data["reveal_min_until"],
-            members={int(k): v for k, v in data["members"].items()},
-            conns={int(k): v for k, v in data["conns"].items()},
+            # The room service keeps membership outside the saved state (server/room_members.py).
+            members={int(k): v for k, v in data.get("members", {}).items()},
+            conns={int(k): v for k, v in data.get("conns", {}).items()},
             puzzle=Puzzle(**puzzle) if puzzle else None,
             written={int(k): v for k, v in data["written"].items()},
             votes=[(int(a), int(b)) for a, b in data["votes"]],
@@ -130,11 +131,25 @@ class PuzzleRoom:
         if player_id in s.members:
             return []
         s.members[player_id] = name
-        events: list[dict[str, Any]] = [{"type": "joined", "player": {"id": player_id, "name": name}}]
-        if s.phase is Phase.LOBBY and s.deadline is None and not s.held:
-            s.deadline = now + self.timing.lobby_s
-            events.append({"type": "lobby", "deadline": s.deadline})
-        return events
+        return [{"type": "joined", "player": {"id": player_id, "name": name}}, *self.arm_lobby(now)]
+
+    def arm_lobby(self, now: float) -> list[dict[str, Any]]:
+        """Someone is present in an idle lobby: start its countdown (a held room waits)."""
+        s = self.state
+        if not self.arm_lobby_wanted() or not s.members:
+            return []
+        s.deadline = now + self.timing.lobby_s
+        return [{"type": "lobby", "deadline": s.deadline}]
+
+    def arm_lobby_wanted(self) -> bool:
+        """Could ``arm_lobby`` start a countdown (members aside)? A cheap check before locking."""
+        s = self.state
+        return s.phase is Phase.LOBBY and s.deadline is None and not s.held
+
+    def rest_if_empty(self) -> None:
+        """Nobody left in the lobby: stop its countdown until someone comes."""
+        if not self.state.members and self.state.phase is Phase.LOBBY:
+            self.state.deadline = None
 
     def leave(self, player_id: int, now: float) -> list[dict[str, Any]]:
         s = self.state
@@ -145,8 +160,7 @@ class PuzzleRoom:
             return []
         del s.conns[player_id]
         del s.members[player_id]
-        if not s.members and s.phase is Phase.LOBBY:
-            s.deadline = None
+        self.rest_if_empty()
         return [{"type": "left", "player": {"id": player_id}}]
 
     def rename(self, player_id: int, name: str) -> list[dict[str, Any]]:

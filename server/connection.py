@@ -18,7 +18,7 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketState
 
-from server.protocol import CLOSE_SLOW_CONSUMER, encode
+from server.protocol import CLOSE_SLOW_CONSUMER, Broadcast, encode
 from server.room_service import RoomService
 
 log = logging.getLogger(__name__)
@@ -52,10 +52,11 @@ class Connection:
         return int(self.player["id"])
 
     # -- writing -----------------------------------------------------------------------------
-    async def send(self, event: dict[str, Any]) -> None:
+    async def send(self, event: dict[str, Any], shared: Broadcast | None = None) -> None:
+        """Write one event; ``shared`` carries its frame when many sockets get the same event."""
         if self.closed:
             return
-        frame = encode(event, self.fmt)
+        frame = shared.frame(self.fmt) if shared is not None else encode(event, self.fmt)
         async with self._send_lock:
             try:
                 if isinstance(frame, bytes):
@@ -80,7 +81,7 @@ class Connection:
             log.warning("player %s reads too slowly; closing", self.player_id)
             asyncio.get_running_loop().create_task(self.close(CLOSE_SLOW_CONSUMER, "too slow"))
 
-    def deliver(self, room_id: str, event: dict[str, Any]) -> None:
+    def deliver(self, room_id: str, event: Broadcast) -> None:
         """A live room event from the hub."""
         self._put(("room", room_id, event))
 
@@ -110,15 +111,15 @@ class Connection:
             elif self.last_v is not None:
                 await self._room_event(room_id, payload)
 
-    async def _room_event(self, room_id: str, event: dict[str, Any]) -> None:
+    async def _room_event(self, room_id: str, shared: Broadcast) -> None:
         assert self.last_v is not None
-        v = int(event.get("v", 0))
+        v = int(shared.event.get("v", 0))
         if v <= self.last_v:
             return
         if v > self.last_v + 1:
             await self._replay(room_id, self.last_v)
             return
-        await self.send(event)
+        await self.send(shared.event, shared)
         self.last_v = v
 
     async def _sync(self, room_id: str, since: int | None) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -22,6 +23,7 @@ import redis.asyncio as aioredis
 from config import keys
 from server.connection import Connection
 from server.crowd import Crowds
+from server.protocol import CLOSE_HEARTBEAT_TIMEOUT, Broadcast
 from server.room_service import RoomService
 
 log = logging.getLogger(__name__)
@@ -59,7 +61,11 @@ class Hub:
     async def start(self) -> None:
         # A pub/sub connection needs one subscription before it can be read.
         await self._pubsub.subscribe(keys.player_channel("hub-idle"))
-        self._tasks = [asyncio.create_task(self._listen()), asyncio.create_task(self._tick_loop())]
+        self._tasks = [
+            asyncio.create_task(self._listen()),
+            asyncio.create_task(self._tick_loop()),
+            asyncio.create_task(self._heartbeat_loop()),
+        ]
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -137,7 +143,7 @@ class Hub:
             log.exception("leaving room %s", room_id)
 
     async def _count_players(self, room_id: str) -> int:
-        return len((await self.service.load(room_id)).state.members)
+        return await self.service.members.count(room_id)
 
     async def _emit_one(self, room_id: str, event: dict[str, Any]) -> None:
         await self.service.emit(room_id, [event])
@@ -169,16 +175,17 @@ class Hub:
             target = self._channels.get(channel)
             if target is None:
                 continue
+            data = message["data"]
             try:
-                event = orjson.loads(message["data"])
+                event = orjson.loads(data)
             except orjson.JSONDecodeError:
                 log.warning("dropping a non-JSON message on %s", channel)
                 continue
             if not isinstance(event, dict):
                 continue
-            self._dispatch(target, event)
+            self._dispatch(target, event, data.decode() if isinstance(data, bytes) else data)
 
-    def _dispatch(self, target: tuple[str, Any], event: dict[str, Any]) -> None:
+    def _dispatch(self, target: tuple[str, Any], event: dict[str, Any], raw: str | None = None) -> None:
         kind, ident = target
         if kind == "player":
             for conn in list(self.players.get(ident, ())):
@@ -186,8 +193,9 @@ class Hub:
                 if event.get("type") == "kicked" and conn.room_id == event.get("room"):
                     self._spawn(self.leave_room(conn))  # a host kicked or banned this player
             return
+        shared = Broadcast(event, raw)  # encoded once for the whole room, not once per socket
         for conn in list(self.rooms.get(ident, ())):
-            conn.deliver(ident, event)
+            conn.deliver(ident, shared)
         if event.get("type") == "score" and isinstance(event.get("score"), int | float):
             eid = event.get("explanation_id")
             if isinstance(eid, int):
@@ -216,6 +224,23 @@ class Hub:
                 await listener(room_id, event or {})
             except Exception:
                 log.exception("score listener on explanation %s in room %s", explanation_id, room_id)
+
+    async def _heartbeat_loop(self) -> None:
+        """Ping every socket each heartbeat_s; one silent for two heartbeats is closed as dead.
+
+        One sweep for the whole process instead of a task per socket; the ping goes through
+        each connection's outbox so a slow socket never holds up the sweep.
+        """
+        interval = self.service.settings.heartbeat_s
+        while True:
+            await asyncio.sleep(interval)
+            now = time.monotonic()
+            for conns in list(self.players.values()):
+                for conn in list(conns):
+                    if now - conn.last_seen > 2 * interval:
+                        self._spawn(conn.close(CLOSE_HEARTBEAT_TIMEOUT, "no heartbeat"))
+                    else:
+                        conn.deliver_private({"type": "ping", "t": time.time()})
 
     async def _tick_loop(self) -> None:
         while True:

@@ -285,4 +285,24 @@ def encode(event: dict[str, Any], fmt: str) -> str | bytes:
     return orjson.dumps(event).decode()
 
 
+class Broadcast:
+    """One event on its way to many sockets: encoded once per format, when first asked.
+
+    A room event reaches every member's socket; encoding it per socket cost more than the
+    send. ``json_frame`` is the event's JSON as it came over pub/sub (the log's script wrote it).
+    """
+
+    __slots__ = ("_frames", "event")
+
+    def __init__(self, event: dict[str, Any], json_frame: str | None = None) -> None:
+        self.event = event
+        self._frames: dict[str, str | bytes] = {} if json_frame is None else {"json": json_frame}
+
+    def frame(self, fmt: str) -> str | bytes:
+        found = self._frames.get(fmt)
+        if found is None:
+            found = self._frames[fmt] = encode(self.event, fmt)
+        return found
+
+
 FORMATS = ("json", "msgpack")

@@ -1,10 +1,12 @@
 """Puzzle rooms kept in Redis, safe with any number of web processes.
 
-Every mutation takes the room's Redis lock (config.keys.room_lock), loads the state, runs one
-rules transition (rooms.puzzle_room), stores the state and appends the resulting events to
-the room's versioned log (store.eventlog) before the lock is released, so the log's order is
-the order of the transitions no matter which process made them. Database work runs in a
-thread so the event loop never blocks on SQL.
+Membership (join, leave, rename) lives outside the state, in server/room_members.py, and
+changes without the lock. Every other mutation takes the room's Redis lock
+(config.keys.room_lock), loads the state, runs one rules transition (rooms.puzzle_room),
+stores the state and appends the resulting events to the room's versioned log
+(store.eventlog) before the lock is released, so the log's order is the order of the
+transitions no matter which process made them. Database work runs in a thread so the event
+loop never blocks on SQL.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from rooms.picker import choose_neuron
 from rooms.points import award_round
 from rooms.puzzle_room import Puzzle, PuzzleRoom, RoomError, RoomState, Timing
 from server import quest_rooms
+from server.room_members import NO_CHANGE, RoomMembers
 from store import eventlog
 from store.db import Database
 from store.explanations import add_vote, best_scores, create_explanation, neuron_history
@@ -37,6 +40,9 @@ from workers.scoring import enqueue_scoring
 
 # How long the server remembers a player's room for a reconnect with ``since``.
 PLAYER_ROOM_TTL_S = 6 * 3600
+# Waiting for a busy room's lock polls this often (redis-py's default, 0.1 s, made every
+# contended move wait in tenths of a second).
+LOCK_POLL_S = 0.005
 
 
 def enqueue_embedding(r: redis.Redis, settings: Settings, explanation_id: int) -> None:
@@ -63,26 +69,60 @@ class RoomService:
             reveal_s=settings.room_reveal_s,
             reveal_min_s=settings.room_reveal_min_s,
         )
+        self.members = RoomMembers(r, settings.room_member_events_max, settings.room_history)
 
     # -- state in Redis ----------------------------------------------------------------------
-    async def load(self, room_id: str) -> PuzzleRoom:
+    async def load(self, room_id: str, members: bool = True) -> PuzzleRoom:
+        """The room; ``members=False`` skips reading the member list (the clock needs none)."""
         raw = await self.r.hget(keys.room_state(room_id), "state")
         state = RoomState.from_json(orjson.loads(raw)) if raw else RoomState(room_id=room_id)
+        if members:
+            state.members = await self.members.all(room_id)
         return PuzzleRoom(state, self.timing)
+
+    @staticmethod
+    def _saved(state: RoomState) -> bytes:
+        data = state.to_json()
+        del data["members"], data["conns"]  # kept in their own hashes, changed without the lock
+        return orjson.dumps(data)
 
     @asynccontextmanager
     async def locked(self, room_id: str) -> AsyncIterator[PuzzleRoom]:
         """The room under its lock; saved on a clean exit, left untouched on an exception."""
-        async with self.r.lock(keys.room_lock(room_id), timeout=15, blocking_timeout=15):
+        lock = self.r.lock(keys.room_lock(room_id), timeout=15, sleep=LOCK_POLL_S, blocking_timeout=15)
+        async with lock:
             room = await self.load(room_id)
             yield room
-            # The state is stored with the version it reflects, in one write: a snapshot read
-            # while a transition's events are already in the log but its state is not yet saved
-            # must not claim the newer version (the client would drop those events as seen).
-            state = orjson.dumps(room.state.to_json())
-            v = await self.version(room_id)
-            await self.r.hset(keys.room_state(room_id), mapping={"state": state, "v": v})
-            await self.r.zadd(keys.rooms_index(), {room_id: self.clock()})
+            await self._save(room)
+
+    async def _save(self, room: PuzzleRoom) -> None:
+        # The state is stored with the version it reflects, in one write: a snapshot read
+        # while a transition's events are already in the log but its state is not yet saved
+        # must not claim the newer version (the client would drop those events as seen).
+        room_id = room.state.room_id
+        v = await self.version(room_id)
+        await self.r.hset(keys.room_state(room_id), mapping={"state": self._saved(room.state), "v": v})
+        await self.r.zadd(keys.rooms_index(), {room_id: self.clock()})
+
+    @asynccontextmanager
+    async def locked_if_free(self, room_id: str) -> AsyncIterator[PuzzleRoom | None]:
+        """Like ``locked``, but None at once when the lock is busy: for the clock's moves, which
+        every process retries each tick anyway. A join storm must not queue on the lock for them."""
+        lock = self.r.lock(keys.room_lock(room_id), timeout=15)
+        if not await lock.acquire(blocking=False):
+            yield None
+            return
+        try:
+            room = await self.load(room_id)
+            yield room
+            await self._save(room)
+        finally:
+            await lock.release()
+
+    async def _arm_lobby(self, room_id: str) -> None:
+        async with self.locked_if_free(room_id) as room:
+            if room is not None:
+                await self.emit(room_id, room.arm_lobby(self.clock()))
 
     async def emit(self, room_id: str, events: list[dict[str, Any]]) -> None:
         for event in events:
@@ -101,21 +141,30 @@ class RoomService:
             room, v = PuzzleRoom(RoomState(room_id=room_id), self.timing), await self.version(room_id)
         else:
             room, v = PuzzleRoom(RoomState.from_json(orjson.loads(raw)), self.timing), int(saved_v or 0)
+        # Read after the version: a member who joins meanwhile is listed and announced again
+        # (the client's member map takes both), never missing.
+        room.state.members = await self.members.all(room_id)
         missing = [eid for eid in room.state.written if eid not in room.state.scores]
         if missing:  # a score a worker stored whose event this room has not applied yet
             for eid, score in (await run_in_threadpool(self._best_scores, missing)).items():
                 room.record_score(eid, score)
-        return {**room.snapshot(), "v": v}
+        snapshot = {**room.snapshot(), "v": v, "member_count": len(room.state.members)}
+        snapshot["members"] = snapshot["members"][: self.settings.room_snapshot_members]
+        return snapshot
 
     # -- membership ------------------------------------------------------------------------
     async def join(self, room_id: str, player_id: int, name: str) -> None:
-        async with self.locked(room_id) as room:
-            await self.emit(room_id, room.join(player_id, name, self.clock()))
+        changed = await self.members.join(room_id, player_id, name) != NO_CHANGE
+        if changed and (await self.load(room_id, members=False)).arm_lobby_wanted():
+            await self._arm_lobby(room_id)  # the first one in starts the lobby clock
         await self.r.set(keys.player_room(player_id), room_id, ex=PLAYER_ROOM_TTL_S)
 
-    async def leave(self, room_id: str, player_id: int) -> None:
-        async with self.locked(room_id) as room:
-            await self.emit(room_id, room.leave(player_id, self.clock()))
+    async def leave(self, room_id: str, player_id: int, *, every_connection: bool = False) -> None:
+        """One connection of the player leaves; ``every_connection``: a kick or a ban."""
+        changed = await self.members.leave(room_id, player_id, every_connection=every_connection)
+        if changed != NO_CHANGE and await self.members.count(room_id) == 0:
+            async with self.locked(room_id) as room:
+                room.rest_if_empty()
 
     async def forget_room(self, player_id: int) -> None:
         await self.r.delete(keys.player_room(player_id))
@@ -125,8 +174,7 @@ class RoomService:
         return raw.decode() if isinstance(raw, bytes) else raw
 
     async def rename(self, room_id: str, player_id: int, name: str) -> None:
-        async with self.locked(room_id) as room:
-            await self.emit(room_id, room.rename(player_id, name))
+        await self.members.rename(room_id, player_id, name)
 
     # -- moves -----------------------------------------------------------------------------
     async def submit(self, room_id: str, player: dict[str, Any], text: str) -> int:
@@ -165,7 +213,7 @@ class RoomService:
 
     async def test_text_target(self, room_id: str) -> tuple[str, int]:
         """(campaign, neuron index) of the room's puzzle, for advanced mode."""
-        room = await self.load(room_id)
+        room = await self.load(room_id, members=False)
         if room.state.puzzle is None:
             raise RoomError("wrong_phase", "there is no puzzle in this room yet")
         return room.state.puzzle.campaign, room.state.puzzle.neuron_index
@@ -173,9 +221,18 @@ class RoomService:
     # -- the clock -------------------------------------------------------------------------
     async def tick(self, room_id: str) -> None:
         """Advance the room if its deadline passed; cheap (no lock) when nothing is due."""
-        if not (await self.load(room_id)).is_due(self.clock()):
+        room = await self.load(room_id, members=False)
+        if room.arm_lobby_wanted():
+            # Normally the first join armed it; this also heals a join that raced the last leave.
+            if await self.members.count(room_id):
+                await self._arm_lobby(room_id)
             return
-        async with self.locked(room_id) as room:
+        if not room.is_due(self.clock()):
+            return
+        async with self.locked_if_free(room_id) as locked_room:
+            if locked_room is None:
+                return  # another task is moving the room; the next tick tries again
+            room = locked_room
             for _ in range(4):  # reveal -> lobby -> next puzzle can happen in one tick
                 now = self.clock()
                 if room.wants_puzzle(now):

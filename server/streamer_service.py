@@ -190,7 +190,7 @@ class StreamerService:
 
     async def kick(self, player_id: int, room_id: str, target: int, ban: bool) -> None:
         """Kick (host or moderator) or ban (host): the target leaves wherever it is connected."""
-        async with self.locked(room_id) as (room, state):
+        async with self.locked(room_id) as (_room, state):
             if ban:
                 state.require_host(player_id)
                 state.ban(target)
@@ -198,10 +198,8 @@ class StreamerService:
                 state.require_moderator(player_id)
                 if target == state.host_id or (target in state.moderators and player_id != state.host_id):
                     raise RoomError(p.ERR_NOT_HOST, "only the host may kick the host or a moderator")
-            s = room.state
-            if target in s.members:
-                s.conns[target] = 1
-                await self.rooms.emit(room_id, room.leave(target, self.rooms.clock()))
+        # After the lock: leaving may need the room's lock itself (the last one out).
+        await self.rooms.leave(room_id, target, every_connection=True)
         reason = "banned" if ban else "kicked"
         notice = {"type": "kicked", "room": room_id, "reason": reason}
         await self.r.publish(keys.player_channel(target), orjson.dumps(notice))

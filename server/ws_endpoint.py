@@ -106,10 +106,9 @@ async def ws_endpoint(ws: WebSocket) -> None:
                     await ctx.hub.join_room(conn, room, since)
                 except RoomError as exc:  # e.g. banned from that room meanwhile
                     await conn.send(p.error_event(exc.code, exc.message, "join"))
-        receiving = asyncio.create_task(_receive_loop(ctx, conn))
-        heartbeat = asyncio.create_task(_heartbeat(ctx, conn))
-        tasks += [receiving, heartbeat]
-        await asyncio.wait([receiving, heartbeat], return_when=asyncio.FIRST_COMPLETED)
+        # The receive loop runs in this task and the heartbeat in the hub's one sweep: every
+        # task per socket costs memory (docs/BENCHMARKS.md "Load").
+        await _receive_loop(ctx, conn)
     finally:
         for task in tasks:
             task.cancel()
@@ -153,14 +152,3 @@ async def _receive_loop(ctx: AppContext, conn: Connection) -> None:
         except Exception:
             log.exception("handling %s from player %s", parsed.type, conn.player_id)
             await conn.send(p.error_event(p.ERR_INTERNAL, "the server failed on this message", parsed.type))
-
-
-async def _heartbeat(ctx: AppContext, conn: Connection) -> None:
-    """Ping every heartbeat_s; a client silent for two heartbeats is closed as dead."""
-    interval = ctx.settings.heartbeat_s
-    while not conn.closed:
-        await asyncio.sleep(interval)
-        if time.monotonic() - conn.last_seen > 2 * interval:
-            await conn.close(p.CLOSE_HEARTBEAT_TIMEOUT, "no heartbeat")
-            return
-        await conn.send({"type": "ping", "t": time.time()})

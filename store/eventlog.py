@@ -31,6 +31,14 @@ redis.call('XADD', KEYS[2], 'MAXLEN', tonumber(ARGV[2]), v .. '-0', 'e', event)
 redis.call('PUBLISH', KEYS[3], event)
 return v
 """
+# Prefix of _APPEND for append_once. KEYS[4]: the once key. ARGV[3]: its TTL in seconds.
+_ONCE = """
+if not redis.call('SET', KEYS[4], '1', 'NX', 'EX', tonumber(ARGV[3])) then return 0 end
+"""
+
+
+# Other scripts that must change something and log it atomically end with this (server/room_members.py).
+APPEND_LUA = _APPEND
 
 
 def _encode(event: dict[str, Any]) -> bytes:

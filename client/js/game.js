@@ -8,7 +8,7 @@ import { scoreReveal } from "./reveal.js";
 export const state = {
   me: null, limits: { max_explanation_chars: 280, max_text_chars: 2000 },
   room: null, phase: "lobby", round: 0, deadline: null, neuron: null, clues: [],
-  explanations: new Map(), scores: {}, votes: {}, members: new Map(), top: null,
+  explanations: new Map(), scores: {}, votes: {}, members: new Map(), count: null, top: null,
   scoreEvents: new Map(), progress: new Map(), myVotes: new Set(),
   pendingSubmit: null, pendingVotes: [], submittedRound: null,
 };
@@ -43,12 +43,18 @@ export const handlers = {
   room(e) {
     state.room = e.room; state.phase = e.phase; state.round = e.round; state.deadline = e.deadline;
     state.members = new Map(e.members.map((m) => [m.id, m.name]));
+    // A big room lists only some members; its true size comes with it and then from "crowd".
+    state.count = e.member_count ?? state.members.size;
     newPuzzle(e);
     if (e.resync) feed("Caught up with the room.");
   },
-  joined(e) { state.members.set(e.player.id, e.player.name); feed(`${e.player.name} joined`); },
+  joined(e) {
+    if (!state.members.has(e.player.id)) state.count = (state.count || 0) + 1;
+    state.members.set(e.player.id, e.player.name); feed(`${e.player.name} joined`);
+  },
+  crowd(e) { if (typeof e.players === "number") state.count = e.players; },
   left(e) {
-    state.members.delete(e.player.id);
+    if (state.members.delete(e.player.id)) state.count = Math.max(0, (state.count || 1) - 1);
     if (state.me && e.player.id === state.me.id && !e.v) state.room = null;
   },
   renamed(e) {
@@ -203,7 +209,10 @@ export function render() {
   $("explanation").placeholder = submitted ? "Submitted: now vote for the best other explanation." : state.phase === "round" ? "This neuron fires on…" : "Wait for the next round…";
   $("members").replaceChildren(...[...state.members.entries()].map(([id, name]) =>
     el("li", { class: state.me && id === state.me.id ? "you" : "" }, el("span", { class: "avatar", "aria-hidden": "true", text: (name || "?").trim().charAt(0).toUpperCase() }), el("span", { text: name }), state.me && id === state.me.id ? el("span", { class: "muted", text: " (you)" }) : null)));
-  $("crowd").textContent = state.audience ? `${state.members.size} · ${state.audience} watching` : `${state.members.size}`;
+  const count = state.count ?? state.members.size;
+  const more = count - state.members.size;
+  if (more > 0) $("members").append(el("li", { class: "muted", text: `and ${more} more` }));
+  $("crowd").textContent = state.audience ? `${count} · ${state.audience} watching` : `${count}`;
 }
 
 export function tickTimer() {

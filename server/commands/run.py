@@ -88,7 +88,8 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
         app,
         host=host,
         port=port,
-        ws="websockets",
+        ws=settings.ws_implementation,
+        ws_per_message_deflate=settings.ws_per_message_deflate,
         log_level=settings.log_level,
         # Our own heartbeat drops dead sockets; keep the protocol-level ping too.
         ws_ping_interval=settings.heartbeat_s,

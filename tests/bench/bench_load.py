@@ -1,54 +1,124 @@
 """Load figures (docs/BENCHMARKS.md "Load"): `pytest -s tests/bench/bench_load.py -o addopts=""`.
 
-Real web processes (uvicorn, as deployed) on a private Redis and the test database; the
-guest-session limit is off for the generator (all its clients share 127.0.0.1).
+Real web processes started as deployed (`python -m server web`, the uvicorn options of
+Settings) on a private Redis and the test database, and in the same run the same clients
+against tests/bench/bare_fanout.py under the same uvicorn options: the floor of this machine,
+to which every figure is given as a ratio. The guest-session limit is off for the generator
+(all its clients share 127.0.0.1). BENCH_IDLE_CONNECTIONS sets the idle count (10,000).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from typing import Any
 
+import httpx
 import pytest
 
 from config.settings import Settings
 from store.db import Database
-from tests.bench.loadgen import run_load
-from tests.server.conftest import seed_campaign, start_web_process
+from tests.bench.loadgen import LoadResult, run_load
+from tests.server.conftest import ROOT, free_port, seed_campaign, web_process_env
+
+IDLE = int(os.environ.get("BENCH_IDLE_CONNECTIONS", "10000"))
+
+
+def _wait_healthy(proc: subprocess.Popen[bytes], port: int) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError("server did not start")
+        time.sleep(0.1)
+
+
+class Servers:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def _start(self, args: list[str], env: dict[str, str]) -> tuple[str, int]:
+        port = free_port()
+        proc = subprocess.Popen([*args, "--port", str(port)], cwd=ROOT, env=env)
+        self.procs.append(proc)
+        _wait_healthy(proc, port)
+        return f"ws://127.0.0.1:{port}/ws", proc.pid
+
+    def web(self, count: int) -> tuple[list[str], list[int]]:
+        env = web_process_env(self.settings)
+        env["NQ_HOST"] = "127.0.0.1"
+        started = [self._start([sys.executable, "-m", "server", "web"], env) for _ in range(count)]
+        return [url for url, _ in started], [pid for _, pid in started]
+
+    def bare(self) -> tuple[list[str], list[int]]:
+        s = self.settings
+        args = [sys.executable, "-m", "uvicorn", "tests.bench.bare_fanout:app", "--host", "127.0.0.1"]
+        args += ["--ws", s.ws_implementation, "--log-level", "warning"]
+        args += ["--ws-per-message-deflate", str(s.ws_per_message_deflate).lower()]
+        url, pid = self._start(args, dict(os.environ))
+        return [url], [pid]
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        self.procs.clear()
 
 
 @pytest.fixture
-def web(
-    settings: Settings, db: Database, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[list[tuple[subprocess.Popen[bytes], str]]]:
+def servers(settings: Settings, db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[Servers]:
     monkeypatch.setenv("NQ_GUEST_SESSIONS_PER_IP_PER_MIN", "0")
     monkeypatch.setenv("NQ_REDIS_MAX_CONNECTIONS", "400")
     hub = settings.model_copy(update={"room_lobby_s": 0.0, "room_round_s": 600.0, "heartbeat_s": 60.0})
     seed_campaign(db, hub.default_campaign)
-    procs: list[tuple[subprocess.Popen[bytes], str]] = []
-    yield procs, hub  # type: ignore[misc]
-    for proc, _ in procs:
-        proc.terminate()
-        proc.wait(20)
+    found = Servers(hub)
+    yield found
+    found.stop()
 
 
-def _start(web, count: int) -> tuple[list[str], list[int]]:  # type: ignore[no-untyped-def]
-    procs, hub = web
-    for _ in range(count):
-        procs.append(start_web_process(hub))
-    return [url for _, url in procs], [proc.pid for proc, _ in procs]
+def _report(label: str, ours: LoadResult, floor: LoadResult, keys_: tuple[str, ...]) -> None:
+    a, b = ours.summary(), floor.summary()
+    print(f"\n{label}\n  ours: {a}\n  bare: {b}")
+    for key in keys_:
+        ratio = a[key] / b[key] if b[key] else float("nan")
+        print(f"  {key}: ours {a[key]} / bare {b[key]} = {ratio:.2f}x")
 
 
-@pytest.mark.parametrize("connections", [2_000])
-def test_idle_connections_one_process(web, connections: int) -> None:  # type: ignore[no-untyped-def]
-    urls, pids = _start(web, 1)
-    result = asyncio.run(run_load(urls, connections, room_size=50, rate=0, duration=0.1, pids=pids))
-    print("\nidle, 1 web process:", result.summary())
+def _run(urls: list[str], pids: list[int], redis_url: str | None, **load: Any) -> LoadResult:
+    return asyncio.run(run_load(urls, pids=pids, redis_url=redis_url, **load))
+
+
+def test_idle_connections_one_process(servers: Servers) -> None:
+    load = {"connections": IDLE, "room_size": 50, "rate": 0, "duration": 0.1}
+    urls, pids = servers.web(1)
+    ours = _run(urls, pids, None, **load)
+    servers.stop()
+    urls, pids = servers.bare()
+    floor = _run(urls, pids, None, **load)
+    _report(f"{IDLE} idle connections, 1 web process", ours, floor, ("kib_per_conn", "kib_marginal"))
 
 
 @pytest.mark.parametrize("processes", [1, 2])
-def test_one_room_of_1000_at_10_events_per_s(web, processes: int) -> None:  # type: ignore[no-untyped-def]
-    urls, pids = _start(web, processes)
-    result = asyncio.run(run_load(urls, 1_000, room_size=1_000, rate=10, duration=10, pids=pids))
-    print(f"\n1000-player room, 10 events/s, {processes} web process(es):", result.summary())
+def test_one_room_of_1000_at_10_events_per_s(servers: Servers, processes: int) -> None:
+    load = {"connections": 1_000, "room_size": 1_000, "rate": 10, "duration": 20}
+    urls, pids = servers.web(processes)
+    ours = _run(urls, pids, servers.settings.redis_url, **load)
+    servers.stop()
+    urls, pids = servers.bare()
+    floor = _run(urls, pids, None, **load)
+    label = f"1000-player room, 10 events/s, 20 s, {processes} web process(es)"
+    _report(label, ours, floor, ("rt_p50_ms", "rt_p99_ms"))
