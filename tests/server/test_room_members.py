@@ -1,0 +1,107 @@
+"""Room membership outside the room lock (server/room_members.py), on the real Redis.
+
+What must hold: a join storm needs no lock and loses nobody; the first member starts the
+lobby clock exactly once; several tabs of one player are one member; a big room changes
+members silently but its snapshot still says how many there are; a kick removes every tab;
+and a snapshot taken after membership events claims their version (no needless replay).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+import redis
+import redis.asyncio as aioredis
+
+from config import keys
+from config.settings import Settings
+from server.room_service import RoomService
+from store import eventlog
+from store.db import Database
+from tests.server.conftest import Clock
+
+
+@pytest.fixture
+async def service(settings: Settings, db: Database, redis_client: redis.Redis) -> AsyncIterator[RoomService]:
+    hub = settings.model_copy(
+        update={"room_lobby_s": 5.0, "room_member_events_max": 3, "room_snapshot_members": 2}
+    )
+    r = aioredis.Redis.from_url(hub.redis_url)
+    yield RoomService(hub, db, r, redis_client, clock=Clock())
+    await r.aclose()
+
+
+def _types(r: redis.Redis, room: str) -> list[str]:
+    return [e["type"] for e in eventlog.since(r, room, 0) or []]
+
+
+async def test_a_join_storm_takes_no_lock_and_loses_nobody(
+    settings: Settings, db: Database, redis_client: redis.Redis
+) -> None:
+    hub = settings.model_copy(update={"room_lobby_s": 5.0, "room_member_events_max": 1_000})
+    r = aioredis.Redis.from_url(hub.redis_url, max_connections=400)
+    service = RoomService(hub, db, r, redis_client, clock=Clock())
+    # Someone holds the room's lock the whole time: joins must not wait for it.
+    redis_client.set(keys.room_lock("storm"), "held elsewhere", px=60_000)
+    try:
+        await asyncio.wait_for(
+            asyncio.gather(*(service.join("storm", pid, f"P{pid}") for pid in range(1, 301))), timeout=20
+        )
+        assert await service.members.count("storm") == 300
+        assert _types(redis_client, "storm").count("joined") == 300
+        assert "lobby" not in _types(redis_client, "storm")  # the lock was busy: nobody armed it yet
+        redis_client.delete(keys.room_lock("storm"))
+        await service.tick("storm")  # the clock heals it: the lobby countdown starts once
+        await service.tick("storm")
+        assert _types(redis_client, "storm").count("lobby") == 1
+    finally:
+        await r.aclose()
+
+
+async def test_tabs_count_as_one_member_and_the_last_tab_leaves(
+    service: RoomService, redis_client: redis.Redis
+) -> None:
+    await service.join("tabs", 1, "Ada")
+    await service.join("tabs", 1, "Ada")
+    await service.leave("tabs", 1)
+    assert await service.members.all("tabs") == {1: "Ada"}
+    await service.leave("tabs", 1)
+    await service.leave("tabs", 1)  # a stray leave changes nothing
+    assert await service.members.all("tabs") == {}
+    assert _types(redis_client, "tabs") == ["joined", "lobby", "left"]
+    assert (await service.load("tabs")).state.deadline is None  # empty lobby: the clock stops
+
+
+async def test_a_big_room_is_silent_but_counted(service: RoomService, redis_client: redis.Redis) -> None:
+    for pid in range(1, 6):
+        await service.join("big", pid, f"P{pid}")
+    await service.rename("big", 5, "Five")
+    assert _types(redis_client, "big").count("joined") == 3  # room_member_events_max = 3
+    assert "renamed" not in _types(redis_client, "big")
+    snapshot = await service.snapshot("big")
+    assert snapshot["member_count"] == 5 and len(snapshot["members"]) == 2  # room_snapshot_members
+    assert (await service.members.all("big"))[5] == "Five"
+    for pid in (1, 2, 3):  # 5 -> 4 -> 3 silent; a room of 3 announces again: 3 -> 2
+        await service.leave("big", pid)
+    assert _types(redis_client, "big").count("left") == 1
+
+
+async def test_a_kick_removes_every_tab(service: RoomService, redis_client: redis.Redis) -> None:
+    await service.join("kick", 1, "Ada")
+    await service.join("kick", 2, "Bob")
+    await service.join("kick", 2, "Bob")
+    await service.leave("kick", 2, every_connection=True)
+    assert await service.members.all("kick") == {1: "Ada"}
+    assert redis_client.hget(keys.room_conns("kick"), "2") is None
+
+
+async def test_a_snapshot_claims_the_version_of_membership_events(
+    service: RoomService, redis_client: redis.Redis
+) -> None:
+    await service.join("snap", 1, "Ada")
+    await service.join("snap", 2, "Bob")
+    snapshot = await service.snapshot("snap")
+    assert snapshot["v"] == await service.version("snap")
+    assert {m["id"] for m in snapshot["members"]} == {1, 2}
