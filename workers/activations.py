@@ -90,7 +90,7 @@ def test_text_job(
     if batch_entry is not None:
         if not claim(ctx.redis, campaign, batch_entry):
             return {"answered_by": "another job"}
-        requests += take(ctx.redis, campaign, ctx.settings.test_text_batch_max - 1)
+        requests += take(ctx.redis, ctx.settings, campaign, ctx.settings.test_text_batch_max - 1)
     try:
         events = compute_test_texts(ctx, campaign, requests)
     except Exception as exc:

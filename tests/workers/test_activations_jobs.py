@@ -10,7 +10,7 @@ import orjson
 import pytest
 import redis
 from rq import SimpleWorker
-from rq.job import JobStatus
+from rq.job import Job, JobStatus
 
 from config import keys
 from config.settings import Settings
@@ -19,6 +19,7 @@ from engine.models import load_model
 from store.db import Database
 from store.models import Campaign
 from workers import context
+from workers.activations import test_text_job
 from workers.advanced_requests import enqueue_test_text
 from workers.queues import model_queue
 
@@ -39,7 +40,8 @@ def _seed(db: Database, model: str = "minilm-l6") -> None:
 
 def _run(settings: Settings, r: redis.Redis, requests: list[tuple[int, str, int, str]]) -> tuple[list, dict]:
     """Enqueue (neuron, text, player, request_id) requests as the web process does, run a real
-    worker until the queue is empty; the finished jobs and what each player received."""
+    worker until the queue is empty; the jobs that ran (the others were deleted unrun, their
+    requests answered by another job's batch) and what each player received."""
     context.use_settings(settings)
     pubsub = r.pubsub()
     players = sorted({player for _, _, player, _ in requests})
@@ -57,9 +59,11 @@ def _run(settings: Settings, r: redis.Redis, requests: list[tuple[int, str, int,
         if msg["type"] == "message":
             received[player_of[msg["channel"]]].append(orjson.loads(msg["data"]))
     pubsub.close()
-    for job in jobs:
+    assert model_queue(r, settings).count == 0
+    ran = [job for job in jobs if Job.exists(job.id, connection=r)]
+    for job in ran:
         job.refresh()
-    return jobs, received
+    return ran, received
 
 
 def test_concurrent_requests_share_one_forward_pass(
@@ -71,9 +75,9 @@ def test_concurrent_requests_share_one_forward_pass(
     requests += [(9, TEXTS[0], 200, "bad-neuron"), (2, too_long, 201, "bad-text"), (7, TEXTS[3], 202, "ok")]
     jobs, received = _run(settings, redis_client, requests)
 
-    assert all(job.get_status() == JobStatus.FINISHED for job in jobs)
-    # The first job answered all nine as one batch; the other eight found theirs taken.
-    assert [job.return_value() for job in jobs[1:]] == [{"answered_by": "another job"}] * 8
+    # The first job answered all nine as one batch and deleted the other eight jobs unrun.
+    (job,) = jobs
+    assert job.get_status() == JobStatus.FINISHED
     assert redis_client.llen(keys.test_text_pending(CAMPAIGN)) == 0
     assert all(len(events) == 1 for events in received.values())  # exactly once each
     model = load_model("minilm-l6", device=settings.device, data_dir=settings.data_path)
@@ -83,21 +87,21 @@ def test_concurrent_requests_share_one_forward_pass(
         alone = text_activations(model, 3, neuron, text)
         assert event["tokens"] == alone["tokens"]
         assert event["activations"] == pytest.approx(alone["activations"], abs=1e-4)
-    assert jobs[0].return_value() == received[100][0]
+    assert job.return_value() == received[100][0]
     assert received[200][0]["code"] == "bad_neuron" and "(0-7)" in received[200][0]["message"]
     assert received[201][0]["code"] == "bad_text" and "characters" in received[201][0]["message"]
 
 
-@pytest.mark.parametrize(("batch_max", "working_jobs"), [(1, 7), (3, 3)])
+@pytest.mark.parametrize(("batch_max", "batches"), [(1, 7), (3, 3)])
 def test_batches_are_at_most_batch_max(
-    settings: Settings, db: Database, redis_client: redis.Redis, batch_max: int, working_jobs: int
+    settings: Settings, db: Database, redis_client: redis.Redis, batch_max: int, batches: int
 ) -> None:
     _seed(db)
     capped = settings.model_copy(update={"test_text_batch_max": batch_max})
     requests = [(n, TEXTS[n % 4], 300 + n, f"r{n}") for n in range(7)]
     jobs, received = _run(capped, redis_client, requests)
-    answered_by_others = [job for job in jobs if job.return_value() == {"answered_by": "another job"}]
-    assert len(jobs) - len(answered_by_others) == working_jobs
+    assert len(jobs) == batches
+    assert all(job.return_value()["type"] == "activations" for job in jobs)
     for _, _, player, rid in requests:
         assert [(e["type"], e["request_id"]) for e in received[player]] == [("activations", rid)]
 
@@ -115,3 +119,25 @@ def test_a_failing_batch_still_answers_every_request(
     for player, rid in ((400, "a"), (401, "b")):
         (event,) = received[player]
         assert (event["type"], event["code"], event["request_id"]) == ("error", "internal", rid)
+
+
+def test_a_job_whose_request_a_batch_took_ends_at_once(
+    settings: Settings, db: Database, redis_client: redis.Redis
+) -> None:
+    _seed(db)
+    context.use_settings(settings)
+    pubsub = redis_client.pubsub()
+    pubsub.subscribe(keys.player_channel(501))
+    pubsub.get_message(timeout=1)
+    enqueue_test_text(redis_client, settings, CAMPAIGN, 1, TEXTS[0], 500, "room-1", "a")
+    second = enqueue_test_text(redis_client, settings, CAMPAIGN, 2, TEXTS[1], 501, "room-1", "b")
+    SimpleWorker([model_queue(redis_client, settings)], connection=redis_client).work(burst=True)
+    assert not Job.exists(second.id, connection=redis_client)  # taken into the first job's batch
+    # A worker that had already dequeued the second job would now run it: it answers nothing.
+    assert test_text_job(*second.args, **second.kwargs) == {"answered_by": "another job"}
+    sent = []
+    while (msg := pubsub.get_message(timeout=0.2)) is not None:
+        if msg["type"] == "message":
+            sent.append(orjson.loads(msg["data"]))
+    pubsub.close()
+    assert [(e["type"], e["request_id"]) for e in sent] == [("activations", "b")]
