@@ -40,9 +40,10 @@ lint: setup
 bench: setup
 	$(PY) -m pytest -q -s tests/bench -p no:cacheprovider -o addopts=""
 
-# Faults, abuse and fuzzing (docs/RELIABILITY.md); the fuzzing at its larger size.
+# Faults, abuse and fuzzing (docs/RELIABILITY.md); the fuzzing at its larger size, and the slow
+# fault variants (marked faults_slow) that the default run deselects.
 faults: setup
-	$(PY) -m pytest -q tests/faults tests/server/test_abuse.py tests/server/test_resilience.py tests/fuzz \
+	$(PY) -m pytest -q -m "" tests/faults tests/server/test_abuse.py tests/server/test_resilience.py tests/fuzz \
 	  --hypothesis-profile=thorough $(PYTEST_ARGS)
 
 clean:

@@ -125,6 +125,11 @@ def scoring_guard(explanation_id: int, simulator: str, version: str) -> str:
     return _key("scoring", explanation_id, simulator, version)
 
 
+def score_told(room_id: str, explanation_id: int, simulator: str, version: str, records_version: int) -> str:
+    """String with TTL: this room has been sent the ``score`` event of this score (exactly once)."""
+    return _key("room", room_id, "told", explanation_id, simulator, version, records_version)
+
+
 def scoring_requests() -> str:
     """List: ids of queued scoring requests, so one job can take several as a batch."""
     return _key("scoring", "requests")

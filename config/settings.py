@@ -128,6 +128,17 @@ class Settings(BaseSettings):
     queue_default: str = "default"
     queue_model: str = "model"
 
+    # Faults (docs/RELIABILITY.md). A running RQ job renews its started-registry entry every
+    # third of job_heartbeat_ttl_s (workers/rq_worker.py), so a worker killed mid-job (kill -9,
+    # OOM) leaves an entry that expires within that TTL; every worker_maintenance_s a worker
+    # hands such abandoned jobs to RQ, which retries them. An idle worker wakes every
+    # worker_ttl_s - 15 s (RQ's poll), which bounds how late that check can run.
+    job_heartbeat_ttl_s: int = Field(default=30, ge=2)
+    worker_maintenance_s: int = Field(default=30, ge=1)
+    worker_ttl_s: int = Field(default=45, ge=16)
+    # A failed or abandoned scoring job is tried again after this, then after 6x this.
+    scoring_retry_s: int = Field(default=10, ge=0)
+
     log_level: str = "info"
 
     # -- derived values -------------------------------------------------

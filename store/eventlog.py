@@ -54,6 +54,17 @@ def append(r: redis.Redis, room_id: str, event: dict[str, Any], *, history: int 
     return int(script(keys=keys_, args=[_encode(event), history]))
 
 
+def append_once(
+    r: redis.Redis, room_id: str, event: dict[str, Any], once_key: str, ttl_s: int, *, history: int = 500
+) -> int | None:
+    """Append unless ``once_key`` exists, and set it, in one script: a retried job can never
+    tell a room the same thing twice, nor skip it. The version, or None when already told."""
+    script = r.register_script(_ONCE + _APPEND)
+    keys_ = [keys.room_version(room_id), keys.room_events(room_id), keys.room_channel(room_id), once_key]
+    v = script(keys=keys_, args=[_encode(event), history, ttl_s])
+    return int(v) if v else None  # type: ignore[arg-type]
+
+
 async def append_async(r: aioredis.Redis, room_id: str, event: dict[str, Any], *, history: int = 500) -> int:
     """Append one event; returns its version. For the web process."""
     script = r.register_script(_APPEND)

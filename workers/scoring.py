@@ -7,11 +7,18 @@ answered exactly once — and scores them as one batch: the simulator sees every
 explanation of a neuron at once. A guard key per (explanation, simulator, version)
 keeps two workers from scoring the same explanation at the same time; a Score that
 already exists for the current version and records is reused, never recomputed.
+
+A worker may die mid-job (kill -9, OOM): RQ then retries the job, within about a minute
+(workers/rq_worker.py). So a job keeps the requests it claimed in its meta and answers them
+again when retried, takes over a guard that its own dead attempt (or a job no longer
+running) left behind, and tells each room a score through ``eventlog.append_once``: the row
+exists once (unique constraint), the room hears of it once.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 import uuid
 from collections import defaultdict
@@ -19,8 +26,9 @@ from typing import Any
 
 import orjson
 import redis
-from rq import Retry
-from rq.job import Job
+from rq import Retry, get_current_job
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -37,14 +45,20 @@ from workers.queues import default_queue, model_queue
 log = logging.getLogger(__name__)
 
 JOB_TIMEOUT_S = 600
-RETRY = Retry(max=2, interval=[10, 60])
 GUARD_TTL_S = 900
 REQUEST_TTL_S = 3600
+# How long a room remembers that it was told a score (longer than any retry takes).
+TOLD_TTL_S = 86_400
 BATCH_MAX = 16
 # Records scored per explanation: top and random, 1:1, at most this many of each.
 RECORDS_PER_KIND = 20
 # Records per simulator call while scoring; one score_progress event per chunk.
 RECORDS_PER_CHUNK = 8
+
+
+def _retry(settings: Settings) -> Retry:
+    """Twice more after a failure or a dead worker (RQ's abandoned-job cleanup honours it)."""
+    return Retry(max=2, interval=[settings.scoring_retry_s, 6 * settings.scoring_retry_s])
 
 
 def get_simulator(settings: Settings) -> Simulator:
@@ -67,7 +81,7 @@ def enqueue_scoring(r: redis.Redis, settings: Settings, explanation_id: int, roo
         room_id,
         request_id,
         job_timeout=JOB_TIMEOUT_S,
-        retry=RETRY,
+        retry=_retry(settings),
         result_ttl=3600,
         failure_ttl=86400,
     )
@@ -77,7 +91,7 @@ def enqueue_rescore(r: redis.Redis, settings: Settings, neuron_id: int) -> Job:
     # Background work: rescoring a campaign's machine explanations must never queue ahead of
     # a player waiting for a score (the interactive worker takes only the model queue).
     return default_queue(r, settings).enqueue(
-        rescore_job, int(neuron_id), job_timeout=JOB_TIMEOUT_S, retry=RETRY, result_ttl=3600
+        rescore_job, int(neuron_id), job_timeout=JOB_TIMEOUT_S, retry=_retry(settings), result_ttl=3600
     )
 
 
@@ -101,17 +115,27 @@ def score_explanation_job(
     """Score one explanation (and any other queued requests) and tell the rooms that asked."""
     ctx = get_context()
     r = ctx.redis
+    job = get_current_job()
     if request_id is None:
         requests = [{"request_id": None, "explanation_id": int(explanation_id), "room_id": room_id}]
     else:
+        # A retry first answers what its earlier attempt claimed: that attempt may have died
+        # after claiming, and a claimed request is a deleted key that nobody else would answer.
+        requests = list(job.meta.get("claimed", [])) if job is not None else []
         own = _claim(r, request_id)
-        if own is None:
+        if own is not None:
+            requests.append(own)
+        if not requests:
             return {"answered_by": "another job"}  # a batch of another job already took it
-        requests = [own]
     for rid in r.lpop(keys.scoring_requests(), BATCH_MAX) or []:  # type: ignore[union-attr]
         other = _claim(r, rid.decode() if isinstance(rid, bytes) else str(rid))
         if other is not None:
             requests.append(other)
+    if job is not None and request_id is not None:
+        # One entry per request: an earlier attempt may have put back (unclaimed) what it held.
+        requests = list({req["request_id"]: req for req in requests}.values())
+        job.meta["claimed"] = requests
+        job.save_meta()
     try:
         answered = score_requests(ctx, requests)
     except Exception:
@@ -173,6 +197,17 @@ def _tell(r: redis.Redis, rooms: list[str | None], event: dict[str, Any]) -> Non
             eventlog.append(r, room, event)
 
 
+def _tell_score(r: redis.Redis, rooms: list[str | None], score: Score, neuron_id: int) -> None:
+    """The room's ``score`` event, once per room and score, however often a job is retried."""
+    event = _score_event(score, neuron_id)
+    for room in rooms:
+        if room:
+            told = keys.score_told(
+                room, score.explanation_id, score.simulator, score.version, score.records_version
+            )
+            eventlog.append_once(r, room, event, told, TOLD_TTL_S)
+
+
 def score_requests(ctx: WorkerContext, requests: list[dict[str, Any]]) -> int:
     """Answer every request; returns how many explanations were answered."""
     sim = get_simulator(ctx.settings)
@@ -220,7 +255,7 @@ def _score_neuron(
             assert explanation.id is not None
             score = _wait_for_other_scorer(ctx, sim, explanation.id, records_version, held)
             if score is not None:
-                _tell(r, rooms[explanation.id], _score_event(score, neuron_id))
+                _tell_score(r, rooms[explanation.id], score, neuron_id)
             else:
                 todo.append(explanation)
         if todo:
@@ -235,18 +270,55 @@ def _wait_for_other_scorer(
 ) -> Score | None:
     """The existing Score, or None after taking the guard (then this job scores it)."""
     guard = keys.scoring_guard(explanation_id, sim.name, sim.version)
+    owner = _guard_owner()
     deadline = time.monotonic() + GUARD_TTL_S
     while True:
         with ctx.db.session() as session:
             existing = _existing(session, explanation_id, sim, records_version)
         if existing is not None:
             return existing
-        if ctx.redis.set(guard, "1", nx=True, ex=GUARD_TTL_S):
+        if ctx.redis.set(guard, owner, nx=True, ex=GUARD_TTL_S) or _take_over(ctx.redis, guard, owner):
             held.append(guard)
             return None
         if time.monotonic() > deadline:
             raise TimeoutError(f"explanation {explanation_id} has been scored elsewhere for too long")
         time.sleep(0.2)  # another worker is scoring it right now: wait for its Score
+
+
+def _guard_owner() -> str:
+    """Who holds a guard: the RQ job (the same id on every retry), else this one call."""
+    job = get_current_job()
+    return f"job:{job.id}" if job is not None else f"call:{os.getpid()}:{uuid.uuid4().hex}"
+
+
+def _take_over(r: redis.Redis, guard: str, owner: str) -> bool:
+    """Take a guard whose holder died: this job's own earlier attempt, or a job that is not
+    running any more (RQ found it abandoned). Compare-and-set, so two takers cannot both win."""
+    holder = r.get(guard)
+    if holder is None:
+        return False  # released meanwhile: the next round's SET NX takes it
+    name = holder.decode() if isinstance(holder, bytes) else str(holder)
+    if name != owner and not (name.startswith("job:") and not _job_running(r, name[4:])):
+        return False
+    with r.pipeline() as pipe:
+        try:
+            pipe.watch(guard)
+            if pipe.get(guard) != holder:
+                return False
+            pipe.multi()
+            pipe.set(guard, owner, ex=GUARD_TTL_S)
+            pipe.execute()
+        except redis.WatchError:
+            return False
+    log.warning("took over scoring guard %s from %s", guard, name)
+    return True
+
+
+def _job_running(r: redis.Redis, job_id: str) -> bool:
+    try:
+        return Job.fetch(job_id, connection=r).get_status() == JobStatus.STARTED
+    except NoSuchJobError:
+        return False
 
 
 def _simulate_and_store(
@@ -287,7 +359,7 @@ def _simulate_and_store(
     for k, explanation in enumerate(todo):
         result = score_predictions(records, predictions[k], sim.name, sim.version)
         score = _store(ctx, explanation.id or 0, records_version, result)
-        _tell(r, rooms[explanation.id or 0], _score_event(score, neuron_id))
+        _tell_score(r, rooms[explanation.id or 0], score, neuron_id)
 
 
 def _store(ctx: WorkerContext, explanation_id: int, records_version: int, result: ScoreResult) -> Score:

@@ -101,17 +101,17 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    from rq import SimpleWorker
-
     from workers.context import use_settings
     from workers.queues import all_queues
+    from workers.rq_worker import make_worker
 
     settings = _resolved(settings)
     _logging(settings)
     use_settings(settings)
     connection = redis.Redis.from_url(settings.redis_url)
-    # SimpleWorker runs jobs in this process, so a model loaded by one job stays
-    # loaded for the next: the whole point of a model worker.
+    # A SimpleWorker runs jobs in this process, so a model loaded by one job stays loaded for
+    # the next: the whole point of a model worker. Its jobs have a heartbeat, so a job of a
+    # worker that died is retried within about a minute (workers/rq_worker.py).
     queues = all_queues(connection, settings)
     if args.queues:
         wanted = [name.strip() for name in args.queues.split(",") if name.strip()]
@@ -122,7 +122,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         queues = [known[name] for name in wanted]
     if any(q.name == settings.queue_model for q in queues):
         _warm_up(settings)
-    worker = SimpleWorker(queues, connection=connection, name=f"nq-{os.getpid()}")
+    worker = make_worker(queues, connection, settings, name=f"nq-{os.getpid()}")
     worker.work(burst=args.burst, with_scheduler=True, logging_level=settings.log_level.upper())
     return 0
 
