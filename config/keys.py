@@ -184,6 +184,18 @@ def leaderboards_built() -> str:
     return _key("lb", "built")
 
 
+def leaderboards_rebuild_lock() -> str:
+    """Lock: one process at a time rebuilds the boards from SQL (outside ``lb:*``, which a rebuild
+    clears)."""
+    return _key("lbrebuild", "lock")
+
+
+def redis_epoch() -> str:
+    """String: a random id written once into an empty Redis; a web process that sees it change
+    (or vanish) knows Redis lost its data (FLUSHALL, restart without persistence)."""
+    return _key("epoch")
+
+
 def rate_limit(scope: str, ident: str) -> str:
     return _key("rl", scope, ident)
 

@@ -138,6 +138,8 @@ class Settings(BaseSettings):
     worker_ttl_s: int = Field(default=45, ge=16)
     # A failed or abandoned scoring job is tried again after this, then after 6x this.
     scoring_retry_s: int = Field(default=10, ge=0)
+    # How often a web process checks that Redis still holds its data (server/redis_watch.py).
+    redis_check_s: float = 5.0
 
     log_level: str = "info"
 

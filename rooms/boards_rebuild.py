@@ -7,6 +7,9 @@ which is what the live path sees too; countries and regions are the players' cur
 
 A rebuild while points are being awarded may miss an event that lands mid-rebuild; run
 ``neuronquest leaderboard rebuild`` again (or rely on ensure_boards at the next start).
+
+``ensure_boards`` runs at web start and whenever a web process notices that Redis lost its
+data (server/redis_watch.py); a lock makes it single-flight across processes.
 """
 
 from __future__ import annotations
@@ -163,10 +166,19 @@ def _team_periods(r: redis.Redis) -> set[str]:
     return {k[len(prefix) :] for k in found if not k.endswith(":members")}
 
 
+# Longer than a rebuild takes: a process that dies mid-rebuild holds the others off this long.
+REBUILD_LOCK_S = 300
+
+
 def ensure_boards(r: redis.Redis, db: Database, now: datetime, settings: Settings | None = None) -> bool:
-    """At web start: if Redis lost the boards (wiped, new instance), rebuild them. True if it did."""
+    """If Redis lost the boards (wiped, new instance), rebuild them. True if this call did.
+
+    One process rebuilds; the others wait for its lock and then find the marker."""
     if r.exists(keys.leaderboards_built()):
         return False
-    with db.session() as session:
-        rebuild_all(r, session, now, settings or db.settings)
+    with r.lock(keys.leaderboards_rebuild_lock(), timeout=REBUILD_LOCK_S, blocking_timeout=REBUILD_LOCK_S):
+        if r.exists(keys.leaderboards_built()):
+            return False  # another process rebuilt them while this one waited
+        with db.session() as session:
+            rebuild_all(r, session, now, settings or db.settings)
     return True

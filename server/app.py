@@ -32,6 +32,7 @@ from server.hub import Hub
 from server.match_rooms import MatchRooms
 from server.protocol import Limits
 from server.quest_rooms import QuestCredits
+from server.redis_watch import RedisWatch
 from server.room_service import RoomService
 from server.streamer import StreamerRooms
 from server.ws_endpoint import ws_endpoint
@@ -70,6 +71,9 @@ def create_app(settings: Settings, *, clock: Callable[[], float] | None = None) 
         await hub.start()
         # A Redis that lost its boards (wiped, or new) gets them back from SQL before play.
         await run_in_threadpool(ensure_boards, r_sync, db, datetime.now(UTC), settings)
+        # ...and whenever Redis loses its data under this process, with the rooms resynced.
+        redis_watch = RedisWatch(settings, db, r, r_sync, hub)
+        await redis_watch.start()
         limits = Limits(
             max_frame_bytes=settings.max_frame_bytes,
             max_text_chars=settings.max_text_chars,
@@ -87,6 +91,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] | None = None) 
         try:
             yield
         finally:
+            await redis_watch.stop()
             await streamer.pusher.stop()
             await hub.stop()
             await matches.aclose()
