@@ -140,6 +140,10 @@ class Settings(BaseSettings):
     scoring_retry_s: int = Field(default=10, ge=0)
     # How often a web process checks that Redis still holds its data (server/redis_watch.py).
     redis_check_s: float = 5.0
+    # PostgreSQL: connecting gives up after this (libpq's minimum is 2 s), and so does a query
+    # whose packets go unacknowledged (TCP_USER_TIMEOUT): a request fails with a clear error
+    # instead of hanging while the database is unreachable.
+    database_timeout_s: int = Field(default=5, ge=2)
 
     log_level: str = "info"
 

@@ -37,7 +37,7 @@ from server.room_service import RoomService
 from server.streamer import StreamerRooms
 from server.ws_endpoint import ws_endpoint
 from server.ws_handlers import AppContext
-from store.db import Database
+from store.db import DATABASE_DOWN, Database
 
 CLIENT_DIR = Path(__file__).resolve().parent.parent / "client"
 
@@ -108,7 +108,8 @@ def create_app(settings: Settings, *, clock: Callable[[], float] | None = None) 
         WebSocketRoute("/ws", ws_endpoint),
         Mount("/static", StaticFiles(directory=CLIENT_DIR, check_dir=False), name="static"),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    handlers = dict.fromkeys(DATABASE_DOWN, http_api.database_unavailable)  # 503, not a 500 page
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
 
 
 def app_from_environment() -> Starlette:

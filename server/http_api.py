@@ -1,10 +1,14 @@
 """HTTP routes: /healthz and the session API (/api/session, /api/register, /api/login, /api/me).
 
 Errors are JSON ``{"error": code, "message": text}`` with a 4xx status; nothing is changed.
+While the database cannot be reached every route answers 503 with the error
+``database_unavailable`` (the handler below, which server/app.py registers for all routes).
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from typing import Any
 
 import orjson
@@ -12,7 +16,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.websockets import WebSocket
 
+from server import protocol as p
 from server.guest_limit import allow_new_guest
 from server.sessions import (
     LOGIN_RE,
@@ -37,9 +43,25 @@ from store.players import (
 )
 from workers.queues import queue_depths
 
+log = logging.getLogger(__name__)
+
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": code, "message": message}, status_code=status)
+
+
+async def database_unavailable(conn: Request | WebSocket, exc: Exception) -> Response | None:
+    """A request that needed the database while it is unreachable (store.db.DATABASE_DOWN).
+
+    On /ws that is opening the session (server/ws_endpoint.py): an ``unavailable`` error and
+    close 1013, so the client reconnects in a moment; moves are answered by server/ws_handlers.py."""
+    log.warning("%s: database unavailable: %s", conn.url.path, exc)
+    if isinstance(conn, WebSocket):
+        with contextlib.suppress(Exception):  # the socket may be gone already
+            await conn.send_text(p.encode(p.error_event(p.ERR_UNAVAILABLE, p.UNAVAILABLE_MESSAGE), "json"))
+            await conn.close(p.CLOSE_TRY_AGAIN_LATER, "database unavailable")
+        return None
+    return _error(503, "database_unavailable", p.UNAVAILABLE_MESSAGE)
 
 
 async def _json_body(request: Request) -> dict[str, Any] | None:

@@ -30,6 +30,7 @@ CLOSE_GOING_AWAY = 1001
 CLOSE_POLICY_VIOLATION = 1008  # floods, too many bad frames
 CLOSE_TOO_BIG = 1009
 CLOSE_INTERNAL_ERROR = 1011
+CLOSE_TRY_AGAIN_LATER = 1013  # the database cannot be reached: reconnect in a moment
 CLOSE_HEARTBEAT_TIMEOUT = 4000  # nothing heard from the client for two heartbeats
 CLOSE_BAD_TOKEN = 4001  # the session token is forged or names no player: start a new session
 CLOSE_UNSUPPORTED_VERSION = 4002
@@ -60,6 +61,8 @@ ERR_NOT_FOUND = "not_found"
 ERR_BAD_TOKEN = "bad_token"
 ERR_UNSUPPORTED_VERSION = "unsupported_version"
 ERR_INTERNAL = "internal"
+ERR_UNAVAILABLE = "unavailable"  # the database cannot be reached: try again in a moment
+UNAVAILABLE_MESSAGE = "the database cannot be reached right now; try again shortly"
 # Streamer rooms (server/streamer_protocol.py, rooms/streamer_room.py, rooms/moderation.py).
 ERR_NOT_HOST = "not_host"
 ERR_NOT_MODERATOR = "not_moderator"

@@ -20,7 +20,7 @@ from server.match_rooms import MatchRooms
 from server.room_service import RoomService
 from server.sessions import clean_name
 from server.streamer import StreamerRooms, is_streamer_message
-from store.db import Database
+from store.db import DATABASE_DOWN, Database
 from store.players import rename as rename_player
 from workers.advanced_requests import enqueue_test_text
 
@@ -46,6 +46,14 @@ def _room_of(conn: Connection) -> str:
 
 
 async def handle(ctx: AppContext, conn: Connection, msg: p.ClientMessage) -> None:
+    try:
+        await _handle(ctx, conn, msg)
+    except DATABASE_DOWN as exc:
+        # A move writes its row before its room event: a failed write has emitted nothing.
+        raise RoomError(p.ERR_UNAVAILABLE, p.UNAVAILABLE_MESSAGE) from exc
+
+
+async def _handle(ctx: AppContext, conn: Connection, msg: p.ClientMessage) -> None:
     if ctx.streamer is not None and is_streamer_message(msg):
         await ctx.streamer.handle(conn, msg)  # type: ignore[arg-type]
         return

@@ -9,11 +9,18 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, event, text
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session, create_engine
 
 from config.settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+# What "the database cannot be reached" raises (refused, timed out, dropped mid-query, no free
+# pooled connection): callers answer 503 / an ``unavailable`` error; a transaction that failed
+# so wrote nothing.
+DATABASE_DOWN: tuple[type[Exception], ...] = (OperationalError, InterfaceError, PoolTimeout)
 
 
 def make_engine(settings: Settings) -> Engine:
@@ -35,7 +42,11 @@ def make_engine(settings: Settings) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # Bounded waits while the server is unreachable: connecting, and a query whose packets go
+    # unacknowledged (a dead network path) give up after database_timeout_s.
+    timeout = settings.database_timeout_s
+    connect_args = {"connect_timeout": timeout, "tcp_user_timeout": timeout * 1000}
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=connect_args)
 
 
 def alembic_config(url: str) -> Config:

@@ -7,6 +7,7 @@ export const PROTOCOL = Object.freeze({
   CLOSE_POLICY_VIOLATION: 1008,
   CLOSE_TOO_BIG: 1009,
   CLOSE_INTERNAL_ERROR: 1011,
+  CLOSE_TRY_AGAIN_LATER: 1013,
   CLOSE_HEARTBEAT_TIMEOUT: 4000,
   CLOSE_BAD_TOKEN: 4001,
   CLOSE_UNSUPPORTED_VERSION: 4002,
@@ -27,6 +28,7 @@ export const PROTOCOL = Object.freeze({
   ERR_BAD_TOKEN: "bad_token",
   ERR_UNSUPPORTED_VERSION: "unsupported_version",
   ERR_INTERNAL: "internal",
+  ERR_UNAVAILABLE: "unavailable",
   // Streamer rooms (docs/protocol.md, "Streamer rooms").
   ERR_NOT_HOST: "not_host",
   ERR_NOT_MODERATOR: "not_moderator",
