@@ -250,17 +250,16 @@ class RoomService:
                 events, outcome = room.tick(now)
                 if not events:
                     break
+                awards = award_round(outcome) if outcome is not None and room.state.puzzle else []
+                if awards:
+                    # Points are stored before anything is announced: when the database is down
+                    # this raises, nothing is said or saved, and a later tick ends the round.
+                    assert room.state.puzzle is not None
+                    rows = [(a.player_id, a.amount, a.reason, a.explanation_id) for a in awards]
+                    await run_in_threadpool(self._add_points, rows, room.state.puzzle.neuron_id, room_id)
+                    points = {"type": "points", "round": room.state.round_no}
+                    events = [*events, {**points, "awards": [a.to_json() for a in awards]}]
                 await self.emit(room_id, events)
-                if outcome is not None and room.state.puzzle is not None:
-                    awards = award_round(outcome)
-                    if awards:
-                        rows = [(a.player_id, a.amount, a.reason, a.explanation_id) for a in awards]
-                        await run_in_threadpool(self._add_points, rows, room.state.puzzle.neuron_id, room_id)
-                        round_no = room.state.round_no
-                        await self.emit(
-                            room_id,
-                            [{"type": "points", "round": round_no, "awards": [a.to_json() for a in awards]}],
-                        )
 
     # -- database, run in threads ------------------------------------------------------------
     def _create_explanation(self, neuron_id: int, player_id: int, text: str, room_id: str) -> int:

@@ -13,33 +13,18 @@ import asyncio
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from config.settings import Settings
 from store.db import Database
 from tests.bench.loadgen import LoadResult, run_load
 from tests.server.conftest import ROOT, free_port, seed_campaign, web_process_env
+from tests.support.processes import stop, wait_http
 
 IDLE = int(os.environ.get("BENCH_IDLE_CONNECTIONS", "10000"))
-
-
-def _wait_healthy(proc: subprocess.Popen[bytes], port: int) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError("server did not start")
-        time.sleep(0.1)
 
 
 class Servers:
@@ -51,7 +36,7 @@ class Servers:
         port = free_port()
         proc = subprocess.Popen([*args, "--port", str(port)], cwd=ROOT, env=env)
         self.procs.append(proc)
-        _wait_healthy(proc, port)
+        wait_http(f"http://127.0.0.1:{port}/healthz", proc=proc)
         return f"ws://127.0.0.1:{port}/ws", proc.pid
 
     def web(self, count: int) -> tuple[list[str], list[int]]:
@@ -70,12 +55,7 @@ class Servers:
 
     def stop(self) -> None:
         for proc in self.procs:
-            proc.terminate()
-        for proc in self.procs:
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop(proc)
         self.procs.clear()
 
 

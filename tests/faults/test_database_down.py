@@ -14,6 +14,7 @@ restoring, the same clients play on and the round's points are stored exactly as
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -138,4 +139,32 @@ async def test_database_unreachable_clear_errors_no_partial_writes_then_play_on(
     after = counts(direct)
     assert after.point_events == len(awards) and after.points == sum(a["amount"] for a in awards)
     for client in (alice, bob, carol):
+        await client.close()
+
+
+async def test_a_round_ending_in_an_outage_ends_once_when_the_database_is_back(
+    behind_proxy: tuple[Settings, Database, TcpProxy, Role], redis_client: redis.Redis
+) -> None:
+    _, direct, proxy, web = behind_proxy
+    alice, bob = [await Client.connect(web.ws_url) for _ in range(2)]
+    await alice.expect("welcome")
+    await bob.expect("welcome")
+    puzzle = await alice.join_round(ROOM)
+    await bob.join_round(ROOM)
+    await alice.send({"type": "submit", "text": "cats, said alice"})
+    await bob.expect("explanation")
+    proxy.cut("refuse")
+    # The round (10 s) and its reveal (1 s) end during the outage: the points cannot be stored,
+    # so the round must not be announced as over (nor announced again on every tick).
+    await asyncio.sleep(max(0.0, puzzle["deadline"] + 3 - time.time()))
+    ends = [e for e in eventlog.since(redis_client, ROOM, 0) or [] if e["type"] == "round_end"]
+    assert ends == [], "no round_end while its points cannot be stored"
+    proxy.restore()
+    awards = (await bob.expect("points", timeout=30))["awards"]
+    await asyncio.sleep(1.0)
+    ends = [e for e in eventlog.since(redis_client, ROOM, 0) or [] if e["type"] == "round_end"]
+    assert len(ends) == 1, "the round ends once, after the database is back"
+    after = counts(direct)
+    assert after.point_events == len(awards) and after.points == sum(a["amount"] for a in awards)
+    for client in (alice, bob):
         await client.close()
