@@ -72,22 +72,34 @@ def timed_ms(fn: Callable[[], object]) -> float:
 
 class Bare:
     """The bare forward pass of the same texts, in this process: the baseline. It is measured
-    between the round trips (the worker then idle), so both see the same load on the machine."""
+    between the round trips (the worker then idle), so both see the same load on the machine.
+
+    It runs on the main thread, as the worker's forward passes do (RQ's SimpleWorker): on the
+    loaded 2-core VM torch ran 2-3x slower there than on a side thread (docs/BENCHMARKS.md).
+    Between passes it yields to the event loop, which keeps the websockets alive."""
 
     def __init__(self, model: NeuronModel, texts: list[str], neurons: list[int]) -> None:
         self.model, self.pairs = model, list(zip(neurons, texts, strict=True))
-        for n, t in self.pairs:  # untimed, as the worker is warm: a new input shape pays set-up costs
-            text_activations(model, LAYER, n, t)
-        batch_text_activations(model, LAYER, self.pairs)
 
-    def one(self, i: int) -> float:
+    async def warm_up(self) -> None:
+        """Untimed, as the worker is warm: a new input shape pays set-up costs the first time."""
+        for i in range(len(self.pairs)):
+            await self.one(i)
+        await self.all(len(self.pairs))
+
+    async def one(self, i: int) -> float:
         neuron, text = self.pairs[i]
+        await asyncio.sleep(0)
         return timed_ms(lambda: text_activations(self.model, LAYER, neuron, text))
 
-    def all(self, size: int) -> float:
+    async def all(self, size: int) -> float:
         """Every text, in batches of ``size`` one after another (1: one by one)."""
-        chunks = [self.pairs[i : i + size] for i in range(0, len(self.pairs), size)]
-        return timed_ms(lambda: [batch_text_activations(self.model, LAYER, c) for c in chunks])
+        total = 0.0
+        for start in range(0, len(self.pairs), size):
+            chunk = self.pairs[start : start + size]
+            await asyncio.sleep(0)
+            total += timed_ms(lambda c=chunk: batch_text_activations(self.model, LAYER, c))
+        return total
 
 
 class Players:
@@ -174,19 +186,18 @@ class Samples:
 
 
 async def measure(players: Players, bare: Bare) -> Samples:
-    # Bare passes run in a thread: the event loop keeps answering the websocket keepalive meanwhile.
     got = Samples()
     await players.ask(0)  # the worker loads the model on its first request
     for i in range(IDLE_REQUESTS):
         got.idle.append(await players.ask(i % CLIENTS))
-        got.bare_one.append(await asyncio.to_thread(bare.one, i % CLIENTS))
+        got.bare_one.append(await bare.one(i % CLIENTS))
     for _ in range(WAVES):
         latencies, wall = await players.wave()
         got.concurrent += latencies
         got.walls.append(wall)
-        got.bare_as_one.append(await asyncio.to_thread(bare.all, CLIENTS))
-        got.bare_by_16.append(await asyncio.to_thread(bare.all, 16))
-    got.bare_one_by_one = await asyncio.to_thread(bare.all, 1)
+        got.bare_as_one.append(await bare.all(CLIENTS))
+        got.bare_by_16.append(await bare.all(16))
+    got.bare_one_by_one = await bare.all(1)
     return got
 
 
@@ -221,7 +232,8 @@ def test_advanced_round_trip(hub: Settings, tmp_path: Path) -> None:
 
 async def _run(hub: Settings, model: NeuronModel, texts: list[str], url: str, tmp_path: Path) -> None:
     players = await Players.join(url, texts)
-    bare = await asyncio.to_thread(Bare, model, texts, players.neurons)
+    bare = Bare(model, texts, players.neurons)
+    await bare.warm_up()
     tokens = [len(model.encode(t)) for t in texts]
     print(f"\n{len(texts)} texts of {min(tokens)}-{max(tokens)} tokens (mean {statistics.mean(tokens):.1f}), "
           f"{ROOMS} rooms; ratio = round trip / bare forward (p50 / p99)")  # fmt: skip
