@@ -75,7 +75,7 @@ class Bare:
     between the round trips (the worker then idle), so both see the same load on the machine.
 
     It runs on the main thread, as the worker's forward passes do (RQ's SimpleWorker): on the
-    loaded 2-core VM torch ran 2-3x slower there than on a side thread (docs/BENCHMARKS.md).
+    loaded 2-core VM torch ran up to 3x slower there than on a side thread (docs/BENCHMARKS.md).
     Between passes it yields to the event loop, which keeps the websockets alive."""
 
     def __init__(self, model: NeuronModel, texts: list[str], neurons: list[int]) -> None:
