@@ -18,7 +18,7 @@ reconnect racing the old socket); membership counts them.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
@@ -92,7 +92,10 @@ class RoomState:
     held: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
+        # Shallow: asdict() deep-copied every clue's token and activation lists on each save.
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["puzzle"] = dict(vars(self.puzzle)) if self.puzzle else None
+        data["votes"] = [list(v) for v in self.votes]
         data["phase"] = self.phase.value
         for name in ("members", "conns", "written", "scores"):
             data[name] = {str(k): v for k, v in data[name].items()}

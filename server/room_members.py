@@ -103,5 +103,12 @@ class RoomMembers:
         raw = await self.r.hgetall(keys.room_members(room_id))
         return {int(k): v.decode() if isinstance(v, bytes) else v for k, v in raw.items()}
 
+    async def only(self, room_id: str, player_id: int) -> dict[int, str]:
+        """The one member, or nobody: for a move that only checks its own player."""
+        name = await self.r.hget(keys.room_members(room_id), str(player_id))
+        if name is None:
+            return {}
+        return {player_id: name.decode() if isinstance(name, bytes) else name}
+
     async def count(self, room_id: str) -> int:
         return int(await self.r.hlen(keys.room_members(room_id)))
