@@ -128,13 +128,16 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _warm_up(settings: Settings) -> None:
-    """Load the simulator before the first job, so the first player's score is not the slow one."""
+    """Load the simulator and the default campaign's model before the first job, so neither the
+    first player's score nor their first advanced-mode answer is the slow one."""
+    from engine.models import load_model
     from workers.scoring import get_simulator
 
     try:
         get_simulator(settings)
+        load_model(settings.default_model, device=settings.device, data_dir=settings.data_path)
     except Exception:  # the job will report the real error to the room that asked
-        logging.getLogger("neuronquest.worker").exception("simulator warm-up failed")
+        logging.getLogger("neuronquest.worker").exception("model warm-up failed")
 
 
 def cmd_scheduler(args: argparse.Namespace, settings: Settings) -> int:
