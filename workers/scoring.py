@@ -18,7 +18,6 @@ exists once (unique constraint), the room hears of it once.
 from __future__ import annotations
 
 import logging
-import os
 import time
 import uuid
 from collections import defaultdict
@@ -27,8 +26,7 @@ from typing import Any
 import orjson
 import redis
 from rq import Retry, get_current_job
-from rq.exceptions import NoSuchJobError
-from rq.job import Job, JobStatus
+from rq.job import Job
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -41,6 +39,7 @@ from store import campaigns, eventlog
 from store.models import Explanation, Neuron, Score
 from workers.context import WorkerContext, get_context, once_per_process
 from workers.queues import default_queue, model_queue
+from workers.scoring_claims import claim, guard_owner, take_over, unclaim
 
 log = logging.getLogger(__name__)
 
@@ -95,19 +94,6 @@ def enqueue_rescore(r: redis.Redis, settings: Settings, neuron_id: int) -> Job:
     )
 
 
-def _claim(r: redis.Redis, request_id: str) -> dict[str, Any] | None:
-    raw = r.getdel(keys.scoring_request(request_id))
-    return None if raw is None else {"request_id": request_id, **orjson.loads(raw)}  # type: ignore[arg-type]
-
-
-def _unclaim(r: redis.Redis, requests: list[dict[str, Any]]) -> None:
-    """Put requests back after a failure, so the retry (or another job) answers them."""
-    for req in requests:
-        body = orjson.dumps({"explanation_id": req["explanation_id"], "room_id": req["room_id"]})
-        r.set(keys.scoring_request(req["request_id"]), body, ex=REQUEST_TTL_S)
-        r.rpush(keys.scoring_requests(), req["request_id"])
-
-
 # -- jobs -----------------------------------------------------------------------
 def score_explanation_job(
     explanation_id: int, room_id: str | None = None, request_id: str | None = None
@@ -122,13 +108,13 @@ def score_explanation_job(
         # A retry first answers what its earlier attempt claimed: that attempt may have died
         # after claiming, and a claimed request is a deleted key that nobody else would answer.
         requests = list(job.meta.get("claimed", [])) if job is not None else []
-        own = _claim(r, request_id)
+        own = claim(r, request_id)
         if own is not None:
             requests.append(own)
         if not requests:
             return {"answered_by": "another job"}  # a batch of another job already took it
     for rid in r.lpop(keys.scoring_requests(), BATCH_MAX) or []:  # type: ignore[union-attr]
-        other = _claim(r, rid.decode() if isinstance(rid, bytes) else str(rid))
+        other = claim(r, rid.decode() if isinstance(rid, bytes) else str(rid))
         if other is not None:
             requests.append(other)
     if job is not None and request_id is not None:
@@ -139,7 +125,7 @@ def score_explanation_job(
     try:
         answered = score_requests(ctx, requests)
     except Exception:
-        _unclaim(r, [req for req in requests if req["request_id"]])
+        unclaim(r, [req for req in requests if req["request_id"]], REQUEST_TTL_S)
         raise
     return {"answered": answered}
 
@@ -270,55 +256,20 @@ def _wait_for_other_scorer(
 ) -> Score | None:
     """The existing Score, or None after taking the guard (then this job scores it)."""
     guard = keys.scoring_guard(explanation_id, sim.name, sim.version)
-    owner = _guard_owner()
+    owner = guard_owner()
     deadline = time.monotonic() + GUARD_TTL_S
     while True:
         with ctx.db.session() as session:
             existing = _existing(session, explanation_id, sim, records_version)
         if existing is not None:
             return existing
-        if ctx.redis.set(guard, owner, nx=True, ex=GUARD_TTL_S) or _take_over(ctx.redis, guard, owner):
+        taken = ctx.redis.set(guard, owner, nx=True, ex=GUARD_TTL_S)
+        if taken or take_over(ctx.redis, guard, owner, GUARD_TTL_S):
             held.append(guard)
             return None
         if time.monotonic() > deadline:
             raise TimeoutError(f"explanation {explanation_id} has been scored elsewhere for too long")
         time.sleep(0.2)  # another worker is scoring it right now: wait for its Score
-
-
-def _guard_owner() -> str:
-    """Who holds a guard: the RQ job (the same id on every retry), else this one call."""
-    job = get_current_job()
-    return f"job:{job.id}" if job is not None else f"call:{os.getpid()}:{uuid.uuid4().hex}"
-
-
-def _take_over(r: redis.Redis, guard: str, owner: str) -> bool:
-    """Take a guard whose holder died: this job's own earlier attempt, or a job that is not
-    running any more (RQ found it abandoned). Compare-and-set, so two takers cannot both win."""
-    holder = r.get(guard)
-    if holder is None:
-        return False  # released meanwhile: the next round's SET NX takes it
-    name = holder.decode() if isinstance(holder, bytes) else str(holder)
-    if name != owner and not (name.startswith("job:") and not _job_running(r, name[4:])):
-        return False
-    with r.pipeline() as pipe:
-        try:
-            pipe.watch(guard)
-            if pipe.get(guard) != holder:
-                return False
-            pipe.multi()
-            pipe.set(guard, owner, ex=GUARD_TTL_S)
-            pipe.execute()
-        except redis.WatchError:
-            return False
-    log.warning("took over scoring guard %s from %s", guard, name)
-    return True
-
-
-def _job_running(r: redis.Redis, job_id: str) -> bool:
-    try:
-        return Job.fetch(job_id, connection=r).get_status() == JobStatus.STARTED
-    except NoSuchJobError:
-        return False
 
 
 def _simulate_and_store(

@@ -14,7 +14,8 @@ from store.db import Database
 from tests.workers.test_scoring_jobs import _events, _scores, _setup
 from workers import context
 from workers.queues import model_queue
-from workers.scoring import _claim, enqueue_scoring, get_simulator, score_requests
+from workers.scoring import enqueue_scoring, get_simulator, score_requests
+from workers.scoring_claims import claim
 
 
 def _guard(explanation_id: int) -> str:
@@ -32,7 +33,7 @@ def test_a_retry_answers_what_its_dead_attempt_claimed_and_takes_its_guard(
     # What a first attempt did before kill -9: took the shared list of request ids, claimed its
     # request and the batched one, noted them in the job's meta, took its explanation's guard.
     redis_client.delete(keys.scoring_requests())
-    claimed = [_claim(redis_client, job.args[2]), _claim(redis_client, batched.args[2])]
+    claimed = [claim(redis_client, job.args[2]), claim(redis_client, batched.args[2])]
     job.meta["claimed"] = claimed
     job.save_meta()
     redis_client.set(_guard(good), f"job:{job.id}", ex=60)
