@@ -1,11 +1,15 @@
-"""Prompts of the simulation method ("all at once"), shared by the local and remote LLMs.
+"""Prompts of the simulators that read a language model.
 
-The prompt lists a record one token per line as ``token<TAB>unknown``. A causal LM
-reading it predicts, at each position right after a tab, the activation digit that
-"should" follow; reading the logits there for every line in ONE forward pass gives
-the whole record's predictions. A tokenizer that spells "10" with two tokens cannot
-put its probability in one slot, so such models see the scale 0..9 instead (the
-expected value is stretched back to 0..10).
+"All at once" (the remote ``openai`` simulator): the prompt lists a record one token
+per line as ``token<TAB>unknown``. A causal LM reading it predicts, at each position
+right after a tab, the activation digit that "should" follow; reading the logits
+there for every line in ONE forward pass gives the whole record's predictions. The
+top of the scale is a parameter: a tokenizer that spells "10" with two tokens cannot
+put its probability in one slot, so a reader of such a model asks for 0..9 instead.
+
+"Pointing" (the local ``llm`` simulator, see engine/scoring/llm.py): the prompt shows
+the explanation and the record's text and asks for the word the neuron fires on most;
+every word of the record is a candidate answer, read on its own.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
-from engine.scoring.simulator import prompt_token
+from engine.scoring.simulator import prompt_token, token_texts
 
 PLACEHOLDER = "unknown"
 
@@ -43,13 +47,16 @@ EXAMPLE = [
 ]
 
 
-def _neuron_block(number: int, explanation: str) -> str:
+def _explanation_lines(number: int, explanation: str) -> str:
     return (
         f"Neuron {number}\n"
         f"Explanation of neuron {number} behavior: "
         f"the main thing this neuron does is find {explanation.strip()}\n"
-        "Activations:\n<start>\n"
     )
+
+
+def _neuron_block(number: int, explanation: str) -> str:
+    return _explanation_lines(number, explanation) + "Activations:\n<start>\n"
 
 
 @dataclass
@@ -78,6 +85,70 @@ def all_at_once(explanation: str, tokens: Sequence[str], top: int = 10) -> Simul
         text += f"{PLACEHOLDER}\n"
     text += "<end>\n"
     return SimulationPrompt(text=text, slots=slots, top=top)
+
+
+# -- pointing (the local LM): on which word of the text does the neuron fire most? ----------
+POINTING_HEADER = (
+    "We're studying neurons in a neural network. Each neuron looks for some particular thing in a "
+    "short document. Read an explanation of what the neuron does and a text, and name the word of "
+    "the text on which the neuron fires most.\n\n"
+)
+POINTING_QUESTION = "The neuron fires most on the word:"
+# Worked examples (explanation, text, answer), so that a small model sees the answer's form.
+# Two rather than one: with smollm2-135m a single example moved lexical AUC by ~0.03
+# depending on which one it was (docs/BENCHMARKS.md); none is a planted neuron's class.
+POINTING_EXAMPLES = [
+    (EXAMPLE_EXPLANATION, "The chef fried the onions and then left early.", "onions"),
+    ("parts of the body", "She hurt her knee when she fell off the bike.", "knee"),
+]
+
+
+def pointing_head() -> str:
+    """The part of every pointing prompt that depends on neither explanation nor record."""
+    text = POINTING_HEADER
+    for number, (explanation, example, answer) in enumerate(POINTING_EXAMPLES, 1):
+        text += _explanation_lines(number, explanation) + f"Text: {example}\n{POINTING_QUESTION} {answer}\n\n"
+    return text
+
+
+def pointing_explanation(explanation: str) -> str:
+    """The neuron's block up to its text; the empty explanation gives the explanation-free prompt."""
+    return _explanation_lines(len(POINTING_EXAMPLES) + 1, explanation)
+
+
+@dataclass
+class PointingRecord:
+    # "Text: ...\n<question>": follows the explanation block.
+    question: str
+    # The candidate answers, one per word of the record, each " word" as it would follow the question.
+    answers: list[str]
+    # For each record token, the index of its word in ``answers`` (None: a blank token, no word).
+    word_of_token: list[int | None]
+
+
+def pointing_record(tokens: Sequence[str]) -> PointingRecord:
+    """The record as text plus its words: tokens that continue a word (no space, letters or digits
+    on both sides, e.g. " Jan" + "uary") belong to that word and share its prediction."""
+    texts = token_texts(tokens)
+    words: list[str] = []
+    owner: list[int | None] = []
+    previous = ""
+    for text in texts:
+        if not text.strip():
+            owner.append(None)
+        else:
+            if words and text[0].isalnum() and previous[-1:].isalnum():
+                words[-1] += text
+            else:
+                words.append(text.strip())
+            owner.append(len(words) - 1)
+        previous = text
+    shown = " ".join("".join(texts).split())  # one line, whatever whitespace the record holds
+    return PointingRecord(
+        question=f"Text: {shown}\n{POINTING_QUESTION}",
+        answers=[f" {word}" for word in words],
+        word_of_token=owner,
+    )
 
 
 # -- the logprob-free variant (chat models): the model rewrites each token with an integer ----

@@ -1,7 +1,8 @@
 """Validation of the simulators on planted neurons, with speed, against a per-word baseline.
 
     .venv/bin/python -m tests.bench.bench_scoring [--llm NAME_OR_PATH] [--data-dir DIR]
-                                                  [--subset K] [--threads T]
+                                                  [--subset K | --neurons A,B] [--threads T]
+                                                  [--llm-only]
 
 For each simulator: ROC AUC of "the true explanation scores above a wrong one",
 lexical and contextual separately (contextual also against the other sense alone),
@@ -40,8 +41,14 @@ class PerWordBaseline(EmbeddingSimulator):
             embedding_module.CONTEXT_WEIGHT, embedding_module.WORD_WEIGHT, embedding_module.FLOOR = saved
 
 
-def subset(k: int | None) -> list[PlantedNeuron]:
-    """The first k lexical and the first k contextual neurons (all with None)."""
+def subset(k: int | None, names: str | None = None) -> list[PlantedNeuron]:
+    """The first k lexical and the first k contextual neurons, or the named ones (all with None)."""
+    if names:
+        wanted = names.split(",")
+        unknown = set(wanted) - {n.name for n in NEURONS}
+        if unknown:
+            raise SystemExit(f"unknown planted neurons: {', '.join(sorted(unknown))}")
+        return [n for n in NEURONS if n.name in wanted]
     if k is None:
         return list(NEURONS)
     lexical = [n for n in NEURONS if n.kind == "lexical"][:k]
@@ -60,12 +67,16 @@ def measure(sim: Simulator, neurons: list[PlantedNeuron]) -> dict[str, Any]:
     return report
 
 
+def _auc(value: float | None) -> str:
+    return "  -  " if value is None else f"{value:.3f}"  # None: no neuron of that kind was run
+
+
 def line(report: dict[str, Any], baseline: dict[str, Any]) -> str:
     ratio = report["ms_per_pair"] / baseline["ms_per_pair"]
     return (
-        f"{report['simulator']:<20} {report['version']:<28} lexical {report['lexical_auc']:.3f}  "
-        f"contextual {report['contextual_auc']:.3f}  "
-        f"vs-other-sense {report['contextual_vs_other_sense']:.3f}  "
+        f"{report['simulator']:<20} {report['version']:<28} lexical {_auc(report['lexical_auc'])}  "
+        f"contextual {_auc(report['contextual_auc'])}  "
+        f"vs-other-sense {_auc(report['contextual_vs_other_sense'])}  "
         f"{report['ms_per_pair']:.1f} ms/pair ({ratio:.2f}x baseline)"
     )
 
@@ -77,16 +88,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--subset", type=int, metavar="K", help="only the first K lexical and K contextual neurons (faster)"
     )
+    parser.add_argument("--neurons", help="only these planted neurons, by name (comma-separated)")
     parser.add_argument("--threads", type=int, help="torch threads (1 is steadier on a shared machine)")
+    parser.add_argument(
+        "--llm-only", action="store_true", help="skip the embedding simulator (the baseline still runs)"
+    )
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    neurons = subset(args.subset)
+    neurons = subset(args.subset, args.neurons)
     print(f"{len(neurons)} planted neurons, torch threads {torch.get_num_threads()}")
     baseline = measure(PerWordBaseline(), neurons)
     print(line(baseline, baseline), flush=True)  # each line as soon as it is known: runs can be long
-    reports = [baseline, measure(EmbeddingSimulator(), neurons)]
-    print(line(reports[-1], baseline), flush=True)
+    reports = [baseline]
+    if not args.llm_only:
+        reports.append(measure(EmbeddingSimulator(), neurons))
+        print(line(reports[-1], baseline), flush=True)
     if args.llm:
         from engine.scoring.llm import LocalLMSimulator
 

@@ -1,30 +1,22 @@
-"""Simulators on real models: the embedding one (shipped MiniLM) and the LLM one (a tiny local LM)."""
+"""Simulators on real models: the embedding one (shipped MiniLM); prompts of the LLM ones.
+
+The local LLM simulator has its own tests (tests/engine/test_scoring_llm.py)."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 
 from engine.records import ActivationRecord
 from engine.scoring.embedding import EmbeddingSimulator
-from engine.scoring.llm import LocalLMSimulator
 from engine.scoring.planted import NEURONS, tokenize
 from engine.scoring.prompts import all_at_once, parse_chat_answer
 from engine.scoring.simulator import token_texts
 from engine.scoring.validation import validate
-from tests.engine.scoring_fixtures import build_tiny_lm, load_tiny_lm
 
 
 @pytest.fixture(scope="session")
 def embedding() -> EmbeddingSimulator:
     return EmbeddingSimulator()
-
-
-@pytest.fixture(scope="session")
-def tiny_lm_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[bool, Path]:
-    root = tmp_path_factory.mktemp("tiny-lm")
-    return {ten: build_tiny_lm(root / f"ten-{ten}", ten_is_one_token=ten) for ten in (True, False)}
 
 
 def _sentence(text: str) -> ActivationRecord:
@@ -68,21 +60,6 @@ def test_embedding_batch_equals_one_by_one(embedding):
 def test_embedding_lexical_validation_meets_the_goal(embedding):
     report = validate(embedding, [n for n in NEURONS if n.kind == "lexical"])
     assert report["lexical_auc"] >= 0.95, report
-
-
-@pytest.mark.parametrize("ten_is_one_token", [True, False])
-def test_llm_simulator_reads_every_slot_in_one_pass(tiny_lm_dirs, ten_is_one_token):
-    model, tokenizer = load_tiny_lm(tiny_lm_dirs[ten_is_one_token])
-    sim = LocalLMSimulator(model, tokenizer, model_name="tiny")
-    assert sim.top == (10 if ten_is_one_token else 9)
-    assert sim.version == "llm-1:tiny"
-    records = [_sentence("In January the lake froze."), _sentence("The cat chased a mouse.")]
-    batch = sim.predict_batch(["month names", "animals"], records)
-    assert [len(p) for p in batch[0]] == [len(r.tokens) for r in records]
-    assert all(0.0 <= v <= 10.0 for e in batch for p in e for v in p)
-    single = sim.predict("animals", records)
-    for got, want in zip(single, batch[1], strict=True):
-        assert got == pytest.approx(want, abs=1e-3)  # padding in a batch changes nothing
 
 
 def test_prompt_slots_point_at_each_value():
