@@ -39,8 +39,9 @@ class Settings(BaseSettings):
     # Tokens of the default corpus the default campaign mines (0 = all of it).
     default_max_tokens: int = 200_000
 
-    # Which simulator scores explanations: "embedding", "llm" (local causal LM)
-    # or "openai" (any OpenAI-compatible endpoint).
+    # Which simulator scores explanations: "embedding", "llm" (local causal LM, the method's
+    # all-at-once prompt), "llm-pointing" (local causal LM, calibrated pointing: the one that
+    # works with a small model, docs/SCORING.md) or "openai" (any OpenAI-compatible endpoint).
     simulator: str = "embedding"
     simulator_model: str = "smollm2-135m"
     openai_base_url: str = ""

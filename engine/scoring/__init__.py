@@ -10,7 +10,7 @@ from config.settings import Settings
 from engine.scoring.score import ScoreResult, score_explanation, score_explanations, select_records
 from engine.scoring.simulator import Simulator, SimulatorError
 
-SIMULATORS = ("embedding", "llm", "openai")
+SIMULATORS = ("embedding", "llm", "llm-pointing", "openai")
 
 __all__ = [
     "SIMULATORS",
@@ -31,13 +31,13 @@ def make_simulator(settings: Settings, name: str | None = None) -> Simulator:
         from engine.scoring.embedding import EmbeddingSimulator
 
         return EmbeddingSimulator(device="cpu" if settings.device == "auto" else settings.device)
-    if name == "llm":
+    if name in ("llm", "llm-pointing"):
         from engine.scoring.llm import LocalLMSimulator
+        from engine.scoring.llm_pointing import PointingLMSimulator
 
+        kind = LocalLMSimulator if name == "llm" else PointingLMSimulator
         try:
-            return LocalLMSimulator.load(
-                settings.simulator_model, device=settings.device, data_dir=settings.data_path
-            )
+            return kind.load(settings.simulator_model, device=settings.device, data_dir=settings.data_path)
         except (OSError, ValueError) as exc:
             raise SimulatorError(
                 f"cannot load the simulator model {settings.simulator_model!r}: {exc}"

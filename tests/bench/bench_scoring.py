@@ -2,7 +2,7 @@
 
     .venv/bin/python -m tests.bench.bench_scoring [--llm NAME_OR_PATH] [--data-dir DIR]
                                                   [--subset K | --neurons A,B] [--threads T]
-                                                  [--llm-only]
+                                                  [--llm-only] [--all-at-once]
 
 For each simulator: ROC AUC of "the true explanation scores above a wrong one",
 lexical and contextual separately (contextual also against the other sense alone),
@@ -83,13 +83,18 @@ def line(report: dict[str, Any], baseline: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--llm", help="causal LM name or directory for the llm simulator (e.g. smollm2-135m)")
+    parser.add_argument("--llm", help="causal LM name or directory for llm-pointing (smollm2-135m)")
     parser.add_argument("--data-dir", type=Path, help="where models are cached")
     parser.add_argument(
         "--subset", type=int, metavar="K", help="only the first K lexical and K contextual neurons (faster)"
     )
     parser.add_argument("--neurons", help="only these planted neurons, by name (comma-separated)")
     parser.add_argument("--threads", type=int, help="torch threads (1 is steadier on a shared machine)")
+    parser.add_argument(
+        "--all-at-once",
+        action="store_true",
+        help="with --llm, also the llm simulator's all-at-once reading (slow: ~10x llm-pointing)",
+    )
     parser.add_argument(
         "--llm-only", action="store_true", help="skip the embedding simulator (the baseline still runs)"
     )
@@ -106,10 +111,13 @@ def main(argv: list[str] | None = None) -> None:
         print(line(reports[-1], baseline), flush=True)
     if args.llm:
         from engine.scoring.llm import LocalLMSimulator
+        from engine.scoring.llm_pointing import PointingLMSimulator
 
-        llm = LocalLMSimulator.load(args.llm, device="cpu", data_dir=args.data_dir)
-        reports.append(measure(llm, neurons))
-        print(line(reports[-1], baseline), flush=True)
+        kinds = [PointingLMSimulator] + ([LocalLMSimulator] if args.all_at_once else [])
+        for kind in kinds:
+            llm = kind.load(args.llm, device="cpu", data_dir=args.data_dir)
+            reports.append(measure(llm, neurons))
+            print(line(reports[-1], baseline), flush=True)
     for report in reports[1:]:
         for row in report["neurons"]:
             extra = f" other-sense {row['confuser_score']:+.3f}" if "confuser_score" in row else ""

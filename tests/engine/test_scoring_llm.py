@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import torch
 
-import engine.scoring.llm as llm_module
+import engine.scoring.llm_pointing as llm_module
 from engine.records import ActivationRecord
 from engine.scoring.continuations import continuation_logprobs, extend_cache
-from engine.scoring.llm import NEUTRAL_EXPLANATION, LocalLMSimulator, predictions_from_logprobs
+from engine.scoring.llm_pointing import NEUTRAL_EXPLANATION, PointingLMSimulator, predictions_from_logprobs
 from engine.scoring.planted import tokenize
 from engine.scoring.prompts import pointing_explanation, pointing_head, pointing_record
 from tests.engine.scoring_fixtures import build_tiny_lm, load_tiny_lm
@@ -88,7 +88,7 @@ def test_prediction_is_the_lift_in_bits_over_the_empty_explanation():
 
 def test_simulator_reads_each_word_against_the_empty_explanation(tiny_gpt2):
     model, tokenizer = tiny_gpt2
-    sim = LocalLMSimulator(model, tokenizer, model_name="tiny")
+    sim = PointingLMSimulator(model, tokenizer, model_name="tiny")
     assert sim.version == f"{llm_module.VERSION}:tiny" and llm_module.VERSION != "llm-1"
     record = _record("The cat chased a mouse under the old wooden table.")
     explanation = "names of animals"
@@ -112,7 +112,7 @@ def test_simulator_reads_each_word_against_the_empty_explanation(tiny_gpt2):
 
 def test_empty_explanation_pass_is_paid_once_per_record(tiny_gpt2, monkeypatch):
     model, tokenizer = tiny_gpt2
-    sim = LocalLMSimulator(model, tokenizer, model_name="tiny", batch_size=2)
+    sim = PointingLMSimulator(model, tokenizer, model_name="tiny", batch_size=2)
     seen: list[str] = []
     original = sim._word_logprobs
 
@@ -135,8 +135,8 @@ def test_empty_explanation_pass_is_paid_once_per_record(tiny_gpt2, monkeypatch):
 def test_batch_size_and_order_change_nothing(tiny_llama):
     model, tokenizer = tiny_llama
     records = [_record("In January the lake froze."), _record("Hi"), _record("The cat chased a mouse.")]
-    wide = LocalLMSimulator(model, tokenizer, model_name="tiny", batch_size=8)
-    narrow = LocalLMSimulator(model, tokenizer, model_name="tiny", batch_size=1)
+    wide = PointingLMSimulator(model, tokenizer, model_name="tiny", batch_size=8)
+    narrow = PointingLMSimulator(model, tokenizer, model_name="tiny", batch_size=1)
     batch = wide.predict_batch(["month names", "animals"], records)
     assert [len(p) for p in batch[0]] == [len(r.tokens) for r in records]
     assert all(0.0 <= v <= 10.0 for e in batch for p in e for v in p)

@@ -1,22 +1,31 @@
-"""Simulators on real models: the embedding one (shipped MiniLM); prompts of the LLM ones.
-
-The local LLM simulator has its own tests (tests/engine/test_scoring_llm.py)."""
+"""Simulators on real models: the embedding one (shipped MiniLM), the all-at-once LLM one (a tiny
+local LM) and the prompts. The pointing LLM simulator has its own tests (test_scoring_llm.py)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
 from engine.records import ActivationRecord
 from engine.scoring.embedding import EmbeddingSimulator
+from engine.scoring.llm import LocalLMSimulator
 from engine.scoring.planted import NEURONS, tokenize
 from engine.scoring.prompts import all_at_once, parse_chat_answer
 from engine.scoring.simulator import token_texts
 from engine.scoring.validation import validate
+from tests.engine.scoring_fixtures import build_tiny_lm, load_tiny_lm
 
 
 @pytest.fixture(scope="session")
 def embedding() -> EmbeddingSimulator:
     return EmbeddingSimulator()
+
+
+@pytest.fixture(scope="session")
+def tiny_lm_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[bool, Path]:
+    root = tmp_path_factory.mktemp("tiny-lm")
+    return {ten: build_tiny_lm(root / f"ten-{ten}", ten_is_one_token=ten) for ten in (True, False)}
 
 
 def _sentence(text: str) -> ActivationRecord:
@@ -62,6 +71,21 @@ def test_embedding_lexical_validation_meets_the_goal(embedding):
     assert report["lexical_auc"] >= 0.95, report
 
 
+@pytest.mark.parametrize("ten_is_one_token", [True, False])
+def test_llm_simulator_reads_every_slot_in_one_pass(tiny_lm_dirs, ten_is_one_token):
+    model, tokenizer = load_tiny_lm(tiny_lm_dirs[ten_is_one_token])
+    sim = LocalLMSimulator(model, tokenizer, model_name="tiny")
+    assert sim.top == (10 if ten_is_one_token else 9)
+    assert sim.version == "llm-1:tiny"
+    records = [_sentence("In January the lake froze."), _sentence("The cat chased a mouse.")]
+    batch = sim.predict_batch(["month names", "animals"], records)
+    assert [len(p) for p in batch[0]] == [len(r.tokens) for r in records]
+    assert all(0.0 <= v <= 10.0 for e in batch for p in e for v in p)
+    single = sim.predict("animals", records)
+    for got, want in zip(single, batch[1], strict=True):
+        assert got == pytest.approx(want, abs=1e-3)  # padding in a batch changes nothing
+
+
 def test_prompt_slots_point_at_each_value():
     prompt = all_at_once("month names", [" In", "\tx", " May"], top=9)
     assert [prompt.text[s : s + 7] for s in prompt.slots] == ["unknown"] * 3
@@ -87,3 +111,13 @@ def test_embedding_caches_give_the_same_predictions_and_stay_bounded(embedding, 
     monkeypatch.setattr(embedding_module, "CONTEXT_CACHE_MAX", 1)
     embedding.predict_batch(["money"], records)
     assert list(embedding._context_cache) == [tuple(records[1].tokens)]  # least recently used went
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"), [("llm", "LocalLMSimulator"), ("llm-pointing", "PointingLMSimulator")]
+)
+def test_both_local_llm_simulators_load_by_name(tiny_lm_dirs, settings, name, kind):
+    from engine.scoring import make_simulator
+
+    sim = make_simulator(settings.model_copy(update={"simulator_model": str(tiny_lm_dirs[True])}), name)
+    assert type(sim).__name__ == kind and sim.name == name
