@@ -35,8 +35,8 @@ from engine.activations import batch_text_activations, text_activations
 from engine.corpus import read_documents
 from engine.models import NeuronModel, load_model
 from store.db import Database
-from tests.server.conftest import Client, seed_campaign, start_web_process, web_process_env
-from tests.support.processes import start_role, stop
+from tests.server.conftest import Client, seed_campaign, start_web_process
+from tests.support.processes import settings_env, start_role, stop
 from workers.queues import model_queue
 
 CLIENTS = 50
@@ -146,10 +146,10 @@ class Players:
 
 
 @pytest.fixture
-def hub(settings: Settings, db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+def hub(settings: Settings, db: Database) -> Iterator[Settings]:
     # All clients share 127.0.0.1: no guest-session limit; rounds outlast the bench.
-    monkeypatch.setenv("NQ_GUEST_SESSIONS_PER_IP_PER_MIN", "0")
-    hub = settings.model_copy(update={"room_lobby_s": 0.0, "room_round_s": 3600.0, "heartbeat_s": 60.0})
+    update = {"room_lobby_s": 0.0, "room_round_s": 3600.0, "heartbeat_s": 60.0}
+    hub = settings.model_copy(update={**update, "guest_sessions_per_ip_per_min": 0})
     seed_campaign(db, hub.default_campaign, neurons=8)
     yield hub
 
@@ -168,7 +168,7 @@ def forward_passes(hub: Settings, seen: set[str]) -> tuple[int, int]:
 
 
 def start_worker(hub: Settings, batch_max: int, log: Path) -> subprocess.Popen[bytes]:
-    env = {**web_process_env(hub), "NQ_TEST_TEXT_BATCH_MAX": str(batch_max), "NQ_LOG_LEVEL": "warning"}
+    env = settings_env(hub.model_copy(update={"test_text_batch_max": batch_max, "log_level": "warning"}))
     return start_role("worker", "--queues", hub.queue_model, env=env, log=log)
 
 

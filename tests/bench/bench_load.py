@@ -21,8 +21,8 @@ import pytest
 from config.settings import Settings
 from store.db import Database
 from tests.bench.loadgen import LoadResult, run_load
-from tests.server.conftest import ROOT, free_port, seed_campaign, web_process_env
-from tests.support.processes import stop, wait_http
+from tests.server.conftest import ROOT, free_port, seed_campaign
+from tests.support.processes import settings_env, stop, wait_http
 
 IDLE = int(os.environ.get("BENCH_IDLE_CONNECTIONS", "10000"))
 
@@ -40,8 +40,7 @@ class Servers:
         return f"ws://127.0.0.1:{port}/ws", proc.pid
 
     def web(self, count: int) -> tuple[list[str], list[int]]:
-        env = web_process_env(self.settings)
-        env["NQ_HOST"] = "127.0.0.1"
+        env = settings_env(self.settings.model_copy(update={"host": "127.0.0.1"}))
         started = [self._start([sys.executable, "-m", "server", "web"], env) for _ in range(count)]
         return [url for url, _ in started], [pid for _, pid in started]
 
@@ -60,10 +59,16 @@ class Servers:
 
 
 @pytest.fixture
-def servers(settings: Settings, db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[Servers]:
-    monkeypatch.setenv("NQ_GUEST_SESSIONS_PER_IP_PER_MIN", "0")
-    monkeypatch.setenv("NQ_REDIS_MAX_CONNECTIONS", "400")
-    hub = settings.model_copy(update={"room_lobby_s": 0.0, "room_round_s": 600.0, "heartbeat_s": 60.0})
+def servers(settings: Settings, db: Database) -> Iterator[Servers]:
+    hub = settings.model_copy(
+        update={
+            "room_lobby_s": 0.0,
+            "room_round_s": 600.0,
+            "heartbeat_s": 60.0,
+            "guest_sessions_per_ip_per_min": 0,
+            "redis_max_connections": 400,
+        }
+    )
     seed_campaign(db, hub.default_campaign)
     found = Servers(hub)
     yield found

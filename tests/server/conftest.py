@@ -4,7 +4,6 @@ real websocket clients, a small campaign in the real database."""
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 import threading
@@ -25,6 +24,7 @@ from server.app import create_app
 from server.embedded_redis import free_port
 from store.db import Database
 from store.models import Campaign, Neuron, Snippet
+from tests.support.processes import settings_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -134,21 +134,11 @@ def live_server(hub_settings: Settings, campaign: list[int]) -> Iterator[LiveSer
     server.stop()
 
 
-def web_process_env(settings: Settings) -> dict[str, str]:
-    """The NQ_* environment that makes a `uvicorn --factory` process use these settings."""
-    env = dict(os.environ)
-    for name in ("data_dir", "database_url", "redis_url", "secret_key", "default_campaign"):
-        env[f"NQ_{name.upper()}"] = str(getattr(settings, name))
-    for name in ("room_lobby_s", "room_round_s", "room_reveal_s", "room_reveal_min_s", "heartbeat_s"):
-        env[f"NQ_{name.upper()}"] = str(getattr(settings, name))
-    return env
-
-
 def start_web_process(settings: Settings) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     args = [sys.executable, "-m", "uvicorn", "--factory", "server.app:app_from_environment"]
     args += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-    proc = subprocess.Popen(args, cwd=ROOT, env=web_process_env(settings))
+    proc = subprocess.Popen(args, cwd=ROOT, env=settings_env(settings))
     deadline = time.monotonic() + 30
     while True:
         try:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import httpx
 
+from config.settings import Settings
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -49,6 +51,15 @@ def nq_env(**settings: object) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NQ_")}
     env["PYTHONUNBUFFERED"] = "1"
     for name, value in settings.items():
+        env[f"NQ_{name.upper()}"] = str(value)
+    return env
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """This environment without NQ_* variables, plus every field of ``settings`` not at its default."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NQ_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    for name, value in settings.model_dump(exclude_defaults=True).items():
         env[f"NQ_{name.upper()}"] = str(value)
     return env
 

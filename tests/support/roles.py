@@ -1,10 +1,10 @@
 """Web and worker processes for fault tests, started with any Settings fields.
 
-tests/server/conftest.start_web_process passes a fixed list of fields; fault tests also set
-timeouts (the job heartbeat, the Redis check, the database timeout), so every field that
-differs from its default is passed here. Each process leads a session (process group) of its
-own, so stopping it also stops what it started — an RQ worker forks its scheduler — even
-after the leader itself was killed with SIGKILL.
+Every field that differs from its default is passed (tests.support.processes.settings_env),
+so fault tests can set timeouts (the job heartbeat, the Redis check, the database timeout).
+Each process leads a session (process group) of its own, so stopping it also stops what it
+started — an RQ worker forks its scheduler — even after the leader itself was killed with
+SIGKILL.
 """
 
 from __future__ import annotations
@@ -22,16 +22,7 @@ import httpx
 
 from config.settings import Settings
 from server.embedded_redis import free_port
-from tests.support.processes import REPO
-
-
-def settings_env(settings: Settings) -> dict[str, str]:
-    """This environment without NQ_* variables, plus every field of ``settings`` not at its default."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NQ_")}
-    env["PYTHONUNBUFFERED"] = "1"
-    for name, value in settings.model_dump(exclude_defaults=True).items():
-        env[f"NQ_{name.upper()}"] = str(value)
-    return env
+from tests.support.processes import REPO, settings_env
 
 
 @dataclass
