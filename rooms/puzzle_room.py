@@ -13,7 +13,11 @@ room's log. Time is always passed in, never read here, so tests drive the clock.
   puzzle at once when members are present.
 
 Players join and leave in any phase. A player may hold several connections (tabs, a
-reconnect racing the old socket); membership counts them.
+reconnect racing the old socket); membership counts them. The room service does not call
+``join``/``leave``/``rename``: it keeps members in Redis hashes changed by Lua scripts with the
+same rules (server/room_members.py) and fills ``members`` on load; the transitions here are
+the pure statement of those rules, for the rules' tests, and ``arm_lobby``/``rest_if_empty``
+are what both share.
 """
 
 from __future__ import annotations
