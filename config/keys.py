@@ -35,7 +35,7 @@ def room_channel(room_id: str) -> str:
 
 
 def room_members(room_id: str) -> str:
-    """Hash: player id -> display name, for the room's current members (server/room_members.py)."""
+    """Hash: player id -> display name, for the room's current members (server/live/room_members.py)."""
     return _key("room", room_id, "members")
 
 

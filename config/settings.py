@@ -90,9 +90,9 @@ class Settings(BaseSettings):
     # most ``room_snapshot_members`` members beside the total.
     room_member_events_max: int = 200
     room_snapshot_members: int = 200
-    # A room's crowd count (players, audience) goes out at most this often (server/crowd.py).
+    # A room's crowd count (players, audience) goes out at most this often (server/live/crowd.py).
     crowd_interval_s: float = 1.0
-    # New guest sessions one client address may open per minute (server/guest_limit.py): a vote
+    # New guest sessions one client address may open per minute (server/api/guest_limit.py): a vote
     # farm of guests from one machine is cut off; 0 turns the limit off (load generator).
     guest_sessions_per_ip_per_min: int = 30
 
@@ -139,7 +139,7 @@ class Settings(BaseSettings):
     worker_ttl_s: int = Field(default=45, ge=16)
     # A failed or abandoned scoring job is tried again after this, then after 6x this.
     scoring_retry_s: int = Field(default=10, ge=0)
-    # How often a web process checks that Redis still holds its data (server/redis_watch.py).
+    # How often a web process checks that Redis still holds its data (server/live/redis_watch.py).
     redis_check_s: float = 5.0
     # PostgreSQL: connecting gives up after this (libpq's minimum is 2 s), and so does a query
     # whose packets go unacknowledged (TCP_USER_TIMEOUT): a request fails with a clear error

@@ -9,7 +9,7 @@ A rebuild while points are being awarded may miss an event that lands mid-rebuil
 ``neuronquest leaderboard rebuild`` again (or rely on ensure_boards at the next start).
 
 ``ensure_boards`` runs at web start and whenever a web process notices that Redis lost its
-data (server/redis_watch.py); a lock makes it single-flight across processes.
+data (server/live/redis_watch.py); a lock makes it single-flight across processes.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The puzzle room as an explicit state machine: lobby -> round -> reveal -> (next) round.
 
-Pure rules, no I/O: the caller (server/room_service.py) loads the state, calls one
+Pure rules, no I/O: the caller (server/live/room_service.py) loads the state, calls one
 transition with the current time, stores the state and appends the returned events to the
 room's log. Time is always passed in, never read here, so tests drive the clock.
 
@@ -15,7 +15,7 @@ room's log. Time is always passed in, never read here, so tests drive the clock.
 Players join and leave in any phase. A player may hold several connections (tabs, a
 reconnect racing the old socket); membership counts them. The room service does not call
 ``join``/``leave``/``rename``: it keeps members in Redis hashes changed by Lua scripts with the
-same rules (server/room_members.py) and fills ``members`` on load; the transitions here are
+same rules (server/live/room_members.py) and fills ``members`` on load; the transitions here are
 the pure statement of those rules, for the rules' tests, and ``arm_lobby``/``rest_if_empty``
 are what both share.
 """
@@ -114,7 +114,7 @@ class RoomState:
             round_no=data["round_no"],
             deadline=data["deadline"],
             reveal_min_until=data["reveal_min_until"],
-            # The room service keeps membership outside the saved state (server/room_members.py).
+            # The room service keeps membership outside the saved state (server/live/room_members.py).
             members={int(k): v for k, v in data.get("members", {}).items()},
             conns={int(k): v for k, v in data.get("conns", {}).items()},
             puzzle=Puzzle(**puzzle) if puzzle else None,

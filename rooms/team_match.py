@@ -76,7 +76,7 @@ class TeamMatch:
             raise MatchError("bad_timing", "rounds must last a positive time")
         return cls(room_id, list(team_ids), list(neuron_ids), round_s, review_s)
 
-    # -- storage (the live match sits in Redis beside its room: server/match_rooms.py) -----
+    # -- storage (the live match sits in Redis beside its room: server/live/match_rooms.py) -----
     def to_json(self) -> dict[str, Any]:
         def stamp(at: datetime | None) -> str | None:
             return at.isoformat() if at else None

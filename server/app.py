@@ -1,6 +1,6 @@
 """The Starlette app: ``create_app(settings)`` for `neuronquest web`, tests and any ASGI server.
 
-Routes live in their own modules (server/http_api.py, server/ws_endpoint.py); this file only
+Routes live in their own modules (server/api/session_routes.py, server/hub/endpoint.py); this file only
 wires them to one AppContext built at startup and torn down at shutdown.
 """
 
@@ -24,19 +24,19 @@ from starlette.staticfiles import StaticFiles
 
 from config.settings import Settings, get_settings
 from rooms.boards_rebuild import ensure_boards
-from server import http_api
 from server.api import competition as competition_api
 from server.api import matches as matches_api
 from server.api import reference as reference_api
-from server.hub import Hub
-from server.match_rooms import MatchRooms
-from server.protocol import Limits
-from server.quest_rooms import QuestCredits
-from server.redis_watch import RedisWatch
-from server.room_service import RoomService
-from server.streamer import StreamerRooms
-from server.ws_endpoint import ws_endpoint
-from server.ws_handlers import AppContext
+from server.api import session_routes as http_api
+from server.hub.endpoint import ws_endpoint
+from server.hub.fanout import Hub
+from server.hub.handlers import AppContext
+from server.live.match_rooms import MatchRooms
+from server.live.quest_rooms import QuestCredits
+from server.live.redis_watch import RedisWatch
+from server.live.room_service import RoomService
+from server.live.streamer import StreamerRooms
+from server.wire.protocol import Limits
 from store.db import DATABASE_DOWN, Database
 
 CLIENT_DIR = Path(__file__).resolve().parent.parent / "client"
@@ -85,7 +85,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] | None = None) 
         streamer.pusher.start()
         app.state.ctx = AppContext(settings, db, r, r_sync, service, hub, limits, streamer)
         hub.score_listeners.append(QuestCredits(settings, db, r, r_sync).on_score)
-        app.state.matches = matches = MatchRooms(service)  # team matches (server/match_rooms.py)
+        app.state.matches = matches = MatchRooms(service)  # team matches (server/live/match_rooms.py)
         hub.score_listeners.append(matches.on_score)
         hub.room_tickers.append(matches.tick)
         try:

@@ -37,7 +37,7 @@ if not redis.call('SET', KEYS[4], '1', 'NX', 'EX', tonumber(ARGV[3])) then retur
 """
 
 
-# Other scripts that must change something and log it atomically end with this (server/room_members.py).
+# Other scripts that must change something and log it atomically end with this (server/live/room_members.py).
 APPEND_LUA = _APPEND
 
 

@@ -1,4 +1,4 @@
-"""Players: guests and accounts (data access only; tokens and hashing live in server/sessions.py)."""
+"""Players: guests and accounts (data access only; tokens and hashing live in server/api/sessions.py)."""
 
 from __future__ import annotations
 

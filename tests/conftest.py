@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlmodel import SQLModel
 
 from config.settings import Settings
-from server.embedded_redis import EmbeddedRedis
+from server.cli.embedded_redis import EmbeddedRedis
 from store.db import Database, make_engine
 
 # The one place tests read the environment: which database the suite runs on.

@@ -18,7 +18,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from config.settings import Settings
-from server.embedded_redis import free_port
+from server.cli.embedded_redis import free_port
 from tests.support.processes import REPO, nq_env, start_role, stop, wait_http
 
 CAMPAIGN = "e2e-minilm"

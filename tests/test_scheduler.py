@@ -8,7 +8,7 @@ import redis
 
 from config import keys
 from config.settings import Settings
-from server.scheduler import Scheduler, SchedulerContext
+from server.cli.scheduler import Scheduler, SchedulerContext
 from store.db import Database
 
 

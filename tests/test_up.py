@@ -12,7 +12,7 @@ import httpx
 import pytest
 import redis
 
-from server.embedded_redis import free_port
+from server.cli.embedded_redis import free_port
 from tests.support.processes import REPO, alive, descendants, nq_env, wait_http
 
 

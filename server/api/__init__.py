@@ -1,1 +1,1 @@
-"""HTTP API modules: the public read API (/api/v1) and its helpers."""
+"""The HTTP API: the public read API (/api/v1), competition and matches, and the session routes."""

@@ -35,7 +35,7 @@ def current_player(request: Request, ctx: Context) -> int | None:
     try:
         from server.auth import current_player as from_auth  # type: ignore[import-not-found]
     except ImportError:
-        from server.sessions import read_token
+        from server.api.sessions import read_token
 
         auth = request.headers.get("authorization", "")
         if not auth.lower().startswith("bearer "):

@@ -1,6 +1,6 @@
 """What every /api/v1 request passes through: API key check, rate limit, parameter parsing, errors.
 
-Errors are JSON ``{"error": code, "message": text}`` (as in server/http_api.py) with a 4xx
+Errors are JSON ``{"error": code, "message": text}`` (as in server/api/session_routes.py) with a 4xx
 status; a read never changes anything, so a refused request loses nothing.
 """
 
@@ -29,7 +29,7 @@ MAX_ID = 2**31 - 1
 
 
 class Context(Protocol):
-    """The part of server.ws_handlers.AppContext (``app.state.ctx``) these routes use."""
+    """The part of server.hub.handlers.AppContext (``app.state.ctx``) these routes use."""
 
     settings: Settings
     db: Database

@@ -3,7 +3,7 @@
 ``POST /api/v1/matches`` ``{"teams": [team id or invite code, ...], "rounds": 3, "round_s": 120}``
 needs the session of a captain of one of the teams. It draws the neurons (the same for every
 team), opens the held room ``match-<id>`` and answers with the match's view; the players then
-join that room over the websocket (server/match_rooms.py runs it from there).
+join that room over the websocket (server/live/match_rooms.py runs it from there).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from rooms import team_match as tm
 from rooms.teams import normalise_code
 from server.api.competition import PREFIX, _body, _require_player
 from server.api.guard import ApiError, Context, guarded, in_db, not_found
-from server.match_rooms import MatchRooms, is_match_room, new_room_id, view
+from server.live.match_rooms import MatchRooms, is_match_room, new_room_id, view
 from store.models import Team
 from store.puzzles import playable_neurons
 

@@ -23,7 +23,7 @@ from config.settings import Settings
 from rooms import leaderboards as lb
 from rooms.boards import boards_of_player
 from rooms.boards_rebuild import rebuild_all
-from server.embedded_redis import EmbeddedRedis
+from server.cli.embedded_redis import EmbeddedRedis
 from store.db import Database
 from store.models import Player, PointEvent, Quest, Team, TeamMember
 

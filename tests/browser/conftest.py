@@ -22,7 +22,7 @@ from rq import SimpleWorker
 
 from config.settings import Settings
 from server.app import create_app
-from server.embedded_redis import free_port
+from server.cli.embedded_redis import free_port
 from store.db import Database
 from store.models import Campaign, Neuron, Snippet
 from tests.server.conftest import Clock

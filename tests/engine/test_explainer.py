@@ -13,7 +13,7 @@ from engine.records import ActivationRecord
 from engine.scoring.explain_prompt import LEAD, clean_explanation, explainer_prompt
 from engine.scoring.explainer import ExplainerError, LocalLMExplainer, OpenAIExplainer
 from engine.scoring.planted import NEURONS
-from server.cli import main
+from server.cli.main import main
 from tests.engine.scoring_fixtures import build_tiny_lm, load_tiny_lm
 from tests.openai_stub import OpenAIStub
 

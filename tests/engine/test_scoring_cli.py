@@ -7,7 +7,7 @@ import json
 import pytest
 
 from engine.scoring.planted import NEURONS
-from server.cli import main
+from server.cli.main import main
 from store.models import Campaign, Neuron, Snippet
 
 COLOURS = next(n for n in NEURONS if n.name == "colours")

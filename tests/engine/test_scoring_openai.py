@@ -10,7 +10,7 @@ import pytest
 from engine.scoring import SimulatorError, make_simulator, score_explanations, select_records
 from engine.scoring.openai_sim import OpenAISimulator, expected_value
 from engine.scoring.planted import NEURONS
-from server.cli import main
+from server.cli.main import main
 from tests.openai_stub import OpenAIStub
 
 MONTHS = next(n for n in NEURONS if n.name == "months")

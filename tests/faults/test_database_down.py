@@ -26,7 +26,7 @@ from websockets.exceptions import ConnectionClosed
 
 from config import keys
 from config.settings import Settings
-from server import protocol as p
+from server.wire import protocol as p
 from store import eventlog
 from store.db import Database
 from tests.server.conftest import Client, seed_campaign

@@ -19,7 +19,7 @@ import redis
 from sqlmodel import func, select
 
 from config.settings import Settings
-from server.embedded_redis import EmbeddedRedis
+from server.cli.embedded_redis import EmbeddedRedis
 from store import eventlog
 from store.db import Database
 from store.models import Explanation, Vote

@@ -1,7 +1,7 @@
 """Redis loses its data under a running web process (FLUSHALL: what a restart without
 persistence, or a new instance, looks like) — issue 10.
 
-The web process notices within ``redis_check_s`` (server/redis_watch.py): the leaderboards
+The web process notices within ``redis_check_s`` (server/live/redis_watch.py): the leaderboards
 come back from SQL, entry for entry, without a restart; the players of a room are members
 again and get a fresh ``room`` snapshot, and play on. Points, explanations and votes are
 counted in SQL before and after.

@@ -1,4 +1,4 @@
-"""Random and malformed frames against server.protocol.parse: it never raises, and every frame
+"""Random and malformed frames against server.wire.protocol.parse: it never raises, and every frame
 becomes either a typed client message or a ProtocolError carrying a known error code."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server import protocol as p
+from server.wire import protocol as p
 
 LIMITS = p.Limits()
 ERROR_CODES = {value for name, value in vars(p).items() if name.startswith("ERR_")}

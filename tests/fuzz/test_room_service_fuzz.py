@@ -1,4 +1,4 @@
-"""Command sequences against the real room service (server/room_service.py): real Redis, real
+"""Command sequences against the real room service (server/live/room_service.py): real Redis, real
 database. After each random sequence the durable records agree with what the room said:
 
 * one Vote row per (player, explanation), never by the author, and one ``vote`` event each;
@@ -24,7 +24,7 @@ from sqlmodel import select
 
 from config.settings import Settings
 from rooms.puzzle_room import RoomError
-from server.room_service import RoomService
+from server.live.room_service import RoomService
 from store import eventlog
 from store.db import Database
 from store.models import Explanation, PointEvent, Vote

@@ -181,7 +181,7 @@ def test_rebuild_from_sql_equals_live(db: Database, redis_client: redis.Redis, s
 def test_cli_rebuild_and_show(
     db: Database, redis_client: redis.Redis, settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from server.cli import main
+    from server.cli.main import main
 
     a, b = make_players(db, 2)
     award(db, redis_client, settings, a, 5, T0)

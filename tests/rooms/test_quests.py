@@ -10,7 +10,7 @@ from config.settings import Settings
 from rooms import leaderboards as lb
 from rooms.quests import credit_explanation, ensure_quest, quest_rollover, standings
 from rooms.streaks import Streak, compute_streak, share_text
-from server.scheduler import SchedulerContext
+from server.cli.scheduler import SchedulerContext
 from store import competition
 from store.db import Database
 from store.models import Campaign, Explanation, Neuron, Quest, Score

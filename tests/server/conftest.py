@@ -21,7 +21,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from config.settings import Settings
 from server.app import create_app
-from server.embedded_redis import free_port
+from server.cli.embedded_redis import free_port
 from store.db import Database
 from store.models import Campaign, Neuron, Snippet
 from tests.support.processes import settings_env

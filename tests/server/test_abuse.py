@@ -18,8 +18,8 @@ from sqlmodel import select
 from websockets.exceptions import ConnectionClosed
 
 from config.settings import Settings
-from server import protocol as p
-from server.sessions import make_token
+from server.api.sessions import make_token
+from server.wire import protocol as p
 from store.db import Database
 from store.models import Explanation, Vote
 from tests.server.conftest import Client, Clock, LiveServer

@@ -18,7 +18,7 @@ from starlette.testclient import TestClient
 from config.settings import Settings
 from server.api.competition import routes
 from server.api.competition_openapi import PATHS_COMPETITION
-from server.sessions import make_token
+from server.api.sessions import make_token
 from store.db import Database
 from store.models import Campaign, Neuron, Player
 from tests.rooms.competition_helpers import award, make_players

@@ -21,7 +21,7 @@ from sqlmodel import func, select
 from websockets.asyncio.client import ClientConnection, connect
 
 from config.settings import Settings
-from server.sessions import make_token
+from server.api.sessions import make_token
 from store.db import Database
 from store.models import Player, Vote
 from tests.server.conftest import Clock, LiveServer

@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 
 from config import keys
 from config.settings import Settings
-from server.crowd import Throttle
+from server.live.crowd import Throttle
 from store import eventlog
 from tests.server.conftest import Client, LiveServer
 

@@ -9,7 +9,7 @@ import redis
 from rq import Queue
 
 from config.settings import Settings
-from server.sessions import check_password, make_token, read_token
+from server.api.sessions import check_password, make_token, read_token
 from store import eventlog
 from store.db import Database
 from store.models import Player, PointEvent

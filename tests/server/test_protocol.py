@@ -10,7 +10,7 @@ import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
-from server import protocol as p
+from server.wire import protocol as p
 
 LIMITS = p.Limits(max_frame_bytes=1024, max_text_chars=100, max_explanation_chars=50, max_name_chars=10)
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,8 +12,8 @@ import redis.asyncio as aioredis
 from sqlmodel import select
 
 from config.settings import Settings
-from server import protocol as p
-from server.quest_rooms import QuestCredits, next_neuron, parse_room
+from server.live.quest_rooms import QuestCredits, next_neuron, parse_room
+from server.wire import protocol as p
 from store.db import Database
 from store.models import PointEvent, Score
 from tests.server.conftest import Client, LiveServer

@@ -12,7 +12,7 @@ import redis
 from websockets.exceptions import ConnectionClosed
 
 from config.settings import Settings
-from server import protocol as p
+from server.wire import protocol as p
 from store import eventlog
 from tests.server.conftest import Client, Clock, LiveServer
 

@@ -1,4 +1,4 @@
-"""Room membership outside the room lock (server/room_members.py), on the real Redis.
+"""Room membership outside the room lock (server/live/room_members.py), on the real Redis.
 
 What must hold: a join storm needs no lock and loses nobody; the first member starts the
 lobby clock exactly once; several tabs of one player are one member; a big room changes
@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 
 from config import keys
 from config.settings import Settings
-from server.room_service import RoomService
+from server.live.room_service import RoomService
 from store import eventlog
 from store.db import Database
 from tests.server.conftest import Clock

@@ -15,7 +15,7 @@ import redis
 import redis.asyncio as aioredis
 
 from config.settings import Settings
-from server.room_service import RoomService
+from server.live.room_service import RoomService
 from store import eventlog
 from store.db import Database
 

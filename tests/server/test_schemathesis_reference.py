@@ -25,7 +25,7 @@ from schemathesis.specs.openapi.checks import (
 from config.settings import Settings
 from engine.embeddings import get_embedder
 from server.app import create_app
-from server.embedded_redis import free_port
+from server.cli.embedded_redis import free_port
 from store.db import Database
 from tests.support.reference_data import seed_reference
 

@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from config import keys
 from rooms.team_match import TeamMatch
-from server import protocol as p
+from server.wire import protocol as p
 from store import eventlog
 from store.db import Database
 from store.models import Match, MatchResult

@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import func, select
 
 from config.settings import Settings
-from server.cli import main
+from server.cli.main import main
 from store.db import Database
 from store.export import read_export
 from store.export_schema import MANIFEST, TABLES

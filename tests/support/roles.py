@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 
 from config.settings import Settings
-from server.embedded_redis import free_port
+from server.cli.embedded_redis import free_port
 from tests.support.processes import REPO, settings_env
 
 

@@ -8,7 +8,7 @@ from rq import SimpleWorker
 from sqlmodel import select
 
 from config import keys
-from server.scheduler import DEFAULT_TASKS, SchedulerContext
+from server.cli.scheduler import DEFAULT_TASKS, SchedulerContext
 from store.models import Explanation, Neuron, Score, Snippet
 from tests.workers.test_scoring_jobs import _setup
 from workers import context

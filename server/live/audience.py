@@ -22,9 +22,9 @@ from starlette.concurrency import run_in_threadpool
 
 from config import keys
 from rooms.puzzle_room import Phase, RoomError
-from server import protocol as p
-from server.hub import Hub
-from server.streamer_service import StreamerService
+from server.hub.fanout import Hub
+from server.live.streamer_service import StreamerService
+from server.wire import protocol as p
 from store.models import Vote
 
 log = logging.getLogger(__name__)

@@ -18,8 +18,8 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketState
 
-from server.protocol import CLOSE_SLOW_CONSUMER, Broadcast, encode
-from server.room_service import RoomService
+from server.live.room_service import RoomService
+from server.wire.protocol import CLOSE_SLOW_CONSUMER, Broadcast, encode
 
 log = logging.getLogger(__name__)
 

@@ -1,10 +1,10 @@
 """Streamer rooms kept in Redis: creation with a unique code, settings, host controls.
 
-A streamer room is a puzzle room (server/room_service.py) plus a ``StreamerState`` stored
+A streamer room is a puzzle room (server/live/room_service.py) plus a ``StreamerState`` stored
 under config.keys.streamer_room. Both are changed under the puzzle room's lock, so a host's
 pause and the room's own clock never interleave. Moderation lives in
-server/streamer_moderation.py, admission and the audience in server/streamer_gate.py and
-server/audience.py.
+server/live/streamer_moderation.py, admission and the audience in server/streamer_gate.py and
+server/live/audience.py.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from rooms.moderation import FilterMode
 from rooms.puzzle_room import PuzzleRoom, RoomError, RoomState
 from rooms.roomcodes import new_code, normalize
 from rooms.streamer_room import StreamerState
-from server import protocol as p
-from server.room_service import RoomService
+from server.live.room_service import RoomService
+from server.wire import protocol as p
 
 CODE_ATTEMPTS = 50
 

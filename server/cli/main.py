@@ -14,13 +14,13 @@ import sys
 from config.settings import Settings, get_settings
 
 COMMAND_MODULES = [
-    "server.commands.run",  # up, web, worker, scheduler
-    "server.commands.models",  # activations, campaign build/list, models pull/list
-    "server.commands.score",  # score explanations with a simulator
-    "server.commands.explain",  # machine explanations of a neuron
-    "server.commands.export",  # export/import a campaign as open data
-    "server.commands.apikeys",  # API keys for the public read API
-    "server.commands.leaderboard",  # leaderboard rebuild/show
+    "server.cli.run",  # up, web, worker, scheduler
+    "server.cli.models",  # activations, campaign build/list, models pull/list
+    "server.cli.score",  # score explanations with a simulator
+    "server.cli.explain",  # machine explanations of a neuron
+    "server.cli.export",  # export/import a campaign as open data
+    "server.cli.apikeys",  # API keys for the public read API
+    "server.cli.leaderboard",  # leaderboard rebuild/show
 ]
 
 

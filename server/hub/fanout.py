@@ -21,10 +21,10 @@ import orjson
 import redis.asyncio as aioredis
 
 from config import keys
-from server.connection import Connection
-from server.crowd import Crowds
-from server.protocol import CLOSE_HEARTBEAT_TIMEOUT, Broadcast
-from server.room_service import RoomService
+from server.hub.connection import Connection
+from server.live.crowd import Crowds
+from server.live.room_service import RoomService
+from server.wire.protocol import CLOSE_HEARTBEAT_TIMEOUT, Broadcast
 
 log = logging.getLogger(__name__)
 
@@ -218,7 +218,7 @@ class Hub:
         except Exception:
             log.exception("applying score of explanation %s in room %s", explanation_id, room_id)
         # E.g. quest credit: every process in the room sees the event, so a listener that
-        # must act once claims it (server/quest_rooms.py).
+        # must act once claims it (server/live/quest_rooms.py).
         for listener in self.score_listeners:
             try:
                 await listener(room_id, event or {})

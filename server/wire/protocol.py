@@ -19,8 +19,8 @@ from typing import Any, ClassVar
 import msgpack
 import orjson
 
-from server.streamer_protocol import STREAMER_EVENTS, STREAMER_MESSAGES, StreamerMessage
-from server.streamer_protocol import check as check_streamer
+from server.wire.streamer_protocol import STREAMER_EVENTS, STREAMER_MESSAGES, StreamerMessage
+from server.wire.streamer_protocol import check as check_streamer
 
 PROTOCOL_VERSION = 1
 
@@ -63,7 +63,7 @@ ERR_UNSUPPORTED_VERSION = "unsupported_version"
 ERR_INTERNAL = "internal"
 ERR_UNAVAILABLE = "unavailable"  # the database cannot be reached: try again in a moment
 UNAVAILABLE_MESSAGE = "the database cannot be reached right now; try again shortly"
-# Streamer rooms (server/streamer_protocol.py, rooms/streamer_room.py, rooms/moderation.py).
+# Streamer rooms (server/wire/streamer_protocol.py, rooms/streamer_room.py, rooms/moderation.py).
 ERR_NOT_HOST = "not_host"
 ERR_NOT_MODERATOR = "not_moderator"
 ERR_BANNED = "banned"

@@ -18,9 +18,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.websockets import WebSocket
 
-from server import protocol as p
-from server.guest_limit import allow_new_guest
-from server.sessions import (
+from server.api.guest_limit import allow_new_guest
+from server.api.sessions import (
     LOGIN_RE,
     MAX_PASSWORD,
     MIN_PASSWORD,
@@ -31,7 +30,8 @@ from server.sessions import (
     make_token,
     read_token,
 )
-from server.ws_handlers import AppContext
+from server.hub.handlers import AppContext
+from server.wire import protocol as p
 from store.players import (
     LoginTaken,
     create_guest,
@@ -53,8 +53,8 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
 async def database_unavailable(conn: Request | WebSocket, exc: Exception) -> Response | None:
     """A request that needed the database while it is unreachable (store.db.DATABASE_DOWN).
 
-    On /ws that is opening the session (server/ws_endpoint.py): an ``unavailable`` error and
-    close 1013, so the client reconnects in a moment; moves are answered by server/ws_handlers.py."""
+    On /ws that is opening the session (server/hub/endpoint.py): an ``unavailable`` error and
+    close 1013, so the client reconnects in a moment; moves are answered by server/hub/handlers.py."""
     log.warning("%s: database unavailable: %s", conn.url.path, exc)
     if isinstance(conn, WebSocket):
         with contextlib.suppress(Exception):  # the socket may be gone already

@@ -12,7 +12,7 @@ room's state and change only under the room's lock, so any number of web process
   soon as every team has a player in the room.
 * Submits made during a round count for the author's team; each worker ``score`` (hub score
   listener) may raise the team's best for that neuron, and a throttled ``team_scores`` event
-  (server/crowd.py Throttle) carries the standings. After the last review the result is stored
+  (server/live/crowd.py Throttle) carries the standings. After the last review the result is stored
   (rooms.team_match.store_result) and ``match_result`` sent.
 
 Events for the room (client/js/teammatch.js): ``team_match`` (state, round, standings),
@@ -35,8 +35,8 @@ from config import keys
 from rooms import team_match as tm
 from rooms.puzzle_room import Phase as RoomPhase
 from rooms.puzzle_room import PuzzleRoom, RoomError, RoomState
-from server.crowd import Throttle
-from server.room_service import RoomService
+from server.live.crowd import Throttle
+from server.live.room_service import RoomService
 from store.models import TeamMember
 
 MATCH_ROOM_RE = re.compile(r"^match-[0-9a-f]{8}$")

@@ -6,7 +6,7 @@ import argparse
 from datetime import UTC, datetime
 
 from config.settings import Settings
-from server.cli import CliError
+from server.cli.main import CliError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _clients(settings: Settings):  # type: ignore[no-untyped-def]
     import redis
 
-    from server.runtime import with_redis
+    from server.cli.runtime import with_redis
     from store.db import Database
 
     try:

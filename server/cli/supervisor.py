@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 import httpx
 
 from config.settings import Settings, child_environment
-from server.embedded_redis import EmbeddedRedis
-from server.runtime import embedded_url_file
+from server.cli.embedded_redis import EmbeddedRedis
+from server.cli.runtime import embedded_url_file
 from store.db import Database
 
 # (name, arguments of `neuronquest`). Two workers, so that a long background job (mining a

@@ -17,8 +17,8 @@ from starlette.concurrency import run_in_threadpool
 from config import keys
 from rooms.moderation import clean
 from rooms.puzzle_room import Phase, RoomError
-from server import protocol as p
-from server.streamer_service import StreamerService
+from server.live.streamer_service import StreamerService
+from server.wire import protocol as p
 from store.models import Explanation
 from workers.scoring import enqueue_scoring
 

@@ -2,7 +2,7 @@
 
 ``StreamerRooms`` is built once per app (server/app.py) and set as the hub's gate: on every
 join it decides whether the connection plays, watches as audience or as the overlay, or is
-refused (banned, private room). Ordinary rooms pass through untouched. server/ws_handlers.py
+refused (banned, private room). Ordinary rooms pass through untouched. server/hub/handlers.py
 hands it the streamer messages and the submits and votes made in streamer rooms.
 """
 
@@ -17,14 +17,14 @@ from config.settings import Settings
 from rooms.moderation import clean
 from rooms.puzzle_room import RoomError
 from rooms.streamer_room import Role
-from server import protocol as p
-from server import streamer_protocol as sp
-from server.audience import TallyPusher, audience_vote, read_tally
-from server.connection import Connection
-from server.hub import Hub
-from server.room_service import RoomService
-from server.streamer_moderation import Moderation
-from server.streamer_service import StreamerService
+from server.hub.connection import Connection
+from server.hub.fanout import Hub
+from server.live.audience import TallyPusher, audience_vote, read_tally
+from server.live.room_service import RoomService
+from server.live.streamer_moderation import Moderation
+from server.live.streamer_service import StreamerService
+from server.wire import protocol as p
+from server.wire import streamer_protocol as sp
 
 AUDIENCE, OVERLAY = "audience", "overlay"
 

@@ -12,8 +12,8 @@ import threading
 import redis
 
 from config.settings import Settings
-from server.cli import CliError
-from server.runtime import with_redis
+from server.cli.main import CliError
+from server.cli.runtime import with_redis
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -65,8 +65,8 @@ def _check_port(host: str, port: int) -> None:
 
 
 def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
-    from server.startup import after_start
-    from server.supervisor import Supervisor
+    from server.cli.startup import after_start
+    from server.cli.supervisor import Supervisor
 
     host = args.host or settings.host
     port = args.port if args.port is not None else settings.port
@@ -141,7 +141,7 @@ def _warm_up(settings: Settings) -> None:
 
 
 def cmd_scheduler(args: argparse.Namespace, settings: Settings) -> int:
-    from server.scheduler import Scheduler, SchedulerContext
+    from server.cli.scheduler import Scheduler, SchedulerContext
     from store.db import Database
 
     settings = _resolved(settings)

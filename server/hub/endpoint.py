@@ -17,13 +17,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket
 
 from rooms.puzzle_room import RoomError
-from server import protocol as p
-from server.browser_session import session_of
-from server.connection import Connection
-from server.flood import FloodGuard
-from server.guest_limit import allow_new_guest
-from server.sessions import guest_name, make_token, read_token
-from server.ws_handlers import AppContext, handle
+from server.api.guest_limit import allow_new_guest
+from server.api.sessions import guest_name, make_token, read_token
+from server.hub.browser_session import session_of
+from server.hub.connection import Connection
+from server.hub.flood import FloodGuard
+from server.hub.handlers import AppContext, handle
+from server.wire import protocol as p
 from store.players import create_guest, get_player, public, total_points
 
 log = logging.getLogger(__name__)

@@ -20,8 +20,8 @@ from typing import Any
 from config.settings import Settings
 from engine.scoring import SIMULATORS, SimulatorError, make_simulator, score_explanations
 from engine.scoring.explainer import EXPLAINERS, ExplainerError, make_explainer
-from server.cli import CliError
-from server.commands.score import neuron_records, read_records
+from server.cli.main import CliError
+from server.cli.score import neuron_records, read_records
 
 MAX_K = 20
 

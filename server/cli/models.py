@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from config.settings import Settings
-from server.cli import CliError
+from server.cli.main import CliError
 
 
 def _parse_range(text: str) -> tuple[int, int]:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from config.settings import Settings
-from server.cli import CliError
+from server.cli.main import CliError
 from store.export_schema import FORMATS, ExportError
 
 if TYPE_CHECKING:

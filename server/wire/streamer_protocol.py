@@ -1,6 +1,6 @@
-"""Streamer-room messages of the wire protocol (issue 7), parsed by server.protocol.parse.
+"""Streamer-room messages of the wire protocol (issue 7), parsed by server.wire.protocol.parse.
 
-They live in their own module so the streamer feature reads in one place; server/protocol.py
+They live in their own module so the streamer feature reads in one place; server/wire/protocol.py
 registers them in its one parse function and calls ``check`` for the checks beyond types.
 ``check`` returns (error code, message) or None; it never raises.
 """

@@ -1,6 +1,6 @@
 """Puzzle rooms kept in Redis, safe with any number of web processes.
 
-Membership (join, leave, rename) lives outside the state, in server/room_members.py, and
+Membership (join, leave, rename) lives outside the state, in server/live/room_members.py, and
 changes without the lock. Every other mutation takes the room's Redis lock
 (config.keys.room_lock), loads the state, runs one rules transition (rooms.puzzle_room),
 stores the state and appends the resulting events to the room's versioned log
@@ -29,8 +29,8 @@ from rooms.awarding import record_awards
 from rooms.picker import choose_neuron
 from rooms.points import award_round
 from rooms.puzzle_room import Puzzle, PuzzleRoom, RoomError, RoomState, Timing
-from server import quest_rooms
-from server.room_members import NO_CHANGE, RoomMembers
+from server.live import quest_rooms
+from server.live.room_members import NO_CHANGE, RoomMembers
 from store import eventlog
 from store.db import Database
 from store.explanations import add_vote, best_scores, create_explanation, neuron_history

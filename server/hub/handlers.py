@@ -1,4 +1,4 @@
-"""What the server does with each typed client message (after server.protocol.parse)."""
+"""What the server does with each typed client message (after server.wire.protocol.parse)."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ from starlette.concurrency import run_in_threadpool
 
 from config.settings import Settings
 from rooms.puzzle_room import RoomError
-from server import protocol as p
-from server import quest_rooms
-from server.connection import Connection
-from server.hub import Hub
-from server.match_rooms import MatchRooms
-from server.room_service import RoomService
-from server.sessions import clean_name
-from server.streamer import StreamerRooms, is_streamer_message
+from server.api.sessions import clean_name
+from server.hub.connection import Connection
+from server.hub.fanout import Hub
+from server.live import quest_rooms
+from server.live.match_rooms import MatchRooms
+from server.live.room_service import RoomService
+from server.live.streamer import StreamerRooms, is_streamer_message
+from server.wire import protocol as p
 from store.db import DATABASE_DOWN, Database
 from store.players import rename as rename_player
 from workers.advanced_requests import enqueue_test_text

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from config.settings import Settings
-from server.cli import CliError
+from server.cli.main import CliError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

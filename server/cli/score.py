@@ -18,7 +18,7 @@ from typing import Any
 from config.settings import Settings
 from engine.records import ActivationRecord
 from engine.scoring import SIMULATORS, SimulatorError, make_simulator, score_explanations, select_records
-from server.cli import CliError
+from server.cli.main import CliError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
