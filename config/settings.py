@@ -74,7 +74,7 @@ class Settings(BaseSettings):
     # (waiting for scores) and the shortest one (time to read the results).
     room_lobby_s: float = 3.0
     room_reveal_s: float = 30.0
-    room_reveal_min_s: float = 8.0
+    room_reveal_min_s: float = 12.0
     # How many top snippets a puzzle shows, and how many older explanations with it.
     room_clues: int = 8
     room_shown_explanations: int = 5
