@@ -4,6 +4,9 @@ At the end of a round's reveal, with the scores the workers returned by then:
 
 * ``beat_best`` (+50): each explanation written in the round whose score is higher than the
   best score any earlier explanation of the neuron had (0 when it had none). Its author gets it.
+  Never while the bar is unknown: when a machine explanation of the neuron was still unscored
+  as the round began (rooms pick only neurons whose machine explanations are scored; this is
+  the guard for any other way a neuron gets played), no beat_best is paid at the round's end.
 * ``first_explanation`` (+20): the earliest explanation of the round, when the neuron had no
   explanation at all before the round. Its author gets it, whatever its score.
 * ``top_vote`` (+10): each player who voted in the round for the explanation that ends on top
@@ -56,6 +59,8 @@ class RoundOutcome:
     prior_best: float | None = None
     # Did the neuron have any explanation before the round?
     prior_explained: bool = False
+    # Were all its machine explanations scored when the round began (is the bar known)?
+    baseline_scored: bool = True
 
 
 def top_explanation(scores: dict[int, float]) -> int | None:
@@ -68,7 +73,7 @@ def top_explanation(scores: dict[int, float]) -> int | None:
 def award_round(outcome: RoundOutcome) -> list[Award]:
     awards: list[Award] = []
     bar = max(outcome.prior_best or 0.0, 0.0)
-    for eid in sorted(outcome.written):
+    for eid in sorted(outcome.written if outcome.baseline_scored else ()):
         score = outcome.scores.get(eid)
         if score is not None and score > bar:
             awards.append(Award(outcome.written[eid], BEAT_BEST, "beat_best", eid))

@@ -73,6 +73,8 @@ class Puzzle:
     shown: list[dict[str, Any]] = field(default_factory=list)
     prior_best: float | None = None
     prior_explained: bool = False
+    # False when a machine explanation of the neuron had no score yet (rooms/points.py).
+    baseline_scored: bool = True
 
     def neuron(self) -> dict[str, Any]:
         return {
@@ -375,4 +377,5 @@ class PuzzleRoom:
             votes=list(s.votes),
             prior_best=s.puzzle.prior_best,
             prior_explained=s.puzzle.prior_explained,
+            baseline_scored=s.puzzle.baseline_scored,
         )

@@ -38,6 +38,9 @@ export const PROTOCOL = Object.freeze({
   ERR_PROFANITY: "profanity",
   ERR_AUDIENCE: "audience",
   ERR_NOT_STREAMER_ROOM: "not_streamer_room",
+  // Private rooms (docs/protocol.md, "Round flow and private rooms").
+  ERR_NOT_CREATOR: "not_creator",
+  ERR_NOT_PRIVATE: "not_private",
 });
 
 // Close codes after which reconnecting with the same token is pointless.

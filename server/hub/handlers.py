@@ -17,8 +17,10 @@ from server.hub.connection import Connection
 from server.hub.fanout import Hub
 from server.live import quest_rooms
 from server.live.match_rooms import MatchRooms
+from server.live.private_rooms import PrivateRooms
 from server.live.room_service import RoomService
 from server.live.streamer import StreamerRooms, is_streamer_message
+from server.wire import game_protocol as gp
 from server.wire import protocol as p
 from store.db import DATABASE_DOWN, Database
 from store.players import rename as rename_player
@@ -82,6 +84,18 @@ async def _handle(ctx: AppContext, conn: Connection, msg: p.ClientMessage) -> No
             await _share(ctx, conn, request_id)
         case p.Rename(name=name, country=country):
             await _rename(ctx, conn, name, country)
+        case gp.PassRound():
+            await ctx.service.pass_round(_room_of(conn), conn.player_id)
+        case gp.CreatePrivate():
+            room = await PrivateRooms(ctx.service).create(conn.player_id)
+            await conn.send({"type": "private_room", "room": room, "creator": conn.player_id})
+            await ctx.hub.join_room(conn, room, None)
+        case gp.SetupGame(round_s=round_s, reveal_s=reveal_s, rounds=rounds):
+            await PrivateRooms(ctx.service).setup(_room_of(conn), conn.player_id, round_s, reveal_s, rounds)
+        case gp.StartGame():
+            await PrivateRooms(ctx.service).start(_room_of(conn), conn.player_id)
+        case gp.SkipReveal():
+            await PrivateRooms(ctx.service).skip(_room_of(conn), conn.player_id)
         case p.Ping(t=t):
             await conn.send({"type": "pong", "t": t})
         case p.Pong():

@@ -25,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 
 from config import keys
 from config.settings import Settings
+from rooms import private_game, round_flow
 from rooms.awarding import record_awards
 from rooms.picker import choose_neuron
 from rooms.points import award_round
@@ -34,7 +35,7 @@ from server.live.room_members import NO_CHANGE, RoomMembers
 from store import eventlog
 from store.db import Database
 from store.explanations import add_vote, best_scores, create_explanation, neuron_history
-from store.puzzles import neuron_clues, playable_neurons, solved_neurons
+from store.puzzles import baseline_scored, neuron_clues, playable_neurons, solved_neurons
 from workers.queues import default_queue
 from workers.scoring import enqueue_scoring
 
@@ -85,7 +86,7 @@ class RoomService:
         return PuzzleRoom(state, self.timing)
 
     @staticmethod
-    def _saved(state: RoomState) -> bytes:
+    def saved(state: RoomState) -> bytes:
         data = state.to_json()
         del data["members"], data["conns"]  # kept in their own hashes, changed without the lock
         return orjson.dumps(data)
@@ -105,7 +106,7 @@ class RoomService:
         # must not claim the newer version (the client would drop those events as seen).
         room_id = room.state.room_id
         v = await self.version(room_id)
-        await self.r.hset(keys.room_state(room_id), mapping={"state": self._saved(room.state), "v": v})
+        await self.r.hset(keys.room_state(room_id), mapping={"state": self.saved(room.state), "v": v})
         await self.r.zadd(keys.rooms_index(), {room_id: self.clock()})
 
     @asynccontextmanager
@@ -169,6 +170,8 @@ class RoomService:
         if changed != NO_CHANGE and await self.members.count(room_id) == 0:
             async with self.locked(room_id) as room:
                 room.rest_if_empty()
+        elif changed != NO_CHANGE:
+            await self.end_if_all_done(room_id)  # the one who left may have been the last one waited for
 
     async def forget_room(self, player_id: int) -> None:
         await self.r.delete(keys.player_room(player_id))
@@ -199,8 +202,9 @@ class RoomService:
                 "score": None,
             }
             await self.emit(room_id, room.add_explanation(explanation))
-        await run_in_threadpool(enqueue_scoring, self.r_sync, self.settings, row, room_id)
+        await run_in_threadpool(enqueue_scoring, self.r_sync, self.settings, row, room_id, int(player["id"]))
         await run_in_threadpool(enqueue_embedding, self.r_sync, self.settings, row)
+        await self.end_if_all_done(room_id)
         return row
 
     async def vote(self, room_id: str, player_id: int, explanation_id: int) -> None:
@@ -209,6 +213,24 @@ class RoomService:
             if not await run_in_threadpool(self._add_vote, explanation_id, player_id):
                 raise RoomError("double_vote", "you already voted for this explanation")
             await self.emit(room_id, room.add_vote(player_id, explanation_id))
+        await self.end_if_all_done(room_id)
+
+    async def pass_round(self, room_id: str, player_id: int) -> None:
+        async with self.locked(room_id, members=player_id) as room:
+            await self.emit(room_id, round_flow.pass_round(room, player_id))
+        await self.end_if_all_done(room_id)
+
+    async def end_if_all_done(self, room_id: str) -> None:
+        """Reveal now when every connected player is done (rooms/round_flow.py).
+
+        Cheap when they are not: the done players are counted against the member count first,
+        and the member list is read only when the count could match."""
+        room = await self.load(room_id, members=False)
+        if not round_flow.could_all_be_done(room, await self.members.count(room_id)):
+            return
+        async with self.locked(room_id, members=False) as room:
+            connected = set(await self.members.all(room_id))  # under the lock: nobody slips in
+            await self.emit(room_id, round_flow.end_if_all_done(room, connected, self.clock()))
 
     async def record_score(self, room_id: str, explanation_id: int, score: float) -> None:
         async with self.locked(room_id) as room:
@@ -263,6 +285,8 @@ class RoomService:
                     await run_in_threadpool(self._add_points, rows, room.state.puzzle.neuron_id, room_id)
                     points = {"type": "points", "round": room.state.round_no}
                     events = [*events, {**points, "awards": [a.to_json() for a in awards]}]
+                if outcome is not None:  # a private room's game counts the round (or ends)
+                    events = [*events, *private_game.end_of_round(room, [a.to_json() for a in awards])]
                 await self.emit(room_id, events)
 
     # -- database, run in threads ------------------------------------------------------------
@@ -288,7 +312,12 @@ class RoomService:
                 now = datetime.fromtimestamp(self.clock(), UTC)
                 neuron_id = quest_rooms.quest_pick(s, room_id, recent, now, self.settings)
             else:
-                candidates = playable_neurons(s, self.settings.default_campaign)
+                # Neurons whose machine explanations are still being written are not served
+                # yet (workers/explaining.py marks them; SQL then says whether they are scored).
+                seeding = {int(n) for n in self.r_sync.smembers(keys.seeding_pending())}  # type: ignore[union-attr]
+                candidates = [
+                    n for n in playable_neurons(s, self.settings.default_campaign) if n not in seeding
+                ]
                 neuron_id = choose_neuron(candidates, solved_neurons(s, member_ids), recent, self.rng)
         return self.puzzle_for(neuron_id) if neuron_id is not None else None
 
@@ -302,6 +331,7 @@ class RoomService:
             shown, prior_best, prior_explained = neuron_history(
                 s, int(facts["id"]), self.settings.room_shown_explanations
             )
+            scored = baseline_scored(s, int(facts["id"]))
         return Puzzle(
             neuron_id=int(facts["id"]),
             campaign=str(facts["campaign"]),
@@ -311,4 +341,5 @@ class RoomService:
             shown=shown,
             prior_best=prior_best,
             prior_explained=prior_explained,
+            baseline_scored=scored,
         )

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 import msgpack
 import orjson
 
+from server.wire.game_protocol import GAME_EVENTS, GAME_MESSAGES, GameMessage
 from server.wire.streamer_protocol import STREAMER_EVENTS, STREAMER_MESSAGES, StreamerMessage
 from server.wire.streamer_protocol import check as check_streamer
 
@@ -72,6 +73,9 @@ ERR_PAUSED = "paused"
 ERR_PROFANITY = "profanity"
 ERR_AUDIENCE = "audience"  # audience members vote; they do not submit or command
 ERR_NOT_STREAMER_ROOM = "not_streamer_room"
+# Private rooms (server/wire/game_protocol.py, rooms/private_game.py).
+ERR_NOT_CREATOR = "not_creator"
+ERR_NOT_PRIVATE = "not_private"
 
 
 @dataclass(frozen=True)
@@ -167,13 +171,14 @@ class Resync:
 
 ClientMessage = (
     Join | Leave | Submit | Vote | TestText | ShareActivations | Rename | Ping | Pong | Resync
-    | StreamerMessage
+    | StreamerMessage | GameMessage
 )  # fmt: skip
 CLIENT_MESSAGES: dict[str, type] = {
     cls.type: cls
     for cls in (Join, Leave, Submit, Vote, TestText, ShareActivations, Rename, Ping, Pong, Resync)
 }
 CLIENT_MESSAGES.update({cls.type: cls for cls in STREAMER_MESSAGES})
+CLIENT_MESSAGES.update({cls.type: cls for cls in GAME_MESSAGES})
 
 # Every event type the server sends; docs/protocol.md has one example of each.
 SERVER_EVENTS = frozenset(
@@ -183,7 +188,7 @@ SERVER_EVENTS = frozenset(
         "test_queued", "activations", "shared_activations", "notice", "crowd", "quest",
         "team_match", "team_scores", "match_result",
     }
-) | STREAMER_EVENTS  # fmt: skip
+) | STREAMER_EVENTS | GAME_EVENTS  # fmt: skip
 
 _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "str": (str,),
