@@ -140,6 +140,11 @@ def scoring_lane(lane: str) -> str:
     return _key("scoring", "lane", lane)
 
 
+def scoring_warmed(neuron_id: int) -> str:
+    """String with TTL: the interactive worker was asked to prepare this neuron lately."""
+    return _key("scoring", "warmed", neuron_id)
+
+
 def seeding_pending() -> str:
     """Set: neuron ids whose machine explanations are being written; rooms do not serve them yet."""
     return _key("seeding", "pending")

@@ -38,6 +38,7 @@ from store.explanations import add_vote, best_scores, create_explanation, neuron
 from store.puzzles import baseline_scored, neuron_clues, playable_neurons, solved_neurons
 from workers.queues import default_queue
 from workers.scoring import enqueue_scoring
+from workers.scoring_warmup import enqueue_warm_up
 
 # How long the server remembers a player's room for a reconnect with ``since``.
 PLAYER_ROOM_TTL_S = 6 * 3600
@@ -332,6 +333,7 @@ class RoomService:
                 s, int(facts["id"]), self.settings.room_shown_explanations
             )
             scored = baseline_scored(s, int(facts["id"]))
+        enqueue_warm_up(self.r_sync, self.settings, int(facts["id"]))  # ready before the 1st submit
         return Puzzle(
             neuron_id=int(facts["id"]),
             campaign=str(facts["campaign"]),
