@@ -1,6 +1,7 @@
 """Submit -> score as players feel it: 1, 10 and 50 concurrent submitters, background idle and busy.
 
     flock /tmp/nq-heavy.lock .venv/bin/pytest -q -s tests/bench/bench_score_latency.py -o addopts=""
+    BENCH_QUICK=1 ...   # the same with one round of 1 and of 10 submitters (checks the bench)
 
 Real parts only: a small real default campaign (minilm-l6 layer 3, NEURONS neurons, mined from
 the shipped corpus into this test's scratch data dir, machine explanations written and scored
@@ -47,6 +48,8 @@ MINE_TOKENS = 20_000
 ROOM_SIZE = 5
 LOST_AFTER_S = 120.0
 CASES = ((1, 8), (10, 3), (50, 2))  # (submitters, rounds of them)
+if os.environ.get("BENCH_QUICK"):  # a smoke run of the bench itself: one small round per case
+    CASES = ((1, 1), (10, 1))
 TOPICS = ["numbers", "names of months", "the word the", "punctuation", "verbs of motion", "places",
           "plural nouns", "family words", "time words", "adjectives of size"]  # fmt: skip
 GOAL_P50_S, GOAL_P95_S = 2.0, 5.0
