@@ -18,12 +18,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.routing import BaseRoute, Route
 
-from rooms import achievements, quests, teams
-from rooms import leaderboards as lb
+from rooms import achievements
 from rooms.boards import BOARDS, BoardError, boards_of_player, resolve_period, spec_of
 from rooms.streaks import compute_streak, share_text
 from server.api.guard import ApiError, Context, guarded, int_param, not_found, str_param
 from store import competition
+from store.competition import leaderboards as lb
+from store.competition import quests, teams
 from store.models import Player, Quest, Team
 
 PREFIX = "/api/v1"

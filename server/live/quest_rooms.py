@@ -28,10 +28,10 @@ from starlette.concurrency import run_in_threadpool
 
 from config import keys
 from config.settings import Settings
-from rooms import quests
 from rooms.puzzle_room import RoomError
 from rooms.streaks import compute_streak
 from store import competition
+from store.competition import quests
 from store.db import Database
 from store.models import Quest
 

@@ -10,7 +10,7 @@ from config.settings import Settings
 from rooms import achievements
 from store.db import Database
 from store.models import Campaign, Explanation, Neuron, PointEvent, Quest
-from tests.rooms.competition_helpers import T0, award, make_players
+from tests.support.competition_helpers import T0, award, make_players
 
 
 def test_rules_grant_once_and_show_on_profile(

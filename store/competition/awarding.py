@@ -17,8 +17,8 @@ from sqlmodel import Session
 
 from config.settings import Settings
 from rooms import achievements
-from rooms.leaderboards import apply_point_event
 from store import competition
+from store.competition.leaderboards import apply_point_event
 from store.explanations import add_points
 from store.models import PointEvent
 

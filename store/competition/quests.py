@@ -27,8 +27,8 @@ from config.settings import Settings
 from rooms import achievements
 from rooms.boards import as_utc, epoch_ms, period_bounds
 from rooms.boards import period_id as board_period
-from rooms.leaderboards import apply_point_event, tiebreak
 from store import competition
+from store.competition.leaderboards import apply_point_event, tiebreak
 from store.models import Explanation, Player, PointEvent, Quest, QuestResult
 
 log = logging.getLogger("neuronquest.quests")
