@@ -7,7 +7,7 @@ round its neurons, the one played longest ago first. Joining a quest room that i
 current quest is refused (``quest_closed``).
 
 Credit: when a ``score`` event passes through a web process, ``QuestCredits.on_score`` calls
-rooms.quests.credit_explanation (any room: the daily neuron explained elsewhere counts too).
+store.competition.quests.credit_explanation (any room: the daily neuron explained elsewhere counts too).
 Every process with members of the room sees the event, so a Redis claim per (room, event
 version) makes the credit run exactly once. The author then gets a private ``quest`` event
 with their progress (points, neurons done, streak for the daily).

@@ -9,9 +9,10 @@ import redis
 from sqlmodel import select
 
 from config.settings import Settings
-from rooms.team_match import MatchError, Phase, TeamMatch, store_result
+from rooms.team_match import MatchError, Phase, TeamMatch
 from store import competition
 from store.competition import teams
+from store.competition.matches import store_result
 from store.db import Database
 from store.models import MatchResult
 from tests.support.competition_helpers import T0, make_players
