@@ -58,8 +58,12 @@ RECORDS_PER_CHUNK = 8
 
 
 def _retry(settings: Settings) -> Retry:
-    """Twice more after a failure or a dead worker (RQ's abandoned-job cleanup honours it)."""
-    return Retry(max=2, interval=[settings.scoring_retry_s, 6 * settings.scoring_retry_s])
+    """Twice more after a failure or a dead worker (RQ's abandoned-job cleanup honours it), at
+    the front of the queue: a retried job keeps its place (its requests went back to the front
+    of their lanes too, workers/scoring_claims.py)."""
+    return Retry(
+        max=2, interval=[settings.scoring_retry_s, 6 * settings.scoring_retry_s], enqueue_at_front=True
+    )
 
 
 def get_simulator(settings: Settings) -> Simulator:

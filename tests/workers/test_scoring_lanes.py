@@ -93,3 +93,11 @@ def test_the_first_job_scores_everyone_before_a_flooder_s_backlog(
         scored = set(s.exec(select(Score.explanation_id)).all())
     assert scored == {flood_ids[0], other_id}
     assert late.args[:2] == (other_id, "room-other")
+
+
+def test_a_retried_scoring_job_goes_to_the_front_of_the_queue(
+    settings: Settings, db: Database, redis_client: redis.Redis
+) -> None:
+    _, (eid, _, _) = _setup(settings, db)
+    job = scoring.enqueue_scoring(redis_client, context.get_context().settings, eid, "room-a", 1)
+    assert job.enqueue_at_front_on_retry and job.retries_left == 2
