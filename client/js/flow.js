@@ -2,6 +2,7 @@
 // button, a private room's lobby (its creator sets it up and presses Start), the creator's skip
 // of a result's reading time, and the game's summary. Drawn into #game-panel.
 import { $, el, fmt, toast } from "./dom.js";
+import { feed } from "./game.js";
 
 export function flowEvent(e, state) {
   switch (e.type) {
@@ -14,7 +15,11 @@ export function flowEvent(e, state) {
       if (e.type === "game_start") state.summary = null;
       break;
     case "puzzle": state.passed = new Set(); break;
-    case "passed": (state.passed ||= new Set()).add(e.player_id); break;
+    case "passed":
+      (state.passed ||= new Set()).add(e.player_id);
+      feed(`${state.members.get(e.player_id) || "A player"} is done with this round`);
+      break;
+    case "reveal": if (e.early) feed("Everyone is done: the round ends early."); break;
     case "game_end":
       state.summary = e; state.summaryRoom = state.room;
       if (state.game) { state.game.started = false; state.game.game_round = e.rounds; }
