@@ -136,6 +136,10 @@ class Settings(BaseSettings):
     # (0 = torch's default).
     background_nice: int = Field(default=10, ge=0, le=19)
     background_threads: int = Field(default=1, ge=0)
+    # Torch threads of a worker that takes the interactive queue (0 = one fewer than the cores,
+    # at least one: the web process and the background worker keep a core; OpenMP threads that
+    # wait for a busy core slow every score down, docs/BENCHMARKS.md).
+    model_threads: int = Field(default=0, ge=0)
     # Prepare a round's neuron on the interactive worker when the round starts (the simulator
     # caches its records), so the first submit of the round does not pay for it.
     scoring_warm_up: bool = True

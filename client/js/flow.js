@@ -31,10 +31,17 @@ export function flowEvent(e, state) {
 
 function isCreator(state) { return Boolean(state.game && state.me && state.game.creator === state.me.id); }
 
+// The form is kept while the game's settings stay the same: every event redraws the panel, and
+// a redraw must not wipe what the creator is typing.
+let kept = { key: null, node: null };
+
 function setupForm(state, conn) {
   const g = state.game;
+  const key = JSON.stringify([g.round_s, g.reveal_s, g.rounds]);
+  if (kept.key === key && kept.node) return kept.node;
+  const clamp = (v, min, max) => Math.min(max, Math.max(min, Math.round(Number(v) || min)));
   const field = (name, label, value, min, max) => el("label", { text: `${label} ` },
-    el("input", { name, type: "number", min: String(min), max: String(max), value: String(value), required: true }));
+    el("input", { name, type: "number", min: String(min), max: String(max), value: String(clamp(value, min, max)), required: true }));
   const form = el("form", { class: "row wrap", onsubmit: (ev) => {
     ev.preventDefault();
     const f = new FormData(ev.target);
@@ -42,7 +49,9 @@ function setupForm(state, conn) {
   } },
   field("round_s", "Round (s)", g.round_s, 20, 900), field("reveal_s", "Result (s)", g.reveal_s, 3, 120),
   field("rounds", "Rounds", g.rounds ?? 5, 1, 50), el("button", { type: "submit", text: "Save" }));
-  return el("div", {}, form, el("button", { type: "button", class: "primary big", text: "Start the game", onclick: () => conn.send({ type: "start_game" }) }));
+  const node = el("div", {}, form, el("button", { type: "button", class: "primary big", text: "Start the game", onclick: () => conn.send({ type: "start_game" }) }));
+  kept = { key, node };
+  return node;
 }
 
 function lobbyView(state, conn) {

@@ -121,6 +121,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
             raise CliError(f"unknown queue {unknown[0]!r}; queues are: {', '.join(known)}")
         queues = [known[name] for name in wanted]
     if any(q.name == settings.queue_model for q in queues):
+        _model_threads(settings)
         _warm_up(settings)
     else:
         _yield_cpu(settings)
@@ -140,6 +141,12 @@ def _warm_up(settings: Settings) -> None:
         load_model(settings.default_model, device=settings.device, data_dir=settings.data_path)
     except Exception:  # the job will report the real error to the room that asked
         logging.getLogger("neuronquest.worker").exception("model warm-up failed")
+
+
+def _model_threads(settings: Settings) -> None:
+    import torch
+
+    torch.set_num_threads(settings.model_threads or max(1, (os.cpu_count() or 2) - 1))
 
 
 def _yield_cpu(settings: Settings) -> None:

@@ -92,6 +92,7 @@ async def _round_of(url: str, submitters: int, tag: str) -> tuple[list[float], l
         mine = await client.expect(
             "explanation", timeout=LOST_AFTER_S, where=lambda e: e["explanation"]["player_id"] == pid
         )
+        _ACKS.append(time.perf_counter() - sent)  # submit -> its explanation event (the web's part)
         eid = mine["explanation"]["id"]
         try:
             event = await client.expect(
@@ -112,6 +113,7 @@ async def _round_of(url: str, submitters: int, tag: str) -> tuple[list[float], l
 
 
 _RQ: dict[str, redis.Redis] = {}
+_ACKS: list[float] = []
 
 
 async def _wait_warm(since: float, limit: float = 300.0) -> float:
@@ -201,6 +203,8 @@ def test_submit_to_score_latency(
     print(f"rounds' start + warm-up until submit: p50 {statistics.median(warm):.2f} s, max {max(warm):.2f} s")
     print(f"bare simulator, one explanation on its 40 records (warm): p50 {bare_p50 * 1000:.0f} ms, "
           f"p95 {_pct(bare, 0.95) * 1000:.0f} ms over {len(bare)}")  # fmt: skip
+    ack50, ack95 = statistics.median(_ACKS), _pct(_ACKS, 0.95)
+    print(f"submit -> own explanation event: p50 {ack50:.3f} s, p95 {ack95:.3f} s")
     print("| background | submitters | samples | p50 s | p95 s | max s | p50 / bare p50 |")
     print("|---|---|---|---|---|---|---|")
     missed = []
