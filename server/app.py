@@ -32,7 +32,6 @@ from server.hub.endpoint import ws_endpoint
 from server.hub.fanout import Hub
 from server.hub.handlers import AppContext
 from server.live.match_rooms import MatchRooms
-from server.live.quest_rooms import QuestCredits
 from server.live.redis_watch import RedisWatch
 from server.live.room_service import RoomService
 from server.live.streamer import StreamerRooms
@@ -84,7 +83,6 @@ def create_app(settings: Settings, *, clock: Callable[[], float] | None = None) 
         hub.gate = streamer
         streamer.pusher.start()
         app.state.ctx = AppContext(settings, db, r, r_sync, service, hub, limits, streamer)
-        hub.score_listeners.append(QuestCredits(settings, db, r, r_sync).on_score)
         app.state.matches = matches = MatchRooms(service)  # team matches (server/live/match_rooms.py)
         hub.score_listeners.append(matches.on_score)
         hub.room_tickers.append(matches.tick)

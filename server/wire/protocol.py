@@ -57,6 +57,7 @@ ERR_WRONG_PHASE = "wrong_phase"
 ERR_ALREADY_SUBMITTED = "already_submitted"
 ERR_DOUBLE_VOTE = "double_vote"
 ERR_OWN_VOTE = "own_vote"
+ERR_BUSY_ELSEWHERE = "busy_elsewhere"  # points come from one room at a time (server/live/earning.py)
 ERR_NOT_FOUND = "not_found"
 ERR_BAD_TOKEN = "bad_token"
 ERR_UNSUPPORTED_VERSION = "unsupported_version"
