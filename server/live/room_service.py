@@ -32,6 +32,7 @@ from rooms.points import Award
 from rooms.puzzle_room import Puzzle, PuzzleRoom, RoomError, RoomState, Timing
 from server.live import quest_rooms
 from server.live.earning import EarningSlots
+from server.live.member_leases import MemberLeases
 from server.live.room_lock import FENCE_LUA, LockLost, RoomLock, held_token, is_lock_lost
 from server.live.room_members import NO_CHANGE, RoomMembers
 from store import eventlog
@@ -87,6 +88,8 @@ class RoomService:
         )
         self.members = RoomMembers(r, settings.room_member_events_max, settings.room_history)
         self.earning = EarningSlots(r, self.timing)
+        # Started by the app (server/app.py): this process's lease, and the sweep of dead ones.
+        self.leases = MemberLeases(r, self.members, settings.process_lease_s, on_empty=self._rest)
         self._save_script = r.register_script(_SAVE)
         self._fenced_append = r.register_script(_FENCED_APPEND)
 
@@ -214,6 +217,10 @@ class RoomService:
         if changed != NO_CHANGE and await self.members.count(room_id) == 0:
             async with self.locked(room_id) as room:
                 room.rest_if_empty()
+
+    async def _rest(self, room_id: str) -> None:
+        async with self.locked(room_id) as room:
+            room.rest_if_empty()
 
     async def forget_room(self, player_id: int) -> None:
         await self.r.delete(keys.player_room(player_id))
