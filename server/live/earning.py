@@ -18,13 +18,20 @@ from config import keys
 from rooms.puzzle_room import RoomError, Timing
 from server.wire.protocol import ERR_BUSY_ELSEWHERE
 
-# KEYS[1]: the slot. ARGV[1]: room id, ARGV[2]: hold in ms. Returns the other room, or nil.
+# KEYS[1]: the slot, "room|held until (room clock, s)". ARGV[1]: room id, ARGV[2]: now,
+# ARGV[3]: hold in s. Returns the other room, or nil. The key's own TTL only cleans up: the
+# rooms' clock decides (tests move it).
 _CLAIM = """
+local upto = tonumber(ARGV[2]) + tonumber(ARGV[3])
 local cur = redis.call('GET', KEYS[1])
-if cur and cur ~= ARGV[1] then return cur end
-if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if cur then
+  local sep = string.find(cur, '|', 1, true)
+  local room, held = string.sub(cur, 1, sep - 1), tonumber(string.sub(cur, sep + 1))
+  if room ~= ARGV[1] and held > tonumber(ARGV[2]) then return room end
+  if room == ARGV[1] and held > upto then upto = held end
 end
+local value = ARGV[1] .. '|' .. string.format('%.3f', upto)
+redis.call('SET', KEYS[1], value, 'PX', math.ceil(tonumber(ARGV[3]) * 1000))
 return false
 """
 
@@ -41,15 +48,13 @@ class EarningSlots:
 
     async def claim(self, player_id: int, room_id: str, deadline: float | None, now: float) -> None:
         """Take or extend the player's slot for this room; RoomError when another room holds it."""
-        hold_ms = int(self.hold_s(deadline, now) * 1000)
-        other = await self._claim(keys=[keys.player_earning(player_id)], args=[room_id, hold_ms])
+        hold = self.hold_s(deadline, now)
+        other = await self._claim(
+            keys=[keys.player_earning(player_id)], args=[room_id, repr(now), repr(hold)]
+        )
         if other is not None:
             name = other.decode() if isinstance(other, bytes) else str(other)
             raise RoomError(
                 ERR_BUSY_ELSEWHERE,
                 f"you are playing in room {name} until its round ends: points come from one room at a time",
             )
-
-    async def holder(self, player_id: int) -> str | None:
-        raw = await self.r.get(keys.player_earning(player_id))
-        return raw.decode() if isinstance(raw, bytes) else raw
