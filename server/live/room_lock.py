@@ -23,8 +23,10 @@ import redis.asyncio as aioredis
 
 from config import keys
 
-# room id -> the token of the lock this task holds on it (the fenced writes read it).
-HELD: ContextVar[dict[str, str] | None] = ContextVar("room_locks_held", default=None)
+# room id -> (the token of the lock held on it, the task holding it); the fenced writes read
+# it. A task spawned inside the locked block inherits this context but not the lock: the
+# task is part of the entry so that such a task writes unfenced, as it would anywhere else.
+HELD: ContextVar[dict[str, tuple[str, object]] | None] = ContextVar("room_locks_held", default=None)
 
 _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
@@ -69,7 +71,7 @@ class RoomLock:
             await asyncio.sleep(self.poll_s)
         self._renewer = asyncio.get_running_loop().create_task(self._keep_alive())
         held = dict(HELD.get() or {})
-        held[self.room_id] = self.token
+        held[self.room_id] = (self.token, asyncio.current_task())
         HELD.set(held)
         return True
 
@@ -93,7 +95,10 @@ class RoomLock:
 
 def held_token(room_id: str) -> str | None:
     """The token of this task's lock on the room, if it holds one."""
-    return (HELD.get() or {}).get(room_id)
+    entry = (HELD.get() or {}).get(room_id)
+    if entry is None or entry[1] is not asyncio.current_task():
+        return None
+    return entry[0]
 
 
 def is_lock_lost(exc: Exception) -> bool:
