@@ -25,16 +25,15 @@ from starlette.concurrency import run_in_threadpool
 
 from config import keys
 from config.settings import Settings
-from rooms.picker import choose_neuron
 from rooms.points import award_round
 from rooms.puzzle_room import Puzzle, PuzzleRoom, RoomError, RoomState, Timing
-from server.live import quest_rooms
+from server.live.room_kinds import RoomKind, RoomKinds
 from server.live.room_members import NO_CHANGE, RoomMembers
 from store import eventlog
 from store.competition.awarding import record_awards
 from store.db import Database
 from store.explanations import add_vote, best_scores, create_explanation, neuron_history
-from store.puzzles import neuron_clues, playable_neurons, solved_neurons
+from store.puzzles import neuron_clues
 from workers.queues import default_queue
 from workers.scoring import enqueue_scoring
 
@@ -70,6 +69,8 @@ class RoomService:
             reveal_min_s=settings.room_reveal_min_s,
         )
         self.members = RoomMembers(r, settings.room_member_events_max, settings.room_history)
+        # Plain puzzle rooms unless the app registers more kinds (server/live/kinds.py).
+        self.kinds = RoomKinds(RoomKind(self))
 
     # -- state in Redis ----------------------------------------------------------------------
     async def load(self, room_id: str, members: bool | int = True) -> PuzzleRoom:
@@ -283,13 +284,9 @@ class RoomService:
             record_awards(s, self.r_sync, self.settings, rows, neuron_id, room_id)
 
     def _pick_puzzle(self, member_ids: list[int], recent: list[int], room_id: str = "") -> Puzzle | None:
+        now = datetime.fromtimestamp(self.clock(), UTC)
         with self.db.session() as s:
-            if quest_rooms.parse_room(room_id) is not None:  # the quest's neurons, same for all
-                now = datetime.fromtimestamp(self.clock(), UTC)
-                neuron_id = quest_rooms.quest_pick(s, room_id, recent, now, self.settings)
-            else:
-                candidates = playable_neurons(s, self.settings.default_campaign)
-                neuron_id = choose_neuron(candidates, solved_neurons(s, member_ids), recent, self.rng)
+            neuron_id = self.kinds.of(room_id).pick_neuron(s, room_id, member_ids, recent, now)
         return self.puzzle_for(neuron_id) if neuron_id is not None else None
 
     def puzzle_for(self, neuron_id: int) -> Puzzle | None:
