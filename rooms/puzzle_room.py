@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
+from config.errors import ERR_ALREADY_SUBMITTED, ERR_NOT_FOUND, ERR_NOT_IN_ROOM, ERR_OWN_VOTE, ERR_WRONG_PHASE
 from rooms.points import RoundOutcome, top_explanation
 
 # How long a lobby without puzzles waits before asking again.
@@ -244,7 +245,7 @@ class PuzzleRoom:
         s = self.state
         self._check_member_in_round(player_id)
         if any(e["player_id"] == player_id for e in s.written.values()):
-            raise RoomError("already_submitted", "one explanation per player per round")
+            raise RoomError(ERR_ALREADY_SUBMITTED, "one explanation per player per round")
         assert s.puzzle is not None
         return s.puzzle
 
@@ -256,9 +257,9 @@ class PuzzleRoom:
         self._check_member_in_round(player_id)
         authors = self._authors()
         if explanation_id not in authors:
-            raise RoomError("not_found", f"explanation {explanation_id} is not part of this puzzle")
+            raise RoomError(ERR_NOT_FOUND, f"explanation {explanation_id} is not part of this puzzle")
         if authors[explanation_id] == player_id:
-            raise RoomError("own_vote", "you cannot vote for your own explanation")
+            raise RoomError(ERR_OWN_VOTE, "you cannot vote for your own explanation")
 
     def add_vote(self, player_id: int, explanation_id: int) -> list[dict[str, Any]]:
         self.state.votes.append((player_id, explanation_id))
@@ -292,9 +293,9 @@ class PuzzleRoom:
     def _check_member_in_round(self, player_id: int) -> None:
         s = self.state
         if player_id not in s.members:
-            raise RoomError("not_in_room", "join a room first")
+            raise RoomError(ERR_NOT_IN_ROOM, "join a room first")
         if s.phase is not Phase.ROUND or s.puzzle is None:
-            raise RoomError("wrong_phase", f"the room is in its {s.phase.value}; wait for the next round")
+            raise RoomError(ERR_WRONG_PHASE, f"the room is in its {s.phase.value}; wait for the next round")
 
     def _authors(self) -> dict[int, int | None]:
         s = self.state

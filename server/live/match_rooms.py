@@ -32,6 +32,7 @@ from sqlmodel import select
 from starlette.concurrency import run_in_threadpool
 
 from config import keys
+from config.errors import ERR_NOT_FOUND, ERR_NOT_IN_MATCH
 from rooms import team_match as tm
 from rooms.puzzle_room import Phase as RoomPhase
 from rooms.puzzle_room import PuzzleRoom, RoomError, RoomState
@@ -45,7 +46,6 @@ if TYPE_CHECKING:
     from server.hub.connection import Connection
 
 MATCH_ROOM_RE = re.compile(r"^match-[0-9a-f]{8}$")
-ERR_NOT_IN_MATCH = "not_in_match"
 # A finished match's state stays this long, so latecomers and reconnects still see the result.
 MATCH_TTL_S = 24 * 3600
 
@@ -119,7 +119,7 @@ class MatchRooms(RoomKind):
         """Members of the match's teams only, whichever way they come in (a reconnect too)."""
         player_id = conn.player_id
         if await self.load(room_id) is None:
-            raise RoomError("not_found", f"there is no team match {room_id}")
+            raise RoomError(ERR_NOT_FOUND, f"there is no team match {room_id}")
         team_id = await run_in_threadpool(self._team_of, player_id)
         async with self.service.locked(room_id):
             loaded = await self.load(room_id)

@@ -28,6 +28,7 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from config import keys
+from config.errors import ERR_QUEST_CLOSED
 from config.settings import Settings
 from rooms.puzzle_room import RoomError
 from rooms.streaks import compute_streak
@@ -41,7 +42,6 @@ if TYPE_CHECKING:
     from server.hub.connection import Connection
 
 QUEST_ROOM_RE = re.compile(r"^(daily|weekly)-([0-9]{4}-(?:[0-9]{2}-[0-9]{2}|W[0-9]{2}))$")
-ERR_QUEST_CLOSED = "quest_closed"
 # How long a credit claim is kept: longer than any redelivery of the same event.
 CLAIM_TTL_S = 24 * 3600
 

@@ -24,6 +24,7 @@ import redis.asyncio as aioredis
 from starlette.concurrency import run_in_threadpool
 
 from config import keys
+from config.errors import ERR_BAD_FIELD, ERR_DOUBLE_VOTE, ERR_WRONG_PHASE
 from config.settings import Settings
 from rooms.points import award_round
 from rooms.puzzle_room import Puzzle, PuzzleRoom, RoomError, RoomState, Timing
@@ -185,7 +186,7 @@ class RoomService:
     async def submit(self, room_id: str, player: dict[str, Any], text: str) -> int:
         text = " ".join(text.split())
         if not text:
-            raise RoomError("bad_field", "an explanation needs some words")
+            raise RoomError(ERR_BAD_FIELD, "an explanation needs some words")
         async with self.locked(room_id, members=int(player["id"])) as room:
             puzzle = room.check_submit(int(player["id"]))
             row = await run_in_threadpool(
@@ -208,7 +209,7 @@ class RoomService:
         async with self.locked(room_id, members=player_id) as room:
             room.check_vote(player_id, explanation_id)
             if not await run_in_threadpool(self._add_vote, explanation_id, player_id):
-                raise RoomError("double_vote", "you already voted for this explanation")
+                raise RoomError(ERR_DOUBLE_VOTE, "you already voted for this explanation")
             await self.emit(room_id, room.add_vote(player_id, explanation_id))
 
     async def record_score(self, room_id: str, explanation_id: int, score: float) -> None:
@@ -220,7 +221,7 @@ class RoomService:
         """(campaign, neuron index) of the room's puzzle, for advanced mode."""
         room = await self.load(room_id, members=False)
         if room.state.puzzle is None:
-            raise RoomError("wrong_phase", "there is no puzzle in this room yet")
+            raise RoomError(ERR_WRONG_PHASE, "there is no puzzle in this room yet")
         return room.state.puzzle.campaign, room.state.puzzle.neuron_index
 
     # -- the clock -------------------------------------------------------------------------
