@@ -3,7 +3,7 @@
 Quest credit used to be given by a web process that saw the ``score`` event pass through a
 room it had members in: an author who had closed the tab (and a room nobody was left in) got
 nothing. The worker that stores a score now calls ``credit_and_tell`` right after, whether or
-not the author is connected; rooms.quests.credit_explanation's claims make it exactly once
+not the author is connected; store.competition.quests.credit_explanation's claims make it exactly once
 however often a retried job calls it. The author's private ``quest`` event goes to their
 player channel, which reaches every tab they have open anywhere.
 """
@@ -19,9 +19,9 @@ from sqlmodel import Session
 
 from config import keys
 from config.settings import Settings
-from rooms import quests
 from rooms.streaks import compute_streak
 from store import competition
+from store.competition import quests
 from store.db import Database
 from store.models import Quest
 

@@ -32,10 +32,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from config.settings import Settings
-from rooms import achievements
-from rooms.leaderboards import apply_point_event
 from rooms.points import Award, RoundOutcome, award_round, late_award
 from store import competition
+from store.competition import badges
+from store.competition.leaderboards import apply_point_event
 from store.db import Database
 from store.explanations import best_scores
 from store.models import Explanation, PlayedRound, PointEvent, Vote
@@ -102,7 +102,7 @@ def record_claimed(
     except redis.RedisError:
         log.exception("leaderboards not updated; they will be rebuilt from SQL")
     for player_id in players:
-        achievements.grant(session, player_id, now)
+        badges.grant(session, player_id, now)
     by_claim = {e.claim: e for e in events}
     return [a for a in awards if a.claim in by_claim] + [
         Award(e.player_id, e.amount, e.reason, e.explanation_id) for e in events if e.claim is None

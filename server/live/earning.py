@@ -15,8 +15,8 @@ from __future__ import annotations
 import redis.asyncio as aioredis
 
 from config import keys
+from config.errors import ERR_BUSY_ELSEWHERE
 from rooms.puzzle_room import RoomError, Timing
-from server.wire.protocol import ERR_BUSY_ELSEWHERE
 
 # KEYS[1]: the slot, "room|held until (room clock, s)". ARGV[1]: room id, ARGV[2]: now,
 # ARGV[3]: hold in s. Returns the other room, or nil. The key's own TTL only cleans up: the

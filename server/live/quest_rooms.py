@@ -3,8 +3,8 @@
 A quest room is an ordinary puzzle room whose id names the current quest: ``daily-2026-11-21``
 or ``weekly-2026-W47`` (``room`` in /api/v1/quests/daily). Its picker serves the quest's
 neurons instead of random ones, so everybody in it sees the same neuron; a weekly room goes
-round its neurons, the one played longest ago first. Joining a quest room that is not the
-current quest is refused (``quest_closed``).
+round its neurons, the one played longest ago first. Entering a quest room that is not the
+current quest, by any way in, is refused (``quest_closed``): ``QuestRooms`` is the room kind.
 
 Credit is not given here: the scoring worker credits quests right after it stores a score
 (store/quest_credit.py), exactly once and whether or not the author is connected (any room:
@@ -16,19 +16,24 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
+from config.errors import ERR_QUEST_CLOSED
 from config.settings import Settings
-from rooms import quests
 from rooms.puzzle_room import RoomError
+from server.live.room_kinds import RoomKind, Way
+from store.competition import quests
 from store.db import Database
 from store.models import Quest
 
+if TYPE_CHECKING:
+    from server.hub.connection import Connection
+
 QUEST_ROOM_RE = re.compile(r"^(daily|weekly)-([0-9]{4}-(?:[0-9]{2}-[0-9]{2}|W[0-9]{2}))$")
-ERR_QUEST_CLOSED = "quest_closed"
 # How long a credit claim is kept: longer than any redelivery of the same event.
 CLAIM_TTL_S = 24 * 3600
 
@@ -87,3 +92,22 @@ async def check_join(db: Database, settings: Settings, room_id: str, now: dateti
             current_quest(s, room_id, now, settings)
 
     await run_in_threadpool(check)
+
+
+class QuestRooms(RoomKind):
+    """The daily and weekly quest rooms: only the current quest lets anyone in, and its
+    neurons are the puzzles."""
+
+    name = "quest"
+
+    def claims(self, room_id: str) -> bool:
+        return parse_room(room_id) is not None
+
+    async def admit(self, conn: Connection, room_id: str, way: Way) -> str | None:
+        await check_join(self.service.db, self.service.settings, room_id, datetime.now(UTC))
+        return None
+
+    def pick_neuron(
+        self, session: Session, room_id: str, members: list[int], recent: list[int], now: datetime
+    ) -> int | None:
+        return quest_pick(session, room_id, recent, now, self.service.settings)

@@ -26,19 +26,19 @@ import redis.asyncio as aioredis
 from starlette.concurrency import run_in_threadpool
 
 from config import keys
+from config.errors import ERR_ALREADY_SUBMITTED, ERR_BAD_FIELD, ERR_DOUBLE_VOTE, ERR_WRONG_PHASE
 from config.settings import Settings
-from rooms.picker import choose_neuron
 from rooms.points import Award
 from rooms.puzzle_room import Puzzle, PuzzleRoom, RoomError, RoomState, Timing
-from server.live import quest_rooms
 from server.live.earning import EarningSlots
 from server.live.member_leases import MemberLeases
+from server.live.room_kinds import RoomKind, RoomKinds
 from server.live.room_lock import FENCE_LUA, LockLost, RoomLock, held_token, is_lock_lost
 from server.live.room_members import NO_CHANGE, RoomMembers
 from store import eventlog
 from store.db import Database
 from store.explanations import best_scores, cast_vote, create_explanation, neuron_history
-from store.puzzles import neuron_clues, playable_neurons, solved_neurons
+from store.puzzles import neuron_clues
 from store.settlement import RoundFacts, settle_round
 from workers.queues import default_queue
 from workers.scoring import enqueue_scoring
@@ -92,6 +92,8 @@ class RoomService:
         self.leases = MemberLeases(r, self.members, settings.process_lease_s, on_empty=self._rest)
         self._save_script = r.register_script(_SAVE)
         self._fenced_append = r.register_script(_FENCED_APPEND)
+        # Plain puzzle rooms unless the app registers more kinds (server/live/kinds.py).
+        self.kinds = RoomKinds(RoomKind(self))
 
     # -- state in Redis ----------------------------------------------------------------------
     async def load(self, room_id: str, members: bool | int = True) -> PuzzleRoom:
@@ -236,7 +238,7 @@ class RoomService:
     async def submit(self, room_id: str, player: dict[str, Any], text: str) -> int:
         text = " ".join(text.split())
         if not text:
-            raise RoomError("bad_field", "an explanation needs some words")
+            raise RoomError(ERR_BAD_FIELD, "an explanation needs some words")
         player_id = int(player["id"])
         async with self.locked(room_id, members=player_id) as room:
             puzzle = room.check_submit(player_id)
@@ -245,7 +247,7 @@ class RoomService:
                 self._create_explanation, puzzle.neuron_id, player_id, text, room_id, room.state.round_key
             )
             if row is None:  # stored by an earlier attempt whose process died before saving the room
-                raise RoomError("already_submitted", "one explanation per player per round")
+                raise RoomError(ERR_ALREADY_SUBMITTED, "one explanation per player per round")
             # Queued before the room is saved: a process killed from here on leaves a row that
             # is scored anyway (and settled with its round, store/settlement.py).
             await run_in_threadpool(enqueue_scoring, self.r_sync, self.settings, row, room_id)
@@ -268,7 +270,7 @@ class RoomService:
             await self.earning.claim(player_id, room_id, room.state.deadline, self.clock())
             moved = await run_in_threadpool(self._cast_vote, explanation_id, player_id, room.state.round_key)
             if moved is False:
-                raise RoomError("double_vote", "you already voted for this explanation")
+                raise RoomError(ERR_DOUBLE_VOTE, "you already voted for this explanation")
             await self.emit(room_id, room.add_vote(player_id, explanation_id))
 
     async def record_score(self, room_id: str, explanation_id: int) -> float | None:
@@ -286,7 +288,7 @@ class RoomService:
         """(campaign, neuron index) of the room's puzzle, for advanced mode."""
         room = await self.load(room_id, members=False)
         if room.state.puzzle is None:
-            raise RoomError("wrong_phase", "there is no puzzle in this room yet")
+            raise RoomError(ERR_WRONG_PHASE, "there is no puzzle in this room yet")
         return room.state.puzzle.campaign, room.state.puzzle.neuron_index
 
     # -- the clock -------------------------------------------------------------------------
@@ -371,13 +373,9 @@ class RoomService:
         return settle_round(self.db, self.r_sync, self.settings, facts)
 
     def _pick_puzzle(self, member_ids: list[int], recent: list[int], room_id: str = "") -> Puzzle | None:
+        now = datetime.fromtimestamp(self.clock(), UTC)
         with self.db.session() as s:
-            if quest_rooms.parse_room(room_id) is not None:  # the quest's neurons, same for all
-                now = datetime.fromtimestamp(self.clock(), UTC)
-                neuron_id = quest_rooms.quest_pick(s, room_id, recent, now, self.settings)
-            else:
-                candidates = playable_neurons(s, self.settings.default_campaign)
-                neuron_id = choose_neuron(candidates, solved_neurons(s, member_ids), recent, self.rng)
+            neuron_id = self.kinds.of(room_id).pick_neuron(s, room_id, member_ids, recent, now)
         return self.puzzle_for(neuron_id) if neuron_id is not None else None
 
     def puzzle_for(self, neuron_id: int) -> Puzzle | None:
