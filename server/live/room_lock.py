@@ -18,10 +18,14 @@ import contextlib
 import secrets
 import time
 from contextvars import ContextVar
+from typing import Any
 
+import orjson
+import redis
 import redis.asyncio as aioredis
 
 from config import keys
+from store import eventlog
 
 # room id -> (the token of the lock held on it, the task holding it); the fenced writes read
 # it. A task spawned inside the locked block inherits this context but not the lock: the
@@ -93,13 +97,52 @@ class RoomLock:
         await self._release(keys=[self.key], args=[self.token])
 
 
+# KEYS: state hash, rooms index, lock, version. ARGV: state, index score, token, room id.
+_SAVE = (
+    FENCE_LUA.replace("KEYS[1]", "KEYS[3]").replace("ARGV[1]", "ARGV[3]")
+    + """
+local v = tonumber(redis.call('GET', KEYS[4]) or '0')
+redis.call('HSET', KEYS[1], 'state', ARGV[1], 'v', v)
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[4])
+return v
+"""
+)
+# The event-log append (store.eventlog), fenced: KEYS[4] the lock, ARGV[3] the token.
+_APPEND = FENCE_LUA.replace("KEYS[1]", "KEYS[4]").replace("ARGV[1]", "ARGV[3]") + eventlog.APPEND_LUA
+
+
+class FencedWrites:
+    """The writes a lock holder makes, each refused (``LockLost``) once its lock lapsed."""
+
+    def __init__(self, r: aioredis.Redis) -> None:
+        self._save = r.register_script(_SAVE)
+        self._append = r.register_script(_APPEND)
+
+    async def save(self, room_id: str, state: bytes, index_score: float, token: str) -> None:
+        """The room's state with the version it reflects (read in the same script)."""
+        state_keys = [keys.room_state(room_id), keys.rooms_index(), keys.room_lock(room_id)]
+        state_keys.append(keys.room_version(room_id))
+        await self._run(self._save, state_keys, [state, index_score, token, room_id], room_id)
+
+    async def append(self, room_id: str, event: dict[str, Any], history: int, token: str) -> None:
+        log_keys = [keys.room_version(room_id), keys.room_events(room_id), keys.room_channel(room_id)]
+        log_keys.append(keys.room_lock(room_id))
+        body = orjson.dumps({k: v for k, v in event.items() if k != "v"})
+        await self._run(self._append, log_keys, [body, history, token], room_id)
+
+    @staticmethod
+    async def _run(script: Any, script_keys: list[str], args: list[Any], room_id: str) -> None:
+        try:
+            await script(keys=script_keys, args=args)
+        except redis.ResponseError as exc:
+            if "LOCKLOST" in str(exc):
+                raise LockLost(f"room {room_id}: its lock lapsed before this write") from None
+            raise
+
+
 def held_token(room_id: str) -> str | None:
     """The token of this task's lock on the room, if it holds one."""
     entry = (HELD.get() or {}).get(room_id)
     if entry is None or entry[1] is not asyncio.current_task():
         return None
     return entry[0]
-
-
-def is_lock_lost(exc: Exception) -> bool:
-    return "LOCKLOST" in str(exc)

@@ -33,7 +33,7 @@ from rooms.puzzle_room import Puzzle, PuzzleRoom, RoomError, RoomState, Timing
 from server.live.earning import EarningSlots
 from server.live.member_leases import MemberLeases
 from server.live.room_kinds import RoomKind, RoomKinds
-from server.live.room_lock import FENCE_LUA, LockLost, RoomLock, held_token, is_lock_lost
+from server.live.room_lock import FencedWrites, RoomLock, held_token
 from server.live.room_members import NO_CHANGE, RoomMembers
 from store import eventlog
 from store.db import Database
@@ -48,18 +48,6 @@ PLAYER_ROOM_TTL_S = 6 * 3600
 # Waiting for a busy room's lock polls this often (redis-py's default, 0.1 s, made every
 # contended move wait in tenths of a second).
 LOCK_POLL_S = 0.005
-# KEYS: state hash, rooms index, lock, version. ARGV: state, index score, token, room id.
-_SAVE = (
-    FENCE_LUA.replace("KEYS[1]", "KEYS[3]").replace("ARGV[1]", "ARGV[3]")
-    + """
-local v = tonumber(redis.call('GET', KEYS[4]) or '0')
-redis.call('HSET', KEYS[1], 'state', ARGV[1], 'v', v)
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[4])
-return v
-"""
-)
-# The event-log append, fenced: KEYS[4] the lock, ARGV[3] the token.
-_FENCED_APPEND = FENCE_LUA.replace("KEYS[1]", "KEYS[4]").replace("ARGV[1]", "ARGV[3]") + eventlog.APPEND_LUA
 
 
 def enqueue_embedding(r: redis.Redis, settings: Settings, explanation_id: int) -> None:
@@ -90,8 +78,7 @@ class RoomService:
         self.earning = EarningSlots(r, self.timing)
         # Started by the app (server/app.py): this process's lease, and the sweep of dead ones.
         self.leases = MemberLeases(r, self.members, settings.process_lease_s, on_empty=self._rest)
-        self._save_script = r.register_script(_SAVE)
-        self._fenced_append = r.register_script(_FENCED_APPEND)
+        self.fenced = FencedWrites(r)
         # Plain puzzle rooms unless the app registers more kinds (server/live/kinds.py).
         self.kinds = RoomKinds(RoomKind(self))
 
@@ -130,16 +117,7 @@ class RoomService:
         # The state is stored with the version it reflects, in one write: a snapshot read
         # while a transition's events are already in the log but its state is not yet saved
         # must not claim the newer version (the client would drop those events as seen).
-        room_id = room.state.room_id
-        args = [self._saved(room.state), self.clock(), token, room_id]
-        state_keys = [keys.room_state(room_id), keys.rooms_index(), keys.room_lock(room_id)]
-        state_keys.append(keys.room_version(room_id))
-        try:
-            await self._save_script(keys=state_keys, args=args)
-        except Exception as exc:
-            if is_lock_lost(exc):
-                raise LockLost(f"room {room_id}: lock lapsed before the save") from None
-            raise
+        await self.fenced.save(room.state.room_id, self._saved(room.state), self.clock(), token)
 
     @asynccontextmanager
     async def locked_if_free(self, room_id: str) -> AsyncIterator[PuzzleRoom | None]:
@@ -167,20 +145,8 @@ class RoomService:
         for event in events:
             if token is None:
                 await eventlog.append_async(self.r, room_id, event, history=self.settings.room_history)
-                continue
-            append_keys = [
-                keys.room_version(room_id),
-                keys.room_events(room_id),
-                keys.room_channel(room_id),
-                keys.room_lock(room_id),
-            ]
-            body = orjson.dumps({k: v for k, v in event.items() if k != "v"})
-            try:
-                await self._fenced_append(keys=append_keys, args=[body, self.settings.room_history, token])
-            except Exception as exc:
-                if is_lock_lost(exc):
-                    raise LockLost(f"room {room_id}: lock lapsed before an event") from None
-                raise
+            else:
+                await self.fenced.append(room_id, event, self.settings.room_history, token)
 
     async def version(self, room_id: str) -> int:
         return int(await self.r.get(keys.room_version(room_id)) or 0)
