@@ -18,11 +18,17 @@ def create_explanation(
     text: str,
     room_id: str | None,
     round_key: str | None = None,
+    status: str = "visible",
 ) -> Explanation | None:
     """The stored explanation; None when the player already wrote one in this round (the
     unique index on player and round: a retry after a crash mid-submit stores nothing)."""
     explanation = Explanation(
-        neuron_id=neuron_id, player_id=player_id, text=text, room_id=room_id, round_key=round_key or None
+        neuron_id=neuron_id,
+        player_id=player_id,
+        text=text,
+        room_id=room_id,
+        round_key=round_key or None,
+        status=status,
     )
     session.add(explanation)
     try:

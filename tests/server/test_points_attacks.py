@@ -130,3 +130,21 @@ async def test_the_audience_cannot_vote_for_its_own_explanation(
     with db.session() as s:
         assert s.exec(select(Vote).where(Vote.player_id == me(ada))).all() == []
     await finish(host, ada, bob)
+
+
+async def test_the_farm_in_private_streamer_rooms_is_one_room_too(live_server: LiveServer) -> None:
+    """The issue's farm used private rooms: a guest hosting several, alone, submitting in each."""
+    first = await Client.connect(live_server.ws_url)
+    token = (await first.expect("welcome"))["token"]
+    second = await Client.connect(live_server.ws_url, token=token)
+    await second.expect("welcome")
+    for tab in (first, second):  # one private room per tab, the same guest hosting both
+        await tab.send({"type": "create_room", "kind": "streamer", "private": True})
+        await tab.expect("room_created")
+        await tab.send({"type": "start"})
+        await tab.expect("puzzle")
+    await first.send({"type": "submit", "text": "cats in the first room"})
+    await first.expect("explanation")
+    await second.send({"type": "submit", "text": "cats in the second room"})
+    assert (await second.expect("error", ref="submit"))["code"] == "busy_elsewhere"
+    await finish(first, second)
