@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis
+from sqlalchemy import func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -38,7 +39,7 @@ from store.competition import badges
 from store.competition.leaderboards import apply_point_event
 from store.db import Database
 from store.explanations import best_scores
-from store.models import Explanation, PlayedRound, PointEvent, Vote
+from store.models import Explanation, PlayedRound, PointEvent, Score, Vote
 
 log = logging.getLogger("neuronquest.settlement")
 
@@ -181,6 +182,13 @@ def _votes(session: Session, round_key: str) -> dict[int, int]:
         select(Vote.player_id, Vote.explanation_id).where(Vote.round_key == round_key, Vote.audience == False)  # noqa: E712
     ).all()
     return {int(pid): int(eid) for pid, eid in rows}
+
+
+def first_score(db: Database, explanation_id: int) -> bool:
+    """Is the explanation's only stored score the one just written (not a rescore)?"""
+    with db.session() as s:
+        count = s.exec(select(func.count()).select_from(Score).where(Score.explanation_id == explanation_id))
+        return int(count.one()) <= 1
 
 
 @dataclass

@@ -6,6 +6,8 @@ score is stored â€” or found already stored, when a retried job answers again â€
 settles both (store/settlement.py, store/quest_credit.py). Every award is claimed in SQL, so a
 retry, a second worker or the room settling at the same time stores it once; the room hears of
 a late award once (``append_once``), the author of a quest credit on their own channel.
+Only an explanation's first score settles anything: a rescore (new records, a new simulator
+version) changes what the reference shows, not what was earned.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from config.settings import Settings
 from store import eventlog
 from store.db import Database
 from store.quest_credit import credit_and_tell
-from store.settlement import settle_score
+from store.settlement import first_score, settle_score
 
 # How long a room remembers that it was told a late award (longer than any retry takes).
 TOLD_TTL_S = 86_400
@@ -28,6 +30,8 @@ TOLD_TTL_S = 86_400
 def settle_stored_score(
     db: Database, r: redis.Redis, settings: Settings, explanation_id: int, now: datetime | None = None
 ) -> None:
+    if not first_score(db, explanation_id):
+        return  # a rescore (new records or simulator): its round and quests settled the first one
     now = now or datetime.now(UTC)
     late = settle_score(db, r, settings, explanation_id, now)
     if late is not None and late.awards:

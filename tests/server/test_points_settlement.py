@@ -152,6 +152,11 @@ async def test_a_late_score_earns_beat_best_once_and_the_room_hears_once(game: G
     assert awards(game.db, "beat_best") == [(ada["id"], 50, "beat_best")]
     late = [e for e in eventlog.since(game.r, "late", 0) or [] if e["type"] == "points" and e.get("late")]
     assert len(late) == 1 and late[0]["awards"][0]["reason"] == "beat_best"
+    with game.db.session() as s:  # a rescore (a new simulator version) earns nothing more
+        s.add(Score(explanation_id=eid, simulator="test", version="2", score=0.95))
+        s.commit()
+    settle_stored_score(game.db, game.r, game.settings, eid)
+    assert awards(game.db) == [(ada["id"], 20, "first_explanation"), (ada["id"], 50, "beat_best")]
 
 
 async def test_a_forged_score_in_the_room_pays_nothing(game: Game) -> None:
