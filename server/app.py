@@ -13,6 +13,7 @@ from pathlib import Path
 
 import redis
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialBackoff
 from starlette.applications import Starlette
@@ -46,6 +47,18 @@ async def index(request: Request) -> Response:
     return FileResponse(CLIENT_DIR / "index.html")
 
 
+def _rooms_redis(settings: Settings, r: aioredis.Redis) -> aioredis.Redis | RedisCluster:
+    """Where rooms live: the Redis Cluster of ``rooms_redis_cluster_url`` (sharded pub/sub,
+    server/hub/channels.py), else the process's one Redis."""
+    if not settings.rooms_redis_cluster_url:
+        return r
+    return RedisCluster.from_url(
+        settings.rooms_redis_cluster_url,
+        max_connections=settings.redis_max_connections,
+        retry=AsyncRetry(ExponentialBackoff(cap=1.0, base=0.05), 8),
+    )
+
+
 def create_app(settings: Settings, *, clock: Callable[[], float] | None = None) -> Starlette:
     """The app for these settings; ``clock`` (wall-clock seconds) lets tests drive room time."""
 
@@ -66,8 +79,9 @@ def create_app(settings: Settings, *, clock: Callable[[], float] | None = None) 
         )
         r = aioredis.Redis.from_pool(pool)
         r_sync = redis.Redis.from_url(settings.redis_url)
-        service = RoomService(settings, db, r, r_sync, **({"clock": clock} if clock else {}))
-        hub = Hub(service, r)
+        rooms_r = _rooms_redis(settings, r)
+        service = RoomService(settings, db, rooms_r, r_sync, **({"clock": clock} if clock else {}))
+        hub = Hub(service, rooms_r, r)
         await hub.start()
         # A Redis that lost its boards (wiped, or new) gets them back from SQL before play.
         await run_in_threadpool(ensure_boards, r_sync, db, datetime.now(UTC), settings)
@@ -96,6 +110,8 @@ def create_app(settings: Settings, *, clock: Callable[[], float] | None = None) 
             await hub.stop()
             await matches.aclose()
             await r.aclose()
+            if rooms_r is not r:
+                await rooms_r.aclose()
             r_sync.close()
             db.dispose()
 

@@ -20,7 +20,7 @@ import orjson
 import redis.asyncio as aioredis
 
 from config import keys
-from store.eventlog import APPEND_LUA
+from store.eventlog import append_lua
 
 # Each prefix runs before the event-log append (KEYS[1..3], ARGV[1..2]) and returns early when
 # there is nothing to announce: 0 = no change, -1 = changed but the room is too big to announce.
@@ -70,9 +70,9 @@ class RoomMembers:
 
     def __init__(self, r: aioredis.Redis, announce_max: int, history: int) -> None:
         self.r, self.announce_max, self.history = r, announce_max, history
-        self._join = r.register_script(_JOIN + _MARK + APPEND_LUA)
-        self._leave = r.register_script(_LEAVE + _MARK + APPEND_LUA)
-        self._rename = r.register_script(_RENAME + _MARK + APPEND_LUA)
+        self._join = r.register_script(append_lua(r, _JOIN + _MARK))
+        self._leave = r.register_script(append_lua(r, _LEAVE + _MARK))
+        self._rename = r.register_script(append_lua(r, _RENAME + _MARK))
 
     async def _run(self, script: Any, room_id: str, event: dict[str, Any], player_id: int, arg: str) -> int:
         keys_ = [
@@ -102,6 +102,16 @@ class RoomMembers:
     async def all(self, room_id: str) -> dict[int, str]:
         raw = await self.r.hgetall(keys.room_members(room_id))
         return {int(k): v.decode() if isinstance(v, bytes) else v for k, v in raw.items()}
+
+    async def some(self, room_id: str, limit: int) -> tuple[dict[int, str], int]:
+        """At most about ``limit`` members and the count: for a snapshot, which lists a few. A
+        join storm into a room of 1,000 read the whole hash for every joiner (10^6 entries)."""
+        count = int(await self.r.hlen(keys.room_members(room_id)))
+        if count <= limit:
+            return await self.all(room_id), count
+        _cursor, raw = await self.r.hscan(keys.room_members(room_id), 0, count=limit)
+        found = {int(k): v.decode() if isinstance(v, bytes) else v for k, v in raw.items()}
+        return dict(list(found.items())[:limit]), count
 
     async def only(self, room_id: str, player_id: int) -> dict[int, str]:
         """The one member, or nobody: for a move that only checks its own player."""
