@@ -96,6 +96,7 @@ class Channels:
         self._plain.start()
         if self.sharded:
             assert isinstance(self.rooms_r, RedisCluster)
+            await self.rooms_r.initialize()  # learns the nodes and who holds which slots
             node = self.rooms_r.get_random_node()
             players = _node_client(node).pubsub()
             await players.subscribe(idle_channel)
