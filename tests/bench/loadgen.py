@@ -1,13 +1,14 @@
 """A websocket load generator (loopback only, bounded count and time): N real clients.
 
-``run_load(urls, connections, room_size, rate, duration, pids, redis_url=None)`` connects
+``run_load(urls, connections, room_size, rate, duration, pids, redis_url=None, cluster=False)`` connects
 ``connections`` clients round-robin over the web processes at ``urls``, puts them in rooms of
 ``room_size``, and lets each room submit (then vote) at ``rate`` events/s for ``duration`` s.
 
 Two latencies, both on this process's one clock:
 * round trip: a sender's ``submit``/``vote`` leaving this process -> each member's receipt of
   the resulting event (includes the server's move: lock, SQL insert, log append);
-* broadcast (with ``redis_url``): the event's publication on the room's Redis channel -> each
+* broadcast (with ``redis_url``, a Redis Cluster node with ``cluster``): the event's
+  publication on the room's Redis channel -> each
   member's receipt. This process subscribes to the channels itself, so "server event" is the
   moment the log's script published it.
 Memory: the web processes' RSS (/proc) after the connections minus before, per connection,
@@ -27,9 +28,11 @@ from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from websockets.asyncio.client import ClientConnection, connect
 
 from config import keys
+from server.hub.channels import Channels
 
 MAX_CONNECTIONS = 12_000  # bounded: this is a loopback tool, not a traffic cannon
 MAX_DURATION_S = 120.0
@@ -68,6 +71,7 @@ class LoadResult:
     round_trip_ms: list[float] = field(default_factory=list)
     broadcast_ms: list[float] = field(default_factory=list)
     join_failures: int = 0
+    settle_s: float = 0.0  # after the last move was sent, until its event reached everyone
     missing: int = 0  # room versions a client never saw (on its socket or in a replay)
     duplicates: int = 0
     resyncs: int = 0
@@ -99,6 +103,7 @@ class LoadResult:
             "events_sent": self.events_sent,
             "deliveries": f"{len(self.round_trip_ms)}/{self.deliveries_expected}",
             "missing": self.missing,
+            "settle_s": round(self.settle_s, 1),
             "reconnects": self.reconnects,
             "rt_p50_ms": round(percentile(self.round_trip_ms, 0.5), 1),
             "rt_p99_ms": round(percentile(self.round_trip_ms, 0.99), 1),
@@ -228,38 +233,64 @@ def check_delivery(clients: list[LoadClient], final_v: dict[str, int], result: L
         result.client_errors.extend(client.errors)
 
 
-async def _watch_channels(redis_url: str, rooms: list[str], clocks: Clocks) -> None:
-    r = aioredis.Redis.from_url(redis_url)
-    pubsub = r.pubsub()
+def _rooms_client(redis_url: str, cluster: bool) -> aioredis.Redis | RedisCluster:
+    return RedisCluster.from_url(redis_url) if cluster else aioredis.Redis.from_url(redis_url)
+
+
+async def _watch_channels(redis_url: str, cluster: bool, rooms: list[str], clocks: Clocks) -> None:
+    """Stamp each room event's publication: subscribed as a web process is (server/hub/channels.py:
+    shard channels on a cluster)."""
+    r = _rooms_client(redis_url, cluster)
+    plain = aioredis.Redis.from_url(redis_url)
+    if isinstance(r, RedisCluster):
+        await r.initialize()
+    bus = Channels(r, plain)
     by_channel = {keys.room_channel(room): room for room in rooms}
-    await pubsub.subscribe(*by_channel)
+    await bus.start(keys.player_channel("loadgen-idle"))
+    for channel in by_channel:
+        await bus.subscribe_room(channel)
     try:
         while True:
-            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-            if message is None:
-                continue
+            channel, data = await bus.get()
             now = time.monotonic()
-            channel = message["channel"].decode()
-            v = orjson.loads(message["data"]).get("v")
-            if isinstance(v, int):
+            v = orjson.loads(data).get("v")
+            if isinstance(v, int) and channel in by_channel:
                 clocks.published[(by_channel[channel], v)] = now
     finally:
-        await pubsub.aclose()
+        await bus.aclose()
         await r.aclose()
+        await plain.aclose()
 
 
-async def _final_versions(redis_url: str | None, rooms: list[str], held: list[LoadClient]) -> dict[str, int]:
+async def _final_versions(
+    redis_url: str | None, cluster: bool, rooms: list[str], held: list[LoadClient]
+) -> dict[str, int]:
     """Each room's last version: from Redis when there is one, else the newest any client saw."""
     if redis_url is None:
         found: dict[str, int] = {}
         for c in held:
             found[c.room] = max(found.get(c.room, 0), c.last_v or 0)
         return found
-    r = aioredis.Redis.from_url(redis_url)
+    r = _rooms_client(redis_url, cluster)
     try:
         return {room: int(await r.get(keys.room_version(room)) or 0) for room in rooms}
     finally:
         await r.aclose()
+
+
+async def _settle(result: LoadResult, quiet_s: float = 5.0, most_s: float = 60.0) -> None:
+    """Wait for the moves still in flight: until every delivery came, or none came for ``quiet_s``
+    (a move that never produces its event is then counted missing, not waited for forever)."""
+    start = last_change = time.monotonic()
+    seen = len(result.round_trip_ms)
+    while len(result.round_trip_ms) < result.deliveries_expected and time.monotonic() - start < most_s:
+        await asyncio.sleep(0.25)
+        if len(result.round_trip_ms) != seen:
+            seen, last_change = len(result.round_trip_ms), time.monotonic()
+        elif time.monotonic() - last_change > quiet_s:
+            break
+    result.settle_s = time.monotonic() - start
+    await asyncio.sleep(1.0)  # events after the moves' own (crowd counts, ticks) arrive too
 
 
 async def run_load(
@@ -270,6 +301,7 @@ async def run_load(
     duration: float,
     pids: list[int],
     redis_url: str | None = None,
+    cluster: bool = False,
     connect_parallel: int = 200,
 ) -> LoadResult:
     connections = min(connections, MAX_CONNECTIONS)
@@ -313,7 +345,7 @@ async def run_load(
     result.rss_per_conn_bytes = (after - before) / max(1, len(held))
     result.rss_marginal_bytes = (after - at_half) / max(1, len(held) - half)
 
-    watcher = asyncio.create_task(_watch_channels(redis_url, rooms, clocks)) if redis_url else None
+    watcher = asyncio.create_task(_watch_channels(redis_url, cluster, rooms, clocks)) if redis_url else None
     await asyncio.sleep(0.5 if watcher else 0)
     members_of = [clients[r * room_size : (r + 1) * room_size] for r in range(len(rooms))]
     period = 1.0 / rate if rate > 0 else duration
@@ -340,12 +372,12 @@ async def run_load(
             result.deliveries_expected += len(live)
         n += 1
         await asyncio.sleep(period)
-    await asyncio.sleep(2.0)  # the last events arrive
+    await _settle(result)
     if watcher:
         watcher.cancel()
     for client in held:
         client.stopping = True
-    final_v = await _final_versions(redis_url, rooms, held)
+    final_v = await _final_versions(redis_url, cluster, rooms, held)
     await asyncio.sleep(1.0)  # what was published before the reading arrives
     check_delivery(held, final_v, result)
     for client in held:
