@@ -7,8 +7,8 @@ to a trimmed stream, PUBLISH — SPUBLISH on a cluster). redis-benchmark (shippe
 redis-server) calls that very script for three hot rooms at once (one redis-benchmark of 50
 clients per room), against one redis-server and against a local cluster of three whose shards
 hold one room each, in the same run; the baseline is redis-benchmark's SET on the same
-servers. Each room channel has SUBSCRIBERS subscribers (web processes holding members of the room) while it runs, so the
-publish cost of the fan-out to processes is in the figure. docs/SCALING.md uses the result.
+servers. Each room channel has SUBSCRIBERS subscribers (web processes holding members of
+the room) while it runs, so the publish cost of the fan-out to processes is in the figure. docs/SCALING.md uses the result.
 """
 
 from __future__ import annotations
@@ -129,9 +129,7 @@ def test_room_events_per_second(tmp_path: Path) -> None:
     print(f"\nthree hot rooms, 50 clients each, {SUBSCRIBERS} subscribers per room channel")
     print(f"one redis-server: SET {set_rps:,.0f}/s; room events (append + PUBLISH) {append_rps:,.0f}/s")
     print(f"  events / SET = {append_rps / set_rps:.2f}")
-    print(
-        f"three-node cluster: SET {cluster_set:,.0f}/s; room events (append + SPUBLISH) {cluster_append:,.0f}/s"
-    )
+    print(f"three-node cluster: SET {cluster_set:,.0f}/s; events (append + SPUBLISH) {cluster_append:,.0f}/s")
     ratios = f"SET {cluster_set / set_rps:.2f}x, events {cluster_append / append_rps:.2f}x"
     print(f"  cluster / one server: {ratios}")
     print("  (every process shares this machine's 2 cores: the cluster's gain here is a floor)")
