@@ -8,7 +8,8 @@ redis-server) calls that very script for three hot rooms at once (one redis-benc
 clients per room), against one redis-server and against a local cluster of three whose shards
 hold one room each, in the same run; the baseline is redis-benchmark's SET on the same
 servers. Each room channel has SUBSCRIBERS subscribers (web processes holding members of
-the room) while it runs, so the publish cost of the fan-out to processes is in the figure. docs/SCALING.md uses the result.
+the room) while it runs, so the publish cost of the fan-out to processes is in the figure.
+docs/SCALING.md uses the result.
 """
 
 from __future__ import annotations
