@@ -7,8 +7,6 @@ else the one the server remembers) and gets the events after version V, or a ful
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from typing import Any
@@ -87,7 +85,6 @@ async def ws_endpoint(ws: WebSocket) -> None:
     conn = Connection(ws, fmt, player, ctx.service, ctx.settings.ws_outbox)
     conn.session_id = session_id
     await ctx.hub.add_connection(conn)
-    tasks = [asyncio.create_task(conn.pump())]
     try:
         welcome = {
             "type": "welcome",
@@ -110,11 +107,7 @@ async def ws_endpoint(ws: WebSocket) -> None:
         # task per socket costs memory (docs/BENCHMARKS.md "Load").
         await _receive_loop(ctx, conn)
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        conn.stop_pump()
         await ctx.hub.remove_connection(conn)
         await conn.close(p.CLOSE_NORMAL)
 
