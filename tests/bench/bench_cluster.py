@@ -44,6 +44,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
 
 @pytest.fixture
 def servers(settings: Settings, db: Database, tmp_path: Path, cluster: LocalCluster) -> Iterator[Servers]:
+    cluster.flush()  # each run starts with empty rooms (the database's players start over too)
     hub = settings.model_copy(
         update={
             "room_lobby_s": 0.0,

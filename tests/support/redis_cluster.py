@@ -99,6 +99,13 @@ class LocalCluster:
         text = info.decode() if isinstance(info, bytes) else str(info)
         return "cluster_state:ok" in text and f"cluster_known_nodes:{self.count}" in text
 
+    def flush(self) -> None:
+        """Empty every node."""
+        for port in self.ports:
+            client = redis.Redis(host="127.0.0.1", port=port)
+            client.flushall()
+            client.close()
+
     def stop(self) -> None:
         for proc in self.procs:
             if proc.poll() is None:
