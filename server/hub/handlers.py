@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import redis
@@ -15,6 +15,7 @@ from rooms.puzzle_room import RoomError
 from server.api.sessions import clean_name
 from server.hub.connection import Connection
 from server.hub.fanout import Hub
+from server.hub.guests import GuestBatcher
 from server.live import quest_rooms
 from server.live.match_rooms import MatchRooms
 from server.live.room_service import RoomService
@@ -37,6 +38,10 @@ class AppContext:
     hub: Hub
     limits: p.Limits
     streamer: StreamerRooms | None = None
+    guests: GuestBatcher = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.guests = GuestBatcher(self.db)  # new guests, committed in batches (server/hub/guests.py)
 
 
 def _room_of(conn: Connection) -> str:
