@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketState
@@ -36,10 +36,10 @@ class Connection:
         self.last_v: int | None = None  # None until the current room was synced
         # Bounded; drained by a pump task that exists only while there is something to write:
         # an idle socket holds no task (10,000 idle sockets, docs/BENCHMARKS.md "Load").
-        self.outbox: deque[tuple[str, Any, Any]] = deque()
+        self.outbox: deque[tuple[str, Any, Any]] | None = None  # made on first use (~0.6 KiB each)
         self.outbox_max = outbox
         self._pump: asyncio.Task[None] | None = None
-        self.activations: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.activations: dict[str, dict[str, Any]] = {}  # insertion-ordered: the oldest goes first
         self.last_seen = time.monotonic()
         self.bad_frames = 0
         self.closed = False
@@ -81,6 +81,8 @@ class Connection:
     def _put(self, item: tuple[str, Any, Any]) -> None:
         if self.closed:
             return
+        if self.outbox is None:
+            self.outbox = deque()
         if len(self.outbox) >= self.outbox_max:
             # The client reconnects with since=<its last version> and gets the rest replayed.
             log.warning("player %s reads too slowly; closing", self.player_id)
@@ -103,7 +105,7 @@ class Connection:
         if event.get("type") == "activations" and isinstance(event.get("request_id"), str):
             self.activations[event["request_id"]] = event
             while len(self.activations) > KEEP_ACTIVATIONS:
-                self.activations.popitem(last=False)
+                del self.activations[next(iter(self.activations))]
         self._put(("direct", None, event))
 
     def request_sync(self, room_id: str, since: int | None) -> None:
@@ -122,6 +124,8 @@ class Connection:
                     log.exception("writing %s to player %s", kind, self.player_id)
         finally:
             self._pump = None  # nothing awaits between the empty check and here: no item strands
+            if not self.outbox:
+                self.outbox = None
 
     async def _write(self, kind: str, room_id: Any, payload: Any) -> None:
         if kind == "direct":
