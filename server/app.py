@@ -13,7 +13,6 @@ from pathlib import Path
 
 import redis
 import redis.asyncio as aioredis
-from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialBackoff
 from starlette.applications import Starlette
@@ -28,6 +27,7 @@ from server.api import competition as competition_api
 from server.api import matches as matches_api
 from server.api import reference as reference_api
 from server.api import session_routes as http_api
+from server.hub.channels import WaitingRedisCluster
 from server.hub.endpoint import ws_endpoint
 from server.hub.fanout import Hub
 from server.hub.handlers import AppContext
@@ -47,12 +47,12 @@ async def index(request: Request) -> Response:
     return FileResponse(CLIENT_DIR / "index.html")
 
 
-def _rooms_redis(settings: Settings, r: aioredis.Redis) -> aioredis.Redis | RedisCluster:
+def _rooms_redis(settings: Settings, r: aioredis.Redis) -> aioredis.Redis | WaitingRedisCluster:
     """Where rooms live: the Redis Cluster of ``rooms_redis_cluster_url`` (sharded pub/sub,
     server/hub/channels.py), else the process's one Redis."""
     if not settings.rooms_redis_cluster_url:
         return r
-    return RedisCluster.from_url(
+    return WaitingRedisCluster.from_url(
         settings.rooms_redis_cluster_url,
         max_connections=settings.redis_max_connections,
         retry=AsyncRetry(ExponentialBackoff(cap=1.0, base=0.05), 8),

@@ -36,6 +36,23 @@ def is_cluster(r: Any) -> bool:
     return isinstance(r, RedisCluster)
 
 
+class WaitingRedisCluster(RedisCluster):
+    """A cluster client whose commands wait their turn when every pooled connection is busy.
+
+    redis-py's cluster pool raises MaxConnectionsError at once where its single-node pool
+    (BlockingConnectionPool, server/app.py) waits: a join storm on the cluster failed snapshots
+    that way. At most ``max_connections`` commands run at once, so no node's pool is exceeded.
+    """
+
+    def __init__(self, *args: Any, max_connections: int = 200, **kwargs: Any) -> None:
+        super().__init__(*args, max_connections=max_connections, **kwargs)
+        self._turns = asyncio.Semaphore(max_connections)
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        async with self._turns:
+            return await super().execute_command(*args, **kwargs)
+
+
 def _node_client(node: Any) -> aioredis.Redis:
     """A client of one cluster node (for its pub/sub connection), with the cluster's credentials."""
     kw = node.connection_kwargs

@@ -39,6 +39,7 @@ class Connection:
         self.outbox: deque[tuple[str, Any, Any]] | None = None  # made on first use (~0.6 KiB each)
         self.outbox_max = outbox
         self._pump: asyncio.Task[None] | None = None
+        self._closing = False  # a slow-consumer close is on its way
         self.activations: dict[str, dict[str, Any]] = {}  # insertion-ordered: the oldest goes first
         self.last_seen = time.monotonic()
         self.bad_frames = 0
@@ -85,8 +86,10 @@ class Connection:
             self.outbox = deque()
         if len(self.outbox) >= self.outbox_max:
             # The client reconnects with since=<its last version> and gets the rest replayed.
-            log.warning("player %s reads too slowly; closing", self.player_id)
-            asyncio.get_running_loop().create_task(self.close(CLOSE_SLOW_CONSUMER, "too slow"))
+            if not self._closing:
+                self._closing = True
+                log.warning("player %s reads too slowly; closing", self.player_id)
+                asyncio.get_running_loop().create_task(self.close(CLOSE_SLOW_CONSUMER, "too slow"))
             return
         self.outbox.append(item)
         if self._pump is None:
