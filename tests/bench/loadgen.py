@@ -30,6 +30,7 @@ import orjson
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from config import keys
 from server.hub.channels import Channels
@@ -216,8 +217,13 @@ class LoadClient:
         if published is not None:
             self.result.broadcast_ms.append((now - published) * 1000)
 
-    async def send(self, message: dict[str, Any]) -> None:
-        await self.ws.send(orjson.dumps(message).decode())
+    async def send(self, message: dict[str, Any]) -> bool:
+        """False when the server had closed this socket (it reconnects; the run counts that)."""
+        try:
+            await self.ws.send(orjson.dumps(message).decode())
+        except ConnectionClosed:
+            return False
+        return True
 
 
 def check_delivery(clients: list[LoadClient], final_v: dict[str, int], result: LoadResult) -> None:
@@ -362,12 +368,14 @@ async def run_load(
                 submits[room_no] += 1
                 text = f"load test explanation {n}"
                 clocks.sent[f"s:{text}"] = time.monotonic()
-                await author.send({"type": "submit", "text": text})
+                if not await author.send({"type": "submit", "text": text}):
+                    continue
             else:  # a vote on the room's newest explanation by someone else
                 voter = live[-1 - (n // 2) % (len(live) - 1)]
                 eid = live[0].explanations[-1]
                 clocks.sent[f"v:{eid}:{(await voter.welcome)['player']['id']}"] = time.monotonic()
-                await voter.send({"type": "vote", "explanation_id": eid})
+                if not await voter.send({"type": "vote", "explanation_id": eid}):
+                    continue
             result.events_sent += 1
             result.deliveries_expected += len(live)
         n += 1
