@@ -31,11 +31,10 @@ from server.hub.channels import WaitingRedisCluster
 from server.hub.endpoint import ws_endpoint
 from server.hub.fanout import Hub
 from server.hub.handlers import AppContext
+from server.live.kinds import register_kinds
 from server.live.match_rooms import MatchRooms
-from server.live.quest_rooms import QuestCredits
 from server.live.redis_watch import RedisWatch
 from server.live.room_service import RoomService
-from server.live.streamer import StreamerRooms
 from server.wire.protocol import Limits
 from store.competition.boards_rebuild import ensure_boards
 from store.db import DATABASE_DOWN, Database
@@ -94,21 +93,16 @@ def create_app(settings: Settings, *, clock: Callable[[], float] | None = None) 
             max_explanation_chars=settings.max_explanation_chars,
             max_name_chars=settings.max_name_chars,
         )
-        streamer = StreamerRooms(service, hub, settings)
-        hub.gate = streamer
-        streamer.pusher.start()
-        app.state.ctx = AppContext(settings, db, r, r_sync, service, hub, limits, streamer)
-        hub.score_listeners.append(QuestCredits(settings, db, r, r_sync).on_score)
-        app.state.matches = matches = MatchRooms(service)  # team matches (server/live/match_rooms.py)
-        hub.score_listeners.append(matches.on_score)
-        hub.room_tickers.append(matches.tick)
+        kinds = register_kinds(hub, r_sync)  # puzzle, quest, team match, streamer rooms
+        kinds.start()
+        app.state.ctx = AppContext(settings, db, r, r_sync, service, hub, limits)
+        app.state.matches = kinds.named(MatchRooms.name)  # the match API opens matches through it
         try:
             yield
         finally:
             await redis_watch.stop()
-            await streamer.pusher.stop()
+            await kinds.aclose()
             await hub.stop()
-            await matches.aclose()
             await r.aclose()
             if rooms_r is not r:
                 await rooms_r.aclose()

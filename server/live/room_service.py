@@ -26,18 +26,18 @@ import redis.asyncio as aioredis
 from starlette.concurrency import run_in_threadpool
 
 from config import keys
+from config.errors import ERR_BAD_FIELD, ERR_DOUBLE_VOTE, ERR_WRONG_PHASE
 from config.settings import Settings
-from rooms.picker import choose_neuron
 from rooms.points import award_round
 from rooms.puzzle_room import Puzzle, PuzzleRoom, RoomError, RoomState, Timing
-from server.live import quest_rooms
+from server.live.room_kinds import RoomKind, RoomKinds
 from server.live.room_members import NO_CHANGE, RoomMembers
 from server.live.room_turns import RoomTurns
 from store import eventlog
 from store.competition.awarding import record_awards
 from store.db import Database
 from store.explanations import add_vote, best_scores, create_explanation, neuron_history
-from store.puzzles import neuron_clues, playable_neurons, solved_neurons
+from store.puzzles import neuron_clues
 from workers.queues import default_queue
 from workers.scoring import enqueue_scoring
 
@@ -84,6 +84,8 @@ class RoomService:
         # The SQL of moves runs on threads of its own: a join storm's guest sessions fill the
         # shared pool, and a move waiting behind them would hold the room's lock meanwhile.
         self._sql_threads = anyio.CapacityLimiter(ROOM_SQL_THREADS)
+        # Plain puzzle rooms unless the app registers more kinds (server/live/kinds.py).
+        self.kinds = RoomKinds(RoomKind(self))
 
     # -- state in Redis ----------------------------------------------------------------------
     async def load(self, room_id: str, members: bool | int = True) -> PuzzleRoom:
@@ -219,7 +221,7 @@ class RoomService:
     async def submit(self, room_id: str, player: dict[str, Any], text: str) -> int:
         text = " ".join(text.split())
         if not text:
-            raise RoomError("bad_field", "an explanation needs some words")
+            raise RoomError(ERR_BAD_FIELD, "an explanation needs some words")
         async with self.locked(room_id, members=int(player["id"])) as room:
             puzzle = room.check_submit(int(player["id"]))
             row = await self._sql(
@@ -242,7 +244,7 @@ class RoomService:
         async with self.locked(room_id, members=player_id) as room:
             room.check_vote(player_id, explanation_id)
             if not await self._sql(self._add_vote, explanation_id, player_id):
-                raise RoomError("double_vote", "you already voted for this explanation")
+                raise RoomError(ERR_DOUBLE_VOTE, "you already voted for this explanation")
             await self.emit(room_id, room.add_vote(player_id, explanation_id))
 
     async def record_score(self, room_id: str, explanation_id: int, score: float) -> None:
@@ -254,7 +256,7 @@ class RoomService:
         """(campaign, neuron index) of the room's puzzle, for advanced mode."""
         room = await self.load(room_id, members=False)
         if room.state.puzzle is None:
-            raise RoomError("wrong_phase", "there is no puzzle in this room yet")
+            raise RoomError(ERR_WRONG_PHASE, "there is no puzzle in this room yet")
         return room.state.puzzle.campaign, room.state.puzzle.neuron_index
 
     # -- the clock -------------------------------------------------------------------------
@@ -321,13 +323,9 @@ class RoomService:
             record_awards(s, self.r_sync, self.settings, rows, neuron_id, room_id)
 
     def _pick_puzzle(self, member_ids: list[int], recent: list[int], room_id: str = "") -> Puzzle | None:
+        now = datetime.fromtimestamp(self.clock(), UTC)
         with self.db.session() as s:
-            if quest_rooms.parse_room(room_id) is not None:  # the quest's neurons, same for all
-                now = datetime.fromtimestamp(self.clock(), UTC)
-                neuron_id = quest_rooms.quest_pick(s, room_id, recent, now, self.settings)
-            else:
-                candidates = playable_neurons(s, self.settings.default_campaign)
-                neuron_id = choose_neuron(candidates, solved_neurons(s, member_ids), recent, self.rng)
+            neuron_id = self.kinds.of(room_id).pick_neuron(s, room_id, member_ids, recent, now)
         return self.puzzle_for(neuron_id) if neuron_id is not None else None
 
     def puzzle_for(self, neuron_id: int) -> Puzzle | None:
