@@ -82,6 +82,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] | None = None) 
         service = RoomService(settings, db, rooms_r, r_sync, **({"clock": clock} if clock else {}))
         hub = Hub(service, rooms_r, r)
         await hub.start()
+        await service.leases.start()  # ghost members of dead processes go (server/live/member_leases.py)
         # A Redis that lost its boards (wiped, or new) gets them back from SQL before play.
         await run_in_threadpool(ensure_boards, r_sync, db, datetime.now(UTC), settings)
         # ...and whenever Redis loses its data under this process, with the rooms resynced.
@@ -103,6 +104,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] | None = None) 
             await redis_watch.stop()
             await kinds.aclose()
             await hub.stop()
+            await service.leases.stop()
             await r.aclose()
             if rooms_r is not r:
                 await rooms_r.aclose()

@@ -24,7 +24,7 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from store.db import Database
-from store.explanations import add_vote, best_scores, create_explanation, neuron_history
+from store.explanations import best_scores, cast_vote, create_explanation, neuron_history
 from store.players import create_guest, total_points
 from store.puzzles import playable_neurons, solved_neurons
 from tests.bench.loadgen import percentile
@@ -119,10 +119,10 @@ def _queries() -> dict[str, tuple[Callable[[Session, int], Any], str]]:
         "playable_neurons (round)": (lambda s, i: playable_neurons(s, "scale"), "SELECT 1"),
         "create_guest (connect)": (lambda s, i: create_guest(s, f"g{i}"), "SELECT 1"),
         "create_explanation (submit)": (
-            lambda s, i: create_explanation(s, 1 + i % NEURONS, 1 + i, f"bench {i}", "r"),
+            lambda s, i: create_explanation(s, 1 + i % NEURONS, 1 + i, f"bench {i}", "r", f"r:bench:{i}"),
             "SELECT 1",
         ),
-        "add_vote (vote)": (lambda s, i: add_vote(s, 1 + i, PLAYERS - i), "SELECT 1"),
+        "cast_vote (vote)": (lambda s, i: cast_vote(s, 1 + i, PLAYERS - i, f"r:bench:{i}"), "SELECT 1"),
     }
 
 

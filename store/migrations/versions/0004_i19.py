@@ -1,7 +1,7 @@
 """Indexes for the hot queries at scale (docs/SCALING.md, tests/bench/bench_database.py).
 
 Revision ID: 0004_i19
-Revises: 0003_point_amount_bigint
+Revises: 0004_i16points
 Create Date: 2026-11-29
 
 - explanation (player_id, neuron_id): a round's puzzle pick asks which neurons any of the
@@ -14,7 +14,7 @@ Create Date: 2026-11-29
 from alembic import op
 
 revision = "0004_i19"
-down_revision = "0003_point_amount_bigint"
+down_revision = "0004_i16points"
 branch_labels = None
 depends_on = None
 
