@@ -33,6 +33,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from config import keys
+from server.hub import endpoint
 from server.hub.channels import Channels
 
 MAX_CONNECTIONS = 12_000  # bounded: this is a loopback tool, not a traffic cannon
@@ -113,8 +114,20 @@ class LoadResult:
         }
 
 
-async def _connect(url: str) -> ClientConnection:
-    return await connect(url, max_size=2**22, ping_interval=None, open_timeout=60, compression=None)
+async def _connect(url: str, subprotocols: list[str] | None = None) -> ClientConnection:
+    return await connect(
+        url,
+        max_size=2**22,
+        ping_interval=None,
+        open_timeout=60,
+        compression=None,
+        subprotocols=subprotocols,  # type: ignore[arg-type]
+    )
+
+
+# How a reconnect presents its token to the server of this tree (server/hub/endpoint.py).
+TOKEN_PREFIX: str | None = getattr(endpoint, "TOKEN_PREFIX", None)
+SUBPROTOCOL: str = getattr(endpoint, "SUBPROTOCOL", "")
 
 
 class Clocks:
@@ -164,9 +177,12 @@ class LoadClient:
         token = self.welcome.result().get("token") if self.welcome.done() else None
         if self.last_v is None or token is None:
             return False
-        url = f"{self.url}?token={token}&since={self.last_v}&room={self.room}"
+        url = f"{self.url}?since={self.last_v}&room={self.room}"
         try:
-            self.ws = await _connect(url)
+            if TOKEN_PREFIX is None:  # this tree's server reads the token from the URL
+                self.ws = await _connect(f"{url}&token={token}")
+            else:  # ... or from Sec-WebSocket-Protocol, never the URL
+                self.ws = await _connect(url, [SUBPROTOCOL, f"{TOKEN_PREFIX}{token}"])
         except Exception:
             return False
         self.reconnects += 1
