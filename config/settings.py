@@ -26,6 +26,11 @@ class Settings(BaseSettings):
     redis_url: str = ""
     # Connections of a web process' async Redis pool; more requests than this wait their turn.
     redis_max_connections: int = 200
+    # A node of a Redis Cluster (redis://host:port) that holds the rooms: state, event log,
+    # members, lock, and their events on sharded pub/sub (SPUBLISH/SSUBSCRIBE, one shard per
+    # room by its hash tag; docs/SCALING.md). Empty: rooms live on redis_url. Queues,
+    # leaderboards and sessions stay on redis_url either way (RQ does not run on a cluster).
+    rooms_redis_cluster_url: str = ""
     host: str = "127.0.0.1"
     port: int = 8000
     # Empty means "generate once and keep in data_dir/secret_key".

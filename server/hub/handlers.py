@@ -7,7 +7,7 @@ a kind's own messages (a streamer host's) go to the kind that declares them.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import redis
 import redis.asyncio as aioredis
@@ -18,6 +18,7 @@ from rooms.puzzle_room import RoomError
 from server.api.sessions import clean_name
 from server.hub.connection import Connection
 from server.hub.fanout import Hub
+from server.hub.guests import GuestBatcher
 from server.live.room_kinds import Way
 from server.live.room_service import RoomService
 from server.wire import protocol as p
@@ -37,6 +38,10 @@ class AppContext:
     service: RoomService
     hub: Hub
     limits: p.Limits
+    guests: GuestBatcher = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.guests = GuestBatcher(self.db)  # new guests, committed in batches (server/hub/guests.py)
 
 
 def _room_of(conn: Connection) -> str:
