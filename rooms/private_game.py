@@ -14,14 +14,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from config.errors import ERR_BAD_FIELD, ERR_NOT_CREATOR, ERR_NOT_PRIVATE, ERR_WRONG_PHASE
 from rooms.puzzle_room import Phase, PuzzleRoom, RoomError, RoomState
 
 # What a creator may choose (seconds, rounds); the defaults are the room service's Timing.
 ROUND_S_RANGE = (20.0, 900.0)
 REVEAL_S_RANGE = (3.0, 120.0)
 ROUNDS_RANGE = (1, 50)
-ERR_NOT_CREATOR = "not_creator"
-ERR_NOT_PRIVATE = "not_private"
 
 
 def new_private_room(room_id: str, creator: int, rounds: int) -> RoomState:
@@ -39,7 +38,7 @@ def _check_creator(room: PuzzleRoom, player_id: int) -> None:
 def _in_range(name: str, value: float, bounds: tuple[float, float]) -> None:
     low, high = bounds
     if not low <= value <= high:
-        raise RoomError("bad_field", f"{name}: {low:g} to {high:g}")
+        raise RoomError(ERR_BAD_FIELD, f"{name}: {low:g} to {high:g}")
 
 
 def setup(
@@ -53,7 +52,7 @@ def setup(
     _check_creator(room, player_id)
     s = room.state
     if not (s.phase is Phase.LOBBY and s.held):
-        raise RoomError("wrong_phase", "settings change in the lobby, before the game starts")
+        raise RoomError(ERR_WRONG_PHASE, "settings change in the lobby, before the game starts")
     if round_s is not None:
         _in_range("round_s", round_s, ROUND_S_RANGE)
     if reveal_s is not None:
@@ -71,7 +70,7 @@ def start(room: PuzzleRoom, player_id: int, now: float) -> list[dict[str, Any]]:
     _check_creator(room, player_id)
     s = room.state
     if not (s.phase is Phase.LOBBY and s.held):
-        raise RoomError("wrong_phase", "the game is already running")
+        raise RoomError(ERR_WRONG_PHASE, "the game is already running")
     s.held, s.deadline = False, now
     s.game_round, s.totals, s.names, s.best = 0, {}, {}, None
     return [{"type": "game_start", **room.game_view()}]
@@ -82,7 +81,7 @@ def skip(room: PuzzleRoom, player_id: int, now: float) -> list[dict[str, Any]]:
     _check_creator(room, player_id)
     s = room.state
     if s.phase is not Phase.REVEAL:
-        raise RoomError("wrong_phase", "there is no result to skip right now")
+        raise RoomError(ERR_WRONG_PHASE, "there is no result to skip right now")
     s.reveal_min_until = min(s.reveal_min_until or now, now)
     return [{"type": "reveal_skipped", "round": s.round_no, "by": player_id}]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
+from config.errors import ERR_NOT_IN_ROOM, ERR_WRONG_PHASE
 from rooms.puzzle_room import Phase, PuzzleRoom, RoomError
 
 
@@ -19,9 +20,9 @@ def pass_round(room: PuzzleRoom, player_id: int) -> list[dict[str, Any]]:
     """The player is done with this round; passing twice changes nothing."""
     s = room.state
     if player_id not in s.members:
-        raise RoomError("not_in_room", "join a room first")
+        raise RoomError(ERR_NOT_IN_ROOM, "join a room first")
     if s.phase is not Phase.ROUND:
-        raise RoomError("wrong_phase", f"the room is in its {s.phase.value}; a pass is for a round")
+        raise RoomError(ERR_WRONG_PHASE, f"the room is in its {s.phase.value}; a pass is for a round")
     if player_id in s.passed:
         return []
     s.passed.append(player_id)

@@ -38,11 +38,3 @@ def test_first_explanation_needs_an_unexplained_neuron_not_a_good_score() -> Non
 def test_negative_scores_never_beat_an_empty_bar() -> None:
     outcome = RoundOutcome(written={1: 1}, authors={1: 1}, scores={1: -0.2}, prior_explained=True)
     assert award_round(outcome) == []
-
-
-def test_no_beat_best_while_the_bar_is_unknown() -> None:
-    # The case: machine explanations never scored, so "the" (0.08) beat an empty bar.
-    unknown = RoundOutcome(written={5: 1}, authors={5: 1, 1: None}, scores={5: 0.08}, baseline_scored=False)
-    assert [a.reason for a in award_round(unknown)] == ["first_explanation"]
-    known = RoundOutcome(written={5: 1}, authors={5: 1, 1: None}, scores={5: 0.08, 1: 0.3}, prior_best=0.3)
-    assert [a.reason for a in award_round(known)] == ["first_explanation"]  # below the real bar
