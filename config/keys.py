@@ -84,6 +84,16 @@ def team_match(room_id: str) -> str:
     return _key("room", room_id, "match")
 
 
+def team_challenge(challenge_id: str) -> str:
+    """String with TTL: a team challenge (rooms.challenges JSON) until it is answered and played."""
+    return _key("challenge", challenge_id)
+
+
+def team_challenges(team_id: int) -> str:
+    """Sorted set with TTL: the challenge ids a team is in, by creation time (its team page)."""
+    return _key("team", team_id, "challenges")
+
+
 def team_scores_claim(room_id: str) -> str:
     """String with PX TTL: a process publishing the match's throttled ``team_scores`` now."""
     return _key("room", room_id, "match", "scores-claim")

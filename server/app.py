@@ -28,6 +28,7 @@ from server.api import competition as competition_api
 from server.api import matches as matches_api
 from server.api import reference as reference_api
 from server.api import session_routes as http_api
+from server.api import team_routes
 from server.hub.endpoint import ws_endpoint
 from server.hub.fanout import Hub
 from server.hub.handlers import AppContext
@@ -105,6 +106,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] | None = None) 
         *reference_api.routes,
         *competition_api.routes,
         *matches_api.routes,
+        *team_routes.routes,
         WebSocketRoute("/ws", ws_endpoint),
         Mount("/static", StaticFiles(directory=CLIENT_DIR, check_dir=False), name="static"),
     ]

@@ -25,14 +25,14 @@ function showView(name) {
 }
 
 function route() {
-  const [, name, arg] = (location.hash || "").split("/");
+  const [, name, arg, extra] = (location.hash || "").split("/");
   if (!onboarded() && name !== "learn" && !localStorage.getItem("nq.skipTour")) { location.hash = "#/learn"; return; }
   switch (name) {
     case "learn": showView("learn"); startOnboarding(() => { location.hash = state.room ? `#/room/${state.room}` : "#/play"; }); break;
     case "room":
       if (arg && arg !== state.room) joinRoom(decodeURIComponent(arg));
       showView("room"); render(); break;
-    case "teams": showView("teams"); showTeams(state.me, () => showTeams(state.me, () => route())); break;
+    case "teams": showView("teams"); showTeams(state.me, () => route(), arg, extra); break;
     case "boards": showView("boards"); showBoard(state.me?.id); break;
     case "profile": showView("profile"); showProfile(state.me); break;
     default: showView("lobby"); loadQuests(state.me, enterRoom);

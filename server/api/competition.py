@@ -23,6 +23,7 @@ from rooms import leaderboards as lb
 from rooms.boards import BOARDS, BoardError, boards_of_player, resolve_period, spec_of
 from rooms.streaks import compute_streak, share_text
 from server.api.guard import ApiError, Context, guarded, int_param, not_found, str_param
+from server.api.team_routes import team_standings
 from store import competition
 from store.models import Player, Quest, Team
 
@@ -194,12 +195,18 @@ async def player_profile(request: Request, ctx: Context) -> dict[str, Any]:
                 },
                 "points": competition.total_points(s, player_id),
                 "team_id": member.team_id if member else None,
+                "team": _team_ref(s, member.team_id) if member else None,
                 "ranks": _ranks_of(ctx, s, player, now),
                 "streak": streak.to_json(),
                 "achievements": achievements.shown(s, player_id),
             }
 
     return await run_in_threadpool(read)
+
+
+def _team_ref(session: Any, team_id: int) -> dict[str, Any] | None:
+    team = session.get(Team, team_id)
+    return {"id": team_id, "name": team.name} if team else None
 
 
 # -- quests ---------------------------------------------------------------------------
@@ -297,7 +304,8 @@ def _team_call(request: Request, ctx: Context, action: Callable[[Any, int], Team
             except teams.TeamError as exc:
                 status = 404 if exc.code in ("bad_code", "no_team") else 409
                 raise ApiError(status, exc.code, exc.reason) from None
-            return {"team": teams.show_team(s, team.id or 0, player_id).to_json()}
+            shown = teams.show_team(s, team.id or 0, player_id).to_json()
+        return {"team": {**shown, **team_standings(ctx.r_sync, [int(team.id or 0)])[int(team.id or 0)]}}
 
     return run_in_threadpool(run)
 
@@ -329,9 +337,10 @@ async def team_show(request: Request, ctx: Context) -> dict[str, Any]:
     def read() -> dict[str, Any]:
         with ctx.db.session() as s:
             try:
-                return {"team": teams.show_team(s, team_id, viewer).to_json()}
+                shown = teams.show_team(s, team_id, viewer).to_json()
             except teams.TeamError:
                 raise not_found(f"team {team_id}") from None
+        return {"team": {**shown, **team_standings(ctx.r_sync, [team_id])[team_id]}}
 
     return await run_in_threadpool(read)
 

@@ -119,6 +119,7 @@ SCHEMAS_COMPETITION: dict[str, Any] = {
             "player": _obj({"id": INT, "name": STR, "country": _nullable(STR), "region": _nullable(STR)}),
             "points": INT,
             "team_id": _nullable(INT),
+            "team": _nullable(_obj({"id": INT, "name": STR})),
             "ranks": _arr(_ref("RankRow")),
             "streak": _obj({"current": INT, "best": INT}),
             "achievements": _arr(_obj({"code": STR, "title": STR, "description": STR, "granted_at": STR})),
@@ -150,6 +151,8 @@ SCHEMAS_COMPETITION: dict[str, Any] = {
                     "invite_code": _nullable(STR),
                     "captain_id": _nullable(INT),
                     "members": _arr(_obj({"id": INT, "name": STR, "joined_at": STR})),
+                    "points": INT,
+                    "rank": _nullable(INT),
                 }
             )
         }
