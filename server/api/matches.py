@@ -26,11 +26,11 @@ from starlette.routing import BaseRoute, Route
 from config import keys
 from rooms import team_match as tm
 from rooms.challenges import Challenge, ChallengeError
-from rooms.teams import normalise_code
 from server.api.competition import PREFIX, _body, _require_player, current_player
 from server.api.guard import ApiError, Context, guarded, in_db, not_found
 from server.live.match_rooms import MatchRooms, is_match_room, new_room_id, view
 from store import competition
+from store.competition.teams import normalise_code
 from store.models import Team
 from store.puzzles import playable_neurons
 

@@ -15,9 +15,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.routing import BaseRoute, Route
 
-from rooms import leaderboards as lb
 from server.api.guard import Context, guarded, str_param
 from store import competition
+from store.competition import leaderboards as lb
 
 PREFIX = "/api/v1"
 LIST_LIMIT = 100

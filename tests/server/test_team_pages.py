@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 import httpx
 import redis
 
-from rooms import leaderboards as lb
 from server.api import matches as matches_api
 from server.api import team_routes
 from server.api.openapi import openapi_schema
+from store.competition import leaderboards as lb
 from store.db import Database
 from store.models import Player, PointEvent
 from tests.server.conftest import LiveServer
