@@ -92,10 +92,12 @@ function challengeRow(c, captain, refresh) {
   } else if (c.status === "pending" && captain) {
     actions.push(el("button", { type: "button", class: "ghost", text: "Withdraw", onclick: answer("decline") }));
   }
-  const waiting = c.status === "pending" ? `waiting for ${c.teams.filter((t) => !t.accepted).map((t) => t.name).join(", ")}` : c.status;
+  const waiting = c.status === "pending"
+    ? `waiting for ${c.awaiting_us ? "your captain" : c.teams.filter((t) => !t.accepted).map((t) => t.name).join(", ")}`
+    : c.status === "accepted" ? "accepted: the match room is open" : c.status;
   return el("li", { class: `challenge ${c.status}`, "data-challenge": c.id },
     el("div", {}, el("strong", { text: title }),
-      el("p", { class: "muted small", text: `${c.rounds} rounds × ${Math.round(c.round_s)} s · ${waiting}` })),
+      el("p", { class: "muted small", text: `${c.rounds} ${c.rounds === 1 ? "round" : "rounds"} × ${Math.round(c.round_s / 60 * 10) / 10} min · ${waiting}` })),
     el("div", { class: "row" }, actions));
 }
 
