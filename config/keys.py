@@ -130,6 +130,11 @@ def job_progress_channel(job_id: str) -> str:
     return _key("job", job_id, "progress")
 
 
+def campaign_progress(name: str) -> str:
+    """String with TTL: the latest mining progress event of a campaign build (the lobby banner)."""
+    return _key("campaign", name, "progress")
+
+
 def scoring_guard(explanation_id: int, simulator: str, version: str) -> str:
     """String with TTL: set while an explanation is being scored (no double work)."""
     return _key("scoring", explanation_id, simulator, version)

@@ -162,7 +162,10 @@ def build_campaign_job(
 
     def progress(p: MiningProgress) -> None:
         ctx.redis.expire(lock, LOCK_TTL_S)  # still alive: keep the lock
-        publish(p.to_event())
+        event = p.to_event()
+        publish(event)
+        # The browser's "preparing puzzles" banner reads the latest one (server/api/first_start.py).
+        ctx.redis.set(keys.campaign_progress(name), orjson.dumps(event), ex=LOCK_TTL_S)
 
     try:
         n = build_campaign(

@@ -4,12 +4,14 @@
 import { GameConnection } from "./connection.js";
 import { $, toast } from "./dom.js";
 import { bindConnection, handlers, render, state, submitExplanation, testText, tickTimer } from "./game.js";
-import { onboarded, startOnboarding } from "./onboarding.js";
+import { keepDestination, onboarded, startOnboarding, takeDestination } from "./onboarding.js";
 import { loadQuests } from "./quests.js";
+import { watchFirstStart } from "./firststart.js";
 import { initBoards, showBoard } from "./boards.js";
 import { remember, showProfile } from "./profile.js";
 import { showTeams } from "./teams.js";
 import { teamMatchEvent } from "./teammatch.js";
+import { dailyEvent } from "./dailyloop.js";
 
 const VIEWS = ["learn", "lobby", "room", "teams", "boards", "profile"];
 let view = null;
@@ -26,9 +28,9 @@ function showView(name) {
 
 function route() {
   const [, name, arg, extra] = (location.hash || "").split("/");
-  if (!onboarded() && name !== "learn" && !localStorage.getItem("nq.skipTour")) { location.hash = "#/learn"; return; }
+  if (!onboarded() && name !== "learn" && !localStorage.getItem("nq.skipTour")) { keepDestination(location.hash); location.hash = "#/learn"; return; }
   switch (name) {
-    case "learn": showView("learn"); startOnboarding(() => { location.hash = state.room ? `#/room/${state.room}` : "#/play"; }); break;
+    case "learn": showView("learn"); startOnboarding(() => { location.hash = takeDestination() || (state.room ? `#/room/${state.room}` : "#/play"); }); break;
     case "room":
       if (arg && arg !== state.room) joinRoom(decodeURIComponent(arg));
       showView("room"); render(); break;
@@ -75,6 +77,7 @@ const conn = new GameConnection({
     const firstWelcome = e.type === "welcome" && !state.me;
     (handlers[e.type] || (() => {}))(e);
     teamMatchEvent(e, state);
+    dailyEvent(e, state, () => { conn.leave(); state.room = null; location.hash = "#/play"; });
     if (e.type === "room" && view !== "room" && view !== "learn") location.hash = `#/room/${encodeURIComponent(e.room)}`;
     if (e.type === "room" && view === "room" && location.hash !== `#/room/${encodeURIComponent(e.room)}`) history.replaceState(null, "", `#/room/${encodeURIComponent(e.room)}`);
     if ((e.type === "left" && !e.v) || e.type === "kicked" || e.type === "room_closed") { if (view === "room") location.hash = "#/play"; }
@@ -120,7 +123,9 @@ $("name-form").onsubmit = (ev) => {
 };
 $("leave").onclick = () => { conn.leave(); state.room = null; location.hash = "#/play"; };
 $("room-code").onclick = async () => {
-  try { await navigator.clipboard.writeText(state.room || ""); toast("Room code copied", "good"); } catch { toast(`Room code: ${state.room}`); }
+  // The link, not just the code: a friend who opens it lands in this room (through the tutorial if new).
+  const link = `${location.origin}/#/room/${encodeURIComponent(state.room || "")}`;
+  try { await navigator.clipboard.writeText(link); toast("Invite link copied", "good"); } catch { toast(`Invite link: ${link}`); }
 };
 $("explain-form").onsubmit = (ev) => { ev.preventDefault(); submitExplanation($("explanation").value); };
 $("explanation").addEventListener("keydown", (ev) => {
@@ -139,3 +144,4 @@ setInterval(tickTimer, 500);
 window.addEventListener("hashchange", route);
 conn.open();
 route();
+watchFirstStart(() => { if (view === "lobby") loadQuests(state.me, enterRoom); });

@@ -25,7 +25,7 @@ from server.api.team_routes import team_standings
 from store import competition
 from store.competition import badges, quests, teams
 from store.competition import leaderboards as lb
-from store.models import Player, Quest, Team
+from store.models import Player, Quest, QuestResult, Team
 
 PREFIX = "/api/v1"
 MAX_BODY = 4_096
@@ -220,6 +220,28 @@ def _quest_json(quest: Quest, now: datetime) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _my_quest(session: Any, quest: Quest, player_id: int, now: datetime) -> dict[str, Any]:
+    """The Wordle loop's card: played or not, points, rank so far, neurons done, streak."""
+    rows = quests.standings(session, quest.id or 0)
+    events = competition.events_for_quest(session, quest.id or 0)
+    mine = next((r for r in rows if r[0] == player_id), None)
+    body: dict[str, Any] = {
+        "played": quests.played(session, quest, player_id),
+        "points": mine[1] if mine else 0,
+        "rank": mine[2] if mine else None,
+        "players": len(rows),
+        "neurons": len(quest.neuron_ids or []),
+        "neurons_done": len({e.neuron_id for e in events if e.player_id == player_id}),
+    }
+    if quest.kind == "daily":
+        body["streak"] = compute_streak(
+            competition.daily_periods(session),
+            competition.solved_daily_periods(session, player_id),
+            now.date().isoformat(),
+        ).to_json()
+    return body
+
+
 def _current_quest(kind: str) -> Callable[[Request, Context], Any]:
     async def current(request: Request, ctx: Context) -> dict[str, Any]:
         def read() -> dict[str, Any]:
@@ -228,7 +250,10 @@ def _current_quest(kind: str) -> Callable[[Request, Context], Any]:
                 quest = quests.ensure_quest(s, kind, now, ctx.settings)
                 if quest is None:
                     raise not_found(f"{kind} quest (no campaign is ready yet)")
-                return _quest_json(quest, now)
+                body = _quest_json(quest, now)
+                viewer = current_player(request, ctx)
+                body["mine"] = _my_quest(s, quest, viewer, now) if viewer else None
+                return body
 
         return await run_in_threadpool(read)
 
@@ -268,12 +293,22 @@ async def quest_share(request: Request, ctx: Context) -> dict[str, Any]:
             quest = s.get(Quest, quest_id)
             if quest is None or quest.kind != "daily":
                 raise not_found(f"daily quest {quest_id}")
+            # The card names no clue and no explanation, so it is ready as soon as you played
+            # (Wordle's loop); while the daily is open its rank is the rank so far.
             if quest.status != "closed":
-                raise ApiError(
-                    409, "not_finished", "the share card is ready when the daily closes (spoilers)"
+                if not quests.played(s, quest, player_id):
+                    raise ApiError(409, "not_played", "play today's puzzle first: the card is your result")
+                rows = quests.standings(s, quest_id)
+                live = next((r for r in rows if r[0] == player_id), None)
+                result = (
+                    QuestResult(quest_id=quest_id, player_id=player_id, score=live[1], rank=live[2])
+                    if live
+                    else None
                 )
-            result = competition.quest_result_of(s, quest_id, player_id)
-            players = len(competition.quest_results(s, quest_id))
+                players = len(rows)
+            else:
+                result = competition.quest_result_of(s, quest_id, player_id)
+                players = len(competition.quest_results(s, quest_id))
             streak = compute_streak(
                 competition.daily_periods(s),
                 competition.solved_daily_periods(s, player_id),

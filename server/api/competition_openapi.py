@@ -138,7 +138,35 @@ SCHEMAS_COMPETITION: dict[str, Any] = {
             "seconds_left": INT,
             "max_points": INT,
             "board": STR,
-        }
+            "room": STR,
+            "mine": _nullable(
+                _obj(
+                    {
+                        "played": INT,
+                        "points": INT,
+                        "rank": _nullable(INT),
+                        "players": INT,
+                        "neurons": INT,
+                        "neurons_done": INT,
+                        "streak": _obj({"current": INT, "best": INT}),
+                    },
+                    ["played", "points", "rank", "players", "neurons", "neurons_done"],
+                )
+            ),
+        },
+        [
+            "id",
+            "kind",
+            "period",
+            "title",
+            "neuron_ids",
+            "opens_at",
+            "closes_at",
+            "status",
+            "seconds_left",
+            "max_points",
+            "board",
+        ],
     ),
     "QuestResults": _obj({"quest": _ref("Quest"), "frozen": BOOL, "items": _arr(_ref("BoardEntry"))}),
     "ShareText": _obj({"text": STR}),
@@ -201,7 +229,7 @@ PATHS_COMPETITION: dict[str, Any] = {
     ),
     f"{_A}/quests/{{quest_id}}/share": _op(
         "get",
-        "Spoiler-free share card of a finished daily",
+        "Spoiler-free share card of your daily result (at once once you played)",
         "ShareText",
         [_param("quest_id", "path", ID)],
         ("401", "404", "409"),
