@@ -2,7 +2,7 @@
 // lobby's forms. Every screen is drawn from the protocol's events (docs/protocol.md) or the
 // /api/v1 JSON; see game.js (the room), onboarding.js, quests.js, boards.js, teams.js, profile.js.
 import { GameConnection } from "./connection.js";
-import { $, toast } from "./dom.js";
+import { $, el, toast } from "./dom.js";
 import { bindConnection, handlers, render, state, submitExplanation, testText, tickTimer } from "./game.js";
 import { keepDestination, onboarded, startOnboarding, takeDestination } from "./onboarding.js";
 import { loadQuests } from "./quests.js";
@@ -36,7 +36,7 @@ function route() {
       showView("room"); render(); break;
     case "teams": showView("teams"); showTeams(state.me, () => route(), arg, extra); break;
     case "boards": showView("boards"); showBoard(state.me?.id); break;
-    case "profile": showView("profile"); showProfile(state.me); break;
+    case "profile": showView("profile"); showProfile(state.me, (points) => { if (state.me) { state.me.points = points; updateMe(); } }); break;
     default: showView("lobby"); loadQuests(state.me, enterRoom);
   }
   $("main").focus({ preventScroll: true });
@@ -84,10 +84,10 @@ const conn = new GameConnection({
     if (e.type === "error" && (e.ref === "join" || e.ref === "join_code") && view === "room") location.hash = "#/play";
     if (e.type === "score") {
       const x = state.explanations.get(e.explanation_id);
-      if (x && state.me && x.player_id === state.me.id) remember({ id: x.id, text: x.text, neuron: state.neuron ? state.neuron.index : "?", score: e.score, at: Date.now() });
+      if (x && state.me && x.player_id === state.me.id) remember({ id: x.id, text: x.text, neuron: state.neuron ? state.neuron.index : "?", campaign: state.neuron?.campaign, score: e.score, at: Date.now() });
     }
     if (e.type === "explanation" && state.me && e.explanation.player_id === state.me.id) {
-      remember({ id: e.explanation.id, text: e.explanation.text, neuron: state.neuron ? state.neuron.index : "?", score: null, at: Date.now() });
+      remember({ id: e.explanation.id, text: e.explanation.text, neuron: state.neuron ? state.neuron.index : "?", campaign: state.neuron?.campaign, score: null, at: Date.now() });
     }
     updateMe();
     if (view === "room") render();
@@ -140,6 +140,13 @@ $("explanation").addEventListener("input", () => {
 $("test-form").onsubmit = (ev) => { ev.preventDefault(); testText($("test-text").value); };
 
 initBoards(() => state.me?.id);
+// The country picker: ISO 3166 names from the server (pycountry), the codes a rename accepts.
+fetch("/api/countries").then((r) => r.json()).then(({ countries }) => {
+  const select = $("country");
+  const was = state.me?.country || select.value;
+  select.append(...countries.map((c) => el("option", { value: c.code, text: c.name })));
+  if (was) select.value = was;
+}).catch(() => {});
 setInterval(tickTimer, 500);
 window.addEventListener("hashchange", route);
 conn.open();

@@ -17,6 +17,8 @@ export function dailyEvent(e, state, leave) {
     const streak = e.streak ? ` · 🔥 ${e.streak.current} day streak` : "";
     toast(`Daily: ${e.points}/${e.max_points} points${streak}`, "good");
   }
+  // Quest credit arrives privately, not as a room `points` event: the header's total follows it.
+  if (e.type === "quest" && state.me && e.credited) state.me.points = (state.me.points || 0) + e.credited;
   if (e.type === "puzzle" && isDaily(state.room) && playedRoom === state.room) {
     playedRoom = null;
     leave();

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.routing import BaseRoute, Route
 
+from rooms.achievements import RULES
 from rooms.boards import BOARDS, BoardError, boards_of_player, resolve_period, spec_of
 from rooms.streaks import compute_streak, share_text
 from server.api.guard import ApiError, Context, guarded, int_param, not_found, str_param
@@ -199,9 +200,18 @@ async def player_profile(request: Request, ctx: Context) -> dict[str, Any]:
                 "ranks": _ranks_of(ctx, s, player, now),
                 "streak": streak.to_json(),
                 "achievements": badges.shown(s, player_id),
+                "locked": _locked(s, player_id),
             }
 
     return await run_in_threadpool(read)
+
+
+def _locked(session: Any, player_id: int) -> list[dict[str, str]]:
+    """Badges not earned yet, each with how to earn it (the rule's description)."""
+    have = {row["code"] for row in badges.shown(session, player_id)}
+    return [
+        {"code": r.code, "title": r.title, "description": r.description} for r in RULES if r.code not in have
+    ]
 
 
 def _team_ref(session: Any, team_id: int) -> dict[str, Any] | None:

@@ -123,6 +123,7 @@ SCHEMAS_COMPETITION: dict[str, Any] = {
             "ranks": _arr(_ref("RankRow")),
             "streak": _obj({"current": INT, "best": INT}),
             "achievements": _arr(_obj({"code": STR, "title": STR, "description": STR, "granted_at": STR})),
+            "locked": _arr(_obj({"code": STR, "title": STR, "description": STR})),
         }
     ),
     "Quest": _obj(

@@ -53,6 +53,11 @@ async def test_team_list_and_page_show_points_rank_and_members(
     assert (page["points"], page["rank"], page["invite_code"]) == (40, 1, None)  # the code is for members
     profile = httpx.get(f"{live_server.http_url}/api/v1/players/{alice_id}/profile").json()
     assert profile["team"] == {"id": red["id"], "name": "Red Pandas"}
+    # Badges not earned yet are listed with how to earn them.
+    locked = {b["code"]: b["description"] for b in profile["locked"]}
+    assert "first_explanation" in locked and locked["team_win"].startswith("Won a team match")
+    countries = httpx.get(f"{live_server.http_url}/api/countries").json()["countries"]
+    assert {"code": "DE", "name": "Germany"} in countries and len(countries) > 240
     await alice.close()
     await carol.close()
 
