@@ -12,6 +12,7 @@ loop never blocks on SQL.
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -40,6 +41,8 @@ from workers.scoring import enqueue_scoring
 
 # How long the server remembers a player's room for a reconnect with ``since``.
 PLAYER_ROOM_TTL_S = 6 * 3600
+# A room named after one neuron ("Play this neuron" on its reference page) serves that neuron.
+NEURON_ROOM_RE = re.compile(r"^neuron-([0-9]{1,10})$")
 # Waiting for a busy room's lock polls this often (redis-py's default, 0.1 s, made every
 # contended move wait in tenths of a second).
 LOCK_POLL_S = 0.005
@@ -284,9 +287,13 @@ class RoomService:
 
     def _pick_puzzle(self, member_ids: list[int], recent: list[int], room_id: str = "") -> Puzzle | None:
         with self.db.session() as s:
+            chosen = NEURON_ROOM_RE.match(room_id)
             if quest_rooms.parse_room(room_id) is not None:  # the quest's neurons, same for all
                 now = datetime.fromtimestamp(self.clock(), UTC)
                 neuron_id = quest_rooms.quest_pick(s, room_id, recent, now, self.settings)
+            elif chosen is not None:  # "Play this neuron" from its reference page
+                wanted = int(chosen.group(1))
+                neuron_id = wanted if wanted in playable_neurons(s, self.settings.default_campaign) else None
             else:
                 candidates = playable_neurons(s, self.settings.default_campaign)
                 neuron_id = choose_neuron(candidates, solved_neurons(s, member_ids), recent, self.rng)
