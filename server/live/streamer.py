@@ -35,6 +35,7 @@ class StreamerRooms:
         self.service = StreamerService(rooms)
         self.moderation = Moderation(self.service)
         self.pusher = TallyPusher(hub, self.service, settings.streamer_tally_interval_s)
+        self._why: dict[tuple[str, int], str] = {}  # (room, player) -> why they watch, until joined
 
     # -- the hub's gate --------------------------------------------------------------------
     async def admit(self, conn: Connection, room_id: str) -> str | None:
@@ -47,10 +48,15 @@ class StreamerRooms:
             return OVERLAY
         room = await self.rooms.load(room_id)
         known = conn.player_id in state.sessions  # played here before: the code is not asked again
-        by_code = entry == (room_id, "code") or known
+        asked = entry == (room_id, AUDIENCE)
+        by_code = entry == (room_id, "code") or asked or known
         role = state.admit(conn.player_id, conn.session_id, room.state.members, by_code)
+        if asked and role is Role.PLAYER and conn.player_id not in room.state.members:
+            role = Role.AUDIENCE  # joined as audience on purpose: a seat stays free for a player
         self.pusher.rooms.add(room_id)
         if role is Role.AUDIENCE:
+            # Why, for the watcher's own screen ("you are watching: the room was full").
+            self._why[(room_id, conn.player_id)] = "asked" if asked else "locked" if state.locked else "full"
             await self.service.r.incr(keys.room_audience_count(room_id))
             return AUDIENCE
         name = str(conn.player["name"])
@@ -68,7 +74,11 @@ class StreamerRooms:
         if state.role_of(conn.player_id) in (Role.HOST, Role.MODERATOR) and conn.watching is None:
             conn.deliver_private(self.service.staff_view(state, audience))
         else:
-            conn.deliver_private({"type": "streamer", **state.public(audience)})
+            view = {"type": "streamer", **state.public(audience)}
+            if conn.watching == AUDIENCE:  # private: this connection watches, and why
+                why = self._why.pop((room_id, conn.player_id), "full")
+                view.update(you="audience", why=why, player_cap=state.player_cap)
+            conn.deliver_private(view)
         conn.deliver_private(await read_tally(self.service, room_id))
 
     async def released(self, conn: Connection, room_id: str, watching: str) -> None:
@@ -110,9 +120,9 @@ class StreamerRooms:
                 conn.entry = (state.room_id, "code")
                 await self.hub.join_room(conn, state.room_id)
                 return
-            case sp.JoinCode(code=code):
+            case sp.JoinCode(code=code, audience=watch_only):
                 room_id = await svc.resolve(code)
-                conn.entry = (room_id, "code")
+                conn.entry = (room_id, AUDIENCE if watch_only is True else "code")
                 await self.hub.join_room(conn, room_id)
                 return
             case sp.Watch(overlay=token):
