@@ -12,6 +12,7 @@ import { remember, showProfile } from "./profile.js";
 import { showTeams } from "./teams.js";
 import { teamMatchEvent } from "./teammatch.js";
 import { dailyEvent } from "./dailyloop.js";
+import { WATCH_KEY, audienceEvent, drawAudience } from "./audienceview.js";
 
 const VIEWS = ["learn", "lobby", "room", "teams", "boards", "profile"];
 let view = null;
@@ -47,7 +48,11 @@ const STREAMER_CODE = /^[BCDFGHJKMNPQRSTWXZ]{4}$/i;
 
 function joinRoom(id) {
   const code = id.replace(/[\s-]/g, "");
-  if (STREAMER_CODE.test(code)) conn.joinCode(code.toUpperCase());
+  if (STREAMER_CODE.test(code) && sessionStorage.getItem(WATCH_KEY) === code.toUpperCase()) {
+    sessionStorage.removeItem(WATCH_KEY);
+    conn.room = null; conn.v = null;
+    conn.send({ type: "join_code", code: code.toUpperCase(), audience: true });
+  } else if (STREAMER_CODE.test(code)) conn.joinCode(code.toUpperCase());
   else conn.join(id);
 }
 
@@ -77,6 +82,7 @@ const conn = new GameConnection({
     const firstWelcome = e.type === "welcome" && !state.me;
     (handlers[e.type] || (() => {}))(e);
     teamMatchEvent(e, state);
+    audienceEvent(e, state);
     dailyEvent(e, state, () => { conn.leave(); state.room = null; location.hash = "#/play"; });
     if (e.type === "room" && view !== "room" && view !== "learn") location.hash = `#/room/${encodeURIComponent(e.room)}`;
     if (e.type === "room" && view === "room" && location.hash !== `#/room/${encodeURIComponent(e.room)}`) history.replaceState(null, "", `#/room/${encodeURIComponent(e.room)}`);
@@ -90,7 +96,7 @@ const conn = new GameConnection({
       remember({ id: e.explanation.id, text: e.explanation.text, neuron: state.neuron ? state.neuron.index : "?", campaign: state.neuron?.campaign, score: null, at: Date.now() });
     }
     updateMe();
-    if (view === "room") render();
+    if (view === "room") { render(); drawAudience(state); }
     if (firstWelcome && view === "lobby") loadQuests(state.me, enterRoom);
     if (firstWelcome && (view === "profile" || view === "teams")) route();
   },
@@ -105,6 +111,10 @@ $("join-form").onsubmit = (ev) => {
   const code = $("join-code").value.trim();
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(code)) { $("join-error").textContent = "A room code is letters, digits, - or _."; return; }
   $("join-error").textContent = "";
+  if ($("join-watch").checked) {
+    if (!STREAMER_CODE.test(code)) { $("join-error").textContent = "Only streamer rooms (4-letter codes) have an audience."; return; }
+    sessionStorage.setItem(WATCH_KEY, code.toUpperCase());
+  }
   enterRoom(code);
 };
 $("create-room").onclick = () => {
