@@ -13,6 +13,7 @@ import { showTeams } from "./teams.js";
 import { teamMatchEvent } from "./teammatch.js";
 import { dailyEvent } from "./dailyloop.js";
 import { WATCH_KEY, audienceEvent, drawAudience } from "./audienceview.js";
+import { keepFocus } from "./keepfocus.js";
 
 const VIEWS = ["learn", "lobby", "room", "teams", "boards", "profile"];
 let view = null;
@@ -96,7 +97,7 @@ const conn = new GameConnection({
       remember({ id: e.explanation.id, text: e.explanation.text, neuron: state.neuron ? state.neuron.index : "?", campaign: state.neuron?.campaign, score: null, at: Date.now() });
     }
     updateMe();
-    if (view === "room") { render(); drawAudience(state); }
+    if (view === "room") keepFocus(() => { render(); drawAudience(state); });
     if (firstWelcome && view === "lobby") loadQuests(state.me, enterRoom);
     if (firstWelcome && (view === "profile" || view === "teams")) route();
   },
