@@ -30,7 +30,7 @@ OVERFLOW_JS = """() => {
     }
     const name = `${node.tagName.toLowerCase()}#${node.id}.${node.className}`;
     const span = `${Math.round(r.left)}..${Math.round(r.right)}`;
-    if (!clipped && (r.right > w + 1 || r.left < -1)) out.push(`${name} ${span}`);
+    if (!clipped && r.right > w + 1) out.push(`${name} ${span}`);
   }
   return out.slice(0, 10);
 }"""
