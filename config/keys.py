@@ -169,9 +169,24 @@ def score_told(room_id: str, explanation_id: int, simulator: str, version: str, 
     return _room(room_id, "told", explanation_id, simulator, version, records_version)
 
 
-def scoring_requests() -> str:
-    """List: ids of queued scoring requests, so one job can take several as a batch."""
-    return _key("scoring", "requests")
+def scoring_ring() -> str:
+    """List: the scoring lanes that hold requests, served round-robin (workers/scoring_lanes.py)."""
+    return _key("scoring", "ring")
+
+
+def scoring_lane(lane: str) -> str:
+    """List: one lane's queued scoring request ids (a lane is a player, or a room)."""
+    return _key("scoring", "lane", lane)
+
+
+def scoring_warmed(neuron_id: int) -> str:
+    """String with TTL: the interactive worker was asked to prepare this neuron lately."""
+    return _key("scoring", "warmed", neuron_id)
+
+
+def seeding_pending() -> str:
+    """Set: neuron ids whose machine explanations are being written; rooms do not serve them yet."""
+    return _key("seeding", "pending")
 
 
 def scoring_request(request_id: str) -> str:

@@ -10,6 +10,7 @@ import { initBoards, showBoard } from "./boards.js";
 import { remember, showProfile } from "./profile.js";
 import { showTeams } from "./teams.js";
 import { teamMatchEvent } from "./teammatch.js";
+import { flowEvent, renderFlow } from "./flow.js";
 
 const VIEWS = ["learn", "lobby", "room", "teams", "boards", "profile"];
 let view = null;
@@ -75,6 +76,8 @@ const conn = new GameConnection({
     const firstWelcome = e.type === "welcome" && !state.me;
     (handlers[e.type] || (() => {}))(e);
     teamMatchEvent(e, state);
+    flowEvent(e, state);
+    if (e.type === "private_room") enterRoom(e.room);
     if (e.type === "room" && view !== "room" && view !== "learn") location.hash = `#/room/${encodeURIComponent(e.room)}`;
     if (e.type === "room" && view === "room" && location.hash !== `#/room/${encodeURIComponent(e.room)}`) history.replaceState(null, "", `#/room/${encodeURIComponent(e.room)}`);
     if ((e.type === "left" && !e.v) || e.type === "kicked" || e.type === "room_closed") { if (view === "room") location.hash = "#/play"; }
@@ -87,7 +90,7 @@ const conn = new GameConnection({
       remember({ id: e.explanation.id, text: e.explanation.text, neuron: state.neuron ? state.neuron.index : "?", score: null, at: Date.now() });
     }
     updateMe();
-    if (view === "room") render();
+    if (view === "room") { render(); renderFlow(state, conn); }
     if (firstWelcome && view === "lobby") loadQuests(state.me, enterRoom);
     if (firstWelcome && (view === "profile" || view === "teams")) route();
   },
@@ -104,11 +107,8 @@ $("join-form").onsubmit = (ev) => {
   $("join-error").textContent = "";
   enterRoom(code);
 };
-$("create-room").onclick = () => {
-  const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-  const bytes = crypto.getRandomValues(new Uint8Array(6));
-  enterRoom([...bytes].map((b) => alphabet[b % alphabet.length]).join(""));
-};
+// A private room: the server makes it (with you as its creator) and puts you in its lobby.
+$("create-room").onclick = () => { if (!conn.send({ type: "create_private" })) toast("Offline: try again when you are back.", "error"); };
 $("name-form").onsubmit = (ev) => {
   ev.preventDefault();
   const msg = { type: "rename", name: $("name").value.trim() };
