@@ -28,14 +28,14 @@ from server.api import first_start, lookups, team_routes
 from server.api import matches as matches_api
 from server.api import reference as reference_api
 from server.api import session_routes as http_api
+from server.hub.channels import WaitingRedisCluster
 from server.hub.endpoint import ws_endpoint
 from server.hub.fanout import Hub
 from server.hub.handlers import AppContext
+from server.live.kinds import register_kinds
 from server.live.match_rooms import MatchRooms
-from server.live.quest_rooms import QuestCredits
 from server.live.redis_watch import RedisWatch
 from server.live.room_service import RoomService
-from server.live.streamer import StreamerRooms
 from server.wire.protocol import Limits
 from store.competition.boards_rebuild import ensure_boards
 from store.db import DATABASE_DOWN, Database
@@ -45,6 +45,18 @@ CLIENT_DIR = Path(__file__).resolve().parent.parent / "client"
 
 async def index(request: Request) -> Response:
     return FileResponse(CLIENT_DIR / "index.html")
+
+
+def _rooms_redis(settings: Settings, r: aioredis.Redis) -> aioredis.Redis | WaitingRedisCluster:
+    """Where rooms live: the Redis Cluster of ``rooms_redis_cluster_url`` (sharded pub/sub,
+    server/hub/channels.py), else the process's one Redis."""
+    if not settings.rooms_redis_cluster_url:
+        return r
+    return WaitingRedisCluster.from_url(
+        settings.rooms_redis_cluster_url,
+        max_connections=settings.redis_max_connections,
+        retry=AsyncRetry(ExponentialBackoff(cap=1.0, base=0.05), 8),
+    )
 
 
 def create_app(settings: Settings, *, clock: Callable[[], float] | None = None) -> Starlette:
@@ -67,9 +79,11 @@ def create_app(settings: Settings, *, clock: Callable[[], float] | None = None) 
         )
         r = aioredis.Redis.from_pool(pool)
         r_sync = redis.Redis.from_url(settings.redis_url)
-        service = RoomService(settings, db, r, r_sync, **({"clock": clock} if clock else {}))
-        hub = Hub(service, r)
+        rooms_r = _rooms_redis(settings, r)
+        service = RoomService(settings, db, rooms_r, r_sync, **({"clock": clock} if clock else {}))
+        hub = Hub(service, rooms_r, r)
         await hub.start()
+        await service.leases.start()  # ghost members of dead processes go (server/live/member_leases.py)
         # A Redis that lost its boards (wiped, or new) gets them back from SQL before play.
         await run_in_threadpool(ensure_boards, r_sync, db, datetime.now(UTC), settings)
         # ...and whenever Redis loses its data under this process, with the rooms resynced.
@@ -81,22 +95,20 @@ def create_app(settings: Settings, *, clock: Callable[[], float] | None = None) 
             max_explanation_chars=settings.max_explanation_chars,
             max_name_chars=settings.max_name_chars,
         )
-        streamer = StreamerRooms(service, hub, settings)
-        hub.gate = streamer
-        streamer.pusher.start()
-        app.state.ctx = AppContext(settings, db, r, r_sync, service, hub, limits, streamer)
-        hub.score_listeners.append(QuestCredits(settings, db, r, r_sync).on_score)
-        app.state.matches = matches = MatchRooms(service)  # team matches (server/live/match_rooms.py)
-        hub.score_listeners.append(matches.on_score)
-        hub.room_tickers.append(matches.tick)
+        kinds = register_kinds(hub, r_sync)  # puzzle, quest, team match, streamer rooms
+        kinds.start()
+        app.state.ctx = AppContext(settings, db, r, r_sync, service, hub, limits)
+        app.state.matches = kinds.named(MatchRooms.name)  # the match API opens matches through it
         try:
             yield
         finally:
             await redis_watch.stop()
-            await streamer.pusher.stop()
+            await kinds.aclose()
             await hub.stop()
-            await matches.aclose()
+            await service.leases.stop()
             await r.aclose()
+            if rooms_r is not r:
+                await rooms_r.aclose()
             r_sync.close()
             db.dispose()
 

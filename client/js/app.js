@@ -14,6 +14,7 @@ import { teamMatchEvent } from "./teammatch.js";
 import { dailyEvent } from "./dailyloop.js";
 import { WATCH_KEY, audienceEvent, drawAudience } from "./audienceview.js";
 import { keepFocus } from "./keepfocus.js";
+import { flowEvent, renderFlow } from "./flow.js";
 
 const VIEWS = ["learn", "lobby", "room", "teams", "boards", "profile"];
 let view = null;
@@ -85,6 +86,8 @@ const conn = new GameConnection({
     teamMatchEvent(e, state);
     audienceEvent(e, state);
     dailyEvent(e, state, () => { conn.leave(); state.room = null; location.hash = "#/play"; });
+    flowEvent(e, state);
+    if (e.type === "private_room") enterRoom(e.room);
     if (e.type === "room" && view !== "room" && view !== "learn") location.hash = `#/room/${encodeURIComponent(e.room)}`;
     if (e.type === "room" && view === "room" && location.hash !== `#/room/${encodeURIComponent(e.room)}`) history.replaceState(null, "", `#/room/${encodeURIComponent(e.room)}`);
     if ((e.type === "left" && !e.v) || e.type === "kicked" || e.type === "room_closed") { if (view === "room") location.hash = "#/play"; }
@@ -97,7 +100,7 @@ const conn = new GameConnection({
       remember({ id: e.explanation.id, text: e.explanation.text, neuron: state.neuron ? state.neuron.index : "?", campaign: state.neuron?.campaign, score: null, at: Date.now() });
     }
     updateMe();
-    if (view === "room") keepFocus(() => { render(); drawAudience(state); });
+    if (view === "room") keepFocus(() => { render(); renderFlow(state, conn); drawAudience(state); });
     if (firstWelcome && view === "lobby") loadQuests(state.me, enterRoom);
     if (firstWelcome && (view === "profile" || view === "teams")) route();
   },
@@ -118,11 +121,8 @@ $("join-form").onsubmit = (ev) => {
   }
   enterRoom(code);
 };
-$("create-room").onclick = () => {
-  const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-  const bytes = crypto.getRandomValues(new Uint8Array(6));
-  enterRoom([...bytes].map((b) => alphabet[b % alphabet.length]).join(""));
-};
+// A private room: the server makes it (with you as its creator) and puts you in its lobby.
+$("create-room").onclick = () => { if (!conn.send({ type: "create_private" })) toast("Offline: try again when you are back.", "error"); };
 $("name-form").onsubmit = (ev) => {
   ev.preventDefault();
   const msg = { type: "rename", name: $("name").value.trim() };
