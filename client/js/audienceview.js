@@ -4,7 +4,7 @@
 import { $, el } from "./dom.js";
 
 const WHY = {
-  full: (cap) => `The room was full (${cap} players), so you joined the audience.`,
+  full: (cap) => `The room was full (${cap} ${cap === 1 ? "player" : "players"}), so you joined the audience.`,
   locked: () => "The host locked the room, so you joined the audience.",
   asked: () => "You chose to join as audience.",
 };
