@@ -123,6 +123,16 @@ def team_match(room_id: str) -> str:
     return _room(room_id, "match")
 
 
+def team_challenge(challenge_id: str) -> str:
+    """String with TTL: a team challenge (rooms.challenges JSON) until it is answered and played."""
+    return _key("challenge", challenge_id)
+
+
+def team_challenges(team_id: int) -> str:
+    """Sorted set with TTL: the challenge ids a team is in, by creation time (its team page)."""
+    return _key("team", team_id, "challenges")
+
+
 def team_scores_claim(room_id: str) -> str:
     """String with PX TTL: a process publishing the match's throttled ``team_scores`` now."""
     return _room(room_id, "match", "scores-claim")
@@ -157,6 +167,11 @@ def player_channel(player_id: int | str) -> str:
 def job_progress_channel(job_id: str) -> str:
     """Pub/sub channel: progress events of one long job (campaign mining)."""
     return _key("job", job_id, "progress")
+
+
+def campaign_progress(name: str) -> str:
+    """String with TTL: the latest mining progress event of a campaign build (the lobby banner)."""
+    return _key("campaign", name, "progress")
 
 
 def scoring_guard(explanation_id: int, simulator: str, version: str) -> str:

@@ -113,6 +113,8 @@ class Settings(BaseSettings):
     leaderboard_room_ttl_s: int = 7 * 86_400
     leaderboard_page_max: int = 100
     quest_top_n: int = 10
+    # A team challenge waits this long for the other captains, then stays listed as long again.
+    team_challenge_ttl_s: int = 86_400
     weekly_quest_neurons: int = 5
 
     # Streamer rooms (issue 7): default player cap (past it people join as audience), the
