@@ -21,6 +21,7 @@ from server.hub.fanout import Hub
 from server.hub.guests import GuestBatcher
 from server.live.room_kinds import Way
 from server.live.room_service import RoomService
+from server.wire import game_protocol as gp
 from server.wire import protocol as p
 from store.db import DATABASE_DOWN, Database
 from store.players import rename as rename_player
@@ -84,6 +85,8 @@ async def _handle(ctx: AppContext, conn: Connection, msg: p.ClientMessage) -> No
             await _share(ctx, conn, request_id)
         case p.Rename(name=name, country=country):
             await _rename(ctx, conn, name, country)
+        case gp.PassRound():  # every kind's rounds end early once everyone is done
+            await ctx.service.pass_round(_room_of(conn), conn.player_id)
         case p.Ping(t=t):
             await conn.send({"type": "pong", "t": t})
         case p.Pong():
