@@ -4,8 +4,10 @@ The process subscribes to a room's channel while it holds at least one member of
 and to a player's channel while that player is connected here; one listener task forwards
 what arrives to the local connections. A ticker advances the rooms that have members here
 (several processes ticking the same room is safe: the room lock serialises them and a
-transition that is not due is a no-op). Workers' ``score`` events are applied to the room
-state as they pass by, so the reveal can end as soon as every explanation is scored.
+transition that is not due is a no-op). A worker's ``score`` event is a signal, not a value:
+the room applies the explanation's stored score (from SQL) as the event passes by, so the
+reveal can end as soon as every explanation is scored, and a score published by anyone else
+(a forged message on the room's channel) changes nothing.
 """
 
 from __future__ import annotations
@@ -185,12 +187,10 @@ class Hub:
         shared = Broadcast(event, raw)  # encoded once for the whole room, not once per socket
         for conn in list(self.rooms.get(ident, ())):
             conn.deliver(ident, shared)
-        if event.get("type") == "score" and isinstance(event.get("score"), int | float):
+        if event.get("type") == "score":
             eid = event.get("explanation_id")
             if isinstance(eid, int):
-                task = asyncio.get_running_loop().create_task(
-                    self._apply_score(ident, eid, float(event["score"]), event)
-                )
+                task = asyncio.get_running_loop().create_task(self._apply_score(ident, eid, event))
                 self._background.add(task)
                 task.add_done_callback(self._background.discard)
 
@@ -199,18 +199,19 @@ class Hub:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _apply_score(
-        self, room_id: str, explanation_id: int, score: float, event: dict[str, Any] | None = None
-    ) -> None:
+    async def _apply_score(self, room_id: str, explanation_id: int, event: dict[str, Any]) -> None:
         try:
-            await self.service.record_score(room_id, explanation_id, score)
+            stored = await self.service.record_score(room_id, explanation_id)
         except Exception:
             log.exception("applying score of explanation %s in room %s", explanation_id, room_id)
-        # E.g. quest credit: every process in the room sees the event, so a listener that
-        # must act once claims it (server/live/quest_rooms.py).
+            return
+        if stored is None:
+            log.warning("score event, no stored score: explanation %s, room %s", explanation_id, room_id)
+            return
+        # E.g. a team match's best: listeners see the stored score, never the payload's.
         for listener in [*self.kinds.every_score, self.kinds.of(room_id).on_score]:
             try:
-                await listener(room_id, event or {})
+                await listener(room_id, {**event, "score": stored})
             except Exception:
                 log.exception("score listener on explanation %s in room %s", explanation_id, room_id)
 
