@@ -28,10 +28,10 @@ from server.api import first_start, lookups, team_routes
 from server.api import matches as matches_api
 from server.api import reference as reference_api
 from server.api import session_routes as http_api
+from server.context import AppContext
 from server.hub.channels import WaitingRedisCluster
 from server.hub.endpoint import ws_endpoint
 from server.hub.fanout import Hub
-from server.hub.handlers import AppContext
 from server.live.kinds import register_kinds
 from server.live.match_rooms import MatchRooms
 from server.live.redis_watch import RedisWatch

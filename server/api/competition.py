@@ -22,6 +22,7 @@ from rooms.achievements import RULES
 from rooms.boards import BOARDS, BoardError, boards_of_player, resolve_period, spec_of
 from rooms.streaks import compute_streak, share_text
 from server.api.guard import ApiError, Context, guarded, int_param, not_found, str_param
+from server.api.sessions import bearer_player
 from server.api.team_routes import team_standings
 from store import competition
 from store.competition import badges, quests, teams
@@ -33,17 +34,8 @@ MAX_BODY = 4_096
 
 
 def current_player(request: Request, ctx: Context) -> int | None:
-    """The signed-in player's id, or None. Prefers server.auth.current_player once it exists."""
-    try:
-        from server.auth import current_player as from_auth  # type: ignore[import-not-found]
-    except ImportError:
-        from server.api.sessions import read_token
-
-        auth = request.headers.get("authorization", "")
-        if not auth.lower().startswith("bearer "):
-            return None
-        return read_token(ctx.settings.effective_secret_key(), auth[7:].strip())
-    return from_auth(request)
+    """The signed-in player's id (Authorization: Bearer <session token>), or None."""
+    return bearer_player(request, ctx.settings.effective_secret_key())
 
 
 def _require_player(request: Request, ctx: Context) -> int:

@@ -18,19 +18,20 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.websockets import WebSocket
 
+from server.api.guard import error as _error  # the one JSON error helper
 from server.api.guest_limit import allow_new_guest
 from server.api.sessions import (
     LOGIN_RE,
     MAX_PASSWORD,
     MIN_PASSWORD,
+    bearer_player,
     check_password,
     clean_name,
     guest_name,
     hash_password,
     make_token,
-    read_token,
 )
-from server.hub.handlers import AppContext
+from server.context import AppContext
 from server.wire import protocol as p
 from store.players import (
     LoginTaken,
@@ -44,10 +45,6 @@ from store.players import (
 from workers.queues import queue_depths
 
 log = logging.getLogger(__name__)
-
-
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": code, "message": message}, status_code=status)
 
 
 async def database_unavailable(conn: Request | WebSocket, exc: Exception) -> Response | None:
@@ -76,10 +73,7 @@ async def _json_body(request: Request) -> dict[str, Any] | None:
 
 
 def _bearer(ctx: AppContext, request: Request) -> int | None:
-    auth = request.headers.get("authorization", "")
-    if not auth.lower().startswith("bearer "):
-        return None
-    return read_token(ctx.settings.effective_secret_key(), auth[7:].strip())
+    return bearer_player(request, ctx.settings.effective_secret_key())
 
 
 async def healthz(request: Request) -> Response:

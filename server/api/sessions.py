@@ -18,6 +18,7 @@ import time
 import orjson
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from starlette.requests import Request
 
 _hasher = PasswordHasher()
 
@@ -57,6 +58,14 @@ def make_token(secret: str, player_id: int, now: float | None = None) -> str:
     return f"{_b64(payload)}.{_b64(_sign(secret, payload))}"
 
 
+def bearer_player(request: Request, secret: str) -> int | None:
+    """The player an ``Authorization: Bearer <session token>`` header names, or None."""
+    auth = request.headers.get("authorization", "")
+    if not auth.lower().startswith("bearer "):
+        return None
+    return read_token(secret, auth[7:].strip())
+
+
 def read_token(secret: str, token: str) -> int | None:
     """The player id a token names, or None when it is malformed or not signed by us."""
     try:
@@ -81,10 +90,6 @@ def check_password(password_hash: str | None, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
-
-
-def needs_rehash(password_hash: str) -> bool:
-    return _hasher.check_needs_rehash(password_hash)
 
 
 def clean_name(name: str, max_chars: int) -> str | None:

@@ -17,10 +17,11 @@ from starlette.websockets import WebSocket
 from rooms.puzzle_room import RoomError
 from server.api.guest_limit import allow_new_guest
 from server.api.sessions import make_token, read_token
+from server.context import AppContext
 from server.hub.browser_session import session_of
 from server.hub.connection import Connection
 from server.hub.flood import FloodGuard
-from server.hub.handlers import AppContext, handle
+from server.hub.handlers import handle
 from server.live.room_kinds import Way
 from server.wire import protocol as p
 from store.players import get_player, public, total_points
