@@ -2,7 +2,7 @@
 // from it. Moves are optimistic: a submit or a vote shows at once as "pending" and is
 // confirmed (or rolled back with an inline error) by the server's events.
 import { $, countUp, el, fmt, toast } from "./dom.js";
-import { snippet } from "./tokens.js";
+import { shown, snippet } from "./tokens.js";
 import { scoreReveal } from "./reveal.js";
 
 export const state = {
@@ -97,7 +97,7 @@ export const handlers = {
   activations(e) { showActivations(e); },
   shared_activations(e) {
     feed(`${e.player.name} shared a test:`);
-    $("feed").prepend(el("li", { class: "shared" }, snippet(e.tokens, e.activations, scaleMax(e.max), { label: `${e.player.name}'s test`, windowed: false })));
+    $("feed").prepend(el("li", { class: "shared" }, snippet(e.tokens, e.activations, scaleMax(e.max), { label: `${e.player.name}'s test`, windowed: false, display: e.display })));
   },
   notice(e) { feed(e.message, "notice"); },
   // -- streamer rooms (docs/protocol.md "Streamer rooms") --
@@ -195,7 +195,7 @@ export function render() {
   $("phase").textContent = PHASES[state.phase] ? `${PHASES[state.phase]}${state.phase === "round" ? ` ${state.round}` : ""}` : state.phase;
   $("phase").dataset.phase = state.phase;
   $("neuron-title").textContent = n ? `Neuron ${n.index} · ${n.campaign}` : "Waiting for a neuron…";
-  const clues = state.clues.map((c, i) => snippet(c.tokens, c.activations, n ? n.max_activation : 1, { maxIndex: c.max_index, label: `clue ${i + 1}` }));
+  const clues = state.clues.map((c, i) => snippet(c.tokens, c.activations, n ? n.max_activation : 1, { maxIndex: c.max_index, label: `clue ${i + 1}`, display: c.display }));
   const cluesBox = $("clues");
   if (cluesBox.dataset.neuron !== String(n?.id)) { cluesBox.replaceChildren(...clues); cluesBox.dataset.neuron = String(n?.id); }
   const list = [...state.explanations.values()];
@@ -241,8 +241,8 @@ function showActivations(e) {
     if (conn.send({ type: "share_activations", request_id: e.request_id })) { share.disabled = true; share.textContent = "Shared"; }
   } });
   box.replaceChildren(
-    el("p", { class: "muted small", text: `max ${fmt(e.max, 2)} on “${(e.tokens[e.max_index] || "").trim()}”` }),
-    snippet(e.tokens, e.activations, scaleMax(e.max), { maxIndex: e.max_index, label: "your text", windowed: false }),
+    el("p", { class: "muted small", text: `max ${fmt(e.max, 2)} on “${(shown(e.tokens, e.display)[e.max_index] || "").trim()}”` }),
+    snippet(e.tokens, e.activations, scaleMax(e.max), { maxIndex: e.max_index, label: "your text", windowed: false, display: e.display }),
     share);
 }
 

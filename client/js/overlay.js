@@ -1,5 +1,6 @@
 // The stream overlay: read-only view of a streamer room (no controls, nothing to click).
 import { Connection } from "./protocol.js";
+import { shown } from "./tokens.js";
 
 const params = new URLSearchParams(location.search);
 const overlayToken = params.get("overlay");
@@ -10,7 +11,8 @@ const view = { room: null, neuron: null, clues: [], explanations: new Map(), vot
 
 function shade(clue) {
   const max = Math.max(...clue.activations, 1e-9);
-  return clue.tokens.map((t, i) => {
+  const text = shown(clue.tokens, clue.display);
+  return text.map((t, i) => {
     const a = Math.max(0, clue.activations[i]) / max;
     const span = document.createElement("span");
     span.className = "tok";

@@ -4,6 +4,7 @@
 // 0..10); per-token predictions are drawn when an event carries them (detail.predictions).
 import { api } from "./api.js";
 import { countUp, el, fmt } from "./dom.js";
+import { shown } from "./tokens.js";
 
 const scale10 = (a, max) => (max > 0 ? (10 * Math.max(0, a)) / max : 0);
 
@@ -17,8 +18,10 @@ function bars(truth10, predicted10) {
 }
 
 // One snippet as columns of [token, true bar, simulated bar]; misses: Map(tokenIndex -> predicted).
+// tokens: display text (shown()); a token with none (a special token) gets no column.
 export function compareRows(tokens, truth, max, predicted, kind, correlation, misses = new Map()) {
   const cols = tokens.map((tok, i) => {
+    if (tok === "") return null;
     const t10 = scale10(truth[i], max);
     const p10 = predicted ? predicted[i] : misses.get(i);
     const miss = misses.has(i);
@@ -26,7 +29,7 @@ export function compareRows(tokens, truth, max, predicted, kind, correlation, mi
       class: `cmp-tok${miss ? " miss" : ""}`,
       title: `${tok.trim() || "␣"}: true ${fmt(t10, 1)}${p10 === undefined ? "" : `, simulated ${fmt(p10, 1)}`} (0–10)`,
     }, bars(t10, p10), el("span", { class: "cmp-text", text: tok }));
-  });
+  }).filter(Boolean);
   const label = kind === "random" ? "quiet snippet" : "top snippet";
   const corr = el("span", { class: `corr ${correlation > 0.5 ? "good" : correlation > 0.1 ? "ok" : "bad"}`, text: `r = ${fmt(correlation, 2)}` });
   const missNotes = [...misses.entries()].map(([i, p]) => el("li", {
@@ -71,7 +74,7 @@ export async function scoreReveal(event, neuronId, explanationText) {
   const predictions = detail.predictions || null;
   const rows = records.slice(0, perRecord.length).map((r, i) => {
     const misses = new Map((detail.worst_misses || []).filter((m) => m.record === i).map((m) => [m.token_index, m.predicted]));
-    return compareRows(r.tokens, r.activations, max, predictions ? predictions[i] : null, kinds[i], perRecord[i] ?? 0, misses);
+    return compareRows(shown(r.tokens, r.display), r.activations, max, predictions ? predictions[i] : null, kinds[i], perRecord[i] ?? 0, misses);
   });
   if (rows.length) {
     panel.append(el("p", { class: "legend" },

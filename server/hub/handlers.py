@@ -114,6 +114,7 @@ async def _share(ctx: AppContext, conn: Connection, request_id: str) -> None:
         "request_id": request_id,
         "neuron": result.get("neuron"),
         "tokens": result.get("tokens", []),
+        "display": result.get("display", []),
         "activations": result.get("activations", []),
         "max": result.get("max"),
     }
