@@ -11,7 +11,7 @@ import pytest
 import redis
 from rq import SimpleWorker
 from rq.job import JobStatus
-from server.commands import models as model_commands
+from server.cli import models as model_commands
 
 from config import keys
 from config.settings import Settings
