@@ -29,6 +29,7 @@ from rooms.awarding import record_awards
 from rooms.picker import choose_neuron
 from rooms.points import award_round
 from rooms.puzzle_room import Puzzle, PuzzleRoom, RoomError, RoomState, Timing
+from rooms.round_result import on_score, result_events
 from server.live import quest_rooms
 from server.live.room_members import NO_CHANGE, RoomMembers
 from store import eventlog
@@ -212,7 +213,8 @@ class RoomService:
 
     async def record_score(self, room_id: str, explanation_id: int, score: float) -> None:
         async with self.locked(room_id) as room:
-            room.record_score(explanation_id, score)
+            if room.record_score(explanation_id, score):
+                await self.emit(room_id, on_score(room))  # the reveal's result, updated
         await self.tick(room_id)  # the last score may end the reveal
 
     async def test_text_target(self, room_id: str) -> tuple[str, int]:
@@ -263,7 +265,7 @@ class RoomService:
                     await run_in_threadpool(self._add_points, rows, room.state.puzzle.neuron_id, room_id)
                     points = {"type": "points", "round": room.state.round_no}
                     events = [*events, {**points, "awards": [a.to_json() for a in awards]}]
-                await self.emit(room_id, events)
+                await self.emit(room_id, result_events(room, events, awards))
 
     # -- database, run in threads ------------------------------------------------------------
     def _create_explanation(self, neuron_id: int, player_id: int, text: str, room_id: str) -> int:

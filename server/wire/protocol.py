@@ -179,7 +179,7 @@ CLIENT_MESSAGES.update({cls.type: cls for cls in STREAMER_MESSAGES})
 SERVER_EVENTS = frozenset(
     {
         "welcome", "error", "ping", "pong", "room", "joined", "left", "renamed", "lobby", "puzzle",
-        "explanation", "vote", "reveal", "score_progress", "score", "round_end", "points",
+        "explanation", "vote", "reveal", "score_progress", "score", "round_end", "points", "round_result",
         "test_queued", "activations", "shared_activations", "notice", "crowd", "quest",
         "team_match", "team_scores", "match_result",
     }
