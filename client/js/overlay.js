@@ -23,7 +23,7 @@ function shade(clue) {
 }
 
 function renderPuzzle() {
-  $("neuron").textContent = view.neuron ? `Neuron ${view.neuron.index} · ${view.neuron.campaign}` : "Waiting for the host…";
+  $("neuron").textContent = view.neuron ? `Neuron ${view.neuron.index}` : "Waiting for the host…";
   $("clues").replaceChildren(...view.clues.slice(0, 5).map((clue) => {
     const li = document.createElement("li");
     li.append(...shade(clue));
@@ -43,11 +43,25 @@ function renderExplanations() {
     text.textContent = `${e.text} — ${e.player_name || "machine"}`;
     const count = document.createElement("span");
     count.className = "count";
-    count.textContent = `${votes} votes${typeof e.score === "number" ? ` · score ${e.score.toFixed(2)}` : ""}`;
+    count.textContent = `${votes} votes${typeof e.score === "number" ? ` · fit ${Math.round(100 * e.score)}/100` : ""}`;
     const bar = document.createElement("div");
     bar.className = "bar";
     bar.style.width = `${(100 * votes) / top}%`;
     li.append(text, count, bar);
+    return li;
+  }));
+}
+
+// The round's podium (round_result): who explained the neuron best, until the next round.
+function renderResult(result) {
+  const box = $("result-box");
+  box.hidden = !result || !result.podium.length;
+  if (box.hidden) return;
+  const byId = new Map(result.entries.map((x) => [x.explanation_id, x]));
+  $("podium").replaceChildren(...result.podium.map((id, i) => {
+    const x = byId.get(id);
+    const li = document.createElement("li");
+    li.textContent = `${["1st", "2nd", "3rd"][i]} ${x.author}: “${x.text}” · fit ${Math.round(100 * x.score)}/100`;
     return li;
   }));
 }
@@ -90,7 +104,7 @@ function onEvent(ev) {
       view.neuron = ev.neuron; view.clues = ev.clues; view.deadline = ev.deadline;
       view.votes = {}; view.tally = {};
       setExplanations(ev.explanations || []);
-      renderPuzzle(); renderExplanations();
+      renderPuzzle(); renderExplanations(); renderResult(null);
       break;
     case "explanation":
       view.explanations.set(ev.explanation.id, ev.explanation); renderExplanations(); break;
@@ -119,6 +133,8 @@ function onEvent(ev) {
       view.deadline = ev.deadline ?? null; break;
     case "points":
       renderBoard(); break;
+    case "round_result":
+      renderResult(ev); break;
     case "room_closed":
       $("neuron").textContent = "The room is closed."; break;
     case "error":

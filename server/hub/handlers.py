@@ -67,10 +67,10 @@ async def _handle(ctx: AppContext, conn: Connection, msg: p.ClientMessage) -> No
             await ctx.hub.leave_room(conn)
             await ctx.service.forget_room(conn.player_id)
             await conn.send({"type": "left", "room": room, "player": {"id": conn.player_id}})
-        case p.Submit(text=text):
+        case p.Submit(text=text, neuron_id=neuron_id):
             room = _room_of(conn)
             if not (ctx.streamer and await ctx.streamer.submit(conn, room, text)):
-                eid = await ctx.service.submit(room, conn.player, text)
+                eid = await ctx.service.submit(room, conn.player, text, neuron_id=neuron_id)
                 await MatchRooms(ctx.service).on_submit(room, conn.player_id, eid)  # counts for the team
         case p.Vote(explanation_id=explanation_id):
             room = _room_of(conn)

@@ -182,12 +182,18 @@ class RoomService:
         await self.members.rename(room_id, player_id, name)
 
     # -- moves -----------------------------------------------------------------------------
-    async def submit(self, room_id: str, player: dict[str, Any], text: str) -> int:
+    async def submit(
+        self, room_id: str, player: dict[str, Any], text: str, *, neuron_id: int | None = None
+    ) -> int:
         text = " ".join(text.split())
         if not text:
             raise RoomError("bad_field", "an explanation needs some words")
         async with self.locked(room_id, members=int(player["id"])) as room:
             puzzle = room.check_submit(int(player["id"]))
+            if neuron_id is not None and neuron_id != puzzle.neuron_id:
+                raise RoomError(
+                    "stale_puzzle", "that text was written for the last neuron; read the new clues first"
+                )
             row = await run_in_threadpool(
                 self._create_explanation, puzzle.neuron_id, int(player["id"]), text, room_id
             )

@@ -55,6 +55,7 @@ ERR_FLOOD = "flood"
 ERR_NOT_IN_ROOM = "not_in_room"
 ERR_WRONG_PHASE = "wrong_phase"
 ERR_ALREADY_SUBMITTED = "already_submitted"
+ERR_STALE_PUZZLE = "stale_puzzle"  # a submit written for a neuron the room has left
 ERR_DOUBLE_VOTE = "double_vote"
 ERR_OWN_VOTE = "own_vote"
 ERR_NOT_FOUND = "not_found"
@@ -119,6 +120,7 @@ class Leave:
 class Submit:
     type: ClassVar[str] = "submit"
     text: str
+    neuron_id: int | None = None  # the neuron the text was written for
 
 
 @dataclass(frozen=True)
