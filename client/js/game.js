@@ -56,6 +56,7 @@ export const handlers = {
     // A big room lists only some members; its true size comes with it and then from "crowd".
     state.count = e.member_count ?? state.members.size;
     newPuzzle(e);
+    if (e.result) { state.result = e.result; showResult(); }
     if (e.resync) feed("Caught up with the room.");
   },
   joined(e) {

@@ -176,6 +176,8 @@ class RoomService:
             for eid, score in (await run_in_threadpool(self._best_scores, missing)).items():
                 room.record_score(eid, score)
         snapshot = {**room.snapshot(), "v": v, "member_count": len(room.state.members)}
+        for result in on_score(room):  # joining during the reveal: the result screen too
+            snapshot["result"] = result
         snapshot["members"] = snapshot["members"][: self.settings.room_snapshot_members]
         return snapshot
 
