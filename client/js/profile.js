@@ -3,6 +3,7 @@
 // history yet).
 import { api } from "./api.js";
 import { $, el, fmt } from "./dom.js";
+import { fitBadge } from "./fit.js";
 
 const HISTORY_KEY = "nq.history";
 const BADGE_ICONS = { first_explanation: "✍️", first_daily: "📅", points_1000: "🏆", team_win: "🤝" };
@@ -56,7 +57,7 @@ export async function showProfile(me) {
       history.length
         ? el("ol", { class: "history" }, history.map((h) => el("li", {},
           el("q", { text: h.text }), el("span", { class: "muted", text: ` neuron ${h.neuron} · ${new Date(h.at).toLocaleDateString()}` }),
-          el("strong", { class: "score", text: h.score === null || h.score === undefined ? "—" : fmt(h.score, 2) }))))
+          el("span", { class: "score" }, h.score === null || h.score === undefined ? "—" : fitBadge(h.score)))))
         : el("p", { class: "muted", text: "Explanations you write on this device appear here." })),
   );
 }
