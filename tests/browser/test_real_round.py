@@ -205,7 +205,7 @@ def test_the_stream_overlay_reads_as_text_on_the_real_campaign(
     host.evaluate("window.__host.ws.send(JSON.stringify({type: 'start'}))")
     overlay = real_page(viewport=WIDE, path=f"/static/overlay.html?room={code}")
     expect(overlay.locator("#clues li").first).to_be_visible()
-    expect(overlay.locator("#neuron")).to_have_text(re.compile(r"^Neuron \d+$"))
+    expect(overlay.locator("#neuron")).to_have_text(re.compile(r"^Neuron \d+"))
     text = assert_readable(overlay, "#overlay")
     assert " " in text
     player = real_page(viewport=PHONE)
