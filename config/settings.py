@@ -39,7 +39,8 @@ class Settings(BaseSettings):
     # Tokens of the default corpus the default campaign mines (0 = all of it).
     default_max_tokens: int = 200_000
 
-    # Which simulator scores explanations: "embedding", "llm" (local causal LM, the method's
+    # Which simulator scores explanations: "embedding", "trained" (MiniLM + a head trained on
+    # synthetic neurons, docs/SCORING.md), "llm" (local causal LM, the method's
     # all-at-once prompt), "llm-pointing" (local causal LM, calibrated pointing: the one that
     # works with a small model, docs/SCORING.md) or "openai" (any OpenAI-compatible endpoint).
     simulator: str = "embedding"
