@@ -53,9 +53,34 @@ def room_crowd_claim(room_id: str) -> str:
     return _key("room", room_id, "crowd")
 
 
-def quest_credit_claim(room_id: str, v: int) -> str:
-    """String with TTL: the ``score`` event ``v`` of a room was credited to quests (exactly once)."""
-    return _key("room", room_id, "credited", v)
+def player_earning(player_id: int | str) -> str:
+    """String with TTL: the room whose round a player earns points in (server/live/earning.py)."""
+    return _key("player", player_id, "earning")
+
+
+def process_members(process_id: str) -> str:
+    """Hash: "room\x1fplayer" -> connections a web process holds (server/live/member_leases.py)."""
+    return _key("proc", process_id, "members")
+
+
+def process_lease(process_id: str) -> str:
+    """String with TTL: the web process is alive; renewed every third of its TTL."""
+    return _key("proc", process_id, "lease")
+
+
+def processes() -> str:
+    """Set: ids of web processes that hold room members (alive or not yet swept)."""
+    return _key("procs")
+
+
+def process_sweep_claim(process_id: str) -> str:
+    """String with TTL: some process is removing a dead process's members."""
+    return _key("proc", process_id, "sweeping")
+
+
+def late_points_told(claim: str) -> str:
+    """String with TTL: the room heard of a late award (workers/scoring.py), exactly once."""
+    return _key("told", "points", claim)
 
 
 def rooms_index() -> str:

@@ -5,19 +5,26 @@ transition with the current time, stores the state and appends the returned even
 room's log. Time is always passed in, never read here, so tests drive the clock.
 
 * lobby: waits ``lobby_s`` after someone is present, then asks for a puzzle.
-* round: the clues are shown; players submit one explanation each and vote (not for their
-  own) until the deadline.
+* round: the clues are shown; players submit one explanation each and cast one vote each
+  (not for their own; a new vote replaces the player's earlier one) until the deadline. Each
+  round has a ``round_key`` that names it everywhere (SQL rows, point claims), unique across
+  rooms and across a Redis wipe (the start time is part of it).
 * reveal: scores stream in from the workers; it ends when every explanation of the round is
   scored (but not before ``reveal_min_s``) or at the latest after ``reveal_s``. Then the round's
   outcome goes to rooms.points and the room goes back to the lobby, which asks for the next
   puzzle at once when members are present.
 
-Players join and leave in any phase. A player may hold several connections (tabs, a
-reconnect racing the old socket); membership counts them. The room service does not call
-``join``/``leave``/``rename``: it keeps members in Redis hashes changed by Lua scripts with the
-same rules (server/live/room_members.py) and fills ``members`` on load; the transitions here are
-the pure statement of those rules, for the rules' tests, and ``arm_lobby``/``rest_if_empty``
-are what both share.
+Membership, the rules (stated here once; server/live/room_members.py runs the same in Lua):
+players join and leave in any phase. A player may hold several connections (tabs, a reconnect
+racing the old socket): a join counts one more, a leave one fewer, and the player is a member
+(``joined`` once, ``left`` once) while any is open; a kick or a ban drops them all at once. A
+rename changes a member's name (``renamed``); strangers change nothing. A room bigger than
+``announce_max`` changes members silently (no event): announcing every join of a join storm to
+everyone already there would be n^2 frames. The room service does not call ``join``/``leave``/
+``rename``: it keeps members in Redis hashes changed by the Lua scripts, without the room lock,
+and fills ``members`` on load; tests/server/test_membership_rules.py runs random sequences
+through both and requires the same members and events. ``arm_lobby``/``rest_if_empty`` are
+what both share.
 """
 
 from __future__ import annotations
@@ -26,6 +33,14 @@ from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
+from config.errors import (
+    ERR_ALREADY_SUBMITTED,
+    ERR_DOUBLE_VOTE,
+    ERR_NOT_FOUND,
+    ERR_NOT_IN_ROOM,
+    ERR_OWN_VOTE,
+    ERR_WRONG_PHASE,
+)
 from rooms.points import RoundOutcome, top_explanation
 
 # How long a lobby without puzzles waits before asking again.
@@ -91,6 +106,7 @@ class RoomState:
     votes: list[tuple[int, int]] = field(default_factory=list)  # (voter, explanation id)
     scores: dict[int, float] = field(default_factory=dict)
     recent: list[int] = field(default_factory=list)  # neuron ids of the last rounds
+    round_key: str = ""  # this round's name in SQL (Explanation/Vote.round_key, PlayedRound)
     # A held room's clock stands still: a streamer room before its host starts it, or paused
     # (rooms/streamer_room.py). Joining a held lobby does not start its countdown.
     held: bool = False
@@ -123,7 +139,13 @@ class RoomState:
             scores={int(k): float(v) for k, v in data["scores"].items()},
             recent=list(data["recent"]),
             held=bool(data.get("held", False)),
+            round_key=str(data.get("round_key", "")),
         )
+
+
+def round_key(room_id: str, round_no: int, started: float) -> str:
+    """A round's name: room, number and start time in ms (a wiped room restarts at round 1)."""
+    return f"{room_id}/{round_no}/{int(started * 1000)}"
 
 
 class PuzzleRoom:
@@ -132,13 +154,17 @@ class PuzzleRoom:
         self.timing = timing
 
     # -- membership -------------------------------------------------------------------------
-    def join(self, player_id: int, name: str, now: float) -> list[dict[str, Any]]:
+    def join(
+        self, player_id: int, name: str, now: float, announce_max: int | None = None
+    ) -> list[dict[str, Any]]:
         s = self.state
         s.conns[player_id] = s.conns.get(player_id, 0) + 1
         if player_id in s.members:
             return []
         s.members[player_id] = name
-        return [{"type": "joined", "player": {"id": player_id, "name": name}}, *self.arm_lobby(now)]
+        joined = {"type": "joined", "player": {"id": player_id, "name": name}}
+        announced = announce_max is None or len(s.members) <= announce_max
+        return [*([joined] if announced else []), *self.arm_lobby(now)]
 
     def arm_lobby(self, now: float) -> list[dict[str, Any]]:
         """Someone is present in an idle lobby: start its countdown (a held room waits)."""
@@ -158,22 +184,29 @@ class PuzzleRoom:
         if not self.state.members and self.state.phase is Phase.LOBBY:
             self.state.deadline = None
 
-    def leave(self, player_id: int, now: float) -> list[dict[str, Any]]:
+    def leave(
+        self, player_id: int, now: float, *, every_connection: bool = False, announce_max: int | None = None
+    ) -> list[dict[str, Any]]:
+        """One connection closes; ``every_connection``: a kick or a ban drops them all."""
         s = self.state
         if player_id not in s.members:
             return []
-        s.conns[player_id] = s.conns.get(player_id, 1) - 1
+        s.conns[player_id] = 0 if every_connection else s.conns.get(player_id, 1) - 1
         if s.conns[player_id] > 0:
             return []
         del s.conns[player_id]
         del s.members[player_id]
         self.rest_if_empty()
+        if announce_max is not None and len(s.members) >= announce_max:
+            return []  # the room was bigger than announce_max before this leave
         return [{"type": "left", "player": {"id": player_id}}]
 
-    def rename(self, player_id: int, name: str) -> list[dict[str, Any]]:
+    def rename(self, player_id: int, name: str, announce_max: int | None = None) -> list[dict[str, Any]]:
         if player_id not in self.state.members:
             return []
         self.state.members[player_id] = name
+        if announce_max is not None and len(self.state.members) > announce_max:
+            return []
         return [{"type": "renamed", "player": {"id": player_id, "name": name}}]
 
     # -- the clock -------------------------------------------------------------------------
@@ -196,6 +229,7 @@ class PuzzleRoom:
         s = self.state
         s.phase, s.puzzle = Phase.ROUND, puzzle
         s.round_no += 1
+        s.round_key = round_key(s.room_id, s.round_no, now)
         s.deadline, s.reveal_min_until = now + self.timing.round_s, None
         s.written, s.votes, s.scores = {}, [], {}
         for old in puzzle.shown:
@@ -244,7 +278,7 @@ class PuzzleRoom:
         s = self.state
         self._check_member_in_round(player_id)
         if any(e["player_id"] == player_id for e in s.written.values()):
-            raise RoomError("already_submitted", "one explanation per player per round")
+            raise RoomError(ERR_ALREADY_SUBMITTED, "one explanation per player per round")
         assert s.puzzle is not None
         return s.puzzle
 
@@ -256,14 +290,28 @@ class PuzzleRoom:
         self._check_member_in_round(player_id)
         authors = self._authors()
         if explanation_id not in authors:
-            raise RoomError("not_found", f"explanation {explanation_id} is not part of this puzzle")
+            raise RoomError(ERR_NOT_FOUND, f"explanation {explanation_id} is not part of this puzzle")
         if authors[explanation_id] == player_id:
-            raise RoomError("own_vote", "you cannot vote for your own explanation")
+            raise RoomError(ERR_OWN_VOTE, "you cannot vote for your own explanation")
+        if (player_id, explanation_id) in self.state.votes:
+            raise RoomError(ERR_DOUBLE_VOTE, "you already voted for this explanation")
 
     def add_vote(self, player_id: int, explanation_id: int) -> list[dict[str, Any]]:
-        self.state.votes.append((player_id, explanation_id))
-        count = sum(1 for _, eid in self.state.votes if eid == explanation_id)
-        return [{"type": "vote", "explanation_id": explanation_id, "votes": count, "player_id": player_id}]
+        """One vote per player per round: a new vote moves the player's earlier one."""
+        s = self.state
+        events = []
+        previous = [eid for voter, eid in s.votes if voter == player_id]
+        s.votes = [(voter, eid) for voter, eid in s.votes if voter != player_id]
+        for old in previous:
+            count = sum(1 for _, eid in s.votes if eid == old)
+            moved = {"type": "vote", "explanation_id": old, "votes": count, "player_id": player_id}
+            events.append({**moved, "withdrawn": True})
+        s.votes.append((player_id, explanation_id))
+        count = sum(1 for _, eid in s.votes if eid == explanation_id)
+        events.append(
+            {"type": "vote", "explanation_id": explanation_id, "votes": count, "player_id": player_id}
+        )
+        return events
 
     def record_score(self, explanation_id: int, score: float) -> bool:
         """A worker's score for a candidate of the current puzzle; idempotent."""
@@ -292,9 +340,9 @@ class PuzzleRoom:
     def _check_member_in_round(self, player_id: int) -> None:
         s = self.state
         if player_id not in s.members:
-            raise RoomError("not_in_room", "join a room first")
+            raise RoomError(ERR_NOT_IN_ROOM, "join a room first")
         if s.phase is not Phase.ROUND or s.puzzle is None:
-            raise RoomError("wrong_phase", f"the room is in its {s.phase.value}; wait for the next round")
+            raise RoomError(ERR_WRONG_PHASE, f"the room is in its {s.phase.value}; wait for the next round")
 
     def _authors(self) -> dict[int, int | None]:
         s = self.state
@@ -324,4 +372,6 @@ class PuzzleRoom:
             votes=list(s.votes),
             prior_best=s.puzzle.prior_best,
             prior_explained=s.puzzle.prior_explained,
+            round_key=s.round_key,
+            neuron_id=s.puzzle.neuron_id,
         )

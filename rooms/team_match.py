@@ -9,7 +9,8 @@ a competition rank (1, 1, 3); the order among them is the time each team reached
 
     lobby --start--> round --time--> review --time--> round ... review --time--> finished
 
-``store_result`` writes Match and MatchResult rows and grants achievements (team_win).
+Storing a finished match (Match and MatchResult rows, the team_win badge) is
+store/competition/matches.py.
 """
 
 from __future__ import annotations
@@ -19,10 +20,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlmodel import Session
-
-from rooms import achievements
-from store.models import Match, MatchResult
+from config.errors import ERR_FINISHED, ERR_NOT_IN_MATCH, ERR_OTHER_TEAM
 
 Event = dict[str, Any]
 
@@ -113,11 +111,11 @@ class TeamMatch:
     # -- commands ------------------------------------------------------------------------
     def join(self, player_id: int, team_id: int) -> Event:
         if team_id not in self.team_ids:
-            raise MatchError("not_in_match", f"team {team_id} does not play in this match")
+            raise MatchError(ERR_NOT_IN_MATCH, f"team {team_id} does not play in this match")
         if self.phase is Phase.FINISHED:
-            raise MatchError("finished", "the match is over")
+            raise MatchError(ERR_FINISHED, "the match is over")
         if self.players.get(player_id, team_id) != team_id:
-            raise MatchError("other_team", "you already play for another team")
+            raise MatchError(ERR_OTHER_TEAM, "you already play for another team")
         self.players[player_id] = team_id
         return {"type": "match.joined", "player_id": player_id, "team_id": team_id}
 
@@ -228,25 +226,3 @@ class TeamMatch:
             "type": "match.round", "round": index, "of": len(self.neuron_ids),
             "neuron_id": self.neuron_ids[index], "ends_at": self.phase_ends_at.isoformat(),
         }]  # fmt: skip
-
-
-def store_result(session: Session, match: TeamMatch) -> Match:
-    """Persist a finished match and grant achievements to everyone who played."""
-    if match.phase is not Phase.FINISHED or match.started_at is None or match.ended_at is None:
-        raise MatchError("not_finished", "only a finished match has a result")
-    row = Match(
-        room_id=match.room_id,
-        kind="team",
-        status="finished",
-        neuron_ids=match.neuron_ids,
-        started_at=match.started_at,
-        ended_at=match.ended_at,
-    )
-    session.add(row)
-    session.flush()
-    for team_id, score, rank in match.standings():
-        session.add(MatchResult(match_id=row.id or 0, team_id=team_id, score=score, rank=rank))
-    session.commit()
-    for player_id in match.players:
-        achievements.grant(session, player_id, match.ended_at)
-    return row

@@ -23,7 +23,6 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from config.settings import Settings, get_settings
-from rooms.boards_rebuild import ensure_boards
 from server.api import competition as competition_api
 from server.api import matches as matches_api
 from server.api import reference as reference_api
@@ -31,12 +30,12 @@ from server.api import session_routes as http_api
 from server.hub.endpoint import ws_endpoint
 from server.hub.fanout import Hub
 from server.hub.handlers import AppContext
+from server.live.kinds import register_kinds
 from server.live.match_rooms import MatchRooms
-from server.live.quest_rooms import QuestCredits
 from server.live.redis_watch import RedisWatch
 from server.live.room_service import RoomService
-from server.live.streamer import StreamerRooms
 from server.wire.protocol import Limits
+from store.competition.boards_rebuild import ensure_boards
 from store.db import DATABASE_DOWN, Database
 
 CLIENT_DIR = Path(__file__).resolve().parent.parent / "client"
@@ -69,6 +68,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] | None = None) 
         service = RoomService(settings, db, r, r_sync, **({"clock": clock} if clock else {}))
         hub = Hub(service, r)
         await hub.start()
+        await service.leases.start()  # ghost members of dead processes go (server/live/member_leases.py)
         # A Redis that lost its boards (wiped, or new) gets them back from SQL before play.
         await run_in_threadpool(ensure_boards, r_sync, db, datetime.now(UTC), settings)
         # ...and whenever Redis loses its data under this process, with the rooms resynced.
@@ -80,21 +80,17 @@ def create_app(settings: Settings, *, clock: Callable[[], float] | None = None) 
             max_explanation_chars=settings.max_explanation_chars,
             max_name_chars=settings.max_name_chars,
         )
-        streamer = StreamerRooms(service, hub, settings)
-        hub.gate = streamer
-        streamer.pusher.start()
-        app.state.ctx = AppContext(settings, db, r, r_sync, service, hub, limits, streamer)
-        hub.score_listeners.append(QuestCredits(settings, db, r, r_sync).on_score)
-        app.state.matches = matches = MatchRooms(service)  # team matches (server/live/match_rooms.py)
-        hub.score_listeners.append(matches.on_score)
-        hub.room_tickers.append(matches.tick)
+        kinds = register_kinds(hub, r_sync)  # puzzle, quest, team match, streamer rooms
+        kinds.start()
+        app.state.ctx = AppContext(settings, db, r, r_sync, service, hub, limits)
+        app.state.matches = kinds.named(MatchRooms.name)  # the match API opens matches through it
         try:
             yield
         finally:
             await redis_watch.stop()
-            await streamer.pusher.stop()
+            await kinds.aclose()
             await hub.stop()
-            await matches.aclose()
+            await service.leases.stop()
             await r.aclose()
             r_sync.close()
             db.dispose()

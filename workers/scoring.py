@@ -12,7 +12,8 @@ A worker may die mid-job (kill -9, OOM): RQ then retries the job, within about a
 (workers/rq_worker.py). So a job keeps the requests it claimed in its meta and answers them
 again when retried, takes over a guard that its own dead attempt (or a job no longer
 running) left behind, and tells each room a score through ``eventlog.append_once``: the row
-exists once (unique constraint), the room hears of it once.
+exists once (unique constraint), the room hears of it once. Then it settles what the score
+earns (workers/scoring_settlement.py): quest credit and a late score's beat_best, exactly once.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from store.models import Explanation, Neuron, Score
 from workers.context import WorkerContext, get_context, once_per_process
 from workers.queues import default_queue, model_queue
 from workers.scoring_claims import claim, guard_owner, take_over, unclaim
+from workers.scoring_settlement import settle_stored_score
 
 log = logging.getLogger(__name__)
 
@@ -242,6 +244,7 @@ def _score_neuron(
             score = _wait_for_other_scorer(ctx, sim, explanation.id, records_version, held)
             if score is not None:
                 _tell_score(r, rooms[explanation.id], score, neuron_id)
+                settle_stored_score(ctx.db, r, ctx.settings, explanation.id)
             else:
                 todo.append(explanation)
         if todo:
@@ -311,6 +314,8 @@ def _simulate_and_store(
         result = score_predictions(records, predictions[k], sim.name, sim.version)
         score = _store(ctx, explanation.id or 0, records_version, result)
         _tell_score(r, rooms[explanation.id or 0], score, neuron_id)
+        # Where the score is written, whether or not its author or room is still there.
+        settle_stored_score(ctx.db, r, ctx.settings, explanation.id or 0)
 
 
 def _store(ctx: WorkerContext, explanation_id: int, records_version: int, result: ScoreResult) -> Score:

@@ -23,6 +23,7 @@ from server.hub.browser_session import session_of
 from server.hub.connection import Connection
 from server.hub.flood import FloodGuard
 from server.hub.handlers import AppContext, handle
+from server.live.room_kinds import Way
 from server.wire import protocol as p
 from store.players import create_guest, get_player, public, total_points
 
@@ -103,7 +104,7 @@ async def ws_endpoint(ws: WebSocket) -> None:
             room = params.get("room") or await ctx.service.last_room(conn.player_id)
             if room and p.ROOM_ID_RE.match(room):
                 try:
-                    await ctx.hub.join_room(conn, room, since)
+                    await ctx.hub.join_room(conn, room, since, Way.RECONNECT)  # admitted as a join is
                 except RoomError as exc:  # e.g. banned from that room meanwhile
                     await conn.send(p.error_event(exc.code, exc.message, "join"))
         # The receive loop runs in this task and the heartbeat in the hub's one sweep: every

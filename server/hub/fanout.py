@@ -4,8 +4,10 @@ The process subscribes to a room's channel while it holds at least one member of
 and to a player's channel while that player is connected here; one listener task forwards
 what arrives to the local connections. A ticker advances the rooms that have members here
 (several processes ticking the same room is safe: the room lock serialises them and a
-transition that is not due is a no-op). Workers' ``score`` events are applied to the room
-state as they pass by, so the reveal can end as soon as every explanation is scored.
+transition that is not due is a no-op). A worker's ``score`` event is a signal, not a value:
+the room applies the explanation's stored score (from SQL) as the event passes by, so the
+reveal can end as soon as every explanation is scored, and a score published by anyone else
+(a forged message on the room's channel) changes nothing.
 """
 
 from __future__ import annotations
@@ -14,8 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
@@ -23,24 +24,13 @@ import redis.asyncio as aioredis
 from config import keys
 from server.hub.connection import Connection
 from server.live.crowd import Crowds
+from server.live.room_kinds import Way
 from server.live.room_service import RoomService
 from server.wire.protocol import CLOSE_HEARTBEAT_TIMEOUT, Broadcast
 
 log = logging.getLogger(__name__)
 
 TICK_S = 0.25
-
-
-class RoomGate(Protocol):
-    """Who may enter a room and how (server/streamer_gate.py decides for streamer rooms)."""
-
-    async def admit(self, conn: Connection, room_id: str) -> str | None:
-        """None: the connection plays (a member); "audience"/"overlay": it watches. Raises RoomError."""
-        ...
-
-    async def joined(self, conn: Connection, room_id: str) -> None: ...
-
-    async def released(self, conn: Connection, room_id: str, watching: str) -> None: ...
 
 
 class Hub:
@@ -52,10 +42,8 @@ class Hub:
         self._pubsub = r.pubsub()
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()  # held so they are not collected mid-run
-        self.gate: RoomGate | None = None
-        self.score_listeners: list[Callable[[str, dict[str, Any]], Awaitable[None]]] = []
-        # Rooms with their own schedule beside the puzzle room's (team matches): ticked with it.
-        self.room_tickers: list[Callable[[str], Awaitable[None]]] = []
+        # What differs between room kinds (admission, hooks, ticks): server/live/room_kinds.py.
+        self.kinds = service.kinds
         self.crowds = Crowds(r, service.settings.crowd_interval_s, self._count_players, self._emit_one)
 
     async def start(self) -> None:
@@ -96,11 +84,15 @@ class Hub:
             self.players.pop(conn.player_id, None)
             await self._unsubscribe(keys.player_channel(conn.player_id))
 
-    async def join_room(self, conn: Connection, room_id: str, since: int | None = None) -> None:
+    async def join_room(
+        self, conn: Connection, room_id: str, since: int | None = None, way: Way = Way.JOIN
+    ) -> None:
+        """Enter a room by any way in; the room's kind admits the connection first (RoomError)."""
         if conn.room_id == room_id and since is None:
             conn.request_sync(room_id, None)  # joining again just resyncs
             return
-        watching = await self.gate.admit(conn, room_id) if self.gate else None
+        kind = self.kinds.of(room_id)
+        watching = await kind.admit(conn, room_id, way)
         await self.leave_room(conn)
         members = self.rooms.setdefault(room_id, set())
         if not members:
@@ -112,14 +104,14 @@ class Hub:
         if watching is None:  # watchers (a streamer room's audience) are not members
             await self.service.join(room_id, conn.player_id, str(conn.player["name"]))
         conn.request_sync(room_id, since)
-        if self.gate:
-            await self.gate.joined(conn, room_id)
+        for event in await kind.snapshot(conn, room_id):
+            conn.deliver_private(event)
+        await kind.joined(conn, room_id)
         if watching is None:  # an audience's size travels in the streamer room's tally instead
             self.crowds.changed(room_id)
         if watching is None:
             await self.service.tick(room_id)
-            for ticker in self.room_tickers:
-                await ticker(room_id)
+            await kind.tick(room_id)
 
     async def leave_room(self, conn: Connection) -> None:
         room_id = conn.room_id
@@ -135,8 +127,7 @@ class Hub:
         try:
             if watching is None:
                 await self.service.leave(room_id, conn.player_id)
-            elif self.gate:
-                await self.gate.released(conn, room_id, watching)
+            await self.kinds.of(room_id).left(conn, room_id, watching)
             if watching is None:
                 self.crowds.changed(room_id)
         except Exception:
@@ -196,12 +187,10 @@ class Hub:
         shared = Broadcast(event, raw)  # encoded once for the whole room, not once per socket
         for conn in list(self.rooms.get(ident, ())):
             conn.deliver(ident, shared)
-        if event.get("type") == "score" and isinstance(event.get("score"), int | float):
+        if event.get("type") == "score":
             eid = event.get("explanation_id")
             if isinstance(eid, int):
-                task = asyncio.get_running_loop().create_task(
-                    self._apply_score(ident, eid, float(event["score"]), event)
-                )
+                task = asyncio.get_running_loop().create_task(self._apply_score(ident, eid, event))
                 self._background.add(task)
                 task.add_done_callback(self._background.discard)
 
@@ -210,18 +199,19 @@ class Hub:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _apply_score(
-        self, room_id: str, explanation_id: int, score: float, event: dict[str, Any] | None = None
-    ) -> None:
+    async def _apply_score(self, room_id: str, explanation_id: int, event: dict[str, Any]) -> None:
         try:
-            await self.service.record_score(room_id, explanation_id, score)
+            stored = await self.service.record_score(room_id, explanation_id)
         except Exception:
             log.exception("applying score of explanation %s in room %s", explanation_id, room_id)
-        # E.g. quest credit: every process in the room sees the event, so a listener that
-        # must act once claims it (server/live/quest_rooms.py).
-        for listener in self.score_listeners:
+            return
+        if stored is None:
+            log.warning("score event, no stored score: explanation %s, room %s", explanation_id, room_id)
+            return
+        # E.g. a team match's best: listeners see the stored score, never the payload's.
+        for listener in [*self.kinds.every_score, self.kinds.of(room_id).on_score]:
             try:
-                await listener(room_id, event or {})
+                await listener(room_id, {**event, "score": stored})
             except Exception:
                 log.exception("score listener on explanation %s in room %s", explanation_id, room_id)
 
@@ -248,8 +238,7 @@ class Hub:
             for room_id in list(self.rooms):
                 try:
                     await self.service.tick(room_id)
-                    for ticker in self.room_tickers:
-                        await ticker(room_id)
+                    await self.kinds.of(room_id).tick(room_id)
                 except asyncio.CancelledError:
                     raise
                 except Exception:

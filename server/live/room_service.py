@@ -2,11 +2,13 @@
 
 Membership (join, leave, rename) lives outside the state, in server/live/room_members.py, and
 changes without the lock. Every other mutation takes the room's Redis lock
-(config.keys.room_lock), loads the state, runs one rules transition (rooms.puzzle_room),
-stores the state and appends the resulting events to the room's versioned log
-(store.eventlog) before the lock is released, so the log's order is the order of the
-transitions no matter which process made them. Database work runs in a thread so the event
-loop never blocks on SQL.
+(server/live/room_lock.py: a short TTL renewed while the holder lives), loads the state, runs
+one rules transition (rooms.puzzle_room), stores the state and appends the resulting events to
+the room's versioned log (store.eventlog) before the lock is released, so the log's order is
+the order of the transitions no matter which process made them. Writes under the lock are
+fenced: a holder whose lock lapsed writes nothing. Database work runs in a thread so the event
+loop never blocks on SQL. Points are settled from SQL (store/settlement.py), never from what a
+pub/sub message says.
 """
 
 from __future__ import annotations
@@ -24,17 +26,20 @@ import redis.asyncio as aioredis
 from starlette.concurrency import run_in_threadpool
 
 from config import keys
+from config.errors import ERR_ALREADY_SUBMITTED, ERR_BAD_FIELD, ERR_DOUBLE_VOTE, ERR_WRONG_PHASE
 from config.settings import Settings
-from rooms.awarding import record_awards
-from rooms.picker import choose_neuron
-from rooms.points import award_round
+from rooms.points import Award
 from rooms.puzzle_room import Puzzle, PuzzleRoom, RoomError, RoomState, Timing
-from server.live import quest_rooms
+from server.live.earning import EarningSlots
+from server.live.member_leases import MemberLeases
+from server.live.room_kinds import RoomKind, RoomKinds
+from server.live.room_lock import FencedWrites, RoomLock, held_token
 from server.live.room_members import NO_CHANGE, RoomMembers
 from store import eventlog
 from store.db import Database
-from store.explanations import add_vote, best_scores, create_explanation, neuron_history
-from store.puzzles import neuron_clues, playable_neurons, solved_neurons
+from store.explanations import best_scores, cast_vote, create_explanation, neuron_history
+from store.puzzles import neuron_clues
+from store.settlement import RoundFacts, settle_round
 from workers.queues import default_queue
 from workers.scoring import enqueue_scoring
 
@@ -70,6 +75,12 @@ class RoomService:
             reveal_min_s=settings.room_reveal_min_s,
         )
         self.members = RoomMembers(r, settings.room_member_events_max, settings.room_history)
+        self.earning = EarningSlots(r, self.timing)
+        # Started by the app (server/app.py): this process's lease, and the sweep of dead ones.
+        self.leases = MemberLeases(r, self.members, settings.process_lease_s, on_empty=self._rest)
+        self.fenced = FencedWrites(r)
+        # Plain puzzle rooms unless the app registers more kinds (server/live/kinds.py).
+        self.kinds = RoomKinds(RoomKind(self))
 
     # -- state in Redis ----------------------------------------------------------------------
     async def load(self, room_id: str, members: bool | int = True) -> PuzzleRoom:
@@ -93,33 +104,33 @@ class RoomService:
     @asynccontextmanager
     async def locked(self, room_id: str, members: bool | int = True) -> AsyncIterator[PuzzleRoom]:
         """The room under its lock; saved on a clean exit, left untouched on an exception."""
-        lock = self.r.lock(keys.room_lock(room_id), timeout=15, sleep=LOCK_POLL_S, blocking_timeout=15)
-        async with lock:
+        lock = RoomLock(self.r, room_id, self.settings.room_lock_ttl_s, LOCK_POLL_S)
+        await lock.acquire()
+        try:
             room = await self.load(room_id, members)
             yield room
-            await self._save(room)
+            await self._save(room, lock.token)
+        finally:
+            await lock.release()
 
-    async def _save(self, room: PuzzleRoom) -> None:
+    async def _save(self, room: PuzzleRoom, token: str) -> None:
         # The state is stored with the version it reflects, in one write: a snapshot read
         # while a transition's events are already in the log but its state is not yet saved
         # must not claim the newer version (the client would drop those events as seen).
-        room_id = room.state.room_id
-        v = await self.version(room_id)
-        await self.r.hset(keys.room_state(room_id), mapping={"state": self._saved(room.state), "v": v})
-        await self.r.zadd(keys.rooms_index(), {room_id: self.clock()})
+        await self.fenced.save(room.state.room_id, self._saved(room.state), self.clock(), token)
 
     @asynccontextmanager
     async def locked_if_free(self, room_id: str) -> AsyncIterator[PuzzleRoom | None]:
         """Like ``locked``, but None at once when the lock is busy: for the clock's moves, which
         every process retries each tick anyway. A join storm must not queue on the lock for them."""
-        lock = self.r.lock(keys.room_lock(room_id), timeout=15)
+        lock = RoomLock(self.r, room_id, self.settings.room_lock_ttl_s)
         if not await lock.acquire(blocking=False):
             yield None
             return
         try:
             room = await self.load(room_id)
             yield room
-            await self._save(room)
+            await self._save(room, lock.token)
         finally:
             await lock.release()
 
@@ -129,8 +140,13 @@ class RoomService:
                 await self.emit(room_id, room.arm_lobby(self.clock()))
 
     async def emit(self, room_id: str, events: list[dict[str, Any]]) -> None:
+        """Append to the room's log; under the room's lock, only while that lock is still held."""
+        token = held_token(room_id)
         for event in events:
-            await eventlog.append_async(self.r, room_id, event, history=self.settings.room_history)
+            if token is None:
+                await eventlog.append_async(self.r, room_id, event, history=self.settings.room_history)
+            else:
+                await self.fenced.append(room_id, event, self.settings.room_history, token)
 
     async def version(self, room_id: str) -> int:
         return int(await self.r.get(keys.room_version(room_id)) or 0)
@@ -170,6 +186,10 @@ class RoomService:
             async with self.locked(room_id) as room:
                 room.rest_if_empty()
 
+    async def _rest(self, room_id: str) -> None:
+        async with self.locked(room_id) as room:
+            room.rest_if_empty()
+
     async def forget_room(self, player_id: int) -> None:
         await self.r.delete(keys.player_room(player_id))
 
@@ -184,12 +204,19 @@ class RoomService:
     async def submit(self, room_id: str, player: dict[str, Any], text: str) -> int:
         text = " ".join(text.split())
         if not text:
-            raise RoomError("bad_field", "an explanation needs some words")
-        async with self.locked(room_id, members=int(player["id"])) as room:
-            puzzle = room.check_submit(int(player["id"]))
+            raise RoomError(ERR_BAD_FIELD, "an explanation needs some words")
+        player_id = int(player["id"])
+        async with self.locked(room_id, members=player_id) as room:
+            puzzle = room.check_submit(player_id)
+            await self.earning.claim(player_id, room_id, room.state.deadline, self.clock())
             row = await run_in_threadpool(
-                self._create_explanation, puzzle.neuron_id, int(player["id"]), text, room_id
+                self._create_explanation, puzzle.neuron_id, player_id, text, room_id, room.state.round_key
             )
+            if row is None:  # stored by an earlier attempt whose process died before saving the room
+                raise RoomError(ERR_ALREADY_SUBMITTED, "one explanation per player per round")
+            # Queued before the room is saved: a process killed from here on leaves a row that
+            # is scored anyway (and settled with its round, store/settlement.py).
+            await run_in_threadpool(enqueue_scoring, self.r_sync, self.settings, row, room_id)
             explanation = {
                 "id": row,
                 "text": text,
@@ -199,27 +226,35 @@ class RoomService:
                 "score": None,
             }
             await self.emit(room_id, room.add_explanation(explanation))
-        await run_in_threadpool(enqueue_scoring, self.r_sync, self.settings, row, room_id)
         await run_in_threadpool(enqueue_embedding, self.r_sync, self.settings, row)
         return row
 
     async def vote(self, room_id: str, player_id: int, explanation_id: int) -> None:
+        """One vote per player per round: a second one moves the first (until the round ends)."""
         async with self.locked(room_id, members=player_id) as room:
             room.check_vote(player_id, explanation_id)
-            if not await run_in_threadpool(self._add_vote, explanation_id, player_id):
-                raise RoomError("double_vote", "you already voted for this explanation")
+            await self.earning.claim(player_id, room_id, room.state.deadline, self.clock())
+            moved = await run_in_threadpool(self._cast_vote, explanation_id, player_id, room.state.round_key)
+            if moved is False:
+                raise RoomError(ERR_DOUBLE_VOTE, "you already voted for this explanation")
             await self.emit(room_id, room.add_vote(player_id, explanation_id))
 
-    async def record_score(self, room_id: str, explanation_id: int, score: float) -> None:
+    async def record_score(self, room_id: str, explanation_id: int) -> float | None:
+        """Apply an explanation's stored score (a ``score`` event only says one was stored: its
+        payload is never trusted). Returns the stored score, None when there is none."""
+        stored = (await run_in_threadpool(self._best_scores, [explanation_id])).get(explanation_id)
+        if stored is None:
+            return None
         async with self.locked(room_id) as room:
-            room.record_score(explanation_id, score)
+            room.record_score(explanation_id, stored)
         await self.tick(room_id)  # the last score may end the reveal
+        return stored
 
     async def test_text_target(self, room_id: str) -> tuple[str, int]:
         """(campaign, neuron index) of the room's puzzle, for advanced mode."""
         room = await self.load(room_id, members=False)
         if room.state.puzzle is None:
-            raise RoomError("wrong_phase", "there is no puzzle in this room yet")
+            raise RoomError(ERR_WRONG_PHASE, "there is no puzzle in this room yet")
         return room.state.puzzle.campaign, room.state.puzzle.neuron_index
 
     # -- the clock -------------------------------------------------------------------------
@@ -254,42 +289,59 @@ class RoomService:
                 events, outcome = room.tick(now)
                 if not events:
                     break
-                awards = award_round(outcome) if outcome is not None and room.state.puzzle else []
-                if awards:
+                if outcome is not None and room.state.puzzle is not None:
                     # Points are stored before anything is announced: when the database is down
-                    # this raises, nothing is said or saved, and a later tick ends the round.
-                    assert room.state.puzzle is not None
-                    rows = [(a.player_id, a.amount, a.reason, a.explanation_id) for a in awards]
-                    await run_in_threadpool(self._add_points, rows, room.state.puzzle.neuron_id, room_id)
-                    points = {"type": "points", "round": room.state.round_no}
-                    events = [*events, {**points, "awards": [a.to_json() for a in awards]}]
+                    # this raises, nothing is said or saved, and a later tick ends the round
+                    # (the claims make a second settlement store nothing twice).
+                    facts = self._facts(room)
+                    awards, orphans = await run_in_threadpool(self._settle, facts)
+                    if awards:
+                        points = {"type": "points", "round": room.state.round_no}
+                        events = [*events, {**points, "awards": [a.to_json() for a in awards]}]
+                    for eid in orphans:  # written by a process that died before saving the room
+                        await run_in_threadpool(enqueue_scoring, self.r_sync, self.settings, eid, room_id)
                 await self.emit(room_id, events)
 
-    # -- database, run in threads ------------------------------------------------------------
-    def _create_explanation(self, neuron_id: int, player_id: int, text: str, room_id: str) -> int:
-        with self.db.session() as s:
-            return int(create_explanation(s, neuron_id, player_id, text, room_id).id or 0)
+    @staticmethod
+    def _facts(room: PuzzleRoom) -> RoundFacts:
+        s = room.state
+        assert s.puzzle is not None
+        return RoundFacts(
+            room_id=s.room_id,
+            round_no=s.round_no,
+            round_key=s.round_key,
+            neuron_id=s.puzzle.neuron_id,
+            prior_best=s.puzzle.prior_best,
+            prior_explained=s.puzzle.prior_explained,
+            shown_authors={int(e["id"]): e.get("player_id") for e in s.puzzle.shown},
+            written={eid: int(e["player_id"]) for eid, e in s.written.items()},
+            votes=list(s.votes),
+        )
 
-    def _add_vote(self, explanation_id: int, player_id: int) -> bool:
+    # -- database, run in threads ------------------------------------------------------------
+    def _create_explanation(
+        self, neuron_id: int, player_id: int, text: str, room_id: str, round_key: str
+    ) -> int | None:
         with self.db.session() as s:
-            return add_vote(s, explanation_id, player_id)
+            row = create_explanation(s, neuron_id, player_id, text, room_id, round_key)
+            return int(row.id or 0) if row is not None else None
+
+    def _cast_vote(self, explanation_id: int, player_id: int, round_key: str) -> int | bool | None:
+        with self.db.session() as s:
+            return cast_vote(s, explanation_id, player_id, round_key)
 
     def _best_scores(self, explanation_ids: list[int]) -> dict[int, float]:
         with self.db.session() as s:
             return best_scores(s, explanation_ids)
 
-    def _add_points(self, rows: list[tuple[int, int, str, int | None]], neuron_id: int, room_id: str) -> None:
-        with self.db.session() as s:
-            record_awards(s, self.r_sync, self.settings, rows, neuron_id, room_id)
+    def _settle(self, facts: RoundFacts) -> tuple[list[Award], list[int]]:
+        """(awards stored now, explanations of the round the room never heard of and unscored)."""
+        return settle_round(self.db, self.r_sync, self.settings, facts)
 
     def _pick_puzzle(self, member_ids: list[int], recent: list[int], room_id: str = "") -> Puzzle | None:
+        now = datetime.fromtimestamp(self.clock(), UTC)
         with self.db.session() as s:
-            if quest_rooms.parse_room(room_id) is not None:  # the quest's neurons, same for all
-                now = datetime.fromtimestamp(self.clock(), UTC)
-                neuron_id = quest_rooms.quest_pick(s, room_id, recent, now, self.settings)
-            else:
-                candidates = playable_neurons(s, self.settings.default_campaign)
-                neuron_id = choose_neuron(candidates, solved_neurons(s, member_ids), recent, self.rng)
+            neuron_id = self.kinds.of(room_id).pick_neuron(s, room_id, member_ids, recent, now)
         return self.puzzle_for(neuron_id) if neuron_id is not None else None
 
     def puzzle_for(self, neuron_id: int) -> Puzzle | None:

@@ -21,7 +21,7 @@ from server.api.competition_openapi import PATHS_COMPETITION
 from server.api.sessions import make_token
 from store.db import Database
 from store.models import Campaign, Neuron, Player
-from tests.rooms.competition_helpers import award, make_players
+from tests.support.competition_helpers import award, make_players
 
 
 @dataclass
