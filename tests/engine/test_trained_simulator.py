@@ -112,3 +112,13 @@ def test_the_simulator_speaks_the_interface_and_is_deterministic() -> None:
     assert sim.predict_batch([months.explanation, "commas"], records) == preds
     assert sim.predict(months.explanation, records) == preds[0]
     assert sim.predict_batch([], records) == []
+
+
+def test_a_missing_head_is_a_clear_error_and_bad_cli_arguments_exit_2(tmp_path, capsys) -> None:
+    from engine.scoring.simulator import SimulatorError
+    from server.cli.main import main
+
+    with pytest.raises(SimulatorError, match="neuronquest simulator train"):
+        load_head(tmp_path / "none.pt")
+    assert main(["simulator", "train", "--epochs", "0"]) == 2
+    assert "--epochs" in capsys.readouterr().err
