@@ -51,10 +51,17 @@ def _simulators(settings: Settings, llm: bool) -> list[tuple[str, Simulator]]:
 
 
 def synthetic(
-    settings: Settings, llm: bool, llm_per_family: int, per_family: int | None
+    settings: Settings,
+    llm: bool,
+    llm_per_family: int,
+    per_family: int | None,
+    planted: bool = True,
+    families: list[str] | None = None,
 ) -> list[dict[str, Any]]:
     data = build(0)
-    items = cases(data, "test", 0, per_family)
+    items = [
+        c for c in cases(data, "test", 0, per_family) if not families or c.data.neuron.family in families
+    ]
     small = cases(data, "test", 0, llm_per_family)
     print(f"{len(items)} held-out test neurons ({len(small)} for llm-pointing)", flush=True)
     results = []
@@ -66,7 +73,9 @@ def synthetic(
         base = results[0]["ms_per_pair"]
         fam = "  ".join(f"{f} {v['auroc']:.3f}" for f, v in result["families"].items())
         print(
-            f"{name:<13} {fam}  vs-other-sense {result['vs_other_sense']}  mean {result['mean_auroc']:.3f}  "
+            f"{name:<13} {fam}  vs-other-sense {result['vs_other_sense']} "
+            f"(same phrasing {result['vs_other_sense_same_phrasing']}, {result['sense_pairs']} pairs)  "
+            f"mean {result['mean_auroc']:.3f}  "
             f"{result['ms_per_pair']:.2f} ms/pair ({result['ms_per_pair'] / base:.2f}x embedding)",
             flush=True,
         )
@@ -74,8 +83,12 @@ def synthetic(
         for name, sim in _simulators(settings, False):
             r = evaluate(sim, data, small)
             fam = "  ".join(f"{f} {v['auroc']:.3f}" for f, v in r["families"].items())
-            print(f"{name:<13} (llm sample) {fam}  vs-other-sense {r['vs_other_sense']}", flush=True)
-    for name, sim in _simulators(settings, False):
+            print(
+                f"{name:<13} (llm sample) {fam}  vs-other-sense {r['vs_other_sense']} "
+                f"(same phrasing {r['vs_other_sense_same_phrasing']})",
+                flush=True,
+            )
+    for name, sim in _simulators(settings, False) if planted else []:
         report = validate(sim)
         print(
             f"planted  {name:<10} lexical {report['lexical_auc']}  contextual {report['contextual_auc']}  "
@@ -126,6 +139,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-dir", type=Path, help="data directory (models, the mined campaign)")
     parser.add_argument("--per-family", type=int, help="at most K test neurons per family (seeded sample)")
     parser.add_argument("--llm-per-family", type=int, default=1)
+    parser.add_argument("--no-planted", action="store_true", help="skip the planted neurons")
+    parser.add_argument("--families", help="only these families (comma-separated)")
     parser.add_argument("--real", metavar="CAMPAIGN", help="real neurons of a mined campaign instead")
     parser.add_argument("--neurons", type=int, default=50)
     parser.add_argument(
@@ -144,7 +159,14 @@ def main(argv: list[str] | None = None) -> None:
     if args.real:
         real(settings, args.real, args.neurons, args.llm_neurons if args.llm else 0)
     else:
-        synthetic(settings, bool(args.llm), args.llm_per_family, args.per_family)
+        synthetic(
+            settings,
+            bool(args.llm),
+            args.llm_per_family,
+            args.per_family,
+            not args.no_planted,
+            args.families.split(",") if args.families else None,
+        )
 
 
 def test_bench_trained_simulator() -> None:

@@ -31,6 +31,11 @@ class Case:
     wrong: list[str]
     confusers: list[str]
 
+    @property
+    def canonical(self) -> str:
+        """The neuron's explanation in the same phrasing as its confusers (the other senses')."""
+        return self.data.neuron.explanations[0]
+
     def records(self, dataset: Dataset) -> list[ActivationRecord]:
         return [
             ActivationRecord(dataset.sentences[i].tokens, acts) for i, acts in self.data.top + self.data.rest
@@ -60,21 +65,30 @@ def cases(dataset: Dataset, split: str, seed: int = 0, per_family: int | None = 
 
 
 def evaluate(simulator: Simulator, dataset: Dataset, items: list[Case]) -> dict[str, Any]:
+    """Pooled AUROC per family (true vs wrong and confusers), and two sense figures.
+
+    ``vs_other_sense``: the drawn phrasing of the true sense against each other sense's
+    explanation (always phrased 'the word "w" meaning ...'); ``vs_other_sense_same_phrasing``:
+    the true sense in that same phrasing against them, so only the sense differs."""
     wins: dict[str, list[float]] = defaultdict(list)
     sense_wins: list[float] = []
+    same_phrasing: list[float] = []
     pairs = 0
     started = time.perf_counter()
     for case in items:
         records = case.records(dataset)
         explanations = [case.true, *case.wrong, *case.confusers]
+        if case.confusers:
+            explanations.append(case.canonical)
         scores = [r.score for r in score_explanations(simulator, explanations, records)]
         pairs += len(explanations) * len(records)
         true = scores[0]
-        for other in scores[1 : 1 + len(case.wrong)]:
-            wins[case.data.neuron.family].append(1.0 if true > other else 0.5 if true == other else 0.0)
-        for other in scores[1 + len(case.wrong) :]:
-            wins[case.data.neuron.family].append(1.0 if true > other else 0.5 if true == other else 0.0)
-            sense_wins.append(1.0 if true > other else 0.5 if true == other else 0.0)
+        n_wrong, n_conf = len(case.wrong), len(case.confusers)
+        for other in scores[1 : 1 + n_wrong + n_conf]:
+            wins[case.data.neuron.family].append(_win(true, other))
+        for other in scores[1 + n_wrong : 1 + n_wrong + n_conf]:
+            sense_wins.append(_win(true, other))
+            same_phrasing.append(_win(scores[-1], other))
     seconds = time.perf_counter() - started
     families = {f: {"auroc": round(sum(w) / len(w), 4), "pairs": len(w)} for f, w in sorted(wins.items())}
     return {
@@ -82,8 +96,18 @@ def evaluate(simulator: Simulator, dataset: Dataset, items: list[Case]) -> dict[
         "version": simulator.version,
         "families": families,
         "neurons": len(items),
-        "vs_other_sense": round(sum(sense_wins) / len(sense_wins), 4) if sense_wins else None,
+        "vs_other_sense": _mean(sense_wins),
+        "vs_other_sense_same_phrasing": _mean(same_phrasing),
+        "sense_pairs": len(sense_wins),
         "mean_auroc": round(sum(f["auroc"] for f in families.values()) / max(1, len(families)), 4),
         "ms_per_pair": round(1000 * seconds / max(1, pairs), 3),
         "seconds": round(seconds, 1),
     }
+
+
+def _win(a: float, b: float) -> float:
+    return 1.0 if a > b else 0.5 if a == b else 0.0
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(sum(values) / len(values), 4) if values else None

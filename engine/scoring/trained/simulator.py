@@ -111,10 +111,14 @@ class TrainedSimulator(Simulator):
         if not kept:
             return out
         x, lengths = pad([prepared[i] for i in kept])
-        for e, expl in enumerate(self._explained(explanations)):
-            pieces = expl.unsqueeze(0).expand(len(kept), -1, -1)
-            mask = torch.ones(pieces.shape[:2], dtype=torch.bool)
-            values = 10 * torch.sigmoid(self.head.score(x, lengths, pieces, mask))
+        expl, expl_lengths = pad(self._explained(explanations))
+        n_expl, n_rec = len(explanations), len(kept)
+        # Every (explanation, record) pair in one pass of the head: explanation-major rows.
+        pieces = expl.repeat_interleave(n_rec, dim=0)
+        mask = torch.arange(expl.shape[1])[None, :] < expl_lengths.repeat_interleave(n_rec)[:, None]
+        logits = self.head.score(x.repeat(n_expl, 1, 1), lengths.repeat(n_expl), pieces, mask)
+        values = (10 * torch.sigmoid(logits)).view(n_expl, n_rec, -1)
+        for e in range(n_expl):
             for row, i in enumerate(kept):
-                out[e][i] = [round(float(v), 3) for v in values[row, : int(lengths[row])]]
+                out[e][i] = [round(float(v), 3) for v in values[e, row, : int(lengths[row])].tolist()]
         return out
