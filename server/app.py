@@ -24,9 +24,11 @@ from starlette.staticfiles import StaticFiles
 
 from config.settings import Settings, get_settings
 from server.api import competition as competition_api
+from server.api import first_start, lookups, team_routes
 from server.api import matches as matches_api
 from server.api import reference as reference_api
 from server.api import session_routes as http_api
+from server.hub.channels import WaitingRedisCluster
 from server.hub.endpoint import ws_endpoint
 from server.hub.fanout import Hub
 from server.hub.handlers import AppContext
@@ -43,6 +45,18 @@ CLIENT_DIR = Path(__file__).resolve().parent.parent / "client"
 
 async def index(request: Request) -> Response:
     return FileResponse(CLIENT_DIR / "index.html")
+
+
+def _rooms_redis(settings: Settings, r: aioredis.Redis) -> aioredis.Redis | WaitingRedisCluster:
+    """Where rooms live: the Redis Cluster of ``rooms_redis_cluster_url`` (sharded pub/sub,
+    server/hub/channels.py), else the process's one Redis."""
+    if not settings.rooms_redis_cluster_url:
+        return r
+    return WaitingRedisCluster.from_url(
+        settings.rooms_redis_cluster_url,
+        max_connections=settings.redis_max_connections,
+        retry=AsyncRetry(ExponentialBackoff(cap=1.0, base=0.05), 8),
+    )
 
 
 def create_app(settings: Settings, *, clock: Callable[[], float] | None = None) -> Starlette:
@@ -65,8 +79,9 @@ def create_app(settings: Settings, *, clock: Callable[[], float] | None = None) 
         )
         r = aioredis.Redis.from_pool(pool)
         r_sync = redis.Redis.from_url(settings.redis_url)
-        service = RoomService(settings, db, r, r_sync, **({"clock": clock} if clock else {}))
-        hub = Hub(service, r)
+        rooms_r = _rooms_redis(settings, r)
+        service = RoomService(settings, db, rooms_r, r_sync, **({"clock": clock} if clock else {}))
+        hub = Hub(service, rooms_r, r)
         await hub.start()
         await service.leases.start()  # ghost members of dead processes go (server/live/member_leases.py)
         # A Redis that lost its boards (wiped, or new) gets them back from SQL before play.
@@ -92,6 +107,8 @@ def create_app(settings: Settings, *, clock: Callable[[], float] | None = None) 
             await hub.stop()
             await service.leases.stop()
             await r.aclose()
+            if rooms_r is not r:
+                await rooms_r.aclose()
             r_sync.close()
             db.dispose()
 
@@ -101,6 +118,9 @@ def create_app(settings: Settings, *, clock: Callable[[], float] | None = None) 
         *reference_api.routes,
         *competition_api.routes,
         *matches_api.routes,
+        *team_routes.routes,
+        *first_start.routes,
+        *lookups.routes,
         WebSocketRoute("/ws", ws_endpoint),
         Mount("/static", StaticFiles(directory=CLIENT_DIR, check_dir=False), name="static"),
     ]

@@ -1,9 +1,10 @@
 """RQ jobs that score explanations: batched, streamed to the room, persisted once.
 
-``enqueue_scoring`` files a request (a Redis key per request plus a shared list of
-request ids) and enqueues a job for it. Whichever job runs first takes every queued
-request it can claim — claiming is deleting the request's key, so each request is
-answered exactly once — and scores them as one batch: the simulator sees every
+``enqueue_scoring`` files a request (a Redis key per request, its id in its author's lane:
+workers/scoring_lanes.py) and enqueues a job for it. Whichever job runs first takes a fair
+batch — one request per lane in turn, so one player's many submissions do not queue ahead of
+everyone else's — and claims each (claiming is deleting the request's key, so each request is
+answered exactly once); it scores them as one batch: the simulator sees every
 explanation of a neuron at once. A guard key per (explanation, simulator, version)
 keeps two workers from scoring the same explanation at the same time; a Score that
 already exists for the current version and records is reused, never recomputed.
@@ -38,6 +39,7 @@ from engine.scoring import Simulator, make_simulator
 from engine.scoring.score import ScoreResult, record_correlation, score_predictions, select_records
 from store import campaigns, eventlog
 from store.models import Explanation, Neuron, Score
+from workers import scoring_lanes as lanes
 from workers.context import WorkerContext, get_context, once_per_process
 from workers.queues import default_queue, model_queue
 from workers.scoring_claims import claim, guard_owner, take_over, unclaim
@@ -58,8 +60,12 @@ RECORDS_PER_CHUNK = 8
 
 
 def _retry(settings: Settings) -> Retry:
-    """Twice more after a failure or a dead worker (RQ's abandoned-job cleanup honours it)."""
-    return Retry(max=2, interval=[settings.scoring_retry_s, 6 * settings.scoring_retry_s])
+    """Twice more after a failure or a dead worker (RQ's abandoned-job cleanup honours it), at
+    the front of the queue: a retried job keeps its place (its requests went back to the front
+    of their lanes too, workers/scoring_claims.py)."""
+    return Retry(
+        max=2, interval=[settings.scoring_retry_s, 6 * settings.scoring_retry_s], enqueue_at_front=True
+    )
 
 
 def get_simulator(settings: Settings) -> Simulator:
@@ -71,11 +77,17 @@ def get_simulator(settings: Settings) -> Simulator:
 
 
 # -- enqueueing -----------------------------------------------------------------
-def enqueue_scoring(r: redis.Redis, settings: Settings, explanation_id: int, room_id: str | None) -> Job:
+def enqueue_scoring(
+    r: redis.Redis, settings: Settings, explanation_id: int, room_id: str | None, player_id: int | None = None
+) -> Job:
+    """File a request in its author's lane (workers/scoring_lanes.py) and wake a scoring job.
+
+    The job is a wake-up call, not a ticket: whichever job runs takes the next fair batch."""
     request_id = uuid.uuid4().hex
-    body = orjson.dumps({"explanation_id": int(explanation_id), "room_id": room_id})
+    lane = lanes.lane_of(player_id, room_id)
+    body = orjson.dumps({"explanation_id": int(explanation_id), "room_id": room_id, "lane": lane})
     r.set(keys.scoring_request(request_id), body, ex=REQUEST_TTL_S)
-    r.rpush(keys.scoring_requests(), request_id)
+    lanes.add(r, lane, request_id)
     return model_queue(r, settings).enqueue(
         score_explanation_job,
         int(explanation_id),
@@ -109,16 +121,14 @@ def score_explanation_job(
     else:
         # A retry first answers what its earlier attempt claimed: that attempt may have died
         # after claiming, and a claimed request is a deleted key that nobody else would answer.
+        # Then the next fair batch: one request per lane in turn, whoever's job this is.
         requests = list(job.meta.get("claimed", [])) if job is not None else []
-        own = claim(r, request_id)
-        if own is not None:
-            requests.append(own)
+        for rid in lanes.take(r, BATCH_MAX):
+            taken = claim(r, rid)
+            if taken is not None:
+                requests.append(taken)
         if not requests:
-            return {"answered_by": "another job"}  # a batch of another job already took it
-    for rid in r.lpop(keys.scoring_requests(), BATCH_MAX) or []:  # type: ignore[union-attr]
-        other = claim(r, rid.decode() if isinstance(rid, bytes) else str(rid))
-        if other is not None:
-            requests.append(other)
+            return {"answered_by": "another job"}  # earlier jobs' batches took every request
     if job is not None and request_id is not None:
         # One entry per request: an earlier attempt may have put back (unclaimed) what it held.
         requests = list({req["request_id"]: req for req in requests}.values())
@@ -208,7 +218,7 @@ def score_requests(ctx: WorkerContext, requests: list[dict[str, Any]]) -> int:
             explanation = session.get(Explanation, explanation_id)
             if explanation is None or explanation.status == "removed":
                 reason = "no such explanation" if explanation is None else "the explanation was removed"
-                _tell(ctx.redis, rooms[explanation_id], _error_event(explanation_id, reason))
+                _tell(ctx.rooms_redis, rooms[explanation_id], _error_event(explanation_id, reason))
                 continue
             by_neuron[explanation.neuron_id].append(explanation)
     for neuron_id, explanations in by_neuron.items():
@@ -227,14 +237,15 @@ def _score_neuron(
     explanations: list[Explanation],
     rooms: dict[int, list[str | None]],
 ) -> None:
-    r = ctx.redis
+    r, rooms_r = ctx.redis, ctx.rooms_redis  # rooms' logs may live on a cluster (Settings)
     with ctx.db.session() as session:
         neuron = session.get(Neuron, neuron_id)
         records = load_records(session, neuron_id)
     records_version = neuron.records_version if neuron else 1
     if not records:
         for e in explanations:
-            _tell(r, rooms[e.id or 0], _error_event(e.id or 0, "the neuron has no records to score against"))
+            reason = "the neuron has no records to score against"
+            _tell(rooms_r, rooms[e.id or 0], _error_event(e.id or 0, reason))
         return
     todo: list[Explanation] = []
     held: list[str] = []
@@ -243,8 +254,8 @@ def _score_neuron(
             assert explanation.id is not None
             score = _wait_for_other_scorer(ctx, sim, explanation.id, records_version, held)
             if score is not None:
-                _tell_score(r, rooms[explanation.id], score, neuron_id)
-                settle_stored_score(ctx.db, r, ctx.settings, explanation.id)
+                _tell_score(rooms_r, rooms[explanation.id], score, neuron_id)
+                settle_stored_score(ctx.db, r, ctx.settings, explanation.id, rooms_r=rooms_r)
             else:
                 todo.append(explanation)
         if todo:
@@ -284,7 +295,7 @@ def _simulate_and_store(
     todo: list[Explanation],
     rooms: dict[int, list[str | None]],
 ) -> None:
-    r = ctx.redis
+    r = ctx.rooms_redis  # where the rooms' logs live (a Redis Cluster when configured)
     texts = [e.text for e in todo]
     predictions: list[list[list[float]]] = [[] for _ in todo]
     for start in range(0, len(records), RECORDS_PER_CHUNK):
@@ -315,7 +326,7 @@ def _simulate_and_store(
         score = _store(ctx, explanation.id or 0, records_version, result)
         _tell_score(r, rooms[explanation.id or 0], score, neuron_id)
         # Where the score is written, whether or not its author or room is still there.
-        settle_stored_score(ctx.db, r, ctx.settings, explanation.id or 0)
+        settle_stored_score(ctx.db, ctx.redis, ctx.settings, explanation.id or 0, rooms_r=r)
 
 
 def _store(ctx: WorkerContext, explanation_id: int, records_version: int, result: ScoreResult) -> Score:

@@ -28,13 +28,21 @@ TOLD_TTL_S = 86_400
 
 
 def settle_stored_score(
-    db: Database, r: redis.Redis, settings: Settings, explanation_id: int, now: datetime | None = None
+    db: Database,
+    r: redis.Redis,
+    settings: Settings,
+    explanation_id: int,
+    now: datetime | None = None,
+    rooms_r: redis.Redis | None = None,
 ) -> None:
+    """``rooms_r``: where rooms' logs live (WorkerContext.rooms_redis; ``r`` when not given)."""
     if not first_score(db, explanation_id):
         return  # a rescore (new records or simulator): its round and quests settled the first one
     now = now or datetime.now(UTC)
     late = settle_score(db, r, settings, explanation_id, now)
     if late is not None and late.awards:
-        told = keys.late_points_told(",".join(sorted(a.claim or "" for a in late.awards)))
-        eventlog.append_once(r, late.room_id, late.event(), told, TOLD_TTL_S, history=settings.room_history)
+        told = keys.late_points_told(late.room_id, ",".join(sorted(a.claim or "" for a in late.awards)))
+        room_r = rooms_r if rooms_r is not None else r
+        history = settings.room_history
+        eventlog.append_once(room_r, late.room_id, late.event(), told, TOLD_TTL_S, history=history)
     credit_and_tell(db, r, settings, explanation_id, now)

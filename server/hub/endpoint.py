@@ -7,8 +7,6 @@ else the one the server remembers) and gets the events after version V, or a ful
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from typing import Any
@@ -18,30 +16,33 @@ from starlette.websockets import WebSocket
 
 from rooms.puzzle_room import RoomError
 from server.api.guest_limit import allow_new_guest
-from server.api.sessions import guest_name, make_token, read_token
+from server.api.sessions import make_token, read_token
 from server.hub.browser_session import session_of
 from server.hub.connection import Connection
 from server.hub.flood import FloodGuard
 from server.hub.handlers import AppContext, handle
 from server.live.room_kinds import Way
 from server.wire import protocol as p
-from store.players import create_guest, get_player, public, total_points
+from store.players import get_player, public, total_points
 
 log = logging.getLogger(__name__)
 
 
-def _session(ctx: AppContext, token: str | None) -> tuple[dict[str, Any], str] | None:
-    """(public player, token) for the token, a new guest without one, None for a bad token."""
+def _session(ctx: AppContext, token: str) -> tuple[dict[str, Any], str] | None:
+    """(public player, token) for the token, None for a bad token."""
     secret = ctx.settings.effective_secret_key()
     with ctx.db.session() as s:
-        if token:
-            player_id = read_token(secret, token)
-            player = get_player(s, player_id) if player_id is not None else None
-            if player is None:
-                return None
-            return public(player, total_points(s, int(player.id or 0))), token
-        player = create_guest(s, guest_name())
-        return public(player, 0), make_token(secret, int(player.id or 0))
+        player_id = read_token(secret, token)
+        player = get_player(s, player_id) if player_id is not None else None
+        if player is None:
+            return None
+        return public(player, total_points(s, int(player.id or 0))), token
+
+
+async def _new_guest(ctx: AppContext) -> tuple[dict[str, Any], str]:
+    """A new guest (created in a batch with whoever connects meanwhile) and its token."""
+    player = await ctx.guests.new_guest()
+    return player, make_token(ctx.settings.effective_secret_key(), int(player["id"]))
 
 
 def _int_param(value: str | None) -> int | None:
@@ -77,7 +78,8 @@ async def ws_endpoint(ws: WebSocket) -> None:
         await ws.send_text(p.encode(p.error_event(p.ERR_FLOOD, message), fmt))
         await ws.close(p.CLOSE_POLICY_VIOLATION, "guest flood")
         return
-    session = await run_in_threadpool(_session, ctx, params.get("token"))
+    token_param = params.get("token")
+    session = await run_in_threadpool(_session, ctx, token_param) if token_param else await _new_guest(ctx)
     if session is None:
         await ws.send_text(
             p.encode(p.error_event(p.ERR_BAD_TOKEN, "unknown session; connect without a token"), "json")
@@ -88,7 +90,6 @@ async def ws_endpoint(ws: WebSocket) -> None:
     conn = Connection(ws, fmt, player, ctx.service, ctx.settings.ws_outbox)
     conn.session_id = session_id
     await ctx.hub.add_connection(conn)
-    tasks = [asyncio.create_task(conn.pump())]
     try:
         welcome = {
             "type": "welcome",
@@ -111,11 +112,7 @@ async def ws_endpoint(ws: WebSocket) -> None:
         # task per socket costs memory (docs/BENCHMARKS.md "Load").
         await _receive_loop(ctx, conn)
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        conn.stop_pump()
         await ctx.hub.remove_connection(conn)
         await conn.close(p.CLOSE_NORMAL)
 

@@ -22,6 +22,7 @@ import orjson
 import redis.asyncio as aioredis
 
 from config import keys
+from server.hub.channels import Channels, RoomsRedis
 from server.hub.connection import Connection
 from server.live.crowd import Crowds
 from server.live.room_kinds import Way
@@ -34,12 +35,15 @@ TICK_S = 0.25
 
 
 class Hub:
-    def __init__(self, service: RoomService, r: aioredis.Redis) -> None:
+    """``r``: the rooms' Redis (a Redis Cluster client when configured); ``plain_r``: redis_url's,
+    where workers publish players' private events (the same client when there is no cluster)."""
+
+    def __init__(self, service: RoomService, r: RoomsRedis, plain_r: aioredis.Redis | None = None) -> None:
         self.service, self.r = service, r
         self.rooms: dict[str, set[Connection]] = {}
         self.players: dict[int, set[Connection]] = {}
         self._channels: dict[str, tuple[str, Any]] = {}  # channel -> ("room", id) | ("player", id)
-        self._pubsub = r.pubsub()
+        self._bus = Channels(r, plain_r if plain_r is not None else r)  # type: ignore[arg-type]
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()  # held so they are not collected mid-run
         # What differs between room kinds (admission, hooks, ticks): server/live/room_kinds.py.
@@ -47,8 +51,7 @@ class Hub:
         self.crowds = Crowds(r, service.settings.crowd_interval_s, self._count_players, self._emit_one)
 
     async def start(self) -> None:
-        # A pub/sub connection needs one subscription before it can be read.
-        await self._pubsub.subscribe(keys.player_channel("hub-idle"))
+        await self._bus.start(keys.player_channel("hub-idle"))
         self._tasks = [
             asyncio.create_task(self._listen()),
             asyncio.create_task(self._tick_loop()),
@@ -63,7 +66,7 @@ class Hub:
                 await task
         await self.crowds.aclose()
         with contextlib.suppress(Exception):
-            await self._pubsub.aclose()
+            await self._bus.aclose()
 
     @property
     def connection_count(self) -> int:
@@ -102,7 +105,13 @@ class Hub:
         # skipped by the pump (last_v is None) but covered by the sync, so nothing is missed.
         conn.room_id, conn.last_v, conn.watching = room_id, None, watching
         if watching is None:  # watchers (a streamer room's audience) are not members
-            await self.service.join(room_id, conn.player_id, str(conn.player["name"]))
+            try:
+                await self.service.join(room_id, conn.player_id, str(conn.player["name"]))
+            except BaseException:
+                # Not in the room after all: a connection left registered here but never
+                # synced would drop every event of the room in silence (issue 19).
+                await self._unregister(conn)
+                raise
         conn.request_sync(room_id, since)
         for event in await kind.snapshot(conn, room_id):
             conn.deliver_private(event)
@@ -113,10 +122,11 @@ class Hub:
             await self.service.tick(room_id)
             await kind.tick(room_id)
 
-    async def leave_room(self, conn: Connection) -> None:
+    async def _unregister(self, conn: Connection) -> tuple[str, str | None] | None:
+        """Forget the connection's room in this process: (room, how it watched), or None."""
         room_id = conn.room_id
         if room_id is None:
-            return
+            return None
         conn.room_id, conn.last_v = None, None
         watching, conn.watching = conn.watching, None
         members = self.rooms.get(room_id, set())
@@ -124,6 +134,13 @@ class Hub:
         if not members:
             self.rooms.pop(room_id, None)
             await self._unsubscribe(keys.room_channel(room_id))
+        return room_id, watching
+
+    async def leave_room(self, conn: Connection) -> None:
+        left = await self._unregister(conn)
+        if left is None:
+            return
+        room_id, watching = left
         try:
             if watching is None:
                 await self.service.leave(room_id, conn.player_id)
@@ -141,32 +158,25 @@ class Hub:
 
     async def _subscribe(self, channel: str, target: tuple[str, Any]) -> None:
         self._channels[channel] = target
-        await self._pubsub.subscribe(channel)
+        if target[0] == "room":
+            await self._bus.subscribe_room(channel)
+        else:
+            await self._bus.subscribe_player(channel)
 
     async def _unsubscribe(self, channel: str) -> None:
-        self._channels.pop(channel, None)
-        await self._pubsub.unsubscribe(channel)
+        target = self._channels.pop(channel, None)
+        if target is not None and target[0] == "room":
+            await self._bus.unsubscribe_room(channel)
+        else:
+            await self._bus.unsubscribe_player(channel)
 
     # -- fan-out -----------------------------------------------------------------------------
     async def _listen(self) -> None:
         while True:
-            try:
-                message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("pub/sub read failed; retrying")
-                await asyncio.sleep(0.5)
-                continue
-            if message is None:
-                continue
-            channel = (
-                message["channel"].decode() if isinstance(message["channel"], bytes) else message["channel"]
-            )
+            channel, data = await self._bus.get()
             target = self._channels.get(channel)
             if target is None:
                 continue
-            data = message["data"]
             try:
                 event = orjson.loads(data)
             except orjson.JSONDecodeError:

@@ -7,7 +7,7 @@ a kind's own messages (a streamer host's) go to the kind that declares them.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import redis
 import redis.asyncio as aioredis
@@ -18,8 +18,10 @@ from rooms.puzzle_room import RoomError
 from server.api.sessions import clean_name
 from server.hub.connection import Connection
 from server.hub.fanout import Hub
+from server.hub.guests import GuestBatcher
 from server.live.room_kinds import Way
 from server.live.room_service import RoomService
+from server.wire import game_protocol as gp
 from server.wire import protocol as p
 from store.db import DATABASE_DOWN, Database
 from store.players import rename as rename_player
@@ -37,6 +39,10 @@ class AppContext:
     service: RoomService
     hub: Hub
     limits: p.Limits
+    guests: GuestBatcher = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.guests = GuestBatcher(self.db)  # new guests, committed in batches (server/hub/guests.py)
 
 
 def _room_of(conn: Connection) -> str:
@@ -79,6 +85,8 @@ async def _handle(ctx: AppContext, conn: Connection, msg: p.ClientMessage) -> No
             await _share(ctx, conn, request_id)
         case p.Rename(name=name, country=country):
             await _rename(ctx, conn, name, country)
+        case gp.PassRound():  # every kind's rounds end early once everyone is done
+            await ctx.service.pass_round(_room_of(conn), conn.player_id)
         case p.Ping(t=t):
             await conn.send({"type": "pong", "t": t})
         case p.Pong():

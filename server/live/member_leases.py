@@ -2,7 +2,7 @@
 
 Every web process keeps a lease (config.keys.process_lease, TTL Settings.process_lease_s,
 renewed every third of it) and is listed in config.keys.processes. Its room memberships are
-counted per (room, player) in its own hash (server/live/room_members.py). Each process also
+counted per (room, player) in its own hash per room (server/live/room_members.py). Each process also
 sweeps: a listed process whose lease lapsed is dead (SIGKILL, OOM, a lost host) — one sweeper
 claims it (SET NX), removes exactly the connections its hash counts (``RoomMembers.sweep``,
 which announces ``left`` like any leave), lets an emptied lobby rest, and forgets the process.
@@ -82,19 +82,22 @@ class MemberLeases:
         return removed
 
     async def _sweep_one(self, process: str) -> int:
-        held = await self.r.hgetall(keys.process_members(process))
         removed = 0
-        for field, count in held.items():
-            name = field.decode() if isinstance(field, bytes) else str(field)
-            room_id, _, player = name.rpartition(FIELD_SEP)
-            n = int(count)
-            if n <= 0 or not player.isdigit():
-                continue
-            changed = await self.members.sweep(process, room_id, int(player), n)
-            removed += n
-            if changed != NO_CHANGE and self.on_empty and await self.members.count(room_id) == 0:
-                await self.on_empty(room_id)
-        await self.r.delete(keys.process_members(process))
+        for raw_room in await self.r.smembers(keys.process_rooms(process)):
+            room = raw_room.decode() if isinstance(raw_room, bytes) else str(raw_room)
+            held = await self.r.hgetall(keys.room_process_members(room, process))
+            for field, count in held.items():
+                name = field.decode() if isinstance(field, bytes) else str(field)
+                room_id, _, player = name.rpartition(FIELD_SEP)
+                n = int(count)
+                if n <= 0 or not player.isdigit():
+                    continue
+                changed = await self.members.sweep(process, room_id, int(player), n)
+                removed += n
+                if changed != NO_CHANGE and self.on_empty and await self.members.count(room_id) == 0:
+                    await self.on_empty(room_id)
+            await self.r.delete(keys.room_process_members(room, process))
+        await self.r.delete(keys.process_rooms(process))
         await self.r.srem(keys.processes(), process)
         if removed:
             log.warning("removed %d connections of dead web process %s", removed, process)

@@ -97,32 +97,34 @@ class RoomLock:
         await self._release(keys=[self.key], args=[self.token])
 
 
-# KEYS: state hash, rooms index, lock, version. ARGV: state, index score, token, room id.
+# KEYS: state hash, lock, version. ARGV: state, token. Only the room's own keys: on a Redis
+# Cluster a script's keys must share a slot (the room's hash tag, config/keys.py), so the
+# rooms index (one key for all rooms) is written after it.
 _SAVE = (
-    FENCE_LUA.replace("KEYS[1]", "KEYS[3]").replace("ARGV[1]", "ARGV[3]")
+    FENCE_LUA.replace("KEYS[1]", "KEYS[2]").replace("ARGV[1]", "ARGV[2]")
     + """
-local v = tonumber(redis.call('GET', KEYS[4]) or '0')
+local v = tonumber(redis.call('GET', KEYS[3]) or '0')
 redis.call('HSET', KEYS[1], 'state', ARGV[1], 'v', v)
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[4])
 return v
 """
 )
 # The event-log append (store.eventlog), fenced: KEYS[4] the lock, ARGV[3] the token.
-_APPEND = FENCE_LUA.replace("KEYS[1]", "KEYS[4]").replace("ARGV[1]", "ARGV[3]") + eventlog.APPEND_LUA
+_FENCE_APPEND = FENCE_LUA.replace("KEYS[1]", "KEYS[4]").replace("ARGV[1]", "ARGV[3]")
 
 
 class FencedWrites:
     """The writes a lock holder makes, each refused (``LockLost``) once its lock lapsed."""
 
     def __init__(self, r: aioredis.Redis) -> None:
+        self.r = r
         self._save = r.register_script(_SAVE)
-        self._append = r.register_script(_APPEND)
+        self._append = r.register_script(eventlog.append_lua(r, _FENCE_APPEND))  # SPUBLISH on a cluster
 
     async def save(self, room_id: str, state: bytes, index_score: float, token: str) -> None:
         """The room's state with the version it reflects (read in the same script)."""
-        state_keys = [keys.room_state(room_id), keys.rooms_index(), keys.room_lock(room_id)]
-        state_keys.append(keys.room_version(room_id))
-        await self._run(self._save, state_keys, [state, index_score, token, room_id], room_id)
+        state_keys = [keys.room_state(room_id), keys.room_lock(room_id), keys.room_version(room_id)]
+        await self._run(self._save, state_keys, [state, token], room_id)
+        await self.r.zadd(keys.rooms_index(), {room_id: index_score})
 
     async def append(self, room_id: str, event: dict[str, Any], history: int, token: str) -> None:
         log_keys = [keys.room_version(room_id), keys.room_events(room_id), keys.room_channel(room_id)]

@@ -13,8 +13,9 @@ connections per player, a kick drops them all, rooms bigger than ``announce_max`
 members silently (their clients follow the ``crowd`` count). The scripts below run the same
 rules; tests/server/test_membership_rules.py runs random sequences through both.
 
-Each web process also counts the connections it holds per (room, player) in its own hash
-(config.keys.process_members), in the same scripts: when the process dies, another one removes
+Each web process also counts the connections it holds per (room, player) in its own hash per
+room (config.keys.room_process_members, in the room's slot; config.keys.process_rooms lists
+the rooms), in the same scripts: when the process dies, another one removes
 exactly those connections (``sweep``, driven by server/live/member_leases.py), so a killed
 process leaves no ghost members.
 """
@@ -28,7 +29,7 @@ import orjson
 import redis.asyncio as aioredis
 
 from config import keys
-from store.eventlog import APPEND_LUA
+from store.eventlog import append_lua
 
 # Each prefix runs before the event-log append (KEYS[1..3], ARGV[1..2]) and returns early when
 # there is nothing to announce: 0 = no change, -1 = changed but the room is too big to announce.
@@ -93,9 +94,9 @@ class RoomMembers:
         self.r, self.announce_max, self.history = r, announce_max, history
         # Whose connections these are (server/live/member_leases.py); one id per web process.
         self.process_id = process_id or uuid.uuid4().hex
-        self._join = r.register_script(_JOIN + _MARK + APPEND_LUA)
-        self._leave = r.register_script(_LEAVE + _MARK + APPEND_LUA)
-        self._rename = r.register_script(_RENAME + _MARK + APPEND_LUA)
+        self._join = r.register_script(append_lua(r, _JOIN + _MARK))
+        self._leave = r.register_script(append_lua(r, _LEAVE + _MARK))
+        self._rename = r.register_script(append_lua(r, _RENAME + _MARK))
 
     async def _run(
         self,
@@ -115,7 +116,8 @@ class RoomMembers:
             keys.room_conns(room_id),
             keys.room_lock(room_id),
             keys.room_state(room_id),
-            keys.process_members(process_id or self.process_id),
+            # In the room's slot, so that the script's keys share one Redis Cluster shard.
+            keys.room_process_members(room_id, process_id or self.process_id),
         ]
         field = f"{room_id}{FIELD_SEP}{player_id}"
         args = [orjson.dumps(event), self.history, player_id, arg, self.announce_max, field, whose]
@@ -123,6 +125,8 @@ class RoomMembers:
 
     async def join(self, room_id: str, player_id: int, name: str) -> int:
         event = {"type": "joined", "player": {"id": player_id, "name": name}}
+        # Which rooms to look in when this process dies (a room listed but emptied is harmless).
+        await self.r.sadd(keys.process_rooms(self.process_id), room_id)
         return await self._run(self._join, room_id, event, player_id, name)
 
     async def leave(self, room_id: str, player_id: int, *, every_connection: bool = False) -> int:
@@ -143,6 +147,16 @@ class RoomMembers:
     async def all(self, room_id: str) -> dict[int, str]:
         raw = await self.r.hgetall(keys.room_members(room_id))
         return {int(k): v.decode() if isinstance(v, bytes) else v for k, v in raw.items()}
+
+    async def some(self, room_id: str, limit: int) -> tuple[dict[int, str], int]:
+        """At most about ``limit`` members and the count: for a snapshot, which lists a few. A
+        join storm into a room of 1,000 read the whole hash for every joiner (10^6 entries)."""
+        count = int(await self.r.hlen(keys.room_members(room_id)))
+        if count <= limit:
+            return await self.all(room_id), count
+        _cursor, raw = await self.r.hscan(keys.room_members(room_id), 0, count=limit)
+        found = {int(k): v.decode() if isinstance(v, bytes) else v for k, v in raw.items()}
+        return dict(list(found.items())[:limit]), count
 
     async def only(self, room_id: str, player_id: int) -> dict[int, str]:
         """The one member, or nobody: for a move that only checks its own player."""

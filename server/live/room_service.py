@@ -13,13 +13,15 @@ pub/sub message says.
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
+import anyio
 import orjson
 import redis
 import redis.asyncio as aioredis
@@ -28,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from config import keys
 from config.errors import ERR_ALREADY_SUBMITTED, ERR_BAD_FIELD, ERR_DOUBLE_VOTE, ERR_WRONG_PHASE
 from config.settings import Settings
+from rooms import private_game, round_flow
 from rooms.points import Award
 from rooms.puzzle_room import Puzzle, PuzzleRoom, RoomError, RoomState, Timing
 from server.live.earning import EarningSlots
@@ -35,19 +38,30 @@ from server.live.member_leases import MemberLeases
 from server.live.room_kinds import RoomKind, RoomKinds
 from server.live.room_lock import FencedWrites, RoomLock, held_token
 from server.live.room_members import NO_CHANGE, RoomMembers
+from server.live.room_turns import RoomTurns
 from store import eventlog
 from store.db import Database
 from store.explanations import best_scores, cast_vote, create_explanation, neuron_history
-from store.puzzles import neuron_clues
+from store.puzzles import baseline_scored, neuron_clues
 from store.settlement import RoundFacts, settle_round
 from workers.queues import default_queue
 from workers.scoring import enqueue_scoring
+from workers.scoring_warmup import enqueue_warm_up
 
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+# The bar of a round whose machine explanations were not all scored: a correlation's maximum.
+UNKNOWN_BAR = 1.0
 # How long the server remembers a player's room for a reconnect with ``since``.
 PLAYER_ROOM_TTL_S = 6 * 3600
 # Waiting for a busy room's lock polls this often (redis-py's default, 0.1 s, made every
 # contended move wait in tenths of a second).
 LOCK_POLL_S = 0.005
+# How long a move waits for the room (this process's turn, then the Redis lock) before failing.
+LOCK_WAIT_S = 15.0
+# Threads for the room's SQL (server/live/room_service.py ``_sql``), apart from the shared pool.
+ROOM_SQL_THREADS = 8
 
 
 def enqueue_embedding(r: redis.Redis, settings: Settings, explanation_id: int) -> None:
@@ -75,6 +89,10 @@ class RoomService:
             reveal_min_s=settings.room_reveal_min_s,
         )
         self.members = RoomMembers(r, settings.room_member_events_max, settings.room_history)
+        self.turns = RoomTurns(wait_s=LOCK_WAIT_S)
+        # The SQL of moves runs on threads of its own: a join storm's guest sessions fill the
+        # shared pool, and a move waiting behind them would hold the room's lock meanwhile.
+        self._sql_threads = anyio.CapacityLimiter(ROOM_SQL_THREADS)
         self.earning = EarningSlots(r, self.timing)
         # Started by the app (server/app.py): this process's lease, and the sweep of dead ones.
         self.leases = MemberLeases(r, self.members, settings.process_lease_s, on_empty=self._rest)
@@ -96,14 +114,20 @@ class RoomService:
         return PuzzleRoom(state, self.timing)
 
     @staticmethod
-    def _saved(state: RoomState) -> bytes:
+    def saved(state: RoomState) -> bytes:
         data = state.to_json()
         del data["members"], data["conns"]  # kept in their own hashes, changed without the lock
         return orjson.dumps(data)
 
     @asynccontextmanager
     async def locked(self, room_id: str, members: bool | int = True) -> AsyncIterator[PuzzleRoom]:
-        """The room under its lock; saved on a clean exit, left untouched on an exception."""
+        """The room under its lock; saved on a clean exit, left untouched on an exception.
+        This process's callers take turns first (server/live/room_turns.py): one polls Redis."""
+        async with self.turns.turn(room_id), self._redis_locked(room_id, members) as room:
+            yield room
+
+    @asynccontextmanager
+    async def _redis_locked(self, room_id: str, members: bool | int = True) -> AsyncIterator[PuzzleRoom]:
         lock = RoomLock(self.r, room_id, self.settings.room_lock_ttl_s, LOCK_POLL_S)
         await lock.acquire()
         try:
@@ -117,12 +141,20 @@ class RoomService:
         # The state is stored with the version it reflects, in one write: a snapshot read
         # while a transition's events are already in the log but its state is not yet saved
         # must not claim the newer version (the client would drop those events as seen).
-        await self.fenced.save(room.state.room_id, self._saved(room.state), self.clock(), token)
+        await self.fenced.save(room.state.room_id, self.saved(room.state), self.clock(), token)
 
     @asynccontextmanager
     async def locked_if_free(self, room_id: str) -> AsyncIterator[PuzzleRoom | None]:
         """Like ``locked``, but None at once when the lock is busy: for the clock's moves, which
         every process retries each tick anyway. A join storm must not queue on the lock for them."""
+        if self.turns.busy(room_id):
+            yield None
+            return
+        async with self.turns.turn(room_id), self._redis_locked_if_free(room_id) as room:
+            yield room
+
+    @asynccontextmanager
+    async def _redis_locked_if_free(self, room_id: str) -> AsyncIterator[PuzzleRoom | None]:
         lock = RoomLock(self.r, room_id, self.settings.room_lock_ttl_s)
         if not await lock.acquire(blocking=False):
             yield None
@@ -163,21 +195,26 @@ class RoomService:
             room, v = PuzzleRoom(RoomState.from_json(orjson.loads(raw)), self.timing), int(saved_v or 0)
         # Read after the version: a member who joins meanwhile is listed and announced again
         # (the client's member map takes both), never missing.
-        room.state.members = await self.members.all(room_id)
+        listed = self.settings.room_snapshot_members
+        room.state.members, member_count = await self.members.some(room_id, listed)
         missing = [eid for eid in room.state.written if eid not in room.state.scores]
         if missing:  # a score a worker stored whose event this room has not applied yet
-            for eid, score in (await run_in_threadpool(self._best_scores, missing)).items():
+            for eid, score in (await self._sql(self._best_scores, missing)).items():
                 room.record_score(eid, score)
-        snapshot = {**room.snapshot(), "v": v, "member_count": len(room.state.members)}
+        snapshot = {**room.snapshot(), "v": v, "member_count": member_count}
         snapshot["members"] = snapshot["members"][: self.settings.room_snapshot_members]
         return snapshot
 
     # -- membership ------------------------------------------------------------------------
     async def join(self, room_id: str, player_id: int, name: str) -> None:
         changed = await self.members.join(room_id, player_id, name) != NO_CHANGE
-        if changed and (await self.load(room_id, members=False)).arm_lobby_wanted():
-            await self._arm_lobby(room_id)  # the first one in starts the lobby clock
+        # The player is a member from here on: what follows must not fail the join.
         await self.r.set(keys.player_room(player_id), room_id, ex=PLAYER_ROOM_TTL_S)
+        try:
+            if changed and (await self.load(room_id, members=False)).arm_lobby_wanted():
+                await self._arm_lobby(room_id)  # the first one in starts the lobby clock
+        except Exception:  # the next tick arms it (``tick`` heals a lobby nobody armed)
+            log.exception("arming the lobby of room %s", room_id)
 
     async def leave(self, room_id: str, player_id: int, *, every_connection: bool = False) -> None:
         """One connection of the player leaves; ``every_connection``: a kick or a ban."""
@@ -185,6 +222,8 @@ class RoomService:
         if changed != NO_CHANGE and await self.members.count(room_id) == 0:
             async with self.locked(room_id) as room:
                 room.rest_if_empty()
+        elif changed != NO_CHANGE:
+            await self.end_if_all_done(room_id)  # the one who left may have been the last one waited for
 
     async def _rest(self, room_id: str) -> None:
         async with self.locked(room_id) as room:
@@ -209,14 +248,14 @@ class RoomService:
         async with self.locked(room_id, members=player_id) as room:
             puzzle = room.check_submit(player_id)
             await self.earning.claim(player_id, room_id, room.state.deadline, self.clock())
-            row = await run_in_threadpool(
+            row = await self._sql(
                 self._create_explanation, puzzle.neuron_id, player_id, text, room_id, room.state.round_key
             )
             if row is None:  # stored by an earlier attempt whose process died before saving the room
                 raise RoomError(ERR_ALREADY_SUBMITTED, "one explanation per player per round")
             # Queued before the room is saved: a process killed from here on leaves a row that
             # is scored anyway (and settled with its round, store/settlement.py).
-            await run_in_threadpool(enqueue_scoring, self.r_sync, self.settings, row, room_id)
+            await self._sql(enqueue_scoring, self.r_sync, self.settings, row, room_id, int(player["id"]))
             explanation = {
                 "id": row,
                 "text": text,
@@ -227,6 +266,7 @@ class RoomService:
             }
             await self.emit(room_id, room.add_explanation(explanation))
         await run_in_threadpool(enqueue_embedding, self.r_sync, self.settings, row)
+        await self.end_if_all_done(room_id)
         return row
 
     async def vote(self, room_id: str, player_id: int, explanation_id: int) -> None:
@@ -234,10 +274,28 @@ class RoomService:
         async with self.locked(room_id, members=player_id) as room:
             room.check_vote(player_id, explanation_id)
             await self.earning.claim(player_id, room_id, room.state.deadline, self.clock())
-            moved = await run_in_threadpool(self._cast_vote, explanation_id, player_id, room.state.round_key)
+            moved = await self._sql(self._cast_vote, explanation_id, player_id, room.state.round_key)
             if moved is False:
                 raise RoomError(ERR_DOUBLE_VOTE, "you already voted for this explanation")
             await self.emit(room_id, room.add_vote(player_id, explanation_id))
+        await self.end_if_all_done(room_id)
+
+    async def pass_round(self, room_id: str, player_id: int) -> None:
+        async with self.locked(room_id, members=player_id) as room:
+            await self.emit(room_id, round_flow.pass_round(room, player_id))
+        await self.end_if_all_done(room_id)
+
+    async def end_if_all_done(self, room_id: str) -> None:
+        """Reveal now when every connected player is done (rooms/round_flow.py).
+
+        Cheap when they are not: the done players are counted against the member count first,
+        and the member list is read only when the count could match."""
+        room = await self.load(room_id, members=False)
+        if not round_flow.could_all_be_done(room, await self.members.count(room_id)):
+            return
+        async with self.locked(room_id, members=False) as room:
+            connected = set(await self.members.all(room_id))  # under the lock: nobody slips in
+            await self.emit(room_id, round_flow.end_if_all_done(room, connected, self.clock()))
 
     async def record_score(self, room_id: str, explanation_id: int) -> float | None:
         """Apply an explanation's stored score (a ``score`` event only says one was stored: its
@@ -275,7 +333,7 @@ class RoomService:
             for _ in range(4):  # reveal -> lobby -> next puzzle can happen in one tick
                 now = self.clock()
                 if room.wants_puzzle(now):
-                    puzzle = await run_in_threadpool(
+                    puzzle = await self._sql(
                         self._pick_puzzle, list(room.state.members), room.state.recent, room_id
                     )
                     if puzzle is None:
@@ -294,13 +352,19 @@ class RoomService:
                     # this raises, nothing is said or saved, and a later tick ends the round
                     # (the claims make a second settlement store nothing twice).
                     facts = self._facts(room)
-                    awards, orphans = await run_in_threadpool(self._settle, facts)
+                    awards, orphans = await self._sql(self._settle, facts)
                     if awards:
                         points = {"type": "points", "round": room.state.round_no}
                         events = [*events, {**points, "awards": [a.to_json() for a in awards]}]
                     for eid in orphans:  # written by a process that died before saving the room
-                        await run_in_threadpool(enqueue_scoring, self.r_sync, self.settings, eid, room_id)
+                        await self._sql(enqueue_scoring, self.r_sync, self.settings, eid, room_id)
+                    # A private room's game counts the round (or ends with its summary).
+                    events = [*events, *private_game.end_of_round(room, [a.to_json() for a in awards])]
                 await self.emit(room_id, events)
+
+    # -- database, run in threads ------------------------------------------------------------
+    async def _sql(self, fn: Callable[..., T], *args: Any) -> T:
+        return await anyio.to_thread.run_sync(fn, *args, limiter=self._sql_threads)
 
     @staticmethod
     def _facts(room: PuzzleRoom) -> RoundFacts:
@@ -311,7 +375,10 @@ class RoomService:
             round_no=s.round_no,
             round_key=s.round_key,
             neuron_id=s.puzzle.neuron_id,
-            prior_best=s.puzzle.prior_best,
+            # The bar is unknown while a machine explanation of the neuron was unscored when the
+            # round began: then it stands at the highest score there is, and no score beats it
+            # (rooms/points.py; the late settlement reads the same bar from PlayedRound).
+            prior_best=s.puzzle.prior_best if s.puzzle.baseline_scored else UNKNOWN_BAR,
             prior_explained=s.puzzle.prior_explained,
             shown_authors={int(e["id"]): e.get("player_id") for e in s.puzzle.shown},
             written={eid: int(e["player_id"]) for eid, e in s.written.items()},
@@ -354,6 +421,8 @@ class RoomService:
             shown, prior_best, prior_explained = neuron_history(
                 s, int(facts["id"]), self.settings.room_shown_explanations
             )
+            scored = baseline_scored(s, int(facts["id"]))
+        enqueue_warm_up(self.r_sync, self.settings, int(facts["id"]))  # ready before the 1st submit
         return Puzzle(
             neuron_id=int(facts["id"]),
             campaign=str(facts["campaign"]),
@@ -363,4 +432,5 @@ class RoomService:
             shown=shown,
             prior_best=prior_best,
             prior_explained=prior_explained,
+            baseline_scored=scored,
         )

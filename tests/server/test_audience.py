@@ -74,7 +74,9 @@ class Fan:
 
 @pytest.fixture
 def audience_server(hub_settings: Settings, campaign: list[int]) -> Iterator[LiveServer]:
-    server = LiveServer(hub_settings.model_copy(update={"heartbeat_s": 60.0}), Clock()).start()
+    # A long round: 2,000 fans joining and voting must not outlast it on a loaded machine.
+    update = {"heartbeat_s": 60.0, "room_round_s": 600.0}
+    server = LiveServer(hub_settings.model_copy(update=update), Clock()).start()
     yield server
     server.stop()
 
