@@ -17,6 +17,12 @@ from engine.scoring.trained.dataset import FAMILIES, Sizes, build, leaks
 from engine.scoring.trained.families import AFTER, DELIMITER_SPLIT
 from engine.scoring.trained.simulator import SHIPPED_HEAD, TrainedSimulator, load_head
 from engine.scoring.trained.train import TrainConfig, train
+from engine.scoring.trained.wordnet import WORDNET_DIR
+
+# The synthetic data reads WordNet from Debian's wordnet-base (apt-get install wordnet-base).
+needs_wordnet = pytest.mark.skipif(
+    not (WORDNET_DIR / "data.noun").is_file(), reason="wordnet-base not installed"
+)
 
 TINY = Sizes(corpus=400, per_delimiter=12, numbers=40, sense_words=60, named_words=40, combos=8)
 
@@ -26,6 +32,7 @@ def data():  # type: ignore[no-untyped-def]
     return build(0, TINY)
 
 
+@needs_wordnet
 def test_no_target_word_sense_or_rule_is_shared_between_train_and_held_out(data) -> None:
     assert leaks(data) == set()
     train = {t for n in data.split("train") for t in n.neuron.targets}
@@ -49,6 +56,7 @@ def test_hand_split_tables_do_not_overlap() -> None:
     assert {split for split, _ in DELIMITER_SPLIT.values()} == {"train", "val", "test"}
 
 
+@needs_wordnet
 def test_every_family_is_in_training_and_records_hold_true_activations(data) -> None:
     families = Counter(n.neuron.family for n in data.split("train"))
     assert set(FAMILIES) <= set(families), families
@@ -60,6 +68,7 @@ def test_every_family_is_in_training_and_records_hold_true_activations(data) -> 
             assert n.neuron.fire(data.sentences[i]) == acts
 
 
+@needs_wordnet
 def test_the_data_is_deterministic_for_a_seed(data) -> None:
     again = build(0, TINY)
     assert [(n.neuron.name, n.neuron.split, n.top, n.rest) for n in again.neurons] == [
@@ -67,6 +76,7 @@ def test_the_data_is_deterministic_for_a_seed(data) -> None:
     ]
 
 
+@needs_wordnet
 def test_sense_neurons_fire_on_their_sense_only(data) -> None:
     senses = [n for n in data.neurons if n.neuron.family == "senses"]
     assert senses
@@ -76,6 +86,7 @@ def test_sense_neurons_fire_on_their_sense_only(data) -> None:
         assert n.neuron.confusers and n.neuron.explanations[0] not in n.neuron.confusers
 
 
+@needs_wordnet
 def test_a_few_training_steps_reduce_the_loss() -> None:
     torch.set_num_threads(1)
     report = train(
