@@ -17,6 +17,7 @@ from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialBackoff
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -28,6 +29,9 @@ from server.api import competition as competition_api
 from server.api import matches as matches_api
 from server.api import reference as reference_api
 from server.api import session_routes as http_api
+from server.api.attempts import Attempts
+from server.api.edge import BodyLimit, SecurityHeaders
+from server.hub.caps import SocketCaps
 from server.hub.endpoint import ws_endpoint
 from server.hub.fanout import Hub
 from server.hub.handlers import AppContext
@@ -84,6 +88,8 @@ def create_app(settings: Settings, *, clock: Callable[[], float] | None = None) 
         hub.gate = streamer
         streamer.pusher.start()
         app.state.ctx = AppContext(settings, db, r, r_sync, service, hub, limits, streamer)
+        app.state.attempts = Attempts(settings, r)  # failed logins, codes, API keys (issue 16)
+        app.state.socket_caps = SocketCaps(settings)
         hub.score_listeners.append(QuestCredits(settings, db, r, r_sync).on_score)
         app.state.matches = matches = MatchRooms(service)  # team matches (server/live/match_rooms.py)
         hub.score_listeners.append(matches.on_score)
@@ -109,7 +115,11 @@ def create_app(settings: Settings, *, clock: Callable[[], float] | None = None) 
         Mount("/static", StaticFiles(directory=CLIENT_DIR, check_dir=False), name="static"),
     ]
     handlers = dict.fromkeys(DATABASE_DOWN, http_api.database_unavailable)  # 503, not a 500 page
-    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
+    middleware = [
+        Middleware(SecurityHeaders),
+        Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers, middleware=middleware)
 
 
 def app_from_environment() -> Starlette:

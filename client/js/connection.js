@@ -1,5 +1,6 @@
 // The game's websocket: keeps the session token and the last room version, reconnects by
-// itself with exponential backoff and jitter, and resumes with ?token=T&since=V&room=R so the
+// itself with exponential backoff and jitter, and resumes with ?since=V&room=R (the token in
+// Sec-WebSocket-Protocol) so the
 // server replays exactly what was missed (or sends a resync snapshot).
 import { FATAL_CLOSES, PROTOCOL } from "./protocol.js";
 
@@ -28,10 +29,14 @@ export class GameConnection {
     this.stopped = false;
   }
 
+  // The token travels in Sec-WebSocket-Protocol, never in the URL (URLs end up in logs).
+  subprotocols() {
+    return this.token ? ["nq.v1", `nq.token.${this.token}`] : ["nq.v1"];
+  }
+
   url() {
     const proto = location.protocol === "https:" ? "wss" : "ws";
     const params = new URLSearchParams({ format: "json", protocol: String(PROTOCOL.PROTOCOL_VERSION) });
-    if (this.token) params.set("token", this.token);
     if (this.token && this.room && this.v !== null) {
       params.set("since", String(this.v));
       params.set("room", this.room);
@@ -45,7 +50,7 @@ export class GameConnection {
 
   open() {
     this.onStatus(this.attempt ? "reconnecting" : "connecting", this.attempt);
-    const ws = new WebSocket(this.url());
+    const ws = new WebSocket(this.url(), this.subprotocols());
     this.ws = ws;
     ws.onopen = () => {
       this.attempt = 0;

@@ -44,7 +44,7 @@ export const PROTOCOL = Object.freeze({
 export const FATAL_CLOSES = new Set([PROTOCOL.CLOSE_BAD_TOKEN, PROTOCOL.CLOSE_UNSUPPORTED_VERSION]);
 
 // A connection that keeps the token and the last room version, and reconnects with
-// ?token=T&since=V so the server replays what was missed.
+// ?since=V (the token in Sec-WebSocket-Protocol) so the server replays what was missed.
 export class Connection {
   constructor(onEvent, onStatus) {
     this.onEvent = onEvent;
@@ -54,17 +54,21 @@ export class Connection {
     this.retry = 500;
   }
 
+  // The token travels in Sec-WebSocket-Protocol, never in the URL (URLs end up in logs).
+  subprotocols() {
+    return this.token ? ["nq.v1", `nq.token.${this.token}`] : ["nq.v1"];
+  }
+
   url() {
     const proto = location.protocol === "https:" ? "wss" : "ws";
     const params = new URLSearchParams({ format: "json", protocol: String(PROTOCOL.PROTOCOL_VERSION) });
-    if (this.token) params.set("token", this.token);
     if (this.token && this.v !== null) params.set("since", String(this.v));
     return `${proto}://${location.host}/ws?${params}`;
   }
 
   open() {
     this.onStatus("connecting");
-    const ws = new WebSocket(this.url());
+    const ws = new WebSocket(this.url(), this.subprotocols());
     this.ws = ws;
     ws.onopen = () => { this.retry = 500; this.onStatus("online"); };
     ws.onmessage = (msg) => {

@@ -22,7 +22,7 @@ from rooms import achievements, quests, teams
 from rooms import leaderboards as lb
 from rooms.boards import BOARDS, BoardError, boards_of_player, resolve_period, spec_of
 from rooms.streaks import compute_streak, share_text
-from server.api.guard import ApiError, Context, guarded, int_param, not_found, str_param
+from server.api.guard import ApiError, Context, guarded, in_db, int_param, not_found, str_param
 from store import competition
 from store.models import Player, Quest, Team
 
@@ -30,22 +30,19 @@ PREFIX = "/api/v1"
 MAX_BODY = 4_096
 
 
-def current_player(request: Request, ctx: Context) -> int | None:
-    """The signed-in player's id, or None. Prefers server.auth.current_player once it exists."""
-    try:
-        from server.auth import current_player as from_auth  # type: ignore[import-not-found]
-    except ImportError:
-        from server.api.sessions import read_token
+async def current_player(request: Request, ctx: Context) -> int | None:
+    """The signed-in player's id while the bearer's session is open (not expired or revoked)."""
+    from server.api.sessions import player_of_token
 
-        auth = request.headers.get("authorization", "")
-        if not auth.lower().startswith("bearer "):
-            return None
-        return read_token(ctx.settings.effective_secret_key(), auth[7:].strip())
-    return from_auth(request)
+    auth = request.headers.get("authorization", "")
+    if not auth.lower().startswith("bearer "):
+        return None
+    token = auth[7:].strip()
+    return await in_db(ctx, lambda session: player_of_token(session, ctx.settings, token))  # type: ignore[no-any-return]
 
 
-def _require_player(request: Request, ctx: Context) -> int:
-    player_id = current_player(request, ctx)
+async def _require_player(request: Request, ctx: Context) -> int:
+    player_id = await current_player(request, ctx)
     if player_id is None:
         raise ApiError(401, "no_session", "sign in first (Authorization: Bearer <session token>)")
     return player_id
@@ -122,7 +119,7 @@ async def board_top(request: Request, ctx: Context) -> dict[str, Any]:
 async def board_around(request: Request, ctx: Context) -> dict[str, Any]:
     board, period = _board_and_period(request)
     neighbours = int_param(request, "n", 5, 0, 50)
-    member = int_param(request, "id", 0, 0, 2**31 - 1) or current_player(request, ctx)
+    member = int_param(request, "id", 0, 0, 2**31 - 1) or await current_player(request, ctx)
     if not member:
         raise ApiError(400, "bad_parameter", "give ?id= or sign in")
 
@@ -253,7 +250,7 @@ async def quest_results(request: Request, ctx: Context) -> dict[str, Any]:
 
 async def quest_share(request: Request, ctx: Context) -> dict[str, Any]:
     quest_id = request.path_params["quest_id"]
-    player_id = _require_player(request, ctx)
+    player_id = await _require_player(request, ctx)
 
     def read() -> dict[str, Any]:
         now = _now()
@@ -287,8 +284,8 @@ async def quest_share(request: Request, ctx: Context) -> dict[str, Any]:
 
 
 # -- teams ----------------------------------------------------------------------------
-def _team_call(request: Request, ctx: Context, action: Callable[[Any, int], Team]) -> Any:
-    player_id = _require_player(request, ctx)
+async def _team_call(request: Request, ctx: Context, action: Callable[[Any, int], Team]) -> Any:
+    player_id = await _require_player(request, ctx)
 
     def run() -> dict[str, Any]:
         with ctx.db.session() as s:
@@ -299,7 +296,7 @@ def _team_call(request: Request, ctx: Context, action: Callable[[Any, int], Team
                 raise ApiError(status, exc.code, exc.reason) from None
             return {"team": teams.show_team(s, team.id or 0, player_id).to_json()}
 
-    return run_in_threadpool(run)
+    return await run_in_threadpool(run)
 
 
 async def team_create(request: Request, ctx: Context) -> dict[str, Any]:
@@ -324,7 +321,7 @@ async def team_leave(request: Request, ctx: Context) -> dict[str, Any]:
 
 async def team_show(request: Request, ctx: Context) -> dict[str, Any]:
     team_id = request.path_params["team_id"]
-    viewer = current_player(request, ctx)
+    viewer = await current_player(request, ctx)
 
     def read() -> dict[str, Any]:
         with ctx.db.session() as s:

@@ -71,7 +71,7 @@ def _resolve(
 
 
 async def match_create(request: Request, ctx: Context) -> dict[str, Any]:
-    captain_id = _require_player(request, ctx)
+    captain_id = await _require_player(request, ctx)
     refs, rounds, round_s = _read_request(await _body(request))
     matches = _matches(request)
     teams, neurons = await in_db(
