@@ -30,7 +30,7 @@ from server.api import matches as matches_api
 from server.api import reference as reference_api
 from server.api import session_routes as http_api
 from server.api.attempts import Attempts
-from server.api.edge import BodyLimit, SecurityHeaders
+from server.api.edge import BodyLimit, SecurityHeaders, redact_tokens_in_logs
 from server.hub.caps import SocketCaps
 from server.hub.endpoint import ws_endpoint
 from server.hub.fanout import Hub
@@ -114,6 +114,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] | None = None) 
         WebSocketRoute("/ws", ws_endpoint),
         Mount("/static", StaticFiles(directory=CLIENT_DIR, check_dir=False), name="static"),
     ]
+    redact_tokens_in_logs()
     handlers = dict.fromkeys(DATABASE_DOWN, http_api.database_unavailable)  # 503, not a 500 page
     middleware = [
         Middleware(SecurityHeaders),

@@ -1,7 +1,7 @@
 // The game's websocket: keeps the session token and the last room version, reconnects by
-// itself with exponential backoff and jitter, and resumes with ?since=V&room=R (the token in
-// Sec-WebSocket-Protocol) so the
-// server replays exactly what was missed (or sends a resync snapshot).
+// itself with exponential backoff and jitter, and resumes with ?since=V&room=R (the token goes
+// in Sec-WebSocket-Protocol, never in the URL) so the server replays exactly what was missed
+// (or sends a resync snapshot).
 import { FATAL_CLOSES, PROTOCOL } from "./protocol.js";
 
 const BASE_DELAY_MS = 400;

@@ -13,6 +13,8 @@ Two plain ASGI middlewares (no buffering of their own):
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -124,3 +126,30 @@ class BodyLimit:
             if started:
                 raise
             await self._refuse(send)
+
+
+# token=... in a query string; nq.token.... in a Sec-WebSocket-Protocol header (logged at DEBUG).
+_TOKEN_IN_URL = re.compile(r"((?:^|[?&])token=|nq\.token\.)[^&\s\"',]+")
+
+
+class RedactTokens(logging.Filter):
+    """Removes session tokens from log lines: uvicorn logs every request's path and query (a client
+    that still puts its token in a URL is refused, and its token is not written down), and at
+    DEBUG the handshake's headers (Sec-WebSocket-Protocol carries the token)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _TOKEN_IN_URL.sub(r"\1[redacted]", a) if isinstance(a, str) else a for a in record.args
+            )
+        if isinstance(record.msg, str):
+            record.msg = _TOKEN_IN_URL.sub(r"\1[redacted]", record.msg)
+        return True
+
+
+def redact_tokens_in_logs() -> None:
+    """Install RedactTokens on uvicorn's loggers (idempotent)."""
+    for name in ("uvicorn.access", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactTokens) for f in logger.filters):
+            logger.addFilter(RedactTokens())
