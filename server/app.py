@@ -88,7 +88,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] | None = None) 
         hub.gate = streamer
         streamer.pusher.start()
         app.state.ctx = AppContext(settings, db, r, r_sync, service, hub, limits, streamer)
-        app.state.attempts = Attempts(settings, r)  # failed logins, codes, API keys (issue 16)
+        app.state.attempts = streamer.attempts = Attempts(settings, r)  # failed logins, codes, API keys
         app.state.socket_caps = SocketCaps(settings)
         hub.score_listeners.append(QuestCredits(settings, db, r, r_sync).on_score)
         app.state.matches = matches = MatchRooms(service)  # team matches (server/live/match_rooms.py)

@@ -41,7 +41,7 @@ function route() {
 }
 
 // Streamer rooms have four-letter codes without vowels (and none of I L O U V Y).
-const STREAMER_CODE = /^[BCDFGHJKMNPQRSTWXZ]{4}$/i;
+const STREAMER_CODE = /^[BCDFGHJKMNPQRSTWXZ]{6}$/i;
 
 function joinRoom(id) {
   const code = id.replace(/[\s-]/g, "");

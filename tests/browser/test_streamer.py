@@ -42,6 +42,6 @@ def test_a_player_joins_by_code_and_the_host_kicks_them(
     expect(player.get_by_role("alert").filter(has_text="removed you")).to_be_visible()
     expect(player.get_by_role("button", name="Quick play")).to_be_visible()
     # An unknown code is refused inline in the lobby.
-    player.get_by_label("Room code").fill("ZZZZ")
+    player.get_by_label("Room code").fill("ZZZZZZ")
     player.get_by_role("button", name="Join", exact=True).click()
     expect(player.locator("#join-error")).not_to_be_empty()
