@@ -30,6 +30,7 @@ from rooms.picker import choose_neuron
 from rooms.points import award_round
 from rooms.puzzle_room import Puzzle, PuzzleRoom, RoomError, RoomState, Timing
 from server.live import quest_rooms
+from server.live.room_expiry import expire_empty_room, keep_room
 from server.live.room_members import NO_CHANGE, RoomMembers
 from store import eventlog
 from store.db import Database
@@ -159,6 +160,8 @@ class RoomService:
     # -- membership ------------------------------------------------------------------------
     async def join(self, room_id: str, player_id: int, name: str) -> None:
         changed = await self.members.join(room_id, player_id, name) != NO_CHANGE
+        if changed:
+            await keep_room(self.r, room_id)  # no longer empty: its keys stop expiring
         if changed and (await self.load(room_id, members=False)).arm_lobby_wanted():
             await self._arm_lobby(room_id)  # the first one in starts the lobby clock
         await self.r.set(keys.player_room(player_id), room_id, ex=PLAYER_ROOM_TTL_S)
@@ -169,6 +172,7 @@ class RoomService:
         if changed != NO_CHANGE and await self.members.count(room_id) == 0:
             async with self.locked(room_id) as room:
                 room.rest_if_empty()
+            await expire_empty_room(self.r, room_id, self.settings.empty_room_ttl_s)
 
     async def forget_room(self, player_id: int) -> None:
         await self.r.delete(keys.player_room(player_id))
