@@ -1,10 +1,9 @@
-"""Achievements: every rule in this one table, each a predicate over facts read from SQL.
+"""Achievements: every rule in this one table, each a predicate over a player's facts.
 
-``grant(session, player_id, now)`` evaluates all rules and stores the newly earned ones
-(Achievement's (player, code) unique constraint makes granting idempotent). Call it after
-anything that can change the facts: points awarded, a quest closed, a match stored. The
-facts are derived from SQL only, so a rule added later is granted retroactively on the
-player's next grant.
+Pure rules: the facts are read from SQL and the earned badges stored by
+store/competition/badges.py (``grant``), which calls ``newly_earned`` here. Because the facts
+are derived from SQL only, a rule added later is granted retroactively on the player's next
+grant.
 """
 
 from __future__ import annotations
@@ -12,13 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-
-from sqlmodel import Session
-
-from rooms.boards import as_utc
-from rooms.streaks import compute_streak
-from store import competition
-from store.models import Achievement
 
 
 @dataclass(frozen=True)
@@ -63,48 +55,18 @@ RULES: tuple[Rule, ...] = (
 RULES_BY_CODE = {rule.code: rule for rule in RULES}
 
 
-def facts_for(session: Session, player_id: int, now: datetime) -> Facts:
-    solved = competition.solved_daily_periods(session, player_id)
-    streak = compute_streak(competition.daily_periods(session), solved, as_utc(now).date().isoformat())
-    member = competition.membership_of(session, player_id)
-    wins = competition.team_wins(session, member.team_id, member.joined_at) if member else 0
-    return Facts(
-        explanations=competition.explanation_count(session, player_id),
-        points=competition.total_points(session, player_id),
-        top_explanation=competition.has_point_reason(session, player_id, "beat_best"),
-        dailies_solved=len(solved),
-        best_streak=streak.best,
-        team_wins=wins,
-    )
+def newly_earned(facts: Facts, have: set[str]) -> list[str]:
+    """The codes of every rule the facts meet that the player does not hold yet, in table order."""
+    return [rule.code for rule in RULES if rule.code not in have and rule.earned(facts)]
 
 
-def grant(session: Session, player_id: int, now: datetime) -> list[str]:
-    """Store every achievement the player has newly earned; returns their codes."""
-    have = {a.code for a in competition.achievements_of(session, player_id)}
-    facts = facts_for(session, player_id, now)
-    new = [rule.code for rule in RULES if rule.code not in have and rule.earned(facts)]
-    for code in new:
-        session.add(Achievement(player_id=player_id, code=code, granted_at=now))
-    if new and not competition.try_commit(session):
-        # Another process granted some of them at the same moment: store one at a time.
-        for code in new:
-            session.add(Achievement(player_id=player_id, code=code, granted_at=now))
-            competition.try_commit(session)
-    return new
-
-
-def shown(session: Session, player_id: int) -> list[dict[str, str]]:
-    """The player's achievements as a profile shows them, oldest first."""
+def shown(granted: list[tuple[str, datetime]]) -> list[dict[str, str]]:
+    """(code, granted at) pairs as a profile shows them, in the order given."""
     out = []
-    for a in competition.achievements_of(session, player_id):
-        rule = RULES_BY_CODE.get(a.code)
-        title, description = (rule.title, rule.description) if rule else (a.code, "")
+    for code, granted_at in granted:
+        rule = RULES_BY_CODE.get(code)
+        title, description = (rule.title, rule.description) if rule else (code, "")
         out.append(
-            {
-                "code": a.code,
-                "title": title,
-                "description": description,
-                "granted_at": a.granted_at.isoformat(),
-            }
+            {"code": code, "title": title, "description": description, "granted_at": granted_at.isoformat()}
         )
     return out

@@ -18,9 +18,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Literal
+from typing import Literal, Protocol
 
-from store.models import Player, PointEvent
+
+class BoardEvent(Protocol):
+    """What a board needs of a stored point event (store.models.PointEvent has it)."""
+
+    player_id: int
+    created_at: datetime
+    room_id: str | None
+    quest_id: int | None
+
+
+class BoardPlayer(Protocol):
+    """What a board needs of a player (store.models.Player has it)."""
+
+    id: int | None
+    country: str | None
+    region: str | None
+
 
 Order = Literal["desc", "asc"]
 Operator = Literal["incr", "best", "set"]
@@ -152,7 +168,7 @@ class Placement:
 
 
 def boards_for_event(
-    event: PointEvent, player: Player, team_id: int | None, *, grace_s: int, room_ttl_s: int
+    event: BoardEvent, player: BoardPlayer, team_id: int | None, *, grace_s: int, room_ttl_s: int
 ) -> list[Placement]:
     """Every (board, period) one point event counts on, for the live path and the rebuild alike."""
     when = event.created_at
@@ -180,7 +196,7 @@ def boards_for_event(
 
 
 def boards_of_player(
-    player: Player, team_id: int | None, quest_ids: list[int], now: datetime
+    player: BoardPlayer, team_id: int | None, quest_ids: list[int], now: datetime
 ) -> list[tuple[str, str, int]]:
     """(board, period, member id) of every current board a player can be on, for "my ranks"."""
     out: list[tuple[str, str, int]] = []

@@ -9,7 +9,8 @@ a competition rank (1, 1, 3); the order among them is the time each team reached
 
     lobby --start--> round --time--> review --time--> round ... review --time--> finished
 
-``store_result`` writes Match and MatchResult rows and grants achievements (team_win).
+Storing a finished match (Match and MatchResult rows, the team_win badge) is
+store/competition/matches.py.
 """
 
 from __future__ import annotations
@@ -18,11 +19,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
-
-from sqlmodel import Session
-
-from rooms import achievements
-from store.models import Match, MatchResult
 
 Event = dict[str, Any]
 
@@ -228,25 +224,3 @@ class TeamMatch:
             "type": "match.round", "round": index, "of": len(self.neuron_ids),
             "neuron_id": self.neuron_ids[index], "ends_at": self.phase_ends_at.isoformat(),
         }]  # fmt: skip
-
-
-def store_result(session: Session, match: TeamMatch) -> Match:
-    """Persist a finished match and grant achievements to everyone who played."""
-    if match.phase is not Phase.FINISHED or match.started_at is None or match.ended_at is None:
-        raise MatchError("not_finished", "only a finished match has a result")
-    row = Match(
-        room_id=match.room_id,
-        kind="team",
-        status="finished",
-        neuron_ids=match.neuron_ids,
-        started_at=match.started_at,
-        ended_at=match.ended_at,
-    )
-    session.add(row)
-    session.flush()
-    for team_id, score, rank in match.standings():
-        session.add(MatchResult(match_id=row.id or 0, team_id=team_id, score=score, rank=rank))
-    session.commit()
-    for player_id in match.players:
-        achievements.grant(session, player_id, match.ended_at)
-    return row

@@ -24,7 +24,6 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from config.settings import Settings, get_settings
-from rooms.boards_rebuild import ensure_boards
 from server.api import competition as competition_api
 from server.api import matches as matches_api
 from server.api import reference as reference_api
@@ -41,6 +40,7 @@ from server.live.redis_watch import RedisWatch
 from server.live.room_service import RoomService
 from server.live.streamer import StreamerRooms
 from server.wire.protocol import Limits
+from store.competition.boards_rebuild import ensure_boards
 from store.db import DATABASE_DOWN, Database
 
 CLIENT_DIR = Path(__file__).resolve().parent.parent / "client"

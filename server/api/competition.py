@@ -18,12 +18,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.routing import BaseRoute, Route
 
-from rooms import achievements, quests, teams
-from rooms import leaderboards as lb
 from rooms.boards import BOARDS, BoardError, boards_of_player, resolve_period, spec_of
 from rooms.streaks import compute_streak, share_text
 from server.api.guard import ApiError, Context, guarded, in_db, int_param, not_found, str_param
 from store import competition
+from store.competition import badges, quests, teams
+from store.competition import leaderboards as lb
 from store.models import Player, Quest, Team
 
 PREFIX = "/api/v1"
@@ -193,7 +193,7 @@ async def player_profile(request: Request, ctx: Context) -> dict[str, Any]:
                 "team_id": member.team_id if member else None,
                 "ranks": _ranks_of(ctx, s, player, now),
                 "streak": streak.to_json(),
-                "achievements": achievements.shown(s, player_id),
+                "achievements": badges.shown(s, player_id),
             }
 
     return await run_in_threadpool(read)

@@ -16,10 +16,10 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute, Route
 
 from rooms import team_match as tm
-from rooms.teams import normalise_code
 from server.api.competition import PREFIX, _body, _require_player
 from server.api.guard import ApiError, Context, guarded, in_db, not_found
 from server.live.match_rooms import MatchRooms, is_match_room, new_room_id, view
+from store.competition.teams import normalise_code
 from store.models import Team
 from store.puzzles import playable_neurons
 

@@ -35,7 +35,7 @@ def _clients(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 def cmd_rebuild(args: argparse.Namespace, settings: Settings) -> int:
-    from rooms.boards_rebuild import rebuild_all
+    from store.competition.boards_rebuild import rebuild_all
 
     settings, db, r = _clients(settings)
     with db.session() as session:
@@ -45,8 +45,8 @@ def cmd_rebuild(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
-    from rooms import leaderboards
     from rooms.boards import BoardError, resolve_period, spec_of
+    from store.competition import leaderboards
 
     if not 1 <= args.limit <= settings.leaderboard_page_max:
         raise CliError(f"--limit must be between 1 and {settings.leaderboard_page_max}")

@@ -1,6 +1,6 @@
 """The ``neuronquest`` command: one entry point for every role and tool.
 
-Each command group lives in its own module under ``server/commands/`` and exposes
+Each command group lives in its own module in ``server/cli/`` and exposes
 ``register(subparsers)``; each registered parser sets ``func(args, settings) -> int``.
 Usage errors print one line and exit with code 2.
 """

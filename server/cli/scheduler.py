@@ -46,7 +46,7 @@ def _heartbeat(ctx: SchedulerContext, now: datetime) -> None:
 
 
 def _quest_rollover(ctx: SchedulerContext, now: datetime) -> None:
-    from rooms.quests import quest_rollover
+    from store.competition.quests import quest_rollover
 
     quest_rollover(ctx, now)
 

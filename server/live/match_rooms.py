@@ -13,7 +13,7 @@ room's state and change only under the room's lock, so any number of web process
 * Submits made during a round count for the author's team; each worker ``score`` (hub score
   listener) may raise the team's best for that neuron, and a throttled ``team_scores`` event
   (server/live/crowd.py Throttle) carries the standings. After the last review the result is stored
-  (rooms.team_match.store_result) and ``match_result`` sent.
+  (store.competition.matches.store_result) and ``match_result`` sent.
 
 Events for the room (client/js/teammatch.js): ``team_match`` (state, round, standings),
 ``team_scores`` and ``match_result`` (docs/protocol.md).
@@ -37,6 +37,7 @@ from rooms.puzzle_room import Phase as RoomPhase
 from rooms.puzzle_room import PuzzleRoom, RoomError, RoomState
 from server.live.crowd import Throttle
 from server.live.room_service import RoomService
+from store.competition.matches import store_result
 from store.models import TeamMember
 
 MATCH_ROOM_RE = re.compile(r"^match-[0-9a-f]{8}$")
@@ -276,4 +277,4 @@ class MatchRooms:
 
     def _store(self, match: tm.TeamMatch) -> int:
         with self.service.db.session() as s:
-            return int(tm.store_result(s, match).id or 0)
+            return int(store_result(s, match).id or 0)

@@ -7,7 +7,7 @@ round its neurons, the one played longest ago first. Joining a quest room that i
 current quest is refused (``quest_closed``).
 
 Credit: when a ``score`` event passes through a web process, ``QuestCredits.on_score`` calls
-rooms.quests.credit_explanation (any room: the daily neuron explained elsewhere counts too).
+store.competition.quests.credit_explanation (any room: the daily neuron explained elsewhere counts too).
 Every process with members of the room sees the event, so a Redis claim per (room, event
 version) makes the credit run exactly once. The author then gets a private ``quest`` event
 with their progress (points, neurons done, streak for the daily).
@@ -28,10 +28,10 @@ from starlette.concurrency import run_in_threadpool
 
 from config import keys
 from config.settings import Settings
-from rooms import quests
 from rooms.puzzle_room import RoomError
 from rooms.streaks import compute_streak
 from store import competition
+from store.competition import quests
 from store.db import Database
 from store.models import Quest
 

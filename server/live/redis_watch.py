@@ -29,8 +29,8 @@ from starlette.concurrency import run_in_threadpool
 
 from config import keys
 from config.settings import Settings
-from rooms.boards_rebuild import ensure_boards
 from server.hub.fanout import Hub
+from store.competition.boards_rebuild import ensure_boards
 from store.db import Database
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,6 @@ from starlette.concurrency import run_in_threadpool
 
 from config import keys
 from config.settings import Settings
-from rooms.awarding import record_awards
 from rooms.picker import choose_neuron
 from rooms.points import award_round
 from rooms.puzzle_room import Puzzle, PuzzleRoom, RoomError, RoomState, Timing
@@ -33,6 +32,7 @@ from server.live import quest_rooms
 from server.live.room_expiry import expire_empty_room, keep_room
 from server.live.room_members import NO_CHANGE, RoomMembers
 from store import eventlog
+from store.competition.awarding import record_awards
 from store.db import Database
 from store.explanations import add_vote, best_scores, create_explanation, neuron_history
 from store.puzzles import neuron_clues, playable_neurons, solved_neurons

@@ -20,10 +20,10 @@ import pytest
 import redis
 
 from config.settings import Settings
-from rooms import leaderboards as lb
 from rooms.boards import boards_of_player
-from rooms.boards_rebuild import rebuild_all
 from server.cli.embedded_redis import EmbeddedRedis
+from store.competition import leaderboards as lb
+from store.competition.boards_rebuild import rebuild_all
 from store.db import Database
 from store.models import Player, PointEvent, Quest, Team, TeamMember
 

@@ -25,6 +25,13 @@ from server.app import create_app
 from server.cli.embedded_redis import free_port
 from store.db import Database
 from store.models import Campaign, Neuron, Snippet
+from tests.browser.real_campaign import (  # noqa: F401 - fixtures for the real campaign
+    minilm_mined,
+    real_neurons,
+    real_page,
+    real_server,
+    real_settings,
+)
 from tests.server.conftest import Clock
 from workers.context import use_settings
 from workers.queues import model_queue
@@ -191,9 +198,9 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
-@pytest.fixture
-def new_page(browser: Browser, server: GameServer) -> Iterator[Callable[..., Page]]:
-    """Pages in their own contexts (own localStorage = own player); onboarding done unless asked."""
+def page_maker(browser: Browser, server: GameServer) -> tuple[Callable[..., Page], Callable[[], None]]:
+    """(make, close): pages in their own contexts (own localStorage = own player), onboarding
+    done unless asked; close() closes every context made."""
     contexts = []
 
     def make(viewport: dict[str, int] = DESKTOP, onboarded: bool = True, path: str = "/") -> Page:
@@ -206,9 +213,19 @@ def new_page(browser: Browser, server: GameServer) -> Iterator[Callable[..., Pag
         page.goto(server.url + path)
         return page
 
+    def close() -> None:
+        for context in contexts:
+            context.close()
+
+    return make, close
+
+
+@pytest.fixture
+def new_page(browser: Browser, server: GameServer) -> Iterator[Callable[..., Page]]:
+    """Pages in their own contexts (own localStorage = own player); onboarding done unless asked."""
+    make, close = page_maker(browser, server)
     yield make
-    for context in contexts:
-        context.close()
+    close()
 
 
 def shoot(page: Any, name: str, full_page: bool = False) -> None:

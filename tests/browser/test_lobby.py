@@ -9,8 +9,8 @@ import redis
 from playwright.sync_api import Page, expect
 
 from config.settings import Settings
-from rooms import quests
-from rooms.leaderboards import apply_point_event
+from store.competition import quests
+from store.competition.leaderboards import apply_point_event
 from store.db import Database
 from store.models import Player, PointEvent
 from tests.browser.conftest import PHONE, GameServer, shoot

@@ -9,12 +9,13 @@ import redis
 from sqlmodel import select
 
 from config.settings import Settings
-from rooms import teams
-from rooms.team_match import MatchError, Phase, TeamMatch, store_result
+from rooms.team_match import MatchError, Phase, TeamMatch
 from store import competition
+from store.competition import teams
+from store.competition.matches import store_result
 from store.db import Database
 from store.models import MatchResult
-from tests.rooms.competition_helpers import T0, make_players
+from tests.support.competition_helpers import T0, make_players
 
 
 def test_rules_refuse_bad_setups() -> None:

@@ -20,7 +20,7 @@ from server.api.competition import routes
 from server.api.competition_openapi import PATHS_COMPETITION
 from store.db import Database
 from store.models import Campaign, Neuron, Player
-from tests.rooms.competition_helpers import award, make_players
+from tests.support.competition_helpers import award, make_players
 from tests.support.sessions import token_for
 
 

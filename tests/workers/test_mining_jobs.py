@@ -11,10 +11,10 @@ import pytest
 import redis
 from rq import SimpleWorker
 from rq.job import JobStatus
-from server.commands import models as model_commands
 
 from config import keys
 from config.settings import Settings
+from server.cli import models as model_commands
 from server.cli.main import CliError
 from store.campaigns import get_neuron, list_campaigns, neuron_records
 from store.db import Database

@@ -24,8 +24,8 @@ from sqlmodel import Session
 from config import keys
 from config.settings import Settings, get_settings
 from rooms.boards import BoardSpec, as_utc, boards_for_event, epoch_ms
-from rooms.leaderboards import member_field, stored_value, tiebreak
 from store import competition
+from store.competition.leaderboards import member_field, stored_value, tiebreak
 from store.db import Database
 
 log = logging.getLogger("neuronquest.leaderboards")

@@ -1,6 +1,6 @@
 """Where awarded points go: SQL first (the truth), then every leaderboard, then badges.
 
-The rules that decide who earns what live in rooms/points.py and rooms/quests.py; this
+The rules that decide who earns what live in rooms/points.py and rooms/quest_rules.py; this
 module only records the outcome. If Redis fails after the SQL commit, the boards are
 behind until the next rebuild (on start, or `neuronquest leaderboard rebuild`); no point
 is lost.
@@ -16,9 +16,9 @@ import redis
 from sqlmodel import Session
 
 from config.settings import Settings
-from rooms import achievements
-from rooms.leaderboards import apply_point_event
 from store import competition
+from store.competition import badges
+from store.competition.leaderboards import apply_point_event
 from store.explanations import add_points
 from store.models import PointEvent
 
@@ -46,5 +46,5 @@ def record_awards(
     except redis.RedisError:
         log.exception("leaderboards not updated; they will be rebuilt from SQL")
     for player_id in players:
-        achievements.grant(session, player_id, now)
+        badges.grant(session, player_id, now)
     return events

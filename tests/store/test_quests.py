@@ -7,14 +7,14 @@ from datetime import timedelta
 import redis
 
 from config.settings import Settings
-from rooms import leaderboards as lb
-from rooms.quests import credit_explanation, ensure_quest, quest_rollover, standings
 from rooms.streaks import Streak, compute_streak, share_text
 from server.cli.scheduler import SchedulerContext
 from store import competition
+from store.competition import leaderboards as lb
+from store.competition.quests import credit_explanation, ensure_quest, quest_rollover, standings
 from store.db import Database
 from store.models import Campaign, Explanation, Neuron, Quest, Score
-from tests.rooms.competition_helpers import T0, make_players
+from tests.support.competition_helpers import T0, make_players
 
 
 def _campaign(db: Database, n: int = 20, status: str = "ready") -> list[int]:

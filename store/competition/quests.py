@@ -1,21 +1,19 @@
-"""Side quests: one daily puzzle and one weekly quest (a themed set of neurons) per UTC period.
+"""Side quests, the I/O half: open the current quests, close ended ones, credit explanations.
 
-Both are the same for everyone and chosen deterministically from the ready campaigns' neurons
-(a hash of the period picks them), so whichever process asks first creates the same quest;
-the (kind, period) unique constraint settles a race. The scheduler's ``quest_rollover`` opens
-the current ones and closes those whose period ended, freezing every participant's points and
-competition rank into QuestResult; the API also opens the current quest when asked, so a
-stopped scheduler costs nobody their daily.
+The rules (which neurons, what an explanation earns, the standings) are rooms/quest_rules.py;
+this module reads and writes them in SQL and on the boards. Whichever process asks first opens
+the current quest, and the (kind, period) unique constraint settles a race. The scheduler's
+``quest_rollover`` opens the current ones and closes those whose period ended, freezing every
+participant's points and competition rank into QuestResult; the API also opens the current
+quest when asked, so a stopped scheduler costs nobody their daily.
 
-Points: an explanation written for a quest neuron during the quest earns
-``10 + round(90 * score)`` (score clamped to 0..1): 10 for taking part, up to 100. Only the
-player's best per neuron counts: a better attempt earns the difference as a new PointEvent,
-so the quest board (operator incr) holds the sum of bests and rebuilds from SQL like any other.
+Only the player's best per neuron counts: a better attempt earns the difference as a new
+PointEvent, so the quest board (operator incr) holds the sum of bests and rebuilds from SQL like
+any other.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,58 +22,37 @@ import redis
 from sqlmodel import Session
 
 from config.settings import Settings
-from rooms import achievements
-from rooms.boards import as_utc, epoch_ms, period_bounds
+from rooms import quest_rules
+from rooms.boards import as_utc, period_bounds
 from rooms.boards import period_id as board_period
-from rooms.leaderboards import apply_point_event, tiebreak
+from rooms.quest_rules import QUEST_KINDS, quest_period, quest_points
 from store import competition
+from store.competition import badges
+from store.competition.leaderboards import apply_point_event, tiebreak
 from store.models import Explanation, Player, PointEvent, Quest, QuestResult
 
 log = logging.getLogger("neuronquest.quests")
 
-QUEST_KINDS = ("daily", "weekly")
-BASE_POINTS = 10
-SCORE_POINTS = 90
-
-
-def quest_period(kind: str, now: datetime) -> str:
-    """``2026-11-21`` for a daily, ``2026-W47`` for a weekly (Quest.period's format)."""
-    if kind not in QUEST_KINDS:
-        raise ValueError(f"no quest kind {kind!r}")
-    return board_period(kind, now).split(":", 1)[1]
-
-
-def quest_points(score: float) -> int:
-    return BASE_POINTS + round(SCORE_POINTS * min(1.0, max(0.0, score)))
+__all__ = ["QUEST_KINDS", "quest_period", "quest_points"]  # the rules callers reach through here
 
 
 def max_points(quest: Quest) -> int:
-    return (BASE_POINTS + SCORE_POINTS) * len(quest.neuron_ids or [])
+    return quest_rules.max_points(quest.neuron_ids)
 
 
-def _pick(seed: str, n: int) -> int:
-    return int.from_bytes(hashlib.sha256(seed.encode()).digest()[:8], "big") % n
+def seconds_left(quest: Quest, now: datetime) -> int:
+    return quest_rules.seconds_left(quest.closes_at, now)
 
 
 def choose_neurons(
     session: Session, kind: str, period: str, weekly_size: int
 ) -> tuple[str, list[int]] | None:
     """(title, neuron ids) for a quest; None when no campaign is ready yet."""
-    pool = competition.ready_neurons(session)
-    if not pool:
-        return None
-    if kind == "daily":
-        neuron, campaign = pool[_pick(f"daily:{period}", len(pool))]
-        return f"Daily neuron {campaign.name} #{neuron.index}", [neuron.id or 0]
-    # Weekly theme: a run of neighbouring neurons of one campaign (one model, one layer).
-    campaigns = sorted({c.id or 0 for _, c in pool})
-    chosen = campaigns[_pick(f"weekly-campaign:{period}", len(campaigns))]
-    block = [(n, c) for n, c in pool if c.id == chosen]
-    size = min(weekly_size, len(block))
-    start = _pick(f"weekly:{period}", len(block) - size + 1)
-    picked = block[start : start + size]
-    first, last, campaign = picked[0][0].index, picked[-1][0].index, picked[0][1]
-    return f"Week of {campaign.name} neurons {first}–{last}", [n.id or 0 for n, _ in picked]
+    pool = [
+        quest_rules.PoolNeuron(n.id or 0, n.index, c.id or 0, c.name)
+        for n, c in competition.ready_neurons(session)
+    ]
+    return quest_rules.choose_neurons(pool, kind, period, weekly_size)
 
 
 def ensure_quest(session: Session, kind: str, now: datetime, settings: Settings) -> Quest | None:
@@ -102,17 +79,8 @@ def ensure_quest(session: Session, kind: str, now: datetime, settings: Settings)
 
 def standings(session: Session, quest_id: int) -> list[tuple[int, int, int]]:
     """(player id, points, competition rank), best first, ordered exactly like the quest board."""
-    totals: dict[int, list] = {}
-    for event in competition.events_for_quest(session, quest_id):
-        cell = totals.setdefault(event.player_id, [0, ""])
-        cell[0] += event.amount
-        cell[1] = max(cell[1], tiebreak(event))
-    ordered = sorted(totals.items(), key=lambda kv: (-kv[1][0], kv[1][1], kv[0]))
-    out: list[tuple[int, int, int]] = []
-    for i, (player_id, (points, _)) in enumerate(ordered):
-        rank = out[-1][2] if out and out[-1][1] == points else i + 1
-        out.append((player_id, points, rank))
-    return out
+    events = competition.events_for_quest(session, quest_id)
+    return quest_rules.standings((e.player_id, e.amount, tiebreak(e)) for e in events)
 
 
 def close_quest(session: Session, quest: Quest, now: datetime, settings: Settings) -> int:
@@ -134,7 +102,7 @@ def close_quest(session: Session, quest: Quest, now: datetime, settings: Setting
     session.add(quest)
     session.commit()
     for player_id, _, _ in rows:
-        achievements.grant(session, player_id, now)
+        badges.grant(session, player_id, now)
     log.info("closed %s quest %s: %d results", quest.kind, quest.period, len(rows))
     return len(rows)
 
@@ -192,9 +160,5 @@ def credit_explanation(
         apply_point_event(r, event, player, member.team_id if member else None, now, settings)
         credits.append(Credit(quest.id or 0, event))
     if credits:
-        achievements.grant(session, player.id or 0, now)
+        badges.grant(session, player.id or 0, now)
     return credits
-
-
-def seconds_left(quest: Quest, now: datetime) -> int:
-    return max(0, (epoch_ms(quest.closes_at) - epoch_ms(now)) // 1000)

@@ -9,12 +9,12 @@ import redis
 
 from config import keys
 from config.settings import Settings
-from rooms import leaderboards as lb
 from rooms.boards import BoardError, expires_at
-from rooms.boards_rebuild import ensure_boards, rebuild_all
+from store.competition import leaderboards as lb
+from store.competition.boards_rebuild import ensure_boards, rebuild_all
 from store.db import Database
 from store.models import PointEvent, Quest
-from tests.rooms.competition_helpers import SUNDAY, T0, award, make_players, snapshot
+from tests.support.competition_helpers import SUNDAY, T0, award, make_players, snapshot
 
 
 def ids(entries: list[lb.Entry]) -> list[int]:
@@ -139,7 +139,7 @@ def test_period_rollover_at_utc_midnight(db: Database, redis_client: redis.Redis
 
 
 def _busy_history(db: Database, r: redis.Redis, settings: Settings) -> None:
-    from rooms import teams
+    from store.competition import teams
 
     players = make_players(db, 8) + make_players(db, 4, country="DE", region="Bavaria")
     with db.session() as s:

@@ -8,12 +8,12 @@ import pytest
 import redis
 
 from config.settings import Settings
-from rooms import leaderboards as lb
-from rooms import teams
-from rooms.boards_rebuild import rebuild_all
 from store import competition
+from store.competition import leaderboards as lb
+from store.competition import teams
+from store.competition.boards_rebuild import rebuild_all
 from store.db import Database
-from tests.rooms.competition_helpers import T0, award, make_players, snapshot
+from tests.support.competition_helpers import T0, award, make_players, snapshot
 
 
 def test_create_join_leave_and_captaincy(db: Database, redis_client: redis.Redis, settings: Settings) -> None:

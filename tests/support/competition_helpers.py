@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import redis
 
 from config.settings import Settings
-from rooms.leaderboards import apply_point_event
 from store.competition import membership_of
+from store.competition.leaderboards import apply_point_event
 from store.db import Database
 from store.models import Player, PointEvent
 

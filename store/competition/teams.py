@@ -16,8 +16,8 @@ import redis
 from sqlmodel import Session
 
 from config.settings import Settings
-from rooms.boards_rebuild import rebuild_team
 from store import competition
+from store.competition.boards_rebuild import rebuild_team
 from store.models import Player, Team, TeamMember
 
 # No 0/O, 1/I/L: codes are read aloud and typed from streams.

@@ -7,10 +7,10 @@ from datetime import timedelta
 import redis
 
 from config.settings import Settings
-from rooms import achievements
+from store.competition import badges
 from store.db import Database
 from store.models import Campaign, Explanation, Neuron, PointEvent, Quest
-from tests.rooms.competition_helpers import T0, award, make_players
+from tests.support.competition_helpers import T0, award, make_players
 
 
 def test_rules_grant_once_and_show_on_profile(
@@ -18,7 +18,7 @@ def test_rules_grant_once_and_show_on_profile(
 ) -> None:
     (a,) = make_players(db, 1)
     with db.session() as s:
-        assert achievements.grant(s, a.id or 0, T0) == []
+        assert badges.grant(s, a.id or 0, T0) == []
         campaign = Campaign(name="c", model="m", layer=1, status="ready")
         s.add(campaign)
         s.commit()
@@ -27,12 +27,12 @@ def test_rules_grant_once_and_show_on_profile(
         s.commit()
         s.add(Explanation(neuron_id=neuron.id or 0, player_id=a.id, text="commas"))
         s.commit()
-        assert achievements.grant(s, a.id or 0, T0) == ["first_explanation"]
+        assert badges.grant(s, a.id or 0, T0) == ["first_explanation"]
     award(db, redis_client, settings, a, 50, T0, reason="beat_best")
     with db.session() as s:
-        assert achievements.grant(s, a.id or 0, T0) == ["first_top"]
-        assert achievements.grant(s, a.id or 0, T0) == []  # idempotent
-        shown = achievements.shown(s, a.id or 0)
+        assert badges.grant(s, a.id or 0, T0) == ["first_top"]
+        assert badges.grant(s, a.id or 0, T0) == []  # idempotent
+        shown = badges.shown(s, a.id or 0)
         assert [x["code"] for x in shown] == ["first_explanation", "first_top"]
         assert shown[0]["title"] == "First words"
 
@@ -51,6 +51,6 @@ def test_seven_day_streak(db: Database, settings: Settings) -> None:
                 PointEvent(player_id=a.id or 0, amount=10, reason="quest", quest_id=quest.id, created_at=at)
             )
             s.commit()
-            granted = achievements.grant(s, a.id or 0, at)
+            granted = badges.grant(s, a.id or 0, at)
             assert ("streak_7" in granted) == (day == 6)
-        assert {"first_daily", "streak_7"} <= {x["code"] for x in achievements.shown(s, a.id or 0)}
+        assert {"first_daily", "streak_7"} <= {x["code"] for x in badges.shown(s, a.id or 0)}
