@@ -13,9 +13,8 @@ from enum import StrEnum
 
 from better_profanity import Profanity
 
+from config.errors import ERR_PROFANITY
 from rooms.puzzle_room import RoomError
-
-ERR_PROFANITY = "profanity"
 
 
 class FilterMode(StrEnum):

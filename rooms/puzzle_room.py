@@ -12,12 +12,17 @@ room's log. Time is always passed in, never read here, so tests drive the clock.
   outcome goes to rooms.points and the room goes back to the lobby, which asks for the next
   puzzle at once when members are present.
 
-Players join and leave in any phase. A player may hold several connections (tabs, a
-reconnect racing the old socket); membership counts them. The room service does not call
-``join``/``leave``/``rename``: it keeps members in Redis hashes changed by Lua scripts with the
-same rules (server/live/room_members.py) and fills ``members`` on load; the transitions here are
-the pure statement of those rules, for the rules' tests, and ``arm_lobby``/``rest_if_empty``
-are what both share.
+Membership, the rules (stated here once; server/live/room_members.py runs the same in Lua):
+players join and leave in any phase. A player may hold several connections (tabs, a reconnect
+racing the old socket): a join counts one more, a leave one fewer, and the player is a member
+(``joined`` once, ``left`` once) while any is open; a kick or a ban drops them all at once. A
+rename changes a member's name (``renamed``); strangers change nothing. A room bigger than
+``announce_max`` changes members silently (no event): announcing every join of a join storm to
+everyone already there would be n^2 frames. The room service does not call ``join``/``leave``/
+``rename``: it keeps members in Redis hashes changed by the Lua scripts, without the room lock,
+and fills ``members`` on load; tests/server/test_membership_rules.py runs random sequences
+through both and requires the same members and events. ``arm_lobby``/``rest_if_empty`` are
+what both share.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
+from config.errors import ERR_ALREADY_SUBMITTED, ERR_NOT_FOUND, ERR_NOT_IN_ROOM, ERR_OWN_VOTE, ERR_WRONG_PHASE
 from rooms.points import RoundOutcome, top_explanation
 
 # How long a lobby without puzzles waits before asking again.
@@ -132,13 +138,17 @@ class PuzzleRoom:
         self.timing = timing
 
     # -- membership -------------------------------------------------------------------------
-    def join(self, player_id: int, name: str, now: float) -> list[dict[str, Any]]:
+    def join(
+        self, player_id: int, name: str, now: float, announce_max: int | None = None
+    ) -> list[dict[str, Any]]:
         s = self.state
         s.conns[player_id] = s.conns.get(player_id, 0) + 1
         if player_id in s.members:
             return []
         s.members[player_id] = name
-        return [{"type": "joined", "player": {"id": player_id, "name": name}}, *self.arm_lobby(now)]
+        joined = {"type": "joined", "player": {"id": player_id, "name": name}}
+        announced = announce_max is None or len(s.members) <= announce_max
+        return [*([joined] if announced else []), *self.arm_lobby(now)]
 
     def arm_lobby(self, now: float) -> list[dict[str, Any]]:
         """Someone is present in an idle lobby: start its countdown (a held room waits)."""
@@ -158,22 +168,29 @@ class PuzzleRoom:
         if not self.state.members and self.state.phase is Phase.LOBBY:
             self.state.deadline = None
 
-    def leave(self, player_id: int, now: float) -> list[dict[str, Any]]:
+    def leave(
+        self, player_id: int, now: float, *, every_connection: bool = False, announce_max: int | None = None
+    ) -> list[dict[str, Any]]:
+        """One connection closes; ``every_connection``: a kick or a ban drops them all."""
         s = self.state
         if player_id not in s.members:
             return []
-        s.conns[player_id] = s.conns.get(player_id, 1) - 1
+        s.conns[player_id] = 0 if every_connection else s.conns.get(player_id, 1) - 1
         if s.conns[player_id] > 0:
             return []
         del s.conns[player_id]
         del s.members[player_id]
         self.rest_if_empty()
+        if announce_max is not None and len(s.members) >= announce_max:
+            return []  # the room was bigger than announce_max before this leave
         return [{"type": "left", "player": {"id": player_id}}]
 
-    def rename(self, player_id: int, name: str) -> list[dict[str, Any]]:
+    def rename(self, player_id: int, name: str, announce_max: int | None = None) -> list[dict[str, Any]]:
         if player_id not in self.state.members:
             return []
         self.state.members[player_id] = name
+        if announce_max is not None and len(self.state.members) > announce_max:
+            return []
         return [{"type": "renamed", "player": {"id": player_id, "name": name}}]
 
     # -- the clock -------------------------------------------------------------------------
@@ -244,7 +261,7 @@ class PuzzleRoom:
         s = self.state
         self._check_member_in_round(player_id)
         if any(e["player_id"] == player_id for e in s.written.values()):
-            raise RoomError("already_submitted", "one explanation per player per round")
+            raise RoomError(ERR_ALREADY_SUBMITTED, "one explanation per player per round")
         assert s.puzzle is not None
         return s.puzzle
 
@@ -256,9 +273,9 @@ class PuzzleRoom:
         self._check_member_in_round(player_id)
         authors = self._authors()
         if explanation_id not in authors:
-            raise RoomError("not_found", f"explanation {explanation_id} is not part of this puzzle")
+            raise RoomError(ERR_NOT_FOUND, f"explanation {explanation_id} is not part of this puzzle")
         if authors[explanation_id] == player_id:
-            raise RoomError("own_vote", "you cannot vote for your own explanation")
+            raise RoomError(ERR_OWN_VOTE, "you cannot vote for your own explanation")
 
     def add_vote(self, player_id: int, explanation_id: int) -> list[dict[str, Any]]:
         self.state.votes.append((player_id, explanation_id))
@@ -292,9 +309,9 @@ class PuzzleRoom:
     def _check_member_in_round(self, player_id: int) -> None:
         s = self.state
         if player_id not in s.members:
-            raise RoomError("not_in_room", "join a room first")
+            raise RoomError(ERR_NOT_IN_ROOM, "join a room first")
         if s.phase is not Phase.ROUND or s.puzzle is None:
-            raise RoomError("wrong_phase", f"the room is in its {s.phase.value}; wait for the next round")
+            raise RoomError(ERR_WRONG_PHASE, f"the room is in its {s.phase.value}; wait for the next round")
 
     def _authors(self) -> dict[int, int | None]:
         s = self.state

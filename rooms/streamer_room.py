@@ -19,14 +19,17 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from config.errors import (
+    ERR_BAD_FIELD,
+    ERR_BANNED,
+    ERR_NOT_HOST,
+    ERR_NOT_MODERATOR,
+    ERR_PAUSED,
+    ERR_PRIVATE_ROOM,
+    ERR_WRONG_PHASE,
+)
 from rooms.moderation import FilterMode
 from rooms.puzzle_room import Phase, RoomError, RoomState
-
-ERR_NOT_HOST = "not_host"
-ERR_NOT_MODERATOR = "not_moderator"
-ERR_BANNED = "banned"
-ERR_PRIVATE_ROOM = "private_room"
-ERR_PAUSED = "paused"
 
 
 class Role(StrEnum):
@@ -110,7 +113,7 @@ class StreamerState:
 
     def ban(self, player_id: int) -> None:
         if player_id == self.host_id:
-            raise RoomError("bad_field", "the host cannot ban themselves")
+            raise RoomError(ERR_BAD_FIELD, "the host cannot ban themselves")
         if player_id not in self.banned_players:
             self.banned_players.append(player_id)
         session = self.sessions.get(player_id)
@@ -122,13 +125,13 @@ class StreamerState:
     # -- the clock ---------------------------------------------------------------------------
     def start(self, room: RoomState, now: float) -> None:
         if self.started and not self.paused:
-            raise RoomError("wrong_phase", "the room is already running")
+            raise RoomError(ERR_WRONG_PHASE, "the room is already running")
         self.started = True
         self.resume(room, now)
 
     def pause(self, room: RoomState, now: float) -> None:
         if not self.started or self.paused:
-            raise RoomError("wrong_phase", "the room is not running")
+            raise RoomError(ERR_WRONG_PHASE, "the room is not running")
         self.paused = True
         self.paused_left = max(0.0, room.deadline - now) if room.deadline is not None else None
         room.held, room.deadline = True, None
@@ -147,19 +150,19 @@ class StreamerState:
     def extend(self, room: RoomState, seconds: float) -> float:
         """Add seconds to the round's clock (frozen or running); returns the new time left/deadline."""
         if room.phase is not Phase.ROUND:
-            raise RoomError("wrong_phase", "only a running round's timer can be extended")
+            raise RoomError(ERR_WRONG_PHASE, "only a running round's timer can be extended")
         if self.paused and self.paused_left is not None:
             self.paused_left += seconds
             return self.paused_left
         if room.deadline is None:
-            raise RoomError("wrong_phase", "the round has no timer to extend")
+            raise RoomError(ERR_WRONG_PHASE, "the round has no timer to extend")
         room.deadline += seconds
         return room.deadline
 
     def skip(self, room: RoomState, now: float) -> None:
         """End the current phase now: a round goes to its reveal, a reveal or lobby to the next puzzle."""
         if not self.started:
-            raise RoomError("wrong_phase", "start the room first")
+            raise RoomError(ERR_WRONG_PHASE, "start the room first")
         if self.paused:
             raise RoomError(ERR_PAUSED, "resume the room first")
         room.deadline = now

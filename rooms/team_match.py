@@ -20,6 +20,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from config.errors import ERR_FINISHED, ERR_NOT_IN_MATCH, ERR_OTHER_TEAM
+
 Event = dict[str, Any]
 
 
@@ -109,11 +111,11 @@ class TeamMatch:
     # -- commands ------------------------------------------------------------------------
     def join(self, player_id: int, team_id: int) -> Event:
         if team_id not in self.team_ids:
-            raise MatchError("not_in_match", f"team {team_id} does not play in this match")
+            raise MatchError(ERR_NOT_IN_MATCH, f"team {team_id} does not play in this match")
         if self.phase is Phase.FINISHED:
-            raise MatchError("finished", "the match is over")
+            raise MatchError(ERR_FINISHED, "the match is over")
         if self.players.get(player_id, team_id) != team_id:
-            raise MatchError("other_team", "you already play for another team")
+            raise MatchError(ERR_OTHER_TEAM, "you already play for another team")
         self.players[player_id] = team_id
         return {"type": "match.joined", "player_id": player_id, "team_id": team_id}
 

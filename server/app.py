@@ -34,8 +34,8 @@ from server.hub.caps import SocketCaps
 from server.hub.endpoint import ws_endpoint
 from server.hub.fanout import Hub
 from server.hub.handlers import AppContext
+from server.live.kinds import register_kinds
 from server.live.match_rooms import MatchRooms
-from server.live.quest_rooms import QuestCredits
 from server.live.redis_watch import RedisWatch
 from server.live.room_service import RoomService
 from server.live.streamer import StreamerRooms
@@ -84,23 +84,22 @@ def create_app(settings: Settings, *, clock: Callable[[], float] | None = None) 
             max_explanation_chars=settings.max_explanation_chars,
             max_name_chars=settings.max_name_chars,
         )
-        streamer = StreamerRooms(service, hub, settings)
-        hub.gate = streamer
-        streamer.pusher.start()
-        app.state.ctx = AppContext(settings, db, r, r_sync, service, hub, limits, streamer)
-        app.state.attempts = streamer.attempts = Attempts(settings, r)  # failed logins, codes, API keys
+        kinds = register_kinds(hub, r_sync)  # puzzle, quest, team match, streamer rooms
+        kinds.start()
+        app.state.ctx = AppContext(settings, db, r, r_sync, service, hub, limits)
+        app.state.matches = kinds.named(MatchRooms.name)  # the match API opens matches through it
+        # Failed logins, room codes and API keys (issue 16); open sockets per player and address.
+        app.state.attempts = attempts = Attempts(settings, r)
+        streamer = kinds.named(StreamerRooms.name)
+        assert isinstance(streamer, StreamerRooms)
+        streamer.attempts = attempts
         app.state.socket_caps = SocketCaps(settings)
-        hub.score_listeners.append(QuestCredits(settings, db, r, r_sync).on_score)
-        app.state.matches = matches = MatchRooms(service)  # team matches (server/live/match_rooms.py)
-        hub.score_listeners.append(matches.on_score)
-        hub.room_tickers.append(matches.tick)
         try:
             yield
         finally:
             await redis_watch.stop()
-            await streamer.pusher.stop()
+            await kinds.aclose()
             await hub.stop()
-            await matches.aclose()
             await r.aclose()
             r_sync.close()
             db.dispose()

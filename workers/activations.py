@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from config.errors import ERR_BAD_NEURON, ERR_BAD_TEXT, ERR_INTERNAL
 from engine.activations import batch_text_activations, check_text
 from engine.models import ModelError, load_model
 from store.campaigns import get_campaign
@@ -38,7 +39,7 @@ def compute_test_texts(
     with ctx.db.session() as session:
         row = get_campaign(session, campaign)
     if row is None:
-        return [_error("bad_neuron", f"no campaign named {campaign!r}", req.request_id) for req in requests]
+        return [_error(ERR_BAD_NEURON, f"no campaign named {campaign!r}", req.request_id) for req in requests]
     events: dict[int, dict[str, Any]] = {}
     batch: list[tuple[int, AdvancedRequest]] = []
     for i, req in enumerate(requests):
@@ -46,12 +47,12 @@ def compute_test_texts(
         if not isinstance(index, int) or not row.neuron_start <= index < row.neuron_end:
             valid = f"{row.neuron_start}-{row.neuron_end - 1}"
             message = f"neuron {index} is not in campaign {campaign} ({valid})"
-            events[i] = _error("bad_neuron", message, req.request_id)
+            events[i] = _error(ERR_BAD_NEURON, message, req.request_id)
             continue
         try:
             check_text(req.text, ctx.settings.max_text_chars)
         except ModelError as exc:
-            events[i] = _error("bad_text", str(exc), req.request_id)
+            events[i] = _error(ERR_BAD_TEXT, str(exc), req.request_id)
             continue
         batch.append((i, req))
     if batch:
@@ -62,7 +63,7 @@ def compute_test_texts(
             answers = [exc] * len(batch)
         for (i, req), answer in zip(batch, answers, strict=True):
             if isinstance(answer, ModelError):
-                events[i] = _error("bad_text", str(answer), req.request_id)
+                events[i] = _error(ERR_BAD_TEXT, str(answer), req.request_id)
             else:
                 events[i] = _activations(req, answer)
     return [events[i] for i in range(len(requests))]
@@ -96,7 +97,7 @@ def test_text_job(
     except Exception as exc:
         # Nothing would answer these players otherwise: each gets an error, then RQ records the failure.
         reason = f"the worker failed ({type(exc).__name__}); try again"
-        events = [_error("internal", reason, req.request_id) for req in requests]
+        events = [_error(ERR_INTERNAL, reason, req.request_id) for req in requests]
         _publish(ctx, requests, events)
         raise
     _publish(ctx, requests, events)

@@ -1,4 +1,5 @@
-// The wire protocol's shared constants; mirror of server/protocol.py (a test keeps them equal).
+// The wire protocol's shared constants: a copy of server/wire/protocol.py's and of the error
+// table config/errors.py (tests/server/test_protocol.py keeps them equal, both ways).
 export const PROTOCOL = Object.freeze({
   PROTOCOL_VERSION: 1,
   MAX_BAD_FRAMES: 5,
@@ -25,6 +26,8 @@ export const PROTOCOL = Object.freeze({
   ERR_DOUBLE_VOTE: "double_vote",
   ERR_OWN_VOTE: "own_vote",
   ERR_NOT_FOUND: "not_found",
+  ERR_BAD_NEURON: "bad_neuron",
+  ERR_BAD_TEXT: "bad_text",
   ERR_BAD_TOKEN: "bad_token",
   ERR_UNSUPPORTED_VERSION: "unsupported_version",
   ERR_INTERNAL: "internal",
@@ -38,6 +41,11 @@ export const PROTOCOL = Object.freeze({
   ERR_PROFANITY: "profanity",
   ERR_AUDIENCE: "audience",
   ERR_NOT_STREAMER_ROOM: "not_streamer_room",
+  // Quest and team-match rooms.
+  ERR_QUEST_CLOSED: "quest_closed",
+  ERR_NOT_IN_MATCH: "not_in_match",
+  ERR_OTHER_TEAM: "other_team",
+  ERR_FINISHED: "finished",
 });
 
 // Close codes after which reconnecting with the same token is pointless.

@@ -40,12 +40,10 @@ class Connection:
         self.bad_frames = 0
         self.closed = False
         self._send_lock = asyncio.Lock()
-        # Streamer rooms (server/streamer_gate.py): the browser session a ban can name; how this
-        # connection is in its room when it does not play ("audience" or "overlay"); and the
-        # room whose code or overlay token it presented, so the next join may enter it.
+        # Streamer rooms (server/live/streamer.py): the browser session a ban can name, and how
+        # this connection is in its room when it does not play ("audience" or "overlay").
         self.session_id: str | None = None
         self.watching: str | None = None
-        self.entry: tuple[str, str] | None = None  # (room id, "code" | "overlay")
 
     @property
     def player_id(self) -> int:

@@ -29,6 +29,7 @@ from server.hub.connection import Connection
 from server.hub.flood import FloodGuard
 from server.hub.handlers import AppContext, handle
 from server.hub.origins import origin_allowed
+from server.live.room_kinds import Way
 from server.wire import protocol as p
 from store.players import create_guest, get_player, public, total_points
 
@@ -153,7 +154,7 @@ async def _serve(
             room = params.get("room") or await ctx.service.last_room(conn.player_id)
             if room and p.ROOM_ID_RE.match(room):
                 try:
-                    await ctx.hub.join_room(conn, room, since)
+                    await ctx.hub.join_room(conn, room, since, Way.RECONNECT)  # admitted as a join is
                 except RoomError as exc:  # e.g. banned from that room meanwhile
                     await conn.send(p.error_event(exc.code, exc.message, "join"))
         # The receive loop runs in this task and the heartbeat in the hub's one sweep: every

@@ -14,8 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
@@ -23,24 +22,13 @@ import redis.asyncio as aioredis
 from config import keys
 from server.hub.connection import Connection
 from server.live.crowd import Crowds
+from server.live.room_kinds import Way
 from server.live.room_service import RoomService
 from server.wire.protocol import CLOSE_HEARTBEAT_TIMEOUT, Broadcast
 
 log = logging.getLogger(__name__)
 
 TICK_S = 0.25
-
-
-class RoomGate(Protocol):
-    """Who may enter a room and how (server/streamer_gate.py decides for streamer rooms)."""
-
-    async def admit(self, conn: Connection, room_id: str) -> str | None:
-        """None: the connection plays (a member); "audience"/"overlay": it watches. Raises RoomError."""
-        ...
-
-    async def joined(self, conn: Connection, room_id: str) -> None: ...
-
-    async def released(self, conn: Connection, room_id: str, watching: str) -> None: ...
 
 
 class Hub:
@@ -52,10 +40,8 @@ class Hub:
         self._pubsub = r.pubsub()
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()  # held so they are not collected mid-run
-        self.gate: RoomGate | None = None
-        self.score_listeners: list[Callable[[str, dict[str, Any]], Awaitable[None]]] = []
-        # Rooms with their own schedule beside the puzzle room's (team matches): ticked with it.
-        self.room_tickers: list[Callable[[str], Awaitable[None]]] = []
+        # What differs between room kinds (admission, hooks, ticks): server/live/room_kinds.py.
+        self.kinds = service.kinds
         self.crowds = Crowds(r, service.settings.crowd_interval_s, self._count_players, self._emit_one)
 
     async def start(self) -> None:
@@ -96,11 +82,15 @@ class Hub:
             self.players.pop(conn.player_id, None)
             await self._unsubscribe(keys.player_channel(conn.player_id))
 
-    async def join_room(self, conn: Connection, room_id: str, since: int | None = None) -> None:
+    async def join_room(
+        self, conn: Connection, room_id: str, since: int | None = None, way: Way = Way.JOIN
+    ) -> None:
+        """Enter a room by any way in; the room's kind admits the connection first (RoomError)."""
         if conn.room_id == room_id and since is None:
             conn.request_sync(room_id, None)  # joining again just resyncs
             return
-        watching = await self.gate.admit(conn, room_id) if self.gate else None
+        kind = self.kinds.of(room_id)
+        watching = await kind.admit(conn, room_id, way)
         await self.leave_room(conn)
         members = self.rooms.setdefault(room_id, set())
         if not members:
@@ -112,14 +102,14 @@ class Hub:
         if watching is None:  # watchers (a streamer room's audience) are not members
             await self.service.join(room_id, conn.player_id, str(conn.player["name"]))
         conn.request_sync(room_id, since)
-        if self.gate:
-            await self.gate.joined(conn, room_id)
+        for event in await kind.snapshot(conn, room_id):
+            conn.deliver_private(event)
+        await kind.joined(conn, room_id)
         if watching is None:  # an audience's size travels in the streamer room's tally instead
             self.crowds.changed(room_id)
         if watching is None:
             await self.service.tick(room_id)
-            for ticker in self.room_tickers:
-                await ticker(room_id)
+            await kind.tick(room_id)
 
     async def leave_room(self, conn: Connection) -> None:
         room_id = conn.room_id
@@ -135,8 +125,7 @@ class Hub:
         try:
             if watching is None:
                 await self.service.leave(room_id, conn.player_id)
-            elif self.gate:
-                await self.gate.released(conn, room_id, watching)
+            await self.kinds.of(room_id).left(conn, room_id, watching)
             if watching is None:
                 self.crowds.changed(room_id)
         except Exception:
@@ -219,7 +208,7 @@ class Hub:
             log.exception("applying score of explanation %s in room %s", explanation_id, room_id)
         # E.g. quest credit: every process in the room sees the event, so a listener that
         # must act once claims it (server/live/quest_rooms.py).
-        for listener in self.score_listeners:
+        for listener in [*self.kinds.every_score, self.kinds.of(room_id).on_score]:
             try:
                 await listener(room_id, event or {})
             except Exception:
@@ -248,8 +237,7 @@ class Hub:
             for room_id in list(self.rooms):
                 try:
                     await self.service.tick(room_id)
-                    for ticker in self.room_tickers:
-                        await ticker(room_id)
+                    await self.kinds.of(room_id).tick(room_id)
                 except asyncio.CancelledError:
                     raise
                 except Exception:

@@ -1,10 +1,13 @@
-"""What the server does with each typed client message (after server.wire.protocol.parse)."""
+"""What the server does with each typed client message (after server.wire.protocol.parse).
+
+Moves are made through the room's kind (server/live/room_kinds.py), never by naming a kind:
+a kind's own messages (a streamer host's) go to the kind that declares them.
+"""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import redis
 import redis.asyncio as aioredis
@@ -15,10 +18,8 @@ from rooms.puzzle_room import RoomError
 from server.api.sessions import clean_name
 from server.hub.connection import Connection
 from server.hub.fanout import Hub
-from server.live import quest_rooms
-from server.live.match_rooms import MatchRooms
+from server.live.room_kinds import Way
 from server.live.room_service import RoomService
-from server.live.streamer import StreamerRooms, is_streamer_message
 from server.wire import protocol as p
 from store.db import DATABASE_DOWN, Database
 from store.players import rename as rename_player
@@ -36,7 +37,6 @@ class AppContext:
     service: RoomService
     hub: Hub
     limits: p.Limits
-    streamer: StreamerRooms | None = None
 
 
 def _room_of(conn: Connection) -> str:
@@ -54,14 +54,14 @@ async def handle(ctx: AppContext, conn: Connection, msg: p.ClientMessage) -> Non
 
 
 async def _handle(ctx: AppContext, conn: Connection, msg: p.ClientMessage) -> None:
-    if ctx.streamer is not None and is_streamer_message(msg):
-        await ctx.streamer.handle(conn, msg)  # type: ignore[arg-type]
+    kinds = ctx.service.kinds
+    own = kinds.for_message(msg)
+    if own is not None:
+        await own.handle(conn, msg)
         return
     match msg:
         case p.Join(room=room, since=since):
-            await quest_rooms.check_join(ctx.db, ctx.settings, room, datetime.now(UTC))
-            await MatchRooms(ctx.service).admit(room, conn.player_id)  # team members only
-            await ctx.hub.join_room(conn, room, since)
+            await ctx.hub.join_room(conn, room, since, Way.JOIN)  # the room's kind admits
         case p.Leave():
             room = _room_of(conn)
             await ctx.hub.leave_room(conn)
@@ -69,13 +69,10 @@ async def _handle(ctx: AppContext, conn: Connection, msg: p.ClientMessage) -> No
             await conn.send({"type": "left", "room": room, "player": {"id": conn.player_id}})
         case p.Submit(text=text):
             room = _room_of(conn)
-            if not (ctx.streamer and await ctx.streamer.submit(conn, room, text)):
-                eid = await ctx.service.submit(room, conn.player, text)
-                await MatchRooms(ctx.service).on_submit(room, conn.player_id, eid)  # counts for the team
+            await kinds.of(room).submit(conn, room, text)
         case p.Vote(explanation_id=explanation_id):
             room = _room_of(conn)
-            if not (ctx.streamer and await ctx.streamer.vote(conn, room, explanation_id)):
-                await ctx.service.vote(room, conn.player_id, explanation_id)
+            await kinds.of(room).vote(conn, room, explanation_id)
         case p.TestText(text=text, request_id=request_id):
             await _test_text(ctx, conn, text, request_id or uuid.uuid4().hex[:12])
         case p.ShareActivations(request_id=request_id):
@@ -124,8 +121,8 @@ async def _rename(ctx: AppContext, conn: Connection, name: str, country: str | N
     cleaned = clean_name(name, ctx.settings.max_name_chars)
     if cleaned is None:
         raise RoomError(p.ERR_BAD_FIELD, f"a name is 1-{ctx.settings.max_name_chars} printable characters")
-    if ctx.streamer is not None and conn.room_id is not None:
-        cleaned = await ctx.streamer.filter_name(conn.room_id, cleaned)  # family-friendly rooms
+    if conn.room_id is not None:  # a family-friendly room filters it
+        cleaned = await ctx.service.kinds.of(conn.room_id).shown_name(conn.room_id, cleaned)
 
     def store() -> None:
         with ctx.db.session() as s:

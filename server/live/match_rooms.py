@@ -8,8 +8,8 @@ room's state and change only under the room's lock, so any number of web process
 * The puzzle room is ``held``: it never picks a puzzle itself. When a match round begins, this
   module starts the puzzle room's round on the round's neuron with the match's deadline; the
   puzzle room then reveals and scores it as usual (points included).
-* Joining is for members of the match's teams (``not_in_match`` otherwise); the match starts as
-  soon as every team has a player in the room.
+* Entering, by any way in (a join or a reconnect), is for members of the match's teams
+  (``not_in_match`` otherwise); the match starts as soon as every team has a player in the room.
 * Submits made during a round count for the author's team; each worker ``score`` (hub score
   listener) may raise the team's best for that neuron, and a throttled ``team_scores`` event
   (server/live/crowd.py Throttle) carries the standings. After the last review the result is stored
@@ -25,23 +25,27 @@ import logging
 import re
 import secrets
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlmodel import select
 from starlette.concurrency import run_in_threadpool
 
 from config import keys
+from config.errors import ERR_NOT_FOUND, ERR_NOT_IN_MATCH
 from rooms import team_match as tm
 from rooms.puzzle_room import Phase as RoomPhase
 from rooms.puzzle_room import PuzzleRoom, RoomError, RoomState
 from server.live.crowd import Throttle
+from server.live.room_kinds import Event, RoomKind, Way
 from server.live.room_service import RoomService
 from store.competition.matches import store_result
 from store.models import TeamMember
 
+if TYPE_CHECKING:
+    from server.hub.connection import Connection
+
 MATCH_ROOM_RE = re.compile(r"^match-[0-9a-f]{8}$")
-ERR_NOT_IN_MATCH = "not_in_match"
 # A finished match's state stays this long, so latecomers and reconnects still see the result.
 MATCH_TTL_S = 24 * 3600
 
@@ -75,9 +79,12 @@ def view(match: tm.TeamMatch, names: dict[str, str], kind: str = "team_match") -
     }
 
 
-class MatchRooms:
+class MatchRooms(RoomKind):
+    name = "team_match"
+
     def __init__(self, service: RoomService) -> None:
-        self.service, self.r, self.settings = service, service.r, service.settings
+        super().__init__(service)
+        self.r, self.settings = service.r, service.settings
         self._throttles: dict[str, Throttle] = {}
 
     def _now(self) -> datetime:
@@ -104,13 +111,15 @@ class MatchRooms:
             room.state = RoomState(room_id=match.room_id, held=True)
             await self.save(match, extra)
 
-    # -- the hub's hooks ----------------------------------------------------------------------
-    async def admit(self, room_id: str, player_id: int) -> None:
-        """Before a join: members of the match's teams only (other rooms pass)."""
+    # -- the kind's hooks ----------------------------------------------------------------------
+    def claims(self, room_id: str) -> bool:
+        return is_match_room(room_id)
+
+    async def admit(self, conn: Connection, room_id: str, way: Way) -> str | None:
+        """Members of the match's teams only, whichever way they come in (a reconnect too)."""
+        player_id = conn.player_id
         if await self.load(room_id) is None:
-            if is_match_room(room_id):
-                raise RoomError("not_found", f"there is no team match {room_id}")
-            return
+            raise RoomError(ERR_NOT_FOUND, f"there is no team match {room_id}")
         team_id = await run_in_threadpool(self._team_of, player_id)
         async with self.service.locked(room_id):
             loaded = await self.load(room_id)
@@ -118,13 +127,25 @@ class MatchRooms:
             match, extra = loaded
             if team_id is None:
                 raise RoomError(ERR_NOT_IN_MATCH, "join one of the match's teams first")
+            if match.players.get(player_id) == team_id:
+                return None  # back in the seat: nothing changes, also once the match is over
             try:
                 match.join(player_id, team_id)
             except tm.MatchError as exc:
                 raise RoomError(exc.code, exc.reason) from None
             await self.save(match, extra)
-        # The joiner's room snapshot does not carry the match: it gets the match's view privately.
-        await self.r.publish(keys.player_channel(player_id), orjson.dumps(view(match, extra["names"])))
+        return None
+
+    async def snapshot(self, conn: Connection, room_id: str) -> list[Event]:
+        """The room's snapshot does not carry the match: a joiner gets the match's view."""
+        loaded = await self.load(room_id)
+        return [view(loaded[0], loaded[1]["names"])] if loaded else []
+
+    async def submit(self, conn: Connection, room_id: str, text: str) -> int | None:
+        eid = await super().submit(conn, room_id, text)
+        if eid is not None:
+            await self.on_submit(room_id, conn.player_id, eid)  # counts for the team
+        return eid
 
     async def on_submit(self, room_id: str, player_id: int, explanation_id: int) -> None:
         """An explanation written in a match room counts for its author's team in this round."""

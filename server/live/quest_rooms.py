@@ -3,10 +3,11 @@
 A quest room is an ordinary puzzle room whose id names the current quest: ``daily-2026-11-21``
 or ``weekly-2026-W47`` (``room`` in /api/v1/quests/daily). Its picker serves the quest's
 neurons instead of random ones, so everybody in it sees the same neuron; a weekly room goes
-round its neurons, the one played longest ago first. Joining a quest room that is not the
-current quest is refused (``quest_closed``).
+round its neurons, the one played longest ago first. Entering a quest room that is not the
+current quest, by any way in, is refused (``quest_closed``): ``QuestRooms`` is the room kind.
 
-Credit: when a ``score`` event passes through a web process, ``QuestCredits.on_score`` calls
+Credit: when a ``score`` event of any room passes through a web process (RoomKinds.every_score),
+``QuestCredits.on_score`` calls
 store.competition.quests.credit_explanation (any room: the daily neuron explained elsewhere counts too).
 Every process with members of the room sees the event, so a Redis claim per (room, event
 version) makes the credit run exactly once. The author then gets a private ``quest`` event
@@ -18,7 +19,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import redis
@@ -27,16 +28,20 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from config import keys
+from config.errors import ERR_QUEST_CLOSED
 from config.settings import Settings
 from rooms.puzzle_room import RoomError
 from rooms.streaks import compute_streak
+from server.live.room_kinds import RoomKind, Way
 from store import competition
 from store.competition import quests
 from store.db import Database
 from store.models import Quest
 
+if TYPE_CHECKING:
+    from server.hub.connection import Connection
+
 QUEST_ROOM_RE = re.compile(r"^(daily|weekly)-([0-9]{4}-(?:[0-9]{2}-[0-9]{2}|W[0-9]{2}))$")
-ERR_QUEST_CLOSED = "quest_closed"
 # How long a credit claim is kept: longer than any redelivery of the same event.
 CLAIM_TTL_S = 24 * 3600
 
@@ -97,6 +102,25 @@ async def check_join(db: Database, settings: Settings, room_id: str, now: dateti
     await run_in_threadpool(check)
 
 
+class QuestRooms(RoomKind):
+    """The daily and weekly quest rooms: only the current quest lets anyone in, and its
+    neurons are the puzzles."""
+
+    name = "quest"
+
+    def claims(self, room_id: str) -> bool:
+        return parse_room(room_id) is not None
+
+    async def admit(self, conn: Connection, room_id: str, way: Way) -> str | None:
+        await check_join(self.service.db, self.service.settings, room_id, datetime.now(UTC))
+        return None
+
+    def pick_neuron(
+        self, session: Session, room_id: str, members: list[int], recent: list[int], now: datetime
+    ) -> int | None:
+        return quest_pick(session, room_id, recent, now, self.service.settings)
+
+
 def progress(session: Session, quest: Quest, player_id: int, now: datetime) -> dict[str, Any]:
     """A player's standing in one quest: the ``quest`` event's body."""
     events = [e for e in competition.events_for_quest(session, quest.id or 0) if e.player_id == player_id]
@@ -121,7 +145,7 @@ def progress(session: Session, quest: Quest, player_id: int, now: datetime) -> d
 
 
 class QuestCredits:
-    """Listens to ``score`` events (Hub.score_listeners) and credits quests exactly once."""
+    """Listens to every room's ``score`` events (RoomKinds.every_score); credits quests once."""
 
     def __init__(self, settings: Settings, db: Database, r: aioredis.Redis, r_sync: redis.Redis) -> None:
         self.settings, self.db, self.r, self.r_sync = settings, db, r, r_sync

@@ -8,8 +8,10 @@ one Lua script that also appends the ``joined``/``left``/``renamed`` event to th
 (store.eventlog's append, run in the same script), so the log's order is the membership's order
 across every web process.
 
-Rooms bigger than ``announce_max`` change members silently: announcing every join of a
-join storm to everyone already there is n^2 frames. Their clients follow the ``crowd`` count.
+The rules are stated once, in rooms/puzzle_room.py (PuzzleRoom.join/leave/rename): several
+connections per player, a kick drops them all, rooms bigger than ``announce_max`` change
+members silently (their clients follow the ``crowd`` count). The scripts below run the same
+rules; tests/server/test_membership_rules.py runs random sequences through both.
 """
 
 from __future__ import annotations

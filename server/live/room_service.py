@@ -24,18 +24,18 @@ import redis.asyncio as aioredis
 from starlette.concurrency import run_in_threadpool
 
 from config import keys
+from config.errors import ERR_BAD_FIELD, ERR_DOUBLE_VOTE, ERR_WRONG_PHASE
 from config.settings import Settings
-from rooms.picker import choose_neuron
 from rooms.points import award_round
 from rooms.puzzle_room import Puzzle, PuzzleRoom, RoomError, RoomState, Timing
-from server.live import quest_rooms
 from server.live.room_expiry import expire_empty_room, keep_room
+from server.live.room_kinds import RoomKind, RoomKinds
 from server.live.room_members import NO_CHANGE, RoomMembers
 from store import eventlog
 from store.competition.awarding import record_awards
 from store.db import Database
 from store.explanations import add_vote, best_scores, create_explanation, neuron_history
-from store.puzzles import neuron_clues, playable_neurons, solved_neurons
+from store.puzzles import neuron_clues
 from workers.queues import default_queue
 from workers.scoring import enqueue_scoring
 
@@ -71,6 +71,8 @@ class RoomService:
             reveal_min_s=settings.room_reveal_min_s,
         )
         self.members = RoomMembers(r, settings.room_member_events_max, settings.room_history)
+        # Plain puzzle rooms unless the app registers more kinds (server/live/kinds.py).
+        self.kinds = RoomKinds(RoomKind(self))
 
     # -- state in Redis ----------------------------------------------------------------------
     async def load(self, room_id: str, members: bool | int = True) -> PuzzleRoom:
@@ -188,7 +190,7 @@ class RoomService:
     async def submit(self, room_id: str, player: dict[str, Any], text: str) -> int:
         text = " ".join(text.split())
         if not text:
-            raise RoomError("bad_field", "an explanation needs some words")
+            raise RoomError(ERR_BAD_FIELD, "an explanation needs some words")
         async with self.locked(room_id, members=int(player["id"])) as room:
             puzzle = room.check_submit(int(player["id"]))
             row = await run_in_threadpool(
@@ -211,7 +213,7 @@ class RoomService:
         async with self.locked(room_id, members=player_id) as room:
             room.check_vote(player_id, explanation_id)
             if not await run_in_threadpool(self._add_vote, explanation_id, player_id):
-                raise RoomError("double_vote", "you already voted for this explanation")
+                raise RoomError(ERR_DOUBLE_VOTE, "you already voted for this explanation")
             await self.emit(room_id, room.add_vote(player_id, explanation_id))
 
     async def record_score(self, room_id: str, explanation_id: int, score: float) -> None:
@@ -223,7 +225,7 @@ class RoomService:
         """(campaign, neuron index) of the room's puzzle, for advanced mode."""
         room = await self.load(room_id, members=False)
         if room.state.puzzle is None:
-            raise RoomError("wrong_phase", "there is no puzzle in this room yet")
+            raise RoomError(ERR_WRONG_PHASE, "there is no puzzle in this room yet")
         return room.state.puzzle.campaign, room.state.puzzle.neuron_index
 
     # -- the clock -------------------------------------------------------------------------
@@ -287,13 +289,9 @@ class RoomService:
             record_awards(s, self.r_sync, self.settings, rows, neuron_id, room_id)
 
     def _pick_puzzle(self, member_ids: list[int], recent: list[int], room_id: str = "") -> Puzzle | None:
+        now = datetime.fromtimestamp(self.clock(), UTC)
         with self.db.session() as s:
-            if quest_rooms.parse_room(room_id) is not None:  # the quest's neurons, same for all
-                now = datetime.fromtimestamp(self.clock(), UTC)
-                neuron_id = quest_rooms.quest_pick(s, room_id, recent, now, self.settings)
-            else:
-                candidates = playable_neurons(s, self.settings.default_campaign)
-                neuron_id = choose_neuron(candidates, solved_neurons(s, member_ids), recent, self.rng)
+            neuron_id = self.kinds.of(room_id).pick_neuron(s, room_id, member_ids, recent, now)
         return self.puzzle_for(neuron_id) if neuron_id is not None else None
 
     def puzzle_for(self, neuron_id: int) -> Puzzle | None:

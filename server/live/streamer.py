@@ -1,13 +1,15 @@
-"""Streamer rooms in the hub: the gate every join passes and the streamer messages' handlers.
+"""Streamer rooms as a room kind: admission, the audience and overlay, moderated moves, and
+the streamer messages (host controls, ``join_code``, ``watch``).
 
-``StreamerRooms`` is built once per app (server/app.py) and set as the hub's gate: on every
-join it decides whether the connection plays, watches as audience or as the overlay, or is
-refused (banned, private room). Ordinary rooms pass through untouched. server/hub/handlers.py
-hands it the streamer messages and the submits and votes made in streamer rooms.
+``StreamerRooms`` is registered once per app (server/live/kinds.py) for the ``s-<12 hex>``
+rooms a host creates. On every way in it decides whether the connection plays, watches as
+audience or as the overlay, or is refused (banned, private room). An ``s-`` id that no host
+created is a plain puzzle room, as any other id.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -21,85 +23,99 @@ from server.api.attempts import Attempts, wait_needed
 from server.hub.connection import Connection
 from server.hub.fanout import Hub
 from server.live.audience import TallyPusher, audience_vote, read_tally
+from server.live.room_kinds import AUDIENCE, OVERLAY, Event, RoomKind, Way
 from server.live.room_service import RoomService
 from server.live.streamer_moderation import Moderation
 from server.live.streamer_service import StreamerService
 from server.wire import protocol as p
 from server.wire import streamer_protocol as sp
 
-AUDIENCE, OVERLAY = "audience", "overlay"
+STREAMER_ROOM_RE = re.compile(r"^s-[0-9a-f]{12}$")  # StreamerService.create's ids
 
 
-class StreamerRooms:
+class StreamerRooms(RoomKind):
+    name = "streamer"
+    messages = sp.STREAMER_MESSAGES
+
     def __init__(self, rooms: RoomService, hub: Hub, settings: Settings) -> None:
+        super().__init__(rooms)
         self.rooms, self.hub = rooms, hub
-        self.service = StreamerService(rooms)
-        self.moderation = Moderation(self.service)
-        self.pusher = TallyPusher(hub, self.service, settings.streamer_tally_interval_s)
+        self.streamer = StreamerService(rooms)
+        self.moderation = Moderation(self.streamer)
+        self.pusher = TallyPusher(hub, self.streamer, settings.streamer_tally_interval_s)
         # Failed-attempt limits (server/api/attempts.py), set by the app at startup.
         self.attempts: Attempts | None = None
 
-    # -- the hub's gate --------------------------------------------------------------------
-    async def admit(self, conn: Connection, room_id: str) -> str | None:
-        state = await self.service.load(room_id)
+    def claims(self, room_id: str) -> bool:
+        return STREAMER_ROOM_RE.match(room_id) is not None
+
+    def start(self) -> None:
+        self.pusher.start()
+
+    async def aclose(self) -> None:
+        await self.pusher.stop()
+
+    # -- the kind's hooks --------------------------------------------------------------------
+    async def admit(self, conn: Connection, room_id: str, way: Way) -> str | None:
+        state = await self.streamer.load(room_id)
         if state is None:
-            return None  # an ordinary room
-        entry, conn.entry = conn.entry, None
-        if entry == (room_id, OVERLAY):
+            return None  # no host made it: an ordinary room
+        if way is Way.OVERLAY:
             self.pusher.rooms.add(room_id)
             return OVERLAY
         room = await self.rooms.load(room_id)
         known = conn.player_id in state.sessions  # played here before: the code is not asked again
-        by_code = entry == (room_id, "code") or known
+        by_code = way is Way.CODE or known
         role = state.admit(conn.player_id, conn.session_id, room.state.members, by_code)
         self.pusher.rooms.add(room_id)
         if role is Role.AUDIENCE:
-            await self.service.r.incr(keys.room_audience_count(room_id))
+            await self.streamer.r.incr(keys.room_audience_count(room_id))
             return AUDIENCE
         name = str(conn.player["name"])
         conn.player["name"] = await run_in_threadpool(clean, name, state.filter_mode, "name")
         if conn.session_id and state.sessions.get(conn.player_id) != conn.session_id:
-            async with self.service.locked(room_id) as (_room, locked_state):
+            async with self.streamer.locked(room_id) as (_room, locked_state):
                 locked_state.sessions[conn.player_id] = conn.session_id
         return None
 
-    async def joined(self, conn: Connection, room_id: str) -> None:
-        state = await self.service.load(room_id)
+    async def snapshot(self, conn: Connection, room_id: str) -> list[Event]:
+        """The room's streamer settings (the full view for its staff) and the audience tally."""
+        state = await self.streamer.load(room_id)
         if state is None:
-            return
-        audience = await self.service.audience(room_id)
+            return []
+        audience = await self.streamer.audience(room_id)
         if state.role_of(conn.player_id) in (Role.HOST, Role.MODERATOR) and conn.watching is None:
-            conn.deliver_private(self.service.staff_view(state, audience))
+            view = self.streamer.staff_view(state, audience)
         else:
-            conn.deliver_private({"type": "streamer", **state.public(audience)})
-        conn.deliver_private(await read_tally(self.service, room_id))
+            view = {"type": "streamer", **state.public(audience)}
+        return [view, await read_tally(self.streamer, room_id)]
 
-    async def released(self, conn: Connection, room_id: str, watching: str) -> None:
+    async def left(self, conn: Connection, room_id: str, watching: str | None) -> None:
         if watching == AUDIENCE:
-            await self.service.r.decr(keys.room_audience_count(room_id))
+            await self.streamer.r.decr(keys.room_audience_count(room_id))
 
     # -- moves in streamer rooms ---------------------------------------------------------------
-    async def submit(self, conn: Connection, room_id: str, text: str) -> bool:
-        """Handle a submit when the room is a streamer room; False leaves it to the puzzle room."""
+    async def submit(self, conn: Connection, room_id: str, text: str) -> int | None:
+        """A player's explanation waits for the moderators (None) when the room asks for it."""
         if conn.watching is not None:
             raise RoomError(p.ERR_AUDIENCE, "the audience votes; players submit")
-        if await self.service.load(room_id) is None:
-            return False
+        if await self.streamer.load(room_id) is None:
+            return await super().submit(conn, room_id, text)
         await self.moderation.submit(room_id, conn.player, text)
-        return True
+        return None
 
-    async def vote(self, conn: Connection, room_id: str, explanation_id: int) -> bool:
-        """Count an audience vote; False leaves a player's vote to the puzzle room."""
+    async def vote(self, conn: Connection, room_id: str, explanation_id: int) -> None:
+        """The audience's votes go to the tally; a player's to the puzzle room."""
         if conn.watching == OVERLAY:
             raise RoomError(p.ERR_AUDIENCE, "the overlay only watches")
         if conn.watching != AUDIENCE:
-            return False
-        round_no = await audience_vote(self.service, room_id, conn.player_id, explanation_id)
+            await super().vote(conn, room_id, explanation_id)
+            return
+        round_no = await audience_vote(self.streamer, room_id, conn.player_id, explanation_id)
         await conn.send({"type": "voted", "explanation_id": explanation_id, "round": round_no})
-        return True
 
-    async def filter_name(self, room_id: str, name: str) -> str:
-        state = await self.service.load(room_id)
+    async def shown_name(self, room_id: str, name: str) -> str:
+        state = await self.streamer.load(room_id)
         return name if state is None else await run_in_threadpool(clean, name, state.filter_mode, "name")
 
     # -- streamer messages -------------------------------------------------------------------
@@ -108,40 +124,37 @@ class StreamerRooms:
         space cannot be walked (172 guesses a second walked 4-letter codes in ten minutes)."""
         limits = self.attempts
         if limits is None:
-            return await self.service.resolve(code)
+            return await self.streamer.resolve(code)
         address = conn.ws.client.host if conn.ws.client else "unknown"
         who = ((limits.code_player, str(conn.player_id)), (limits.code_address, address))
         wait = await wait_needed(*who)
         if wait:
             raise RoomError(p.ERR_FLOOD, f"too many wrong room codes; try again in {wait} s")
         try:
-            return await self.service.resolve(code)
+            return await self.streamer.resolve(code)
         except RoomError:
             for limit, ident in who:
                 await limit.failed(ident)
             raise
 
-    async def handle(self, conn: Connection, msg: sp.StreamerMessage) -> None:
-        svc, pid = self.service, conn.player_id
+    async def handle(self, conn: Connection, msg: Any) -> None:
+        svc, pid = self.streamer, conn.player_id
         match msg:
             case sp.CreateRoom():
                 state = await svc.create(conn.player, msg)
                 created = {"type": "room_created", "room": state.room_id, "code": state.code}
                 await conn.send({**created, "overlay": svc.overlay_token(state.room_id)})
-                conn.entry = (state.room_id, "code")
-                await self.hub.join_room(conn, state.room_id)
+                await self.hub.join_room(conn, state.room_id, way=Way.CODE)
                 return
             case sp.JoinCode(code=code):
                 room_id = await self._resolve_code(conn, code)
-                conn.entry = (room_id, "code")
-                await self.hub.join_room(conn, room_id)
+                await self.hub.join_room(conn, room_id, way=Way.CODE)
                 return
             case sp.Watch(overlay=token):
                 room_id = svc.overlay_room(token)
                 if room_id is None or await svc.load(room_id) is None:
                     raise RoomError(p.ERR_NOT_FOUND, "this overlay link is not valid (any more)")
-                conn.entry = (room_id, OVERLAY)
-                await self.hub.join_room(conn, room_id)
+                await self.hub.join_room(conn, room_id, way=Way.OVERLAY)
                 return
         room_id = self._room_of(conn)
         match msg:
@@ -179,7 +192,3 @@ class StreamerRooms:
         if conn.room_id is None:
             raise RoomError(p.ERR_NOT_IN_ROOM, "join a room first")
         return conn.room_id  # the audience gets not_host / not_moderator like anyone else
-
-
-def is_streamer_message(msg: Any) -> bool:
-    return isinstance(msg, sp.STREAMER_MESSAGES)

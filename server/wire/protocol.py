@@ -19,6 +19,39 @@ from typing import Any, ClassVar
 import msgpack
 import orjson
 
+from config.errors import ERR_ALREADY_SUBMITTED as ERR_ALREADY_SUBMITTED
+from config.errors import ERR_AUDIENCE as ERR_AUDIENCE
+from config.errors import ERR_BAD_FIELD as ERR_BAD_FIELD
+from config.errors import ERR_BAD_FRAME as ERR_BAD_FRAME
+from config.errors import ERR_BAD_TOKEN as ERR_BAD_TOKEN
+from config.errors import ERR_BANNED as ERR_BANNED
+from config.errors import ERR_DOUBLE_VOTE as ERR_DOUBLE_VOTE
+from config.errors import ERR_FINISHED as ERR_FINISHED
+from config.errors import ERR_FLOOD as ERR_FLOOD
+from config.errors import ERR_INTERNAL as ERR_INTERNAL
+from config.errors import ERR_MISSING_FIELD as ERR_MISSING_FIELD
+from config.errors import ERR_NOT_FOUND as ERR_NOT_FOUND
+from config.errors import ERR_NOT_HOST as ERR_NOT_HOST
+from config.errors import ERR_NOT_IN_MATCH as ERR_NOT_IN_MATCH
+from config.errors import ERR_NOT_IN_ROOM as ERR_NOT_IN_ROOM
+from config.errors import ERR_NOT_MODERATOR as ERR_NOT_MODERATOR
+from config.errors import ERR_NOT_STREAMER_ROOM as ERR_NOT_STREAMER_ROOM
+from config.errors import ERR_OTHER_TEAM as ERR_OTHER_TEAM
+from config.errors import ERR_OWN_VOTE as ERR_OWN_VOTE
+from config.errors import ERR_PAUSED as ERR_PAUSED
+from config.errors import ERR_PRIVATE_ROOM as ERR_PRIVATE_ROOM
+from config.errors import ERR_PROFANITY as ERR_PROFANITY
+from config.errors import ERR_QUEST_CLOSED as ERR_QUEST_CLOSED
+from config.errors import ERR_TOO_LARGE as ERR_TOO_LARGE
+from config.errors import ERR_TOO_LONG as ERR_TOO_LONG
+from config.errors import ERR_UNAVAILABLE as ERR_UNAVAILABLE
+from config.errors import ERR_UNKNOWN_TYPE as ERR_UNKNOWN_TYPE
+from config.errors import ERR_UNSUPPORTED_VERSION as ERR_UNSUPPORTED_VERSION
+from config.errors import ERR_WRONG_PHASE as ERR_WRONG_PHASE
+
+# Re-exported: the hub and the rules raise with p.ERR_*; the one table is config/errors.py.
+from config.errors import ERRORS as ERRORS
+from config.errors import UNAVAILABLE_MESSAGE as UNAVAILABLE_MESSAGE
 from server.wire.streamer_protocol import STREAMER_EVENTS, STREAMER_MESSAGES, StreamerMessage
 from server.wire.streamer_protocol import check as check_streamer
 from server.wire.text import clean_text
@@ -45,34 +78,7 @@ MAX_BAD_FRAMES = 5
 ROOM_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
-# -- error codes carried by ``error`` events -------------------------------------------------
-ERR_BAD_FRAME = "bad_frame"  # not JSON / msgpack, or not an object
-ERR_UNKNOWN_TYPE = "unknown_type"
-ERR_MISSING_FIELD = "missing_field"
-ERR_BAD_FIELD = "bad_field"
-ERR_TOO_LARGE = "too_large"  # frame over max_frame_bytes
-ERR_TOO_LONG = "too_long"  # a text over its character limit
-ERR_FLOOD = "flood"
-ERR_NOT_IN_ROOM = "not_in_room"
-ERR_WRONG_PHASE = "wrong_phase"
-ERR_ALREADY_SUBMITTED = "already_submitted"
-ERR_DOUBLE_VOTE = "double_vote"
-ERR_OWN_VOTE = "own_vote"
-ERR_NOT_FOUND = "not_found"
-ERR_BAD_TOKEN = "bad_token"
-ERR_UNSUPPORTED_VERSION = "unsupported_version"
-ERR_INTERNAL = "internal"
-ERR_UNAVAILABLE = "unavailable"  # the database cannot be reached: try again in a moment
-UNAVAILABLE_MESSAGE = "the database cannot be reached right now; try again shortly"
-# Streamer rooms (server/wire/streamer_protocol.py, rooms/streamer_room.py, rooms/moderation.py).
-ERR_NOT_HOST = "not_host"
-ERR_NOT_MODERATOR = "not_moderator"
-ERR_BANNED = "banned"
-ERR_PRIVATE_ROOM = "private_room"
-ERR_PAUSED = "paused"
-ERR_PROFANITY = "profanity"
-ERR_AUDIENCE = "audience"  # audience members vote; they do not submit or command
-ERR_NOT_STREAMER_ROOM = "not_streamer_room"
+# Error codes carried by ``error`` events: the table is config/errors.py (imported above).
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
+from config import errors
 from server.wire import protocol as p
 
 LIMITS = p.Limits(max_frame_bytes=1024, max_text_chars=100, max_explanation_chars=50, max_name_chars=10)
@@ -80,6 +81,15 @@ def test_client_constants_mirror_the_server() -> None:
             assert re.search(rf"\b{name}: {re.escape(literal)},", js), (
                 f"{name} missing or different in protocol.js"
             )
+
+
+def test_client_error_table_is_the_server_table() -> None:
+    """Both ways: no code missing in the client, none there that the server does not send."""
+    js = (ROOT / "client" / "js" / "protocol.js").read_text()
+    client = dict(re.findall(r'\b(ERR_[A-Z_]+): "([a-z_]+)",', js))
+    server = {name: getattr(errors, name) for name in dir(errors) if name.startswith("ERR_")}
+    assert client == server
+    assert set(server.values()) == set(errors.ERRORS) and len(errors.ERRORS) == len(server)
 
 
 def test_docs_show_every_message() -> None:

@@ -1,0 +1,26 @@
+"""Which room kinds this server runs: one ``register`` line per kind (server/live/room_kinds.py).
+
+The order is the order in which a room id is matched; a room no kind claims is a plain puzzle
+room. Quest credit is not a kind: it listens to the scores of every room.
+"""
+
+from __future__ import annotations
+
+import redis
+
+from server.hub.fanout import Hub
+from server.live.match_rooms import MatchRooms
+from server.live.quest_rooms import QuestCredits, QuestRooms
+from server.live.room_kinds import RoomKinds
+from server.live.streamer import StreamerRooms
+
+
+def register_kinds(hub: Hub, r_sync: redis.Redis) -> RoomKinds:
+    """Register every kind on the hub's room service; returns the registry."""
+    service = hub.service
+    kinds = service.kinds
+    kinds.register(QuestRooms(service))
+    kinds.register(MatchRooms(service))
+    kinds.register(StreamerRooms(service, hub, service.settings))
+    kinds.every_score.append(QuestCredits(service.settings, service.db, service.r, r_sync).on_score)
+    return kinds

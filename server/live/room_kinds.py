@@ -1,0 +1,154 @@
+"""The room-kind interface and its registry: what differs between puzzle, quest, match and
+streamer rooms, behind one set of hooks that the hub, the handlers and the room service call.
+
+Every room is a puzzle room (server/live/room_service.py: rounds, submits, votes, points); its
+kind says what is different about it:
+
+* ``admit``: may this connection enter, and does it play or watch? Every way in passes here —
+  ``join``, a streamer room's ``join_code`` and overlay ``watch``, the reconnect with ``since``
+  — and ``Way`` says which it was. Refuse by raising RoomError.
+* ``joined`` / ``left``: after a connection entered (or before it is gone).
+* ``snapshot``: the private events a joiner gets beside the room's own snapshot.
+* ``submit`` / ``vote`` / ``shown_name``: moves and names (the base: as the puzzle room does).
+* ``on_score``: a worker's ``score`` event for the room passed through this process.
+* ``tick``: the clock, every ``TICK_S`` in each process with members, after the puzzle room's.
+* ``pick_neuron``: the next puzzle's neuron (in a worker thread, with a database session).
+* ``messages`` / ``handle``: wire messages only this kind understands (a streamer host's).
+
+A kind is found by the room id alone (``claims``), cheaply and the same in every process.
+Adding a kind is one module with a ``RoomKind`` subclass plus one ``register`` line in
+server/live/kinds.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from sqlmodel import Session
+
+from rooms.picker import choose_neuron
+from store.puzzles import playable_neurons, solved_neurons
+
+if TYPE_CHECKING:
+    from server.hub.connection import Connection
+    from server.live.room_service import RoomService
+
+Event = dict[str, Any]
+# How a connection watches when it does not play: a streamer room's audience or its overlay.
+AUDIENCE, OVERLAY = "audience", "overlay"
+
+
+class Way(StrEnum):
+    """How a connection asks to enter a room."""
+
+    JOIN = "join"  # a ``join`` message
+    CODE = "code"  # a streamer room's ``join_code`` (or its host creating it)
+    RECONNECT = "reconnect"  # /ws?since=V (&room=R): back after a dropped socket
+    OVERLAY = "overlay"  # a streamer room's overlay link (``watch``)
+
+
+class RoomKind:
+    """The plain puzzle room; every other kind overrides only what differs."""
+
+    name: ClassVar[str] = "puzzle"
+    messages: ClassVar[tuple[type, ...]] = ()
+
+    def __init__(self, service: RoomService) -> None:
+        self.service = service
+
+    def claims(self, room_id: str) -> bool:
+        """Whether ``room_id`` is a room of this kind (by its id alone)."""
+        return True
+
+    async def admit(self, conn: Connection, room_id: str, way: Way) -> str | None:
+        """None: the connection plays (a member); AUDIENCE/OVERLAY: it watches. RoomError: refused."""
+        return None
+
+    async def joined(self, conn: Connection, room_id: str) -> None:
+        return None
+
+    async def left(self, conn: Connection, room_id: str, watching: str | None) -> None:
+        return None
+
+    async def snapshot(self, conn: Connection, room_id: str) -> list[Event]:
+        return []
+
+    async def submit(self, conn: Connection, room_id: str, text: str) -> int | None:
+        """Play an explanation; its id, or None when the kind took it elsewhere (moderation)."""
+        return await self.service.submit(room_id, conn.player, text)
+
+    async def vote(self, conn: Connection, room_id: str, explanation_id: int) -> None:
+        await self.service.vote(room_id, conn.player_id, explanation_id)
+
+    async def shown_name(self, room_id: str, name: str) -> str:
+        """The player name as this room shows it (a family-friendly room filters it)."""
+        return name
+
+    async def on_score(self, room_id: str, event: Event) -> None:
+        return None
+
+    async def tick(self, room_id: str) -> None:
+        return None
+
+    def pick_neuron(
+        self, session: Session, room_id: str, members: list[int], recent: list[int], now: datetime
+    ) -> int | None:
+        """The next puzzle: an unsolved neuron of the default campaign, not played lately."""
+        settings = self.service.settings
+        candidates = playable_neurons(session, settings.default_campaign)
+        return choose_neuron(candidates, solved_neurons(session, members), recent, self.service.rng)
+
+    async def handle(self, conn: Connection, msg: Any) -> None:
+        raise NotImplementedError(f"{self.name} rooms take no {type(msg).__name__}")
+
+    def start(self) -> None:
+        """Background work of the kind, started with the app (a streamer room's tally pusher)."""
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+
+ScoreListener = Callable[[str, Event], Awaitable[None]]
+
+
+class RoomKinds:
+    """The registry: the kinds in the order they are asked, the puzzle room last."""
+
+    def __init__(self, default: RoomKind) -> None:
+        self.default = default
+        self.kinds: list[RoomKind] = []
+        # Run on every room's scores, whatever its kind (quest credit: the daily neuron counts
+        # wherever it is explained).
+        self.every_score: list[ScoreListener] = []
+
+    def register(self, kind: RoomKind) -> RoomKind:
+        self.kinds.append(kind)
+        return kind
+
+    def of(self, room_id: str) -> RoomKind:
+        for kind in self.kinds:
+            if kind.claims(room_id):
+                return kind
+        return self.default
+
+    def for_message(self, msg: Any) -> RoomKind | None:
+        """The kind that understands a kind-specific wire message, None for the common ones."""
+        for kind in self.kinds:
+            if isinstance(msg, kind.messages):
+                return kind
+        return None
+
+    def named(self, name: str) -> RoomKind:
+        return next(k for k in [*self.kinds, self.default] if k.name == name)
+
+    def start(self) -> None:
+        for kind in [*self.kinds, self.default]:
+            kind.start()
+
+    async def aclose(self) -> None:
+        for kind in [*self.kinds, self.default]:
+            await kind.aclose()
