@@ -165,10 +165,6 @@ def leaderboard(board: str, period: str = "all") -> str:
     return _key("lb", board, period)
 
 
-def leaderboard_meta(board: str, period: str = "all") -> str:
-    return _key("lb", board, period, "meta")
-
-
 def leaderboard_members(board: str, period: str = "all") -> str:
     """Hash: member id -> its entry in ``leaderboard(board, period)`` (the entry carries the tie-break)."""
     return _key("lb", board, period, "members")

@@ -199,10 +199,6 @@ class Settings(BaseSettings):
             return self.database_url
         return f"sqlite:///{self.data_path / 'neuronquest.sqlite3'}"
 
-    @property
-    def redis_socket_path(self) -> Path:
-        return self.data_path / "redis" / "redis.sock"
-
     def effective_secret_key(self) -> str:
         if self.secret_key:
             return self.secret_key

@@ -30,10 +30,10 @@ from server.api import reference as reference_api
 from server.api import session_routes as http_api
 from server.api.attempts import Attempts
 from server.api.edge import BodyLimit, SecurityHeaders, redact_tokens_in_logs
+from server.context import AppContext
 from server.hub.caps import SocketCaps
 from server.hub.endpoint import ws_endpoint
 from server.hub.fanout import Hub
-from server.hub.handlers import AppContext
 from server.live.kinds import register_kinds
 from server.live.match_rooms import MatchRooms
 from server.live.redis_watch import RedisWatch

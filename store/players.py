@@ -55,14 +55,6 @@ def make_account(session: Session, player_id: int, login: str, password_hash: st
     return player
 
 
-def set_password_hash(session: Session, player_id: int, password_hash: str) -> None:
-    player = session.get(Player, player_id)
-    if player is not None:
-        player.password_hash = password_hash
-        session.add(player)
-        session.commit()
-
-
 def total_points(session: Session, player_id: int) -> int:
     total = session.exec(
         select(func.coalesce(func.sum(PointEvent.amount), 0)).where(PointEvent.player_id == player_id)

@@ -1,7 +1,7 @@
 // The browser client's entry point: one connection, a hash router over the views, and the
 // lobby's forms. Every screen is drawn from the protocol's events (docs/protocol.md) or the
 // /api/v1 JSON; see game.js (the room), onboarding.js, quests.js, boards.js, teams.js, profile.js.
-import { GameConnection } from "./connection.js";
+import { Connection } from "./connection.js";
 import { $, toast } from "./dom.js";
 import { bindConnection, handlers, render, state, submitExplanation, testText, tickTimer } from "./game.js";
 import { onboarded, startOnboarding } from "./onboarding.js";
@@ -70,7 +70,7 @@ function updateMe() {
   if (document.activeElement !== $("country") && state.me.country) $("country").value = state.me.country;
 }
 
-const conn = new GameConnection({
+const conn = new Connection({
   onEvent(e) {
     const firstWelcome = e.type === "welcome" && !state.me;
     (handlers[e.type] || (() => {}))(e);

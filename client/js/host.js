@@ -1,15 +1,12 @@
 // The host console: create a streamer room, run it, moderate it. The server enforces every
 // right; this page only offers the buttons.
-import { Connection } from "./protocol.js";
+import { Connection } from "./connection.js";
+import { $, el } from "./dom.js";
 
-const $ = (id) => document.getElementById(id);
 const state = { room: sessionStorage.getItem("nq.host.room"), host: null, code: null, revealed: false, members: [], explanations: new Map(), deadline: null, paused: false };
 
 function button(label, onClick, cls) {
-  const b = document.createElement("button");
-  b.type = "button"; b.textContent = label; b.onclick = onClick;
-  if (cls) b.className = cls;
-  return b;
+  return el("button", { type: "button", text: label, onclick: onClick, class: cls });
 }
 
 function renderCode() {
@@ -115,5 +112,5 @@ setInterval(() => {
   $("timer").textContent = state.paused ? "paused" : left === null ? "" : `${left}s left`;
 }, 250);
 
-const conn = new Connection(onEvent, (s) => { $("status").textContent = s; });
+const conn = new Connection({ onEvent, onStatus: (status) => { $("status").textContent = status; } });
 conn.open();

@@ -1,6 +1,6 @@
 """What every /api/v1 request passes through: API key check, rate limit, parameter parsing, errors.
 
-Errors are JSON ``{"error": code, "message": text}`` (as in server/api/session_routes.py) with a 4xx
+Errors are JSON ``{"error": code, "message": text}`` (``error``, also the session routes' one) with a 4xx
 status; a read never changes anything, so a refused request loses nothing.
 """
 
@@ -8,19 +8,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
-import redis
-import redis.asyncio as aioredis
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from config.settings import Settings
 from server.api.apikeys import find_key
 from server.api.ratelimit import Bucket, take
-from store.db import Database
+from server.context import AppContext
 from store.pagination import MAX_LIMIT, BadCursor
 from store.search import BadQuery
 
@@ -28,13 +25,7 @@ API_KEY_HEADER = "x-api-key"
 MAX_ID = 2**31 - 1
 
 
-class Context(Protocol):
-    """The part of server.hub.handlers.AppContext (``app.state.ctx``) these routes use."""
-
-    settings: Settings
-    db: Database
-    r: aioredis.Redis
-    r_sync: redis.Redis
+Context = AppContext  # ``app.state.ctx``: one type for the hub and every route (server/context.py)
 
 
 class ApiError(Exception):

@@ -23,6 +23,7 @@ from starlette.routing import Route
 from starlette.websockets import WebSocket
 
 from server.api.attempts import Attempts, wait_needed
+from server.api.guard import error as _error  # the one JSON error helper
 from server.api.guest_limit import allow_new_guest
 from server.api.passwords import password_problem
 from server.api.sessions import (
@@ -36,7 +37,7 @@ from server.api.sessions import (
     hash_password,
     issue_token,
 )
-from server.hub.handlers import AppContext
+from server.context import AppContext
 from server.wire import protocol as p
 from store.auth_sessions import revoke, revoke_all
 from store.countries import iso_country
@@ -52,10 +53,6 @@ from store.players import (
 from workers.queues import queue_depths
 
 log = logging.getLogger(__name__)
-
-
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": code, "message": message}, status_code=status)
 
 
 async def database_unavailable(conn: Request | WebSocket, exc: Exception) -> Response | None:
@@ -105,10 +102,9 @@ def _address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _too_many(wait_s: int, what: str) -> JSONResponse:
-    response = _error(429, "rate_limited", f"too many {what}; try again in {wait_s} s")
-    response.headers["Retry-After"] = str(wait_s)
-    return response
+def _too_many(wait_s: int, what: str) -> Response:
+    message = f"too many {what}; try again in {wait_s} s"
+    return _error(429, "rate_limited", message, {"Retry-After": str(wait_s)})
 
 
 async def healthz(request: Request) -> Response:

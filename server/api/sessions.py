@@ -138,10 +138,6 @@ def check_password(password_hash: str | None, password: str) -> bool:
         return False
 
 
-def needs_rehash(password_hash: str) -> bool:
-    return _hasher.check_needs_rehash(password_hash)
-
-
 def clean_name(name: str, max_chars: int) -> str | None:
     """A display name with whitespace collapsed; None when empty, too long or unprintable."""
     cleaned = " ".join(name.split())

@@ -23,11 +23,12 @@ from starlette.websockets import WebSocket
 from rooms.puzzle_room import RoomError
 from server.api.guest_limit import allow_new_guest
 from server.api.sessions import guest_name, issue_token, player_of_token
+from server.context import AppContext
 from server.hub.browser_session import session_of
 from server.hub.caps import SocketCaps
 from server.hub.connection import Connection
 from server.hub.flood import FloodGuard
-from server.hub.handlers import AppContext, handle
+from server.hub.handlers import handle
 from server.hub.origins import origin_allowed
 from server.live.room_kinds import Way
 from server.wire import protocol as p
