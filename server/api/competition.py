@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Route
 
 from rooms.boards import BOARDS, BoardError, boards_of_player, resolve_period, spec_of
 from rooms.streaks import compute_streak, share_text
+from server.api.attempts import wait_needed
 from server.api.guard import ApiError, Context, guarded, in_db, int_param, not_found, str_param
 from store import competition
 from store.competition import badges, quests, teams
@@ -308,9 +309,25 @@ async def team_create(request: Request, ctx: Context) -> dict[str, Any]:
 
 async def team_join(request: Request, ctx: Context) -> dict[str, Any]:
     code = str((await _body(request)).get("code", ""))[:32]
-    return await _team_call(
-        request, ctx, lambda s, p: teams.join_team(s, ctx.r_sync, p, code, _now(), ctx.settings)
-    )
+    # Wrong invite codes count like wrong room codes, per player and address (server/api/attempts.py).
+    limits = getattr(request.app.state, "attempts", None)
+    who = []
+    if limits is not None:
+        address = request.client.host if request.client else "unknown"
+        who = [(limits.code_player, str(await _require_player(request, ctx))), (limits.code_address, address)]
+        wait = await wait_needed(*who)
+        if wait:
+            message = f"too many wrong codes; try again in {wait} s"
+            raise ApiError(429, "rate_limited", message, {"Retry-After": str(wait)})
+    try:
+        return await _team_call(
+            request, ctx, lambda s, p: teams.join_team(s, ctx.r_sync, p, code, _now(), ctx.settings)
+        )
+    except ApiError as exc:
+        if exc.code == "bad_code":
+            for limit, ident in who:
+                await limit.failed(ident)
+        raise
 
 
 async def team_leave(request: Request, ctx: Context) -> dict[str, Any]:

@@ -253,6 +253,16 @@ async def test_wrong_room_codes_are_limited_per_player_and_address(edge_server: 
         await client.close()
 
 
+def test_wrong_team_invite_codes_are_limited_too(edge_server: LiveServer) -> None:
+    token = httpx.post(f"{edge_server.http_url}/api/session", json={}).json()["token"]
+    auth = {"authorization": f"Bearer {token}"}
+    url = f"{edge_server.http_url}/api/v1/teams/join"
+    for guess in ("AAAAAAAA", "BBBBBBBB", "CCCCCCCC"):
+        assert httpx.post(url, json={"code": guess}, headers=auth).status_code == 404
+    refused = httpx.post(url, json={"code": "DDDDDDDD"}, headers=auth)
+    assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
+
+
 def test_wrong_api_keys_are_limited_per_address(edge_server: LiveServer) -> None:
     url = f"{edge_server.http_url}/api/v1"
     for i in range(3):
