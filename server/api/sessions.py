@@ -69,6 +69,7 @@ class Claims:
 
     player_id: int
     sid: str
+    expires_at: int = 0  # seconds since the epoch
 
 
 def make_token(secret: str, player_id: int, sid: str, expires_at: float) -> str:
@@ -93,7 +94,7 @@ def read_token(secret: str, token: str, now: float | None = None) -> Claims | No
         return None
     if not isinstance(expires, int) or expires <= (now if now is not None else time.time()):
         return None
-    return Claims(player_id, sid)
+    return Claims(player_id, sid, expires)
 
 
 def issue_token(session: Session, settings: Settings, player_id: int) -> str:
@@ -109,6 +110,15 @@ def claims_of_token(session: Session, settings: Settings, token: str) -> Claims 
     if claims is None or not is_active(session, claims.sid, claims.player_id):
         return None
     return claims
+
+
+def renewed_token(session: Session, settings: Settings, token: str, claims: Claims) -> str:
+    """``token``, or a new one when less than half of its life is left: a player who keeps
+    coming back keeps their identity (a guest has nothing else to prove it). The old token stays
+    valid until it expires, so other tabs still holding it are not thrown out."""
+    if claims.expires_at - time.time() > settings.session_ttl_s / 2:
+        return token
+    return issue_token(session, settings, claims.player_id)
 
 
 def player_of_token(session: Session, settings: Settings, token: str) -> int | None:

@@ -22,7 +22,7 @@ from starlette.websockets import WebSocket
 
 from rooms.puzzle_room import RoomError
 from server.api.guest_limit import allow_new_guest
-from server.api.sessions import guest_name, issue_token, player_of_token
+from server.api.sessions import claims_of_token, guest_name, issue_token, renewed_token
 from server.context import AppContext
 from server.hub.browser_session import session_of
 from server.hub.caps import SocketCaps
@@ -53,10 +53,12 @@ def _session(ctx: AppContext, token: str | None) -> tuple[dict[str, Any], str] |
     (forged, expired, or revoked by logout or register)."""
     with ctx.db.session() as s:
         if token:
-            player_id = player_of_token(s, ctx.settings, token)
-            player = get_player(s, player_id) if player_id is not None else None
-            if player is None:
+            claims = claims_of_token(s, ctx.settings, token)
+            player = get_player(s, claims.player_id) if claims is not None else None
+            if player is None or claims is None:
                 return None
+            # The welcome carries the token to keep: renewed when half its life is gone.
+            token = renewed_token(s, ctx.settings, token, claims)
             return public(player, total_points(s, int(player.id or 0))), token
         player = create_guest(s, guest_name())
         return public(player, 0), issue_token(s, ctx.settings, int(player.id or 0))

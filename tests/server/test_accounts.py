@@ -189,6 +189,36 @@ async def test_register_and_login_rotate_and_logout_revokes(open_server: LiveSer
     assert _me(base, laptop) == 401
 
 
+async def test_a_returning_player_gets_a_renewed_token(
+    open_server: LiveServer, db: Database, hub_settings: Settings
+) -> None:
+    """Expiry must not cost a regular guest their identity: past half its life a token is renewed."""
+    from server.api.sessions import make_token, read_token
+    from store.models import AuthSession
+
+    base = open_server.http_url
+    guest = httpx.post(f"{base}/api/session", json={}).json()
+    fresh = await Client.connect(open_server.ws_url, token=guest["token"])
+    assert (await fresh.expect("welcome"))["token"] == guest["token"]  # young: kept as it is
+    await fresh.close()
+    claims = read_token(hub_settings.effective_secret_key(), guest["token"])
+    assert claims is not None
+    soon = time.time() + hub_settings.session_ttl_s * 0.4
+    with db.session() as s:  # the same session, a little past half its life
+        record = s.get(AuthSession, claims.sid)
+        assert record is not None
+        record.expires_at = datetime.fromtimestamp(soon, UTC)
+        s.add(record)
+        s.commit()
+    aging = make_token(hub_settings.effective_secret_key(), claims.player_id, claims.sid, soon)
+    client = await Client.connect(open_server.ws_url, token=aging)
+    renewed = (await client.expect("welcome"))["token"]
+    await client.close()
+    assert renewed != aging and _me(base, renewed) == 200 and _me(base, aging) == 200
+    later = read_token(hub_settings.effective_secret_key(), renewed)
+    assert later is not None and later.player_id == claims.player_id and later.expires_at > soon
+
+
 async def test_the_token_stays_out_of_urls_and_logs(
     open_server: LiveServer, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -31,8 +31,9 @@ def test_the_index_page_and_the_client_script_are_served(live_server: LiveServer
 
 
 def test_tokens_are_signed_and_expire() -> None:
-    token = make_token("k" * 32, 42, "session-1", time.time() + 60)
-    assert read_token("k" * 32, token) == Claims(42, "session-1")
+    expires = int(time.time() + 60)
+    token = make_token("k" * 32, 42, "session-1", expires)
+    assert read_token("k" * 32, token) == Claims(42, "session-1", expires)
     assert read_token("other-secret", token) is None
     assert read_token("k" * 32, token[:-2] + "xx") is None
     assert read_token("k" * 32, "garbage") is None
