@@ -33,8 +33,11 @@ ERR_UNAVAILABLE = _code("unavailable", "the database cannot be reached: try agai
 ERR_NOT_IN_ROOM = _code("not_in_room", "join a room first")
 ERR_WRONG_PHASE = _code("wrong_phase", "not possible in the room's current phase")
 ERR_ALREADY_SUBMITTED = _code("already_submitted", "one explanation per player per round")
-ERR_DOUBLE_VOTE = _code("double_vote", "one vote per explanation")
+ERR_DOUBLE_VOTE = _code("double_vote", "already your vote (one vote per round, once per explanation)")
 ERR_OWN_VOTE = _code("own_vote", "nobody votes for their own explanation")
+ERR_BUSY_ELSEWHERE = _code(
+    "busy_elsewhere", "points come from one room at a time: your round elsewhere is open"
+)
 ERR_NOT_FOUND = _code("not_found", "no such room, explanation, code or answer")
 # -- a worker's answer to test_text (the error carries the request_id) -------------------------
 ERR_BAD_NEURON = _code("bad_neuron", "the room's campaign or neuron cannot be found")

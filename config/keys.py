@@ -1,7 +1,8 @@
 """Every Redis key and pub/sub channel name, made by one function each.
 
 Nothing else in the project spells a Redis key. Keys share the prefix ``nq:``
-so one Redis can be shared with other applications and wiped selectively.
+so one Redis can be shared with other applications and wiped selectively. A room's keys
+carry its id as a hash tag (``nq:room:{R}:...``) so that they live on one Redis Cluster shard.
 """
 
 from __future__ import annotations
@@ -13,49 +14,87 @@ def _key(*parts: object) -> str:
     return ":".join([PREFIX, *(str(p) for p in parts)])
 
 
+def _room(room_id: str, *parts: object) -> str:
+    """A key of one room. ``{room_id}`` is a Redis Cluster hash tag: every key (and the shard
+    channel) of a room hashes to one slot, so a script may touch several of them at once and a
+    room's events are published on the shard that holds its log (docs/SCALING.md)."""
+    return _key("room", "{" + room_id + "}", *parts)
+
+
 # -- rooms ------------------------------------------------------------------
 def room_state(room_id: str) -> str:
     """Hash: the room's serialised state and current version."""
-    return _key("room", room_id, "state")
+    return _room(room_id, "state")
 
 
 def room_events(room_id: str) -> str:
     """Stream: the room's versioned event log (trimmed to a short history)."""
-    return _key("room", room_id, "events")
+    return _room(room_id, "events")
 
 
 def room_version(room_id: str) -> str:
     """Counter: the version of the room's latest event."""
-    return _key("room", room_id, "v")
+    return _room(room_id, "v")
 
 
 def room_channel(room_id: str) -> str:
     """Pub/sub channel: events of one room, for every web process."""
-    return _key("room", room_id, "ch")
+    return _room(room_id, "ch")
 
 
 def room_members(room_id: str) -> str:
     """Hash: player id -> display name, for the room's current members (server/live/room_members.py)."""
-    return _key("room", room_id, "members")
+    return _room(room_id, "members")
 
 
 def room_conns(room_id: str) -> str:
     """Hash: player id -> open connections in the room (a member may hold several tabs)."""
-    return _key("room", room_id, "conns")
+    return _room(room_id, "conns")
 
 
 def room_lock(room_id: str) -> str:
-    return _key("room", room_id, "lock")
+    return _room(room_id, "lock")
 
 
 def room_crowd_claim(room_id: str) -> str:
     """String with a TTL of one interval: some web process just pushed the room's crowd count."""
-    return _key("room", room_id, "crowd")
+    return _room(room_id, "crowd")
 
 
-def quest_credit_claim(room_id: str, v: int) -> str:
-    """String with TTL: the ``score`` event ``v`` of a room was credited to quests (exactly once)."""
-    return _key("room", room_id, "credited", v)
+def player_earning(player_id: int | str) -> str:
+    """String with TTL: the room whose round a player earns points in (server/live/earning.py)."""
+    return _key("player", player_id, "earning")
+
+
+def room_process_members(room_id: str, process_id: str) -> str:
+    """Hash: "room\x1fplayer" -> connections a web process holds in the room (in the room's slot,
+    so the membership scripts stay on one Redis Cluster shard; server/live/member_leases.py)."""
+    return _room(room_id, "proc", process_id, "members")
+
+
+def process_rooms(process_id: str) -> str:
+    """Set: the rooms in which a web process has held members (where its sweep looks)."""
+    return _key("proc", process_id, "rooms")
+
+
+def process_lease(process_id: str) -> str:
+    """String with TTL: the web process is alive; renewed every third of its TTL."""
+    return _key("proc", process_id, "lease")
+
+
+def processes() -> str:
+    """Set: ids of web processes that hold room members (alive or not yet swept)."""
+    return _key("procs")
+
+
+def process_sweep_claim(process_id: str) -> str:
+    """String with TTL: some process is removing a dead process's members."""
+    return _key("proc", process_id, "sweeping")
+
+
+def late_points_told(room_id: str, claim: str) -> str:
+    """String with TTL: the room heard of a late award (workers/scoring.py), exactly once."""
+    return _room(room_id, "told", "points", claim)
 
 
 def rooms_index() -> str:
@@ -71,7 +110,7 @@ def room_code(code: str) -> str:
 # -- streamer rooms (issue 7) -----------------------------------------------------
 def streamer_room(room_id: str) -> str:
     """String: the streamer room's settings, moderators, bans and approval queue (JSON)."""
-    return _key("room", room_id, "streamer")
+    return _room(room_id, "streamer")
 
 
 def streamer_rooms() -> str:
@@ -81,27 +120,27 @@ def streamer_rooms() -> str:
 
 def team_match(room_id: str) -> str:
     """String: a live team match's rules state (rooms.team_match JSON) beside its room."""
-    return _key("room", room_id, "match")
+    return _room(room_id, "match")
 
 
 def team_scores_claim(room_id: str) -> str:
     """String with PX TTL: a process publishing the match's throttled ``team_scores`` now."""
-    return _key("room", room_id, "match", "scores-claim")
+    return _room(room_id, "match", "scores-claim")
 
 
 def room_tally(room_id: str, round_no: int) -> str:
     """Hash: explanation id -> audience votes in one round (HINCRBY; read by the tally pusher)."""
-    return _key("room", room_id, "tally", round_no)
+    return _room(room_id, "tally", round_no)
 
 
 def room_audience_voters(room_id: str, round_no: int) -> str:
     """Set: audience members who voted in one round (one vote each)."""
-    return _key("room", room_id, "voters", round_no)
+    return _room(room_id, "voters", round_no)
 
 
 def room_audience_count(room_id: str) -> str:
     """Counter: audience connections of the room over every web process."""
-    return _key("room", room_id, "audience")
+    return _room(room_id, "audience")
 
 
 def player_room(player_id: int | str) -> str:
@@ -127,7 +166,7 @@ def scoring_guard(explanation_id: int, simulator: str, version: str) -> str:
 
 def score_told(room_id: str, explanation_id: int, simulator: str, version: str, records_version: int) -> str:
     """String with TTL: this room has been sent the ``score`` event of this score (exactly once)."""
-    return _key("room", room_id, "told", explanation_id, simulator, version, records_version)
+    return _room(room_id, "told", explanation_id, simulator, version, records_version)
 
 
 def scoring_requests() -> str:

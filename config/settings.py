@@ -26,6 +26,11 @@ class Settings(BaseSettings):
     redis_url: str = ""
     # Connections of a web process' async Redis pool; more requests than this wait their turn.
     redis_max_connections: int = 200
+    # A node of a Redis Cluster (redis://host:port) that holds the rooms: state, event log,
+    # members, lock, and their events on sharded pub/sub (SPUBLISH/SSUBSCRIBE, one shard per
+    # room by its hash tag; docs/SCALING.md). Empty: rooms live on redis_url. Queues,
+    # leaderboards and sessions stay on redis_url either way (RQ does not run on a cluster).
+    rooms_redis_cluster_url: str = ""
     host: str = "127.0.0.1"
     port: int = 8000
     # Empty means "generate once and keep in data_dir/secret_key".
@@ -75,6 +80,12 @@ class Settings(BaseSettings):
     room_lobby_s: float = 3.0
     room_reveal_s: float = 30.0
     room_reveal_min_s: float = 8.0
+    # A room's lock lives this long unless its holder renews it (server/live/room_lock.py):
+    # a web process that dies holding it freezes the room no longer than this.
+    room_lock_ttl_s: float = Field(default=2.0, gt=0.05)
+    # A web process's lease on the room memberships it holds (server/live/member_leases.py):
+    # renewed every third of it; once it lapses any other process removes those members.
+    process_lease_s: float = Field(default=6.0, gt=0.3)
     # How many top snippets a puzzle shows, and how many older explanations with it.
     room_clues: int = 8
     room_shown_explanations: int = 5

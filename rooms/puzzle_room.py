@@ -5,8 +5,10 @@ transition with the current time, stores the state and appends the returned even
 room's log. Time is always passed in, never read here, so tests drive the clock.
 
 * lobby: waits ``lobby_s`` after someone is present, then asks for a puzzle.
-* round: the clues are shown; players submit one explanation each and vote (not for their
-  own) until the deadline.
+* round: the clues are shown; players submit one explanation each and cast one vote each
+  (not for their own; a new vote replaces the player's earlier one) until the deadline. Each
+  round has a ``round_key`` that names it everywhere (SQL rows, point claims), unique across
+  rooms and across a Redis wipe (the start time is part of it).
 * reveal: scores stream in from the workers; it ends when every explanation of the round is
   scored (but not before ``reveal_min_s``) or at the latest after ``reveal_s``. Then the round's
   outcome goes to rooms.points and the room goes back to the lobby, which asks for the next
@@ -31,7 +33,14 @@ from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
-from config.errors import ERR_ALREADY_SUBMITTED, ERR_NOT_FOUND, ERR_NOT_IN_ROOM, ERR_OWN_VOTE, ERR_WRONG_PHASE
+from config.errors import (
+    ERR_ALREADY_SUBMITTED,
+    ERR_DOUBLE_VOTE,
+    ERR_NOT_FOUND,
+    ERR_NOT_IN_ROOM,
+    ERR_OWN_VOTE,
+    ERR_WRONG_PHASE,
+)
 from rooms.points import RoundOutcome, top_explanation
 
 # How long a lobby without puzzles waits before asking again.
@@ -97,6 +106,7 @@ class RoomState:
     votes: list[tuple[int, int]] = field(default_factory=list)  # (voter, explanation id)
     scores: dict[int, float] = field(default_factory=dict)
     recent: list[int] = field(default_factory=list)  # neuron ids of the last rounds
+    round_key: str = ""  # this round's name in SQL (Explanation/Vote.round_key, PlayedRound)
     # A held room's clock stands still: a streamer room before its host starts it, or paused
     # (rooms/streamer_room.py). Joining a held lobby does not start its countdown.
     held: bool = False
@@ -129,7 +139,13 @@ class RoomState:
             scores={int(k): float(v) for k, v in data["scores"].items()},
             recent=list(data["recent"]),
             held=bool(data.get("held", False)),
+            round_key=str(data.get("round_key", "")),
         )
+
+
+def round_key(room_id: str, round_no: int, started: float) -> str:
+    """A round's name: room, number and start time in ms (a wiped room restarts at round 1)."""
+    return f"{room_id}/{round_no}/{int(started * 1000)}"
 
 
 class PuzzleRoom:
@@ -213,6 +229,7 @@ class PuzzleRoom:
         s = self.state
         s.phase, s.puzzle = Phase.ROUND, puzzle
         s.round_no += 1
+        s.round_key = round_key(s.room_id, s.round_no, now)
         s.deadline, s.reveal_min_until = now + self.timing.round_s, None
         s.written, s.votes, s.scores = {}, [], {}
         for old in puzzle.shown:
@@ -276,11 +293,25 @@ class PuzzleRoom:
             raise RoomError(ERR_NOT_FOUND, f"explanation {explanation_id} is not part of this puzzle")
         if authors[explanation_id] == player_id:
             raise RoomError(ERR_OWN_VOTE, "you cannot vote for your own explanation")
+        if (player_id, explanation_id) in self.state.votes:
+            raise RoomError(ERR_DOUBLE_VOTE, "you already voted for this explanation")
 
     def add_vote(self, player_id: int, explanation_id: int) -> list[dict[str, Any]]:
-        self.state.votes.append((player_id, explanation_id))
-        count = sum(1 for _, eid in self.state.votes if eid == explanation_id)
-        return [{"type": "vote", "explanation_id": explanation_id, "votes": count, "player_id": player_id}]
+        """One vote per player per round: a new vote moves the player's earlier one."""
+        s = self.state
+        events = []
+        previous = [eid for voter, eid in s.votes if voter == player_id]
+        s.votes = [(voter, eid) for voter, eid in s.votes if voter != player_id]
+        for old in previous:
+            count = sum(1 for _, eid in s.votes if eid == old)
+            moved = {"type": "vote", "explanation_id": old, "votes": count, "player_id": player_id}
+            events.append({**moved, "withdrawn": True})
+        s.votes.append((player_id, explanation_id))
+        count = sum(1 for _, eid in s.votes if eid == explanation_id)
+        events.append(
+            {"type": "vote", "explanation_id": explanation_id, "votes": count, "player_id": player_id}
+        )
+        return events
 
     def record_score(self, explanation_id: int, score: float) -> bool:
         """A worker's score for a candidate of the current puzzle; idempotent."""
@@ -341,4 +372,6 @@ class PuzzleRoom:
             votes=list(s.votes),
             prior_best=s.puzzle.prior_best,
             prior_explained=s.puzzle.prior_explained,
+            round_key=s.round_key,
+            neuron_id=s.puzzle.neuron_id,
         )

@@ -32,6 +32,7 @@ from server.api.attempts import Attempts
 from server.api.edge import BodyLimit, SecurityHeaders, redact_tokens_in_logs
 from server.context import AppContext
 from server.hub.caps import SocketCaps
+from server.hub.channels import WaitingRedisCluster
 from server.hub.endpoint import ws_endpoint
 from server.hub.fanout import Hub
 from server.live.kinds import register_kinds
@@ -48,6 +49,18 @@ CLIENT_DIR = Path(__file__).resolve().parent.parent / "client"
 
 async def index(request: Request) -> Response:
     return FileResponse(CLIENT_DIR / "index.html")
+
+
+def _rooms_redis(settings: Settings, r: aioredis.Redis) -> aioredis.Redis | WaitingRedisCluster:
+    """Where rooms live: the Redis Cluster of ``rooms_redis_cluster_url`` (sharded pub/sub,
+    server/hub/channels.py), else the process's one Redis."""
+    if not settings.rooms_redis_cluster_url:
+        return r
+    return WaitingRedisCluster.from_url(
+        settings.rooms_redis_cluster_url,
+        max_connections=settings.redis_max_connections,
+        retry=AsyncRetry(ExponentialBackoff(cap=1.0, base=0.05), 8),
+    )
 
 
 def create_app(settings: Settings, *, clock: Callable[[], float] | None = None) -> Starlette:
@@ -70,9 +83,11 @@ def create_app(settings: Settings, *, clock: Callable[[], float] | None = None) 
         )
         r = aioredis.Redis.from_pool(pool)
         r_sync = redis.Redis.from_url(settings.redis_url)
-        service = RoomService(settings, db, r, r_sync, **({"clock": clock} if clock else {}))
-        hub = Hub(service, r)
+        rooms_r = _rooms_redis(settings, r)
+        service = RoomService(settings, db, rooms_r, r_sync, **({"clock": clock} if clock else {}))
+        hub = Hub(service, rooms_r, r)
         await hub.start()
+        await service.leases.start()  # ghost members of dead processes go (server/live/member_leases.py)
         # A Redis that lost its boards (wiped, or new) gets them back from SQL before play.
         await run_in_threadpool(ensure_boards, r_sync, db, datetime.now(UTC), settings)
         # ...and whenever Redis loses its data under this process, with the rooms resynced.
@@ -100,7 +115,10 @@ def create_app(settings: Settings, *, clock: Callable[[], float] | None = None) 
             await redis_watch.stop()
             await kinds.aclose()
             await hub.stop()
+            await service.leases.stop()
             await r.aclose()
+            if rooms_r is not r:
+                await rooms_r.aclose()
             r_sync.close()
             db.dispose()
 

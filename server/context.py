@@ -6,13 +6,14 @@ session routes and the /api/v1 routes (server/api/guard.py) all take this one ty
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import redis
 import redis.asyncio as aioredis
 
 from config.settings import Settings
+from server.hub.guests import GuestBatcher
 from store.db import Database
 
 if TYPE_CHECKING:  # the live side is not imported by the HTTP routes that only read
@@ -30,3 +31,8 @@ class AppContext:
     service: RoomService
     hub: Hub
     limits: Limits
+    guests: GuestBatcher = field(init=False)
+
+    def __post_init__(self) -> None:
+        # New guests, committed in batches with their sessions (server/hub/guests.py).
+        self.guests = GuestBatcher(self.db, self.settings)

@@ -37,6 +37,19 @@ def open_session(session: Session, player_id: int, ttl_s: int) -> AuthSession:
     return record
 
 
+def open_sessions(session: Session, player_ids: list[int], ttl_s: int) -> list[AuthSession]:
+    """One new session per player in one commit (a storm of new guests: server/hub/guests.py)."""
+    now = _now()
+    expires = now + timedelta(seconds=ttl_s)
+    records = [
+        AuthSession(sid=secrets.token_urlsafe(24), player_id=pid, created_at=now, expires_at=expires)
+        for pid in player_ids
+    ]
+    session.add_all(records)
+    session.commit()
+    return records
+
+
 def is_active(session: Session, sid: str, player_id: int) -> bool:
     record = session.get(AuthSession, sid)
     return (

@@ -4,7 +4,8 @@ Every event gets the room's next version ``v`` atomically (one Lua script), is k
 in a trimmed stream whose entry ids are ``v-0`` so replay is a range read, and is
 published on the room's channel so every web process with members can forward it.
 Web processes and workers both append here, so a worker's score and a player's
-vote are ordered in one sequence.
+vote are ordered in one sequence. On a Redis Cluster the script publishes with SPUBLISH on the
+room's shard channel (server/hub/channels.py).
 """
 
 from __future__ import annotations
@@ -41,6 +42,18 @@ if not redis.call('SET', KEYS[4], '1', 'NX', 'EX', tonumber(ARGV[3])) then retur
 APPEND_LUA = _APPEND
 
 
+def sharded(r: Any) -> bool:
+    """A Redis Cluster client: rooms' events go out on shard channels (SPUBLISH)."""
+    return isinstance(r, redis.RedisCluster | aioredis.RedisCluster)
+
+
+def append_lua(r: Any, prefix: str = "") -> str:
+    """``prefix`` + the append script for this client: SPUBLISH on a cluster, where the room's
+    channel shares its keys' hash tag and so its shard (config/keys.py)."""
+    body = _APPEND.replace("redis.call('PUBLISH'", "redis.call('SPUBLISH'") if sharded(r) else _APPEND
+    return prefix + body
+
+
 def _encode(event: dict[str, Any]) -> bytes:
     if "v" in event:
         event = {k: val for k, val in event.items() if k != "v"}
@@ -49,7 +62,7 @@ def _encode(event: dict[str, Any]) -> bytes:
 
 def append(r: redis.Redis, room_id: str, event: dict[str, Any], *, history: int = 500) -> int:
     """Append one event; returns its version. Synchronous, for workers and the CLI."""
-    script = r.register_script(_APPEND)
+    script = r.register_script(append_lua(r))
     keys_ = [keys.room_version(room_id), keys.room_events(room_id), keys.room_channel(room_id)]
     return int(script(keys=keys_, args=[_encode(event), history]))
 
@@ -59,7 +72,7 @@ def append_once(
 ) -> int | None:
     """Append unless ``once_key`` exists, and set it, in one script: a retried job can never
     tell a room the same thing twice, nor skip it. The version, or None when already told."""
-    script = r.register_script(_ONCE + _APPEND)
+    script = r.register_script(append_lua(r, _ONCE))
     keys_ = [keys.room_version(room_id), keys.room_events(room_id), keys.room_channel(room_id), once_key]
     v = script(keys=keys_, args=[_encode(event), history, ttl_s])
     return int(v) if v else None  # type: ignore[arg-type]
@@ -67,7 +80,7 @@ def append_once(
 
 async def append_async(r: aioredis.Redis, room_id: str, event: dict[str, Any], *, history: int = 500) -> int:
     """Append one event; returns its version. For the web process."""
-    script = r.register_script(_APPEND)
+    script = r.register_script(append_lua(r))
     keys_ = [keys.room_version(room_id), keys.room_events(room_id), keys.room_channel(room_id)]
     return int(await script(keys=keys_, args=[_encode(event), history]))
 

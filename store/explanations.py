@@ -12,12 +12,54 @@ from store.models import Explanation, Player, PointEvent, Score, Vote
 
 
 def create_explanation(
-    session: Session, neuron_id: int, player_id: int, text: str, room_id: str | None
-) -> Explanation:
-    explanation = Explanation(neuron_id=neuron_id, player_id=player_id, text=text, room_id=room_id)
+    session: Session,
+    neuron_id: int,
+    player_id: int,
+    text: str,
+    room_id: str | None,
+    round_key: str | None = None,
+    status: str = "visible",
+) -> Explanation | None:
+    """The stored explanation; None when the player already wrote one in this round (the
+    unique index on player and round: a retry after a crash mid-submit stores nothing)."""
+    explanation = Explanation(
+        neuron_id=neuron_id,
+        player_id=player_id,
+        text=text,
+        room_id=room_id,
+        round_key=round_key or None,
+        status=status,
+    )
     session.add(explanation)
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        return None
     return explanation
+
+
+def cast_vote(session: Session, explanation_id: int, player_id: int, round_key: str) -> int | bool | None:
+    """A player's one vote of a round: stored, or moved from their earlier vote of the round.
+
+    Returns the explanation the vote moved away from, None for a first vote, False when
+    refused (already voted for this explanation, in this round or an earlier one).
+    """
+    mine = session.exec(select(Vote).where(Vote.player_id == player_id, Vote.round_key == round_key)).first()
+    previous: int | None = None
+    if mine is None:
+        session.add(Vote(explanation_id=explanation_id, player_id=player_id, round_key=round_key))
+    elif mine.explanation_id == explanation_id:
+        return False
+    else:
+        previous, mine.explanation_id = mine.explanation_id, explanation_id
+        session.add(mine)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        return False
+    return previous
 
 
 def add_vote(session: Session, explanation_id: int, player_id: int) -> bool:

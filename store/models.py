@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -71,24 +71,36 @@ class Snippet(SQLModel, table=True):
 
 
 class Explanation(SQLModel, table=True):
+    # One explanation per player per round, enforced here: a web process killed mid-submit
+    # leaves the row but not the room's state, and the player's retry must not store a second.
+    __table_args__ = (Index("ux_explanation_player_round", "player_id", "round_key", unique=True),)
+
     id: int | None = Field(default=None, primary_key=True)
     neuron_id: int = Field(foreign_key="neuron.id", index=True)
     player_id: int | None = Field(default=None, foreign_key="player.id", index=True)
     text: str = Field(max_length=512)
     room_id: str | None = Field(default=None, max_length=64)
+    # The room round it was written in (rooms.puzzle_room.RoomState.round_key); None outside rounds.
+    round_key: str | None = Field(default=None, max_length=128)
     source: str = Field(default="player", max_length=16)  # player|machine|import
     status: str = Field(default="visible", max_length=16)  # visible|pending|removed
     created_at: datetime = Field(default_factory=utcnow)
 
 
 class Vote(SQLModel, table=True):
-    # One vote per player per explanation, enforced here rather than in code.
-    __table_args__ = (UniqueConstraint("explanation_id", "player_id"),)
+    # One vote per player per explanation, and one per player per round (a changed vote moves
+    # the row), enforced here rather than in code.
+    __table_args__ = (
+        UniqueConstraint("explanation_id", "player_id"),
+        Index("ux_vote_player_round", "player_id", "round_key", unique=True),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     explanation_id: int = Field(foreign_key="explanation.id", index=True)
     player_id: int = Field(foreign_key="player.id", index=True)
     audience: bool = False
+    # The room round of a player's vote (audience votes have none: they earn nothing).
+    round_key: str | None = Field(default=None, max_length=128)
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -112,6 +124,8 @@ class Score(SQLModel, table=True):
 class PointEvent(SQLModel, table=True):
     """Every point ever awarded; leaderboards are rebuilt from these."""
 
+    __table_args__ = (Index("ux_pointevent_claim", "claim", unique=True),)
+
     id: int | None = Field(default=None, primary_key=True)
     player_id: int = Field(foreign_key="player.id", index=True)
     # 64-bit: a 'best'/'set' board takes one event's amount as the score, up to 2**53.
@@ -121,7 +135,28 @@ class PointEvent(SQLModel, table=True):
     neuron_id: int | None = Field(default=None, foreign_key="neuron.id")
     room_id: str | None = Field(default=None, max_length=64)
     quest_id: int | None = Field(default=None, foreign_key="quest.id")
+    # What this award settles, unique: ``first_explanation:<neuron>``, ``beat_best:<explanation>``,
+    # ``top_vote:<round>:<player>``, ``quest:<quest>:<player>:<neuron>:<from points>``. Whoever
+    # settles first (the room at round end, the scoring worker for a late score) stores the row;
+    # every other attempt inserts nothing (store/settlement.py). None: older rows, other awards.
+    claim: str | None = Field(default=None, max_length=160)
     created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class PlayedRound(SQLModel, table=True):
+    """A room round whose points were settled: its rules' facts, for scores that come later.
+
+    Stored (committed) by the room before it reads the round's scores, and read by the scoring
+    worker after it stores a score: whichever comes second settles the late score's beat_best.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_key: str = Field(max_length=128, unique=True)
+    room_id: str = Field(max_length=64)
+    round_no: int = 0
+    neuron_id: int = Field(foreign_key="neuron.id")
+    prior_best: float | None = None
+    settled_at: datetime = Field(default_factory=utcnow)
 
 
 class Team(SQLModel, table=True):

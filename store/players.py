@@ -20,6 +20,16 @@ def create_guest(session: Session, name: str, country: str | None = None) -> Pla
     return player
 
 
+def create_guests(session: Session, names: list[str]) -> list[Player]:
+    """Several guests in one transaction: a join storm commits once per batch, not per player."""
+    players = [Player(name=name, is_guest=True) for name in names]
+    session.add_all(players)
+    session.commit()
+    for player in players:
+        session.refresh(player)
+    return players
+
+
 def get_player(session: Session, player_id: int) -> Player | None:
     return session.get(Player, player_id)
 

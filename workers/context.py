@@ -25,6 +25,12 @@ class WorkerContext:
     settings: Settings
     db: Database
     redis: redis.Redis
+    # Where rooms' event logs live: a Redis Cluster client with rooms_redis_cluster_url, else ``redis``.
+    rooms_redis: Any = None
+
+    def __post_init__(self) -> None:
+        if self.rooms_redis is None:
+            self.rooms_redis = self.redis
 
 
 _override: Settings | None = None
@@ -40,10 +46,12 @@ def use_settings(settings: Settings) -> None:
 @lru_cache(maxsize=1)
 def get_context() -> WorkerContext:
     settings = _override or get_settings()
+    url = settings.rooms_redis_cluster_url
     return WorkerContext(
         settings=settings,
         db=Database(settings),
         redis=redis.Redis.from_url(settings.redis_url),
+        rooms_redis=redis.RedisCluster.from_url(url) if url else None,
     )
 
 

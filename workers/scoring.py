@@ -12,7 +12,8 @@ A worker may die mid-job (kill -9, OOM): RQ then retries the job, within about a
 (workers/rq_worker.py). So a job keeps the requests it claimed in its meta and answers them
 again when retried, takes over a guard that its own dead attempt (or a job no longer
 running) left behind, and tells each room a score through ``eventlog.append_once``: the row
-exists once (unique constraint), the room hears of it once.
+exists once (unique constraint), the room hears of it once. Then it settles what the score
+earns (workers/scoring_settlement.py): quest credit and a late score's beat_best, exactly once.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from store.models import Explanation, Neuron, Score
 from workers.context import WorkerContext, get_context, once_per_process
 from workers.queues import default_queue, model_queue
 from workers.scoring_claims import claim, guard_owner, take_over, unclaim
+from workers.scoring_settlement import settle_stored_score
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +208,7 @@ def score_requests(ctx: WorkerContext, requests: list[dict[str, Any]]) -> int:
             explanation = session.get(Explanation, explanation_id)
             if explanation is None or explanation.status == "removed":
                 reason = "no such explanation" if explanation is None else "the explanation was removed"
-                _tell(ctx.redis, rooms[explanation_id], _error_event(explanation_id, reason))
+                _tell(ctx.rooms_redis, rooms[explanation_id], _error_event(explanation_id, reason))
                 continue
             by_neuron[explanation.neuron_id].append(explanation)
     for neuron_id, explanations in by_neuron.items():
@@ -225,14 +227,15 @@ def _score_neuron(
     explanations: list[Explanation],
     rooms: dict[int, list[str | None]],
 ) -> None:
-    r = ctx.redis
+    r, rooms_r = ctx.redis, ctx.rooms_redis  # rooms' logs may live on a cluster (Settings)
     with ctx.db.session() as session:
         neuron = session.get(Neuron, neuron_id)
         records = load_records(session, neuron_id)
     records_version = neuron.records_version if neuron else 1
     if not records:
         for e in explanations:
-            _tell(r, rooms[e.id or 0], _error_event(e.id or 0, "the neuron has no records to score against"))
+            reason = "the neuron has no records to score against"
+            _tell(rooms_r, rooms[e.id or 0], _error_event(e.id or 0, reason))
         return
     todo: list[Explanation] = []
     held: list[str] = []
@@ -241,7 +244,8 @@ def _score_neuron(
             assert explanation.id is not None
             score = _wait_for_other_scorer(ctx, sim, explanation.id, records_version, held)
             if score is not None:
-                _tell_score(r, rooms[explanation.id], score, neuron_id)
+                _tell_score(rooms_r, rooms[explanation.id], score, neuron_id)
+                settle_stored_score(ctx.db, r, ctx.settings, explanation.id, rooms_r=rooms_r)
             else:
                 todo.append(explanation)
         if todo:
@@ -281,7 +285,7 @@ def _simulate_and_store(
     todo: list[Explanation],
     rooms: dict[int, list[str | None]],
 ) -> None:
-    r = ctx.redis
+    r = ctx.rooms_redis  # where the rooms' logs live (a Redis Cluster when configured)
     texts = [e.text for e in todo]
     predictions: list[list[list[float]]] = [[] for _ in todo]
     for start in range(0, len(records), RECORDS_PER_CHUNK):
@@ -311,6 +315,8 @@ def _simulate_and_store(
         result = score_predictions(records, predictions[k], sim.name, sim.version)
         score = _store(ctx, explanation.id or 0, records_version, result)
         _tell_score(r, rooms[explanation.id or 0], score, neuron_id)
+        # Where the score is written, whether or not its author or room is still there.
+        settle_stored_score(ctx.db, ctx.redis, ctx.settings, explanation.id or 0, rooms_r=r)
 
 
 def _store(ctx: WorkerContext, explanation_id: int, records_version: int, result: ScoreResult) -> Score:

@@ -25,6 +25,7 @@ export const PROTOCOL = Object.freeze({
   ERR_ALREADY_SUBMITTED: "already_submitted",
   ERR_DOUBLE_VOTE: "double_vote",
   ERR_OWN_VOTE: "own_vote",
+  ERR_BUSY_ELSEWHERE: "busy_elsewhere",
   ERR_NOT_FOUND: "not_found",
   ERR_BAD_NEURON: "bad_neuron",
   ERR_BAD_TEXT: "bad_text",

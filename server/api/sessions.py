@@ -30,6 +30,7 @@ from sqlmodel import Session
 
 from config.settings import Settings
 from store.auth_sessions import is_active, open_session
+from store.models import AuthSession
 
 _hasher = PasswordHasher()
 
@@ -97,11 +98,15 @@ def read_token(secret: str, token: str, now: float | None = None) -> Claims | No
     return Claims(player_id, sid, expires)
 
 
+def token_of(settings: Settings, record: AuthSession) -> str:
+    """The signed token that names a session record."""
+    expires = record.expires_at.replace(tzinfo=record.expires_at.tzinfo or UTC).timestamp()
+    return make_token(settings.effective_secret_key(), record.player_id, record.sid, expires)
+
+
 def issue_token(session: Session, settings: Settings, player_id: int) -> str:
     """A new session for the player (a fresh id: rotation) and its signed token."""
-    record = open_session(session, player_id, settings.session_ttl_s)
-    expires = record.expires_at.replace(tzinfo=record.expires_at.tzinfo or UTC).timestamp()
-    return make_token(settings.effective_secret_key(), player_id, record.sid, expires)
+    return token_of(settings, open_session(session, player_id, settings.session_ttl_s))
 
 
 def claims_of_token(session: Session, settings: Settings, token: str) -> Claims | None:

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import OrderedDict
+from collections import deque
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketState
@@ -34,8 +34,13 @@ class Connection:
         self.ws, self.fmt, self.player, self.service = ws, fmt, player, service
         self.room_id: str | None = None
         self.last_v: int | None = None  # None until the current room was synced
-        self.outbox: asyncio.Queue[tuple[str, Any, Any]] = asyncio.Queue(maxsize=outbox)
-        self.activations: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        # Bounded; drained by a pump task that exists only while there is something to write:
+        # an idle socket holds no task (10,000 idle sockets, docs/BENCHMARKS.md "Load").
+        self.outbox: deque[tuple[str, Any, Any]] | None = None  # made on first use (~0.6 KiB each)
+        self.outbox_max = outbox
+        self._pump: asyncio.Task[None] | None = None
+        self._closing = False  # a slow-consumer close is on its way
+        self.activations: dict[str, dict[str, Any]] = {}  # insertion-ordered: the oldest goes first
         self.last_seen = time.monotonic()
         self.bad_frames = 0
         self.closed = False
@@ -73,11 +78,24 @@ class Connection:
                 await self.ws.close(code, reason)
 
     def _put(self, item: tuple[str, Any, Any]) -> None:
-        try:
-            self.outbox.put_nowait(item)
-        except asyncio.QueueFull:
-            log.warning("player %s reads too slowly; closing", self.player_id)
-            asyncio.get_running_loop().create_task(self.close(CLOSE_SLOW_CONSUMER, "too slow"))
+        if self.closed:
+            return
+        if self.outbox is None:
+            self.outbox = deque()
+        if len(self.outbox) >= self.outbox_max:
+            # The client reconnects with since=<its last version> and gets the rest replayed.
+            if not self._closing:
+                self._closing = True
+                log.warning("player %s reads too slowly; closing", self.player_id)
+                asyncio.get_running_loop().create_task(self.close(CLOSE_SLOW_CONSUMER, "too slow"))
+            return
+        self.outbox.append(item)
+        if self._pump is None:
+            self._pump = asyncio.get_running_loop().create_task(self._drain())
+
+    def stop_pump(self) -> None:
+        if self._pump is not None:
+            self._pump.cancel()
 
     def deliver(self, room_id: str, event: Broadcast) -> None:
         """A live room event from the hub."""
@@ -88,7 +106,7 @@ class Connection:
         if event.get("type") == "activations" and isinstance(event.get("request_id"), str):
             self.activations[event["request_id"]] = event
             while len(self.activations) > KEEP_ACTIVATIONS:
-                self.activations.popitem(last=False)
+                del self.activations[next(iter(self.activations))]
         self._put(("direct", None, event))
 
     def request_sync(self, room_id: str, since: int | None) -> None:
@@ -97,17 +115,28 @@ class Connection:
         self._put(("sync", room_id, since))
 
     # -- the pump ----------------------------------------------------------------------------
-    async def pump(self) -> None:
-        while not self.closed:
-            kind, room_id, payload = await self.outbox.get()
-            if kind == "direct":
-                await self.send(payload)
-            elif room_id != self.room_id:
-                continue  # left that room meanwhile
-            elif kind == "sync":
-                await self._sync(room_id, payload)
-            elif self.last_v is not None:
-                await self._room_event(room_id, payload)
+    async def _drain(self) -> None:
+        try:
+            while self.outbox and not self.closed:
+                kind, room_id, payload = self.outbox.popleft()
+                try:
+                    await self._write(kind, room_id, payload)
+                except Exception:  # e.g. Redis unreachable for a replay: the next item goes on
+                    log.exception("writing %s to player %s", kind, self.player_id)
+        finally:
+            self._pump = None  # nothing awaits between the empty check and here: no item strands
+            if not self.outbox:
+                self.outbox = None
+
+    async def _write(self, kind: str, room_id: Any, payload: Any) -> None:
+        if kind == "direct":
+            await self.send(payload)
+        elif room_id != self.room_id:
+            return  # left that room meanwhile
+        elif kind == "sync":
+            await self._sync(room_id, payload)
+        elif self.last_v is not None:
+            await self._room_event(room_id, payload)
 
     async def _room_event(self, room_id: str, shared: Broadcast) -> None:
         assert self.last_v is not None

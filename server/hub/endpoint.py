@@ -11,8 +11,6 @@ socket past the per-player or per-address cap (server/hub/caps.py).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from typing import Any
@@ -22,7 +20,7 @@ from starlette.websockets import WebSocket
 
 from rooms.puzzle_room import RoomError
 from server.api.guest_limit import allow_new_guest
-from server.api.sessions import claims_of_token, guest_name, issue_token, renewed_token
+from server.api.sessions import claims_of_token, renewed_token
 from server.context import AppContext
 from server.hub.browser_session import session_of
 from server.hub.caps import SocketCaps
@@ -32,7 +30,7 @@ from server.hub.handlers import handle
 from server.hub.origins import origin_allowed
 from server.live.room_kinds import Way
 from server.wire import protocol as p
-from store.players import create_guest, get_player, public, total_points
+from store.players import get_player, public, total_points
 
 log = logging.getLogger(__name__)
 
@@ -48,20 +46,17 @@ def offered(ws: WebSocket) -> tuple[str | None, str | None]:
     return (SUBPROTOCOL if SUBPROTOCOL in protocols else None), token
 
 
-def _session(ctx: AppContext, token: str | None) -> tuple[dict[str, Any], str] | None:
-    """(public player, token) for the token, a new guest without one, None for a bad token
-    (forged, expired, or revoked by logout or register)."""
+def _session(ctx: AppContext, token: str) -> tuple[dict[str, Any], str] | None:
+    """(public player, token to keep) for the token, None for a bad token (forged, expired, or
+    revoked by logout or register)."""
     with ctx.db.session() as s:
-        if token:
-            claims = claims_of_token(s, ctx.settings, token)
-            player = get_player(s, claims.player_id) if claims is not None else None
-            if player is None or claims is None:
-                return None
-            # The welcome carries the token to keep: renewed when half its life is gone.
-            token = renewed_token(s, ctx.settings, token, claims)
-            return public(player, total_points(s, int(player.id or 0))), token
-        player = create_guest(s, guest_name())
-        return public(player, 0), issue_token(s, ctx.settings, int(player.id or 0))
+        claims = claims_of_token(s, ctx.settings, token)
+        player = get_player(s, claims.player_id) if claims is not None else None
+        if player is None or claims is None:
+            return None
+        # The welcome carries the token to keep: renewed when half its life is gone.
+        token = renewed_token(s, ctx.settings, token, claims)
+        return public(player, total_points(s, int(player.id or 0))), token
 
 
 def _int_param(value: str | None) -> int | None:
@@ -110,7 +105,12 @@ async def ws_endpoint(ws: WebSocket) -> None:
         await ws.send_text(p.encode(p.error_event(p.ERR_FLOOD, message), fmt))
         await ws.close(p.CLOSE_POLICY_VIOLATION, "guest flood")
         return
-    session = await run_in_threadpool(_session, ctx, offered_token)
+    # A new guest is created in a batch with whoever connects meanwhile (server/hub/guests.py).
+    session = (
+        await run_in_threadpool(_session, ctx, offered_token)
+        if offered_token
+        else await ctx.guests.new_guest()
+    )
     if session is None:
         await ws.send_text(
             p.encode(p.error_event(p.ERR_BAD_TOKEN, "unknown session; connect without a token"), "json")
@@ -141,7 +141,6 @@ async def _serve(
     conn = Connection(ws, fmt, player, ctx.service, ctx.settings.ws_outbox)
     conn.session_id = session_id
     await ctx.hub.add_connection(conn)
-    tasks = [asyncio.create_task(conn.pump())]
     try:
         welcome = {
             "type": "welcome",
@@ -164,11 +163,7 @@ async def _serve(
         # task per socket costs memory (docs/BENCHMARKS.md "Load").
         await _receive_loop(ctx, conn)
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        conn.stop_pump()
         await ctx.hub.remove_connection(conn)
         await conn.close(p.CLOSE_NORMAL)
 

@@ -4,8 +4,10 @@ The process subscribes to a room's channel while it holds at least one member of
 and to a player's channel while that player is connected here; one listener task forwards
 what arrives to the local connections. A ticker advances the rooms that have members here
 (several processes ticking the same room is safe: the room lock serialises them and a
-transition that is not due is a no-op). Workers' ``score`` events are applied to the room
-state as they pass by, so the reveal can end as soon as every explanation is scored.
+transition that is not due is a no-op). A worker's ``score`` event is a signal, not a value:
+the room applies the explanation's stored score (from SQL) as the event passes by, so the
+reveal can end as soon as every explanation is scored, and a score published by anyone else
+(a forged message on the room's channel) changes nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import orjson
 import redis.asyncio as aioredis
 
 from config import keys
+from server.hub.channels import Channels, RoomsRedis
 from server.hub.connection import Connection
 from server.live.crowd import Crowds
 from server.live.room_kinds import Way
@@ -32,12 +35,15 @@ TICK_S = 0.25
 
 
 class Hub:
-    def __init__(self, service: RoomService, r: aioredis.Redis) -> None:
+    """``r``: the rooms' Redis (a Redis Cluster client when configured); ``plain_r``: redis_url's,
+    where workers publish players' private events (the same client when there is no cluster)."""
+
+    def __init__(self, service: RoomService, r: RoomsRedis, plain_r: aioredis.Redis | None = None) -> None:
         self.service, self.r = service, r
         self.rooms: dict[str, set[Connection]] = {}
         self.players: dict[int, set[Connection]] = {}
         self._channels: dict[str, tuple[str, Any]] = {}  # channel -> ("room", id) | ("player", id)
-        self._pubsub = r.pubsub()
+        self._bus = Channels(r, plain_r if plain_r is not None else r)  # type: ignore[arg-type]
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()  # held so they are not collected mid-run
         # What differs between room kinds (admission, hooks, ticks): server/live/room_kinds.py.
@@ -45,8 +51,7 @@ class Hub:
         self.crowds = Crowds(r, service.settings.crowd_interval_s, self._count_players, self._emit_one)
 
     async def start(self) -> None:
-        # A pub/sub connection needs one subscription before it can be read.
-        await self._pubsub.subscribe(keys.player_channel("hub-idle"))
+        await self._bus.start(keys.player_channel("hub-idle"))
         self._tasks = [
             asyncio.create_task(self._listen()),
             asyncio.create_task(self._tick_loop()),
@@ -61,7 +66,7 @@ class Hub:
                 await task
         await self.crowds.aclose()
         with contextlib.suppress(Exception):
-            await self._pubsub.aclose()
+            await self._bus.aclose()
 
     @property
     def connection_count(self) -> int:
@@ -100,7 +105,13 @@ class Hub:
         # skipped by the pump (last_v is None) but covered by the sync, so nothing is missed.
         conn.room_id, conn.last_v, conn.watching = room_id, None, watching
         if watching is None:  # watchers (a streamer room's audience) are not members
-            await self.service.join(room_id, conn.player_id, str(conn.player["name"]))
+            try:
+                await self.service.join(room_id, conn.player_id, str(conn.player["name"]))
+            except BaseException:
+                # Not in the room after all: a connection left registered here but never
+                # synced would drop every event of the room in silence (issue 19).
+                await self._unregister(conn)
+                raise
         conn.request_sync(room_id, since)
         for event in await kind.snapshot(conn, room_id):
             conn.deliver_private(event)
@@ -111,10 +122,11 @@ class Hub:
             await self.service.tick(room_id)
             await kind.tick(room_id)
 
-    async def leave_room(self, conn: Connection) -> None:
+    async def _unregister(self, conn: Connection) -> tuple[str, str | None] | None:
+        """Forget the connection's room in this process: (room, how it watched), or None."""
         room_id = conn.room_id
         if room_id is None:
-            return
+            return None
         conn.room_id, conn.last_v = None, None
         watching, conn.watching = conn.watching, None
         members = self.rooms.get(room_id, set())
@@ -122,6 +134,13 @@ class Hub:
         if not members:
             self.rooms.pop(room_id, None)
             await self._unsubscribe(keys.room_channel(room_id))
+        return room_id, watching
+
+    async def leave_room(self, conn: Connection) -> None:
+        left = await self._unregister(conn)
+        if left is None:
+            return
+        room_id, watching = left
         try:
             if watching is None:
                 await self.service.leave(room_id, conn.player_id)
@@ -139,32 +158,25 @@ class Hub:
 
     async def _subscribe(self, channel: str, target: tuple[str, Any]) -> None:
         self._channels[channel] = target
-        await self._pubsub.subscribe(channel)
+        if target[0] == "room":
+            await self._bus.subscribe_room(channel)
+        else:
+            await self._bus.subscribe_player(channel)
 
     async def _unsubscribe(self, channel: str) -> None:
-        self._channels.pop(channel, None)
-        await self._pubsub.unsubscribe(channel)
+        target = self._channels.pop(channel, None)
+        if target is not None and target[0] == "room":
+            await self._bus.unsubscribe_room(channel)
+        else:
+            await self._bus.unsubscribe_player(channel)
 
     # -- fan-out -----------------------------------------------------------------------------
     async def _listen(self) -> None:
         while True:
-            try:
-                message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("pub/sub read failed; retrying")
-                await asyncio.sleep(0.5)
-                continue
-            if message is None:
-                continue
-            channel = (
-                message["channel"].decode() if isinstance(message["channel"], bytes) else message["channel"]
-            )
+            channel, data = await self._bus.get()
             target = self._channels.get(channel)
             if target is None:
                 continue
-            data = message["data"]
             try:
                 event = orjson.loads(data)
             except orjson.JSONDecodeError:
@@ -185,12 +197,10 @@ class Hub:
         shared = Broadcast(event, raw)  # encoded once for the whole room, not once per socket
         for conn in list(self.rooms.get(ident, ())):
             conn.deliver(ident, shared)
-        if event.get("type") == "score" and isinstance(event.get("score"), int | float):
+        if event.get("type") == "score":
             eid = event.get("explanation_id")
             if isinstance(eid, int):
-                task = asyncio.get_running_loop().create_task(
-                    self._apply_score(ident, eid, float(event["score"]), event)
-                )
+                task = asyncio.get_running_loop().create_task(self._apply_score(ident, eid, event))
                 self._background.add(task)
                 task.add_done_callback(self._background.discard)
 
@@ -199,18 +209,19 @@ class Hub:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _apply_score(
-        self, room_id: str, explanation_id: int, score: float, event: dict[str, Any] | None = None
-    ) -> None:
+    async def _apply_score(self, room_id: str, explanation_id: int, event: dict[str, Any]) -> None:
         try:
-            await self.service.record_score(room_id, explanation_id, score)
+            stored = await self.service.record_score(room_id, explanation_id)
         except Exception:
             log.exception("applying score of explanation %s in room %s", explanation_id, room_id)
-        # E.g. quest credit: every process in the room sees the event, so a listener that
-        # must act once claims it (server/live/quest_rooms.py).
+            return
+        if stored is None:
+            log.warning("score event, no stored score: explanation %s, room %s", explanation_id, room_id)
+            return
+        # E.g. a team match's best: listeners see the stored score, never the payload's.
         for listener in [*self.kinds.every_score, self.kinds.of(room_id).on_score]:
             try:
-                await listener(room_id, event or {})
+                await listener(room_id, {**event, "score": stored})
             except Exception:
                 log.exception("score listener on explanation %s in room %s", explanation_id, room_id)
 

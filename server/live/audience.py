@@ -39,9 +39,12 @@ async def audience_vote(streamer: StreamerService, room_id: str, player_id: int,
     s = room.state
     if s.phase is not Phase.ROUND or s.puzzle is None:
         raise RoomError(p.ERR_WRONG_PHASE, f"the room is in its {s.phase.value}; vote during a round")
-    shown = {int(e["id"]) for e in s.puzzle.shown} | set(s.written)
-    if explanation_id not in shown:
+    authors = {int(e["id"]): e.get("player_id") for e in s.puzzle.shown}
+    authors.update({eid: e.get("player_id") for eid, e in s.written.items()})
+    if explanation_id not in authors:
         raise RoomError(p.ERR_NOT_FOUND, f"explanation {explanation_id} is not part of this puzzle")
+    if authors[explanation_id] == player_id:  # e.g. a player who left and came back to watch
+        raise RoomError(p.ERR_OWN_VOTE, "you cannot vote for your own explanation")
     r, round_no = streamer.r, s.round_no
     voters = keys.room_audience_voters(room_id, round_no)
     if not await r.sadd(voters, player_id):

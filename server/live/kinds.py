@@ -1,7 +1,7 @@
 """Which room kinds this server runs: one ``register`` line per kind (server/live/room_kinds.py).
 
 The order is the order in which a room id is matched; a room no kind claims is a plain puzzle
-room. Quest credit is not a kind: it listens to the scores of every room.
+room. Quest credit is not a kind either: the scoring worker gives it (store/quest_credit.py).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import redis
 
 from server.hub.fanout import Hub
 from server.live.match_rooms import MatchRooms
-from server.live.quest_rooms import QuestCredits, QuestRooms
+from server.live.quest_rooms import QuestRooms
 from server.live.room_kinds import RoomKinds
 from server.live.streamer import StreamerRooms
 
@@ -22,5 +22,4 @@ def register_kinds(hub: Hub, r_sync: redis.Redis) -> RoomKinds:
     kinds.register(QuestRooms(service))
     kinds.register(MatchRooms(service))
     kinds.register(StreamerRooms(service, hub, service.settings))
-    kinds.every_score.append(QuestCredits(service.settings, service.db, service.r, r_sync).on_score)
     return kinds

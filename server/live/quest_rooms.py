@@ -6,12 +6,10 @@ neurons instead of random ones, so everybody in it sees the same neuron; a weekl
 round its neurons, the one played longest ago first. Entering a quest room that is not the
 current quest, by any way in, is refused (``quest_closed``): ``QuestRooms`` is the room kind.
 
-Credit: when a ``score`` event of any room passes through a web process (RoomKinds.every_score),
-``QuestCredits.on_score`` calls
-store.competition.quests.credit_explanation (any room: the daily neuron explained elsewhere counts too).
-Every process with members of the room sees the event, so a Redis claim per (room, event
-version) makes the credit run exactly once. The author then gets a private ``quest`` event
-with their progress (points, neurons done, streak for the daily).
+Credit is not given here: the scoring worker credits quests right after it stores a score
+(store/quest_credit.py), exactly once and whether or not the author is connected (any room:
+the daily neuron explained elsewhere counts too). The author then gets a private ``quest``
+event with their progress (points, neurons done, streak for the daily).
 """
 
 from __future__ import annotations
@@ -19,21 +17,15 @@ from __future__ import annotations
 import logging
 import re
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import orjson
-import redis
-import redis.asyncio as aioredis
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from config import keys
 from config.errors import ERR_QUEST_CLOSED
 from config.settings import Settings
 from rooms.puzzle_room import RoomError
-from rooms.streaks import compute_streak
 from server.live.room_kinds import RoomKind, Way
-from store import competition
 from store.competition import quests
 from store.db import Database
 from store.models import Quest
@@ -119,51 +111,3 @@ class QuestRooms(RoomKind):
         self, session: Session, room_id: str, members: list[int], recent: list[int], now: datetime
     ) -> int | None:
         return quest_pick(session, room_id, recent, now, self.service.settings)
-
-
-def progress(session: Session, quest: Quest, player_id: int, now: datetime) -> dict[str, Any]:
-    """A player's standing in one quest: the ``quest`` event's body."""
-    events = [e for e in competition.events_for_quest(session, quest.id or 0) if e.player_id == player_id]
-    body: dict[str, Any] = {
-        "type": "quest",
-        "quest": {"id": quest.id, "kind": quest.kind, "period": quest.period, "title": quest.title},
-        "room": room_of(quest),
-        "points": sum(e.amount for e in events),
-        "max_points": quests.max_points(quest),
-        "neurons_done": len({e.neuron_id for e in events}),
-        "neurons": len(quest.neuron_ids or []),
-        "board": f"quest:{quest.id}",
-    }
-    if quest.kind == "daily":
-        streak = compute_streak(
-            competition.daily_periods(session),
-            competition.solved_daily_periods(session, player_id),
-            now.date().isoformat(),
-        )
-        body["streak"] = streak.to_json()
-    return body
-
-
-class QuestCredits:
-    """Listens to every room's ``score`` events (RoomKinds.every_score); credits quests once."""
-
-    def __init__(self, settings: Settings, db: Database, r: aioredis.Redis, r_sync: redis.Redis) -> None:
-        self.settings, self.db, self.r, self.r_sync = settings, db, r, r_sync
-
-    async def on_score(self, room_id: str, event: dict[str, Any], now: datetime | None = None) -> None:
-        explanation_id, v = event.get("explanation_id"), event.get("v")
-        if not isinstance(explanation_id, int) or not isinstance(v, int):
-            return
-        if not await self.r.set(keys.quest_credit_claim(room_id, v), b"1", nx=True, ex=CLAIM_TTL_S):
-            return  # another web process (or an earlier delivery) took this score
-        await run_in_threadpool(self._credit, explanation_id, now or datetime.now(UTC))
-
-    def _credit(self, explanation_id: int, now: datetime) -> None:
-        with self.db.session() as s:
-            credits = quests.credit_explanation(s, self.r_sync, explanation_id, now, self.settings)
-            for credit in credits:
-                quest = s.get(Quest, credit.quest_id)
-                if quest is None:
-                    continue
-                body = {**progress(s, quest, credit.event.player_id, now), "credited": credit.event.amount}
-                self.r_sync.publish(keys.player_channel(credit.event.player_id), orjson.dumps(body))

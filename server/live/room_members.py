@@ -12,22 +12,30 @@ The rules are stated once, in rooms/puzzle_room.py (PuzzleRoom.join/leave/rename
 connections per player, a kick drops them all, rooms bigger than ``announce_max`` change
 members silently (their clients follow the ``crowd`` count). The scripts below run the same
 rules; tests/server/test_membership_rules.py runs random sequences through both.
+
+Each web process also counts the connections it holds per (room, player) in its own hash per
+room (config.keys.room_process_members, in the room's slot; config.keys.process_rooms lists
+the rooms), in the same scripts: when the process dies, another one removes
+exactly those connections (``sweep``, driven by server/live/member_leases.py), so a killed
+process leaves no ghost members.
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
 
 from config import keys
-from store.eventlog import APPEND_LUA
+from store.eventlog import append_lua
 
 # Each prefix runs before the event-log append (KEYS[1..3], ARGV[1..2]) and returns early when
 # there is nothing to announce: 0 = no change, -1 = changed but the room is too big to announce.
-# KEYS[4]: members hash, KEYS[5]: conns hash, KEYS[6]: room lock, KEYS[7]: room state hash.
-# ARGV[3]: player id, ARGV[4]: name or mode, ARGV[5]: announce_max.
+# KEYS[4]: members hash, KEYS[5]: conns hash, KEYS[6]: room lock, KEYS[7]: room state hash,
+# KEYS[8]: this process's connections hash. ARGV[3]: player id, ARGV[4]: name or count,
+# ARGV[5]: announce_max, ARGV[6]: this process's field for (room, player).
 #
 # _MARK ends each prefix: a snapshot is the saved state plus the members read after it and
 # claims the version saved with the state. Membership events change no saved state, so when
@@ -39,15 +47,25 @@ if redis.call('EXISTS', KEYS[6]) == 0 then
 end
 """
 _JOIN = """
+redis.call('HINCRBY', KEYS[8], ARGV[6], 1)
 if redis.call('HINCRBY', KEYS[5], ARGV[3], 1) > 1 then return 0 end
 redis.call('HSET', KEYS[4], ARGV[3], ARGV[4])
 if redis.call('HLEN', KEYS[4]) > tonumber(ARGV[5]) then return -1 end
 """
 
-# ARGV[4] = "all" drops every connection of the player at once (a kick or a ban).
+# ARGV[4] = "all" drops every connection of the player at once (a kick or a ban); a number
+# drops that many. ARGV[7] = "own": they are this process's own (one of its sockets closed);
+# "dead": a dead process's, counted in its hash (KEYS[8]), at most the player's open ones.
 _LEAVE = """
+local n = ARGV[4]
+if ARGV[7] == 'own' then
+  if ARGV[4] == 'all' then redis.call('HDEL', KEYS[8], ARGV[6])
+  elseif redis.call('HINCRBY', KEYS[8], ARGV[6], -tonumber(ARGV[4])) <= 0 then
+    redis.call('HDEL', KEYS[8], ARGV[6])
+  end
+end
 if redis.call('HEXISTS', KEYS[4], ARGV[3]) == 0 then return 0 end
-if ARGV[4] ~= 'all' and redis.call('HINCRBY', KEYS[5], ARGV[3], -1) > 0 then return 0 end
+if n ~= 'all' and redis.call('HINCRBY', KEYS[5], ARGV[3], -tonumber(n)) > 0 then return 0 end
 redis.call('HDEL', KEYS[5], ARGV[3])
 redis.call('HDEL', KEYS[4], ARGV[3])
 if redis.call('HLEN', KEYS[4]) >= tonumber(ARGV[5]) then return -1 end
@@ -61,6 +79,8 @@ if redis.call('HLEN', KEYS[4]) > tonumber(ARGV[5]) then return -1 end
 
 NO_CHANGE = 0
 SILENT = -1
+# Separates room and player in a process hash's field (room ids never contain it).
+FIELD_SEP = "\x1f"
 
 
 class RoomMembers:
@@ -70,13 +90,24 @@ class RoomMembers:
     changed a room too big to announce, ``NO_CHANGE`` otherwise (a second tab, a stranger).
     """
 
-    def __init__(self, r: aioredis.Redis, announce_max: int, history: int) -> None:
+    def __init__(self, r: aioredis.Redis, announce_max: int, history: int, process_id: str = "") -> None:
         self.r, self.announce_max, self.history = r, announce_max, history
-        self._join = r.register_script(_JOIN + _MARK + APPEND_LUA)
-        self._leave = r.register_script(_LEAVE + _MARK + APPEND_LUA)
-        self._rename = r.register_script(_RENAME + _MARK + APPEND_LUA)
+        # Whose connections these are (server/live/member_leases.py); one id per web process.
+        self.process_id = process_id or uuid.uuid4().hex
+        self._join = r.register_script(append_lua(r, _JOIN + _MARK))
+        self._leave = r.register_script(append_lua(r, _LEAVE + _MARK))
+        self._rename = r.register_script(append_lua(r, _RENAME + _MARK))
 
-    async def _run(self, script: Any, room_id: str, event: dict[str, Any], player_id: int, arg: str) -> int:
+    async def _run(
+        self,
+        script: Any,
+        room_id: str,
+        event: dict[str, Any],
+        player_id: int,
+        arg: str,
+        whose: str = "own",
+        process_id: str | None = None,
+    ) -> int:
         keys_ = [
             keys.room_version(room_id),
             keys.room_events(room_id),
@@ -85,17 +116,29 @@ class RoomMembers:
             keys.room_conns(room_id),
             keys.room_lock(room_id),
             keys.room_state(room_id),
+            # In the room's slot, so that the script's keys share one Redis Cluster shard.
+            keys.room_process_members(room_id, process_id or self.process_id),
         ]
-        args = [orjson.dumps(event), self.history, player_id, arg, self.announce_max]
+        field = f"{room_id}{FIELD_SEP}{player_id}"
+        args = [orjson.dumps(event), self.history, player_id, arg, self.announce_max, field, whose]
         return int(await script(keys=keys_, args=args))
 
     async def join(self, room_id: str, player_id: int, name: str) -> int:
         event = {"type": "joined", "player": {"id": player_id, "name": name}}
+        # Which rooms to look in when this process dies (a room listed but emptied is harmless).
+        await self.r.sadd(keys.process_rooms(self.process_id), room_id)
         return await self._run(self._join, room_id, event, player_id, name)
 
     async def leave(self, room_id: str, player_id: int, *, every_connection: bool = False) -> int:
         event = {"type": "left", "player": {"id": player_id}}
-        return await self._run(self._leave, room_id, event, player_id, "all" if every_connection else "one")
+        return await self._run(self._leave, room_id, event, player_id, "all" if every_connection else "1")
+
+    async def sweep(self, dead_process: str, room_id: str, player_id: int, connections: int) -> int:
+        """Remove ``connections`` of the player's that a dead process held (its hash said so)."""
+        event = {"type": "left", "player": {"id": player_id}}
+        return await self._run(
+            self._leave, room_id, event, player_id, str(connections), "dead", process_id=dead_process
+        )
 
     async def rename(self, room_id: str, player_id: int, name: str) -> int:
         event = {"type": "renamed", "player": {"id": player_id, "name": name}}
@@ -104,6 +147,16 @@ class RoomMembers:
     async def all(self, room_id: str) -> dict[int, str]:
         raw = await self.r.hgetall(keys.room_members(room_id))
         return {int(k): v.decode() if isinstance(v, bytes) else v for k, v in raw.items()}
+
+    async def some(self, room_id: str, limit: int) -> tuple[dict[int, str], int]:
+        """At most about ``limit`` members and the count: for a snapshot, which lists a few. A
+        join storm into a room of 1,000 read the whole hash for every joiner (10^6 entries)."""
+        count = int(await self.r.hlen(keys.room_members(room_id)))
+        if count <= limit:
+            return await self.all(room_id), count
+        _cursor, raw = await self.r.hscan(keys.room_members(room_id), 0, count=limit)
+        found = {int(k): v.decode() if isinstance(v, bytes) else v for k, v in raw.items()}
+        return dict(list(found.items())[:limit]), count
 
     async def only(self, room_id: str, player_id: int) -> dict[int, str]:
         """The one member, or nobody: for a move that only checks its own player."""

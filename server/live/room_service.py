@@ -2,48 +2,63 @@
 
 Membership (join, leave, rename) lives outside the state, in server/live/room_members.py, and
 changes without the lock. Every other mutation takes the room's Redis lock
-(config.keys.room_lock), loads the state, runs one rules transition (rooms.puzzle_room),
-stores the state and appends the resulting events to the room's versioned log
-(store.eventlog) before the lock is released, so the log's order is the order of the
-transitions no matter which process made them. Database work runs in a thread so the event
-loop never blocks on SQL.
+(server/live/room_lock.py: a short TTL renewed while the holder lives), loads the state, runs
+one rules transition (rooms.puzzle_room), stores the state and appends the resulting events to
+the room's versioned log (store.eventlog) before the lock is released, so the log's order is
+the order of the transitions no matter which process made them. Writes under the lock are
+fenced: a holder whose lock lapsed writes nothing. Database work runs in a thread so the event
+loop never blocks on SQL. Points are settled from SQL (store/settlement.py), never from what a
+pub/sub message says.
 """
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
+import anyio
 import orjson
 import redis
 import redis.asyncio as aioredis
 from starlette.concurrency import run_in_threadpool
 
 from config import keys
-from config.errors import ERR_BAD_FIELD, ERR_DOUBLE_VOTE, ERR_WRONG_PHASE
+from config.errors import ERR_ALREADY_SUBMITTED, ERR_BAD_FIELD, ERR_DOUBLE_VOTE, ERR_WRONG_PHASE
 from config.settings import Settings
-from rooms.points import award_round
+from rooms.points import Award
 from rooms.puzzle_room import Puzzle, PuzzleRoom, RoomError, RoomState, Timing
+from server.live.earning import EarningSlots
+from server.live.member_leases import MemberLeases
 from server.live.room_expiry import expire_empty_room, keep_room
 from server.live.room_kinds import RoomKind, RoomKinds
+from server.live.room_lock import FencedWrites, RoomLock, held_token
 from server.live.room_members import NO_CHANGE, RoomMembers
+from server.live.room_turns import RoomTurns
 from store import eventlog
-from store.competition.awarding import record_awards
 from store.db import Database
-from store.explanations import add_vote, best_scores, create_explanation, neuron_history
+from store.explanations import best_scores, cast_vote, create_explanation, neuron_history
 from store.puzzles import neuron_clues
+from store.settlement import RoundFacts, settle_round
 from workers.queues import default_queue
 from workers.scoring import enqueue_scoring
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 # How long the server remembers a player's room for a reconnect with ``since``.
 PLAYER_ROOM_TTL_S = 6 * 3600
 # Waiting for a busy room's lock polls this often (redis-py's default, 0.1 s, made every
 # contended move wait in tenths of a second).
 LOCK_POLL_S = 0.005
+# How long a move waits for the room (this process's turn, then the Redis lock) before failing.
+LOCK_WAIT_S = 15.0
+# Threads for the room's SQL (server/live/room_service.py ``_sql``), apart from the shared pool.
+ROOM_SQL_THREADS = 8
 
 
 def enqueue_embedding(r: redis.Redis, settings: Settings, explanation_id: int) -> None:
@@ -71,6 +86,14 @@ class RoomService:
             reveal_min_s=settings.room_reveal_min_s,
         )
         self.members = RoomMembers(r, settings.room_member_events_max, settings.room_history)
+        self.turns = RoomTurns(wait_s=LOCK_WAIT_S)
+        # The SQL of moves runs on threads of its own: a join storm's guest sessions fill the
+        # shared pool, and a move waiting behind them would hold the room's lock meanwhile.
+        self._sql_threads = anyio.CapacityLimiter(ROOM_SQL_THREADS)
+        self.earning = EarningSlots(r, self.timing)
+        # Started by the app (server/app.py): this process's lease, and the sweep of dead ones.
+        self.leases = MemberLeases(r, self.members, settings.process_lease_s, on_empty=self._rest)
+        self.fenced = FencedWrites(r)
         # Plain puzzle rooms unless the app registers more kinds (server/live/kinds.py).
         self.kinds = RoomKinds(RoomKind(self))
 
@@ -95,34 +118,48 @@ class RoomService:
 
     @asynccontextmanager
     async def locked(self, room_id: str, members: bool | int = True) -> AsyncIterator[PuzzleRoom]:
-        """The room under its lock; saved on a clean exit, left untouched on an exception."""
-        lock = self.r.lock(keys.room_lock(room_id), timeout=15, sleep=LOCK_POLL_S, blocking_timeout=15)
-        async with lock:
+        """The room under its lock; saved on a clean exit, left untouched on an exception.
+        This process's callers take turns first (server/live/room_turns.py): one polls Redis."""
+        async with self.turns.turn(room_id), self._redis_locked(room_id, members) as room:
+            yield room
+
+    @asynccontextmanager
+    async def _redis_locked(self, room_id: str, members: bool | int = True) -> AsyncIterator[PuzzleRoom]:
+        lock = RoomLock(self.r, room_id, self.settings.room_lock_ttl_s, LOCK_POLL_S)
+        await lock.acquire()
+        try:
             room = await self.load(room_id, members)
             yield room
-            await self._save(room)
+            await self._save(room, lock.token)
+        finally:
+            await lock.release()
 
-    async def _save(self, room: PuzzleRoom) -> None:
+    async def _save(self, room: PuzzleRoom, token: str) -> None:
         # The state is stored with the version it reflects, in one write: a snapshot read
         # while a transition's events are already in the log but its state is not yet saved
         # must not claim the newer version (the client would drop those events as seen).
-        room_id = room.state.room_id
-        v = await self.version(room_id)
-        await self.r.hset(keys.room_state(room_id), mapping={"state": self._saved(room.state), "v": v})
-        await self.r.zadd(keys.rooms_index(), {room_id: self.clock()})
+        await self.fenced.save(room.state.room_id, self._saved(room.state), self.clock(), token)
 
     @asynccontextmanager
     async def locked_if_free(self, room_id: str) -> AsyncIterator[PuzzleRoom | None]:
         """Like ``locked``, but None at once when the lock is busy: for the clock's moves, which
         every process retries each tick anyway. A join storm must not queue on the lock for them."""
-        lock = self.r.lock(keys.room_lock(room_id), timeout=15)
+        if self.turns.busy(room_id):
+            yield None
+            return
+        async with self.turns.turn(room_id), self._redis_locked_if_free(room_id) as room:
+            yield room
+
+    @asynccontextmanager
+    async def _redis_locked_if_free(self, room_id: str) -> AsyncIterator[PuzzleRoom | None]:
+        lock = RoomLock(self.r, room_id, self.settings.room_lock_ttl_s)
         if not await lock.acquire(blocking=False):
             yield None
             return
         try:
             room = await self.load(room_id)
             yield room
-            await self._save(room)
+            await self._save(room, lock.token)
         finally:
             await lock.release()
 
@@ -132,8 +169,13 @@ class RoomService:
                 await self.emit(room_id, room.arm_lobby(self.clock()))
 
     async def emit(self, room_id: str, events: list[dict[str, Any]]) -> None:
+        """Append to the room's log; under the room's lock, only while that lock is still held."""
+        token = held_token(room_id)
         for event in events:
-            await eventlog.append_async(self.r, room_id, event, history=self.settings.room_history)
+            if token is None:
+                await eventlog.append_async(self.r, room_id, event, history=self.settings.room_history)
+            else:
+                await self.fenced.append(room_id, event, self.settings.room_history, token)
 
     async def version(self, room_id: str) -> int:
         return int(await self.r.get(keys.room_version(room_id)) or 0)
@@ -150,31 +192,41 @@ class RoomService:
             room, v = PuzzleRoom(RoomState.from_json(orjson.loads(raw)), self.timing), int(saved_v or 0)
         # Read after the version: a member who joins meanwhile is listed and announced again
         # (the client's member map takes both), never missing.
-        room.state.members = await self.members.all(room_id)
+        listed = self.settings.room_snapshot_members
+        room.state.members, member_count = await self.members.some(room_id, listed)
         missing = [eid for eid in room.state.written if eid not in room.state.scores]
         if missing:  # a score a worker stored whose event this room has not applied yet
-            for eid, score in (await run_in_threadpool(self._best_scores, missing)).items():
+            for eid, score in (await self._sql(self._best_scores, missing)).items():
                 room.record_score(eid, score)
-        snapshot = {**room.snapshot(), "v": v, "member_count": len(room.state.members)}
+        snapshot = {**room.snapshot(), "v": v, "member_count": member_count}
         snapshot["members"] = snapshot["members"][: self.settings.room_snapshot_members]
         return snapshot
 
     # -- membership ------------------------------------------------------------------------
     async def join(self, room_id: str, player_id: int, name: str) -> None:
         changed = await self.members.join(room_id, player_id, name) != NO_CHANGE
+        # The player is a member from here on: what follows must not fail the join.
         if changed:
             await keep_room(self.r, room_id)  # no longer empty: its keys stop expiring
-        if changed and (await self.load(room_id, members=False)).arm_lobby_wanted():
-            await self._arm_lobby(room_id)  # the first one in starts the lobby clock
         await self.r.set(keys.player_room(player_id), room_id, ex=PLAYER_ROOM_TTL_S)
+        try:
+            if changed and (await self.load(room_id, members=False)).arm_lobby_wanted():
+                await self._arm_lobby(room_id)  # the first one in starts the lobby clock
+        except Exception:  # the next tick arms it (``tick`` heals a lobby nobody armed)
+            log.exception("arming the lobby of room %s", room_id)
 
     async def leave(self, room_id: str, player_id: int, *, every_connection: bool = False) -> None:
         """One connection of the player leaves; ``every_connection``: a kick or a ban."""
         changed = await self.members.leave(room_id, player_id, every_connection=every_connection)
         if changed != NO_CHANGE and await self.members.count(room_id) == 0:
-            async with self.locked(room_id) as room:
-                room.rest_if_empty()
-            await expire_empty_room(self.r, room_id, self.settings.empty_room_ttl_s)
+            await self._rest(room_id)
+
+    async def _rest(self, room_id: str) -> None:
+        """The room is empty (its last member left, or died with its process): it rests, and its
+        keys expire unless someone joins (server/live/room_expiry.py)."""
+        async with self.locked(room_id) as room:
+            room.rest_if_empty()
+        await expire_empty_room(self.r, room_id, self.settings.empty_room_ttl_s)
 
     async def forget_room(self, player_id: int) -> None:
         await self.r.delete(keys.player_room(player_id))
@@ -191,11 +243,18 @@ class RoomService:
         text = " ".join(text.split())
         if not text:
             raise RoomError(ERR_BAD_FIELD, "an explanation needs some words")
-        async with self.locked(room_id, members=int(player["id"])) as room:
-            puzzle = room.check_submit(int(player["id"]))
-            row = await run_in_threadpool(
-                self._create_explanation, puzzle.neuron_id, int(player["id"]), text, room_id
+        player_id = int(player["id"])
+        async with self.locked(room_id, members=player_id) as room:
+            puzzle = room.check_submit(player_id)
+            await self.earning.claim(player_id, room_id, room.state.deadline, self.clock())
+            row = await self._sql(
+                self._create_explanation, puzzle.neuron_id, player_id, text, room_id, room.state.round_key
             )
+            if row is None:  # stored by an earlier attempt whose process died before saving the room
+                raise RoomError(ERR_ALREADY_SUBMITTED, "one explanation per player per round")
+            # Queued before the room is saved: a process killed from here on leaves a row that
+            # is scored anyway (and settled with its round, store/settlement.py).
+            await self._sql(enqueue_scoring, self.r_sync, self.settings, row, room_id)
             explanation = {
                 "id": row,
                 "text": text,
@@ -205,21 +264,29 @@ class RoomService:
                 "score": None,
             }
             await self.emit(room_id, room.add_explanation(explanation))
-        await run_in_threadpool(enqueue_scoring, self.r_sync, self.settings, row, room_id)
         await run_in_threadpool(enqueue_embedding, self.r_sync, self.settings, row)
         return row
 
     async def vote(self, room_id: str, player_id: int, explanation_id: int) -> None:
+        """One vote per player per round: a second one moves the first (until the round ends)."""
         async with self.locked(room_id, members=player_id) as room:
             room.check_vote(player_id, explanation_id)
-            if not await run_in_threadpool(self._add_vote, explanation_id, player_id):
+            await self.earning.claim(player_id, room_id, room.state.deadline, self.clock())
+            moved = await self._sql(self._cast_vote, explanation_id, player_id, room.state.round_key)
+            if moved is False:
                 raise RoomError(ERR_DOUBLE_VOTE, "you already voted for this explanation")
             await self.emit(room_id, room.add_vote(player_id, explanation_id))
 
-    async def record_score(self, room_id: str, explanation_id: int, score: float) -> None:
+    async def record_score(self, room_id: str, explanation_id: int) -> float | None:
+        """Apply an explanation's stored score (a ``score`` event only says one was stored: its
+        payload is never trusted). Returns the stored score, None when there is none."""
+        stored = (await run_in_threadpool(self._best_scores, [explanation_id])).get(explanation_id)
+        if stored is None:
+            return None
         async with self.locked(room_id) as room:
-            room.record_score(explanation_id, score)
+            room.record_score(explanation_id, stored)
         await self.tick(room_id)  # the last score may end the reveal
+        return stored
 
     async def test_text_target(self, room_id: str) -> tuple[str, int]:
         """(campaign, neuron index) of the room's puzzle, for advanced mode."""
@@ -246,7 +313,7 @@ class RoomService:
             for _ in range(4):  # reveal -> lobby -> next puzzle can happen in one tick
                 now = self.clock()
                 if room.wants_puzzle(now):
-                    puzzle = await run_in_threadpool(
+                    puzzle = await self._sql(
                         self._pick_puzzle, list(room.state.members), room.state.recent, room_id
                     )
                     if puzzle is None:
@@ -260,33 +327,58 @@ class RoomService:
                 events, outcome = room.tick(now)
                 if not events:
                     break
-                awards = award_round(outcome) if outcome is not None and room.state.puzzle else []
-                if awards:
+                if outcome is not None and room.state.puzzle is not None:
                     # Points are stored before anything is announced: when the database is down
-                    # this raises, nothing is said or saved, and a later tick ends the round.
-                    assert room.state.puzzle is not None
-                    rows = [(a.player_id, a.amount, a.reason, a.explanation_id) for a in awards]
-                    await run_in_threadpool(self._add_points, rows, room.state.puzzle.neuron_id, room_id)
-                    points = {"type": "points", "round": room.state.round_no}
-                    events = [*events, {**points, "awards": [a.to_json() for a in awards]}]
+                    # this raises, nothing is said or saved, and a later tick ends the round
+                    # (the claims make a second settlement store nothing twice).
+                    facts = self._facts(room)
+                    awards, orphans = await self._sql(self._settle, facts)
+                    if awards:
+                        points = {"type": "points", "round": room.state.round_no}
+                        events = [*events, {**points, "awards": [a.to_json() for a in awards]}]
+                    for eid in orphans:  # written by a process that died before saving the room
+                        await self._sql(enqueue_scoring, self.r_sync, self.settings, eid, room_id)
                 await self.emit(room_id, events)
 
     # -- database, run in threads ------------------------------------------------------------
-    def _create_explanation(self, neuron_id: int, player_id: int, text: str, room_id: str) -> int:
-        with self.db.session() as s:
-            return int(create_explanation(s, neuron_id, player_id, text, room_id).id or 0)
+    async def _sql(self, fn: Callable[..., T], *args: Any) -> T:
+        return await anyio.to_thread.run_sync(fn, *args, limiter=self._sql_threads)
 
-    def _add_vote(self, explanation_id: int, player_id: int) -> bool:
+    @staticmethod
+    def _facts(room: PuzzleRoom) -> RoundFacts:
+        s = room.state
+        assert s.puzzle is not None
+        return RoundFacts(
+            room_id=s.room_id,
+            round_no=s.round_no,
+            round_key=s.round_key,
+            neuron_id=s.puzzle.neuron_id,
+            prior_best=s.puzzle.prior_best,
+            prior_explained=s.puzzle.prior_explained,
+            shown_authors={int(e["id"]): e.get("player_id") for e in s.puzzle.shown},
+            written={eid: int(e["player_id"]) for eid, e in s.written.items()},
+            votes=list(s.votes),
+        )
+
+    # -- database, run in threads ------------------------------------------------------------
+    def _create_explanation(
+        self, neuron_id: int, player_id: int, text: str, room_id: str, round_key: str
+    ) -> int | None:
         with self.db.session() as s:
-            return add_vote(s, explanation_id, player_id)
+            row = create_explanation(s, neuron_id, player_id, text, room_id, round_key)
+            return int(row.id or 0) if row is not None else None
+
+    def _cast_vote(self, explanation_id: int, player_id: int, round_key: str) -> int | bool | None:
+        with self.db.session() as s:
+            return cast_vote(s, explanation_id, player_id, round_key)
 
     def _best_scores(self, explanation_ids: list[int]) -> dict[int, float]:
         with self.db.session() as s:
             return best_scores(s, explanation_ids)
 
-    def _add_points(self, rows: list[tuple[int, int, str, int | None]], neuron_id: int, room_id: str) -> None:
-        with self.db.session() as s:
-            record_awards(s, self.r_sync, self.settings, rows, neuron_id, room_id)
+    def _settle(self, facts: RoundFacts) -> tuple[list[Award], list[int]]:
+        """(awards stored now, explanations of the round the room never heard of and unscored)."""
+        return settle_round(self.db, self.r_sync, self.settings, facts)
 
     def _pick_puzzle(self, member_ids: list[int], recent: list[int], room_id: str = "") -> Puzzle | None:
         now = datetime.fromtimestamp(self.clock(), UTC)

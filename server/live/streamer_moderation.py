@@ -19,6 +19,7 @@ from rooms.moderation import clean
 from rooms.puzzle_room import Phase, RoomError
 from server.live.streamer_service import StreamerService
 from server.wire import protocol as p
+from store.explanations import create_explanation
 from store.models import Explanation
 from workers.scoring import enqueue_scoring
 
@@ -44,8 +45,14 @@ class Moderation:
                 for item in state.pending.values()
             ):
                 raise RoomError(p.ERR_ALREADY_SUBMITTED, "one explanation per player per round")
+            await self.rooms.earning.claim(player_id, room_id, room.state.deadline, self.rooms.clock())
             status = "pending" if state.approval else "visible"
-            row = await run_in_threadpool(self._store, puzzle.neuron_id, player_id, text, room_id, status)
+            round_key = room.state.round_key
+            row = await run_in_threadpool(
+                self._store, puzzle.neuron_id, player_id, text, room_id, status, round_key
+            )
+            if row is None:  # stored by an attempt whose process died before saving the room
+                raise RoomError(p.ERR_ALREADY_SUBMITTED, "one explanation per player per round")
             explanation = {
                 "id": row,
                 "text": text,
@@ -107,14 +114,13 @@ class Moderation:
             await self.rooms.emit(room_id, [removed])
 
     # -- database, run in threads ------------------------------------------------------------
-    def _store(self, neuron_id: int, player_id: int, text: str, room_id: str, status: str) -> int:
+    def _store(
+        self, neuron_id: int, player_id: int, text: str, room_id: str, status: str, round_key: str
+    ) -> int | None:
+        """The row's id; None when the player already wrote one this round (unique in SQL)."""
         with self.db.session() as s:
-            row = Explanation(
-                neuron_id=neuron_id, player_id=player_id, text=text, room_id=room_id, status=status
-            )
-            s.add(row)
-            s.commit()
-            return int(row.id or 0)
+            row = create_explanation(s, neuron_id, player_id, text, room_id, round_key, status)
+            return int(row.id or 0) if row is not None else None
 
     def _set_status(self, explanation_id: int, status: str) -> None:
         with self.db.session() as s:

@@ -25,6 +25,7 @@ from config.errors import ERR_BAD_FIELD as ERR_BAD_FIELD
 from config.errors import ERR_BAD_FRAME as ERR_BAD_FRAME
 from config.errors import ERR_BAD_TOKEN as ERR_BAD_TOKEN
 from config.errors import ERR_BANNED as ERR_BANNED
+from config.errors import ERR_BUSY_ELSEWHERE as ERR_BUSY_ELSEWHERE
 from config.errors import ERR_DOUBLE_VOTE as ERR_DOUBLE_VOTE
 from config.errors import ERR_FINISHED as ERR_FINISHED
 from config.errors import ERR_FLOOD as ERR_FLOOD

@@ -30,10 +30,13 @@ from store import competition
 from store.competition import badges
 from store.competition.leaderboards import apply_point_event, tiebreak
 from store.models import Explanation, Player, PointEvent, Quest, QuestResult
+from store.settlement import insert_claimed
 
 log = logging.getLogger("neuronquest.quests")
 
 __all__ = ["QUEST_KINDS", "quest_period", "quest_points"]  # the rules callers reach through here
+# Concurrent credits of one player's neuron: each retry reads the level another one reached.
+CLAIM_ATTEMPTS = 4
 
 
 def max_points(quest: Quest) -> int:
@@ -128,8 +131,11 @@ def credit_explanation(
 ) -> list[Credit]:
     """After an explanation is scored: award quest points if it improves its author's best.
 
-    Call it when a score is stored (the scoring path); harmless for explanations of neurons
-    that are in no open quest, for machine explanations, and when called twice.
+    Called by the scoring worker right after it stores a score (store/quest_credit.py), so the
+    author is credited whether or not they are connected. Harmless for explanations of neurons
+    in no open quest, for machine explanations, and when called twice or concurrently: each
+    credit claims the step it climbs from (``quest:<quest>:<player>:<neuron>:<from>``, unique),
+    so two settlements racing from the same level store one row and the other reads again.
     """
     explanation = session.get(Explanation, explanation_id)
     if explanation is None or explanation.player_id is None:
@@ -142,23 +148,27 @@ def credit_explanation(
     credits = []
     for quest in competition.open_quests_with_neuron(session, explanation.neuron_id, written):
         earned = quest_points(score)
-        already = competition.quest_credit(session, quest.id or 0, player.id or 0, explanation.neuron_id)
-        if earned <= already:
-            continue
-        event = PointEvent(
-            player_id=player.id or 0,
-            amount=earned - already,
-            reason="quest",
-            explanation_id=explanation_id,
-            neuron_id=explanation.neuron_id,
-            quest_id=quest.id,
-            created_at=now,
-        )
-        session.add(event)
-        session.commit()
-        member = competition.membership_of(session, player.id or 0)
-        apply_point_event(r, event, player, member.team_id if member else None, now, settings)
-        credits.append(Credit(quest.id or 0, event))
+        for _ in range(CLAIM_ATTEMPTS):
+            already = competition.quest_credit(session, quest.id or 0, player.id or 0, explanation.neuron_id)
+            if earned <= already:
+                break
+            event = PointEvent(
+                player_id=player.id or 0,
+                amount=earned - already,
+                reason="quest",
+                explanation_id=explanation_id,
+                neuron_id=explanation.neuron_id,
+                quest_id=quest.id,
+                claim=f"quest:{quest.id}:{player.id}:{explanation.neuron_id}:{already}",
+                created_at=now,
+            )
+            stored = insert_claimed(session, [event])
+            if not stored:
+                continue  # another settlement climbed from this level first: read again
+            member = competition.membership_of(session, player.id or 0)
+            apply_point_event(r, stored[0], player, member.team_id if member else None, now, settings)
+            credits.append(Credit(quest.id or 0, stored[0]))
+            break
     if credits:
         badges.grant(session, player.id or 0, now)
     return credits

@@ -1,13 +1,14 @@
 """A websocket load generator (loopback only, bounded count and time): N real clients.
 
-``run_load(urls, connections, room_size, rate, duration, pids, redis_url=None)`` connects
+``run_load(urls, connections, room_size, rate, duration, pids, redis_url=None, cluster=False)`` connects
 ``connections`` clients round-robin over the web processes at ``urls``, puts them in rooms of
 ``room_size``, and lets each room submit (then vote) at ``rate`` events/s for ``duration`` s.
 
 Two latencies, both on this process's one clock:
 * round trip: a sender's ``submit``/``vote`` leaving this process -> each member's receipt of
   the resulting event (includes the server's move: lock, SQL insert, log append);
-* broadcast (with ``redis_url``): the event's publication on the room's Redis channel -> each
+* broadcast (with ``redis_url``, a Redis Cluster node with ``cluster``): the event's
+  publication on the room's Redis channel -> each
   member's receipt. This process subscribes to the channels itself, so "server event" is the
   moment the log's script published it.
 Memory: the web processes' RSS (/proc) after the connections minus before, per connection,
@@ -27,9 +28,13 @@ from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from config import keys
+from server.hub import endpoint
+from server.hub.channels import Channels
 
 MAX_CONNECTIONS = 12_000  # bounded: this is a loopback tool, not a traffic cannon
 MAX_DURATION_S = 120.0
@@ -64,8 +69,32 @@ class LoadResult:
     rss_per_conn_bytes: float = 0.0
     rss_marginal_bytes: float = 0.0
     events_sent: int = 0
+    deliveries_expected: int = 0  # each move's event at every member of its room
     round_trip_ms: list[float] = field(default_factory=list)
     broadcast_ms: list[float] = field(default_factory=list)
+    join_failures: int = 0
+    settle_s: float = 0.0  # after the last move was sent, until its event reached everyone
+    missing: int = 0  # room versions a client never saw (on its socket or in a replay)
+    duplicates: int = 0
+    resyncs: int = 0
+    reconnects: int = 0
+    client_errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def losses(self) -> list[str]:
+        """What went wrong for some client; empty when every event reached everyone once."""
+        found = []
+        if self.connections_held < self.connections_wanted:
+            found.append(f"{self.connections_wanted - self.connections_held} connections not held")
+        if self.join_failures:
+            found.append(f"{self.join_failures} joins failed")
+        if len(self.round_trip_ms) < self.deliveries_expected:
+            found.append(f"{self.deliveries_expected - len(self.round_trip_ms)} move deliveries missing")
+        for name in ("missing", "duplicates", "resyncs"):
+            if getattr(self, name):
+                found.append(f"{getattr(self, name)} room events {name}")
+        if self.client_errors:
+            found.append(f"{len(self.client_errors)} error frames, first: {self.client_errors[0]}")
+        return found
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -74,12 +103,31 @@ class LoadResult:
             "kib_per_conn": round(self.rss_per_conn_bytes / 1024, 1),
             "kib_marginal": round(self.rss_marginal_bytes / 1024, 1),
             "events_sent": self.events_sent,
-            "deliveries": len(self.round_trip_ms),
+            "deliveries": f"{len(self.round_trip_ms)}/{self.deliveries_expected}",
+            "missing": self.missing,
+            "settle_s": round(self.settle_s, 1),
+            "reconnects": self.reconnects,
             "rt_p50_ms": round(percentile(self.round_trip_ms, 0.5), 1),
             "rt_p99_ms": round(percentile(self.round_trip_ms, 0.99), 1),
             "bc_p50_ms": round(percentile(self.broadcast_ms, 0.5), 1),
             "bc_p99_ms": round(percentile(self.broadcast_ms, 0.99), 1),
         }
+
+
+async def _connect(url: str, subprotocols: list[str] | None = None) -> ClientConnection:
+    return await connect(
+        url,
+        max_size=2**22,
+        ping_interval=None,
+        open_timeout=60,
+        compression=None,
+        subprotocols=subprotocols,  # type: ignore[arg-type]
+    )
+
+
+# How a reconnect presents its token to the server of this tree (server/hub/endpoint.py).
+TOKEN_PREFIX: str | None = getattr(endpoint, "TOKEN_PREFIX", None)
+SUBPROTOCOL: str = getattr(endpoint, "SUBPROTOCOL", "")
 
 
 class Clocks:
@@ -91,29 +139,91 @@ class Clocks:
 
 
 class LoadClient:
-    def __init__(self, ws: ClientConnection, room: str, clocks: Clocks, result: LoadResult) -> None:
-        self.ws, self.room, self.clocks, self.result = ws, room, clocks, result
-        self.welcome: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+    """One player's socket. Besides the latencies it keeps the room's versions it saw, so the run
+    can say whether it got every event of its room once and in order (``check_delivery``)."""
+
+    def __init__(self, ws: ClientConnection, url: str, room: str, clocks: Clocks, result: LoadResult) -> None:
+        self.ws, self.url, self.room, self.clocks, self.result = ws, url, room, clocks, result
+        loop = asyncio.get_running_loop()
+        self.welcome: asyncio.Future[dict[str, Any]] = loop.create_future()
+        self.synced: asyncio.Future[int] = loop.create_future()  # the version of the join's snapshot
         self.explanations: list[int] = []
+        self.last_v: int | None = None
+        self.duplicates = 0
+        self.gaps = 0  # versions skipped on the socket
+        self.resyncs = 0  # snapshots sent in place of missed events
+        self.reconnects = 0  # closed by the server and back with since=last_v (a replay)
+        self.errors: list[dict[str, Any]] = []
+        self.stopping = False
         self.reader = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
+        while True:
+            try:
+                async for frame in self.ws:
+                    reply = self._on_frame(orjson.loads(frame), time.monotonic())
+                    if reply is not None:
+                        await self.ws.send(reply)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                pass
+            if self.stopping or not await self._reconnect():
+                return
+
+    async def _reconnect(self) -> bool:
+        """The server closed us (e.g. too slow): back with the token and since=last_v, as a
+        client does; what it replays counts as delivered."""
+        token = self.welcome.result().get("token") if self.welcome.done() else None
+        if self.last_v is None or token is None:
+            return False
+        url = f"{self.url}?since={self.last_v}&room={self.room}"
         try:
-            async for frame in self.ws:
-                now = time.monotonic()
-                event = orjson.loads(frame)
-                kind = event.get("type")
-                if kind == "welcome" and not self.welcome.done():
-                    self.welcome.set_result(event)
-                elif kind == "ping":
-                    await self.ws.send(orjson.dumps({"type": "pong", "t": event.get("t")}).decode())
-                elif kind == "explanation":
-                    self.explanations.append(int(event["explanation"]["id"]))
-                    self._stamp(f"s:{event['explanation']['text']}", event, now)
-                elif kind == "vote":
-                    self._stamp(f"v:{event['explanation_id']}:{event['player_id']}", event, now)
+            if TOKEN_PREFIX is None:  # this tree's server reads the token from the URL
+                self.ws = await _connect(f"{url}&token={token}")
+            else:  # ... or from Sec-WebSocket-Protocol, never the URL
+                self.ws = await _connect(url, [SUBPROTOCOL, f"{TOKEN_PREFIX}{token}"])
         except Exception:
-            return
+            return False
+        self.reconnects += 1
+        return True
+
+    def _on_frame(self, event: dict[str, Any], now: float) -> str | None:
+        """Account for one frame; the reply to send, if any (a pong)."""
+        kind = event.get("type")
+        if kind == "welcome" and not self.welcome.done():
+            self.welcome.set_result(event)
+            return None
+        if kind == "ping":
+            return orjson.dumps({"type": "pong", "t": event.get("t")}).decode()
+        if kind == "error":
+            self.errors.append(event)
+            if not self.synced.done():
+                self.synced.set_exception(RuntimeError(f"join refused: {event}"))
+            return None
+        v = event.get("v")
+        if not isinstance(v, int):
+            return None  # private events carry no version
+        if kind == "room":  # a snapshot: the join's, or a resync in place of missed events
+            if event.get("resync") and self.last_v is not None and v > self.last_v:
+                self.resyncs += 1
+            self.last_v = max(v, self.last_v or 0)
+            if not self.synced.done():
+                self.synced.set_result(v)
+            return None
+        if self.last_v is None:
+            return None  # before the join's snapshot (cannot happen: the server syncs first)
+        if v <= self.last_v:
+            self.duplicates += 1
+            return None
+        self.gaps += v - self.last_v - 1
+        self.last_v = v
+        if kind == "explanation":
+            self.explanations.append(int(event["explanation"]["id"]))
+            self._stamp(f"s:{event['explanation']['text']}", event, now)
+        elif kind == "vote":
+            self._stamp(f"v:{event['explanation_id']}:{event['player_id']}", event, now)
+        return None
 
     def _stamp(self, tag: str, event: dict[str, Any], now: float) -> None:
         start = self.clocks.sent.get(tag)
@@ -123,28 +233,86 @@ class LoadClient:
         if published is not None:
             self.result.broadcast_ms.append((now - published) * 1000)
 
-    async def send(self, message: dict[str, Any]) -> None:
-        await self.ws.send(orjson.dumps(message).decode())
+    async def send(self, message: dict[str, Any]) -> bool:
+        """False when the server had closed this socket (it reconnects; the run counts that)."""
+        try:
+            await self.ws.send(orjson.dumps(message).decode())
+        except ConnectionClosed:
+            return False
+        return True
 
 
-async def _watch_channels(redis_url: str, rooms: list[str], clocks: Clocks) -> None:
-    r = aioredis.Redis.from_url(redis_url)
-    pubsub = r.pubsub()
+def check_delivery(clients: list[LoadClient], final_v: dict[str, int], result: LoadResult) -> None:
+    """Every client ends at its room's last version, having seen each version after its
+    join once and in order: what it did not is counted as missing."""
+    for client in clients:
+        final = final_v.get(client.room, 0)
+        behind = final - client.last_v if client.last_v is not None else final
+        result.missing += max(0, behind) + client.gaps
+        result.duplicates += client.duplicates
+        result.resyncs += client.resyncs
+        result.reconnects += client.reconnects
+        result.client_errors.extend(client.errors)
+
+
+def _rooms_client(redis_url: str, cluster: bool) -> aioredis.Redis | RedisCluster:
+    return RedisCluster.from_url(redis_url) if cluster else aioredis.Redis.from_url(redis_url)
+
+
+async def _watch_channels(redis_url: str, cluster: bool, rooms: list[str], clocks: Clocks) -> None:
+    """Stamp each room event's publication: subscribed as a web process is (server/hub/channels.py:
+    shard channels on a cluster)."""
+    r = _rooms_client(redis_url, cluster)
+    plain = aioredis.Redis.from_url(redis_url)
+    if isinstance(r, RedisCluster):
+        await r.initialize()
+    bus = Channels(r, plain)
     by_channel = {keys.room_channel(room): room for room in rooms}
-    await pubsub.subscribe(*by_channel)
+    await bus.start(keys.player_channel("loadgen-idle"))
+    for channel in by_channel:
+        await bus.subscribe_room(channel)
     try:
         while True:
-            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-            if message is None:
-                continue
+            channel, data = await bus.get()
             now = time.monotonic()
-            channel = message["channel"].decode()
-            v = orjson.loads(message["data"]).get("v")
-            if isinstance(v, int):
+            v = orjson.loads(data).get("v")
+            if isinstance(v, int) and channel in by_channel:
                 clocks.published[(by_channel[channel], v)] = now
     finally:
-        await pubsub.aclose()
+        await bus.aclose()
         await r.aclose()
+        await plain.aclose()
+
+
+async def _final_versions(
+    redis_url: str | None, cluster: bool, rooms: list[str], held: list[LoadClient]
+) -> dict[str, int]:
+    """Each room's last version: from Redis when there is one, else the newest any client saw."""
+    if redis_url is None:
+        found: dict[str, int] = {}
+        for c in held:
+            found[c.room] = max(found.get(c.room, 0), c.last_v or 0)
+        return found
+    r = _rooms_client(redis_url, cluster)
+    try:
+        return {room: int(await r.get(keys.room_version(room)) or 0) for room in rooms}
+    finally:
+        await r.aclose()
+
+
+async def _settle(result: LoadResult, quiet_s: float = 5.0, most_s: float = 60.0) -> None:
+    """Wait for the moves still in flight: until every delivery came, or none came for ``quiet_s``
+    (a move that never produces its event is then counted missing, not waited for forever)."""
+    start = last_change = time.monotonic()
+    seen = len(result.round_trip_ms)
+    while len(result.round_trip_ms) < result.deliveries_expected and time.monotonic() - start < most_s:
+        await asyncio.sleep(0.25)
+        if len(result.round_trip_ms) != seen:
+            seen, last_change = len(result.round_trip_ms), time.monotonic()
+        elif time.monotonic() - last_change > quiet_s:
+            break
+    result.settle_s = time.monotonic() - start
+    await asyncio.sleep(1.0)  # events after the moves' own (crowd counts, ticks) arrive too
 
 
 async def run_load(
@@ -155,6 +323,7 @@ async def run_load(
     duration: float,
     pids: list[int],
     redis_url: str | None = None,
+    cluster: bool = False,
     connect_parallel: int = 200,
 ) -> LoadResult:
     connections = min(connections, MAX_CONNECTIONS)
@@ -168,24 +337,29 @@ async def run_load(
     async def open_one(i: int) -> None:
         async with gate:
             try:
-                ws = await connect(
-                    urls[i % len(urls)], max_size=2**22, ping_interval=None, open_timeout=60, compression=None
-                )
-                client = LoadClient(ws, rooms[i // room_size], clocks, result)
-                await asyncio.wait_for(client.welcome, 60)
-                await client.send({"type": "join", "room": client.room})
-                clients[i] = client
+                url = urls[i % len(urls)]
+                ws = await _connect(url)
             except Exception:
                 return
+            client = LoadClient(ws, url, rooms[i // room_size], clocks, result)
+            clients[i] = client
+            try:
+                await asyncio.wait_for(client.welcome, 60)
+                await client.send({"type": "join", "room": client.room})
+                await asyncio.wait_for(client.synced, 60)
+            except Exception:
+                result.join_failures += 1
 
     before = sum(rss_bytes(pid) for pid in pids)
     start = time.monotonic()
     half = connections // 2
     await asyncio.gather(*(open_one(i) for i in range(half)))
+    first_half_s = time.monotonic() - start
     await asyncio.sleep(2.0)
     at_half = sum(rss_bytes(pid) for pid in pids)
+    start = time.monotonic()
     await asyncio.gather(*(open_one(i) for i in range(half, connections)))
-    result.connect_s = time.monotonic() - start
+    result.connect_s = first_half_s + time.monotonic() - start  # the pause between halves not counted
     held = [c for c in clients if c is not None]
     result.connections_held = len(held)
     await asyncio.sleep(3.0)  # joins settle; rooms start their rounds
@@ -193,33 +367,43 @@ async def run_load(
     result.rss_per_conn_bytes = (after - before) / max(1, len(held))
     result.rss_marginal_bytes = (after - at_half) / max(1, len(held) - half)
 
-    watcher = asyncio.create_task(_watch_channels(redis_url, rooms, clocks)) if redis_url else None
+    watcher = asyncio.create_task(_watch_channels(redis_url, cluster, rooms, clocks)) if redis_url else None
     await asyncio.sleep(0.5 if watcher else 0)
     members_of = [clients[r * room_size : (r + 1) * room_size] for r in range(len(rooms))]
     period = 1.0 / rate if rate > 0 else duration
     deadline = time.monotonic() + duration
     n = 0
+    submits = [0] * len(rooms)  # each submit from a new author: one explanation per player and round
     while time.monotonic() < deadline:
-        for members in members_of:
+        for room_no, members in enumerate(members_of):
             live = [c for c in members if c is not None]
             if len(live) < 2:
                 continue
             if n % 2 == 0 or not live[0].explanations:  # a submit from a new author
-                author = live[(n // 2) % len(live)]
+                author = live[submits[room_no] % len(live)]
+                submits[room_no] += 1
                 text = f"load test explanation {n}"
                 clocks.sent[f"s:{text}"] = time.monotonic()
-                await author.send({"type": "submit", "text": text})
+                if not await author.send({"type": "submit", "text": text}):
+                    continue
             else:  # a vote on the room's newest explanation by someone else
                 voter = live[-1 - (n // 2) % (len(live) - 1)]
                 eid = live[0].explanations[-1]
                 clocks.sent[f"v:{eid}:{(await voter.welcome)['player']['id']}"] = time.monotonic()
-                await voter.send({"type": "vote", "explanation_id": eid})
+                if not await voter.send({"type": "vote", "explanation_id": eid}):
+                    continue
             result.events_sent += 1
+            result.deliveries_expected += len(live)
         n += 1
         await asyncio.sleep(period)
-    await asyncio.sleep(2.0)  # the last events arrive
+    await _settle(result)
     if watcher:
         watcher.cancel()
+    for client in held:
+        client.stopping = True
+    final_v = await _final_versions(redis_url, cluster, rooms, held)
+    await asyncio.sleep(1.0)  # what was published before the reading arrives
+    check_delivery(held, final_v, result)
     for client in held:
         client.reader.cancel()
     await asyncio.gather(*(c.ws.close() for c in held), return_exceptions=True)

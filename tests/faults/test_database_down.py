@@ -32,6 +32,7 @@ from store.db import Database
 from tests.server.conftest import Client, seed_campaign
 from tests.support import postgres
 from tests.support.counts import counts
+from tests.support.points_audit import audit_points
 from tests.support.roles import Role, start_web
 from tests.support.tcp_proxy import TcpProxy
 
@@ -166,5 +167,7 @@ async def test_a_round_ending_in_an_outage_ends_once_when_the_database_is_back(
     assert len(ends) == 1, "the round ends once, after the database is back"
     after = counts(direct)
     assert after.point_events == len(awards) and after.points == sum(a["amount"] for a in awards)
+    audit = audit_points(direct, redis_client)  # every room: announced points == stored PointEvents
+    assert (audit.wrongly_awarded, audit.lost) == (0, 0), audit.details
     for client in (alice, bob):
         await client.close()

@@ -29,6 +29,7 @@ from store.db import Database
 from store.models import Campaign, Neuron, Score, Snippet
 from tests.server.conftest import Client
 from tests.support.counts import counts
+from tests.support.points_audit import audit_points
 from tests.support.roles import Role, start_web, start_worker
 from workers.queues import model_queue
 
@@ -170,6 +171,8 @@ async def test_kill_9_a_worker_mid_scoring_the_retry_scores_once_and_the_room_he
     assert after.points == sum(a["amount"] for a in awards) and after.point_events == len(awards)
     first = {"player_id": alice_id, "amount": 20, "reason": "first_explanation", "explanation_id": eid}
     assert first in awards
+    audit = audit_points(db, redis_client)  # every room: announced points == stored PointEvents
+    assert audit.announced > 0 and (audit.wrongly_awarded, audit.lost) == (0, 0), audit.details
     print(f"{recovery}: the score reached the room {recovered_s:.1f} s after the kill")
     await alice.close()
     await bob.close()

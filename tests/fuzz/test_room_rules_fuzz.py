@@ -64,10 +64,15 @@ class PuzzleRoomMachine(RuleBasedStateMachine):
         try:
             self.room.check_vote(player, eid)
         except RoomError as exc:
-            assert exc.code in {"not_in_room", "wrong_phase", "not_found", "own_vote"}
+            assert exc.code in {"not_in_room", "wrong_phase", "not_found", "own_vote", "double_vote"}
+            if exc.code == "double_vote":
+                assert (player, eid) in self.room.state.votes  # the player's current vote
             return
         if (player, eid) in self.stored_votes:
             return  # the unique row refuses it: double_vote
+        for voter, old in self.room.state.votes:
+            if voter == player:
+                self.stored_votes.discard((voter, old))  # one vote per round: the row moves
         self.stored_votes.add((player, eid))
         self.room.add_vote(player, eid)
 
@@ -105,6 +110,7 @@ class PuzzleRoomMachine(RuleBasedStateMachine):
     def one_vote_per_player_per_explanation(self) -> None:
         votes = self.room.state.votes
         assert len(votes) == len(set(votes))
+        assert len(votes) == len({voter for voter, _ in votes}), "one vote per player per round"
 
     @invariant()
     def nobody_votes_for_their_own_or_for_a_stranger(self) -> None:

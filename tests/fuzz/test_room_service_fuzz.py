@@ -27,7 +27,7 @@ from rooms.puzzle_room import RoomError
 from server.live.room_service import RoomService
 from store import eventlog
 from store.db import Database
-from store.models import Explanation, PointEvent, Vote
+from store.models import Explanation, PointEvent, Score, Vote
 from store.players import create_guest, total_points
 from tests.server.conftest import Clock, seed_campaign
 
@@ -65,8 +65,10 @@ async def _play(
             elif kind == "vote":
                 eid = written[step[2] % len(written)] if written else 10_000 + step[2]
                 await service.vote(room, players[step[1]]["id"], eid)
-            elif kind == "score" and written:  # what the hub does with a worker's score event
-                await service.record_score(room, written[step[1] % len(written)], step[2])
+            elif kind == "score" and written:  # a worker stores a score; the hub applies the stored one
+                eid = written[step[1] % len(written)]
+                await asyncio.to_thread(_store_score, service.db, eid, step[2])
+                await service.record_score(room, eid)
             elif kind == "clock":
                 clock.advance(step[1])
                 await service.tick(room)
@@ -77,6 +79,13 @@ async def _play(
         await service.tick(room)
 
 
+def _store_score(db: Database, explanation_id: int, score: float) -> None:
+    with db.session() as s:
+        if s.exec(select(Score).where(Score.explanation_id == explanation_id)).first() is None:
+            s.add(Score(explanation_id=explanation_id, simulator="fuzz", version="1", score=score))
+            s.commit()
+
+
 def _check(db: Database, r: redis.Redis, room: str, players: list[dict[str, Any]]) -> None:
     events = eventlog.since(r, room, 0) or []
     announced: dict[int, int] = {}
@@ -85,13 +94,23 @@ def _check(db: Database, r: redis.Redis, room: str, players: list[dict[str, Any]
             for award in event["awards"]:
                 announced[award["player_id"]] = announced.get(award["player_id"], 0) + award["amount"]
     vote_events = [e for e in events if e["type"] == "vote"]
+    final: dict[tuple[int, int], int] = {}  # (round, voter) -> the vote that stands
+    round_no = 0
+    for event in events:
+        if event["type"] == "puzzle":
+            round_no = event["round"]
+        elif event["type"] == "vote" and not event.get("withdrawn"):
+            final[(round_no, event["player_id"])] = event["explanation_id"]
     with db.session() as s:
         explanations = {e.id: e for e in s.exec(select(Explanation).where(Explanation.room_id == room))}
         votes = [v for v in s.exec(select(Vote)) if v.explanation_id in explanations]
         pairs = [(v.player_id, v.explanation_id) for v in votes]
         assert len(pairs) == len(set(pairs)), "one vote per player per explanation"
         assert all(explanations[e].player_id != pid for pid, e in pairs), "no vote for one's own"
-        assert len(vote_events) == len(votes), "every stored vote was announced once, and only those"
+        assert sorted(pairs) == sorted((voter, eid) for (_, voter), eid in final.items()), (
+            "every stored vote is the last one its player cast in the round, as announced"
+        )
+        assert len(vote_events) >= len(votes)
         stored: dict[int, int] = {}
         for point in s.exec(select(PointEvent).where(PointEvent.room_id == room)):
             stored[point.player_id] = stored.get(point.player_id, 0) + point.amount

@@ -74,8 +74,9 @@ class Fan:
 
 @pytest.fixture
 def audience_server(hub_settings: Settings, campaign: list[int]) -> Iterator[LiveServer]:
-    # 2,000 fans share 127.0.0.1: no per-address socket cap here.
-    update = {"heartbeat_s": 60.0, "ws_per_address": 10 * AUDIENCE}
+    # A long round: 2,000 fans joining and voting must not outlast it on a loaded machine.
+    # They share 127.0.0.1: no per-address socket cap here.
+    update = {"heartbeat_s": 60.0, "room_round_s": 600.0, "ws_per_address": 10 * AUDIENCE}
     server = LiveServer(hub_settings.model_copy(update=update), Clock()).start()
     yield server
     server.stop()

@@ -18,13 +18,16 @@ from store import eventlog
 from store.db import Database
 from store.models import Explanation, PointEvent, Score, Vote
 from tests.server.conftest import Client, LiveServer
+from workers.scoring_settlement import settle_stored_score
 
 
 def worker_scores(db: Database, r: redis.Redis, room: str, explanation_id: int, score: float) -> None:
+    """What workers.scoring does for one score: store it, tell the room, settle what it earns."""
     with db.session() as s:
         s.add(Score(explanation_id=explanation_id, simulator="test", version="1", score=score))
         s.commit()
     eventlog.append(r, room, {"type": "score", "explanation_id": explanation_id, "score": score})
+    settle_stored_score(db, r, db.settings, explanation_id)
 
 
 async def test_welcome_gives_a_guest_session(live_server: LiveServer) -> None:

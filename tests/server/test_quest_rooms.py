@@ -8,16 +8,18 @@ from pathlib import Path
 
 import httpx
 import redis
-import redis.asyncio as aioredis
 from sqlmodel import select
 
 from config.settings import Settings
-from server.live.quest_rooms import QuestCredits, next_neuron, parse_room
+from server.live.quest_rooms import next_neuron, parse_room
 from server.wire import protocol as p
 from store.db import Database
 from store.models import PointEvent, Score
 from tests.server.conftest import Client, LiveServer
 from tests.server.test_game import worker_scores
+from workers import context
+from workers.scoring import score_explanation_job
+from workers.scoring_settlement import settle_stored_score
 
 
 def test_quest_room_ids_and_the_weekly_rotation() -> None:
@@ -68,9 +70,10 @@ async def test_the_daily_room_serves_the_quest_neuron_and_credits_the_score(
     await bob.close()
 
 
-async def test_one_score_seen_by_two_processes_is_credited_once(
+async def test_one_score_settled_twice_at_once_is_credited_once(
     live_server: LiveServer, hub_settings: Settings, db: Database, redis_client: redis.Redis
 ) -> None:
+    """Two workers (a retried job and a second one) settle the same stored score together."""
     daily = httpx.get(f"{live_server.http_url}/api/v1/quests/daily").json()
     client = await Client.connect(live_server.ws_url)
     await client.expect("welcome")
@@ -80,21 +83,36 @@ async def test_one_score_seen_by_two_processes_is_credited_once(
     with db.session() as s:
         s.add(Score(explanation_id=eid, simulator="test", version="1", score=0.9))
         s.commit()
-    r = aioredis.Redis.from_url(hub_settings.redis_url)
-    try:
-        event = {"type": "score", "v": 10_000, "explanation_id": eid, "score": 0.9}
-        first, second = (QuestCredits(hub_settings, db, r, redis_client) for _ in range(2))
-        now = datetime.now(UTC)
-        await asyncio.gather(
-            first.on_score(daily["room"], event, now), second.on_score(daily["room"], event, now)
-        )
-    finally:
-        await r.aclose()
+    now = datetime.now(UTC)
+    await asyncio.gather(
+        *(asyncio.to_thread(settle_stored_score, db, redis_client, hub_settings, eid, now) for _ in range(4))
+    )
     with db.session() as s:
         credits = s.exec(select(PointEvent).where(PointEvent.reason == "quest")).all()
         assert [c.amount for c in credits] == [91]
     assert (await client.expect("quest"))["points"] == 91
     await client.close()
+
+
+async def test_an_author_who_left_is_credited_by_the_worker(
+    live_server: LiveServer, hub_settings: Settings, db: Database, redis_client: redis.Redis
+) -> None:
+    """Issue 16: credit came from a web process holding a socket in the room when the score
+    passed; an author who closed the tab (alone in the room) got nothing."""
+    daily = httpx.get(f"{live_server.http_url}/api/v1/quests/daily").json()
+    client = await Client.connect(live_server.ws_url)
+    author = (await client.expect("welcome"))["player"]["id"]
+    await client.join_round(daily["room"])
+    await client.send({"type": "submit", "text": "the word cat"})
+    eid = (await client.expect("explanation"))["explanation"]["id"]
+    await client.close()
+    await asyncio.sleep(0.3)  # the room is empty: no web process listens to it any more
+    context.use_settings(hub_settings.model_copy(update={"simulator": "embedding"}))
+    await asyncio.to_thread(score_explanation_job, eid, daily["room"])  # the real job, no socket
+    with db.session() as s:
+        credits = s.exec(select(PointEvent).where(PointEvent.reason == "quest")).all()
+        assert [(c.player_id, c.explanation_id) for c in credits] == [(author, eid)]
+        assert credits[0].amount >= 10
 
 
 def test_the_closed_quest_error_code_is_documented() -> None:

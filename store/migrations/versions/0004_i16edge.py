@@ -1,7 +1,7 @@
 """Server-side session records: tokens that expire, rotate and can be revoked (issue 16).
 
 Revision ID: 0004_i16edge
-Revises: 0003_point_amount_bigint
+Revises: 0004_i19
 Create Date: 2026-11-29
 """
 
@@ -10,7 +10,7 @@ import sqlmodel
 from alembic import op
 
 revision = "0004_i16edge"
-down_revision = "0003_point_amount_bigint"
+down_revision = "0004_i19"
 branch_labels = None
 depends_on = None
 

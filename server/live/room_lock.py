@@ -1,0 +1,150 @@
+"""A room's Redis lock: short TTL kept alive while its holder lives, and fenced writes.
+
+The lock used to be redis-py's with a 15 s timeout: a web process killed mid-submit left the
+room frozen for up to 15 s. Here the key lives ``ttl_s`` (Settings.room_lock_ttl_s, 2 s by
+default) and a task renews it every third of that while the holder's event loop runs; a dead
+holder's lock lapses within ``ttl_s``.
+
+Fencing: a holder that stalls past its TTL (a blocked loop, a partition) may find the lock
+taken over. Every write it makes under the lock — the state save and each event appended to
+the room's log — runs in one Lua script that first checks the lock still holds its token, so a
+lapsed holder writes nothing (``LockLost``) instead of overwriting its successor's work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import time
+from contextvars import ContextVar
+from typing import Any
+
+import orjson
+import redis
+import redis.asyncio as aioredis
+
+from config import keys
+from store import eventlog
+
+# room id -> (the token of the lock held on it, the task holding it); the fenced writes read
+# it. A task spawned inside the locked block inherits this context but not the lock: the
+# task is part of the entry so that such a task writes unfenced, as it would anywhere else.
+HELD: ContextVar[dict[str, tuple[str, object]] | None] = ContextVar("room_locks_held", default=None)
+
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+# Prefix for a write under the lock: KEYS[1] the lock, ARGV[1] the token.
+FENCE_LUA = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return redis.error_reply('LOCKLOST') end
+"""
+
+
+class LockLost(Exception):
+    """The lock lapsed before this write: another holder may have moved the room since."""
+
+
+class LockTimeout(Exception):
+    pass
+
+
+class RoomLock:
+    def __init__(self, r: aioredis.Redis, room_id: str, ttl_s: float, poll_s: float = 0.005) -> None:
+        self.r, self.room_id = r, room_id
+        self.key = keys.room_lock(room_id)
+        self.ttl_ms = max(100, int(ttl_s * 1000))
+        self.poll_s = poll_s
+        self.token = secrets.token_hex(12)
+        self._renewer: asyncio.Task[None] | None = None
+        self._renew = r.register_script(_RENEW)
+        self._release = r.register_script(_RELEASE)
+
+    async def acquire(self, blocking: bool = True, timeout_s: float = 15.0) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while not await self.r.set(self.key, self.token, nx=True, px=self.ttl_ms):
+            if not blocking:
+                return False
+            if time.monotonic() > deadline:
+                raise LockTimeout(f"room {self.room_id} stayed locked for {timeout_s} s")
+            await asyncio.sleep(self.poll_s)
+        self._renewer = asyncio.get_running_loop().create_task(self._keep_alive())
+        held = dict(HELD.get() or {})
+        held[self.room_id] = (self.token, asyncio.current_task())
+        HELD.set(held)
+        return True
+
+    async def _keep_alive(self) -> None:
+        while True:
+            await asyncio.sleep(self.ttl_ms / 3000)
+            with contextlib.suppress(Exception):  # a failed renewal: the fenced writes tell
+                if not await self._renew(keys=[self.key], args=[self.token, self.ttl_ms]):
+                    return
+
+    async def release(self) -> None:
+        if self._renewer is not None:
+            self._renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._renewer
+        held = dict(HELD.get() or {})
+        held.pop(self.room_id, None)
+        HELD.set(held)
+        await self._release(keys=[self.key], args=[self.token])
+
+
+# KEYS: state hash, lock, version. ARGV: state, token. Only the room's own keys: on a Redis
+# Cluster a script's keys must share a slot (the room's hash tag, config/keys.py), so the
+# rooms index (one key for all rooms) is written after it.
+_SAVE = (
+    FENCE_LUA.replace("KEYS[1]", "KEYS[2]").replace("ARGV[1]", "ARGV[2]")
+    + """
+local v = tonumber(redis.call('GET', KEYS[3]) or '0')
+redis.call('HSET', KEYS[1], 'state', ARGV[1], 'v', v)
+return v
+"""
+)
+# The event-log append (store.eventlog), fenced: KEYS[4] the lock, ARGV[3] the token.
+_FENCE_APPEND = FENCE_LUA.replace("KEYS[1]", "KEYS[4]").replace("ARGV[1]", "ARGV[3]")
+
+
+class FencedWrites:
+    """The writes a lock holder makes, each refused (``LockLost``) once its lock lapsed."""
+
+    def __init__(self, r: aioredis.Redis) -> None:
+        self.r = r
+        self._save = r.register_script(_SAVE)
+        self._append = r.register_script(eventlog.append_lua(r, _FENCE_APPEND))  # SPUBLISH on a cluster
+
+    async def save(self, room_id: str, state: bytes, index_score: float, token: str) -> None:
+        """The room's state with the version it reflects (read in the same script)."""
+        state_keys = [keys.room_state(room_id), keys.room_lock(room_id), keys.room_version(room_id)]
+        await self._run(self._save, state_keys, [state, token], room_id)
+        await self.r.zadd(keys.rooms_index(), {room_id: index_score})
+
+    async def append(self, room_id: str, event: dict[str, Any], history: int, token: str) -> None:
+        log_keys = [keys.room_version(room_id), keys.room_events(room_id), keys.room_channel(room_id)]
+        log_keys.append(keys.room_lock(room_id))
+        body = orjson.dumps({k: v for k, v in event.items() if k != "v"})
+        await self._run(self._append, log_keys, [body, history, token], room_id)
+
+    @staticmethod
+    async def _run(script: Any, script_keys: list[str], args: list[Any], room_id: str) -> None:
+        try:
+            await script(keys=script_keys, args=args)
+        except redis.ResponseError as exc:
+            if "LOCKLOST" in str(exc):
+                raise LockLost(f"room {room_id}: its lock lapsed before this write") from None
+            raise
+
+
+def held_token(room_id: str) -> str | None:
+    """The token of this task's lock on the room, if it holds one."""
+    entry = (HELD.get() or {}).get(room_id)
+    if entry is None or entry[1] is not asyncio.current_task():
+        return None
+    return entry[0]

@@ -1,0 +1,39 @@
+"""New guests in a connect storm are committed in batches (server/hub/guests.py, issue 19)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import event
+from sqlmodel import select
+
+from server.hub.guests import GuestBatcher
+from store.db import Database
+from store.models import Player
+
+
+async def test_a_storm_of_guests_commits_a_few_times_and_each_gets_its_own_player(db: Database) -> None:
+    commits: list[int] = []
+
+    def count(_conn: object) -> None:
+        commits.append(1)
+
+    event.listen(db.engine, "commit", count)
+    try:
+        batcher = GuestBatcher(db, batch_max=50)
+        players = await asyncio.gather(*(batcher.new_guest() for _ in range(120)))
+    finally:
+        event.remove(db.engine, "commit", count)
+    ids = [p["id"] for p in players]
+    assert len(set(ids)) == 120 and all(p["guest"] and p["points"] == 0 for p in players)
+    with db.session() as s:
+        stored = {int(p.id or 0) for p in s.exec(select(Player))}
+    assert set(ids) <= stored
+    # 120 guests, at most 50 per batch: 3 batches, not 120 commits.
+    assert len(commits) <= 4, len(commits)
+
+
+async def test_a_lone_guest_is_not_kept_waiting_for_a_batch(db: Database) -> None:
+    batcher = GuestBatcher(db)
+    player = await asyncio.wait_for(batcher.new_guest(), 5)
+    assert player["guest"] and batcher._running is None

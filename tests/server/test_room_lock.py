@@ -1,0 +1,89 @@
+"""The room lock and the members of dead processes (issue 16, "A crash mid-submit"), on the real
+Redis: a holder that stops renewing loses the lock within its TTL; a holder whose lock lapsed
+writes nothing; a dead process's members are removed by another process's sweep, and only
+those connections.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+import redis
+import redis.asyncio as aioredis
+
+from config import keys
+from config.settings import Settings
+from server.live.room_lock import LockLost, RoomLock
+from server.live.room_service import RoomService
+from store import eventlog
+from store.db import Database
+from tests.server.conftest import Clock
+
+TTL_S = 0.4
+
+
+@pytest.fixture
+async def aio(settings: Settings) -> AsyncIterator[aioredis.Redis]:
+    r = aioredis.Redis.from_url(settings.redis_url)
+    yield r
+    await r.aclose()
+
+
+def service(settings: Settings, db: Database, r: aioredis.Redis, sync: redis.Redis) -> RoomService:
+    hub = settings.model_copy(update={"room_lock_ttl_s": TTL_S, "process_lease_s": 1.0, "room_lobby_s": 5.0})
+    return RoomService(hub, db, r, sync, clock=Clock())
+
+
+async def test_a_holder_that_stops_renewing_frees_the_room_within_its_ttl(
+    settings: Settings, db: Database, aio: aioredis.Redis, redis_client: redis.Redis
+) -> None:
+    svc = service(settings, db, aio, redis_client)
+    dead = RoomLock(aio, "frozen", TTL_S)
+    await dead.acquire()
+    assert dead._renewer is not None
+    dead._renewer.cancel()  # the holder's process died: no renewal, no release
+    t0 = time.monotonic()
+    async with svc.locked("frozen"):
+        waited = time.monotonic() - t0
+    assert waited < TTL_S + 0.3, f"waited {waited:.2f} s for a dead holder's lock"
+
+
+async def test_a_holder_whose_lock_lapsed_writes_nothing(
+    settings: Settings, db: Database, aio: aioredis.Redis, redis_client: redis.Redis
+) -> None:
+    svc = service(settings, db, aio, redis_client)
+    await svc.join("fenced", 1, "Ada")
+    before_v = int(redis_client.get(keys.room_version("fenced")) or 0)
+    before_state = redis_client.hget(keys.room_state("fenced"), "state")
+    with pytest.raises(LockLost):
+        async with svc.locked("fenced") as room:
+            redis_client.set(keys.room_lock("fenced"), b"the next holder")  # ours lapsed meanwhile
+            room.state.round_no = 99
+            await svc.emit("fenced", [{"type": "notice", "message": "from a stale holder"}])
+    assert int(redis_client.get(keys.room_version("fenced")) or 0) == before_v, "no event appended"
+    assert redis_client.hget(keys.room_state("fenced"), "state") == before_state, "no state saved"
+    assert redis_client.get(keys.room_lock("fenced")) == b"the next holder", "its lock untouched"
+
+
+async def test_the_members_of_a_dead_process_are_swept_and_only_theirs(
+    settings: Settings, db: Database, aio: aioredis.Redis, redis_client: redis.Redis
+) -> None:
+    doomed, alive = service(settings, db, aio, redis_client), service(settings, db, aio, redis_client)
+    await doomed.leases.renew()
+    await alive.leases.renew()
+    await doomed.join("ghosts", 1, "Ada")  # two tabs, both on the doomed process
+    await doomed.join("ghosts", 1, "Ada")
+    await doomed.join("ghosts", 3, "Cy")  # one tab on each process
+    await alive.join("ghosts", 3, "Cy")
+    await alive.join("ghosts", 2, "Bo")
+    assert await alive.leases.sweep() == 0, "a live process is not swept"
+    redis_client.delete(keys.process_lease(doomed.members.process_id))  # its lease lapsed: dead
+    assert await alive.leases.sweep() == 3
+    assert await alive.members.all("ghosts") == {2: "Bo", 3: "Cy"}
+    assert redis_client.hget(keys.room_conns("ghosts"), "3") == b"1"
+    left = [e["player"]["id"] for e in eventlog.since(redis_client, "ghosts", 0) or [] if e["type"] == "left"]
+    assert left == [1], "the ghost is announced as gone, once"
+    assert not redis_client.sismember(keys.processes(), doomed.members.process_id)
+    assert await alive.leases.sweep() == 0, "swept once"
