@@ -58,6 +58,7 @@ class GuestBatcher:
 
     def _insert(self, count: int) -> list[tuple[dict[str, Any], str]]:
         with self.db.session() as s:
-            players = create_guests(s, [guest_name() for _ in range(count)])
+            # Guests and their sessions in one commit per batch.
+            players = create_guests(s, [guest_name() for _ in range(count)], commit=False)
             records = open_sessions(s, [int(p.id or 0) for p in players], self.settings.session_ttl_s)
             return [(public(p, 0), token_of(self.settings, r)) for p, r in zip(players, records, strict=True)]
