@@ -155,6 +155,52 @@ def test_password_checks_hold_no_database_connection(open_server: LiveServer) ->
     assert busy / samples < 0.5, (busy, samples)
 
 
+def test_password_hashes_run_a_few_at_a_time(
+    hub_settings: Settings, campaign: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """argon2 takes a core and 64 MiB per check: a burst of logins waits its turn (the real
+    check, counted on its way in and out) instead of taking every thread of the pool."""
+    from server.api import session_routes
+
+    real, running, peak, lock = session_routes.check_password, 0, 0, threading.Lock()
+
+    def counted(password_hash: str | None, password: str) -> bool:
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        try:
+            return real(password_hash, password)
+        finally:
+            with lock:
+                running -= 1
+
+    monkeypatch.setattr(session_routes, "check_password", counted)
+    server = _server(
+        hub_settings,
+        password_check_concurrency=1,
+        login_failures_per_account="1000/minute",
+        login_failures_per_address="1000/minute",
+    )
+    try:
+        _account(server.http_url, "gina")
+
+        async def burst() -> list[int]:
+            async with httpx.AsyncClient(base_url=server.http_url, timeout=60) as http:
+                answers = await asyncio.gather(
+                    *(
+                        http.post("/api/login", json={"login": "gina", "password": f"wrong guess {i} here"})
+                        for i in range(8)
+                    )
+                )
+            return [a.status_code for a in answers]
+
+        assert asyncio.run(burst()) == [401] * 8
+    finally:
+        server.stop()
+    assert peak == 1, peak  # before: all 8 at once, one per thread
+
+
 # -- sessions ------------------------------------------------------------------------------------
 async def test_register_and_login_rotate_and_logout_revokes(open_server: LiveServer, db: Database) -> None:
     base = open_server.http_url
