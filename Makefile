@@ -23,8 +23,9 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIP) install -q -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
+# `make run PORT=8080` (or HOST=0.0.0.0) chooses where it listens; the default is Settings.port.
 run: setup
-	$(VENV)/bin/neuronquest up
+	$(VENV)/bin/neuronquest up $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
 # The whole suite on SQLite; NQ_TEST_DATABASE_URL (set by .ci/run) adds PostgreSQL.
 test: setup

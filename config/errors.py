@@ -55,5 +55,7 @@ ERR_PAUSED = _code("paused", "the host paused the room")
 ERR_PROFANITY = _code("profanity", "a family-friendly room refuses these words")
 ERR_AUDIENCE = _code("audience", "the audience votes; it does not submit or command")
 ERR_NOT_STREAMER_ROOM = _code("not_streamer_room", "a streamer command outside a streamer room")
+ERR_NOT_CREATOR = _code("not_creator", "only a private room's creator may set up, start or skip")
+ERR_NOT_PRIVATE = _code("not_private", "a private-game command outside a private room")
 
 UNAVAILABLE_MESSAGE = "the database cannot be reached right now; try again shortly"

@@ -123,6 +123,16 @@ def team_match(room_id: str) -> str:
     return _room(room_id, "match")
 
 
+def team_challenge(challenge_id: str) -> str:
+    """String with TTL: a team challenge (rooms.challenges JSON) until it is answered and played."""
+    return _key("challenge", challenge_id)
+
+
+def team_challenges(team_id: int) -> str:
+    """Sorted set with TTL: the challenge ids a team is in, by creation time (its team page)."""
+    return _key("team", team_id, "challenges")
+
+
 def team_scores_claim(room_id: str) -> str:
     """String with PX TTL: a process publishing the match's throttled ``team_scores`` now."""
     return _room(room_id, "match", "scores-claim")
@@ -159,6 +169,11 @@ def job_progress_channel(job_id: str) -> str:
     return _key("job", job_id, "progress")
 
 
+def campaign_progress(name: str) -> str:
+    """String with TTL: the latest mining progress event of a campaign build (the lobby banner)."""
+    return _key("campaign", name, "progress")
+
+
 def scoring_guard(explanation_id: int, simulator: str, version: str) -> str:
     """String with TTL: set while an explanation is being scored (no double work)."""
     return _key("scoring", explanation_id, simulator, version)
@@ -169,9 +184,24 @@ def score_told(room_id: str, explanation_id: int, simulator: str, version: str, 
     return _room(room_id, "told", explanation_id, simulator, version, records_version)
 
 
-def scoring_requests() -> str:
-    """List: ids of queued scoring requests, so one job can take several as a batch."""
-    return _key("scoring", "requests")
+def scoring_ring() -> str:
+    """List: the scoring lanes that hold requests, served round-robin (workers/scoring_lanes.py)."""
+    return _key("scoring", "ring")
+
+
+def scoring_lane(lane: str) -> str:
+    """List: one lane's queued scoring request ids (a lane is a player, or a room)."""
+    return _key("scoring", "lane", lane)
+
+
+def scoring_warmed(neuron_id: int) -> str:
+    """String with TTL: the interactive worker was asked to prepare this neuron lately."""
+    return _key("scoring", "warmed", neuron_id)
+
+
+def seeding_pending() -> str:
+    """Set: neuron ids whose machine explanations are being written; rooms do not serve them yet."""
+    return _key("seeding", "pending")
 
 
 def scoring_request(request_id: str) -> str:

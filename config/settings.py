@@ -79,7 +79,7 @@ class Settings(BaseSettings):
     # (waiting for scores) and the shortest one (time to read the results).
     room_lobby_s: float = 3.0
     room_reveal_s: float = 30.0
-    room_reveal_min_s: float = 8.0
+    room_reveal_min_s: float = 12.0
     # A room's lock lives this long unless its holder renews it (server/live/room_lock.py):
     # a web process that dies holding it freezes the room no longer than this.
     room_lock_ttl_s: float = Field(default=2.0, gt=0.05)
@@ -113,6 +113,8 @@ class Settings(BaseSettings):
     leaderboard_room_ttl_s: int = 7 * 86_400
     leaderboard_page_max: int = 100
     quest_top_n: int = 10
+    # A team challenge waits this long for the other captains, then stays listed as long again.
+    team_challenge_ttl_s: int = 86_400
     weekly_quest_neurons: int = 5
 
     # Streamer rooms (issue 7): default player cap (past it people join as audience), the
@@ -136,9 +138,24 @@ class Settings(BaseSettings):
     # padded forward pass (1 turns batching off: one forward pass per request).
     test_text_batch_max: int = Field(default=16, ge=1)
 
-    # Queue names for RQ.
+    # Queue names for RQ. "model": a player waits (scores, advanced mode); "warm": the
+    # interactive worker's idle-time work (a round's neuron prepared for scoring before the
+    # first submit); "default": background work (mining, machine explanations, rescoring).
     queue_default: str = "default"
     queue_model: str = "model"
+    queue_warm: str = "warm"
+    # A worker that takes no interactive queue runs at this CPU niceness (0 = as is), so mining
+    # on the same cores yields them to the scoring worker; and with this many torch threads
+    # (0 = torch's default).
+    background_nice: int = Field(default=10, ge=0, le=19)
+    background_threads: int = Field(default=1, ge=0)
+    # Torch threads of a worker that takes the interactive queue (0 = one fewer than the cores,
+    # at least one: the web process and the background worker keep a core; OpenMP threads that
+    # wait for a busy core slow every score down, docs/BENCHMARKS.md).
+    model_threads: int = Field(default=0, ge=0)
+    # Prepare a round's neuron on the interactive worker when the round starts (the simulator
+    # caches its records), so the first submit of the round does not pay for it.
+    scoring_warm_up: bool = True
 
     # Faults (docs/RELIABILITY.md). A running RQ job renews its started-registry entry every
     # third of job_heartbeat_ttl_s (workers/rq_worker.py), so a worker killed mid-job (kill -9,

@@ -10,9 +10,15 @@ room's log. Time is always passed in, never read here, so tests drive the clock.
   round has a ``round_key`` that names it everywhere (SQL rows, point claims), unique across
   rooms and across a Redis wipe (the start time is part of it).
 * reveal: scores stream in from the workers; it ends when every explanation of the round is
-  scored (but not before ``reveal_min_s``) or at the latest after ``reveal_s``. Then the round's
-  outcome goes to rooms.points and the room goes back to the lobby, which asks for the next
-  puzzle at once when members are present.
+  scored (but not before ``reveal_min_s``, the time to read the result) or at the latest after
+  ``reveal_s`` (the bound on waiting for scores). Then the round's outcome goes to rooms.points
+  and the room goes back to the lobby, which asks for the next puzzle at once when members are
+  present.
+
+A round ends early once every connected player is done: submitted and voted, or passed
+(rooms/round_flow.py). A private room has a creator who sets its round length, result time and
+number of rounds in a held lobby and starts the game (rooms/private_game.py); those per-room
+timings override ``Timing`` here.
 
 Membership, the rules (stated here once; server/live/room_members.py runs the same in Lua):
 players join and leave in any phase. A player may hold several connections (tabs, a reconnect
@@ -67,7 +73,7 @@ class Timing:
     lobby_s: float = 3.0
     round_s: float = 180.0
     reveal_s: float = 30.0
-    reveal_min_s: float = 8.0
+    reveal_min_s: float = 12.0
 
 
 @dataclass
@@ -82,6 +88,8 @@ class Puzzle:
     shown: list[dict[str, Any]] = field(default_factory=list)
     prior_best: float | None = None
     prior_explained: bool = False
+    # False when a machine explanation of the neuron had no score yet (rooms/points.py).
+    baseline_scored: bool = True
 
     def neuron(self) -> dict[str, Any]:
         return {
@@ -108,8 +116,21 @@ class RoomState:
     recent: list[int] = field(default_factory=list)  # neuron ids of the last rounds
     round_key: str = ""  # this round's name in SQL (Explanation/Vote.round_key, PlayedRound)
     # A held room's clock stands still: a streamer room before its host starts it, or paused
-    # (rooms/streamer_room.py). Joining a held lobby does not start its countdown.
+    # (rooms/streamer_room.py), or a private room before its creator presses Start.
+    # Joining a held lobby does not start its countdown.
     held: bool = False
+    # Players who passed this round (done without submitting or voting; a pass is not a vote).
+    passed: list[int] = field(default_factory=list)
+    # A private room (rooms/private_game.py): its creator, its own timings (None: the defaults)
+    # and the game being played: rounds wanted, rounds played, points and best explanation.
+    creator: int | None = None
+    round_s: float | None = None
+    reveal_min_s: float | None = None
+    rounds: int | None = None
+    game_round: int = 0
+    totals: dict[int, int] = field(default_factory=dict)
+    names: dict[int, str] = field(default_factory=dict)
+    best: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         # Shallow: asdict() deep-copied every clue's token and activation lists on each save.
@@ -117,7 +138,7 @@ class RoomState:
         data["puzzle"] = dict(vars(self.puzzle)) if self.puzzle else None
         data["votes"] = [list(v) for v in self.votes]
         data["phase"] = self.phase.value
-        for name in ("members", "conns", "written", "scores"):
+        for name in ("members", "conns", "written", "scores", "totals", "names"):
             data[name] = {str(k): v for k, v in data[name].items()}
         return data
 
@@ -139,6 +160,15 @@ class RoomState:
             scores={int(k): float(v) for k, v in data["scores"].items()},
             recent=list(data["recent"]),
             held=bool(data.get("held", False)),
+            passed=[int(p) for p in data.get("passed", [])],
+            creator=data.get("creator"),
+            round_s=data.get("round_s"),
+            reveal_min_s=data.get("reveal_min_s"),
+            rounds=data.get("rounds"),
+            game_round=int(data.get("game_round", 0)),
+            totals={int(k): int(v) for k, v in data.get("totals", {}).items()},
+            names={int(k): str(v) for k, v in data.get("names", {}).items()},
+            best=data.get("best"),
             round_key=str(data.get("round_key", "")),
         )
 
@@ -230,8 +260,8 @@ class PuzzleRoom:
         s.phase, s.puzzle = Phase.ROUND, puzzle
         s.round_no += 1
         s.round_key = round_key(s.room_id, s.round_no, now)
-        s.deadline, s.reveal_min_until = now + self.timing.round_s, None
-        s.written, s.votes, s.scores = {}, [], {}
+        s.deadline, s.reveal_min_until = now + self.round_s(), None
+        s.written, s.votes, s.scores, s.passed = {}, [], {}, []
         for old in puzzle.shown:
             if old.get("score") is not None:
                 s.scores[int(old["id"])] = float(old["score"])
@@ -258,11 +288,12 @@ class PuzzleRoom:
             return [], None
         if s.phase is Phase.ROUND:
             s.phase = Phase.REVEAL
-            s.deadline = now + self.timing.reveal_s
-            s.reveal_min_until = now + self.timing.reveal_min_s
-            return [
-                {"type": "reveal", "round": s.round_no, "deadline": s.deadline, **self._standings()}
-            ], None
+            reading = self.reveal_min_s()
+            # Never cut the reading time short while waiting for scores: the bound is the longer.
+            s.deadline = now + max(self.timing.reveal_s, reading)
+            s.reveal_min_until = now + reading
+            event = {"type": "reveal", "round": s.round_no, "deadline": s.deadline, **self._standings()}
+            return [{**event, "min_until": s.reveal_min_until}], None
         if s.phase is Phase.REVEAL:
             outcome = self._outcome()
             top = top_explanation(outcome.scores)
@@ -272,6 +303,13 @@ class PuzzleRoom:
             s.reveal_min_until = None
             return events, outcome
         return [], None
+
+    def round_s(self) -> float:
+        return self.state.round_s if self.state.round_s is not None else self.timing.round_s
+
+    def reveal_min_s(self) -> float:
+        s = self.state
+        return s.reveal_min_s if s.reveal_min_s is not None else self.timing.reveal_min_s
 
     # -- moves -----------------------------------------------------------------------------
     def check_submit(self, player_id: int) -> Puzzle:
@@ -333,7 +371,22 @@ class PuzzleRoom:
             "neuron": s.puzzle.neuron() if s.puzzle else None,
             "clues": s.puzzle.clues if s.puzzle else [],
             "explanations": [*(s.puzzle.shown if s.puzzle else []), *s.written.values()],
+            "passed": list(s.passed),
+            "min_until": s.reveal_min_until,
+            **({"game": self.game_view()} if s.creator is not None else {}),
             **self._standings(),
+        }
+
+    def game_view(self) -> dict[str, Any]:
+        """A private room's lobby facts: who runs it, its settings, how far the game is."""
+        s = self.state
+        return {
+            "creator": s.creator,
+            "round_s": self.round_s(),
+            "reveal_s": self.reveal_min_s(),
+            "rounds": s.rounds,
+            "game_round": s.game_round,
+            "started": not s.held,
         }
 
     # -- helpers ---------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from starlette.staticfiles import StaticFiles
 
 from config.settings import Settings, get_settings
 from server.api import competition as competition_api
+from server.api import first_start, lookups, team_routes
 from server.api import matches as matches_api
 from server.api import reference as reference_api
 from server.api import session_routes as http_api
@@ -128,6 +129,9 @@ def create_app(settings: Settings, *, clock: Callable[[], float] | None = None) 
         *reference_api.routes,
         *competition_api.routes,
         *matches_api.routes,
+        *team_routes.routes,
+        *first_start.routes,
+        *lookups.routes,
         WebSocketRoute("/ws", ws_endpoint),
         Mount("/static", StaticFiles(directory=CLIENT_DIR, check_dir=False), name="static"),
     ]

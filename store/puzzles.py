@@ -11,19 +11,38 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from store.models import Campaign, Explanation, Neuron, Snippet
+from store.models import Campaign, Explanation, Neuron, Score, Snippet
+
+
+def _unscored_baselines():  # type: ignore[no-untyped-def]
+    """Neuron ids with a shown machine explanation that has no score yet (a subquery)."""
+    scored = select(Score.explanation_id)
+    return select(Explanation.neuron_id).where(
+        Explanation.source == "machine",
+        Explanation.status == "visible",
+        col(Explanation.id).not_in(scored),
+    )
 
 
 def playable_neurons(session: Session, campaign: str) -> list[int]:
-    """Neurons of the campaign that fire at all and have top snippets to show."""
+    """Neurons of the campaign that fire at all, have top snippets to show and whose machine
+    explanations are all scored: they are the bar a player's score must beat, so a neuron is
+    never served before its bar is known (rooms/points.py, beat_best)."""
     rows = session.exec(
         select(Neuron.id)
         .join(Campaign, col(Neuron.campaign_id) == Campaign.id)
         .where(Campaign.name == campaign, Neuron.max_activation > 0)
         .where(col(Neuron.id).in_(select(Snippet.neuron_id).where(Snippet.kind == "top")))
+        .where(col(Neuron.id).not_in(_unscored_baselines()))
         .order_by(col(Neuron.index))
     )
     return [int(n) for n in rows]
+
+
+def baseline_scored(session: Session, neuron_id: int) -> bool:
+    """Is every shown machine explanation of the neuron scored (its bar known)?"""
+    pending = session.exec(_unscored_baselines().where(Explanation.neuron_id == neuron_id).limit(1)).first()
+    return pending is None
 
 
 def neuron_clues(

@@ -2,8 +2,10 @@
 
 ``seed_machine_explanations_job`` writes up to K explanations per neuron with the
 configured explainer (source "machine", no player; when the explainer falls short, the
-word-list baseline fills in once) and enqueues one rescore job per
-neuron, which scores them as one batch. It tops neurons up rather than adding more:
+word-list baseline fills in once) and scores them at once, as one batch, in the same job:
+they are the bar a player's score must beat, and a neuron is served to players only once its
+bar is known (store/puzzles.py playable_neurons). While a neuron waits for its seeding job it
+is in ``keys.seeding_pending`` and rooms do not serve it. It tops neurons up rather than adding more:
 running it twice writes nothing new. A missing explainer model is reported in the
 job's result, not retried: seeding is a nicety, never a reason for a failed build.
 """
@@ -17,6 +19,7 @@ import redis
 from rq.job import Job
 from sqlmodel import col, select
 
+from config import keys
 from config.settings import Settings
 from engine.scoring.explainer import Explainer, ExplainerError, TokenListExplainer, make_explainer
 from store import campaigns
@@ -24,7 +27,7 @@ from store.db import Database
 from store.models import Explanation, Neuron
 from workers.context import get_context, once_per_process
 from workers.queues import default_queue
-from workers.scoring import enqueue_rescore
+from workers.scoring import rescore_job
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,8 @@ def enqueue_seeding(
     if k <= 0:
         return []
     queue = default_queue(r, settings)
+    if neuron_ids:
+        r.sadd(keys.seeding_pending(), *neuron_ids)  # not served until seeded and scored
     return [
         queue.enqueue(
             seed_machine_explanations_job,
@@ -97,19 +102,32 @@ def seed_machine_explanations_job(
             query = query.where(col(Neuron.id).in_(list(neuron_ids or [])))
         ids = [int(i) for i in session.exec(query).all() if i is not None]
     try:
-        explainer = get_explainer(ctx.settings)
-    except ExplainerError as exc:
-        log.warning("machine explanations skipped: %s", exc)
-        return {"written": 0, "neurons": 0, "skipped": str(exc)}
-    written = 0
-    seeded: list[int] = []
-    for neuron_id in ids:
-        n = _seed_neuron(ctx.db, explainer, neuron_id, k, ctx.settings.max_explanation_chars)
-        if n:
-            written += n
-            seeded.append(neuron_id)
-            enqueue_rescore(ctx.redis, ctx.settings, neuron_id)
-    return {"written": written, "neurons": len(seeded)}
+        try:
+            explainer = get_explainer(ctx.settings)
+        except ExplainerError as exc:
+            log.warning("machine explanations skipped: %s", exc)
+            return {"written": 0, "neurons": 0, "skipped": str(exc)}
+        written = 0
+        seeded: list[int] = []
+        for neuron_id in ids:
+            n = _seed_neuron(ctx.db, explainer, neuron_id, k, ctx.settings.max_explanation_chars)
+            if n:
+                written += n
+                seeded.append(neuron_id)
+                _score_baseline(neuron_id)
+            ctx.redis.srem(keys.seeding_pending(), neuron_id)  # seeded and scored: serve it
+        return {"written": written, "neurons": len(seeded)}
+    finally:
+        if ids:  # whatever happened, no neuron stays hidden for good (the SQL check remains)
+            ctx.redis.srem(keys.seeding_pending(), *ids)
+
+
+def _score_baseline(neuron_id: int) -> None:
+    """Score the neuron's machine explanations now, in this job, before players see it."""
+    try:
+        rescore_job(neuron_id)
+    except Exception:  # the rescore sweep tries again; the neuron stays unserved until then
+        log.exception("machine explanations of neuron %s not scored", neuron_id)
 
 
 def _seed_neuron(db: Database, explainer: Explainer, neuron_id: int, k: int, max_chars: int) -> int:

@@ -162,7 +162,10 @@ def build_campaign_job(
 
     def progress(p: MiningProgress) -> None:
         ctx.redis.expire(lock, LOCK_TTL_S)  # still alive: keep the lock
-        publish(p.to_event())
+        event = p.to_event()
+        publish(event)
+        # The browser's "preparing puzzles" banner reads the latest one (server/api/first_start.py).
+        ctx.redis.set(keys.campaign_progress(name), orjson.dumps(event), ex=LOCK_TTL_S)
 
     try:
         n = build_campaign(
@@ -196,7 +199,12 @@ def _enqueue_related_neurons(ctx: WorkerContext, name: str) -> None:
             campaign = get_campaign(session, name)
         if campaign is not None and campaign.id is not None:
             queue = default_queue(ctx.redis, ctx.settings)
-            queue.enqueue("workers.reference.related_neurons_job", campaign.id)
+            from workers.reference import RELATED_JOB_TIMEOUT_S
+
+            # Its own timeout: RQ's default (180 s) is shorter than a busy first start needs.
+            queue.enqueue(
+                "workers.reference.related_neurons_job", campaign.id, job_timeout=RELATED_JOB_TIMEOUT_S
+            )
     except Exception:  # like seeding: a finished build stays finished
         log.exception("could not enqueue related neurons for campaign %s", name)
 

@@ -1,4 +1,4 @@
-"""The RQ queues, by role: model work (GPU/CPU heavy) and everything else."""
+"""The RQ queues, by role: interactive model work, its warm-ups, and background work."""
 
 from __future__ import annotations
 
@@ -16,9 +16,14 @@ def default_queue(r: redis.Redis, settings: Settings) -> Queue:
     return Queue(settings.queue_default, connection=r)
 
 
+def warm_queue(r: redis.Redis, settings: Settings) -> Queue:
+    return Queue(settings.queue_warm, connection=r)
+
+
 def all_queues(r: redis.Redis, settings: Settings) -> list[Queue]:
-    # Order matters: a worker takes interactive model work before background work.
-    return [model_queue(r, settings), default_queue(r, settings)]
+    # Order matters: a worker takes interactive model work first, then preparing the next
+    # rounds' neurons, then background work.
+    return [model_queue(r, settings), warm_queue(r, settings), default_queue(r, settings)]
 
 
 def queue_depths(r: redis.Redis, settings: Settings) -> dict[str, int]:

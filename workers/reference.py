@@ -66,7 +66,14 @@ def _texts(tokens_list: Sequence[list[str]], family: str, tokenizer: object) -> 
     return ["".join(tokens) for tokens in tokens_list]  # byte-level BPE tokens carry their spaces
 
 
-def related_neurons_job(campaign_id: int, top_k: int = 10, max_windows: int = 2000) -> int:
+# 512 windows of 64 tokens (32k tokens) rank a neuron's neighbours as well as 2000 did and
+# take a quarter of the forward passes: on the 2-core machine the 2000-window job ran past RQ's
+# default 180 s timeout while the first start was busy (tests/bench/bench_related_neurons.py).
+RELATED_MAX_WINDOWS = 512
+RELATED_JOB_TIMEOUT_S = 1800
+
+
+def related_neurons_job(campaign_id: int, top_k: int = 10, max_windows: int = RELATED_MAX_WINDOWS) -> int:
     """Store each neuron's ``top_k`` most correlated neurons; returns how many neurons got some."""
     from engine.models.loading import load_model
 

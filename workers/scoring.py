@@ -1,9 +1,10 @@
 """RQ jobs that score explanations: batched, streamed to the room, persisted once.
 
-``enqueue_scoring`` files a request (a Redis key per request plus a shared list of
-request ids) and enqueues a job for it. Whichever job runs first takes every queued
-request it can claim — claiming is deleting the request's key, so each request is
-answered exactly once — and scores them as one batch: the simulator sees every
+``enqueue_scoring`` files a request (a Redis key per request, its id in its author's lane:
+workers/scoring_lanes.py) and enqueues a job for it. Whichever job runs first takes a fair
+batch — one request per lane in turn, so one player's many submissions do not queue ahead of
+everyone else's — and claims each (claiming is deleting the request's key, so each request is
+answered exactly once); it scores them as one batch: the simulator sees every
 explanation of a neuron at once. A guard key per (explanation, simulator, version)
 keeps two workers from scoring the same explanation at the same time; a Score that
 already exists for the current version and records is reused, never recomputed.
@@ -38,6 +39,7 @@ from engine.scoring import Simulator, make_simulator
 from engine.scoring.score import ScoreResult, record_correlation, score_predictions, select_records
 from store import campaigns, eventlog
 from store.models import Explanation, Neuron, Score
+from workers import scoring_lanes as lanes
 from workers.context import WorkerContext, get_context, once_per_process
 from workers.queues import default_queue, model_queue
 from workers.scoring_claims import claim, guard_owner, take_over, unclaim
@@ -58,8 +60,12 @@ RECORDS_PER_CHUNK = 8
 
 
 def _retry(settings: Settings) -> Retry:
-    """Twice more after a failure or a dead worker (RQ's abandoned-job cleanup honours it)."""
-    return Retry(max=2, interval=[settings.scoring_retry_s, 6 * settings.scoring_retry_s])
+    """Twice more after a failure or a dead worker (RQ's abandoned-job cleanup honours it), at
+    the front of the queue: a retried job keeps its place (its requests went back to the front
+    of their lanes too, workers/scoring_claims.py)."""
+    return Retry(
+        max=2, interval=[settings.scoring_retry_s, 6 * settings.scoring_retry_s], enqueue_at_front=True
+    )
 
 
 def get_simulator(settings: Settings) -> Simulator:
@@ -71,11 +77,17 @@ def get_simulator(settings: Settings) -> Simulator:
 
 
 # -- enqueueing -----------------------------------------------------------------
-def enqueue_scoring(r: redis.Redis, settings: Settings, explanation_id: int, room_id: str | None) -> Job:
+def enqueue_scoring(
+    r: redis.Redis, settings: Settings, explanation_id: int, room_id: str | None, player_id: int | None = None
+) -> Job:
+    """File a request in its author's lane (workers/scoring_lanes.py) and wake a scoring job.
+
+    The job is a wake-up call, not a ticket: whichever job runs takes the next fair batch."""
     request_id = uuid.uuid4().hex
-    body = orjson.dumps({"explanation_id": int(explanation_id), "room_id": room_id})
+    lane = lanes.lane_of(player_id, room_id)
+    body = orjson.dumps({"explanation_id": int(explanation_id), "room_id": room_id, "lane": lane})
     r.set(keys.scoring_request(request_id), body, ex=REQUEST_TTL_S)
-    r.rpush(keys.scoring_requests(), request_id)
+    lanes.add(r, lane, request_id)
     return model_queue(r, settings).enqueue(
         score_explanation_job,
         int(explanation_id),
@@ -109,16 +121,14 @@ def score_explanation_job(
     else:
         # A retry first answers what its earlier attempt claimed: that attempt may have died
         # after claiming, and a claimed request is a deleted key that nobody else would answer.
+        # Then the next fair batch: one request per lane in turn, whoever's job this is.
         requests = list(job.meta.get("claimed", [])) if job is not None else []
-        own = claim(r, request_id)
-        if own is not None:
-            requests.append(own)
+        for rid in lanes.take(r, BATCH_MAX):
+            taken = claim(r, rid)
+            if taken is not None:
+                requests.append(taken)
         if not requests:
-            return {"answered_by": "another job"}  # a batch of another job already took it
-    for rid in r.lpop(keys.scoring_requests(), BATCH_MAX) or []:  # type: ignore[union-attr]
-        other = claim(r, rid.decode() if isinstance(rid, bytes) else str(rid))
-        if other is not None:
-            requests.append(other)
+            return {"answered_by": "another job"}  # earlier jobs' batches took every request
     if job is not None and request_id is not None:
         # One entry per request: an earlier attempt may have put back (unclaimed) what it held.
         requests = list({req["request_id"]: req for req in requests}.values())

@@ -19,6 +19,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
 from config import keys
+from workers import scoring_lanes as lanes
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +30,13 @@ def claim(r: redis.Redis, request_id: str) -> dict[str, Any] | None:
 
 
 def unclaim(r: redis.Redis, requests: list[dict[str, Any]], ttl_s: int) -> None:
-    """Put requests back after a failure, so the retry (or another job) answers them."""
-    for req in requests:
-        body = orjson.dumps({"explanation_id": req["explanation_id"], "room_id": req["room_id"]})
-        r.set(keys.scoring_request(req["request_id"]), body, ex=ttl_s)
-        r.rpush(keys.scoring_requests(), req["request_id"])
+    """Put requests back after a failure, at the front of their lanes (a retry keeps its place),
+    so the retry (or another job) answers them first."""
+    for req in reversed(requests):  # each goes to its lane's front: reversed keeps their order
+        lane = req.get("lane") or lanes.lane_of(None, req["room_id"])
+        body = {"explanation_id": req["explanation_id"], "room_id": req["room_id"], "lane": lane}
+        r.set(keys.scoring_request(req["request_id"]), orjson.dumps(body), ex=ttl_s)
+        lanes.put_back(r, lane, req["request_id"])
 
 
 def guard_owner() -> str:

@@ -2,14 +2,19 @@
 // lobby's forms. Every screen is drawn from the protocol's events (docs/protocol.md) or the
 // /api/v1 JSON; see game.js (the room), onboarding.js, quests.js, boards.js, teams.js, profile.js.
 import { Connection } from "./connection.js";
-import { $, toast } from "./dom.js";
+import { $, el, toast } from "./dom.js";
 import { bindConnection, handlers, render, state, submitExplanation, testText, tickTimer } from "./game.js";
-import { onboarded, startOnboarding } from "./onboarding.js";
+import { keepDestination, onboarded, startOnboarding, takeDestination } from "./onboarding.js";
 import { loadQuests } from "./quests.js";
+import { watchFirstStart } from "./firststart.js";
 import { initBoards, showBoard } from "./boards.js";
 import { remember, showProfile } from "./profile.js";
 import { showTeams } from "./teams.js";
 import { teamMatchEvent } from "./teammatch.js";
+import { dailyEvent } from "./dailyloop.js";
+import { WATCH_KEY, audienceEvent, drawAudience } from "./audienceview.js";
+import { keepFocus } from "./keepfocus.js";
+import { flowEvent, renderFlow } from "./flow.js";
 
 const VIEWS = ["learn", "lobby", "room", "teams", "boards", "profile"];
 let view = null;
@@ -25,16 +30,16 @@ function showView(name) {
 }
 
 function route() {
-  const [, name, arg] = (location.hash || "").split("/");
-  if (!onboarded() && name !== "learn" && !localStorage.getItem("nq.skipTour")) { location.hash = "#/learn"; return; }
+  const [, name, arg, extra] = (location.hash || "").split("/");
+  if (!onboarded() && name !== "learn" && !localStorage.getItem("nq.skipTour")) { keepDestination(location.hash); location.hash = "#/learn"; return; }
   switch (name) {
-    case "learn": showView("learn"); startOnboarding(() => { location.hash = state.room ? `#/room/${state.room}` : "#/play"; }); break;
+    case "learn": showView("learn"); startOnboarding(() => { location.hash = takeDestination() || (state.room ? `#/room/${state.room}` : "#/play"); }); break;
     case "room":
       if (arg && arg !== state.room) joinRoom(decodeURIComponent(arg));
       showView("room"); render(); break;
-    case "teams": showView("teams"); showTeams(state.me, () => showTeams(state.me, () => route())); break;
+    case "teams": showView("teams"); showTeams(state.me, () => route(), arg, extra); break;
     case "boards": showView("boards"); showBoard(state.me?.id); break;
-    case "profile": showView("profile"); showProfile(state.me); break;
+    case "profile": showView("profile"); showProfile(state.me, (points) => { if (state.me) { state.me.points = points; updateMe(); } }); break;
     default: showView("lobby"); loadQuests(state.me, enterRoom);
   }
   $("main").focus({ preventScroll: true });
@@ -45,7 +50,11 @@ const STREAMER_CODE = /^[BCDFGHJKMNPQRSTWXZ]{6}$/i;
 
 function joinRoom(id) {
   const code = id.replace(/[\s-]/g, "");
-  if (STREAMER_CODE.test(code)) conn.joinCode(code.toUpperCase());
+  if (STREAMER_CODE.test(code) && sessionStorage.getItem(WATCH_KEY) === code.toUpperCase()) {
+    sessionStorage.removeItem(WATCH_KEY);
+    conn.room = null; conn.v = null;
+    conn.send({ type: "join_code", code: code.toUpperCase(), audience: true });
+  } else if (STREAMER_CODE.test(code)) conn.joinCode(code.toUpperCase());
   else conn.join(id);
 }
 
@@ -75,19 +84,23 @@ const conn = new Connection({
     const firstWelcome = e.type === "welcome" && !state.me;
     (handlers[e.type] || (() => {}))(e);
     teamMatchEvent(e, state);
+    audienceEvent(e, state);
+    dailyEvent(e, state, () => { conn.leave(); state.room = null; location.hash = "#/play"; });
+    flowEvent(e, state);
+    if (e.type === "private_room") enterRoom(e.room);
     if (e.type === "room" && view !== "room" && view !== "learn") location.hash = `#/room/${encodeURIComponent(e.room)}`;
     if (e.type === "room" && view === "room" && location.hash !== `#/room/${encodeURIComponent(e.room)}`) history.replaceState(null, "", `#/room/${encodeURIComponent(e.room)}`);
     if ((e.type === "left" && !e.v) || e.type === "kicked" || e.type === "room_closed") { if (view === "room") location.hash = "#/play"; }
     if (e.type === "error" && (e.ref === "join" || e.ref === "join_code") && view === "room") location.hash = "#/play";
     if (e.type === "score") {
       const x = state.explanations.get(e.explanation_id);
-      if (x && state.me && x.player_id === state.me.id) remember({ id: x.id, text: x.text, neuron: state.neuron ? state.neuron.index : "?", score: e.score, at: Date.now() });
+      if (x && state.me && x.player_id === state.me.id) remember({ id: x.id, text: x.text, neuron: state.neuron ? state.neuron.index : "?", campaign: state.neuron?.campaign, score: e.score, at: Date.now() });
     }
     if (e.type === "explanation" && state.me && e.explanation.player_id === state.me.id) {
-      remember({ id: e.explanation.id, text: e.explanation.text, neuron: state.neuron ? state.neuron.index : "?", score: null, at: Date.now() });
+      remember({ id: e.explanation.id, text: e.explanation.text, neuron: state.neuron ? state.neuron.index : "?", campaign: state.neuron?.campaign, score: null, at: Date.now() });
     }
     updateMe();
-    if (view === "room") render();
+    if (view === "room") keepFocus(() => { render(); renderFlow(state, conn); drawAudience(state); });
     if (firstWelcome && view === "lobby") loadQuests(state.me, enterRoom);
     if (firstWelcome && (view === "profile" || view === "teams")) route();
   },
@@ -102,13 +115,14 @@ $("join-form").onsubmit = (ev) => {
   const code = $("join-code").value.trim();
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(code)) { $("join-error").textContent = "A room code is letters, digits, - or _."; return; }
   $("join-error").textContent = "";
+  if ($("join-watch").checked) {
+    if (!STREAMER_CODE.test(code)) { $("join-error").textContent = "Only streamer rooms (6-letter codes) have an audience."; return; }
+    sessionStorage.setItem(WATCH_KEY, code.toUpperCase());
+  }
   enterRoom(code);
 };
-$("create-room").onclick = () => {
-  const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-  const bytes = crypto.getRandomValues(new Uint8Array(6));
-  enterRoom([...bytes].map((b) => alphabet[b % alphabet.length]).join(""));
-};
+// A private room: the server makes it (with you as its creator) and puts you in its lobby.
+$("create-room").onclick = () => { if (!conn.send({ type: "create_private" })) toast("Offline: try again when you are back.", "error"); };
 $("name-form").onsubmit = (ev) => {
   ev.preventDefault();
   const msg = { type: "rename", name: $("name").value.trim() };
@@ -120,7 +134,9 @@ $("name-form").onsubmit = (ev) => {
 };
 $("leave").onclick = () => { conn.leave(); state.room = null; location.hash = "#/play"; };
 $("room-code").onclick = async () => {
-  try { await navigator.clipboard.writeText(state.room || ""); toast("Room code copied", "good"); } catch { toast(`Room code: ${state.room}`); }
+  // The link, not just the code: a friend who opens it lands in this room (through the tutorial if new).
+  const link = `${location.origin}/#/room/${encodeURIComponent(state.room || "")}`;
+  try { await navigator.clipboard.writeText(link); toast("Invite link copied", "good"); } catch { toast(`Invite link: ${link}`); }
 };
 $("explain-form").onsubmit = (ev) => { ev.preventDefault(); submitExplanation($("explanation").value); };
 $("explanation").addEventListener("keydown", (ev) => {
@@ -135,7 +151,15 @@ $("explanation").addEventListener("input", () => {
 $("test-form").onsubmit = (ev) => { ev.preventDefault(); testText($("test-text").value); };
 
 initBoards(() => state.me?.id);
+// The country picker: ISO 3166 names from the server (pycountry), the codes a rename accepts.
+fetch("/api/countries").then((r) => r.json()).then(({ countries }) => {
+  const select = $("country");
+  const was = state.me?.country || select.value;
+  select.append(...countries.map((c) => el("option", { value: c.code, text: c.name })));
+  if (was) select.value = was;
+}).catch(() => {});
 setInterval(tickTimer, 500);
 window.addEventListener("hashchange", route);
 conn.open();
 route();
+watchFirstStart(() => { if (view === "lobby") loadQuests(state.me, enterRoom); });

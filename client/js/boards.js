@@ -6,10 +6,12 @@ import { $, el, fmt } from "./dom.js";
 let specs = [];
 let cursor = null;
 
+let teams = [];
+
 function boardId() {
   const kind = $("board-kind").value;
   const spec = specs.find((s) => s.kind === kind);
-  const param = $("board-param").value.trim();
+  const param = kind === "team" ? $("board-team").value : $("board-param").value.trim();
   return spec && spec.needs_param ? `${kind}:${kind === "country" ? param.toUpperCase() : param}` : kind;
 }
 
@@ -20,14 +22,31 @@ function syncFilters() {
   const was = period.value;
   period.replaceChildren(...spec.periods.map((p) => el("option", { value: p, text: p === "all" ? "all time" : p })));
   if (spec.periods.includes(was)) period.value = was;
-  $("board-param-label").hidden = !spec.needs_param;
-  $("board-param").placeholder = spec.kind === "country" ? "DE" : spec.kind === "team" ? "team id" : "id";
+  // The board of one team's members is chosen by the team's name, never by an internal id.
+  const byTeam = spec.kind === "team";
+  $("board-param-label").hidden = !spec.needs_param || byTeam;
+  $("board-team-label").hidden = !byTeam;
+  $("board-param").placeholder = spec.kind === "country" ? "DE" : "id";
+  if (byTeam) loadTeams();
+}
+
+async function loadTeams() {
+  try { teams = (await api.get("/teams")).teams; } catch { teams = []; }
+  const was = $("board-team").value;
+  $("board-team").replaceChildren(...(teams.length ? teams.map((t) => el("option", { value: String(t.id), text: t.name }))
+    : [el("option", { value: "", text: "no teams yet" })]));
+  if (teams.some((t) => String(t.id) === was)) $("board-team").value = was;
+}
+
+function nameCell(r) {
+  if ($("board-kind").value === "teams") return el("td", {}, el("a", { href: `#/teams/${r.id}`, text: r.name || "a team" }));
+  return el("td", { text: r.name || "a player" });
 }
 
 function rows(items, me) {
   return items.map((r) => el("tr", { class: me && r.id === me ? "me" : "" },
     el("td", { class: "num", text: String(r.rank) }),
-    el("td", { text: r.name || `#${r.id}` }),
+    nameCell(r),
     el("td", { class: "num", text: fmt(r.score, 0) })));
 }
 
@@ -36,7 +55,13 @@ export async function showBoard(meId, { more = false } = {}) {
   const error = $("board-error");
   error.textContent = "";
   if ($("board-param-label").hidden === false && !$("board-param").value.trim()) {
-    error.textContent = "This board needs a filter value (a country code, a team id…).";
+    body.replaceChildren();
+    error.textContent = "This board needs a filter value (a country code…).";
+    return;
+  }
+  if ($("board-team-label").hidden === false && !$("board-team").value) {
+    body.replaceChildren();
+    error.textContent = "Choose a team (there is none yet: create one on the Teams page).";
     return;
   }
   const id = encodeURIComponent(boardId());

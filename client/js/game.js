@@ -208,7 +208,7 @@ export function render() {
   $("explanation").disabled = state.phase !== "round" || Boolean(submitted);
   $("explanation").placeholder = submitted ? "Submitted: now vote for the best other explanation." : state.phase === "round" ? "This neuron fires on…" : "Wait for the next round…";
   $("members").replaceChildren(...[...state.members.entries()].map(([id, name]) =>
-    el("li", { class: state.me && id === state.me.id ? "you" : "" }, el("span", { class: "avatar", "aria-hidden": "true", text: (name || "?").trim().charAt(0).toUpperCase() }), el("span", { text: name }), state.me && id === state.me.id ? el("span", { class: "muted", text: " (you)" }) : null)));
+    el("li", { class: state.me && id === state.me.id ? "you" : "" }, el("span", { class: "avatar", "aria-hidden": "true", text: (name || "?").trim().charAt(0).toUpperCase() }), el("span", { text: name }), state.streamer && id === state.streamer.host ? el("span", { class: "pill small host", text: "host" }) : null, state.me && id === state.me.id ? el("span", { class: "muted", text: " (you)" }) : null)));
   const count = state.count ?? state.members.size;
   const more = count - state.members.size;
   if (more > 0) $("members").append(el("li", { class: "muted", text: `and ${more} more` }));

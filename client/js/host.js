@@ -2,8 +2,32 @@
 // right; this page only offers the buttons.
 import { Connection } from "./connection.js";
 import { $, el } from "./dom.js";
+import { snippet } from "./tokens.js";
 
-const state = { room: sessionStorage.getItem("nq.host.room"), host: null, code: null, revealed: false, members: [], explanations: new Map(), deadline: null, paused: false };
+const state = { room: sessionStorage.getItem("nq.host.room"), host: null, code: null, revealed: false, members: [], explanations: new Map(), deadline: null, paused: false,
+  started: false, phase: "lobby", round: 0, audience: 0, neuron: null, clues: [] };
+
+// The live line: what the players see right now, how many watch, how long is left.
+function renderLive() {
+  const left = state.deadline ? Math.max(0, Math.round(state.deadline - Date.now() / 1000)) : null;
+  const clock = left === null ? "" : ` · ${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")} left`;
+  const phase = !state.started ? "Not started: press Start when your players are in"
+    : state.paused ? `Paused (round ${state.round})`
+    : state.phase === "round" ? `Round ${state.round} running${clock}`
+    : state.phase === "reveal" ? `Round ${state.round}: showing the results${clock}`
+    : `Between rounds${clock}`;
+  $("live-status").textContent = phase;
+  $("live-audience").textContent = String(state.audience);
+  $("live-players").textContent = String(state.members.filter((m) => m.id !== state.host).length);
+  $("live-explanations").textContent = String(state.explanations.size);
+}
+
+function renderClues() {
+  const max = state.neuron ? state.neuron.max_activation : 1;
+  $("host-clues").replaceChildren(...(state.clues.length
+    ? state.clues.map((c, i) => snippet(c.tokens, c.activations, max, { maxIndex: c.max_index, label: `clue ${i + 1}` }))
+    : [Object.assign(document.createElement("p"), { className: "muted", textContent: "Press Start: the first neuron's clues appear here." })]));
+}
 
 function button(label, onClick, cls) {
   return el("button", { type: "button", text: label, onclick: onClick, class: cls });
@@ -22,7 +46,9 @@ function renderHostState(ev) {
   for (const name of ["locked", "private", "approval", "show_code"]) $(name).checked = !!ev[name];
   $("player_cap").value = ev.player_cap;
   $("filter").value = ev.filter;
-  $("summary").textContent = `${ev.started ? (ev.paused ? "paused" : "running") : "not started"} · ${ev.audience} in the audience · moderators: ${ev.moderators.join(", ") || "none"}`;
+  state.started = ev.started; state.paused = ev.paused; state.audience = ev.audience;
+  $("summary").textContent = `moderators: ${ev.moderators.join(", ") || "none"}`;
+  renderLive();
   $("banned").textContent = ev.banned.join(", ") || "nobody";
   $("pending").replaceChildren(...ev.pending.map((e) => {
     const li = document.createElement("li");
@@ -66,7 +92,8 @@ function onEvent(ev) {
       state.room = ev.room; sessionStorage.setItem("nq.host.room", ev.room);
       break;
     case "room":
-      state.members = ev.members;
+      state.members = ev.members; state.phase = ev.phase; state.round = ev.round || 0;
+      state.neuron = ev.neuron || null; state.clues = ev.clues || []; renderClues();
       state.explanations = new Map((ev.explanations || []).map((e) => [e.id, e]));
       state.deadline = ev.deadline;
       $("create").hidden = true; $("console").hidden = false;
@@ -77,14 +104,23 @@ function onEvent(ev) {
     case "left": state.members = state.members.filter((m) => m.id !== ev.player.id); renderMembers(); break;
     case "puzzle":
       state.explanations = new Map((ev.explanations || []).map((e) => [e.id, e]));
+      state.started = true; state.phase = "round"; state.round = ev.round || state.round + 1;
+      state.neuron = ev.neuron; state.clues = ev.clues || []; renderClues();
       state.deadline = ev.deadline; renderExplanations(); break;
+    case "streamer": state.started = ev.started; state.paused = ev.paused; state.audience = ev.audience ?? state.audience; break;
+    case "tally": case "crowd": if (typeof ev.audience === "number") state.audience = ev.audience; break;
     case "explanation": state.explanations.set(ev.explanation.id, ev.explanation); renderExplanations(); break;
     case "explanation_removed": state.explanations.delete(ev.explanation_id); renderExplanations(); break;
     case "timer": state.deadline = ev.deadline; state.paused = ev.paused; break;
-    case "reveal": case "lobby": case "round_end": state.deadline = ev.deadline ?? null; break;
+    case "reveal": state.phase = "reveal"; state.deadline = ev.deadline ?? null; break;
+    case "lobby": case "round_end": state.phase = "lobby"; state.deadline = ev.deadline ?? null; break;
     case "room_closed":
       sessionStorage.removeItem("nq.host.room"); state.room = null;
       $("console").hidden = true; $("create").hidden = false; break;
+    default: break;
+  }
+  renderLive();
+  switch (ev.type) {
     case "error": $("error").textContent = `${ev.code}: ${ev.message}`; setTimeout(() => { $("error").textContent = ""; }, 6000); break;
   }
 }
@@ -110,6 +146,7 @@ $("filter").onchange = () => conn.send({ type: "room_settings", filter: $("filte
 setInterval(() => {
   const left = state.deadline ? Math.max(0, Math.round(state.deadline - Date.now() / 1000)) : null;
   $("timer").textContent = state.paused ? "paused" : left === null ? "" : `${left}s left`;
+  if (!$("console").hidden) renderLive();
 }, 250);
 
 const conn = new Connection({ onEvent, onStatus: (status) => { $("status").textContent = status; } });

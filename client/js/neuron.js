@@ -61,6 +61,12 @@ function renderPage(page) {
   document.title = `${n.campaign} #${n.index} — NeuronQuest`;
   document.getElementById("title").textContent = `Neuron ${n.index}`;
   document.getElementById("subtitle").textContent = `${n.model} · layer ${n.layer} · campaign ${n.campaign}`;
+  // Back to the game: a room that serves this very neuron (server/live/room_service.py).
+  const play = document.getElementById("play-link");
+  play.href = `/#/room/neuron-${n.id}`;
+  play.hidden = false;
+  document.getElementById("campaign-link").href = `/neurons/${encodeURIComponent(n.campaign)}`;
+  document.getElementById("campaign-link").textContent = n.campaign;
   const stats = document.getElementById("stats");
   stats.replaceChildren();
   for (const [label, value] of [

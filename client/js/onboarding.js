@@ -59,6 +59,36 @@ export function pearson(xs, ys) {
 
 export const onboarded = () => localStorage.getItem(DONE_KEY) === "1";
 
+// An invite link (a room, a team) opened before the tutorial: kept through it, offered as a
+// skip, and where "Play for real" goes. Session storage: it belongs to this tab's visit.
+const DEST_KEY = "nq.afterTour";
+const INVITE = /^#\/(room\/[^/]+|teams\/join\/[^/]+)$/;
+
+export function keepDestination(hash) {
+  if (INVITE.test(hash || "")) sessionStorage.setItem(DEST_KEY, hash);
+}
+
+export function takeDestination() {
+  const hash = sessionStorage.getItem(DEST_KEY);
+  sessionStorage.removeItem(DEST_KEY);
+  return hash;
+}
+
+function inviteBanner() {
+  const hash = sessionStorage.getItem(DEST_KEY);
+  const old = $("tour-invite");
+  if (old) old.remove();
+  if (!hash) return;
+  const [, kind, what, code] = hash.split("/");
+  const where = kind === "room" ? `room ${decodeURIComponent(what)}` : `a team (invite ${decodeURIComponent(code)})`;
+  const banner = el("div", { id: "tour-invite", class: "card notice invite-banner", role: "status" },
+    el("p", {}, el("strong", { text: `You were invited to ${where}.` }),
+      " This one-minute tutorial takes you there when you finish, or you can go now."),
+    el("button", { type: "button", class: "primary", id: "tour-skip", text: kind === "room" ? "Skip the tutorial and join" : "Skip the tutorial and join the team",
+      onclick: () => { localStorage.setItem("nq.skipTour", "1"); banner.remove(); location.hash = takeDestination() || "#/play"; } }));
+  $("tour").before(banner);
+}
+
 function step(n, title, ...body) {
   return el("section", { class: "tour-step card", "data-step": String(n), "aria-labelledby": `tour-h${n}` },
     el("p", { class: "eyebrow", text: `Step ${n} of 3` }), el("h2", { id: `tour-h${n}`, tabindex: "-1", text: title }), ...body);
@@ -66,6 +96,7 @@ function step(n, title, ...body) {
 
 export function startOnboarding(onFinish) {
   const root = $("tour");
+  inviteBanner();
   const show = (node) => {
     root.replaceChildren(node);
     node.querySelector("h2")?.focus();

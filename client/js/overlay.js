@@ -1,27 +1,39 @@
 // The stream overlay: read-only view of a streamer room (no controls, nothing to click).
 import { Connection } from "./connection.js";
 import { $ } from "./dom.js";
+import { readable } from "./tokens.js";
 
 const params = new URLSearchParams(location.search);
 const overlayToken = params.get("overlay");
 const roomCode = params.get("room");
 
-const view = { room: null, neuron: null, clues: [], explanations: new Map(), votes: {}, tally: {}, deadline: null, paused: false };
+const view = { closed: false, room: null, neuron: null, clues: [], explanations: new Map(), votes: {}, tally: {}, deadline: null, paused: false };
+
+// Read from across a room: words with their spaces (WordPiece pieces joined), a window of about
+// 24 tokens around the brightest one, wrapped inside the 1920 px frame.
+const AROUND = 12;
 
 function shade(clue) {
   const max = Math.max(...clue.activations, 1e-9);
-  return clue.tokens.map((t, i) => {
+  const mi = clue.activations.reduce((best, a, i) => (a > clue.activations[best] ? i : best), 0);
+  const start = Math.max(0, mi - AROUND);
+  const end = Math.min(clue.tokens.length, mi + AROUND);
+  const words = readable(clue.tokens);
+  const spans = words.slice(start, end).map((t, k) => {
+    const i = start + k;
     const a = Math.max(0, clue.activations[i]) / max;
     const span = document.createElement("span");
     span.className = "tok";
-    span.textContent = t;
+    span.textContent = words[i];
     span.style.background = `rgba(255, 140, 0, ${a.toFixed(2)})`;
+    if (i === mi) span.classList.add("max");
     return span;
   });
+  return [start > 0 ? "… " : "", ...spans, end < clue.tokens.length ? " …" : ""];
 }
 
 function renderPuzzle() {
-  $("neuron").textContent = view.neuron ? `Neuron ${view.neuron.index} · ${view.neuron.campaign}` : "Waiting for the host…";
+  $("neuron").textContent = view.closed ? "The room is closed. Thanks for watching!" : view.neuron ? `Neuron ${view.neuron.index}: what does it fire on?` : "Waiting for the host…";
   $("clues").replaceChildren(...view.clues.slice(0, 5).map((clue) => {
     const li = document.createElement("li");
     li.append(...shade(clue));
@@ -118,7 +130,13 @@ function onEvent(ev) {
     case "points":
       renderBoard(); break;
     case "room_closed":
-      $("neuron").textContent = "The room is closed."; break;
+      // A clean closed state: no old clues, no explanations, no ticking timer.
+      Object.assign(view, { closed: true, neuron: null, clues: [], explanations: new Map(), votes: {}, tally: {}, deadline: null, paused: false });
+      $("crowd").textContent = "";
+      $("code").hidden = true;
+      document.body.classList.add("closed");
+      renderPuzzle(); renderExplanations(); $("board").replaceChildren();
+      break;
     case "error":
       $("status").textContent = ev.message; break;
   }

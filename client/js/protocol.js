@@ -42,6 +42,9 @@ export const PROTOCOL = Object.freeze({
   ERR_PROFANITY: "profanity",
   ERR_AUDIENCE: "audience",
   ERR_NOT_STREAMER_ROOM: "not_streamer_room",
+  // Private rooms (docs/protocol.md, "Round flow and private rooms").
+  ERR_NOT_CREATOR: "not_creator",
+  ERR_NOT_PRIVATE: "not_private",
   // Quest and team-match rooms.
   ERR_QUEST_CLOSED: "quest_closed",
   ERR_NOT_IN_MATCH: "not_in_match",

@@ -2,6 +2,7 @@
 // /api/v1/quests/... Errors show inside the card; nothing else on the page depends on them.
 import { api } from "./api.js";
 import { $, el, fmt } from "./dom.js";
+import { preparing } from "./firststart.js";
 
 function left(seconds) {
   if (seconds === null || seconds === undefined) return "";
@@ -33,50 +34,81 @@ export async function shareDaily(questId, out) {
   }
 }
 
+function notReady(box, kind) {
+  const p = preparing();
+  box.className = "muted";
+  box.replaceChildren(el("p", { class: "quest-opens", text: p
+    ? `Opens when the puzzles are ready (${p.percent}% prepared${p.eta_s ? `, about ${Math.max(1, Math.round(p.eta_s / 60))} min` : ""}).`
+    : `The ${kind} opens as soon as the first puzzles are ready.` }));
+}
+
+function streakLine(streak) {
+  return el("div", { class: "streak", "aria-label": "daily streak" },
+    el("span", { class: "flame", "aria-hidden": "true", text: "🔥" }),
+    el("strong", { id: "streak-current", text: String(streak ? streak.current : 0) }),
+    el("span", { text: " day streak" }),
+    el("span", { class: "muted", text: ` · best ${streak ? streak.best : 0}` }));
+}
+
+// The Wordle loop: one play a day; once played, the card shows the result, the rank so far and
+// the streak at once, with a spoiler-free card to share (no clue, no explanation in it).
+function drawDaily(box, q, onPlay) {
+  const mine = q.mine;
+  const out = el("div", { class: "share-out" });
+  box.className = "";
+  const head = [el("p", { class: "quest-title", text: q.title }),
+    el("p", { class: "muted small", text: `${q.period} · ${left(q.seconds_left)} · up to ${q.max_points} points` })];
+  if (mine && mine.played) {
+    box.replaceChildren(...head,
+      el("p", { class: "good", id: "daily-done", text: "Done for today ✓" }),
+      el("div", { class: "quest-result", id: "daily-result" },
+        el("span", {}, el("strong", { text: `${mine.points}/${q.max_points}` }), " points"),
+        el("span", {}, el("strong", { text: mine.rank ? `#${mine.rank}` : "–" }), ` of ${mine.players} so far`)),
+      streakLine(mine.streak),
+      el("div", { class: "row" },
+        el("button", { class: "primary", type: "button", id: "share-daily", text: "Share your result", onclick: () => shareDaily(q.id, out) }),
+        el("button", { type: "button", class: "ghost", text: "Watch today's room", onclick: () => onPlay(q.room || `daily-${q.period}`) })),
+      el("p", { class: "small muted", text: "A new daily opens at midnight UTC." }),
+      out);
+    return;
+  }
+  box.replaceChildren(...head, streakLine(mine && mine.streak),
+    el("div", { class: "row" },
+      el("button", { class: "primary", type: "button", text: "Play today's puzzle", onclick: () => onPlay(q.room || `daily-${q.period}`) }),
+      el("button", { type: "button", id: "share-daily", text: "Share", onclick: () => shareDaily(q.id, out) })),
+    out);
+}
+
+function drawWeekly(box, q, standings, onPlay) {
+  const mine = q.mine;
+  box.className = "";
+  box.replaceChildren(
+    el("p", { class: "quest-title", text: q.title }),
+    el("p", { class: "quest-progress", id: "weekly-progress", text: `${mine ? mine.played : 0} of ${q.neuron_ids.length} neurons explained` }),
+    el("p", { class: "muted small", text: `${q.period} · ${left(q.seconds_left)} · up to ${q.max_points} points${mine && mine.rank ? ` · you are #${mine.rank} of ${mine.players}` : ""}` }),
+    standings.items.length
+      ? el("ol", { class: "mini-board" }, standings.items.map((r) => el("li", {}, el("span", { text: r.name || "a player" }), el("span", { class: "num", text: fmt(r.score, 0) }))))
+      : el("p", { class: "muted small", text: "No one has scored yet this week." }),
+    el("button", { type: "button", text: mine && mine.played ? "Continue the weekly quest" : "Play the weekly quest", onclick: () => onPlay(q.room || `weekly-${q.period}`) }),
+  );
+}
+
 export async function loadQuests(me, onPlay) {
   const daily = $("daily-body");
   const weekly = $("weekly-body");
-  let streak = null;
-  if (me) {
-    try {
-      streak = (await api.get(`/players/${me.id}/profile`)).streak;
-    } catch {
-      streak = null;
-    }
-  }
   try {
-    const q = await api.get("/quests/daily");
-    const out = el("div", { class: "share-out" });
-    daily.className = "";
-    daily.replaceChildren(
-      el("p", { class: "quest-title", text: q.title }),
-      el("p", { class: "muted small", text: `${q.period} · ${q.status} · ${left(q.seconds_left)} · up to ${q.max_points} points` }),
-      el("div", { class: "streak", "aria-label": "daily streak" },
-        el("span", { class: "flame", "aria-hidden": "true", text: "🔥" }),
-        el("strong", { id: "streak-current", text: String(streak ? streak.current : 0) }),
-        el("span", { text: " day streak" }),
-        el("span", { class: "muted", text: ` · best ${streak ? streak.best : 0}` })),
-      el("div", { class: "row" },
-        el("button", { class: "primary", type: "button", text: "Play today's puzzle", onclick: () => onPlay(`daily-${q.period}`) }),
-        el("button", { type: "button", id: "share-daily", text: "Share", onclick: () => shareDaily(q.id, out) })),
-      out,
-    );
+    drawDaily(daily, await api.get("/quests/daily"), onPlay);
   } catch (err) {
-    daily.replaceChildren(el("p", { class: "field-error", text: err.message }));
+    if (err.status === 404) notReady(daily, "daily");
+    else daily.replaceChildren(el("p", { class: "field-error", text: err.message }));
   }
   try {
     const q = await api.get("/quests/weekly");
     const standings = await api.get(`/quests/${q.id}/results?limit=5`).catch(() => ({ items: [] }));
-    weekly.className = "";
-    weekly.replaceChildren(
-      el("p", { class: "quest-title", text: q.title }),
-      el("p", { class: "muted small", text: `${q.period} · ${q.neuron_ids.length} neurons · ${left(q.seconds_left)} · up to ${q.max_points} points` }),
-      standings.items.length
-        ? el("ol", { class: "mini-board" }, standings.items.map((r) => el("li", {}, el("span", { text: r.name || `#${r.id}` }), el("span", { class: "num", text: fmt(r.score, 0) }))))
-        : el("p", { class: "muted small", text: "No one has scored yet this week." }),
-      el("button", { type: "button", text: "Play the weekly quest", onclick: () => onPlay(`weekly-${q.period}`) }),
-    );
+    drawWeekly(weekly, q, standings, onPlay);
   } catch (err) {
-    weekly.replaceChildren(el("p", { class: "field-error", text: err.message }));
+    if (err.status === 404) notReady(weekly, "weekly quest");
+    else weekly.replaceChildren(el("p", { class: "field-error", text: err.message }));
   }
+  void me;
 }

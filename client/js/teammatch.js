@@ -2,7 +2,8 @@
 // when the server sends them (docs/protocol.md) and stays hidden otherwise.
 import { $, el, fmt } from "./dom.js";
 
-const match = { teams: new Map(), round: null, state: null, room: null };
+const match = { teams: new Map(), round: null, of: null, state: null, room: null };
+const STATES = { lobby: "waiting for both teams", review: "scoring the round", finished: "final result" };
 
 function draw() {
   const box = $("team-match");
@@ -11,7 +12,7 @@ function draw() {
   const rows = [...match.teams.values()].sort((a, b) => b.score - a.score);
   const best = Math.max(0.0001, ...rows.map((r) => r.score));
   box.replaceChildren(
-    el("h2", { text: `Team match${match.round !== null ? ` · round ${match.round}` : ""}${match.state ? ` · ${match.state}` : ""}` }),
+    el("h2", { text: `Team match${match.round !== null ? ` · round ${match.round}${match.of ? ` of ${match.of}` : ""}` : ""}${STATES[match.state] ? ` · ${STATES[match.state]}` : ""}` }),
     el("ol", { class: "team-scores" }, rows.map((r) => el("li", {},
       el("span", { class: "team-name", text: r.name || `Team ${r.team_id}` }),
       el("span", { class: "team-bar", style: `--w:${Math.max(0, r.score / best).toFixed(3)}`, "aria-hidden": "true" }),
@@ -30,6 +31,7 @@ export function teamMatchEvent(e) {
     for (const s of standings) match.teams.set(s.team_id ?? s.id, { team_id: s.team_id ?? s.id, name: s.name || s.team_name, score: Number(s.score ?? s.total ?? 0) });
   }
   if (e.round !== undefined) match.round = e.round;
+  if (e.of !== undefined) match.of = e.of;
   if (e.state) match.state = e.state;
   draw();
 }

@@ -103,8 +103,14 @@ def make_windows(
     window: int = 64,
     max_tokens: int = 0,
     docs_per_batch: int = 512,
+    family_friendly: bool = True,
 ) -> torch.Tensor:
-    """Token windows [n_windows, window] (int32) from the corpus; ``max_tokens`` > 0 caps the total."""
+    """Token windows [n_windows, window] (int32) from the corpus; ``max_tokens`` > 0 caps the total.
+
+    ``family_friendly`` leaves out documents with a word of the maintained rude-word list
+    (engine/corpus/clean.py), so no clue shown to players comes from them."""
+    from engine.corpus.clean import family_friendly as clean_documents
+
     if window < 2 or window > model.max_content_tokens:
         raise CorpusError(f"window must be 2-{model.max_content_tokens} tokens for {model.name}")
     separator = model.encode("\n\n")
@@ -124,7 +130,8 @@ def make_windows(
 
     batch: list[str] = []
     done = False
-    for doc in read_documents(corpus):
+    documents = read_documents(corpus)
+    for doc in clean_documents(documents) if family_friendly else documents:
         batch.append(doc)
         if len(batch) >= docs_per_batch:
             done = take(batch)

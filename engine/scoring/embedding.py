@@ -39,6 +39,9 @@ CEILING = 0.45
 WORD_CACHE_MAX = 50_000
 # Records whose contextual token vectors are kept (a 64-token record takes ~100 kB).
 CONTEXT_CACHE_MAX = 512
+# Explanations whose embeddings are kept: a worker scores one explanation in chunks of records,
+# one call per chunk, and embedding it again for every chunk was most of a warm call's time.
+EXPLANATION_CACHE_MAX = 1_024
 
 
 def default_model_path() -> Path:
@@ -66,6 +69,7 @@ class EmbeddingSimulator(Simulator):
         self.version = f"{VERSION}:{path.name if model_path else 'all-minilm-l6-v2'}"
         self._word_cache: dict[str, torch.Tensor] = {}
         self._context_cache: OrderedDict[tuple[str, ...], torch.Tensor] = OrderedDict()
+        self._explanation_cache: OrderedDict[str, torch.Tensor] = OrderedDict()
 
     # -- model passes ----------------------------------------------------------
     @torch.inference_mode()
@@ -85,6 +89,20 @@ class EmbeddingSimulator(Simulator):
             mask = info["mask"].unsqueeze(-1).float()
             chunks.append(torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1))
         return torch.cat(chunks) if chunks else torch.zeros(0, self.model.config.hidden_size)
+
+    def _explanations(self, texts: list[str]) -> torch.Tensor:
+        """Embeddings of explanations, each computed once while it stays in the cache."""
+        missing = list(dict.fromkeys(t for t in texts if t not in self._explanation_cache))
+        if missing:
+            for text, vector in zip(missing, self.embed(missing), strict=True):
+                self._explanation_cache[text] = vector
+        rows = []
+        for text in texts:
+            self._explanation_cache.move_to_end(text)
+            rows.append(self._explanation_cache[text])
+        while len(self._explanation_cache) > EXPLANATION_CACHE_MAX:
+            self._explanation_cache.popitem(last=False)
+        return torch.stack(rows)
 
     def _fill_word_cache(self, words: list[str]) -> None:
         missing = sorted({w for w in words if w not in self._word_cache})
@@ -146,7 +164,7 @@ class EmbeddingSimulator(Simulator):
     ) -> list[Predictions]:
         if not explanations:
             return []
-        explained = self.embed(list(explanations))  # (E, H)
+        explained = self._explanations(list(explanations))  # (E, H)
         contexts = self._context_vectors(records)
         words_per_record = [[t.strip().lower() for t in token_texts(r.tokens)] for r in records]
         # Every new word of every record in one batched pass, not a small pass per record.

@@ -18,14 +18,16 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.routing import BaseRoute, Route
 
+from rooms.achievements import RULES
 from rooms.boards import BOARDS, BoardError, boards_of_player, resolve_period, spec_of
 from rooms.streaks import compute_streak, share_text
 from server.api.attempts import wait_needed
 from server.api.guard import ApiError, Context, guarded, in_db, int_param, not_found, str_param
+from server.api.team_routes import team_standings
 from store import competition
 from store.competition import badges, quests, teams
 from store.competition import leaderboards as lb
-from store.models import Player, Quest, Team
+from store.models import Player, Quest, QuestResult, Team
 
 PREFIX = "/api/v1"
 MAX_BODY = 4_096
@@ -192,12 +194,27 @@ async def player_profile(request: Request, ctx: Context) -> dict[str, Any]:
                 },
                 "points": competition.total_points(s, player_id),
                 "team_id": member.team_id if member else None,
+                "team": _team_ref(s, member.team_id) if member else None,
                 "ranks": _ranks_of(ctx, s, player, now),
                 "streak": streak.to_json(),
                 "achievements": badges.shown(s, player_id),
+                "locked": _locked(s, player_id),
             }
 
     return await run_in_threadpool(read)
+
+
+def _locked(session: Any, player_id: int) -> list[dict[str, str]]:
+    """Badges not earned yet, each with how to earn it (the rule's description)."""
+    have = {row["code"] for row in badges.shown(session, player_id)}
+    return [
+        {"code": r.code, "title": r.title, "description": r.description} for r in RULES if r.code not in have
+    ]
+
+
+def _team_ref(session: Any, team_id: int) -> dict[str, Any] | None:
+    team = session.get(Team, team_id)
+    return {"id": team_id, "name": team.name} if team else None
 
 
 # -- quests ---------------------------------------------------------------------------
@@ -211,6 +228,28 @@ def _quest_json(quest: Quest, now: datetime) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _my_quest(session: Any, quest: Quest, player_id: int, now: datetime) -> dict[str, Any]:
+    """The Wordle loop's card: played or not, points, rank so far, neurons done, streak."""
+    rows = quests.standings(session, quest.id or 0)
+    events = competition.events_for_quest(session, quest.id or 0)
+    mine = next((r for r in rows if r[0] == player_id), None)
+    body: dict[str, Any] = {
+        "played": quests.played(session, quest, player_id),
+        "points": mine[1] if mine else 0,
+        "rank": mine[2] if mine else None,
+        "players": len(rows),
+        "neurons": len(quest.neuron_ids or []),
+        "neurons_done": len({e.neuron_id for e in events if e.player_id == player_id}),
+    }
+    if quest.kind == "daily":
+        body["streak"] = compute_streak(
+            competition.daily_periods(session),
+            competition.solved_daily_periods(session, player_id),
+            now.date().isoformat(),
+        ).to_json()
+    return body
+
+
 def _current_quest(kind: str) -> Callable[[Request, Context], Any]:
     async def current(request: Request, ctx: Context) -> dict[str, Any]:
         def read() -> dict[str, Any]:
@@ -219,7 +258,10 @@ def _current_quest(kind: str) -> Callable[[Request, Context], Any]:
                 quest = quests.ensure_quest(s, kind, now, ctx.settings)
                 if quest is None:
                     raise not_found(f"{kind} quest (no campaign is ready yet)")
-                return _quest_json(quest, now)
+                body = _quest_json(quest, now)
+                viewer = current_player(request, ctx)
+                body["mine"] = _my_quest(s, quest, viewer, now) if viewer else None
+                return body
 
         return await run_in_threadpool(read)
 
@@ -259,12 +301,22 @@ async def quest_share(request: Request, ctx: Context) -> dict[str, Any]:
             quest = s.get(Quest, quest_id)
             if quest is None or quest.kind != "daily":
                 raise not_found(f"daily quest {quest_id}")
+            # The card names no clue and no explanation, so it is ready as soon as you played
+            # (Wordle's loop); while the daily is open its rank is the rank so far.
             if quest.status != "closed":
-                raise ApiError(
-                    409, "not_finished", "the share card is ready when the daily closes (spoilers)"
+                if not quests.played(s, quest, player_id):
+                    raise ApiError(409, "not_played", "play today's puzzle first: the card is your result")
+                rows = quests.standings(s, quest_id)
+                live = next((r for r in rows if r[0] == player_id), None)
+                result = (
+                    QuestResult(quest_id=quest_id, player_id=player_id, score=live[1], rank=live[2])
+                    if live
+                    else None
                 )
-            result = competition.quest_result_of(s, quest_id, player_id)
-            players = len(competition.quest_results(s, quest_id))
+                players = len(rows)
+            else:
+                result = competition.quest_result_of(s, quest_id, player_id)
+                players = len(competition.quest_results(s, quest_id))
             streak = compute_streak(
                 competition.daily_periods(s),
                 competition.solved_daily_periods(s, player_id),
@@ -295,7 +347,8 @@ async def _team_call(request: Request, ctx: Context, action: Callable[[Any, int]
             except teams.TeamError as exc:
                 status = 404 if exc.code in ("bad_code", "no_team") else 409
                 raise ApiError(status, exc.code, exc.reason) from None
-            return {"team": teams.show_team(s, team.id or 0, player_id).to_json()}
+            shown = teams.show_team(s, team.id or 0, player_id).to_json()
+        return {"team": {**shown, **team_standings(ctx.r_sync, [int(team.id or 0)])[int(team.id or 0)]}}
 
     return await run_in_threadpool(run)
 
@@ -343,9 +396,10 @@ async def team_show(request: Request, ctx: Context) -> dict[str, Any]:
     def read() -> dict[str, Any]:
         with ctx.db.session() as s:
             try:
-                return {"team": teams.show_team(s, team_id, viewer).to_json()}
+                shown = teams.show_team(s, team_id, viewer).to_json()
             except teams.TeamError:
                 raise not_found(f"team {team_id}") from None
+        return {"team": {**shown, **team_standings(ctx.r_sync, [team_id])[team_id]}}
 
     return await run_in_threadpool(read)
 

@@ -119,9 +119,11 @@ SCHEMAS_COMPETITION: dict[str, Any] = {
             "player": _obj({"id": INT, "name": STR, "country": _nullable(STR), "region": _nullable(STR)}),
             "points": INT,
             "team_id": _nullable(INT),
+            "team": _nullable(_obj({"id": INT, "name": STR})),
             "ranks": _arr(_ref("RankRow")),
             "streak": _obj({"current": INT, "best": INT}),
             "achievements": _arr(_obj({"code": STR, "title": STR, "description": STR, "granted_at": STR})),
+            "locked": _arr(_obj({"code": STR, "title": STR, "description": STR})),
         }
     ),
     "Quest": _obj(
@@ -137,7 +139,35 @@ SCHEMAS_COMPETITION: dict[str, Any] = {
             "seconds_left": INT,
             "max_points": INT,
             "board": STR,
-        }
+            "room": STR,
+            "mine": _nullable(
+                _obj(
+                    {
+                        "played": INT,
+                        "points": INT,
+                        "rank": _nullable(INT),
+                        "players": INT,
+                        "neurons": INT,
+                        "neurons_done": INT,
+                        "streak": _obj({"current": INT, "best": INT}),
+                    },
+                    ["played", "points", "rank", "players", "neurons", "neurons_done"],
+                )
+            ),
+        },
+        [
+            "id",
+            "kind",
+            "period",
+            "title",
+            "neuron_ids",
+            "opens_at",
+            "closes_at",
+            "status",
+            "seconds_left",
+            "max_points",
+            "board",
+        ],
     ),
     "QuestResults": _obj({"quest": _ref("Quest"), "frozen": BOOL, "items": _arr(_ref("BoardEntry"))}),
     "ShareText": _obj({"text": STR}),
@@ -150,6 +180,8 @@ SCHEMAS_COMPETITION: dict[str, Any] = {
                     "invite_code": _nullable(STR),
                     "captain_id": _nullable(INT),
                     "members": _arr(_obj({"id": INT, "name": STR, "joined_at": STR})),
+                    "points": INT,
+                    "rank": _nullable(INT),
                 }
             )
         }
@@ -198,7 +230,7 @@ PATHS_COMPETITION: dict[str, Any] = {
     ),
     f"{_A}/quests/{{quest_id}}/share": _op(
         "get",
-        "Spoiler-free share card of a finished daily",
+        "Spoiler-free share card of your daily result (at once once you played)",
         "ShareText",
         [_param("quest_id", "path", ID)],
         ("401", "404", "409"),

@@ -260,9 +260,12 @@ PATHS["/api/v1/openapi.json"] = {
 def openapi_schema() -> dict[str, Any]:
     """The whole public API: the reference routes here plus the competition routes."""
     from server.api.competition_openapi import PATHS_COMPETITION, SCHEMAS_COMPETITION, SECURITY_SCHEMES
+    from server.api.matches_openapi import PATHS_MATCHES, SCHEMAS_MATCHES, TEAMS_LIST_OP
 
-    paths = {**PATHS, **PATHS_COMPETITION}
-    schemas = {**SCHEMAS, **SCHEMAS_COMPETITION}
+    paths = {**PATHS, **PATHS_COMPETITION, **PATHS_MATCHES}
+    teams = "/api/v1/teams"
+    paths[teams] = {**paths[teams], **TEAMS_LIST_OP}  # GET beside the competition routes' POST
+    schemas = {**SCHEMAS, **SCHEMAS_COMPETITION, **SCHEMAS_MATCHES}
     return {
         "openapi": "3.0.3",
         "info": {

@@ -235,6 +235,11 @@ async def neuron_html(request: Request) -> Response:
     return FileResponse(CLIENT_DIR / "neuron.html")
 
 
+async def neurons_index_html(request: Request) -> Response:
+    """/neurons (campaigns) and /neurons/<campaign> (its neurons): one page, read from the API."""
+    return FileResponse(CLIENT_DIR / "neurons.html")
+
+
 def _search_cost(ctx: Context) -> float:
     return ctx.settings.api_semantic_cost
 
@@ -269,4 +274,6 @@ routes: list[BaseRoute] = [
     Route(f"{API}/search", _search_endpoint()),
     # The browser page; it reads everything from the API above.
     Route("/neurons/{campaign}/{index:int}", neuron_html),
+    Route("/neurons", neurons_index_html),
+    Route("/neurons/{campaign}", neurons_index_html),
 ]

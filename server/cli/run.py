@@ -131,7 +131,10 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
             raise CliError(f"unknown queue {unknown[0]!r}; queues are: {', '.join(known)}")
         queues = [known[name] for name in wanted]
     if any(q.name == settings.queue_model for q in queues):
+        _model_threads(settings)
         _warm_up(settings)
+    else:
+        _yield_cpu(settings)
     worker = make_worker(queues, connection, settings, name=f"nq-{os.getpid()}")
     worker.work(burst=args.burst, with_scheduler=True, logging_level=settings.log_level.upper())
     return 0
@@ -148,6 +151,23 @@ def _warm_up(settings: Settings) -> None:
         load_model(settings.default_model, device=settings.device, data_dir=settings.data_path)
     except Exception:  # the job will report the real error to the room that asked
         logging.getLogger("neuronquest.worker").exception("model warm-up failed")
+
+
+def _model_threads(settings: Settings) -> None:
+    import torch
+
+    torch.set_num_threads(settings.model_threads or max(1, (os.cpu_count() or 2) - 1))
+
+
+def _yield_cpu(settings: Settings) -> None:
+    """A background-only worker leaves the cores to the interactive one: mining or rescoring
+    on the same cores must not stretch a player's wait for a score (docs/BENCHMARKS.md)."""
+    if settings.background_nice:
+        os.nice(settings.background_nice)
+    if settings.background_threads:
+        import torch
+
+        torch.set_num_threads(settings.background_threads)
 
 
 def cmd_scheduler(args: argparse.Namespace, settings: Settings) -> int:

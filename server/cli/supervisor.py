@@ -28,10 +28,11 @@ from server.cli.runtime import embedded_url_file
 from store.db import Database
 
 # (name, arguments of `neuronquest`). Two workers, so that a long background job (mining a
-# campaign, writing machine explanations) never keeps a player waiting for a score.
+# campaign, writing machine explanations) never keeps a player waiting for a score; the
+# background one runs niced (Settings.background_nice) so it also yields the CPU.
 ROLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("web", ("web",)),
-    ("worker", ("worker", "--queues", "model")),
+    ("worker", ("worker", "--queues", "model,warm")),
     ("background", ("worker", "--queues", "default")),
     ("scheduler", ("scheduler",)),
 )

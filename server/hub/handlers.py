@@ -15,6 +15,7 @@ from server.api.sessions import clean_name
 from server.context import AppContext
 from server.hub.connection import Connection
 from server.live.room_kinds import Way
+from server.wire import game_protocol as gp
 from server.wire import protocol as p
 from store.db import DATABASE_DOWN
 from store.players import rename as rename_player
@@ -61,6 +62,8 @@ async def _handle(ctx: AppContext, conn: Connection, msg: p.ClientMessage) -> No
             await _share(ctx, conn, request_id)
         case p.Rename(name=name, country=country):
             await _rename(ctx, conn, name, country)
+        case gp.PassRound():  # every kind's rounds end early once everyone is done
+            await ctx.service.pass_round(_room_of(conn), conn.player_id)
         case p.Ping(t=t):
             await conn.send({"type": "pong", "t": t})
         case p.Pong():

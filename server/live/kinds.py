@@ -10,6 +10,8 @@ import redis
 
 from server.hub.fanout import Hub
 from server.live.match_rooms import MatchRooms
+from server.live.neuron_rooms import NeuronRooms
+from server.live.private_rooms import PrivateRooms
 from server.live.quest_rooms import QuestRooms
 from server.live.room_kinds import RoomKinds
 from server.live.streamer import StreamerRooms
@@ -22,4 +24,6 @@ def register_kinds(hub: Hub, r_sync: redis.Redis) -> RoomKinds:
     kinds.register(QuestRooms(service))
     kinds.register(MatchRooms(service))
     kinds.register(StreamerRooms(service, hub, service.settings))
+    kinds.register(PrivateRooms(service, hub))
+    kinds.register(NeuronRooms(service))
     return kinds

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlmodel import Session
 
+from config import keys
 from rooms.picker import choose_neuron
 from store.puzzles import playable_neurons, solved_neurons
 
@@ -98,7 +99,10 @@ class RoomKind:
     ) -> int | None:
         """The next puzzle: an unsolved neuron of the default campaign, not played lately."""
         settings = self.service.settings
-        candidates = playable_neurons(session, settings.default_campaign)
+        # Neurons whose machine explanations are still being written are not served yet
+        # (workers/explaining.py marks them; playable_neurons then needs them scored).
+        seeding = {int(n) for n in self.service.r_sync.smembers(keys.seeding_pending())}  # type: ignore[union-attr]
+        candidates = [n for n in playable_neurons(session, settings.default_campaign) if n not in seeding]
         return choose_neuron(candidates, solved_neurons(session, members), recent, self.service.rng)
 
     async def handle(self, conn: Connection, msg: Any) -> None:

@@ -30,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from config import keys
 from config.errors import ERR_ALREADY_SUBMITTED, ERR_BAD_FIELD, ERR_DOUBLE_VOTE, ERR_WRONG_PHASE
 from config.settings import Settings
+from rooms import private_game, round_flow
 from rooms.points import Award
 from rooms.puzzle_room import Puzzle, PuzzleRoom, RoomError, RoomState, Timing
 from server.live.earning import EarningSlots
@@ -42,14 +43,17 @@ from server.live.room_turns import RoomTurns
 from store import eventlog
 from store.db import Database
 from store.explanations import best_scores, cast_vote, create_explanation, neuron_history
-from store.puzzles import neuron_clues
+from store.puzzles import baseline_scored, neuron_clues
 from store.settlement import RoundFacts, settle_round
 from workers.queues import default_queue
 from workers.scoring import enqueue_scoring
+from workers.scoring_warmup import enqueue_warm_up
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
+# The bar of a round whose machine explanations were not all scored: a correlation's maximum.
+UNKNOWN_BAR = 1.0
 # How long the server remembers a player's room for a reconnect with ``since``.
 PLAYER_ROOM_TTL_S = 6 * 3600
 # Waiting for a busy room's lock polls this often (redis-py's default, 0.1 s, made every
@@ -111,7 +115,7 @@ class RoomService:
         return PuzzleRoom(state, self.timing)
 
     @staticmethod
-    def _saved(state: RoomState) -> bytes:
+    def saved(state: RoomState) -> bytes:
         data = state.to_json()
         del data["members"], data["conns"]  # kept in their own hashes, changed without the lock
         return orjson.dumps(data)
@@ -138,7 +142,7 @@ class RoomService:
         # The state is stored with the version it reflects, in one write: a snapshot read
         # while a transition's events are already in the log but its state is not yet saved
         # must not claim the newer version (the client would drop those events as seen).
-        await self.fenced.save(room.state.room_id, self._saved(room.state), self.clock(), token)
+        await self.fenced.save(room.state.room_id, self.saved(room.state), self.clock(), token)
 
     @asynccontextmanager
     async def locked_if_free(self, room_id: str) -> AsyncIterator[PuzzleRoom | None]:
@@ -220,6 +224,8 @@ class RoomService:
         changed = await self.members.leave(room_id, player_id, every_connection=every_connection)
         if changed != NO_CHANGE and await self.members.count(room_id) == 0:
             await self._rest(room_id)
+        elif changed != NO_CHANGE:
+            await self.end_if_all_done(room_id)  # the one who left may have been the last one waited for
 
     async def _rest(self, room_id: str) -> None:
         """The room is empty (its last member left, or died with its process): it rests, and its
@@ -254,7 +260,7 @@ class RoomService:
                 raise RoomError(ERR_ALREADY_SUBMITTED, "one explanation per player per round")
             # Queued before the room is saved: a process killed from here on leaves a row that
             # is scored anyway (and settled with its round, store/settlement.py).
-            await self._sql(enqueue_scoring, self.r_sync, self.settings, row, room_id)
+            await self._sql(enqueue_scoring, self.r_sync, self.settings, row, room_id, int(player["id"]))
             explanation = {
                 "id": row,
                 "text": text,
@@ -265,6 +271,7 @@ class RoomService:
             }
             await self.emit(room_id, room.add_explanation(explanation))
         await run_in_threadpool(enqueue_embedding, self.r_sync, self.settings, row)
+        await self.end_if_all_done(room_id)
         return row
 
     async def vote(self, room_id: str, player_id: int, explanation_id: int) -> None:
@@ -276,6 +283,24 @@ class RoomService:
             if moved is False:
                 raise RoomError(ERR_DOUBLE_VOTE, "you already voted for this explanation")
             await self.emit(room_id, room.add_vote(player_id, explanation_id))
+        await self.end_if_all_done(room_id)
+
+    async def pass_round(self, room_id: str, player_id: int) -> None:
+        async with self.locked(room_id, members=player_id) as room:
+            await self.emit(room_id, round_flow.pass_round(room, player_id))
+        await self.end_if_all_done(room_id)
+
+    async def end_if_all_done(self, room_id: str) -> None:
+        """Reveal now when every connected player is done (rooms/round_flow.py).
+
+        Cheap when they are not: the done players are counted against the member count first,
+        and the member list is read only when the count could match."""
+        room = await self.load(room_id, members=False)
+        if not round_flow.could_all_be_done(room, await self.members.count(room_id)):
+            return
+        async with self.locked(room_id, members=False) as room:
+            connected = set(await self.members.all(room_id))  # under the lock: nobody slips in
+            await self.emit(room_id, round_flow.end_if_all_done(room, connected, self.clock()))
 
     async def record_score(self, room_id: str, explanation_id: int) -> float | None:
         """Apply an explanation's stored score (a ``score`` event only says one was stored: its
@@ -338,6 +363,8 @@ class RoomService:
                         events = [*events, {**points, "awards": [a.to_json() for a in awards]}]
                     for eid in orphans:  # written by a process that died before saving the room
                         await self._sql(enqueue_scoring, self.r_sync, self.settings, eid, room_id)
+                    # A private room's game counts the round (or ends with its summary).
+                    events = [*events, *private_game.end_of_round(room, [a.to_json() for a in awards])]
                 await self.emit(room_id, events)
 
     # -- database, run in threads ------------------------------------------------------------
@@ -353,7 +380,10 @@ class RoomService:
             round_no=s.round_no,
             round_key=s.round_key,
             neuron_id=s.puzzle.neuron_id,
-            prior_best=s.puzzle.prior_best,
+            # The bar is unknown while a machine explanation of the neuron was unscored when the
+            # round began: then it stands at the highest score there is, and no score beats it
+            # (rooms/points.py; the late settlement reads the same bar from PlayedRound).
+            prior_best=s.puzzle.prior_best if s.puzzle.baseline_scored else UNKNOWN_BAR,
             prior_explained=s.puzzle.prior_explained,
             shown_authors={int(e["id"]): e.get("player_id") for e in s.puzzle.shown},
             written={eid: int(e["player_id"]) for eid, e in s.written.items()},
@@ -396,6 +426,8 @@ class RoomService:
             shown, prior_best, prior_explained = neuron_history(
                 s, int(facts["id"]), self.settings.room_shown_explanations
             )
+            scored = baseline_scored(s, int(facts["id"]))
+        enqueue_warm_up(self.r_sync, self.settings, int(facts["id"]))  # ready before the 1st submit
         return Puzzle(
             neuron_id=int(facts["id"]),
             campaign=str(facts["campaign"]),
@@ -405,4 +437,5 @@ class RoomService:
             shown=shown,
             prior_best=prior_best,
             prior_explained=prior_explained,
+            baseline_scored=scored,
         )

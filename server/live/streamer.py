@@ -45,6 +45,9 @@ class StreamerRooms(RoomKind):
         self.pusher = TallyPusher(hub, self.streamer, settings.streamer_tally_interval_s)
         # Failed-attempt limits (server/api/attempts.py), set by the app at startup.
         self.attempts: Attempts | None = None
+        # "Join as audience" asked for (room, player), and why each watcher watches (their screen).
+        self._asked: set[tuple[str, int]] = set()
+        self._why: dict[tuple[str, int], str] = {}
 
     def claims(self, room_id: str) -> bool:
         return STREAMER_ROOM_RE.match(room_id) is not None
@@ -65,10 +68,16 @@ class StreamerRooms(RoomKind):
             return OVERLAY
         room = await self.rooms.load(room_id)
         known = conn.player_id in state.sessions  # played here before: the code is not asked again
+        asked = (room_id, conn.player_id) in self._asked
+        self._asked.discard((room_id, conn.player_id))
         by_code = way is Way.CODE or known
         role = state.admit(conn.player_id, conn.session_id, room.state.members, by_code)
+        if asked and role is Role.PLAYER and conn.player_id not in room.state.members:
+            role = Role.AUDIENCE  # joined as audience on purpose: a seat stays free for a player
         self.pusher.rooms.add(room_id)
         if role is Role.AUDIENCE:
+            # Why, for the watcher's own screen ("you are watching: the room was full").
+            self._why[(room_id, conn.player_id)] = "asked" if asked else "locked" if state.locked else "full"
             await self.streamer.r.incr(keys.room_audience_count(room_id))
             return AUDIENCE
         name = str(conn.player["name"])
@@ -88,9 +97,13 @@ class StreamerRooms(RoomKind):
             view = self.streamer.staff_view(state, audience)
         else:
             view = {"type": "streamer", **state.public(audience)}
+            if conn.watching == AUDIENCE:  # private: this connection watches, and why
+                why = self._why.get((room_id, conn.player_id), "full")
+                view.update(you="audience", why=why, player_cap=state.player_cap)
         return [view, await read_tally(self.streamer, room_id)]
 
     async def left(self, conn: Connection, room_id: str, watching: str | None) -> None:
+        self._why.pop((room_id, conn.player_id), None)
         if watching == AUDIENCE:
             await self.streamer.r.decr(keys.room_audience_count(room_id))
 
@@ -146,8 +159,10 @@ class StreamerRooms(RoomKind):
                 await conn.send({**created, "overlay": svc.overlay_token(state.room_id)})
                 await self.hub.join_room(conn, state.room_id, way=Way.CODE)
                 return
-            case sp.JoinCode(code=code):
+            case sp.JoinCode(code=code, audience=watch_only):
                 room_id = await self._resolve_code(conn, code)
+                if watch_only is True:
+                    self._asked.add((room_id, conn.player_id))
                 await self.hub.join_room(conn, room_id, way=Way.CODE)
                 return
             case sp.Watch(overlay=token):

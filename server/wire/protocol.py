@@ -31,11 +31,13 @@ from config.errors import ERR_FINISHED as ERR_FINISHED
 from config.errors import ERR_FLOOD as ERR_FLOOD
 from config.errors import ERR_INTERNAL as ERR_INTERNAL
 from config.errors import ERR_MISSING_FIELD as ERR_MISSING_FIELD
+from config.errors import ERR_NOT_CREATOR as ERR_NOT_CREATOR
 from config.errors import ERR_NOT_FOUND as ERR_NOT_FOUND
 from config.errors import ERR_NOT_HOST as ERR_NOT_HOST
 from config.errors import ERR_NOT_IN_MATCH as ERR_NOT_IN_MATCH
 from config.errors import ERR_NOT_IN_ROOM as ERR_NOT_IN_ROOM
 from config.errors import ERR_NOT_MODERATOR as ERR_NOT_MODERATOR
+from config.errors import ERR_NOT_PRIVATE as ERR_NOT_PRIVATE
 from config.errors import ERR_NOT_STREAMER_ROOM as ERR_NOT_STREAMER_ROOM
 from config.errors import ERR_OTHER_TEAM as ERR_OTHER_TEAM
 from config.errors import ERR_OWN_VOTE as ERR_OWN_VOTE
@@ -53,6 +55,7 @@ from config.errors import ERR_WRONG_PHASE as ERR_WRONG_PHASE
 # Re-exported: the hub and the rules raise with p.ERR_*; the one table is config/errors.py.
 from config.errors import ERRORS as ERRORS
 from config.errors import UNAVAILABLE_MESSAGE as UNAVAILABLE_MESSAGE
+from server.wire.game_protocol import GAME_EVENTS, GAME_MESSAGES, GameMessage
 from server.wire.streamer_protocol import STREAMER_EVENTS, STREAMER_MESSAGES, StreamerMessage
 from server.wire.streamer_protocol import check as check_streamer
 from server.wire.text import clean_text
@@ -175,13 +178,14 @@ class Resync:
 
 ClientMessage = (
     Join | Leave | Submit | Vote | TestText | ShareActivations | Rename | Ping | Pong | Resync
-    | StreamerMessage
+    | StreamerMessage | GameMessage
 )  # fmt: skip
 CLIENT_MESSAGES: dict[str, type] = {
     cls.type: cls
     for cls in (Join, Leave, Submit, Vote, TestText, ShareActivations, Rename, Ping, Pong, Resync)
 }
 CLIENT_MESSAGES.update({cls.type: cls for cls in STREAMER_MESSAGES})
+CLIENT_MESSAGES.update({cls.type: cls for cls in GAME_MESSAGES})
 
 # Every event type the server sends; docs/protocol.md has one example of each.
 SERVER_EVENTS = frozenset(
@@ -191,7 +195,7 @@ SERVER_EVENTS = frozenset(
         "test_queued", "activations", "shared_activations", "notice", "crowd", "quest",
         "team_match", "team_scores", "match_result",
     }
-) | STREAMER_EVENTS  # fmt: skip
+) | STREAMER_EVENTS | GAME_EVENTS  # fmt: skip
 
 _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "str": (str,),

@@ -31,6 +31,7 @@ class CreateRoom:
 class JoinCode:
     type: ClassVar[str] = "join_code"
     code: str
+    audience: bool | None = None  # True: "join as audience": watch and vote, never take a player's seat
 
 
 @dataclass(frozen=True)

@@ -182,3 +182,14 @@ def latest_score(session: Session, explanation_id: int) -> float | None:
     """The newest simulator verdict on an explanation (older versions are kept beside it)."""
     query = select(Score.score).where(Score.explanation_id == explanation_id).order_by(col(Score.id).desc())
     return session.exec(query.limit(1)).first()
+
+
+def teams_with_sizes(session: Session, name_contains: str = "", limit: int = 50) -> list[tuple[Team, int]]:
+    """Teams with their member counts (for choosing an opponent), by name; ``name_contains``
+    filters case-insensitively."""
+    size = func.count(col(TeamMember.id))
+    query = select(Team, size).join(TeamMember, col(TeamMember.team_id) == col(Team.id), isouter=True)
+    if name_contains:
+        query = query.where(func.lower(col(Team.name)).contains(name_contains.lower()))
+    query = query.group_by(col(Team.id)).order_by(col(Team.name)).limit(limit)
+    return [(team, int(n)) for team, n in session.exec(query)]

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import redis
-from sqlmodel import Session
+from sqlmodel import Session, col, func, select
 
 from config.settings import Settings
 from rooms import quest_rules
@@ -172,3 +172,15 @@ def credit_explanation(
     if credits:
         badges.grant(session, player.id or 0, now)
     return credits
+
+
+def played(session: Session, quest: Quest, player_id: int) -> int:
+    """How many of the quest's neurons the player wrote an explanation for while it was open
+    (a played daily may score 0 points: the lobby still shows it as played)."""
+    query = select(func.count(func.distinct(Explanation.neuron_id))).where(
+        Explanation.player_id == player_id,
+        col(Explanation.neuron_id).in_(list(quest.neuron_ids or [])),
+        Explanation.created_at >= quest.opens_at,
+        Explanation.created_at < quest.closes_at,
+    )
+    return int(session.exec(query).one())

@@ -31,9 +31,9 @@ def test_the_daily_share_card_and_streak(
     page = new_page()
     me = player_id(page)
     expect(page.locator("#daily-body")).to_contain_text("Play today's puzzle")
-    # Before the daily closes the card would spoil it: the refusal is shown inside the card.
+    # The card is the player's result: before playing there is none (said inside the card).
     page.get_by_role("button", name="Share").click()
-    expect(page.locator("#daily .field-error")).to_contain_text("when the daily closes")
+    expect(page.locator("#daily .field-error")).to_contain_text("play today's puzzle first")
     now = datetime.now(UTC)
     with db.session() as s:
         quest = quests.ensure_quest(s, "daily", now, game_settings)
@@ -109,7 +109,7 @@ def test_teams_leaderboards_and_profile(
     shoot(page, "leaderboards")
 
     page.get_by_role("link", name="Profile", exact=True).click()
-    expect(page.locator(".kpi").first).to_contain_text("120")
+    expect(page.locator("#profile-body .kpi").first).to_contain_text("120")
     shoot(page, "profile")
 
 

@@ -113,6 +113,27 @@ def test_embedding_caches_give_the_same_predictions_and_stay_bounded(embedding, 
     assert list(embedding._context_cache) == [tuple(records[1].tokens)]  # least recently used went
 
 
+def test_an_explanation_is_embedded_once_for_all_its_chunks(embedding, monkeypatch):
+    import engine.scoring.embedding as embedding_module
+
+    records = [_sentence("The bank raised its rates."), _sentence("Ducks swam by the bank.")]
+    embedding._explanation_cache.clear()
+    cold = embedding.predict_batch(["money", "rivers"], records)
+    embedded: list[list[str]] = []
+    original = embedding.embed
+    monkeypatch.setattr(embedding, "embed", lambda texts: embedded.append(list(texts)) or original(texts))
+    # One call per chunk of records, as the worker scores: the explanations are not embedded again.
+    for record in records:
+        embedding.predict_batch(["money", "rivers"], [record])
+    assert embedded == []
+    assert embedding.predict_batch(["money", "rivers"], records) == cold  # the same predictions
+    embedding.predict_batch(["a new one", "money"], records)
+    assert embedded == [["a new one"]]  # only what was never embedded
+    monkeypatch.setattr(embedding_module, "EXPLANATION_CACHE_MAX", 1)
+    embedding.predict_batch(["money"], records)
+    assert list(embedding._explanation_cache) == ["money"]  # bounded: the least recent went
+
+
 @pytest.mark.parametrize(
     ("name", "kind"), [("llm", "LocalLMSimulator"), ("llm-pointing", "PointingLMSimulator")]
 )

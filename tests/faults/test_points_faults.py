@@ -56,7 +56,7 @@ def hub(settings: Settings, db: Database) -> Settings:
     cfg = settings.model_copy(
         update={
             "room_lobby_s": 0.0,
-            "room_round_s": 20.0,
+            "room_round_s": 12.0,
             "room_reveal_s": 2.0,
             "room_reveal_min_s": 0.0,
             "room_lock_ttl_s": LOCK_TTL_S,

@@ -19,7 +19,7 @@ from config.settings import Settings
 from server.api.competition import routes
 from server.api.competition_openapi import PATHS_COMPETITION
 from store.db import Database
-from store.models import Campaign, Neuron, Player
+from store.models import Campaign, Explanation, Neuron, Player
 from tests.support.competition_helpers import award, make_players
 from tests.support.sessions import token_for
 
@@ -140,8 +140,18 @@ def test_quests_over_http(client: TestClient, db: Database, settings: Settings) 
     assert len(weekly["neuron_ids"]) == settings.weekly_quest_neurons
     results = call(client, "GET", f"/quests/{daily['id']}/results")
     assert results["frozen"] is False and results["items"] == []
+    # The card is the player's result: ready once they played, not before (issue 17).
     share = call(client, "GET", f"/quests/{daily['id']}/share", 409, headers=auth(settings, a))
-    assert share["error"] == "not_finished"
+    assert share["error"] == "not_played"
+    assert call(client, "GET", "/quests/daily", headers=auth(settings, a))["mine"]["played"] == 0
+    with db.session() as s:
+        s.add(Explanation(neuron_id=daily["neuron_ids"][0], player_id=a.id, text="commas"))
+        s.commit()
+    mine = call(client, "GET", "/quests/daily", headers=auth(settings, a))["mine"]
+    assert (mine["played"], mine["points"], mine["rank"], mine["neurons"]) == (1, 0, None, 1)
+    card = call(client, "GET", f"/quests/{daily['id']}/share", headers=auth(settings, a))["text"]
+    assert "0/100" in card and "commas" not in card  # at once, and spoiler-free
+    assert call(client, "GET", "/quests/daily")["mine"] is None  # nobody signed in
     assert (
         call(client, "GET", f"/quests/{weekly['id']}/share", 404, headers=auth(settings, a))["error"]
         == "not_found"

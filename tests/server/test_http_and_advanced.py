@@ -22,7 +22,7 @@ def test_healthz_reports_database_redis_and_queues(live_server: LiveServer) -> N
     assert answer.status_code == 200
     body = answer.json()
     assert body["database"] is True and body["redis"] is True
-    assert set(body["queues"]) == {"model", "default"}
+    assert set(body["queues"]) == {"model", "warm", "default"}
 
 
 def test_the_index_page_and_the_client_script_are_served(live_server: LiveServer) -> None:

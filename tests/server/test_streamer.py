@@ -239,3 +239,25 @@ def test_overlay_and_host_pages_are_served(live_server: LiveServer) -> None:
         assert f'data-cmd="{command}"' in host.text
     for script in ("overlay.js", "host.js"):
         assert httpx.get(f"{live_server.http_url}/static/js/{script}").status_code == 200
+
+
+async def test_the_audience_is_told_it_watches_and_why(live_server: LiveServer) -> None:
+    host, created = await host_room(live_server, player_cap=1)
+    code = created["code"]
+    first = await player(live_server, code, "first-2")
+    mine = await first.expect("streamer")
+    assert "you" not in mine  # a player: nothing says "watching"
+    late = await player(live_server, code, "late-2")  # past the cap
+    seen = await late.expect("streamer")
+    assert (seen["you"], seen["why"], seen["player_cap"]) == ("audience", "full", 1)
+    # "Join as audience" on purpose, in a room with free seats: a watcher, not a player.
+    await host.send({"type": "room_settings", "player_cap": 5})
+    await host.expect("host_state", player_cap=5)
+    fan = await Client.connect(live_server.ws_url, sid="fan-2")
+    await fan.expect("welcome")
+    await fan.send({"type": "join_code", "code": code, "audience": True})
+    watched = await fan.expect("streamer")
+    assert (watched["you"], watched["why"]) == ("audience", "asked")
+    await fan.send({"type": "submit", "text": "let me play"})
+    assert (await fan.expect("error", ref="submit"))["code"] == "audience"
+    await finish(host, first, late, fan)

@@ -76,9 +76,30 @@ async def test_two_teams_play_a_match_to_its_stored_result(
     assert post(live_server, "/matches", {}, {"teams": refs}, 401)["error"] == "no_session"
     assert redis_client.keys(keys.team_match("*")) == before
 
-    made = post(live_server, "/matches", alice_auth, {"teams": refs, "rounds": 2, "round_s": 60})["match"]
+    # A challenge opens nothing until the other captain accepts (issue 16: no match without consent).
+    asked = post(live_server, "/matches", alice_auth, {"teams": refs, "rounds": 2, "round_s": 60})[
+        "challenge"
+    ]
+    assert asked["status"] == "pending" and asked["room"] is None
+    assert redis_client.keys(keys.team_match("*")) == before
+    cid = asked["id"]
+    assert post(live_server, f"/matches/challenges/{cid}/accept", bob_auth, {}, 403)["error"] == "not_captain"
+    assert post(live_server, f"/matches/challenges/{cid}/accept", {}, {}, 401)["error"] == "no_session"
+    assert redis_client.keys(keys.team_match("*")) == before
+    incoming = httpx.get(f"{live_server.http_url}/api/v1/teams/{blue['id']}/challenges", headers=carol_auth)
+    assert [(c["id"], c["awaiting_us"], c["incoming"]) for c in incoming.json()["challenges"]] == [
+        (cid, True, True)
+    ]
+    answered = post(live_server, f"/matches/challenges/{cid}/accept", carol_auth, {})
+    made = answered["match"]
     room = made["room"]
     assert made["state"] == "lobby" and made["of"] == 2
+    assert answered["challenge"]["status"] == "accepted" and answered["challenge"]["room"] == room
+    # Both teams find the room on their team page; a second answer is refused.
+    for team, auth in ((red, bob_auth), (blue, carol_auth)):
+        listed = httpx.get(f"{live_server.http_url}/api/v1/teams/{team['id']}/challenges", headers=auth)
+        assert listed.json()["challenges"][0]["room"] == room
+    assert post(live_server, f"/matches/challenges/{cid}/decline", carol_auth, {}, 409)["error"] == "answered"
     stored = TeamMatch.from_json(orjson.loads(redis_client.get(keys.team_match(room)))["match"])
     neurons = stored.neuron_ids
     assert len(set(neurons)) == 2 and set(neurons) <= set(campaign)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from rq import SimpleWorker
 from sqlmodel import select
 
+from config import keys
 from store.explanations import neuron_history
 from store.models import Campaign, Explanation, Neuron, Score
+from store.puzzles import baseline_scored
 from tests.openai_stub import OpenAIStub
 from tests.workers.test_scoring_jobs import _setup
 from workers import context
@@ -44,15 +45,19 @@ def _machine(db) -> list[Explanation]:  # type: ignore[no-untyped-def]
 
 def test_seeding_writes_machine_explanations_and_a_worker_scores_them(settings, db, redis_client, stub):
     neuron_id, player_ids = _setup(settings, db)
+    redis_client.sadd(keys.seeding_pending(), neuron_id)
     s = _use(settings, explainer="openai", openai_base_url=stub.base_url, openai_model="stub-model")
     assert seed_machine_explanations_job(neuron_ids=[neuron_id], k=2) == {"written": 2, "neurons": 1}
     machine = _machine(db)
     assert len(machine) == 2 and all(e.player_id is None and e.neuron_id == neuron_id for e in machine)
     assert all(e.text and "\n" not in e.text for e in machine)
-    queue = default_queue(redis_client, s)  # rescoring is background work
-    assert queue.count == 1  # one rescore job for the neuron scores its explanations as one batch
-    SimpleWorker([queue], connection=redis_client).work(burst=True)
+    queue = default_queue(redis_client, s)
+    # Scored in the seeding job itself, as one batch: the neuron's bar is known before any
+    # room can serve it (no separate rescore job that might run an hour later).
+    assert queue.count == 0
+    assert not redis_client.sismember(keys.seeding_pending(), neuron_id)  # served from now on
     with db.session() as session:
+        assert baseline_scored(session, neuron_id)
         scored = {sc.explanation_id for sc in session.exec(select(Score)).all()}
         history, _, _ = neuron_history(session, neuron_id, shown=10)
     assert {e.id for e in machine} <= scored and set(player_ids) <= scored
@@ -105,6 +110,8 @@ def test_a_built_campaign_is_queued_for_seeding_unless_turned_off(settings, db, 
     assert [len(j.args[1]) for j in jobs] == [NEURONS_PER_JOB] * (20 // NEURONS_PER_JOB)
     assert all(j.args[2] == 2 for j in jobs) and sorted(n for j in jobs for n in j.args[1]) == ids
     assert default_queue(redis_client, settings).count == len(jobs)
+    # Until its job has seeded and scored it, no room serves a neuron (bar unknown).
+    assert {int(n) for n in redis_client.smembers(keys.seeding_pending())} == set(ids)
 
 
 def test_an_explainer_that_falls_short_is_topped_up_with_the_word_list(settings, db, redis_client, tiny_lm):

@@ -64,6 +64,8 @@ def test_build_job_streams_progress_and_writes_campaign(
     assert progress and progress[-1]["tokens"] == progress[-1]["total"] == SMALL
     assert set(progress[0]) == {"type", "tokens", "total", "tokens_per_s", "eta_s"}
     assert events[-1] == {"type": "done", "campaign": "c1", "neurons": 16}
+    # The latest progress also stays readable for the browser's banner (GET /api/status).
+    assert orjson.loads(redis_client.get(keys.campaign_progress("c1")) or b"{}")["tokens"] == SMALL
     with db.session() as s:
         (info,) = list_campaigns(s)
         assert (info.name, info.model, info.layer, info.neurons_mined, info.status) == (

@@ -108,7 +108,7 @@ def test_concurrent_requests_are_batched_and_each_answered_once(settings, db, re
         assert [e["type"] for e in _events(redis_client, room)].count("score") == 1
     scores = {s.explanation_id: s.score for s in _scores(db)}
     assert len(scores) == 3 and scores[ids[0]] > max(scores[ids[1]], scores[ids[2]])
-    assert redis_client.llen(keys.scoring_requests()) == 0
+    assert redis_client.llen(keys.scoring_ring()) == 0  # every lane emptied
 
 
 def test_waits_for_another_scorer_instead_of_scoring_twice(settings, db, redis_client):

@@ -13,6 +13,7 @@ from config.settings import Settings
 from store.db import Database
 from tests.workers.test_scoring_jobs import _events, _scores, _setup
 from workers import context
+from workers import scoring_lanes as lanes
 from workers.queues import model_queue
 from workers.scoring import enqueue_scoring, get_simulator, score_requests
 from workers.scoring_claims import claim
@@ -30,9 +31,9 @@ def test_a_retry_answers_what_its_dead_attempt_claimed_and_takes_its_guard(
     cfg = context.get_context().settings
     job = enqueue_scoring(redis_client, cfg, good, "room-a")
     batched = enqueue_scoring(redis_client, cfg, other, "room-b")
-    # What a first attempt did before kill -9: took the shared list of request ids, claimed its
+    # What a first attempt did before kill -9: took a batch from the lanes, claimed its
     # request and the batched one, noted them in the job's meta, took its explanation's guard.
-    redis_client.delete(keys.scoring_requests())
+    lanes.take(redis_client, 16)
     claimed = [claim(redis_client, job.args[2]), claim(redis_client, batched.args[2])]
     job.meta["claimed"] = claimed
     job.save_meta()

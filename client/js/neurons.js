@@ -1,0 +1,78 @@
+// The reference's index pages: /neurons lists the campaigns, /neurons/<campaign> its neurons
+// (keyset pages from /api/v1), both with the search box. Search by meaning needs embeddings,
+// which a fresh install computes in the background: until they exist the page falls back to
+// word search and says so, so search works from the first minute.
+import { el } from "./dom.js";
+
+const API = "/api/v1";
+const $ = (id) => document.getElementById(id);
+
+async function getJSON(url) {
+  const response = await fetch(url, { headers: { Accept: "application/json" } });
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(body.message || `HTTP ${response.status}`);
+  return body;
+}
+
+function showError(message) {
+  $("error").textContent = message;
+  $("error").hidden = !message;
+}
+
+const neuronHref = (campaign, index) => `/neurons/${encodeURIComponent(campaign)}/${index}`;
+
+async function campaigns() {
+  $("index-title").textContent = "Browse neurons";
+  $("index-intro").textContent = "Each campaign is one layer of one model, mined from a corpus. Open one to see its neurons and what players explained them as.";
+  const page = await getJSON(`${API}/campaigns?limit=100`);
+  $("index").replaceChildren(...page.items.map((c) => el("li", {},
+    el("a", { href: `/neurons/${encodeURIComponent(c.name)}`, text: c.name }),
+    el("span", { class: "meta", text: ` · ${c.model}, layer ${c.layer} · neurons ${c.neuron_start}–${c.neuron_end - 1} · ${c.status}` }))));
+  if (!page.items.length) $("index").replaceChildren(el("li", { class: "meta", text: "No campaign yet: the first start is still mining one." }));
+}
+
+async function neurons(name, cursor = null) {
+  $("index-title").textContent = name;
+  const c = await getJSON(`${API}/campaigns/${encodeURIComponent(name)}`);
+  $("index-intro").textContent = `${c.model}, layer ${c.layer} · ${c.status}. Pick a neuron to see its clues, explanations and related neurons.`;
+  const page = await getJSON(`${API}/campaigns/${encodeURIComponent(name)}/neurons?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+  const rows = page.items.map((n) => el("li", {},
+    el("a", { href: neuronHref(n.campaign, n.index), text: `neuron ${n.index}` }),
+    el("span", { class: "meta", text: ` · max ${n.max_activation === null ? "–" : Number(n.max_activation).toFixed(2)}` })));
+  if (cursor) $("index").append(...rows); else $("index").replaceChildren(...rows);
+  const more = $("more");
+  more.hidden = !page.next_cursor;
+  more.onclick = () => neurons(name, page.next_cursor).catch((err) => showError(err.message));
+}
+
+async function search(q, mode) {
+  const box = $("search-results");
+  const campaign = decodeURIComponent(location.pathname.split("/")[2] || "");
+  const params = (m) => new URLSearchParams({ q, mode: m, limit: "20", ...(campaign ? { campaign } : {}) });
+  let used = mode;
+  let page = await getJSON(`${API}/search?${params(mode)}`);
+  let note = "";
+  if (mode === "semantic" && !page.items.length) {
+    used = "text";
+    page = await getJSON(`${API}/search?${params("text")}`);
+    note = "No match by meaning yet (new explanations are still being indexed): showing matches by words.";
+  }
+  const items = page.items.map((hit) => {
+    const text = used === "semantic" ? hit.explanation.text : hit.text;
+    return el("li", {}, el("a", { href: neuronHref(hit.neuron.campaign, hit.neuron.index), text: `${hit.neuron.campaign} #${hit.neuron.index}` }), " ", el("q", { text }));
+  });
+  box.replaceChildren(el("h2", { text: `Results for “${q}”` }), note ? el("p", { class: "meta", id: "search-note", text: note }) : "",
+    items.length ? el("ol", {}, items) : el("p", { text: "Nothing found." }));
+  box.hidden = false;
+}
+
+$("search-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const q = $("search-q").value.trim();
+  if (!q) return;
+  showError("");
+  search(q, $("search-mode").value).catch((err) => showError(err.message));
+});
+
+const name = decodeURIComponent(location.pathname.split("/")[2] || "");
+(name ? neurons(name) : campaigns()).catch((err) => showError(err.message));

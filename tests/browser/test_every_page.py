@@ -1,0 +1,114 @@
+"""Every page of the game at 390 px and 1920 px on the real default campaign: no horizontal
+overflow, no console error, no failed request. Pages: lobby, room, teams, boards, profile, the
+tutorial, host console, overlay, the neuron index pages, a neuron page and a search."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import PHONE, GameServer, shoot
+
+WIDE = {"width": 1920, "height": 1080}
+# Elements wider than the viewport (scrolling boxes are fine: their content scrolls inside).
+OVERFLOW_JS = """() => {
+  const w = document.documentElement.clientWidth;
+  const out = [];
+  const sw = document.documentElement.scrollWidth;
+  if (sw > w + 1) out.push(`page scrollWidth ${sw} > ${w}`);
+  for (const node of document.querySelectorAll("body *")) {
+    const r = node.getBoundingClientRect();
+    if (!r.width || !r.height || getComputedStyle(node).visibility === "hidden") continue;
+    let clipped = false;
+    for (let p = node.parentElement; p && p !== document.body; p = p.parentElement) {
+      const o = getComputedStyle(p).overflowX;
+      if (o === "auto" || o === "scroll" || o === "hidden") { clipped = true; break; }
+    }
+    const name = `${node.tagName.toLowerCase()}#${node.id}.${node.className}`;
+    const span = `${Math.round(r.left)}..${Math.round(r.right)}`;
+    if (!clipped && r.right > w + 1) out.push(`${name} ${span}`);
+  }
+  return out.slice(0, 10);
+}"""
+
+
+class Watch:
+    """Console errors and failed requests of one page."""
+
+    def __init__(self, page: Page) -> None:
+        self.problems: list[str] = []
+        page.on(
+            "console", lambda m: self.problems.append(f"console: {m.text}") if m.type == "error" else None
+        )
+        page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
+        page.on("requestfailed", lambda r: self.problems.append(f"failed: {r.url} {r.failure}"))
+        page.on(
+            "response",
+            lambda r: self.problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None,
+        )
+
+
+def check(page: Page, watch: Watch, name: str) -> None:
+    page.wait_for_timeout(400)  # late requests and layout settle
+    overflow = page.evaluate(OVERFLOW_JS)
+    assert not overflow, f"{name}: wider than the viewport: {overflow}"
+    assert not watch.problems, f"{name}: {watch.problems}"
+
+
+@pytest.mark.parametrize("viewport", [PHONE, WIDE], ids=["390px", "1920px"])
+def test_every_page_fits_and_runs_clean(
+    real_page: Callable[..., Page], real_server: GameServer, real_neurons: list[int], viewport: dict[str, Any]
+) -> None:
+    size = f"{viewport['width']}"
+    page = real_page(viewport=viewport)
+    watch = Watch(page)
+    expect(page.locator("#me")).to_contain_text("pts")
+    check(page, watch, "lobby")
+    for link, view in (
+        ("Teams", "teams"),
+        ("Leaderboards", "boards"),
+        ("Profile", "profile"),
+        ("How to play", "learn"),
+    ):
+        page.get_by_role("link", name=link, exact=True).click()
+        expect(page.locator(f"#view-{view}")).to_be_visible()
+        check(page, watch, view)
+    page.goto(real_server.url + "/#/room/everypage")
+    expect(page.locator("#clues .snippet").first).to_be_visible()
+    check(page, watch, "room")
+    if size == "390":
+        shoot(page, "phone-room-fits")
+
+    host = real_page(viewport=viewport, path="/static/host.html")
+    host_watch = Watch(host)
+    host.get_by_role("button", name="Create room").click()
+    expect(host.locator("#console")).to_be_visible()
+    host.locator("[data-cmd=start]").click()
+    expect(host.locator("#host-clues .snippet").first).to_be_visible()
+    expect(host.locator("#live-status")).to_contain_text("Round 1")
+    check(host, host_watch, "host console")
+    shoot(host, f"host-console-{size}")
+    overlay_url = host.locator("#overlay-url").input_value()
+    overlay = real_page(viewport=viewport, path=re.sub(r"^https?://[^/]+", "", overlay_url))
+    overlay_watch = Watch(overlay)
+    expect(overlay.locator("#clues li").first).to_be_visible()
+    check(overlay, overlay_watch, "overlay")
+    shoot(overlay, f"overlay-{size}")
+
+    ref = real_page(viewport=viewport, path="/neurons")
+    ref_watch = Watch(ref)
+    ref.get_by_role("link", name=real_server.settings.default_campaign).click()
+    expect(ref.locator("#index li").first).to_be_visible()
+    check(ref, ref_watch, "campaign index")
+    ref.get_by_label("Search explanations").fill("come")
+    ref.get_by_role("button", name="Search").click()
+    expect(ref.locator("#search-results")).to_be_visible()
+    check(ref, ref_watch, "search")
+    ref.locator("#index li a").first.click()
+    expect(ref.locator("#neuron")).to_be_visible()
+    expect(ref.get_by_role("link", name="Play this neuron")).to_be_visible()
+    check(ref, ref_watch, "neuron page")

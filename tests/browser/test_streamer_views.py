@@ -1,0 +1,71 @@
+"""Streamer rooms on the real default campaign, from every side: the host console (live status,
+audience size, the clues), a player who sees the host named as host, a late fan who is told they
+watch because the room was full (vote, no Submit), a fan who joins as audience on purpose, and
+the overlay that empties when the host closes the room."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import PHONE, shoot
+
+
+def join(page: Page, code: str, audience: bool = False) -> None:
+    expect(page.locator("#me")).to_contain_text("pts")
+    page.get_by_label("Room code").fill(code.lower())
+    if audience:
+        page.get_by_label(re.compile("Join as audience")).check()
+    page.get_by_role("button", name="Join", exact=True).click()
+    expect(page.locator("#view-room")).to_be_visible()
+
+
+def test_host_players_audience_and_overlay(real_page: Callable[..., Page], real_neurons: list[int]) -> None:
+    host = real_page(path="/static/host.html")
+    host.get_by_label("Player cap").fill("1")
+    host.get_by_role("button", name="Create room").click()
+    expect(host.locator("#live-status")).to_contain_text("Not started")
+    host.get_by_role("button", name="Reveal").click()
+    code = (host.locator("#code").text_content() or "").strip()
+    assert re.fullmatch(r"[A-Z]{6}", code), code
+    overlay = real_page(path=re.sub(r"^https?://[^/]+", "", host.locator("#overlay-url").input_value()))
+
+    player = real_page()
+    join(player, code)
+    expect(player.locator("#members .pill.host")).to_have_count(1)  # the host is named as host
+    expect(player.locator("#audience-banner")).to_have_count(0)
+    expect(player.locator("#explain-form")).to_be_visible()
+
+    fan = real_page(viewport=PHONE)
+    join(fan, code)  # the cap is 1: the room is full
+    banner = fan.locator("#audience-banner")
+    expect(banner).to_contain_text("You are watching")
+    expect(banner).to_contain_text("The room was full (1 player)")
+    expect(fan.locator("#explain-form")).to_be_hidden()
+
+    chooser = real_page()
+    join(chooser, code, audience=True)
+    expect(chooser.locator("#audience-banner")).to_contain_text("You chose to join as audience")
+
+    host.locator("[data-cmd=start]").click()
+    expect(host.locator("#live-status")).to_contain_text("Round 1 running")
+    expect(host.locator("#live-audience")).to_have_text("2")
+    expect(host.locator("#host-clues .snippet").first).to_be_visible()
+    expect(fan.locator("#clues .snippet").first).to_be_visible()
+    shoot(fan, "phone-audience")
+    player.get_by_label("This neuron fires on…").fill("the verb come")
+    player.get_by_role("button", name="Submit", exact=True).click()
+    vote = fan.locator("#explanations button.vote").first
+    expect(vote).to_be_enabled()
+    vote.click()
+    expect(overlay.locator("#explanations li")).to_contain_text("the verb come")
+    expect(overlay.locator("#clues li").first).not_to_contain_text("##")
+
+    host.on("dialog", lambda d: d.accept())
+    host.locator("[data-cmd=close_room]").click()
+    expect(overlay.locator("#neuron")).to_have_text("The room is closed. Thanks for watching!")
+    expect(overlay.locator("#clues li")).to_have_count(0)
+    expect(overlay.locator("#explanations li")).to_have_count(0)
+    expect(overlay.locator("#timer")).to_have_text("")
