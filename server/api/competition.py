@@ -252,6 +252,8 @@ def _my_quest(session: Any, quest: Quest, player_id: int, now: datetime) -> dict
 
 def _current_quest(kind: str) -> Callable[[Request, Context], Any]:
     async def current(request: Request, ctx: Context) -> dict[str, Any]:
+        viewer = await current_player(request, ctx)
+
         def read() -> dict[str, Any]:
             now = _now()
             with ctx.db.session() as s:
@@ -259,7 +261,6 @@ def _current_quest(kind: str) -> Callable[[Request, Context], Any]:
                 if quest is None:
                     raise not_found(f"{kind} quest (no campaign is ready yet)")
                 body = _quest_json(quest, now)
-                viewer = current_player(request, ctx)
                 body["mine"] = _my_quest(s, quest, viewer, now) if viewer else None
                 return body
 

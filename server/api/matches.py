@@ -168,7 +168,7 @@ async def _open_match(request: Request, ctx: Context, challenge: Challenge) -> d
 
 
 async def _answer_route(request: Request, ctx: Context, accept: bool) -> dict[str, Any]:
-    player_id = _require_player(request, ctx)
+    player_id = await _require_player(request, ctx)
     cid = str(request.path_params["challenge"])[:32]
     team_id = await in_db(ctx, _captained_team, player_id)
     ttl = ctx.settings.team_challenge_ttl_s
@@ -191,7 +191,7 @@ async def challenge_decline(request: Request, ctx: Context) -> dict[str, Any]:
 async def team_challenges(request: Request, ctx: Context) -> dict[str, Any]:
     """A team's challenges, newest first: members only (the room of a match is theirs)."""
     team_id = int(request.path_params["team_id"])
-    viewer = current_player(request, ctx)
+    viewer = await current_player(request, ctx)
 
     def read() -> dict[str, Any]:
         with ctx.db.session() as s:
