@@ -125,8 +125,8 @@ class RoomKinds:
     def __init__(self, default: RoomKind) -> None:
         self.default = default
         self.kinds: list[RoomKind] = []
-        # Run on every room's scores, whatever its kind (quest credit: the daily neuron counts
-        # wherever it is explained).
+        # Run on every room's scores, whatever its kind (none today: quest credit moved to the
+        # scoring worker); before the kind's own ``on_score``.
         self.every_score: list[ScoreListener] = []
 
     def register(self, kind: RoomKind) -> RoomKind:
