@@ -2,6 +2,7 @@
 // from it. Moves are optimistic: a submit or a vote shows at once as "pending" and is
 // confirmed (or rolled back with an inline error) by the server's events.
 import { $, countUp, drawHistogram, el, fmt, toast } from "./dom.js";
+import { keepFocus } from "./keepfocus.js";
 import { snippet } from "./tokens.js";
 import { scoreReveal } from "./reveal.js";
 
@@ -160,7 +161,7 @@ function vote(id) {
   state.pendingVotes.push(id);
   state.votes[id] = (state.votes[id] || 0) + 1;
   if (state.voteErrors) delete state.voteErrors[id];
-  render();
+  keepFocus(render); // the vote button just pressed is redrawn: focus stays on its explanation
 }
 
 // -- drawing ----------------------------------------------------------------------------

@@ -99,10 +99,16 @@ async function search(event) {
   if (!q) return;
   const box = document.getElementById("search-results");
   try {
-    const page = await getJSON(`${API}/search?${new URLSearchParams({ q, mode, limit: "20" })}`);
+    let page = await getJSON(`${API}/search?${new URLSearchParams({ q, mode, limit: "20" })}`);
+    let used = mode;
+    if (mode === "semantic" && !page.items.length) {
+      // Embeddings of new explanations are still being computed: words find them meanwhile.
+      used = "text";
+      page = await getJSON(`${API}/search?${new URLSearchParams({ q, mode: "text", limit: "20" })}`);
+    }
     const items = page.items.map((hit) => {
-      const text = mode === "semantic" ? hit.explanation.text : hit.text;
-      const value = mode === "semantic" ? hit.similarity : hit.relevance;
+      const text = used === "semantic" ? hit.explanation.text : hit.text;
+      const value = used === "semantic" ? hit.similarity : hit.relevance;
       return el("li", {}, [neuronLink(hit.neuron), ` (${fmt(value, 2)}) `, el("q", { text })]);
     });
     box.replaceChildren(el("h2", { text: `Results for “${q}”` }), items.length ? el("ol", {}, items) : "nothing found");

@@ -67,7 +67,11 @@ ROOM_SQL_THREADS = 8
 
 def enqueue_embedding(r: redis.Redis, settings: Settings, explanation_id: int) -> None:
     """Semantic search finds a new explanation once its embedding exists (a cheap default-queue job)."""
-    default_queue(r, settings).enqueue("workers.reference.embed_explanations_job", [explanation_id])
+    # At the front: an embedding takes milliseconds, and search must not wait behind a first
+    # start's mining, seeding and rescoring jobs (270 once waited behind 146 rescores).
+    default_queue(r, settings).enqueue(
+        "workers.reference.embed_explanations_job", [explanation_id], at_front=True
+    )
 
 
 class RoomService:

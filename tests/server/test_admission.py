@@ -104,8 +104,9 @@ async def test_team_matches_admit_only_their_teams_by_every_way(live_server: Liv
     red = _post(live_server, "/teams", alice, {"name": "Red"})["team"]
     blue = _post(live_server, "/teams", carol, {"name": "Blue"})["team"]
     asked = _post(live_server, "/matches", alice, {"teams": [red["id"], blue["id"]], "rounds": 1})
-    accepted = _post(live_server, f"/matches/challenges/{asked['challenge']['id']}/accept", carol, {})
-    room = accepted["match"]["room"]
+    # The match opens when Blue's captain accepts (issue 16/17: no match without consent).
+    match = _post(live_server, f"/matches/challenges/{asked['challenge']['id']}/accept", carol, {})
+    room = match["match"]["room"]
 
     # Eve is in no team: refused by a join and by a reconnect alike (the reconnect was the hole).
     assert await by_join(live_server, eve, room) == ("error", "not_in_match")
