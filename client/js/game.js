@@ -1,7 +1,8 @@
 // The room: state kept from the protocol's events (docs/protocol.md) and the puzzle view drawn
 // from it. Moves are optimistic: a submit or a vote shows at once as "pending" and is
 // confirmed (or rolled back with an inline error) by the server's events.
-import { $, countUp, el, fmt, toast } from "./dom.js";
+import { $, countUp, drawHistogram, el, fmt, toast } from "./dom.js";
+import { keepFocus } from "./keepfocus.js";
 import { shown, snippet } from "./tokens.js";
 import { scoreReveal } from "./reveal.js";
 import { fitBadge, reasonText } from "./fit.js";
@@ -175,7 +176,7 @@ function vote(id) {
   state.pendingVotes.push(id);
   state.votes[id] = (state.votes[id] || 0) + 1;
   if (state.voteErrors) delete state.voteErrors[id];
-  render();
+  keepFocus(render); // the vote button just pressed is redrawn: focus stays on its explanation
 }
 
 // -- drawing ----------------------------------------------------------------------------
@@ -297,24 +298,6 @@ async function loadNeuronStats(neuron) {
     );
     drawHistogram($("histogram"), s.histogram);
   } catch { drawHistogram($("histogram"), null); }
-}
-
-export function drawHistogram(svg, histogram) {
-  const counts = (histogram && histogram.counts) || [];
-  const NS = "http://www.w3.org/2000/svg";
-  svg.replaceChildren();
-  if (!counts.length) { const t = document.createElementNS(NS, "text"); t.setAttribute("x", "150"); t.setAttribute("y", "44"); t.setAttribute("text-anchor", "middle"); t.textContent = "no histogram yet"; svg.append(t); return; }
-  const top = Math.max(1, ...counts.map((c) => Math.log1p(c)));
-  const w = 300 / counts.length;
-  counts.forEach((c, i) => {
-    const h = (76 * Math.log1p(c)) / top;
-    const r = document.createElementNS(NS, "rect");
-    r.setAttribute("x", String(i * w)); r.setAttribute("y", String(80 - h));
-    r.setAttribute("width", String(Math.max(1, w - 1))); r.setAttribute("height", String(h));
-    const title = document.createElementNS(NS, "title"); title.textContent = `${c} tokens`; r.append(title);
-    svg.append(r);
-  });
-  svg.setAttribute("aria-label", `activation histogram (log scale), ${counts.length} bins`);
 }
 
 export { feed, countUp };

@@ -1,11 +1,11 @@
 // The stream overlay: read-only view of a streamer room (no controls, nothing to click).
-import { Connection } from "./protocol.js";
+import { Connection } from "./connection.js";
+import { $ } from "./dom.js";
 import { shown } from "./tokens.js";
 
 const params = new URLSearchParams(location.search);
 const overlayToken = params.get("overlay");
 const roomCode = params.get("room");
-const $ = (id) => document.getElementById(id);
 
 const view = { closed: false, room: null, neuron: null, clues: [], explanations: new Map(), votes: {}, tally: {}, deadline: null, paused: false };
 
@@ -163,5 +163,6 @@ setInterval(() => {
   $("timer").textContent = view.paused ? "paused" : left === null ? "" : `${left}s`;
 }, 250);
 
-const conn = new Connection(onEvent, (status) => { $("status").textContent = status === "online" ? "" : status; });
+const onStatus = (status) => { $("status").textContent = status === "online" ? "" : status; };
+const conn = new Connection({ onEvent, onStatus, rejoin: false }); // it enters by ``watch`` each time
 conn.open();

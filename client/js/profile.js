@@ -54,6 +54,13 @@ function historyRow(h) {
     el("span", { class: "score" }, h.score === null || h.score === undefined ? "—" : fitBadge(h.score)));
 }
 
+// A badge's description says what was done ("Wrote a first explanation."); a locked one says
+// what to do.
+const VERBS = { wrote: "write", solved: "solve", earned: "earn", won: "win" };
+function howTo(description) {
+  return description.replace(/^(\w+)/, (w) => VERBS[w.toLowerCase()] || w.toLowerCase());
+}
+
 function badgeList(earned, locked) {
   return el("ul", { class: "badges" },
     earned.map((b) => el("li", { class: "badge", title: b.description },
@@ -61,7 +68,7 @@ function badgeList(earned, locked) {
       el("strong", { text: b.title }), el("span", { class: "small muted", text: b.description }))),
     locked.map((b) => el("li", { class: "badge locked", "data-code": b.code },
       el("span", { class: "badge-icon", "aria-hidden": "true", text: "🔒" }),
-      el("strong", { text: b.title }), el("span", { class: "small muted", text: `To earn: ${b.description.replace(/\.$/, "").replace(/^./, (c) => c.toLowerCase())}.` }))));
+      el("strong", { text: b.title }), el("span", { class: "small muted", text: `To earn: ${howTo(b.description)}` }))));
 }
 
 // -- the account ---------------------------------------------------------------------------
@@ -99,7 +106,9 @@ function accountCard(me) {
     location.reload(); // the socket reconnects as the account
   }, "Log in");
   const register = credentials("register", async (login, password) => {
-    await session("/api/register", { login, password });
+    const data = await session("/api/register", { login, password });
+    // Register rotates the session: the guest token stops working, the account's comes back.
+    if (data.token) localStorage.setItem("nq.token", data.token);
     toast("Account saved: log in with it on any device", "good");
     location.reload();
   }, "Save my account");
@@ -116,7 +125,7 @@ function accountCard(me) {
     el("div", { class: "grid-2" },
       registered ? null : el("div", {}, el("h3", { text: "Save an account" }), register),
       el("div", {}, el("h3", { text: registered ? "Switch account" : "Already have one? Log in" }), signIn)),
-    logout);
+    registered ? logout : null);
 }
 
 export async function showProfile(me, onPoints = () => {}) {

@@ -7,42 +7,19 @@ a kind's own messages (a streamer host's) go to the kind that declares them.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
 
-import redis
-import redis.asyncio as aioredis
 from starlette.concurrency import run_in_threadpool
 
-from config.settings import Settings
 from rooms.puzzle_room import RoomError
 from server.api.sessions import clean_name
+from server.context import AppContext
 from server.hub.connection import Connection
-from server.hub.fanout import Hub
-from server.hub.guests import GuestBatcher
 from server.live.room_kinds import Way
-from server.live.room_service import RoomService
 from server.wire import game_protocol as gp
 from server.wire import protocol as p
-from store.db import DATABASE_DOWN, Database
+from store.db import DATABASE_DOWN
 from store.players import rename as rename_player
 from workers.advanced_requests import enqueue_test_text
-
-
-@dataclass
-class AppContext:
-    """Everything the handlers need, built once per app by server/app.py."""
-
-    settings: Settings
-    db: Database
-    r: aioredis.Redis
-    r_sync: redis.Redis
-    service: RoomService
-    hub: Hub
-    limits: p.Limits
-    guests: GuestBatcher = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.guests = GuestBatcher(self.db)  # new guests, committed in batches (server/hub/guests.py)
 
 
 def _room_of(conn: Connection) -> str:

@@ -42,6 +42,7 @@ from rooms.puzzle_room import Puzzle, PuzzleRoom, RoomError, RoomState, Timing
 from rooms.round_result import on_score, result_events
 from server.live.earning import EarningSlots
 from server.live.member_leases import MemberLeases
+from server.live.room_expiry import expire_empty_room, keep_room
 from server.live.room_kinds import RoomKind, RoomKinds
 from server.live.room_lock import FencedWrites, RoomLock, held_token
 from server.live.room_members import NO_CHANGE, RoomMembers
@@ -73,7 +74,11 @@ ROOM_SQL_THREADS = 8
 
 def enqueue_embedding(r: redis.Redis, settings: Settings, explanation_id: int) -> None:
     """Semantic search finds a new explanation once its embedding exists (a cheap default-queue job)."""
-    default_queue(r, settings).enqueue("workers.reference.embed_explanations_job", [explanation_id])
+    # At the front: an embedding takes milliseconds, and search must not wait behind a first
+    # start's mining, seeding and rescoring jobs (270 once waited behind 146 rescores).
+    default_queue(r, settings).enqueue(
+        "workers.reference.embed_explanations_job", [explanation_id], at_front=True
+    )
 
 
 class RoomService:
@@ -218,6 +223,8 @@ class RoomService:
     async def join(self, room_id: str, player_id: int, name: str) -> None:
         changed = await self.members.join(room_id, player_id, name) != NO_CHANGE
         # The player is a member from here on: what follows must not fail the join.
+        if changed:
+            await keep_room(self.r, room_id)  # no longer empty: its keys stop expiring
         await self.r.set(keys.player_room(player_id), room_id, ex=PLAYER_ROOM_TTL_S)
         try:
             if changed and (await self.load(room_id, members=False)).arm_lobby_wanted():
@@ -229,14 +236,16 @@ class RoomService:
         """One connection of the player leaves; ``every_connection``: a kick or a ban."""
         changed = await self.members.leave(room_id, player_id, every_connection=every_connection)
         if changed != NO_CHANGE and await self.members.count(room_id) == 0:
-            async with self.locked(room_id) as room:
-                room.rest_if_empty()
+            await self._rest(room_id)
         elif changed != NO_CHANGE:
             await self.end_if_all_done(room_id)  # the one who left may have been the last one waited for
 
     async def _rest(self, room_id: str) -> None:
+        """The room is empty (its last member left, or died with its process): it rests, and its
+        keys expire unless someone joins (server/live/room_expiry.py)."""
         async with self.locked(room_id) as room:
             room.rest_if_empty()
+        await expire_empty_room(self.r, room_id, self.settings.empty_room_ttl_s)
 
     async def forget_room(self, player_id: int) -> None:
         await self.r.delete(keys.player_room(player_id))
