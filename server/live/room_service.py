@@ -350,8 +350,15 @@ class RoomService:
             if await self.members.count(room_id):
                 await self._arm_lobby(room_id)
             return
-        if not room.is_due(self.clock()):
+        if not room.is_due(self.clock()) or self.turns.busy(room_id):
             return
+        # The puzzle is picked before the lock is taken: a pick is SQL over every member's
+        # history, and 200 rooms starting their rounds at once (a join storm) queued their picks
+        # on the room SQL threads while holding their locks, past the moves' 15 s wait.
+        picked: list[Puzzle | None] = []  # empty: not picked yet
+        if room.wants_puzzle(self.clock()):
+            members = list(await self.members.all(room_id))
+            picked.append(await self._sql(self._pick_puzzle, members, room.state.recent, room_id))
         async with self.locked_if_free(room_id) as locked_room:
             if locked_room is None:
                 return  # another task is moving the room; the next tick tries again
@@ -359,9 +366,12 @@ class RoomService:
             for _ in range(4):  # reveal -> lobby -> next puzzle can happen in one tick
                 now = self.clock()
                 if room.wants_puzzle(now):
-                    puzzle = await self._sql(
-                        self._pick_puzzle, list(room.state.members), room.state.recent, room_id
-                    )
+                    if picked:
+                        puzzle = picked.pop()
+                    else:  # the round ended and the next begins within this tick: pick here
+                        puzzle = await self._sql(
+                            self._pick_puzzle, list(room.state.members), room.state.recent, room_id
+                        )
                     if puzzle is None:
                         campaign = self.settings.default_campaign
                         await self.emit(
