@@ -234,10 +234,6 @@ def leaderboard(board: str, period: str = "all") -> str:
     return _key("lb", board, period)
 
 
-def leaderboard_meta(board: str, period: str = "all") -> str:
-    return _key("lb", board, period, "meta")
-
-
 def leaderboard_members(board: str, period: str = "all") -> str:
     """Hash: member id -> its entry in ``leaderboard(board, period)`` (the entry carries the tie-break)."""
     return _key("lb", board, period, "members")
@@ -277,3 +273,8 @@ def scheduler_lease() -> str:
 
 def scheduler_heartbeat() -> str:
     return _key("scheduler", "heartbeat")
+
+
+def limiter_prefix() -> str:
+    """Prefix of the keys the ``limits`` package keeps for failed-attempt limits (server/api/attempts.py)."""
+    return _key("limits")

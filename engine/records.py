@@ -59,8 +59,3 @@ def normalize(activations: Sequence[float], max_activation: float) -> list[int]:
     if max_activation <= 0:
         return [0 for _ in activations]
     return [min(10, math.floor(10 * max(0.0, a) / max_activation)) for a in activations]
-
-
-def normalize_records(records: Sequence[ActivationRecord]) -> list[list[int]]:
-    m = max_over(records)
-    return [normalize(r.activations, m) for r in records]

@@ -73,11 +73,6 @@ def add_vote(session: Session, explanation_id: int, player_id: int) -> bool:
     return True
 
 
-def vote_count(session: Session, explanation_id: int) -> int:
-    total = session.exec(select(func.count()).select_from(Vote).where(Vote.explanation_id == explanation_id))
-    return int(total.one())
-
-
 def best_scores(session: Session, explanation_ids: Iterable[int]) -> dict[int, float]:
     """Each explanation's best score over every simulator version that scored it."""
     ids = list(explanation_ids)

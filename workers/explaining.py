@@ -116,6 +116,10 @@ def seed_machine_explanations_job(
                 seeded.append(neuron_id)
                 _score_baseline(neuron_id)
             ctx.redis.srem(keys.seeding_pending(), neuron_id)  # seeded and scored: serve it
+        if written:  # search finds machine explanations too: embed them next, not after the backlog
+            default_queue(ctx.redis, ctx.settings).enqueue(
+                "workers.reference.embed_explanations_job", None, at_front=True
+            )
         return {"written": written, "neurons": len(seeded)}
     finally:
         if ids:  # whatever happened, no neuron stays hidden for good (the SQL check remains)

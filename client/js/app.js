@@ -1,7 +1,7 @@
 // The browser client's entry point: one connection, a hash router over the views, and the
 // lobby's forms. Every screen is drawn from the protocol's events (docs/protocol.md) or the
 // /api/v1 JSON; see game.js (the room), onboarding.js, quests.js, boards.js, teams.js, profile.js.
-import { GameConnection } from "./connection.js";
+import { Connection } from "./connection.js";
 import { $, el, toast } from "./dom.js";
 import { bindConnection, handlers, render, state, submitExplanation, testText, tickTimer } from "./game.js";
 import { keepDestination, onboarded, startOnboarding, takeDestination } from "./onboarding.js";
@@ -46,7 +46,7 @@ function route() {
 }
 
 // Streamer rooms have four-letter codes without vowels (and none of I L O U V Y).
-const STREAMER_CODE = /^[BCDFGHJKMNPQRSTWXZ]{4}$/i;
+const STREAMER_CODE = /^[BCDFGHJKMNPQRSTWXZ]{6}$/i;
 
 function joinRoom(id) {
   const code = id.replace(/[\s-]/g, "");
@@ -79,7 +79,7 @@ function updateMe() {
   if (document.activeElement !== $("country") && state.me.country) $("country").value = state.me.country;
 }
 
-const conn = new GameConnection({
+const conn = new Connection({
   onEvent(e) {
     const firstWelcome = e.type === "welcome" && !state.me;
     (handlers[e.type] || (() => {}))(e);
@@ -116,7 +116,7 @@ $("join-form").onsubmit = (ev) => {
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(code)) { $("join-error").textContent = "A room code is letters, digits, - or _."; return; }
   $("join-error").textContent = "";
   if ($("join-watch").checked) {
-    if (!STREAMER_CODE.test(code)) { $("join-error").textContent = "Only streamer rooms (4-letter codes) have an audience."; return; }
+    if (!STREAMER_CODE.test(code)) { $("join-error").textContent = "Only streamer rooms (6-letter codes) have an audience."; return; }
     sessionStorage.setItem(WATCH_KEY, code.toUpperCase());
   }
   enterRoom(code);

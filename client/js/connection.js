@@ -1,6 +1,8 @@
-// The game's websocket: keeps the session token and the last room version, reconnects by
-// itself with exponential backoff and jitter, and resumes with ?token=T&since=V&room=R so the
-// server replays exactly what was missed (or sends a resync snapshot).
+// The one websocket client of every page (game, host console, overlay): keeps the session token
+// and the last room version, reconnects by itself with exponential backoff and jitter, and
+// resumes with ?since=V&room=R so the server replays exactly what was missed (or sends a resync
+// snapshot). The token goes in Sec-WebSocket-Protocol, never in the URL (URLs end up in logs).
+// The wire constants it uses are in protocol.js.
 import { FATAL_CLOSES, PROTOCOL } from "./protocol.js";
 
 const BASE_DELAY_MS = 400;
@@ -15,10 +17,15 @@ export function backoffDelay(attempt, random = Math.random) {
   return Math.round(ceiling / 2 + random() * (ceiling / 2)); // "equal jitter"
 }
 
-export class GameConnection {
-  constructor({ onEvent, onStatus }) {
+export class Connection {
+  // onEvent(event); onStatus(status, detail): "connecting" | "reconnecting" | "online" |
+  // "offline" (detail: ms until the next try) | "closed". rejoin: false for a page that enters
+  // its room by its own message after every welcome (the overlay's ``watch``), so that a
+  // reconnect never enters it another way.
+  constructor({ onEvent, onStatus, rejoin = true }) {
     this.onEvent = onEvent;
     this.onStatus = onStatus;
+    this.rejoin = rejoin;
     this.token = localStorage.getItem("nq.token");
     this.room = null;
     this.v = null;
@@ -28,11 +35,15 @@ export class GameConnection {
     this.stopped = false;
   }
 
+  // The token travels in Sec-WebSocket-Protocol, never in the URL (URLs end up in logs).
+  subprotocols() {
+    return this.token ? ["nq.v1", `nq.token.${this.token}`] : ["nq.v1"];
+  }
+
   url() {
     const proto = location.protocol === "https:" ? "wss" : "ws";
     const params = new URLSearchParams({ format: "json", protocol: String(PROTOCOL.PROTOCOL_VERSION) });
-    if (this.token) params.set("token", this.token);
-    if (this.token && this.room && this.v !== null) {
+    if (this.rejoin && this.token && this.room && this.v !== null) {
       params.set("since", String(this.v));
       params.set("room", this.room);
     }
@@ -45,7 +56,7 @@ export class GameConnection {
 
   open() {
     this.onStatus(this.attempt ? "reconnecting" : "connecting", this.attempt);
-    const ws = new WebSocket(this.url());
+    const ws = new WebSocket(this.url(), this.subprotocols());
     this.ws = ws;
     ws.onopen = () => {
       this.attempt = 0;

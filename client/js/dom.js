@@ -1,5 +1,6 @@
-// Small DOM helpers. Player text only ever goes through textContent (the "text" prop or a
-// string child, which append() inserts as a text node), never innerHTML.
+// DOM helpers and charts shared by every page (game, host console, overlay, neuron page).
+// Player text only ever goes through textContent (the "text" prop or a string child, which
+// append() inserts as a text node), never innerHTML.
 
 export const $ = (id) => document.getElementById(id);
 
@@ -47,4 +48,32 @@ export function countUp(node, target, digits = 2, ms = 700) {
     if (t < 1) requestAnimationFrame(step);
   };
   requestAnimationFrame(step);
+}
+
+// An activation histogram as SVG bars in a 300x80 box: "log" (the game's: a few hot tokens
+// stay visible beside thousands of quiet ones) or "linear" (the neuron page's).
+export function drawHistogram(svg, histogram, { scale = "log" } = {}) {
+  const counts = (histogram && histogram.counts) || [];
+  const NS = "http://www.w3.org/2000/svg";
+  svg.replaceChildren();
+  if (!counts.length) {
+    const t = document.createElementNS(NS, "text");
+    t.setAttribute("x", "150"); t.setAttribute("y", "44"); t.setAttribute("text-anchor", "middle");
+    t.textContent = "no histogram yet";
+    svg.append(t);
+    return;
+  }
+  const size = scale === "log" ? (c) => Math.log1p(c) : (c) => c;
+  const full = scale === "log" ? 76 : 78;
+  const top = Math.max(1, ...counts.map(size));
+  const w = 300 / counts.length;
+  counts.forEach((c, i) => {
+    const h = (full * size(c)) / top;
+    const r = document.createElementNS(NS, "rect");
+    r.setAttribute("x", String(i * w)); r.setAttribute("y", String(80 - h));
+    r.setAttribute("width", String(Math.max(1, w - 1))); r.setAttribute("height", String(h));
+    const title = document.createElementNS(NS, "title"); title.textContent = `${c} tokens`; r.append(title);
+    svg.append(r);
+  });
+  svg.setAttribute("aria-label", `activation histogram (${scale} scale), ${counts.length} bins`);
 }

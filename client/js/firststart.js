@@ -24,12 +24,12 @@ function draw() {
   if (!p) { if (banner) banner.remove(); return; }
   if (!banner) {
     banner = el("div", { id: "preparing", class: "preparing", role: "status", "aria-live": "polite" },
-      el("p", { id: "preparing-text" }), el("div", { class: "bar", "aria-hidden": "true" }, el("span", {})),
+      el("p", { id: "preparing-text" }), el("div", { class: "progress", "aria-hidden": "true" }, el("span", {})),
       el("p", { class: "small muted", text: "The first start reads the bundled texts once to find what each neuron fires on. Quick play, the daily and the weekly open when it is done." }));
     $("main").prepend(banner);
   }
   $("preparing-text").textContent = preparingText(p);
-  banner.querySelector(".bar span").style.width = `${p.percent}%`;
+  banner.querySelector(".progress span").style.width = `${p.percent}%`;
 }
 
 async function check(onReady) {

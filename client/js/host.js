@@ -1,9 +1,9 @@
 // The host console: create a streamer room, run it, moderate it. The server enforces every
 // right; this page only offers the buttons.
-import { Connection } from "./protocol.js";
+import { Connection } from "./connection.js";
+import { $, el } from "./dom.js";
 import { snippet } from "./tokens.js";
 
-const $ = (id) => document.getElementById(id);
 const state = { room: sessionStorage.getItem("nq.host.room"), host: null, code: null, revealed: false, members: [], explanations: new Map(), deadline: null, paused: false,
   started: false, phase: "lobby", round: 0, audience: 0, neuron: null, clues: [] };
 
@@ -26,14 +26,11 @@ function renderClues() {
   const max = state.neuron ? state.neuron.max_activation : 1;
   $("host-clues").replaceChildren(...(state.clues.length
     ? state.clues.map((c, i) => snippet(c.tokens, c.activations, max, { maxIndex: c.max_index, label: `clue ${i + 1}` }))
-    : [Object.assign(document.createElement("p"), { className: "muted", textContent: "Press Start: the first neuron's clues appear here." })]));
+    : [el("p", { class: "muted", text: "Press Start: the first neuron's clues appear here." })]));
 }
 
 function button(label, onClick, cls) {
-  const b = document.createElement("button");
-  b.type = "button"; b.textContent = label; b.onclick = onClick;
-  if (cls) b.className = cls;
-  return b;
+  return el("button", { type: "button", text: label, onclick: onClick, class: cls });
 }
 
 function renderCode() {
@@ -152,5 +149,5 @@ setInterval(() => {
   if (!$("console").hidden) renderLive();
 }, 250);
 
-const conn = new Connection(onEvent, (s) => { $("status").textContent = s; });
+const conn = new Connection({ onEvent, onStatus: (status) => { $("status").textContent = status; } });
 conn.open();

@@ -1,23 +1,8 @@
 // The neuron page: everything comes from /api/v1; text from players is only ever set as
 // textContent (never innerHTML), so an explanation cannot inject markup.
-"use strict";
+import { drawHistogram, el, fmt } from "./dom.js";
 
 const API = "/api/v1";
-
-function el(tag, props = {}, children = []) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(props)) {
-    if (key === "text") node.textContent = value;
-    else if (key === "style") node.setAttribute("style", value);
-    else node.setAttribute(key, value);
-  }
-  for (const child of children) node.append(child);
-  return node;
-}
-
-function fmt(x, digits = 3) {
-  return x === null || x === undefined ? "–" : Number(x).toFixed(digits);
-}
 
 function when(iso) {
   return iso ? new Date(iso).toLocaleString() : "";
@@ -43,42 +28,25 @@ function neuronLink(ref) {
 
 function renderRecord(record) {
   const line = el("div", { class: "record" });
-  record.tokens.forEach((token, i) => {
-    const span = el("span", {
+  // The server's display text carries the spaces (engine/display_text.py); special tokens are empty.
+  const display = Array.isArray(record.display) && record.display.length === record.tokens.length ? record.display : record.tokens;
+  display.forEach((token, i) => {
+    if (token === "") return;
+    line.append(el("span", {
       class: i === record.max_index ? "tok max" : "tok",
       style: `--shade:${record.shades[i] / 10}`,
-      title: `activation ${fmt(record.activations[i])}`,
-      text: token.replace(/^##/, ""),
-    });
-    line.append(span);
-    // WordPiece tokens carry no spaces: put one between words, none inside a word.
-    const next = record.tokens[i + 1];
-    if (next !== undefined && !next.startsWith("##") && !/^\s/.test(next) && !/\s$/.test(token)) line.append(" ");
+      title: `activation ${fmt(record.activations[i], 3)}`,
+      text: token,
+    }));
   });
   return line;
 }
 
-function renderHistogram(svg, histogram) {
-  const counts = (histogram && histogram.counts) || [];
-  svg.replaceChildren();
-  const top = Math.max(1, ...counts);
-  const width = 300 / Math.max(1, counts.length);
-  counts.forEach((count, i) => {
-    const h = (78 * count) / top;
-    const bar = document.createElementNS("http://www.w3.org/2000/svg", "rect");
-    bar.setAttribute("x", String(i * width));
-    bar.setAttribute("y", String(80 - h));
-    bar.setAttribute("width", String(Math.max(1, width - 1)));
-    bar.setAttribute("height", String(h));
-    svg.append(bar);
-  });
-}
-
 function renderExplanation(e) {
   const best = e.best_score;
-  const score = best ? `${fmt(best.score)} (${best.simulator} ${best.version})` : "not scored yet";
+  const score = best ? `${fmt(best.score, 3)} (${best.simulator} ${best.version})` : "not scored yet";
   return el("li", {}, [
-    el("span", { class: "score", text: best ? fmt(best.score) : "–" }),
+    el("span", { class: "score", text: best ? fmt(best.score, 3) : "–" }),
     el("span", { text: e.text }),
     el("div", {
       class: "meta",
@@ -101,14 +69,14 @@ function renderPage(page) {
   const stats = document.getElementById("stats");
   stats.replaceChildren();
   for (const [label, value] of [
-    ["max activation", fmt(page.stats.max_activation)],
-    ["mean activation", fmt(page.stats.mean_activation)],
+    ["max activation", fmt(page.stats.max_activation, 3)],
+    ["mean activation", fmt(page.stats.mean_activation, 3)],
     ["fires on", `${fmt(100 * page.stats.firing_frequency, 2)}% of tokens`],
     ["explanations", String(page.explanation_count)],
   ]) {
     stats.append(el("dt", { text: label }), el("dd", { text: value }));
   }
-  renderHistogram(document.getElementById("histogram"), page.stats.histogram);
+  drawHistogram(document.getElementById("histogram"), page.stats.histogram, { scale: "linear" });
   document.getElementById("explanations").replaceChildren(...page.explanations.map(renderExplanation));
   document.getElementById("top-records").replaceChildren(...page.top_records.map(renderRecord));
   document.getElementById("random-records").replaceChildren(...page.random_records.map(renderRecord));
@@ -130,10 +98,16 @@ async function search(event) {
   if (!q) return;
   const box = document.getElementById("search-results");
   try {
-    const page = await getJSON(`${API}/search?${new URLSearchParams({ q, mode, limit: "20" })}`);
+    let page = await getJSON(`${API}/search?${new URLSearchParams({ q, mode, limit: "20" })}`);
+    let used = mode;
+    if (mode === "semantic" && !page.items.length) {
+      // Embeddings of new explanations are still being computed: words find them meanwhile.
+      used = "text";
+      page = await getJSON(`${API}/search?${new URLSearchParams({ q, mode: "text", limit: "20" })}`);
+    }
     const items = page.items.map((hit) => {
-      const text = mode === "semantic" ? hit.explanation.text : hit.text;
-      const value = mode === "semantic" ? hit.similarity : hit.relevance;
+      const text = used === "semantic" ? hit.explanation.text : hit.text;
+      const value = used === "semantic" ? hit.similarity : hit.relevance;
       return el("li", {}, [neuronLink(hit.neuron), ` (${fmt(value, 2)}) `, el("q", { text })]);
     });
     box.replaceChildren(el("h2", { text: `Results for “${q}”` }), items.length ? el("ol", {}, items) : "nothing found");

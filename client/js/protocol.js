@@ -23,6 +23,7 @@ export const PROTOCOL = Object.freeze({
   ERR_NOT_IN_ROOM: "not_in_room",
   ERR_WRONG_PHASE: "wrong_phase",
   ERR_ALREADY_SUBMITTED: "already_submitted",
+  ERR_STALE_PUZZLE: "stale_puzzle",
   ERR_DOUBLE_VOTE: "double_vote",
   ERR_OWN_VOTE: "own_vote",
   ERR_BUSY_ELSEWHERE: "busy_elsewhere",
@@ -54,58 +55,3 @@ export const PROTOCOL = Object.freeze({
 
 // Close codes after which reconnecting with the same token is pointless.
 export const FATAL_CLOSES = new Set([PROTOCOL.CLOSE_BAD_TOKEN, PROTOCOL.CLOSE_UNSUPPORTED_VERSION]);
-
-// A connection that keeps the token and the last room version, and reconnects with
-// ?token=T&since=V so the server replays what was missed.
-export class Connection {
-  constructor(onEvent, onStatus) {
-    this.onEvent = onEvent;
-    this.onStatus = onStatus;
-    this.token = localStorage.getItem("nq.token");
-    this.v = null;
-    this.retry = 500;
-  }
-
-  url() {
-    const proto = location.protocol === "https:" ? "wss" : "ws";
-    const params = new URLSearchParams({ format: "json", protocol: String(PROTOCOL.PROTOCOL_VERSION) });
-    if (this.token) params.set("token", this.token);
-    if (this.token && this.v !== null) params.set("since", String(this.v));
-    return `${proto}://${location.host}/ws?${params}`;
-  }
-
-  open() {
-    this.onStatus("connecting");
-    const ws = new WebSocket(this.url());
-    this.ws = ws;
-    ws.onopen = () => { this.retry = 500; this.onStatus("online"); };
-    ws.onmessage = (msg) => {
-      const event = JSON.parse(msg.data);
-      if (typeof event.v === "number") this.v = event.v;
-      if (event.type === "welcome") {
-        this.token = event.token;
-        localStorage.setItem("nq.token", event.token);
-      }
-      if (event.type === "ping") this.send({ type: "pong", t: event.t });
-      this.onEvent(event);
-    };
-    ws.onclose = (e) => {
-      if (e.code === PROTOCOL.CLOSE_BAD_TOKEN) {
-        localStorage.removeItem("nq.token");
-        this.token = null;
-        this.v = null;
-      }
-      this.onStatus(`offline (${e.code})`);
-      if (e.code !== PROTOCOL.CLOSE_UNSUPPORTED_VERSION) {
-        setTimeout(() => this.open(), this.retry);
-        this.retry = Math.min(this.retry * 2, 10000);
-      }
-    };
-  }
-
-  send(message) {
-    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(message));
-  }
-
-  forgetRoom() { this.v = null; }
-}

@@ -63,7 +63,9 @@ function drawDaily(box, q, onPlay) {
       el("p", { class: "good", id: "daily-done", text: "Done for today ✓" }),
       el("div", { class: "quest-result", id: "daily-result" },
         el("span", {}, el("strong", { text: `${mine.points}/${q.max_points}` }), " points"),
-        el("span", {}, el("strong", { text: mine.rank ? `#${mine.rank}` : "–" }), ` of ${mine.players} so far`)),
+        mine.rank
+          ? el("span", {}, el("strong", { text: `#${mine.rank}` }), ` of ${mine.players} so far`)
+          : el("span", { class: "muted", text: "rank so far: as soon as your explanation is scored" })),
       streakLine(mine.streak),
       el("div", { class: "row" },
         el("button", { class: "primary", type: "button", id: "share-daily", text: "Share your result", onclick: () => shareDaily(q.id, out) }),

@@ -1,6 +1,6 @@
 """What every /api/v1 request passes through: API key check, rate limit, parameter parsing, errors.
 
-Errors are JSON ``{"error": code, "message": text}`` (as in server/api/session_routes.py) with a 4xx
+Errors are JSON ``{"error": code, "message": text}`` (``error``, also the session routes' one) with a 4xx
 status; a read never changes anything, so a refused request loses nothing.
 """
 
@@ -8,19 +8,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
-import redis
-import redis.asyncio as aioredis
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from config.settings import Settings
 from server.api.apikeys import find_key
 from server.api.ratelimit import Bucket, take
-from store.db import Database
+from server.context import AppContext
 from store.pagination import MAX_LIMIT, BadCursor
 from store.search import BadQuery
 
@@ -28,19 +25,13 @@ API_KEY_HEADER = "x-api-key"
 MAX_ID = 2**31 - 1
 
 
-class Context(Protocol):
-    """The part of server.hub.handlers.AppContext (``app.state.ctx``) these routes use."""
-
-    settings: Settings
-    db: Database
-    r: aioredis.Redis
-    r_sync: redis.Redis
+Context = AppContext  # ``app.state.ctx``: one type for the hub and every route (server/context.py)
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+        self.status, self.code, self.message, self.headers = status, code, message, headers
 
 
 class JSON(Response):
@@ -100,7 +91,19 @@ def str_param(request: Request, name: str, max_len: int, *, required: bool = Fal
 # -- the wrapper ------------------------------------------------------------------------
 async def _bucket(ctx: Context, request: Request) -> Bucket:
     secret = request.headers.get(API_KEY_HEADER)
+    ip = request.client.host if request.client else "unknown"
     if secret is not None:
+        # Wrong keys are limited per address (server/api/attempts.py): keys cannot be guessed.
+        limit = getattr(request.app.state, "attempts", None)
+        failures = limit.api_key_address if limit is not None else None
+        wait = await failures.retry_after(ip) if failures is not None else 0
+        if wait:
+            raise ApiError(
+                429,
+                "rate_limited",
+                f"too many wrong API keys; try again in {wait} s",
+                {"Retry-After": str(wait)},
+            )
 
         def lookup() -> Any:
             with ctx.db.session() as session:
@@ -108,11 +111,12 @@ async def _bucket(ctx: Context, request: Request) -> Bucket:
 
         key = await run_in_threadpool(lookup)
         if key is None:
+            if failures is not None:
+                await failures.failed(ip)
             raise ApiError(
                 401, "bad_api_key", "unknown or revoked API key (omit the header for anonymous use)"
             )
         return Bucket("key", str(key.id), key.rate_per_s, key.burst)
-    ip = request.client.host if request.client else "unknown"
     return Bucket("anon", ip, ctx.settings.api_anon_rate_per_s, ctx.settings.api_anon_burst)
 
 
@@ -147,7 +151,7 @@ def guarded(
             body = await handler(request, ctx)
             return JSON(body, headers=headers)
         except ApiError as exc:
-            return error(exc.status, exc.code, exc.message)
+            return error(exc.status, exc.code, exc.message, exc.headers)
         except (BadCursor, BadQuery) as exc:
             return error(400, "bad_parameter", str(exc))
 

@@ -27,6 +27,26 @@ log = logging.getLogger(__name__)
 KEEP_ACTIVATIONS = 8
 
 
+def writable_flag(ws: Any) -> asyncio.Event | None:
+    """The server's "this socket takes data" flag, or None when it cannot be found.
+
+    uvicorn's websocket protocols pause a socket whose transport buffer is full: their ASGI
+    ``send`` then waits on an ``asyncio.Event`` (``writable``). Starlette keeps that send,
+    wrapped in closures named ``send``; this follows them a few steps. Without the flag every
+    event goes through the outbox (correct, only slower)."""
+    fn = getattr(ws, "_send", None)
+    for _ in range(6):
+        flag = getattr(getattr(fn, "__self__", None), "writable", None)
+        if isinstance(flag, asyncio.Event):
+            return flag
+        code, cells = getattr(fn, "__code__", None), getattr(fn, "__closure__", None)
+        if code is None or not cells:
+            return None
+        inner = dict(zip(code.co_freevars, (c.cell_contents for c in cells), strict=True))
+        fn = inner.get("send")
+    return None
+
+
 class Connection:
     def __init__(
         self, ws: WebSocket, fmt: str, player: dict[str, Any], service: RoomService, outbox: int
@@ -40,6 +60,7 @@ class Connection:
         self.outbox_max = outbox
         self._pump: asyncio.Task[None] | None = None
         self._closing = False  # a slow-consumer close is on its way
+        self._writable_flag = writable_flag(ws)
         self.activations: dict[str, dict[str, Any]] = {}  # insertion-ordered: the oldest goes first
         self.last_seen = time.monotonic()
         self.bad_frames = 0
@@ -68,6 +89,28 @@ class Connection:
                     await self.ws.send_text(frame)
             except Exception:  # the socket went away; the receive loop notices and cleans up
                 self.closed = True
+
+    def ready_for(self, room_id: str, v: int) -> bool:
+        """Can room event ``v`` be written right now, in order, without waiting? Nothing queued
+        or being written, ``v`` the next version, and the socket taking data (a socket that
+        stopped reading would make the caller wait: it goes through the outbox instead)."""
+        return (
+            self._pump is None
+            and not self.outbox
+            and not self.closed
+            and self.room_id == room_id
+            and self.last_v == v - 1
+            and not self._send_lock.locked()
+            and self._writable()
+        )
+
+    def _writable(self) -> bool:
+        return self._writable_flag is not None and self._writable_flag.is_set()
+
+    async def write_in_order(self, shared: Broadcast, v: int) -> None:
+        """Room event ``v`` after ``ready_for``: written at once (the room's fan-out loop)."""
+        self.last_v = v
+        await self.send(shared.event, shared)
 
     async def close(self, code: int, reason: str = "") -> None:
         if self.closed:

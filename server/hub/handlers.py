@@ -7,42 +7,19 @@ a kind's own messages (a streamer host's) go to the kind that declares them.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
 
-import redis
-import redis.asyncio as aioredis
 from starlette.concurrency import run_in_threadpool
 
-from config.settings import Settings
 from rooms.puzzle_room import RoomError
 from server.api.sessions import clean_name
+from server.context import AppContext
 from server.hub.connection import Connection
-from server.hub.fanout import Hub
-from server.hub.guests import GuestBatcher
 from server.live.room_kinds import Way
-from server.live.room_service import RoomService
 from server.wire import game_protocol as gp
 from server.wire import protocol as p
-from store.db import DATABASE_DOWN, Database
+from store.db import DATABASE_DOWN
 from store.players import rename as rename_player
 from workers.advanced_requests import enqueue_test_text
-
-
-@dataclass
-class AppContext:
-    """Everything the handlers need, built once per app by server/app.py."""
-
-    settings: Settings
-    db: Database
-    r: aioredis.Redis
-    r_sync: redis.Redis
-    service: RoomService
-    hub: Hub
-    limits: p.Limits
-    guests: GuestBatcher = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.guests = GuestBatcher(self.db)  # new guests, committed in batches (server/hub/guests.py)
 
 
 def _room_of(conn: Connection) -> str:
@@ -73,9 +50,9 @@ async def _handle(ctx: AppContext, conn: Connection, msg: p.ClientMessage) -> No
             await ctx.hub.leave_room(conn)
             await ctx.service.forget_room(conn.player_id)
             await conn.send({"type": "left", "room": room, "player": {"id": conn.player_id}})
-        case p.Submit(text=text):
+        case p.Submit(text=text, neuron_id=neuron_id):
             room = _room_of(conn)
-            await kinds.of(room).submit(conn, room, text)
+            await kinds.of(room).submit(conn, room, text, neuron_id=neuron_id)
         case p.Vote(explanation_id=explanation_id):
             room = _room_of(conn)
             await kinds.of(room).vote(conn, room, explanation_id)
@@ -119,6 +96,7 @@ async def _share(ctx: AppContext, conn: Connection, request_id: str) -> None:
         "request_id": request_id,
         "neuron": result.get("neuron"),
         "tokens": result.get("tokens", []),
+        "display": result.get("display", []),
         "activations": result.get("activations", []),
         "max": result.get("max"),
     }

@@ -107,7 +107,7 @@ class TallyPusher:
 
     def __init__(self, hub: Hub, streamer: StreamerService, interval_s: float) -> None:
         self.hub, self.streamer, self.interval_s = hub, streamer, interval_s
-        self.rooms: set[str] = set()  # streamer rooms with connections here (the gate adds them)
+        self.rooms: set[str] = set()  # streamer rooms with connections here (their kind's admit adds them)
         self._last: dict[str, dict[str, Any]] = {}
         self._task: asyncio.Task[None] | None = None
 

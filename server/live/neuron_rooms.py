@@ -12,7 +12,6 @@ from datetime import datetime
 from sqlmodel import Session
 
 from server.live.room_kinds import RoomKind
-from store.puzzles import playable_neurons
 
 NEURON_ROOM_RE = re.compile(r"^neuron-([0-9]{1,10})$")
 
@@ -28,4 +27,4 @@ class NeuronRooms(RoomKind):
     ) -> int | None:
         found = NEURON_ROOM_RE.match(room_id)
         wanted = int(found.group(1)) if found else -1
-        return wanted if wanted in playable_neurons(session, self.service.settings.default_campaign) else None
+        return wanted if wanted in self.playable(session) else None

@@ -77,9 +77,12 @@ class RoomKind:
     async def snapshot(self, conn: Connection, room_id: str) -> list[Event]:
         return []
 
-    async def submit(self, conn: Connection, room_id: str, text: str) -> int | None:
-        """Play an explanation; its id, or None when the kind took it elsewhere (moderation)."""
-        return await self.service.submit(room_id, conn.player, text)
+    async def submit(
+        self, conn: Connection, room_id: str, text: str, *, neuron_id: int | None = None
+    ) -> int | None:
+        """Play an explanation; its id, or None when the kind took it elsewhere (moderation).
+        ``neuron_id``: the neuron the text was written for (refused when the room moved on)."""
+        return await self.service.submit(room_id, conn.player, text, neuron_id=neuron_id)
 
     async def vote(self, conn: Connection, room_id: str, explanation_id: int) -> None:
         await self.service.vote(room_id, conn.player_id, explanation_id)
@@ -98,12 +101,16 @@ class RoomKind:
         self, session: Session, room_id: str, members: list[int], recent: list[int], now: datetime
     ) -> int | None:
         """The next puzzle: an unsolved neuron of the default campaign, not played lately."""
-        settings = self.service.settings
-        # Neurons whose machine explanations are still being written are not served yet
-        # (workers/explaining.py marks them; playable_neurons then needs them scored).
-        seeding = {int(n) for n in self.service.r_sync.smembers(keys.seeding_pending())}  # type: ignore[union-attr]
-        candidates = [n for n in playable_neurons(session, settings.default_campaign) if n not in seeding]
+        candidates = self.playable(session)
         return choose_neuron(candidates, solved_neurons(session, members), recent, self.service.rng)
+
+    def playable(self, session: Session) -> list[int]:
+        """The default campaign's neurons a room may serve: playable (store/puzzles.py: their
+        machine explanations scored) and not waiting for their seeding job (workers/explaining.py)."""
+        seeding = {int(n) for n in self.service.r_sync.smembers(keys.seeding_pending())}  # type: ignore[union-attr]
+        return [
+            n for n in playable_neurons(session, self.service.settings.default_campaign) if n not in seeding
+        ]
 
     async def handle(self, conn: Connection, msg: Any) -> None:
         raise NotImplementedError(f"{self.name} rooms take no {type(msg).__name__}")
@@ -125,8 +132,8 @@ class RoomKinds:
     def __init__(self, default: RoomKind) -> None:
         self.default = default
         self.kinds: list[RoomKind] = []
-        # Run on every room's scores, whatever its kind (quest credit: the daily neuron counts
-        # wherever it is explained).
+        # Run on every room's scores, whatever its kind (none today: quest credit moved to the
+        # scoring worker); before the kind's own ``on_score``.
         self.every_score: list[ScoreListener] = []
 
     def register(self, kind: RoomKind) -> RoomKind:

@@ -3,8 +3,8 @@
 A streamer room is a puzzle room (server/live/room_service.py) plus a ``StreamerState`` stored
 under config.keys.streamer_room. Both are changed under the puzzle room's lock, so a host's
 pause and the room's own clock never interleave. Moderation lives in
-server/live/streamer_moderation.py, admission and the audience in server/streamer_gate.py and
-server/live/audience.py.
+server/live/streamer_moderation.py, admission (the room kind) in server/live/streamer.py and
+the audience in server/live/audience.py.
 """
 
 from __future__ import annotations

@@ -1,16 +1,17 @@
 """A websocket load generator (loopback only, bounded count and time): N real clients.
 
-``run_load(urls, connections, room_size, rate, duration, pids, redis_url=None, cluster=False)`` connects
-``connections`` clients round-robin over the web processes at ``urls``, puts them in rooms of
-``room_size``, and lets each room submit (then vote) at ``rate`` events/s for ``duration`` s.
+``run_load(urls, connections, room_size, rate, duration, pids, redis_url=None, cluster=False)``
+connects ``connections`` clients round-robin over the web processes at ``urls``, puts them in
+rooms of ``room_size``, and lets each room submit (then vote) at ``rate`` events/s for
+``duration`` s; every client checks that it got every event of its room (``check_delivery``).
 
 Two latencies, both on this process's one clock:
 * round trip: a sender's ``submit``/``vote`` leaving this process -> each member's receipt of
   the resulting event (includes the server's move: lock, SQL insert, log append);
 * broadcast (with ``redis_url``, a Redis Cluster node with ``cluster``): the event's
-  publication on the room's Redis channel -> each
-  member's receipt. This process subscribes to the channels itself, so "server event" is the
-  moment the log's script published it.
+  publication on the room's Redis channel -> each member's receipt. This process subscribes to
+  the channels itself, so "server event" is the moment the log's script published it.
+CPU: the servers' CPU time while the rooms move, per 1,000 deliveries (cpu_ms_per_1000).
 Memory: the web processes' RSS (/proc) after the connections minus before, per connection,
 and the marginal figure over the second half of the connections (no start-up caches in it).
 
@@ -20,6 +21,7 @@ The clients share the 2 cores with the servers: the figures are an upper bound.
 from __future__ import annotations
 
 import asyncio
+import os
 import resource
 import time
 from dataclasses import dataclass, field
@@ -54,6 +56,12 @@ def rss_bytes(pid: int) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used (/proc/<pid>/stat, fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -74,6 +82,7 @@ class LoadResult:
     broadcast_ms: list[float] = field(default_factory=list)
     join_failures: int = 0
     settle_s: float = 0.0  # after the last move was sent, until its event reached everyone
+    server_cpu_s: float = 0.0  # the servers' CPU time while the room moved (all processes)
     missing: int = 0  # room versions a client never saw (on its socket or in a replay)
     duplicates: int = 0
     resyncs: int = 0
@@ -106,6 +115,7 @@ class LoadResult:
             "deliveries": f"{len(self.round_trip_ms)}/{self.deliveries_expected}",
             "missing": self.missing,
             "settle_s": round(self.settle_s, 1),
+            "cpu_ms_per_1000": round(1e6 * self.server_cpu_s / max(1, len(self.round_trip_ms)), 1),
             "reconnects": self.reconnects,
             "rt_p50_ms": round(percentile(self.round_trip_ms, 0.5), 1),
             "rt_p99_ms": round(percentile(self.round_trip_ms, 0.99), 1),
@@ -368,6 +378,7 @@ async def run_load(
     result.rss_marginal_bytes = (after - at_half) / max(1, len(held) - half)
 
     watcher = asyncio.create_task(_watch_channels(redis_url, cluster, rooms, clocks)) if redis_url else None
+    cpu_before = sum(cpu_seconds(pid) for pid in pids)
     await asyncio.sleep(0.5 if watcher else 0)
     members_of = [clients[r * room_size : (r + 1) * room_size] for r in range(len(rooms))]
     period = 1.0 / rate if rate > 0 else duration
@@ -397,6 +408,7 @@ async def run_load(
         n += 1
         await asyncio.sleep(period)
     await _settle(result)
+    result.server_cpu_s = sum(cpu_seconds(pid) for pid in pids) - cpu_before
     if watcher:
         watcher.cancel()
     for client in held:

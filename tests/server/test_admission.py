@@ -103,7 +103,9 @@ async def test_team_matches_admit_only_their_teams_by_every_way(live_server: Liv
     (_, alice), (_, carol), (_, eve) = [await guest(live_server) for _ in range(3)]
     red = _post(live_server, "/teams", alice, {"name": "Red"})["team"]
     blue = _post(live_server, "/teams", carol, {"name": "Blue"})["team"]
-    match = _post(live_server, "/matches", alice, {"teams": [red["id"], blue["id"]], "rounds": 1})
+    asked = _post(live_server, "/matches", alice, {"teams": [red["id"], blue["id"]], "rounds": 1})
+    # The match opens when Blue's captain accepts (issue 16/17: no match without consent).
+    match = _post(live_server, f"/matches/challenges/{asked['challenge']['id']}/accept", carol, {})
     room = match["match"]["room"]
 
     # Eve is in no team: refused by a join and by a reconnect alike (the reconnect was the hole).

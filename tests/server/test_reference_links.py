@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import httpx
+import redis
 
+from config.settings import Settings
+from server.live.room_service import enqueue_embedding
 from tests.server.conftest import Client, LiveServer
+from workers.queues import default_queue
 
 
 async def test_a_neuron_room_serves_that_neuron(live_server: LiveServer, campaign: list[int]) -> None:
@@ -21,3 +25,14 @@ def test_index_pages_are_served(live_server: LiveServer, campaign: list[int]) ->
     for path in ("/neurons", "/neurons/some-campaign"):
         page = httpx.get(f"{live_server.http_url}{path}")
         assert page.status_code == 200 and "Browse neurons" in page.text
+
+
+def test_a_new_explanations_embedding_jumps_the_background_queue(
+    redis_client: redis.Redis, settings: Settings
+) -> None:
+    queue = default_queue(redis_client, settings)
+    for neuron in range(3):  # a first start's backlog
+        queue.enqueue("workers.scoring.rescore_job", neuron)
+    enqueue_embedding(redis_client, settings, 42)
+    first = queue.jobs[0]
+    assert first.func_name == "workers.reference.embed_explanations_job" and first.args == ([42],)

@@ -53,8 +53,10 @@ def test_seeding_writes_machine_explanations_and_a_worker_scores_them(settings, 
     assert all(e.text and "\n" not in e.text for e in machine)
     queue = default_queue(redis_client, s)
     # Scored in the seeding job itself, as one batch: the neuron's bar is known before any
-    # room can serve it (no separate rescore job that might run an hour later).
-    assert queue.count == 0
+    # room can serve it (no separate rescore job that might run an hour later). The one job
+    # queued is their embedding, at the front, so search finds them early (issue 17).
+    assert [job.func_name for job in queue.jobs] == ["workers.reference.embed_explanations_job"]
+    queue.empty()
     assert not redis_client.sismember(keys.seeding_pending(), neuron_id)  # served from now on
     with db.session() as session:
         assert baseline_scored(session, neuron_id)
