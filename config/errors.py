@@ -33,6 +33,7 @@ ERR_UNAVAILABLE = _code("unavailable", "the database cannot be reached: try agai
 ERR_NOT_IN_ROOM = _code("not_in_room", "join a room first")
 ERR_WRONG_PHASE = _code("wrong_phase", "not possible in the room's current phase")
 ERR_ALREADY_SUBMITTED = _code("already_submitted", "one explanation per player per round")
+ERR_STALE_PUZZLE = _code("stale_puzzle", "the text was written for a neuron the room has left")
 ERR_DOUBLE_VOTE = _code("double_vote", "already your vote (one vote per round, once per explanation)")
 ERR_OWN_VOTE = _code("own_vote", "nobody votes for their own explanation")
 ERR_BUSY_ELSEWHERE = _code(

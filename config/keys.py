@@ -273,3 +273,8 @@ def scheduler_lease() -> str:
 
 def scheduler_heartbeat() -> str:
     return _key("scheduler", "heartbeat")
+
+
+def limiter_prefix() -> str:
+    """Prefix of the keys the ``limits`` package keeps for failed-attempt limits (server/api/attempts.py)."""
+    return _key("limits")

@@ -44,7 +44,8 @@ class Settings(BaseSettings):
     # Tokens of the default corpus the default campaign mines (0 = all of it).
     default_max_tokens: int = 200_000
 
-    # Which simulator scores explanations: "embedding", "llm" (local causal LM, the method's
+    # Which simulator scores explanations: "embedding", "trained" (MiniLM + a head trained on
+    # synthetic neurons, docs/SCORING.md), "llm" (local causal LM, the method's
     # all-at-once prompt), "llm-pointing" (local causal LM, calibrated pointing: the one that
     # works with a small model, docs/SCORING.md) or "openai" (any OpenAI-compatible endpoint).
     simulator: str = "embedding"
@@ -173,6 +174,42 @@ class Settings(BaseSettings):
     # whose packets go unacknowledged (TCP_USER_TIMEOUT): a request fails with a clear error
     # instead of hanging while the database is unreachable.
     database_timeout_s: int = Field(default=5, ge=2)
+
+    # Accounts and sessions (issue 16, docs/RELIABILITY.md "Accounts and edge attacks"). A
+    # session token expires after session_ttl_s; register and login open a new one. Failed
+    # logins are limited per account and per client address (the ``limits`` package's notation,
+    # several windows separated by ";": the longer windows are the backoff), answered 429 with
+    # Retry-After. At most password_check_concurrency argon2 checks run at once per process.
+    session_ttl_s: int = Field(default=30 * 86_400, ge=60)
+    login_failures_per_account: str = "5/minute;20/hour;100/day"
+    login_failures_per_address: str = "20/minute;200/hour"
+    password_check_concurrency: int = Field(default=2, ge=1)
+    # Passwords: at least this long, and at least this zxcvbn score (0-4; 3 = "safely unguessable").
+    password_min_chars: int = Field(default=10, ge=8)
+    password_min_score: int = Field(default=3, ge=0, le=4)
+
+    # The edge. Proxies whose X-Forwarded-For / -Proto are believed (comma-separated addresses or
+    # networks, "*" for any); empty: none, the peer address is the client's.
+    forwarded_allow_ips: str = ""
+    # Origins a browser websocket may come from (comma-separated, e.g. "https://game.example");
+    # empty: only the app's own (the Origin's host equals the request's Host).
+    ws_allowed_origins: str = ""
+    # Request bodies past this are refused with 413 while they are read, before buffering.
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # A request head (request line + headers) must arrive within this many seconds and be at
+    # most this many bytes, or the connection is closed (slowloris, huge URLs).
+    request_head_timeout_s: float = Field(default=10.0, gt=0, le=30)
+    max_request_head_bytes: int = Field(default=8 * 1024, ge=1024)
+    # Open websockets one player, and one client address, may hold on a web process.
+    ws_per_player: int = Field(default=8, ge=1)
+    ws_per_address: int = Field(default=256, ge=1)
+    # Wrong room codes per player and per address, wrong API keys per address (``limits`` notation).
+    join_code_failures: str = "10/minute;60/hour"
+    api_key_failures: str = "10/minute;100/hour"
+    # An empty room's Redis keys expire after this (a join makes them permanent again).
+    empty_room_ttl_s: int = Field(default=3600, ge=1)
+    # /healthz answers within this (503 when Redis or the database did not answer in time).
+    healthz_timeout_s: float = Field(default=0.8, gt=0)
 
     log_level: str = "info"
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from engine.display_text import display_from_offsets, display_from_tokenizer
 from engine.models import ModelError, NeuronModel
 from engine.records import ActivationRecord
 
@@ -28,9 +29,25 @@ def _check_neuron(model: NeuronModel, neuron: int) -> None:
         raise ModelError(f"neuron {neuron} out of range: {model.name} has neurons 0-{model.n_neurons - 1}")
 
 
-def _answer(record: ActivationRecord) -> dict[str, Any]:
+def text_display(model: NeuronModel, text: str) -> list[str]:
+    """Display text of ``model.tokenize(text)``: the typed text cut at the tokenizer's offsets
+    (the player's own casing and spaces), special tokens empty."""
+    tokenizer = model.tokenizer
+    n_pre, n_suf = len(model.prefix_ids), len(model.suffix_ids)
+    try:
+        enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
+        offsets = [tuple(o) for o in enc["offset_mapping"]]
+    except (NotImplementedError, ValueError, KeyError):  # a slow tokenizer has no offsets
+        raw = tokenizer.convert_ids_to_tokens(model.full_ids(text))
+        return display_from_tokenizer(tokenizer, raw)
+    content = display_from_offsets(text, offsets, [False] * len(offsets))
+    return ["" for _ in range(n_pre)] + content + ["" for _ in range(n_suf)]
+
+
+def _answer(record: ActivationRecord, display: list[str]) -> dict[str, Any]:
     return {
         "tokens": record.tokens,
+        "display": display if len(display) == len(record.tokens) else list(record.tokens),
         "activations": [round(a, 6) for a in record.activations],
         "max": round(record.max_activation, 6),
         "max_index": record.max_index,
@@ -38,13 +55,14 @@ def _answer(record: ActivationRecord) -> dict[str, Any]:
 
 
 def text_activations(model: NeuronModel, layer: int, neuron: int, text: str) -> dict[str, Any]:
-    """``{"tokens", "activations", "max", "max_index"}`` of ``neuron`` in ``layer`` on ``text``.
+    """``{"tokens", "display", "activations", "max", "max_index"}`` of ``neuron`` in ``layer`` on ``text``.
 
-    Tokens are as the model sees them, special tokens (BOS, [CLS]/[SEP]) included.
+    Tokens are as the model sees them, special tokens (BOS, [CLS]/[SEP]) included; ``display``
+    is what a reader sees of each (special tokens empty).
     """
     model.check_layer(layer)
     _check_neuron(model, neuron)
-    return _answer(model.record(layer, neuron, text))
+    return _answer(model.record(layer, neuron, text), text_display(model, text))
 
 
 def batch_text_activations(
@@ -74,5 +92,6 @@ def batch_text_activations(
         acts = model.activations(texts, layer, neurons, batch_size=len(texts))
         for i, per_token in zip(good, acts, strict=True):
             values = per_token[:, column[requests[i][0]]].tolist()
-            answers[i] = _answer(ActivationRecord(tokens=model.token_strings(ids_of[i]), activations=values))
+            record = ActivationRecord(tokens=model.token_strings(ids_of[i]), activations=values)
+            answers[i] = _answer(record, text_display(model, requests[i][1]))
     return [answers[i] for i in range(len(requests))]

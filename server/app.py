@@ -17,6 +17,7 @@ from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialBackoff
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -28,7 +29,10 @@ from server.api import first_start, lookups, team_routes
 from server.api import matches as matches_api
 from server.api import reference as reference_api
 from server.api import session_routes as http_api
+from server.api.attempts import Attempts
+from server.api.edge import BodyLimit, SecurityHeaders, redact_tokens_in_logs
 from server.context import AppContext
+from server.hub.caps import SocketCaps
 from server.hub.channels import WaitingRedisCluster
 from server.hub.endpoint import ws_endpoint
 from server.hub.fanout import Hub
@@ -36,6 +40,7 @@ from server.live.kinds import register_kinds
 from server.live.match_rooms import MatchRooms
 from server.live.redis_watch import RedisWatch
 from server.live.room_service import RoomService
+from server.live.streamer import StreamerRooms
 from server.wire.protocol import Limits
 from store.competition.boards_rebuild import ensure_boards
 from store.db import DATABASE_DOWN, Database
@@ -99,6 +104,12 @@ def create_app(settings: Settings, *, clock: Callable[[], float] | None = None) 
         kinds.start()
         app.state.ctx = AppContext(settings, db, r, r_sync, service, hub, limits)
         app.state.matches = kinds.named(MatchRooms.name)  # the match API opens matches through it
+        # Failed logins, room codes and API keys (issue 16); open sockets per player and address.
+        app.state.attempts = attempts = Attempts(settings, r)
+        streamer = kinds.named(StreamerRooms.name)
+        assert isinstance(streamer, StreamerRooms)
+        streamer.attempts = attempts
+        app.state.socket_caps = SocketCaps(settings)
         try:
             yield
         finally:
@@ -124,8 +135,13 @@ def create_app(settings: Settings, *, clock: Callable[[], float] | None = None) 
         WebSocketRoute("/ws", ws_endpoint),
         Mount("/static", StaticFiles(directory=CLIENT_DIR, check_dir=False), name="static"),
     ]
+    redact_tokens_in_logs()
     handlers = dict.fromkeys(DATABASE_DOWN, http_api.database_unavailable)  # 503, not a 500 page
-    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
+    middleware = [
+        Middleware(SecurityHeaders),
+        Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers, middleware=middleware)
 
 
 def app_from_environment() -> Starlette:

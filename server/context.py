@@ -34,4 +34,5 @@ class AppContext:
     guests: GuestBatcher = field(init=False)
 
     def __post_init__(self) -> None:
-        self.guests = GuestBatcher(self.db)  # new guests, committed in batches (server/hub/guests.py)
+        # New guests, committed in batches with their sessions (server/hub/guests.py).
+        self.guests = GuestBatcher(self.db, self.settings)

@@ -18,7 +18,9 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from engine.display_text import display_tokens, scheme_for_model
 from store.export_schema import (
+    FORMAT_MINOR,
     FORMAT_VERSION,
     FORMATS,
     MANIFEST,
@@ -60,6 +62,7 @@ def campaign_rows(session: Session, name: str) -> dict[str, list[dict[str, Any]]
     votes = vote_counts(session, key_of)
     scores = list(session.exec(select(Score).where(col(Score.explanation_id).in_(list(key_of)))))
     scores.sort(key=lambda s: (key_of[s.explanation_id], s.simulator, s.version, s.records_version))
+    scheme = scheme_for_model(campaign.model)
     return {
         "campaign": [
             {
@@ -93,6 +96,7 @@ def campaign_rows(session: Session, name: str) -> dict[str, list[dict[str, Any]]
                 "kind": s.kind,
                 "rank": s.rank,
                 "tokens": list(s.tokens),
+                "display": display_tokens(list(s.tokens), scheme),
                 "activations": [float(a) for a in s.activations],
                 "max_activation": float(s.max_activation),
                 "max_index": s.max_index,
@@ -143,7 +147,7 @@ def _write_table(path: Path, table: str, rows: list[dict[str, Any]], fmt: str) -
     pq.write_table(data, path, compression="zstd", write_statistics=True)
 
 
-def _read_table(path: Path, table: str, fmt: str) -> list[dict[str, Any]]:
+def _read_table(path: Path, table: str, fmt: str, minor: int) -> list[dict[str, Any]]:
     if fmt == "jsonl":
         rows = []
         with path.open(encoding="utf-8") as f:
@@ -152,7 +156,7 @@ def _read_table(path: Path, table: str, fmt: str) -> list[dict[str, Any]]:
                     raw = json.loads(line)
                 except ValueError as exc:
                     raise ExportError(f"{table} row {line_no}: not JSON ({exc})") from None
-                rows.append(check_row(table, line_no, raw))
+                rows.append(check_row(table, line_no, raw, minor))
         return rows
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -161,7 +165,7 @@ def _read_table(path: Path, table: str, fmt: str) -> list[dict[str, Any]]:
         data = pq.read_table(path)
     except (OSError, pa.ArrowException) as exc:
         raise ExportError(f"{path.name}: not a readable parquet file ({exc})") from None
-    return [check_row(table, n, row) for n, row in enumerate(data.to_pylist(), start=1)]
+    return [check_row(table, n, row, minor) for n, row in enumerate(data.to_pylist(), start=1)]
 
 
 def _sha256(path: Path) -> str:
@@ -183,6 +187,7 @@ def export_campaign(session: Session, name: str, fmt: str, out: Path) -> dict[st
         files[path.name] = {"table": table, "rows": len(rows[table]), "sha256": _sha256(path)}
     manifest = {
         "format_version": FORMAT_VERSION,
+        "format_minor": FORMAT_MINOR,
         "format": fmt,
         "campaign": name,
         # The only time-dependent value of an export; kept out of the data files on purpose.
@@ -203,6 +208,12 @@ def read_export(path: Path) -> tuple[dict[str, Any], dict[str, list[dict[str, An
         raise ExportError(f"{MANIFEST} is not JSON ({exc})") from None
     if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
         raise ExportError(f"{MANIFEST}: unsupported format_version (this version reads {FORMAT_VERSION})")
+    minor = manifest.get("format_minor", 0)  # exports before minor versions existed are 1.0
+    if not isinstance(minor, int) or isinstance(minor, bool) or not 0 <= minor <= FORMAT_MINOR:
+        raise ExportError(
+            f"{MANIFEST}: unsupported format_minor {minor!r} (this version reads {FORMAT_VERSION}.0-"
+            f"{FORMAT_VERSION}.{FORMAT_MINOR})"
+        )
     fmt = manifest.get("format")
     if fmt not in FORMATS:
         raise ExportError(f"{MANIFEST}: unknown format {fmt!r}")
@@ -216,7 +227,7 @@ def read_export(path: Path) -> tuple[dict[str, Any], dict[str, list[dict[str, An
         entry = listed.get(name)
         if not isinstance(entry, dict) or entry.get("sha256") != _sha256(file):
             raise ExportError(f"{name} does not match the checksum in {MANIFEST} (damaged or edited)")
-        rows[table] = _read_table(file, table, fmt)
+        rows[table] = _read_table(file, table, fmt, minor)
     if len(rows["campaign"]) != 1:
         raise ExportError("campaign table must hold exactly one row")
     return manifest, rows
@@ -274,7 +285,8 @@ def _insert(session: Session, rows: dict[str, list[dict[str, Any]]]) -> dict[str
         return neuron_id[index]
 
     for n, row in enumerate(rows["records"], start=1):
-        fields = {k: v for k, v in row.items() if k != "neuron_index"}
+        # display is derived from tokens (and recomputed when served): not stored.
+        fields = {k: v for k, v in row.items() if k not in ("neuron_index", "display")}
         session.add(Snippet(neuron_id=neuron_of(row["neuron_index"], f"records row {n}"), **fields))
     authors: dict[str, int] = {}
     explanation_id: dict[int, int] = {}

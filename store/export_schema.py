@@ -10,6 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 FORMAT_VERSION = 1
+# Minor versions only add columns; a reader of minor m reads every file of minor <= m (the
+# columns a file predates are simply absent). 1: records.display.
+FORMAT_MINOR = 1
 FORMATS = ("jsonl", "parquet")
 MANIFEST = "manifest.json"
 
@@ -43,7 +46,8 @@ TABLES: dict[str, list[tuple[str, str]]] = {
         ("neuron_index", INT),
         ("kind", STR),
         ("rank", INT),
-        ("tokens", STR_LIST),
+        ("tokens", STR_LIST),  # as the model saw them (WordPiece "##", byte-level "Ġ" ...)
+        ("display", STR_LIST),  # each token as a reader sees it (engine/display_text.py)
         ("activations", FLOAT_LIST),
         ("max_activation", FLOAT),
         ("max_index", INT),
@@ -84,6 +88,8 @@ MAX_CHARS = {
     ("scores", "simulator"): 64,
     ("scores", "version"): 64,
 }
+# Columns added by a minor version (absent from files of an older minor).
+SINCE_MINOR = {("records", "display"): 1}
 # Counts that cannot be negative.
 NON_NEGATIVE = {("explanations", "votes"), ("explanations", "audience_votes"), ("explanations", "key")}
 
@@ -108,9 +114,14 @@ def _ok(value: Any, kind: str) -> bool:
     raise AssertionError(kind)
 
 
-def check_row(table: str, line: int, row: Any) -> dict[str, Any]:
+def columns_of(table: str, minor: int = FORMAT_MINOR) -> list[tuple[str, str]]:
+    """The table's columns in a file of format minor version ``minor``."""
+    return [(c, k) for c, k in TABLES[table] if SINCE_MINOR.get((table, c), 0) <= minor]
+
+
+def check_row(table: str, line: int, row: Any, minor: int = FORMAT_MINOR) -> dict[str, Any]:
     """The row with floats as float, or ExportError naming what is wrong."""
-    columns = TABLES[table]
+    columns = columns_of(table, minor)
     where = f"{table} row {line}"
     if not isinstance(row, dict):
         raise ExportError(f"{where}: expected an object")
@@ -144,4 +155,6 @@ def arrow_schema(table: str) -> Any:
         STR_LIST: pa.list_(pa.string()),
         FLOAT_LIST: pa.list_(pa.float64()),
     }
-    return pa.schema([pa.field(name, types[kind], nullable=kind == OPT_STR) for name, kind in TABLES[table]])
+    return pa.schema(
+        [pa.field(name, types[kind], nullable=kind == OPT_STR) for name, kind in columns_of(table)]
+    )

@@ -233,3 +233,16 @@ class Achievement(SQLModel, table=True):
 
 # The reference half's tables (API keys, embeddings, related neurons) live in their own module.
 import store.reference_models  # noqa: E402, F401  (registers those tables on SQLModel.metadata)
+
+
+class AuthSession(SQLModel, table=True):
+    """One signed-in session (a token names it): it expires, and logout or register revokes it.
+
+    The token itself is signed (server/api/sessions.py); this row is what lets the server take
+    a token back before it expires."""
+
+    sid: str = Field(primary_key=True, max_length=64)
+    player_id: int = Field(foreign_key="player.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    revoked: bool = False

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from engine.display_text import scheme_for_model
 from store.models import Campaign, Explanation, Neuron, Player, Snippet
 from store.reference import explanations_json, iso, neuron_json, record_json, related_neurons
 
@@ -40,6 +41,7 @@ def neuron_page(
     shown = [s for group in snippets.values() for s in group]
     # Shading is relative to the max over the records shown together (as the game shows them).
     scale = max((s.max_activation for s in shown), default=0.0) or neuron.max_activation
+    scheme = scheme_for_model(campaign.model)
 
     rows = list(
         session.exec(
@@ -61,8 +63,8 @@ def neuron_page(
             "tokens_seen": campaign.tokens_seen,
         },
         "shade_scale": scale,
-        "top_records": [record_json(s, scale) for s in snippets["top"]],
-        "random_records": [record_json(s, scale) for s in snippets["random"]],
+        "top_records": [record_json(s, scale, scheme) for s in snippets["top"]],
+        "random_records": [record_json(s, scale, scheme) for s in snippets["random"]],
         "explanations": ranked[:explanations],
         "explanation_count": len(rows),
         "history": [

@@ -9,11 +9,15 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 MAX_LIMIT = 100
+# Key values a cursor may hold: integers SQL and JavaScript agree on, texts of a sane length.
+MAX_KEY = 2**53
+MAX_TEXT_KEY = 512
 
 
 class BadCursor(ValueError):
@@ -51,6 +55,14 @@ def decode_cursor(cursor: str | None, kind: str, types: Sequence[type]) -> list[
         ok = all(
             (isinstance(v, t) and not isinstance(v, bool)) or (t is float and type(v) is int)
             for v, t in zip(values, types, strict=True)
+        )
+    if ok:
+        # A forged cursor with a huge or non-finite number must not reach SQL (it answered 500).
+        ok = all(
+            (isinstance(v, int) and -MAX_KEY <= v <= MAX_KEY)
+            or (isinstance(v, float) and math.isfinite(v))
+            or (isinstance(v, str) and len(v) <= MAX_TEXT_KEY)
+            for v in values
         )
     if not ok:
         raise BadCursor(f"cursor is not one for this list ({kind})")

@@ -20,10 +20,14 @@ def create_guest(session: Session, name: str, country: str | None = None) -> Pla
     return player
 
 
-def create_guests(session: Session, names: list[str]) -> list[Player]:
-    """Several guests in one transaction: a join storm commits once per batch, not per player."""
+def create_guests(session: Session, names: list[str], *, commit: bool = True) -> list[Player]:
+    """Several guests in one transaction: a join storm commits once per batch, not per player.
+    ``commit=False`` only flushes (ids assigned), for a caller that adds more to the same commit."""
     players = [Player(name=name, is_guest=True) for name in names]
     session.add_all(players)
+    if not commit:
+        session.flush()
+        return players
     session.commit()
     for player in players:
         session.refresh(player)

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from engine.display_text import display_tokens, scheme_for_model
 from store.models import Campaign, Explanation, Neuron, Score, Snippet
 
 
@@ -50,13 +51,14 @@ def neuron_clues(
 ) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
     """(neuron facts, its top snippets as records) or None when the neuron does not exist."""
     row = session.exec(
-        select(Neuron, Campaign.name)
+        select(Neuron, Campaign.name, Campaign.model)
         .join(Campaign, col(Neuron.campaign_id) == Campaign.id)
         .where(Neuron.id == neuron_id)
     ).first()
     if row is None:
         return None
-    neuron, campaign = row
+    neuron, campaign, model = row
+    scheme = scheme_for_model(model)
     snippets = session.exec(
         select(Snippet)
         .where(Snippet.neuron_id == neuron_id, Snippet.kind == "top")
@@ -72,6 +74,7 @@ def neuron_clues(
     clues = [
         {
             "tokens": s.tokens,
+            "display": display_tokens(s.tokens or [], scheme),
             "activations": [round(float(a), 4) for a in s.activations],
             "max_index": s.max_index,
         }

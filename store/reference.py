@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Integer, and_, func, or_
 from sqlmodel import Session, col, select
 
+from engine.display_text import display_tokens, scheme_for_model
 from engine.records import normalize
 from store.models import Campaign, Explanation, Neuron, Player, Score, Snippet, Vote
 from store.pagination import Page, clamp_limit, decode_cursor, page_of
@@ -97,12 +98,16 @@ def find_neuron(
 
 
 # -- activation records ----------------------------------------------------------
-def record_json(s: Snippet, scale: float) -> dict[str, Any]:
+def record_json(s: Snippet, scale: float, scheme: str = "") -> dict[str, Any]:
+    """One snippet; ``scheme`` is how its campaign's model stored tokens (scheme_for_model)."""
     return {
         "id": s.id,
         "kind": s.kind,
         "rank": s.rank,
         "tokens": s.tokens,
+        # What a reader sees for each token (engine/display_text.py), computed on the way out
+        # so campaigns mined before it existed show it too.
+        "display": display_tokens(s.tokens or [], scheme),
         "activations": s.activations,
         # The 0..10 shading of each token, relative to ``scale`` (the neuron's max).
         "shades": normalize(s.activations, scale),
@@ -132,7 +137,9 @@ def list_records(session: Session, neuron: Neuron, kind: str | None, limit: int,
                 ),
             )
         )
-    items = [record_json(s, neuron.max_activation) for s in session.exec(query)]
+    campaign = session.get(Campaign, neuron.campaign_id)
+    scheme = scheme_for_model(campaign.model) if campaign else ""
+    items = [record_json(s, neuron.max_activation, scheme) for s in session.exec(query)]
     return page_of(items, limit, lambda it: ["records", it["kind"], it["rank"], it["id"]])
 
 

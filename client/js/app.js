@@ -46,7 +46,7 @@ function route() {
 }
 
 // Streamer rooms have four-letter codes without vowels (and none of I L O U V Y).
-const STREAMER_CODE = /^[BCDFGHJKMNPQRSTWXZ]{4}$/i;
+const STREAMER_CODE = /^[BCDFGHJKMNPQRSTWXZ]{6}$/i;
 
 function joinRoom(id) {
   const code = id.replace(/[\s-]/g, "");
@@ -116,7 +116,7 @@ $("join-form").onsubmit = (ev) => {
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(code)) { $("join-error").textContent = "A room code is letters, digits, - or _."; return; }
   $("join-error").textContent = "";
   if ($("join-watch").checked) {
-    if (!STREAMER_CODE.test(code)) { $("join-error").textContent = "Only streamer rooms (4-letter codes) have an audience."; return; }
+    if (!STREAMER_CODE.test(code)) { $("join-error").textContent = "Only streamer rooms (6-letter codes) have an audience."; return; }
     sessionStorage.setItem(WATCH_KEY, code.toUpperCase());
   }
   enterRoom(code);

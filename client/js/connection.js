@@ -1,7 +1,8 @@
 // The one websocket client of every page (game, host console, overlay): keeps the session token
 // and the last room version, reconnects by itself with exponential backoff and jitter, and
-// resumes with ?token=T&since=V&room=R so the server replays exactly what was missed (or sends
-// a resync snapshot). The wire constants it uses are in protocol.js.
+// resumes with ?since=V&room=R so the server replays exactly what was missed (or sends a resync
+// snapshot). The token goes in Sec-WebSocket-Protocol, never in the URL (URLs end up in logs).
+// The wire constants it uses are in protocol.js.
 import { FATAL_CLOSES, PROTOCOL } from "./protocol.js";
 
 const BASE_DELAY_MS = 400;
@@ -34,10 +35,14 @@ export class Connection {
     this.stopped = false;
   }
 
+  // The token travels in Sec-WebSocket-Protocol, never in the URL (URLs end up in logs).
+  subprotocols() {
+    return this.token ? ["nq.v1", `nq.token.${this.token}`] : ["nq.v1"];
+  }
+
   url() {
     const proto = location.protocol === "https:" ? "wss" : "ws";
     const params = new URLSearchParams({ format: "json", protocol: String(PROTOCOL.PROTOCOL_VERSION) });
-    if (this.token) params.set("token", this.token);
     if (this.rejoin && this.token && this.room && this.v !== null) {
       params.set("since", String(this.v));
       params.set("room", this.room);
@@ -51,7 +56,7 @@ export class Connection {
 
   open() {
     this.onStatus(this.attempt ? "reconnecting" : "connecting", this.attempt);
-    const ws = new WebSocket(this.url());
+    const ws = new WebSocket(this.url(), this.subprotocols());
     this.ws = ws;
     ws.onopen = () => {
       this.attempt = 0;

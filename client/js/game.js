@@ -3,15 +3,17 @@
 // confirmed (or rolled back with an inline error) by the server's events.
 import { $, countUp, drawHistogram, el, fmt, toast } from "./dom.js";
 import { keepFocus } from "./keepfocus.js";
-import { snippet } from "./tokens.js";
+import { shown, snippet } from "./tokens.js";
 import { scoreReveal } from "./reveal.js";
+import { fitBadge, reasonText } from "./fit.js";
+import { resultScreen } from "./result.js";
 
 export const state = {
   me: null, limits: { max_explanation_chars: 280, max_text_chars: 2000 },
   room: null, phase: "lobby", round: 0, deadline: null, neuron: null, clues: [],
   explanations: new Map(), scores: {}, votes: {}, members: new Map(), count: null, top: null,
   scoreEvents: new Map(), progress: new Map(), myVotes: new Set(),
-  pendingSubmit: null, pendingVotes: [], submittedRound: null,
+  pendingSubmit: null, pendingVotes: [], submittedRound: null, result: null,
 };
 
 let conn = null;
@@ -23,17 +25,23 @@ function feed(text, cls = "") {
   while (list.children.length > 40) list.lastChild.remove();
 }
 
+// A new round (or another room) starts clean: nothing of the last one stays on screen, and a
+// draft written for the last neuron is cleared so it can never be sent for this one.
+function clearRound() {
+  state.scoreEvents.clear(); state.progress.clear(); state.myVotes.clear();
+  state.result = null; state.pendingSubmit = null; state.voteErrors = {};
+  for (const id of ["reveal", "result"]) { $(id).replaceChildren(); $(id).hidden = true; }
+  $("test-result").replaceChildren();
+  $("explanation").value = ""; $("explanation").dispatchEvent(new Event("input"));
+  $("explain-error").textContent = "";
+}
+
 function newPuzzle(e) {
   const changed = !state.neuron || !e.neuron || state.neuron.id !== e.neuron.id;
   state.neuron = e.neuron; state.clues = e.clues || []; state.top = null;
   state.explanations = new Map((e.explanations || []).map((x) => [x.id, x]));
   state.scores = { ...(e.scores || {}) }; state.votes = { ...(e.votes || {}) };
-  if (changed) {
-    state.scoreEvents.clear(); state.progress.clear(); state.myVotes.clear();
-    // The last reveal stays readable during the next round, titled as the previous one.
-    const h = $("reveal").querySelector("h2");
-    if (h) h.textContent = "Last round's score";
-  }
+  if (changed) clearRound();
   if (changed && e.neuron) loadNeuronStats(e.neuron);
 }
 
@@ -42,11 +50,14 @@ export const handlers = {
     state.me = e.player; state.limits = { ...state.limits, ...(e.limits || {}) };
   },
   room(e) {
+    if (state.shownRoom !== e.room) { $("feed").replaceChildren(); clearRound(); state.neuron = null; }
+    state.shownRoom = e.room;
     state.room = e.room; state.phase = e.phase; state.round = e.round; state.deadline = e.deadline;
     state.members = new Map(e.members.map((m) => [m.id, m.name]));
     // A big room lists only some members; its true size comes with it and then from "crowd".
     state.count = e.member_count ?? state.members.size;
     newPuzzle(e);
+    if (e.result) { state.result = e.result; showResult(); }
     if (e.resync) feed("Caught up with the room.");
   },
   joined(e) {
@@ -64,8 +75,10 @@ export const handlers = {
   },
   lobby(e) { state.phase = "lobby"; state.deadline = e.deadline; },
   puzzle(e) {
+    const sameRound = state.neuron && e.neuron && state.neuron.id === e.neuron.id && state.round === e.round;
     state.phase = "round"; state.round = e.round; state.deadline = e.deadline; newPuzzle(e);
-    state.pendingSubmit = null; feed(`Round ${e.round}: a new neuron`);
+    if (!sameRound) clearRound();
+    feed(`Round ${e.round}: a new neuron`);
   },
   explanation(e) {
     const x = e.explanation;
@@ -86,19 +99,20 @@ export const handlers = {
     const mine = state.explanations.get(e.explanation_id);
     if (mine && state.me && mine.player_id === state.me.id) showReveal(e.explanation_id);
   },
-  round_end(e) { state.phase = "lobby"; state.top = e.top; Object.assign(state.scores, e.scores); if (!$("reveal").hidden) return; if (e.top) showReveal(e.top); },
+  round_end(e) { state.phase = "lobby"; state.top = e.top; Object.assign(state.scores, e.scores); },
+  round_result(e) { if (!state.neuron || e.neuron_id === state.neuron.id) { state.result = e; showResult(); } },
   points(e) {
     for (const a of e.awards) {
       const who = state.members.get(a.player_id) || `#${a.player_id}`;
-      feed(`${who}: +${a.amount} (${a.reason.replaceAll("_", " ")})`, "points");
-      if (state.me && a.player_id === state.me.id) { state.me.points = (state.me.points || 0) + a.amount; toast(`+${a.amount} points: ${a.reason.replaceAll("_", " ")}`, "good"); }
+      feed(`${who}: +${a.amount} (${reasonText(a.reason)})`, "points");
+      if (state.me && a.player_id === state.me.id) { state.me.points = (state.me.points || 0) + a.amount; toast(`+${a.amount} points: ${reasonText(a.reason)}`, "good"); }
     }
   },
   test_queued() { $("test-result").replaceChildren(el("p", { class: "computing", text: "Computing activations…" })); },
   activations(e) { showActivations(e); },
   shared_activations(e) {
     feed(`${e.player.name} shared a test:`);
-    $("feed").prepend(el("li", { class: "shared" }, snippet(e.tokens, e.activations, scaleMax(e.max), { label: `${e.player.name}'s test`, windowed: false })));
+    $("feed").prepend(el("li", { class: "shared" }, snippet(e.tokens, e.activations, scaleMax(e.max), { label: `${e.player.name}'s test`, windowed: false, display: e.display })));
   },
   notice(e) { feed(e.message, "notice"); },
   // -- streamer rooms (docs/protocol.md "Streamer rooms") --
@@ -148,7 +162,8 @@ export function submitExplanation(text) {
   if (!clean) { $("explain-error").textContent = "Write a few words first."; return; }
   if (clean.length > max) { $("explain-error").textContent = `At most ${max} characters.`; return; }
   if (state.phase !== "round") { $("explain-error").textContent = "Wait for the next round to submit."; return; }
-  if (!conn.send({ type: "submit", text: clean })) { $("explain-error").textContent = "You are offline: your text is kept, submit again when back online."; return; }
+  // The neuron the text was written for: the server refuses it if the round moved on.
+  if (!conn.send({ type: "submit", text: clean, neuron_id: state.neuron?.id })) { $("explain-error").textContent = "You are offline: your text is kept, submit again when back online."; return; }
   state.pendingSubmit = { text: clean };
   $("explanation").value = "";
   $("explain-error").textContent = "";
@@ -172,7 +187,7 @@ function explanationItem(x) {
   const pending = state.pendingVotes.includes(x.id);
   const canVote = state.phase === "round" && state.me && !me;
   const progress = state.progress.get(x.id);
-  const scoreNode = el("span", { class: `score${score === null || score === undefined ? " none" : ""}`, "aria-label": "score", text: score === null || score === undefined ? "—" : fmt(score, 2) });
+  const scoreNode = el("span", { class: `score${score === null || score === undefined ? " none" : ""}`, "aria-label": "score" }, score === null || score === undefined ? "—" : fitBadge(score));
   const why = state.scoreEvents.has(x.id)
     ? el("button", { type: "button", class: "link", text: "why?", "aria-label": `why this score: ${x.text}`, onclick: () => showReveal(x.id) }) : null;
   return el("li", { class: `expl${me ? " mine" : ""}${state.top === x.id ? " top" : ""}`, "data-expl": String(x.id) },
@@ -195,8 +210,8 @@ export function render() {
   $("room-code").textContent = state.room || "";
   $("phase").textContent = PHASES[state.phase] ? `${PHASES[state.phase]}${state.phase === "round" ? ` ${state.round}` : ""}` : state.phase;
   $("phase").dataset.phase = state.phase;
-  $("neuron-title").textContent = n ? `Neuron ${n.index} · ${n.campaign}` : "Waiting for a neuron…";
-  const clues = state.clues.map((c, i) => snippet(c.tokens, c.activations, n ? n.max_activation : 1, { maxIndex: c.max_index, label: `clue ${i + 1}` }));
+  $("neuron-title").textContent = n ? `Neuron ${n.index}` : "Waiting for a neuron…";
+  const clues = state.clues.map((c, i) => snippet(c.tokens, c.activations, n ? n.max_activation : 1, { maxIndex: c.max_index, label: `clue ${i + 1}`, display: c.display }));
   const cluesBox = $("clues");
   if (cluesBox.dataset.neuron !== String(n?.id)) { cluesBox.replaceChildren(...clues); cluesBox.dataset.neuron = String(n?.id); }
   const list = [...state.explanations.values()];
@@ -229,10 +244,23 @@ async function showReveal(explanationId) {
   const x = state.explanations.get(explanationId);
   const box = $("reveal");
   if (!e || !x || !state.neuron) return;
+  const neuronId = state.neuron.id;
   box.hidden = false;
-  box.replaceChildren(el("h2", { text: "Score reveal" }), el("p", { class: "muted", text: "Loading the scored snippets…" }));
-  const panel = await scoreReveal(e, state.neuron.id, x.text);
-  box.replaceChildren(el("h2", { text: "Score reveal" }), panel);
+  box.replaceChildren(el("h2", { text: "Why this score" }), el("p", { class: "muted", text: "Loading the scored snippets…" }));
+  box.scrollIntoView({ block: "nearest", behavior: "smooth" });
+  const panel = await scoreReveal(e, neuronId, x.text);
+  if (!state.neuron || state.neuron.id !== neuronId) return; // the round moved on meanwhile
+  box.replaceChildren(el("h2", { text: "Why this score" }), panel);
+  box.scrollIntoView({ block: "nearest", behavior: "smooth" });
+}
+
+// The round's result (round_result events): shown at the top of the room until the next round.
+function showResult() {
+  const box = $("result");
+  const first = box.hidden;
+  box.hidden = false;
+  box.replaceChildren(resultScreen(state.result, { me: state.me, neuronId: state.neuron?.id, scoreEvents: state.scoreEvents }));
+  if (first) box.scrollIntoView({ block: "start", behavior: "smooth" });
 }
 
 // -- advanced mode ----------------------------------------------------------------------
@@ -242,8 +270,8 @@ function showActivations(e) {
     if (conn.send({ type: "share_activations", request_id: e.request_id })) { share.disabled = true; share.textContent = "Shared"; }
   } });
   box.replaceChildren(
-    el("p", { class: "muted small", text: `max ${fmt(e.max, 2)} on “${(e.tokens[e.max_index] || "").trim()}”` }),
-    snippet(e.tokens, e.activations, scaleMax(e.max), { maxIndex: e.max_index, label: "your text", windowed: false }),
+    el("p", { class: "muted small", text: `max ${fmt(e.max, 2)} on “${(shown(e.tokens, e.display)[e.max_index] || "").trim()}”` }),
+    snippet(e.tokens, e.activations, scaleMax(e.max), { maxIndex: e.max_index, label: "your text", windowed: false, display: e.display }),
     share);
 }
 

@@ -28,17 +28,16 @@ function neuronLink(ref) {
 
 function renderRecord(record) {
   const line = el("div", { class: "record" });
-  record.tokens.forEach((token, i) => {
-    const span = el("span", {
+  // The server's display text carries the spaces (engine/display_text.py); special tokens are empty.
+  const display = Array.isArray(record.display) && record.display.length === record.tokens.length ? record.display : record.tokens;
+  display.forEach((token, i) => {
+    if (token === "") return;
+    line.append(el("span", {
       class: i === record.max_index ? "tok max" : "tok",
       style: `--shade:${record.shades[i] / 10}`,
       title: `activation ${fmt(record.activations[i], 3)}`,
-      text: token.replace(/^##/, ""),
-    });
-    line.append(span);
-    // WordPiece tokens carry no spaces: put one between words, none inside a word.
-    const next = record.tokens[i + 1];
-    if (next !== undefined && !next.startsWith("##") && !/^\s/.test(next) && !/\s$/.test(token)) line.append(" ");
+      text: token,
+    }));
   });
   return line;
 }

@@ -5,6 +5,7 @@
 import { $, countUp, el, fmt } from "./dom.js";
 import { snippet } from "./tokens.js";
 import { compareRows } from "./reveal.js";
+import { fit } from "./fit.js";
 
 const DONE_KEY = "nq.onboarded";
 const ANIMALS = ["cat", "cats", "dog", "dogs", "horse", "horses", "bird", "birds", "fox", "owl", "cow", "cows", "sheep", "rabbit"];
@@ -150,20 +151,22 @@ export function startOnboarding(onFinish) {
     const records = [...DEMO.clues, ...DEMO.quiet];
     const predictions = records.map((r) => simulate(text, r.tokens));
     const score = pearson(records.flatMap((r) => r.activations), predictions.flat());
-    const big = el("strong", { class: "big-score", text: "0.00" });
+    const f = fit(score);
+    const big = el("strong", { class: `big-score fit-${f.band}`, text: "0" });
     const verdict = score > 0.7 ? "Excellent — the simulator predicts this neuron well from your words."
       : score > 0.3 ? "Partly right: compare the rows where the simulated bar misses the true one."
       : "The simulator could not predict the neuron from that. See where the bars differ, then try again.";
     const rows = records.map((r, i) => compareRows(r.tokens, r.activations, DEMO.max, predictions[i], i < DEMO.clues.length ? "top" : "random", pearson(r.activations, predictions[i])));
     const finish = () => { localStorage.setItem(DONE_KEY, "1"); onFinish(); };
     show(step(3, "Your score",
-      el("p", { class: "score-line" }, "Score ", big, el("span", { class: "muted", text: " (correlation of simulated and true activations, −1 to 1)" })),
+      el("p", { class: "score-line" }, "Fit ", big, el("span", { class: "of", text: "/100" }),
+        el("span", { class: "muted", text: " — how well a simulator that reads only your words predicts where the neuron fires" })),
       el("p", { class: "verdict", text: verdict }),
       el("div", { class: "reveal-records" }, rows),
       el("div", { class: "row" },
         el("button", { class: "primary", type: "button", id: "tour-done", text: "Play for real", onclick: finish }),
         el("button", { type: "button", text: "Try another guess", onclick: guess }))));
-    countUp(big, score, 2);
+    countUp(big, f.value, 0);
     big.dataset.score = fmt(score, 2);
   }
 

@@ -1,7 +1,7 @@
 // The stream overlay: read-only view of a streamer room (no controls, nothing to click).
 import { Connection } from "./connection.js";
 import { $ } from "./dom.js";
-import { readable } from "./tokens.js";
+import { shown } from "./tokens.js";
 
 const params = new URLSearchParams(location.search);
 const overlayToken = params.get("overlay");
@@ -18,7 +18,7 @@ function shade(clue) {
   const mi = clue.activations.reduce((best, a, i) => (a > clue.activations[best] ? i : best), 0);
   const start = Math.max(0, mi - AROUND);
   const end = Math.min(clue.tokens.length, mi + AROUND);
-  const words = readable(clue.tokens);
+  const words = shown(clue.tokens, clue.display); // the server's display text; "" for [CLS] & co
   const spans = words.slice(start, end).map((t, k) => {
     const i = start + k;
     const a = Math.max(0, clue.activations[i]) / max;
@@ -53,11 +53,25 @@ function renderExplanations() {
     text.textContent = `${e.text} — ${e.player_name || "machine"}`;
     const count = document.createElement("span");
     count.className = "count";
-    count.textContent = `${votes} votes${typeof e.score === "number" ? ` · score ${e.score.toFixed(2)}` : ""}`;
+    count.textContent = `${votes} votes${typeof e.score === "number" ? ` · fit ${Math.round(100 * e.score)}/100` : ""}`;
     const bar = document.createElement("div");
     bar.className = "bar";
     bar.style.width = `${(100 * votes) / top}%`;
     li.append(text, count, bar);
+    return li;
+  }));
+}
+
+// The round's podium (round_result): who explained the neuron best, until the next round.
+function renderResult(result) {
+  const box = $("result-box");
+  box.hidden = !result || !result.podium.length;
+  if (box.hidden) return;
+  const byId = new Map(result.entries.map((x) => [x.explanation_id, x]));
+  $("podium").replaceChildren(...result.podium.map((id, i) => {
+    const x = byId.get(id);
+    const li = document.createElement("li");
+    li.textContent = `${["1st", "2nd", "3rd"][i]} ${x.author}: “${x.text}” · fit ${Math.round(100 * x.score)}/100`;
     return li;
   }));
 }
@@ -100,7 +114,7 @@ function onEvent(ev) {
       view.neuron = ev.neuron; view.clues = ev.clues; view.deadline = ev.deadline;
       view.votes = {}; view.tally = {};
       setExplanations(ev.explanations || []);
-      renderPuzzle(); renderExplanations();
+      renderPuzzle(); renderExplanations(); renderResult(null);
       break;
     case "explanation":
       view.explanations.set(ev.explanation.id, ev.explanation); renderExplanations(); break;
@@ -129,6 +143,8 @@ function onEvent(ev) {
       view.deadline = ev.deadline ?? null; break;
     case "points":
       renderBoard(); break;
+    case "round_result":
+      renderResult(ev); break;
     case "room_closed":
       // A clean closed state: no old clues, no explanations, no ticking timer.
       Object.assign(view, { closed: true, neuron: null, clues: [], explanations: new Map(), votes: {}, tally: {}, deadline: null, paused: false });

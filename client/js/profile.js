@@ -3,6 +3,7 @@
 // (each a link to its neuron's page), and the account: register, log in, log out, move device.
 import { api } from "./api.js";
 import { $, el, fmt, toast } from "./dom.js";
+import { fitBadge } from "./fit.js";
 
 const HISTORY_KEY = "nq.history";
 const BADGE_ICONS = { first_explanation: "✍️", first_top: "🥇", first_daily: "📅", streak_7: "🔥", streak_30: "🌋", points_1000: "🏆", team_win: "🤝" };
@@ -50,7 +51,7 @@ async function questNames() {
 function historyRow(h) {
   const where = h.campaign ? el("a", { href: `/neurons/${encodeURIComponent(h.campaign)}/${h.neuron}`, text: `neuron ${h.neuron}` }) : `neuron ${h.neuron}`;
   return el("li", {}, el("q", { text: h.text }), el("span", { class: "muted" }, " ", where, ` · ${new Date(h.at).toLocaleDateString()}`),
-    el("strong", { class: "score", text: h.score === null || h.score === undefined ? "—" : fmt(h.score, 2) }));
+    el("span", { class: "score" }, h.score === null || h.score === undefined ? "—" : fitBadge(h.score)));
 }
 
 // A badge's description says what was done ("Wrote a first explanation."); a locked one says
@@ -105,7 +106,9 @@ function accountCard(me) {
     location.reload(); // the socket reconnects as the account
   }, "Log in");
   const register = credentials("register", async (login, password) => {
-    await session("/api/register", { login, password });
+    const data = await session("/api/register", { login, password });
+    // Register rotates the session: the guest token stops working, the account's comes back.
+    if (data.token) localStorage.setItem("nq.token", data.token);
     toast("Account saved: log in with it on any device", "good");
     location.reload();
   }, "Save my account");

@@ -23,6 +23,7 @@ export const PROTOCOL = Object.freeze({
   ERR_NOT_IN_ROOM: "not_in_room",
   ERR_WRONG_PHASE: "wrong_phase",
   ERR_ALREADY_SUBMITTED: "already_submitted",
+  ERR_STALE_PUZZLE: "stale_puzzle",
   ERR_DOUBLE_VOTE: "double_vote",
   ERR_OWN_VOTE: "own_vote",
   ERR_BUSY_ELSEWHERE: "busy_elsewhere",

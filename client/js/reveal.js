@@ -1,9 +1,11 @@
 // The score reveal: per scored snippet, the true activations against the simulator's, so a
 // player sees WHY an explanation scored what it did. The score event carries per-record
-// correlations and the worst misses (detail.worst_misses: record, token, actual, predicted on
+// fits (correlations) and the worst misses (detail.worst_misses: record, token, actual, predicted on
 // 0..10); per-token predictions are drawn when an event carries them (detail.predictions).
 import { api } from "./api.js";
 import { countUp, el, fmt } from "./dom.js";
+import { fit } from "./fit.js";
+import { shown } from "./tokens.js";
 
 const scale10 = (a, max) => (max > 0 ? (10 * Math.max(0, a)) / max : 0);
 
@@ -17,8 +19,10 @@ function bars(truth10, predicted10) {
 }
 
 // One snippet as columns of [token, true bar, simulated bar]; misses: Map(tokenIndex -> predicted).
+// tokens: display text (shown()); a token with none (a special token) gets no column.
 export function compareRows(tokens, truth, max, predicted, kind, correlation, misses = new Map()) {
   const cols = tokens.map((tok, i) => {
+    if (tok === "") return null;
     const t10 = scale10(truth[i], max);
     const p10 = predicted ? predicted[i] : misses.get(i);
     const miss = misses.has(i);
@@ -26,9 +30,10 @@ export function compareRows(tokens, truth, max, predicted, kind, correlation, mi
       class: `cmp-tok${miss ? " miss" : ""}`,
       title: `${tok.trim() || "␣"}: true ${fmt(t10, 1)}${p10 === undefined ? "" : `, simulated ${fmt(p10, 1)}`} (0–10)`,
     }, bars(t10, p10), el("span", { class: "cmp-text", text: tok }));
-  });
+  }).filter(Boolean);
   const label = kind === "random" ? "quiet snippet" : "top snippet";
-  const corr = el("span", { class: `corr ${correlation > 0.5 ? "good" : correlation > 0.1 ? "ok" : "bad"}`, text: `r = ${fmt(correlation, 2)}` });
+  const f = fit(correlation);
+  const corr = el("span", { class: `corr fit-${f.band}`, title: f.sentence, text: `fit ${f.text}` });
   const missNotes = [...misses.entries()].map(([i, p]) => el("li", {
     text: `“${(tokens[i] || "").trim()}”: simulated ${fmt(p, 1)}, true ${fmt(scale10(truth[i], max), 1)}`,
   }));
@@ -51,16 +56,24 @@ async function scoredRecords(neuronId, kinds) {
   return recordCache.get(key);
 }
 
-// The reveal panel for one score event (real rounds).
-export async function scoreReveal(event, neuronId, explanationText) {
+// The reveal panel for one score event (real rounds): the score as a fit out of 100 with
+// what it means, then the ``best`` snippets that show most clearly why (highest per-snippet
+// fit, or lowest when the score is below zero); the rest on demand, never all stacked.
+// compact: no score line (the result screen shows it beside the explanation).
+export async function scoreReveal(event, neuronId, explanationText, { best = 3, compact = false } = {}) {
   const detail = event.detail || {};
   const kinds = detail.kinds || [];
   const perRecord = event.per_record || [];
-  const big = el("strong", { class: "big-score", text: "0.00" });
-  const panel = el("section", { class: "reveal-panel", "aria-label": `score of “${explanationText}”` },
-    el("p", { class: "score-line" }, el("span", { class: "quote", text: `“${explanationText}”` }), " scored ", big),
-    el("p", { class: "muted", text: `${event.simulator || "simulator"} v${event.version || "?"} · ${detail.n_tokens || "?"} tokens · detection AUC ${fmt(detail.detection?.roc_auc, 2)}` }));
-  countUp(big, event.score, 2);
+  const f = fit(event.score);
+  const panel = el("section", { class: "reveal-panel", "aria-label": `score of “${explanationText}”` });
+  if (!compact) {
+    const big = el("strong", { class: "big-score", text: "0" });
+    panel.append(
+      el("p", { class: "score-line" }, el("span", { class: "quote", text: `“${explanationText}”` }), " fits ", big, el("span", { class: "of", text: "/100" })),
+      el("p", { class: `fit-sentence fit-${f.band}`, text: f.sentence }));
+    big.classList.add(`fit-${f.band}`);
+    countUp(big, f.value, 0);
+  }
   let records = [];
   try {
     records = kinds.length ? await scoredRecords(neuronId, kinds) : [];
@@ -71,14 +84,27 @@ export async function scoreReveal(event, neuronId, explanationText) {
   const predictions = detail.predictions || null;
   const rows = records.slice(0, perRecord.length).map((r, i) => {
     const misses = new Map((detail.worst_misses || []).filter((m) => m.record === i).map((m) => [m.token_index, m.predicted]));
-    return compareRows(r.tokens, r.activations, max, predictions ? predictions[i] : null, kinds[i], perRecord[i] ?? 0, misses);
+    const row = compareRows(shown(r.tokens, r.display), r.activations, max, predictions ? predictions[i] : null, kinds[i], perRecord[i] ?? 0, misses);
+    return { row, r: perRecord[i] ?? 0 };
   });
-  if (rows.length) {
-    panel.append(el("p", { class: "legend" },
-      el("span", { class: "swatch true" }), " true activation ", el("span", { class: "swatch sim" }), " simulated (where known) · r = correlation per snippet"),
-    el("div", { class: "reveal-records" }, rows));
-  } else if (perRecord.length) {
-    panel.append(el("p", { text: `Per-snippet correlations: ${perRecord.map((x) => fmt(x, 2)).join(", ")}` }));
+  if (!rows.length) return panel;
+  const sign = (event.score ?? 0) < 0 ? 1 : -1;
+  const ranked = [...rows].sort((a, b) => sign * (a.r - b.r));
+  const first = ranked.slice(0, best).map((x) => x.row);
+  const rest = ranked.slice(best).map((x) => x.row);
+  const list = el("div", { class: "reveal-records" }, first);
+  panel.append(el("p", { class: "legend" },
+    el("span", { class: "swatch true" }), " where the neuron really fires ", el("span", { class: "swatch sim" }), " where the explanation predicts it"),
+  list);
+  if (rest.length) {
+    const more = el("button", { type: "button", class: "link more-snippets", "aria-expanded": "false", text: `Show the other ${rest.length} snippets` });
+    more.addEventListener("click", () => {
+      const open = more.getAttribute("aria-expanded") === "true";
+      list.replaceChildren(...(open ? first : [...first, ...rest]));
+      more.setAttribute("aria-expanded", String(!open));
+      more.textContent = open ? `Show the other ${rest.length} snippets` : "Show fewer snippets";
+    });
+    panel.append(more);
   }
   return panel;
 }

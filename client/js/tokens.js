@@ -39,16 +39,17 @@ function rove(container) {
   });
 }
 
-// WordPiece models (MiniLM) give tokens without leading spaces and "##" continuations: show
-// them as words. Tokens that already carry their spaces (GPT-2, Llama) are left alone.
-export function readable(tokens) {
-  if (tokens.some((t) => /^\s/.test(t))) return tokens;
-  return tokens.map((t, i) => (t.startsWith("##") ? t.slice(2) : i > 0 && /^[\w\[]/.test(t) ? ` ${t}` : t));
+// What to show of a record's tokens: the server's display text (engine/display_text.py: spaces
+// right for every tokenizer, special tokens empty), or the tokens themselves where a record
+// has none (the onboarding demo, whose tokens are already text).
+export function shown(tokens, display) {
+  return Array.isArray(display) && display.length === tokens.length ? display : tokens;
 }
 
-// tokens/activations: arrays; max: the scale (the neuron's max); maxIndex: the marked token.
-export function snippet(rawTokens, activations, max, { maxIndex = null, label = "", windowed = true } = {}) {
-  const tokens = readable(rawTokens);
+// tokens/activations: arrays; max: the scale (the neuron's max); maxIndex: the marked token;
+// display: the record's display text (see shown()).
+export function snippet(rawTokens, activations, max, { maxIndex = null, label = "", windowed = true, display = null } = {}) {
+  const tokens = shown(rawTokens, display);
   const mi = maxIndex ?? activations.reduce((best, a, i) => (a > activations[best] ? i : best), 0);
   const body = el("span", { class: "toks" });
   const container = el("div", {
@@ -60,7 +61,8 @@ export function snippet(rawTokens, activations, max, { maxIndex = null, label = 
   const start = windowed ? Math.max(0, mi - WINDOW_BEFORE) : 0;
   const end = windowed ? Math.min(tokens.length, mi + WINDOW_AFTER + 1) : tokens.length;
   const draw = (from, to) => {
-    const parts = tokens.slice(from, to).map((t, k) => tokenSpan(t, activations[from + k], max, from + k === mi));
+    // Special tokens ([CLS], <s> ...) have no display text: nothing to draw.
+    const parts = tokens.slice(from, to).map((t, k) => (t === "" ? null : tokenSpan(t, activations[from + k], max, from + k === mi))).filter(Boolean);
     if (from > 0) parts.unshift(el("span", { class: "ellipsis", text: "…" }));
     if (to < tokens.length) parts.push(el("span", { class: "ellipsis", text: "…" }));
     body.replaceChildren(...parts);

@@ -10,7 +10,7 @@ from config.settings import Settings
 from engine.scoring.score import ScoreResult, score_explanation, score_explanations, select_records
 from engine.scoring.simulator import Simulator, SimulatorError
 
-SIMULATORS = ("embedding", "llm", "llm-pointing", "openai")
+SIMULATORS = ("embedding", "trained", "llm", "llm-pointing", "openai")
 
 __all__ = [
     "SIMULATORS",
@@ -31,6 +31,10 @@ def make_simulator(settings: Settings, name: str | None = None) -> Simulator:
         from engine.scoring.embedding import EmbeddingSimulator
 
         return EmbeddingSimulator(device="cpu" if settings.device == "auto" else settings.device)
+    if name == "trained":
+        from engine.scoring.trained.simulator import TrainedSimulator
+
+        return TrainedSimulator(device="cpu" if settings.device == "auto" else settings.device)
     if name in ("llm", "llm-pointing"):
         from engine.scoring.llm import LocalLMSimulator
         from engine.scoring.llm_pointing import PointingLMSimulator

@@ -21,8 +21,8 @@ from starlette.routing import BaseRoute, Route
 from rooms.achievements import RULES
 from rooms.boards import BOARDS, BoardError, boards_of_player, resolve_period, spec_of
 from rooms.streaks import compute_streak, share_text
-from server.api.guard import ApiError, Context, guarded, int_param, not_found, str_param
-from server.api.sessions import bearer_player
+from server.api.attempts import wait_needed
+from server.api.guard import ApiError, Context, guarded, in_db, int_param, not_found, str_param
 from server.api.team_routes import team_standings
 from store import competition
 from store.competition import badges, quests, teams
@@ -33,13 +33,19 @@ PREFIX = "/api/v1"
 MAX_BODY = 4_096
 
 
-def current_player(request: Request, ctx: Context) -> int | None:
-    """The signed-in player's id (Authorization: Bearer <session token>), or None."""
-    return bearer_player(request, ctx.settings.effective_secret_key())
+async def current_player(request: Request, ctx: Context) -> int | None:
+    """The signed-in player's id while the bearer's session is open (not expired or revoked)."""
+    from server.api.sessions import player_of_token
+
+    auth = request.headers.get("authorization", "")
+    if not auth.lower().startswith("bearer "):
+        return None
+    token = auth[7:].strip()
+    return await in_db(ctx, lambda session: player_of_token(session, ctx.settings, token))  # type: ignore[no-any-return]
 
 
-def _require_player(request: Request, ctx: Context) -> int:
-    player_id = current_player(request, ctx)
+async def _require_player(request: Request, ctx: Context) -> int:
+    player_id = await current_player(request, ctx)
     if player_id is None:
         raise ApiError(401, "no_session", "sign in first (Authorization: Bearer <session token>)")
     return player_id
@@ -116,7 +122,7 @@ async def board_top(request: Request, ctx: Context) -> dict[str, Any]:
 async def board_around(request: Request, ctx: Context) -> dict[str, Any]:
     board, period = _board_and_period(request)
     neighbours = int_param(request, "n", 5, 0, 50)
-    member = int_param(request, "id", 0, 0, 2**31 - 1) or current_player(request, ctx)
+    member = int_param(request, "id", 0, 0, 2**31 - 1) or await current_player(request, ctx)
     if not member:
         raise ApiError(400, "bad_parameter", "give ?id= or sign in")
 
@@ -246,6 +252,8 @@ def _my_quest(session: Any, quest: Quest, player_id: int, now: datetime) -> dict
 
 def _current_quest(kind: str) -> Callable[[Request, Context], Any]:
     async def current(request: Request, ctx: Context) -> dict[str, Any]:
+        viewer = await current_player(request, ctx)
+
         def read() -> dict[str, Any]:
             now = _now()
             with ctx.db.session() as s:
@@ -253,7 +261,6 @@ def _current_quest(kind: str) -> Callable[[Request, Context], Any]:
                 if quest is None:
                     raise not_found(f"{kind} quest (no campaign is ready yet)")
                 body = _quest_json(quest, now)
-                viewer = current_player(request, ctx)
                 body["mine"] = _my_quest(s, quest, viewer, now) if viewer else None
                 return body
 
@@ -287,7 +294,7 @@ async def quest_results(request: Request, ctx: Context) -> dict[str, Any]:
 
 async def quest_share(request: Request, ctx: Context) -> dict[str, Any]:
     quest_id = request.path_params["quest_id"]
-    player_id = _require_player(request, ctx)
+    player_id = await _require_player(request, ctx)
 
     def read() -> dict[str, Any]:
         now = _now()
@@ -331,8 +338,8 @@ async def quest_share(request: Request, ctx: Context) -> dict[str, Any]:
 
 
 # -- teams ----------------------------------------------------------------------------
-def _team_call(request: Request, ctx: Context, action: Callable[[Any, int], Team]) -> Any:
-    player_id = _require_player(request, ctx)
+async def _team_call(request: Request, ctx: Context, action: Callable[[Any, int], Team]) -> Any:
+    player_id = await _require_player(request, ctx)
 
     def run() -> dict[str, Any]:
         with ctx.db.session() as s:
@@ -344,7 +351,7 @@ def _team_call(request: Request, ctx: Context, action: Callable[[Any, int], Team
             shown = teams.show_team(s, team.id or 0, player_id).to_json()
         return {"team": {**shown, **team_standings(ctx.r_sync, [int(team.id or 0)])[int(team.id or 0)]}}
 
-    return run_in_threadpool(run)
+    return await run_in_threadpool(run)
 
 
 async def team_create(request: Request, ctx: Context) -> dict[str, Any]:
@@ -356,9 +363,25 @@ async def team_create(request: Request, ctx: Context) -> dict[str, Any]:
 
 async def team_join(request: Request, ctx: Context) -> dict[str, Any]:
     code = str((await _body(request)).get("code", ""))[:32]
-    return await _team_call(
-        request, ctx, lambda s, p: teams.join_team(s, ctx.r_sync, p, code, _now(), ctx.settings)
-    )
+    # Wrong invite codes count like wrong room codes, per player and address (server/api/attempts.py).
+    limits = getattr(request.app.state, "attempts", None)
+    who = []
+    if limits is not None:
+        address = request.client.host if request.client else "unknown"
+        who = [(limits.code_player, str(await _require_player(request, ctx))), (limits.code_address, address)]
+        wait = await wait_needed(*who)
+        if wait:
+            message = f"too many wrong codes; try again in {wait} s"
+            raise ApiError(429, "rate_limited", message, {"Retry-After": str(wait)})
+    try:
+        return await _team_call(
+            request, ctx, lambda s, p: teams.join_team(s, ctx.r_sync, p, code, _now(), ctx.settings)
+        )
+    except ApiError as exc:
+        if exc.code == "bad_code":
+            for limit, ident in who:
+                await limit.failed(ident)
+        raise
 
 
 async def team_leave(request: Request, ctx: Context) -> dict[str, Any]:
@@ -369,7 +392,7 @@ async def team_leave(request: Request, ctx: Context) -> dict[str, Any]:
 
 async def team_show(request: Request, ctx: Context) -> dict[str, Any]:
     team_id = request.path_params["team_id"]
-    viewer = current_player(request, ctx)
+    viewer = await current_player(request, ctx)
 
     def read() -> dict[str, Any]:
         with ctx.db.session() as s:

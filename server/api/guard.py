@@ -29,9 +29,9 @@ Context = AppContext  # ``app.state.ctx``: one type for the hub and every route 
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+        self.status, self.code, self.message, self.headers = status, code, message, headers
 
 
 class JSON(Response):
@@ -91,7 +91,19 @@ def str_param(request: Request, name: str, max_len: int, *, required: bool = Fal
 # -- the wrapper ------------------------------------------------------------------------
 async def _bucket(ctx: Context, request: Request) -> Bucket:
     secret = request.headers.get(API_KEY_HEADER)
+    ip = request.client.host if request.client else "unknown"
     if secret is not None:
+        # Wrong keys are limited per address (server/api/attempts.py): keys cannot be guessed.
+        limit = getattr(request.app.state, "attempts", None)
+        failures = limit.api_key_address if limit is not None else None
+        wait = await failures.retry_after(ip) if failures is not None else 0
+        if wait:
+            raise ApiError(
+                429,
+                "rate_limited",
+                f"too many wrong API keys; try again in {wait} s",
+                {"Retry-After": str(wait)},
+            )
 
         def lookup() -> Any:
             with ctx.db.session() as session:
@@ -99,11 +111,12 @@ async def _bucket(ctx: Context, request: Request) -> Bucket:
 
         key = await run_in_threadpool(lookup)
         if key is None:
+            if failures is not None:
+                await failures.failed(ip)
             raise ApiError(
                 401, "bad_api_key", "unknown or revoked API key (omit the header for anonymous use)"
             )
         return Bucket("key", str(key.id), key.rate_per_s, key.burst)
-    ip = request.client.host if request.client else "unknown"
     return Bucket("anon", ip, ctx.settings.api_anon_rate_per_s, ctx.settings.api_anon_burst)
 
 
@@ -138,7 +151,7 @@ def guarded(
             body = await handler(request, ctx)
             return JSON(body, headers=headers)
         except ApiError as exc:
-            return error(exc.status, exc.code, exc.message)
+            return error(exc.status, exc.code, exc.message, exc.headers)
         except (BadCursor, BadQuery) as exc:
             return error(400, "bad_parameter", str(exc))
 

@@ -136,7 +136,7 @@ def _answer(r: redis.Redis, cid: str, team_id: int, accept: bool, ttl_s: int) ->
 
 # -- routes --------------------------------------------------------------------------------
 async def match_create(request: Request, ctx: Context) -> dict[str, Any]:
-    captain_id = _require_player(request, ctx)
+    captain_id = await _require_player(request, ctx)
     refs, rounds, round_s = _read_request(await _body(request))
     found = await in_db(ctx, _resolve, captain_id, refs, rounds, ctx.settings.default_campaign)
     ids = [int(t.id or 0) for t in found]
@@ -168,7 +168,7 @@ async def _open_match(request: Request, ctx: Context, challenge: Challenge) -> d
 
 
 async def _answer_route(request: Request, ctx: Context, accept: bool) -> dict[str, Any]:
-    player_id = _require_player(request, ctx)
+    player_id = await _require_player(request, ctx)
     cid = str(request.path_params["challenge"])[:32]
     team_id = await in_db(ctx, _captained_team, player_id)
     ttl = ctx.settings.team_challenge_ttl_s
@@ -191,7 +191,7 @@ async def challenge_decline(request: Request, ctx: Context) -> dict[str, Any]:
 async def team_challenges(request: Request, ctx: Context) -> dict[str, Any]:
     """A team's challenges, newest first: members only (the room of a match is theirs)."""
     team_id = int(request.path_params["team_id"])
-    viewer = current_player(request, ctx)
+    viewer = await current_player(request, ctx)
 
     def read() -> dict[str, Any]:
         with ctx.db.session() as s:

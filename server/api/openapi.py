@@ -71,6 +71,8 @@ SCHEMAS: dict[str, Any] = {
             "kind": STR,
             "rank": INT,
             "tokens": {"type": "array", "items": STR},
+            # Each token as a reader sees it (spaces right, special tokens empty).
+            "display": {"type": "array", "items": STR},
             "activations": NUMS,
             "shades": {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 10}},
             "max_activation": NUM,

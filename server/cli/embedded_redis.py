@@ -12,6 +12,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import redis
 
@@ -41,18 +42,31 @@ def free_port(host: str = "127.0.0.1") -> int:
 class EmbeddedRedis:
     """Start, wait for, and stop one redis-server child process."""
 
-    def __init__(self, directory: Path, *, port: int | None = None, persist: bool = True) -> None:
+    def __init__(
+        self, directory: Path, *, port: int | None = None, persist: bool = True, password: str | None = None
+    ) -> None:
         self.directory = Path(directory)
         self.port = port or free_port()
         self.persist = persist
+        self.password = password
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        auth = f":{quote(self.password, safe='')}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
+
+    def _private_files(self) -> None:
+        """The directory and everything in it readable by this user only (the AOF holds every
+        room, queue and session-adjacent key; the url file holds the password)."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.chmod(0o700)
+        for path in self.directory.rglob("*"):
+            if not path.is_symlink():
+                path.chmod(0o700 if path.is_dir() else 0o600)
 
     def start(self, timeout: float = 10.0) -> EmbeddedRedis:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self._private_files()
         args = [
             redis_server_binary(),
             "--port", str(self.port),
@@ -66,9 +80,17 @@ class EmbeddedRedis:
             "--loglevel", "warning",
             "--logfile", str(self.directory / "redis.log"),
         ]  # fmt: skip
+        if self.password:
+            # Read from stdin-less config on the command line would show in `ps`: a config file
+            # only its owner reads carries the password instead.
+            conf = self.directory / "auth.conf"
+            conf.touch(mode=0o600)
+            conf.write_text(f"requirepass {self.password}\n")
+            args.insert(1, str(conf))
         # A session of its own: a terminal's Ctrl-C must not stop Redis before the
-        # processes that still need it; its owner stops it last.
-        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)
+        # processes that still need it; its owner stops it last. umask 077: the AOF and the
+        # log it writes are its owner's alone.
+        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True, umask=0o077)
         deadline = time.monotonic() + timeout
         client = redis.Redis.from_url(self.url)
         while True:
@@ -86,6 +108,9 @@ class EmbeddedRedis:
             time.sleep(0.05)
         client.close()
         return self
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
 
     def stop(self, timeout: float = 10.0) -> None:
         proc, self.process = self.process, None

@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "server.cli.models",  # activations, campaign build/list, models pull/list
     "server.cli.score",  # score explanations with a simulator
     "server.cli.explain",  # machine explanations of a neuron
+    "server.cli.simulator",  # train / evaluate the trained simulator
     "server.cli.export",  # export/import a campaign as open data
     "server.cli.apikeys",  # API keys for the public read API
     "server.cli.leaderboard",  # leaderboard rebuild/show

@@ -79,6 +79,7 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from server.app import create_app
+    from server.cli.http_limits import uvicorn_limits
 
     settings = _resolved(settings)
     _logging(settings)
@@ -103,6 +104,8 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
         ws_ping_timeout=settings.heartbeat_s,
         ws_max_size=settings.max_frame_bytes * 4,
         timeout_graceful_shutdown=5,
+        # Forwarded headers only from named proxies; request heads bounded in time and size.
+        **uvicorn_limits(settings),
     )
     return 0
 

@@ -57,12 +57,21 @@ def _rescore_sweep(ctx: SchedulerContext, now: datetime) -> None:
     enqueue_sweep(ctx.redis, ctx.settings)
 
 
+def _purge_sessions(ctx: SchedulerContext, now: datetime) -> None:
+    from store.auth_sessions import purge_expired
+
+    with ctx.db.session() as session:
+        purge_expired(session)
+
+
 DEFAULT_TASKS: list[tuple[str, float, Task]] = [
     ("heartbeat", 10.0, _heartbeat),
     # Opens today's daily and this week's quest, closes and freezes ended ones.
     ("quest_rollover", 30.0, _quest_rollover),
     # Queues rescoring of explanations lacking a score for new records or a new simulator version.
     ("rescore_sweep", 300.0, _rescore_sweep),
+    # Deletes session records past their expiry (a token names its record: server/api/sessions.py).
+    ("purge_sessions", 3600.0, _purge_sessions),
 ]
 
 

@@ -1,16 +1,17 @@
 """`neuronquest up`: one command that runs the whole game on this machine.
 
 Starts (when no URLs are configured) a private redis-server persisting into the
-data dir, applies migrations, then runs the web, worker and scheduler roles as
-child processes — exactly what the Procfile would run — and restarts a child that
-crashes. SIGINT or SIGTERM stops every child, the private Redis last, and leaves
-no process behind.
+data dir (with a generated password, its files readable by their owner only), applies
+migrations, then runs the web, worker and scheduler roles as child processes — exactly
+what the Procfile would run — and restarts a child that crashes, and the Redis if it dies.
+SIGINT or SIGTERM stops every child, the private Redis last, and leaves no process behind.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -67,6 +68,7 @@ class Supervisor:
         self.port = port
         self.redis: EmbeddedRedis | None = None
         self.children: list[Child] = []
+        self.redis_restarts: list[float] = []
         self.stopping = threading.Event()
 
     # -- lifecycle ---------------------------------------------------------
@@ -85,6 +87,7 @@ class Supervisor:
             if after_start is not None and not self.stopping.is_set():
                 after_start(child_settings, self.stopping)
             while not self.stopping.wait(0.5):
+                self.restart_dead_redis()
                 self._restart_crashed(env)
             return 0
         finally:
@@ -95,10 +98,16 @@ class Supervisor:
         settings.ensure_dirs()
         updates: dict[str, object] = {"data_dir": settings.data_path, "host": self.host, "port": self.port}
         if settings.embedded_redis:
-            self.redis = EmbeddedRedis(settings.data_path / "redis", persist=True).start()
-            embedded_url_file(settings).write_text(self.redis.url)
+            # A password of its own each run: other local users cannot publish fake scores or
+            # read rooms through the loopback port (the url file below is its owner's alone).
+            directory = settings.data_path / "redis"
+            self.redis = EmbeddedRedis(directory, persist=True, password=secrets.token_urlsafe(32)).start()
+            url_file = embedded_url_file(settings)
+            url_file.touch(mode=0o600)
+            url_file.chmod(0o600)
+            url_file.write_text(self.redis.url)
             updates["redis_url"] = self.redis.url
-            _say(f"private Redis on {self.redis.url} (AOF in {settings.data_path / 'redis'})")
+            _say(f"private Redis on 127.0.0.1:{self.redis.port} (AOF in {settings.data_path / 'redis'})")
         else:
             _say("using Redis at the configured NQ_REDIS_URL")
         db = Database(settings)  # applies migrations once, before any role starts
@@ -149,6 +158,26 @@ class Supervisor:
             child.restarts.append(now)
             _say(f"{child.role} exited with code {code}; restarting")
             child.start(env)
+
+    def restart_dead_redis(self) -> bool:
+        """Start the private Redis again when it died (same port, password and AOF, so the
+        roles reconnect by themselves and find their data); True when it was restarted."""
+        if self.redis is None or self.redis.alive() or self.stopping.is_set():
+            return False
+        now = time.monotonic()
+        self.redis_restarts = [t for t in self.redis_restarts if now - t < RESTART_WINDOW_S]
+        if len(self.redis_restarts) >= MAX_RESTARTS:
+            _say("the private Redis keeps dying; stopping")
+            self.stopping.set()
+            return False
+        self.redis_restarts.append(now)
+        _say("the private Redis died; restarting it")
+        try:
+            self.redis.start()
+        except RuntimeError as exc:
+            _say(f"the private Redis did not start again: {exc}")
+            return False
+        return True
 
     def _on_signal(self, signum: int, _frame: object) -> None:
         if not self.stopping.is_set():

@@ -106,6 +106,7 @@ class Channels:
         self._cluster_players: _Reader | None = None
         self._shards: dict[str, _Reader] = {}  # node name -> its shard channels' reader
         self._room_node: dict[str, str] = {}  # shard channel -> node name
+        self._shard_lock = asyncio.Lock()
 
     async def start(self, idle_channel: str) -> None:
         # A pub/sub connection needs one subscription before it can be read.
@@ -144,22 +145,26 @@ class Channels:
             await self._plain.pubsub.subscribe(channel)
             return
         assert isinstance(self.rooms_r, RedisCluster)
-        node = self.rooms_r.get_node_from_key(channel)
-        reader = self._shards.get(node.name)
-        if reader is None:
-            pubsub = _node_client(node).pubsub()
-            await pubsub.ssubscribe(channel)
-            reader = self._shards[node.name] = _Reader(pubsub, self.queue)
-            reader.start()
-        else:
-            await reader.pubsub.ssubscribe(channel)
-        self._room_node[channel] = node.name
+        # One at a time: two joins racing to open a node's connection opened two, and every
+        # event of their rooms then came twice or more (a join storm's outboxes overflowed).
+        async with self._shard_lock:
+            node = self.rooms_r.get_node_from_key(channel)
+            reader = self._shards.get(node.name)
+            if reader is None:
+                pubsub = _node_client(node).pubsub()
+                await pubsub.ssubscribe(channel)
+                reader = self._shards[node.name] = _Reader(pubsub, self.queue)
+                reader.start()
+            else:
+                await reader.pubsub.ssubscribe(channel)
+            self._room_node[channel] = node.name
 
     async def unsubscribe_room(self, channel: str) -> None:
         if not self.sharded:
             await self._plain.pubsub.unsubscribe(channel)
             return
-        name = self._room_node.pop(channel, None)
-        reader = self._shards.get(name) if name else None
-        if reader is not None:
-            await reader.pubsub.sunsubscribe(channel)
+        async with self._shard_lock:
+            name = self._room_node.pop(channel, None)
+            reader = self._shards.get(name) if name else None
+            if reader is not None:
+                await reader.pubsub.sunsubscribe(channel)

@@ -5,7 +5,8 @@ Each new socket without a token is a new guest row. One commit per guest seriali
 database): most of the time of issue 19's connect, 6.6x the bare server's. Here a request
 waits only for the batch in flight: whoever arrives while one batch is inserted goes into the
 next, one transaction each, so a lone guest is not delayed and a storm commits a few times a
-second instead of thousands.
+second instead of thousands. Each guest's session record (server/api/sessions.py) is opened in
+the same batch.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
-from server.api.sessions import guest_name
+from config.settings import Settings
+from server.api.sessions import guest_name, token_of
+from store.auth_sessions import open_sessions
 from store.db import Database
 from store.players import create_guests, public
 
@@ -23,14 +26,14 @@ BATCH_MAX = 200
 
 
 class GuestBatcher:
-    def __init__(self, db: Database, batch_max: int = BATCH_MAX) -> None:
-        self.db, self.batch_max = db, batch_max
-        self._waiting: list[asyncio.Future[dict[str, Any]]] = []
+    def __init__(self, db: Database, settings: Settings, batch_max: int = BATCH_MAX) -> None:
+        self.db, self.settings, self.batch_max = db, settings, batch_max
+        self._waiting: list[asyncio.Future[tuple[dict[str, Any], str]]] = []
         self._running: asyncio.Task[None] | None = None
 
-    async def new_guest(self) -> dict[str, Any]:
-        """A new guest's public record (points 0)."""
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+    async def new_guest(self) -> tuple[dict[str, Any], str]:
+        """A new guest's public record (points 0) and the token of its new session."""
+        future: asyncio.Future[tuple[dict[str, Any], str]] = asyncio.get_running_loop().create_future()
         self._waiting.append(future)
         if self._running is None:
             self._running = asyncio.get_running_loop().create_task(self._run())
@@ -53,6 +56,9 @@ class GuestBatcher:
         finally:
             self._running = None
 
-    def _insert(self, count: int) -> list[dict[str, Any]]:
+    def _insert(self, count: int) -> list[tuple[dict[str, Any], str]]:
         with self.db.session() as s:
-            return [public(p, 0) for p in create_guests(s, [guest_name() for _ in range(count)])]
+            # Guests and their sessions in one commit per batch.
+            players = create_guests(s, [guest_name() for _ in range(count)], commit=False)
+            records = open_sessions(s, [int(p.id or 0) for p in players], self.settings.session_ttl_s)
+            return [(public(p, 0), token_of(self.settings, r)) for p, r in zip(players, records, strict=True)]

@@ -50,9 +50,9 @@ async def _handle(ctx: AppContext, conn: Connection, msg: p.ClientMessage) -> No
             await ctx.hub.leave_room(conn)
             await ctx.service.forget_room(conn.player_id)
             await conn.send({"type": "left", "room": room, "player": {"id": conn.player_id}})
-        case p.Submit(text=text):
+        case p.Submit(text=text, neuron_id=neuron_id):
             room = _room_of(conn)
-            await kinds.of(room).submit(conn, room, text)
+            await kinds.of(room).submit(conn, room, text, neuron_id=neuron_id)
         case p.Vote(explanation_id=explanation_id):
             room = _room_of(conn)
             await kinds.of(room).vote(conn, room, explanation_id)
@@ -96,6 +96,7 @@ async def _share(ctx: AppContext, conn: Connection, request_id: str) -> None:
         "request_id": request_id,
         "neuron": result.get("neuron"),
         "tokens": result.get("tokens", []),
+        "display": result.get("display", []),
         "activations": result.get("activations", []),
         "max": result.get("max"),
     }

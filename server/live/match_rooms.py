@@ -141,8 +141,10 @@ class MatchRooms(RoomKind):
         loaded = await self.load(room_id)
         return [view(loaded[0], loaded[1]["names"])] if loaded else []
 
-    async def submit(self, conn: Connection, room_id: str, text: str) -> int | None:
-        eid = await super().submit(conn, room_id, text)
+    async def submit(
+        self, conn: Connection, room_id: str, text: str, *, neuron_id: int | None = None
+    ) -> int | None:
+        eid = await super().submit(conn, room_id, text, neuron_id=neuron_id)
         if eid is not None:
             await self.on_submit(room_id, conn.player_id, eid)  # counts for the team
         return eid

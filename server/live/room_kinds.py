@@ -77,9 +77,12 @@ class RoomKind:
     async def snapshot(self, conn: Connection, room_id: str) -> list[Event]:
         return []
 
-    async def submit(self, conn: Connection, room_id: str, text: str) -> int | None:
-        """Play an explanation; its id, or None when the kind took it elsewhere (moderation)."""
-        return await self.service.submit(room_id, conn.player, text)
+    async def submit(
+        self, conn: Connection, room_id: str, text: str, *, neuron_id: int | None = None
+    ) -> int | None:
+        """Play an explanation; its id, or None when the kind took it elsewhere (moderation).
+        ``neuron_id``: the neuron the text was written for (refused when the room moved on)."""
+        return await self.service.submit(room_id, conn.player, text, neuron_id=neuron_id)
 
     async def vote(self, conn: Connection, room_id: str, explanation_id: int) -> None:
         await self.service.vote(room_id, conn.player_id, explanation_id)

@@ -28,13 +28,21 @@ import redis.asyncio as aioredis
 from starlette.concurrency import run_in_threadpool
 
 from config import keys
-from config.errors import ERR_ALREADY_SUBMITTED, ERR_BAD_FIELD, ERR_DOUBLE_VOTE, ERR_WRONG_PHASE
+from config.errors import (
+    ERR_ALREADY_SUBMITTED,
+    ERR_BAD_FIELD,
+    ERR_DOUBLE_VOTE,
+    ERR_STALE_PUZZLE,
+    ERR_WRONG_PHASE,
+)
 from config.settings import Settings
 from rooms import private_game, round_flow
 from rooms.points import Award
 from rooms.puzzle_room import Puzzle, PuzzleRoom, RoomError, RoomState, Timing
+from rooms.round_result import on_score, result_events
 from server.live.earning import EarningSlots
 from server.live.member_leases import MemberLeases
+from server.live.room_expiry import expire_empty_room, keep_room
 from server.live.room_kinds import RoomKind, RoomKinds
 from server.live.room_lock import FencedWrites, RoomLock, held_token
 from server.live.room_members import NO_CHANGE, RoomMembers
@@ -206,6 +214,8 @@ class RoomService:
             for eid, score in (await self._sql(self._best_scores, missing)).items():
                 room.record_score(eid, score)
         snapshot = {**room.snapshot(), "v": v, "member_count": member_count}
+        for result in on_score(room):  # joining during the reveal: the result screen too
+            snapshot["result"] = result
         snapshot["members"] = snapshot["members"][: self.settings.room_snapshot_members]
         return snapshot
 
@@ -213,6 +223,8 @@ class RoomService:
     async def join(self, room_id: str, player_id: int, name: str) -> None:
         changed = await self.members.join(room_id, player_id, name) != NO_CHANGE
         # The player is a member from here on: what follows must not fail the join.
+        if changed:
+            await keep_room(self.r, room_id)  # no longer empty: its keys stop expiring
         await self.r.set(keys.player_room(player_id), room_id, ex=PLAYER_ROOM_TTL_S)
         try:
             if changed and (await self.load(room_id, members=False)).arm_lobby_wanted():
@@ -224,14 +236,16 @@ class RoomService:
         """One connection of the player leaves; ``every_connection``: a kick or a ban."""
         changed = await self.members.leave(room_id, player_id, every_connection=every_connection)
         if changed != NO_CHANGE and await self.members.count(room_id) == 0:
-            async with self.locked(room_id) as room:
-                room.rest_if_empty()
+            await self._rest(room_id)
         elif changed != NO_CHANGE:
             await self.end_if_all_done(room_id)  # the one who left may have been the last one waited for
 
     async def _rest(self, room_id: str) -> None:
+        """The room is empty (its last member left, or died with its process): it rests, and its
+        keys expire unless someone joins (server/live/room_expiry.py)."""
         async with self.locked(room_id) as room:
             room.rest_if_empty()
+        await expire_empty_room(self.r, room_id, self.settings.empty_room_ttl_s)
 
     async def forget_room(self, player_id: int) -> None:
         await self.r.delete(keys.player_room(player_id))
@@ -244,7 +258,9 @@ class RoomService:
         await self.members.rename(room_id, player_id, name)
 
     # -- moves -----------------------------------------------------------------------------
-    async def submit(self, room_id: str, player: dict[str, Any], text: str) -> int:
+    async def submit(
+        self, room_id: str, player: dict[str, Any], text: str, *, neuron_id: int | None = None
+    ) -> int:
         text = " ".join(text.split())
         if not text:
             raise RoomError(ERR_BAD_FIELD, "an explanation needs some words")
@@ -252,6 +268,10 @@ class RoomService:
         async with self.locked(room_id, members=player_id) as room:
             puzzle = room.check_submit(player_id)
             await self.earning.claim(player_id, room_id, room.state.deadline, self.clock())
+            if neuron_id is not None and neuron_id != puzzle.neuron_id:
+                raise RoomError(
+                    ERR_STALE_PUZZLE, "that text was written for the last neuron; read the new clues first"
+                )
             row = await self._sql(
                 self._create_explanation, puzzle.neuron_id, player_id, text, room_id, room.state.round_key
             )
@@ -299,7 +319,8 @@ class RoomService:
             return
         async with self.locked(room_id, members=False) as room:
             connected = set(await self.members.all(room_id))  # under the lock: nobody slips in
-            await self.emit(room_id, round_flow.end_if_all_done(room, connected, self.clock()))
+            revealed = round_flow.end_if_all_done(room, connected, self.clock())
+            await self.emit(room_id, result_events(room, revealed, []))  # + the result screen
 
     async def record_score(self, room_id: str, explanation_id: int) -> float | None:
         """Apply an explanation's stored score (a ``score`` event only says one was stored: its
@@ -308,7 +329,8 @@ class RoomService:
         if stored is None:
             return None
         async with self.locked(room_id) as room:
-            room.record_score(explanation_id, stored)
+            if room.record_score(explanation_id, stored):
+                await self.emit(room_id, on_score(room))  # the reveal's result, updated
         await self.tick(room_id)  # the last score may end the reveal
         return stored
 
@@ -328,8 +350,15 @@ class RoomService:
             if await self.members.count(room_id):
                 await self._arm_lobby(room_id)
             return
-        if not room.is_due(self.clock()):
+        if not room.is_due(self.clock()) or self.turns.busy(room_id):
             return
+        # The puzzle is picked before the lock is taken: a pick is SQL over every member's
+        # history, and 200 rooms starting their rounds at once (a join storm) queued their picks
+        # on the room SQL threads while holding their locks, past the moves' 15 s wait.
+        picked: list[Puzzle | None] = []  # empty: not picked yet
+        if room.wants_puzzle(self.clock()):
+            members = list(await self.members.all(room_id))
+            picked.append(await self._sql(self._pick_puzzle, members, room.state.recent, room_id))
         async with self.locked_if_free(room_id) as locked_room:
             if locked_room is None:
                 return  # another task is moving the room; the next tick tries again
@@ -337,9 +366,12 @@ class RoomService:
             for _ in range(4):  # reveal -> lobby -> next puzzle can happen in one tick
                 now = self.clock()
                 if room.wants_puzzle(now):
-                    puzzle = await self._sql(
-                        self._pick_puzzle, list(room.state.members), room.state.recent, room_id
-                    )
+                    if picked:
+                        puzzle = picked.pop()
+                    else:  # the round ended and the next begins within this tick: pick here
+                        puzzle = await self._sql(
+                            self._pick_puzzle, list(room.state.members), room.state.recent, room_id
+                        )
                     if puzzle is None:
                         campaign = self.settings.default_campaign
                         await self.emit(
@@ -351,6 +383,7 @@ class RoomService:
                 events, outcome = room.tick(now)
                 if not events:
                     break
+                awards: list[Award] = []
                 if outcome is not None and room.state.puzzle is not None:
                     # Points are stored before anything is announced: when the database is down
                     # this raises, nothing is said or saved, and a later tick ends the round
@@ -364,7 +397,7 @@ class RoomService:
                         await self._sql(enqueue_scoring, self.r_sync, self.settings, eid, room_id)
                     # A private room's game counts the round (or ends with its summary).
                     events = [*events, *private_game.end_of_round(room, [a.to_json() for a in awards])]
-                await self.emit(room_id, events)
+                await self.emit(room_id, result_events(room, events, awards))
 
     # -- database, run in threads ------------------------------------------------------------
     async def _sql(self, fn: Callable[..., T], *args: Any) -> T:

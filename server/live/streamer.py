@@ -19,6 +19,7 @@ from config.settings import Settings
 from rooms.moderation import clean
 from rooms.puzzle_room import RoomError
 from rooms.streamer_room import Role
+from server.api.attempts import Attempts, wait_needed
 from server.hub.connection import Connection
 from server.hub.fanout import Hub
 from server.live.audience import TallyPusher, audience_vote, read_tally
@@ -42,6 +43,8 @@ class StreamerRooms(RoomKind):
         self.streamer = StreamerService(rooms)
         self.moderation = Moderation(self.streamer)
         self.pusher = TallyPusher(hub, self.streamer, settings.streamer_tally_interval_s)
+        # Failed-attempt limits (server/api/attempts.py), set by the app at startup.
+        self.attempts: Attempts | None = None
         # "Join as audience" asked for (room, player), and why each watcher watches (their screen).
         self._asked: set[tuple[str, int]] = set()
         self._why: dict[tuple[str, int], str] = {}
@@ -105,12 +108,14 @@ class StreamerRooms(RoomKind):
             await self.streamer.r.decr(keys.room_audience_count(room_id))
 
     # -- moves in streamer rooms ---------------------------------------------------------------
-    async def submit(self, conn: Connection, room_id: str, text: str) -> int | None:
+    async def submit(
+        self, conn: Connection, room_id: str, text: str, *, neuron_id: int | None = None
+    ) -> int | None:
         """A player's explanation waits for the moderators (None) when the room asks for it."""
         if conn.watching is not None:
             raise RoomError(p.ERR_AUDIENCE, "the audience votes; players submit")
         if await self.streamer.load(room_id) is None:
-            return await super().submit(conn, room_id, text)
+            return await super().submit(conn, room_id, text, neuron_id=neuron_id)
         await self.moderation.submit(room_id, conn.player, text)
         return None
 
@@ -129,6 +134,24 @@ class StreamerRooms(RoomKind):
         return name if state is None else await run_in_threadpool(clean, name, state.filter_mode, "name")
 
     # -- streamer messages -------------------------------------------------------------------
+    async def _resolve_code(self, conn: Connection, code: str) -> str:
+        """The room of a code; wrong codes are limited per player and per address, so the code
+        space cannot be walked (172 guesses a second walked 4-letter codes in ten minutes)."""
+        limits = self.attempts
+        if limits is None:
+            return await self.streamer.resolve(code)
+        address = conn.ws.client.host if conn.ws.client else "unknown"
+        who = ((limits.code_player, str(conn.player_id)), (limits.code_address, address))
+        wait = await wait_needed(*who)
+        if wait:
+            raise RoomError(p.ERR_FLOOD, f"too many wrong room codes; try again in {wait} s")
+        try:
+            return await self.streamer.resolve(code)
+        except RoomError:
+            for limit, ident in who:
+                await limit.failed(ident)
+            raise
+
     async def handle(self, conn: Connection, msg: Any) -> None:
         svc, pid = self.streamer, conn.player_id
         match msg:
@@ -139,7 +162,7 @@ class StreamerRooms(RoomKind):
                 await self.hub.join_room(conn, state.room_id, way=Way.CODE)
                 return
             case sp.JoinCode(code=code, audience=watch_only):
-                room_id = await svc.resolve(code)
+                room_id = await self._resolve_code(conn, code)
                 if watch_only is True:
                     self._asked.add((room_id, conn.player_id))
                 await self.hub.join_room(conn, room_id, way=Way.CODE)

@@ -45,6 +45,7 @@ from config.errors import ERR_PAUSED as ERR_PAUSED
 from config.errors import ERR_PRIVATE_ROOM as ERR_PRIVATE_ROOM
 from config.errors import ERR_PROFANITY as ERR_PROFANITY
 from config.errors import ERR_QUEST_CLOSED as ERR_QUEST_CLOSED
+from config.errors import ERR_STALE_PUZZLE as ERR_STALE_PUZZLE
 from config.errors import ERR_TOO_LARGE as ERR_TOO_LARGE
 from config.errors import ERR_TOO_LONG as ERR_TOO_LONG
 from config.errors import ERR_UNAVAILABLE as ERR_UNAVAILABLE
@@ -58,6 +59,8 @@ from config.errors import UNAVAILABLE_MESSAGE as UNAVAILABLE_MESSAGE
 from server.wire.game_protocol import GAME_EVENTS, GAME_MESSAGES, GameMessage
 from server.wire.streamer_protocol import STREAMER_EVENTS, STREAMER_MESSAGES, StreamerMessage
 from server.wire.streamer_protocol import check as check_streamer
+from server.wire.text import clean_text
+from store.countries import iso_country
 
 PROTOCOL_VERSION = 1
 
@@ -79,7 +82,6 @@ MAX_BAD_FRAMES = 5
 
 ROOM_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
-COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
 
 # Error codes carried by ``error`` events: the table is config/errors.py (imported above).
 
@@ -129,6 +131,7 @@ class Leave:
 class Submit:
     type: ClassVar[str] = "submit"
     text: str
+    neuron_id: int | None = None  # the neuron the text was written for
 
 
 @dataclass(frozen=True)
@@ -190,7 +193,7 @@ CLIENT_MESSAGES.update({cls.type: cls for cls in GAME_MESSAGES})
 SERVER_EVENTS = frozenset(
     {
         "welcome", "error", "ping", "pong", "room", "joined", "left", "renamed", "lobby", "puzzle",
-        "explanation", "vote", "reveal", "score_progress", "score", "round_end", "points",
+        "explanation", "vote", "reveal", "score_progress", "score", "round_end", "points", "round_result",
         "test_queued", "activations", "shared_activations", "notice", "crowd", "quest",
         "team_match", "team_scores", "match_result",
     }
@@ -228,8 +231,8 @@ def _check_lengths(msg: ClientMessage, limits: Limits) -> ProtocolError | None:
             return ProtocolError(ERR_BAD_FIELD, "request_id: 1-64 of A-Z a-z 0-9 _ . : -", msg.type)
         return too_long("text", msg.text, limits.max_text_chars)
     if isinstance(msg, Rename):
-        if msg.country is not None and not COUNTRY_RE.match(msg.country):
-            return ProtocolError(ERR_BAD_FIELD, "country: two capital letters (ISO 3166), e.g. DE", msg.type)
+        if msg.country is not None and iso_country(msg.country) != msg.country:
+            return ProtocolError(ERR_BAD_FIELD, "country: an ISO 3166 code in capitals, e.g. DE", msg.type)
         return too_long("name", msg.name, limits.max_name_chars)
     if isinstance(msg, Join) and not ROOM_ID_RE.match(msg.room):
         return ProtocolError(ERR_BAD_FIELD, "room: 1-64 of A-Z a-z 0-9 _ -", msg.type)
@@ -279,6 +282,8 @@ def parse(frame: str | bytes, limits: Limits) -> ClientMessage | ProtocolError:
         if base == "int" and not 0 <= value < 2**53:  # ids and versions; JS-safe integers
             return ProtocolError(ERR_BAD_FIELD, f"{kind}.{f.name} must be between 0 and 2**53", kind)
         values[f.name] = float(value) if base == "float" else value
+    if cls is Submit:  # NFC, no control or bidi characters (server/wire/text.py)
+        values["text"] = clean_text(values["text"])
     msg: ClientMessage = cls(**values)
     return _check_lengths(msg, limits) or msg
 

@@ -149,7 +149,9 @@ class Players:
 def hub(settings: Settings, db: Database) -> Iterator[Settings]:
     # All clients share 127.0.0.1: no guest-session limit; rounds outlast the bench.
     update = {"room_lobby_s": 0.0, "room_round_s": 3600.0, "heartbeat_s": 60.0}
-    hub = settings.model_copy(update={**update, "guest_sessions_per_ip_per_min": 0})
+    hub = settings.model_copy(
+        update={**update, "guest_sessions_per_ip_per_min": 0, "ws_per_address": 1_000_000}
+    )
     seed_campaign(db, hub.default_campaign, neurons=8)
     yield hub
 

@@ -77,6 +77,7 @@ def test_rooms_on_three_shards(servers: Servers, cluster: LocalCluster, processe
         "rt_p50_ms": summary["rt_p50_ms"],
         "rt_p99_ms": summary["rt_p99_ms"],
         "bc_p99_ms": summary["bc_p99_ms"],
+        "cpu_ms_per_1000": summary["cpu_ms_per_1000"],  # all web processes together
         "kib_per_conn": summary["kib_per_conn"],
     }
     BY_PROCESSES[processes] = figures

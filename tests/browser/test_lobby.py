@@ -131,7 +131,6 @@ def test_advanced_mode_tests_text_and_shares_it(
     assert result.locator(".tok").count() >= 5
     expect(result).to_contain_text("cat</")  # player text stays text: the tags show, nothing is bold
     assert result.locator("b").count() == 0
-    shoot(alice, "advanced-mode")
     alice.get_by_role("button", name="Share with the room").click()
     expect(bob.locator("#feed")).to_contain_text("shared a test")
     expect(bob.locator("#feed .snippet")).to_have_count(1)

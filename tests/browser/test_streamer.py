@@ -29,7 +29,7 @@ def test_a_player_joins_by_code_and_the_host_kicks_them(
 ) -> None:
     host = new_page(path="/static/css/style.css")  # any page of the origin; the script is the host
     code = host.evaluate(HOST_SCRIPT)
-    assert len(code) == 4
+    assert len(code) == 6
     player = new_page()
     player.get_by_label("Room code").fill(code.lower())
     player.get_by_role("button", name="Join", exact=True).click()
@@ -42,6 +42,6 @@ def test_a_player_joins_by_code_and_the_host_kicks_them(
     expect(player.get_by_role("alert").filter(has_text="removed you")).to_be_visible()
     expect(player.get_by_role("button", name="Quick play")).to_be_visible()
     # An unknown code is refused inline in the lobby.
-    player.get_by_label("Room code").fill("ZZZZ")
+    player.get_by_label("Room code").fill("ZZZZZZ")
     player.get_by_role("button", name="Join", exact=True).click()
     expect(player.locator("#join-error")).not_to_be_empty()

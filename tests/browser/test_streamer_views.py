@@ -28,7 +28,7 @@ def test_host_players_audience_and_overlay(real_page: Callable[..., Page], real_
     host.get_by_role("button", name="Create room").click()
     expect(host.locator("#live-status")).to_contain_text("Not started")
     host.get_by_role("button", name="Reveal").click()
-    expect(host.locator("#code")).to_have_text(re.compile(r"^[A-Z]{4}$"))
+    expect(host.locator("#code")).to_have_text(re.compile(r"^[A-Z]{6}$"))
     code = (host.locator("#code").text_content() or "").strip()
     overlay = real_page(path=re.sub(r"^https?://[^/]+", "", host.locator("#overlay-url").input_value()))
 

@@ -18,6 +18,7 @@ import orjson
 import pytest
 import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.typing import Subprotocol
 
 from config.settings import Settings
 from server.app import create_app
@@ -152,6 +153,12 @@ def start_web_process(settings: Settings) -> tuple[subprocess.Popen[bytes], str]
         time.sleep(0.1)
 
 
+def ws_subprotocols(token: str | None) -> list[Subprotocol]:
+    """What the browser client offers: the protocol, and the session token (never in the URL)."""
+    offered = [Subprotocol("nq.v1")]
+    return [*offered, Subprotocol(f"nq.token.{token}")] if token else offered
+
+
 class Client:
     """A real websocket client that remembers every event and answers the server's pings."""
 
@@ -161,11 +168,14 @@ class Client:
         self._used: set[int] = set()
 
     @classmethod
-    async def connect(cls, url: str, fmt: str = "json", **params: Any) -> Client:
+    async def connect(cls, url: str, fmt: str = "json", token: str | None = None, **params: Any) -> Client:
         query = "&".join(f"{k}={v}" for k, v in {"format": fmt, **params}.items())
         # No incoming queue limit: a test that does not read a client (a bystander) must not
         # push back on the server, or closing that client waits out the close timeout.
-        return cls(await connect(f"{url}?{query}", max_size=2**22, max_queue=None), fmt)
+        ws = await connect(
+            f"{url}?{query}", max_size=2**22, max_queue=None, subprotocols=ws_subprotocols(token)
+        )
+        return cls(ws, fmt)
 
     async def send(self, message: dict[str, Any] | str | bytes) -> None:
         if isinstance(message, dict):

@@ -9,6 +9,7 @@ plain data and never alters or interprets it.)
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -109,7 +110,10 @@ async def test_nobody_acts_for_another_player(
     payload = orjson.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
     payload["p"] = alice_id
     tampered = base64.urlsafe_b64encode(orjson.dumps(payload)).rstrip(b"=").decode() + "." + signature
-    for token in (tampered, make_token("some-other-server-key-of-enough-length", alice_id)):
+    for token in (
+        tampered,
+        make_token("some-other-server-key-of-enough-length", alice_id, "forged", time.time() + 3600),
+    ):
         forged = await Client.connect(live_server.ws_url, token=token)
         assert await _refused(forged) == (p.ERR_BAD_TOKEN, p.CLOSE_BAD_TOKEN)
     with db.session() as s:

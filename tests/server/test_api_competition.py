@@ -18,10 +18,10 @@ from starlette.testclient import TestClient
 from config.settings import Settings
 from server.api.competition import routes
 from server.api.competition_openapi import PATHS_COMPETITION
-from server.api.sessions import make_token
 from store.db import Database
 from store.models import Campaign, Explanation, Neuron, Player
 from tests.support.competition_helpers import award, make_players
+from tests.support.sessions import token_for
 
 
 @dataclass
@@ -47,7 +47,7 @@ def client(settings: Settings, db: Database) -> Iterator[TestClient]:
 
 
 def auth(settings: Settings, player: Player) -> dict[str, str]:
-    return {"Authorization": f"Bearer {make_token(settings.effective_secret_key(), player.id or 0)}"}
+    return {"Authorization": f"Bearer {token_for(settings, player.id or 0)}"}
 
 
 def call(client: TestClient, method: str, path: str, status: int = 200, **kw: Any) -> dict[str, Any]:

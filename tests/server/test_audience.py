@@ -21,10 +21,10 @@ from sqlmodel import func, select
 from websockets.asyncio.client import ClientConnection, connect
 
 from config.settings import Settings
-from server.api.sessions import make_token
+from server.api.sessions import issue_token
 from store.db import Database
 from store.models import Player, Vote
-from tests.server.conftest import Clock, LiveServer
+from tests.server.conftest import Clock, LiveServer, ws_subprotocols
 from tests.server.test_streamer import finish, host_room, player
 
 AUDIENCE = 2_000
@@ -75,7 +75,8 @@ class Fan:
 @pytest.fixture
 def audience_server(hub_settings: Settings, campaign: list[int]) -> Iterator[LiveServer]:
     # A long round: 2,000 fans joining and voting must not outlast it on a loaded machine.
-    update = {"heartbeat_s": 60.0, "room_round_s": 600.0}
+    # They share 127.0.0.1: no per-address socket cap here.
+    update = {"heartbeat_s": 60.0, "room_round_s": 600.0, "ws_per_address": 10 * AUDIENCE}
     server = LiveServer(hub_settings.model_copy(update=update), Clock()).start()
     yield server
     server.stop()
@@ -87,13 +88,13 @@ def make_fans(db: Database, settings: Settings, n: int) -> list[str]:
         rows = [Player(name=f"Fan {i}") for i in range(n)]
         s.add_all(rows)
         s.commit()
-        return [make_token(settings.effective_secret_key(), int(p.id or 0)) for p in rows]
+        return [issue_token(s, settings, int(p.id or 0)) for p in rows]
 
 
 async def join_fan(url: str, token: str, code: str) -> Fan:
     # No client keepalive: 2,000 sockets and the server share two cores, pings could time out.
-    url = f"{url}?format=json&token={token}&sid=fan-{token[-12:]}"
-    fan = Fan(await connect(url, max_queue=None, ping_interval=None))
+    url = f"{url}?format=json&sid=fan-{token[-12:]}"
+    fan = Fan(await connect(url, max_queue=None, ping_interval=None, subprotocols=ws_subprotocols(token)))
     await fan.send({"type": "join_code", "code": code})
     await fan.wait_for("tally")  # sent privately after the join: the fan is in the audience
     return fan

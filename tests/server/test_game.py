@@ -99,6 +99,22 @@ async def test_join_submit_vote_reveal_points(
     with db.session() as s:
         rows = s.exec(select(PointEvent)).all()
         assert sorted((r.player_id, r.amount) for r in rows) == sorted([(a_id, 50), (a_id, 20), (b_id, 10)])
+    # The result screen's event: provisional while scores came in, final with the stored awards.
+    early = await bob.expect("round_result", final=False)
+    assert early["round"] == 1 and [x["explanation_id"] for x in early["entries"]] == [eid]
+    result = await alice.expect("round_result", final=True)
+    (entry,) = result["entries"]
+    assert (entry["author"], entry["score"], entry["votes"], entry["rank"]) == (
+        explanation["player_name"],
+        0.6,
+        1,
+        1,
+    )
+    assert {(a["player_id"], a["reason"]) for a in entry["points"]} == {
+        (a["player_id"], a["reason"]) for a in points
+    }
+    totals = {p["player_id"]: p["total"] for p in result["players"]}
+    assert totals == {a_id: 70, b_id: 10} and result["podium"] == [eid]
     # The next puzzle skips the neuron alice solved.
     nxt = await alice.expect("puzzle")
     assert nxt["round"] == 2 and nxt["neuron"]["id"] != puzzle["neuron"]["id"]
@@ -122,6 +138,23 @@ async def test_rules_refusals_change_nothing(live_server: LiveServer, db: Databa
     assert (await client.expect("error"))["code"] == "not_found"
     with db.session() as s:
         assert [e.text for e in s.exec(select(Explanation)).all()] == ["first"]
+    await client.close()
+
+
+async def test_a_text_written_for_the_last_neuron_is_never_filed_under_the_next(
+    live_server: LiveServer, db: Database
+) -> None:
+    client = await Client.connect(live_server.ws_url)
+    await client.expect("welcome")
+    puzzle = await client.join_round("stale")
+    neuron = puzzle["neuron"]["id"]
+    await client.send({"type": "submit", "text": "written for another neuron", "neuron_id": neuron + 1})
+    refused = await client.expect("error")
+    assert (refused["code"], refused["ref"]) == ("stale_puzzle", "submit")
+    with db.session() as s:
+        assert s.exec(select(Explanation)).all() == []  # nothing stored, under any neuron
+    await client.send({"type": "submit", "text": "written for this one", "neuron_id": neuron})
+    assert (await client.expect("explanation"))["explanation"]["neuron_id"] == neuron
     await client.close()
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import httpx
 import redis
 from rq import Queue
 
 from config.settings import Settings
-from server.api.sessions import check_password, make_token, read_token
+from server.api.sessions import Claims, check_password, make_token, read_token
 from store import eventlog
 from store.db import Database
 from store.models import Player, PointEvent
@@ -29,12 +30,14 @@ def test_the_index_page_and_the_client_script_are_served(live_server: LiveServer
     assert "CLOSE_POLICY_VIOLATION" in httpx.get(live_server.http_url + "/static/js/protocol.js").text
 
 
-def test_tokens_are_signed() -> None:
-    token = make_token("k" * 32, 42)
-    assert read_token("k" * 32, token) == 42
+def test_tokens_are_signed_and_expire() -> None:
+    expires = int(time.time() + 60)
+    token = make_token("k" * 32, 42, "session-1", expires)
+    assert read_token("k" * 32, token) == Claims(42, "session-1", expires)
     assert read_token("other-secret", token) is None
     assert read_token("k" * 32, token[:-2] + "xx") is None
     assert read_token("k" * 32, "garbage") is None
+    assert read_token("k" * 32, token, now=time.time() + 61) is None  # expired
 
 
 def test_a_guest_becomes_an_account_and_keeps_points_on_another_device(
@@ -61,7 +64,7 @@ def test_a_guest_becomes_an_account_and_keeps_points_on_another_device(
     other = httpx.post(f"{base}/api/session", json={}).json()
     taken = httpx.post(
         f"{base}/api/register",
-        json={"login": "ada", "password": "another one"},
+        json={"login": "ada", "password": "lantern orbit 42"},
         headers={"authorization": f"Bearer {other['token']}"},
     )
     assert taken.status_code == 409

@@ -11,21 +11,34 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
 
+import pytest
 import redis
 from sqlmodel import select
 
+from config.settings import Settings
 from rooms.points import BEAT_BEST, FIRST_EXPLANATION
 from store import eventlog
 from store.db import Database
 from store.models import PointEvent, Vote
-from tests.server.conftest import Client, LiveServer
+from tests.server.conftest import Client, Clock, LiveServer
 from tests.server.test_game import worker_scores
 from tests.server.test_streamer import finish, host_room, me, player
 from tests.support.points_audit import audit_points
 
 FARM_ROOMS = 6
 TABS = 2
+
+
+@pytest.fixture
+def live_server(hub_settings: Settings, campaign: list[int]) -> Iterator[LiveServer]:
+    """The farm opens FARM_ROOMS * TABS sockets with one token: more than the per-player socket
+    cap (server/hub/caps.py, a defence of its own, tests/server/test_edge.py) lets through.
+    Here the earning rule is under test, so the cap makes room for the whole farm."""
+    server = LiveServer(hub_settings.model_copy(update={"ws_per_player": FARM_ROOMS * TABS}), Clock()).start()
+    yield server
+    server.stop()
 
 
 def earned(db: Database, player_id: int) -> int:

@@ -9,16 +9,20 @@ ordinary channel nowhere, and the room must live on the cluster, not on redis_ur
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import inspect
 from collections.abc import Iterator
 
 import orjson
 import pytest
 import redis
+import redis.asyncio as aioredis
 from redis.crc import key_slot
 
 from config import keys
 from config.settings import Settings
+from server.hub.channels import Channels, WaitingRedisCluster
 from store import eventlog
 from tests.server.conftest import Client, start_web_process
 from tests.support.redis_cluster import SLOTS, LocalCluster, cluster_binary
@@ -137,3 +141,32 @@ async def test_rooms_play_across_processes_on_sharded_channels(
         worker_r.close()
         for node in nodes:
             node.close()
+
+
+async def test_concurrent_first_subscriptions_on_a_node_hear_each_event_once(cluster: LocalCluster) -> None:
+    """A join storm subscribes a room from many joins at once; each event must still come once
+    (two joins racing to open a node's connection opened two: every event came twice or more)."""
+    rooms_r = WaitingRedisCluster.from_url(cluster.url)
+    plain = aioredis.Redis.from_url(cluster.url)
+    await rooms_r.initialize()
+    bus = Channels(rooms_r, plain)
+    worker_r = redis.RedisCluster.from_url(cluster.url)
+    await bus.start(keys.player_channel("test-idle"))
+    first, _ = _rooms_on_different_nodes()
+    neighbours = [r for r in (f"same{i}" for i in range(200)) if _node_of(r) == _node_of(first)]
+    same_node = [first, *neighbours[:2]]
+    try:
+        channels = [keys.room_channel(room) for room in same_node]
+        await asyncio.gather(*(bus.subscribe_room(ch) for ch in channels for _ in range(10)))
+        for room in same_node:
+            await asyncio.to_thread(eventlog.append, worker_r, room, {"type": "x"})
+        heard = []
+        with contextlib.suppress(TimeoutError):
+            while True:
+                heard.append((await asyncio.wait_for(bus.get(), 1.0))[0])
+        assert sorted(heard) == sorted(channels)  # each room's event once
+    finally:
+        await bus.aclose()
+        await rooms_r.aclose()
+        await plain.aclose()
+        worker_r.close()

@@ -205,7 +205,7 @@ async def test_cap_lock_private_and_overlay(live_server: LiveServer) -> None:
     stranger = await Client.connect(live_server.ws_url, sid="stranger-1")
     await stranger.send({"type": "join", "room": room})
     assert (await stranger.expect("error", ref="join"))["code"] == "private_room"
-    await stranger.send({"type": "join_code", "code": "ZZZZ"})
+    await stranger.send({"type": "join_code", "code": "ZZZZZZ"})
     assert (await stranger.expect("error", ref="join_code"))["code"] == "not_found"
     first = await player(live_server, code, "first-1")
     await host.expect("joined", where=lambda e: e["player"]["id"] == me(first))

@@ -13,8 +13,8 @@ from config.settings import Settings
 from server.cli.main import main
 from store.db import Database
 from store.export import read_export
-from store.export_schema import MANIFEST, TABLES
-from store.models import Campaign, Explanation, Player
+from store.export_schema import MANIFEST, TABLES, ExportError
+from store.models import Campaign, Explanation, Player, Snippet
 from tests.support.reference_data import Seeded, seed_reference
 
 
@@ -138,3 +138,50 @@ def test_export_usage_errors(
     (tmp_path / "empty").mkdir()
     assert main(["import", str(tmp_path / "empty")], settings) == 2
     assert "not an export directory" in capsys.readouterr().err
+
+
+def test_records_keep_raw_tokens_and_add_display_text(
+    settings: Settings, db: Database, tmp_path: Path
+) -> None:
+    seeded = seed_reference(db)
+    with db.session() as s:  # one WordPiece record as MiniLM stores it
+        snippet = s.exec(select(Snippet).order_by(Snippet.id)).first()  # type: ignore[arg-type]
+        assert snippet is not None
+        snippet.tokens, snippet.activations = (
+            ["[CLS]", "post", "##ne", "##ws", ",", "to", "you", "[SEP]"],
+            [0.1] * 8,
+        )
+        s.add(snippet)
+        s.commit()
+    out = tmp_path / "x"
+    assert main(["export", "--campaign", seeded.campaign, "--out", str(out)], settings) == 0
+    manifest, rows = read_export(out)
+    assert (manifest["format_version"], manifest["format_minor"]) == (1, 1)
+    wordpiece = next(r for r in rows["records"] if r["tokens"][0] == "[CLS]")
+    assert wordpiece["display"] == ["", "post", "ne", "ws", ",", " to", " you", ""]
+    assert all(len(r["display"]) == len(r["tokens"]) for r in rows["records"])
+
+
+def test_an_export_of_format_1_0_still_imports(settings: Settings, seeded: Seeded, tmp_path: Path) -> None:
+    out = tmp_path / "old"
+    assert main(["export", "--campaign", seeded.campaign, "--out", str(out)], settings) == 0
+    # Rewrite it as the previous version wrote it: no display column, no format_minor.
+    records = out / "records.jsonl"
+    rows = [json.loads(line) for line in records.read_text().splitlines()]
+    records.write_text(
+        "".join(json.dumps({k: v for k, v in r.items() if k != "display"}) + "\n" for r in rows)
+    )
+    manifest = json.loads((out / MANIFEST).read_text())
+    del manifest["format_minor"]
+    manifest["files"]["records.jsonl"]["sha256"] = hashlib.sha256(records.read_bytes()).hexdigest()
+    (out / MANIFEST).write_text(json.dumps(manifest))
+    other = fresh_instance(tmp_path, "other")
+    assert main(["import", str(out)], other) == 0
+    again = tmp_path / "again"
+    assert main(["export", "--campaign", seeded.campaign, "--out", str(again)], other) == 0
+    assert [r["display"] for r in read_export(again)[1]["records"]] == [r["display"] for r in rows]
+    # A newer minor than this version knows is refused, not half read.
+    manifest["format_minor"] = 99
+    (out / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(ExportError, match="format_minor 99"):
+        read_export(out)

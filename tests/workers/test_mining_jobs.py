@@ -202,7 +202,9 @@ def test_cli_build_list_and_activations(
     ]
     assert _cli(settings, *act) == 0
     answer = json.loads(capsys.readouterr().out)
-    assert set(answer) == {"tokens", "activations", "max", "max_index"}
+    assert set(answer) == {"tokens", "display", "activations", "max", "max_index"}
+    assert answer["tokens"] == ["[CLS]", "cats", "!", "[SEP]"]
+    assert answer["display"] == ["", "Cats", "!", ""]  # the typed text, special tokens empty
     with pytest.raises(CliError, match="neurons 0-1535"):
         _cli(settings, *act[:-4], "1536", "--text", "x")
     with pytest.raises(CliError, match="expected A-B"):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from rq import SimpleWorker
 from sqlmodel import select
 
 from config import keys
+from engine.scoring.trained.simulator import SHIPPED_HEAD
 from server.cli.scheduler import DEFAULT_TASKS, SchedulerContext
 from store.models import Explanation, Neuron, Score, Snippet
 from tests.workers.test_scoring_jobs import _setup
@@ -88,3 +90,39 @@ def test_the_scheduler_queues_one_sweep_job_at_a_time(settings, db, redis_client
     with db.session() as s:
         assert len(s.exec(select(Score)).all()) == 3
     assert enqueue_sweep(redis_client, ctx.settings) is not None
+
+
+@pytest.mark.skipif(not SHIPPED_HEAD.is_file(), reason="no shipped head")
+def test_switching_to_a_new_simulator_version_rescores_and_keeps_old_scores(settings, db, redis_client):
+    """The trained simulator with a new head: every explanation is scored again, old scores stay."""
+    neuron_id, ids = _setup(settings, db)
+    with db.session() as s:
+        for eid in ids:  # scored before: by embedding, and by an older trained head
+            s.add(Score(explanation_id=eid, simulator="embedding", version="emb-1:x", score=0.2))
+            s.add(Score(explanation_id=eid, simulator="trained", version="trained-1:oldhead", score=0.1))
+        s.commit()
+    context.use_settings(settings.model_copy(update={"simulator": "trained"}))
+    ctx = context.get_context()
+    sim = _sim()
+    assert (
+        sim.name == "trained" and sim.version.startswith("trained-1:") and sim.version != "trained-1:oldhead"
+    )
+    with db.session() as s:
+        assert stale_neurons(s, "trained", "trained-1:oldhead", 10) == []
+        assert stale_neurons(s, sim.name, sim.version, 10) == [neuron_id]
+    assert sweep(redis_client, ctx.settings, db, sim.name, sim.version, limit=5) == [neuron_id]
+    SimpleWorker([default_queue(redis_client, ctx.settings)], connection=redis_client).work(burst=True)
+    with db.session() as s:
+        rows = s.exec(select(Score)).all()
+        by_version = {
+            v: sorted(r.explanation_id for r in rows if r.version == v) for v in {r.version for r in rows}
+        }
+        assert by_version == {
+            "emb-1:x": sorted(ids),
+            "trained-1:oldhead": sorted(ids),
+            sim.version: sorted(ids),
+        }
+        assert stale_neurons(s, sim.name, sim.version, 10) == []
+        # The months neuron's true explanation scores above "names of animals" and "commas".
+        new = {r.explanation_id: r.score for r in rows if r.version == sim.version}
+        assert new[ids[0]] > max(new[ids[1]], new[ids[2]])

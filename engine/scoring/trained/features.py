@@ -1,0 +1,73 @@
+"""Frozen MiniLM features for the trained simulator: record tokens and explanation word-pieces.
+
+A record token's feature is the mean of its word-pieces' hidden states at several layers
+(concatenated): layer 1 keeps the word and its position, layer 3 the local syntax, the
+last layer the word's sense in context. An explanation is kept as its word-pieces'
+states at the same layers, so the head can attend to its words one by one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from engine.scoring.embedding import _load, default_model_path
+from engine.scoring.simulator import token_texts
+
+LAYERS = (1, 3, 6)
+HIDDEN = 384
+DIM = HIDDEN * len(LAYERS)
+
+
+class FeatureEncoder:
+    def __init__(self, device: str = "cpu", batch_size: int = 32) -> None:
+        self.tokenizer, self.model = _load(str(default_model_path()), device)
+        self.device = device
+        self.batch_size = batch_size
+
+    @torch.inference_mode()
+    def _states(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        batch = self.tokenizer(
+            texts, return_tensors="pt", padding=True, truncation=True, return_offsets_mapping=True
+        )
+        offsets = batch.pop("offset_mapping")
+        out = self.model(**{k: v.to(self.device) for k, v in batch.items()}, output_hidden_states=True)
+        states = torch.cat([out.hidden_states[i] for i in LAYERS], dim=-1).float().cpu()
+        return states, offsets, batch["attention_mask"]
+
+    def records(self, token_lists: Sequence[Sequence[str]]) -> list[torch.Tensor]:
+        """One (tokens, DIM) tensor per record: its tokens' pooled word-piece states."""
+        texts, spans = [], []
+        for tokens in token_lists:
+            text, token_spans = "", []
+            for piece in token_texts(list(tokens)):
+                token_spans.append((len(text), len(text) + len(piece)))
+                text += piece
+            texts.append(text)
+            spans.append(token_spans)
+        out: list[torch.Tensor] = []
+        for start in range(0, len(texts), self.batch_size):
+            states, offsets, _ = self._states(texts[start : start + self.batch_size])
+            for row in range(states.shape[0]):
+                out.append(_pool(states[row], offsets[row], spans[start + row]))
+        return out
+
+    def explanations(self, texts: Sequence[str]) -> list[torch.Tensor]:
+        """One (word-pieces, DIM) tensor per explanation, [CLS] and [SEP] included."""
+        out: list[torch.Tensor] = []
+        for start in range(0, len(texts), self.batch_size):
+            states, _, mask = self._states([t or "." for t in texts[start : start + self.batch_size]])
+            out.extend(states[row, : int(mask[row].sum())] for row in range(states.shape[0]))
+        return out
+
+
+def _pool(states: torch.Tensor, offsets: torch.Tensor, spans: list[tuple[int, int]]) -> torch.Tensor:
+    pieces = [(int(s), int(e), i) for i, (s, e) in enumerate(offsets.tolist()) if e > s]
+    sentence = states[[i for _, _, i in pieces]].mean(0) if pieces else states.mean(0)
+    out = torch.empty(len(spans), states.shape[-1])
+    for t, (start, end) in enumerate(spans):
+        inside = [i for s, e, i in pieces if s < end and e > start]
+        # A token without a word-piece (blank, cut off by truncation) gets the record's mean.
+        out[t] = states[inside].mean(0) if inside else sentence
+    return out
