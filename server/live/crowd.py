@@ -128,5 +128,5 @@ class Crowds:
         await self.emit(room_id, {"type": "crowd", "players": counts[0], "audience": counts[1]})
 
     async def aclose(self) -> None:
-        for throttle in self._throttles.values():
+        for throttle in list(self._throttles.values()):  # a closing socket may add one meanwhile
             await throttle.aclose()
