@@ -83,8 +83,16 @@ def round_result(room: PuzzleRoom, awards: list[Award], *, final: bool) -> dict[
         "waiting": sorted(eid for eid in s.written if eid not in s.scores),
         "entries": entries,
         "podium": podium,
-        "players": _players(awards, names, s.members),
+        # Members, and everyone who wrote or voted this round (a clock step may load the room
+        # without its member list).
+        "players": _players(awards, names, _taking_part(room, names)),
     }
+
+
+def _taking_part(room: PuzzleRoom, names: dict[int, str]) -> dict[int, str]:
+    s = room.state
+    ids = {*s.members, *(int(e["player_id"]) for e in s.written.values()), *(v for v, _ in s.votes)}
+    return {pid: names.get(pid, LEFT) for pid in ids}
 
 
 def _award(a: Award, names: dict[int, str]) -> dict[str, Any]:
