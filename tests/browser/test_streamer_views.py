@@ -30,6 +30,8 @@ def test_host_players_audience_and_overlay(real_page: Callable[..., Page], real_
     host.get_by_role("button", name="Reveal").click()
     expect(host.locator("#code")).to_have_text(re.compile(r"^[A-Z]{6}$"))
     code = (host.locator("#code").text_content() or "").strip()
+    # The overlay link comes with the room's own event, which may trail the first status line.
+    expect(host.locator("#overlay-url")).to_have_value(re.compile(r"overlay="))
     overlay = real_page(path=re.sub(r"^https?://[^/]+", "", host.locator("#overlay-url").input_value()))
 
     player = real_page()
