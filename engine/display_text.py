@@ -116,6 +116,9 @@ def display_tokens(tokens: Sequence[str], scheme: str | None = None) -> list[str
         shown = list(kept)
     else:
         decoder = _decoder(scheme)
+        if scheme == WORDPIECE and kept and kept[0].startswith("##"):
+            # A mined window may start inside a word; the decoder keeps "##" on a first piece.
+            kept[0] = kept[0][2:]
         shown = prefix_pieces(kept, decoder.decode)
         if scheme == WORDPIECE:
             shown = _wordpiece_glue(shown)

@@ -20,7 +20,6 @@ event can change what a client shows for a moment, not what anybody earns.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,14 +33,10 @@ from sqlmodel import Session, col, select
 
 from config.settings import Settings
 from rooms.points import Award, RoundOutcome, award_round, late_award
-from store import competition
-from store.competition import badges
-from store.competition.leaderboards import apply_point_event
+from store.competition.awarding import count_stored_points
 from store.db import Database
 from store.explanations import best_scores
 from store.models import Explanation, PlayedRound, PointEvent, Score, Vote
-
-log = logging.getLogger("neuronquest.settlement")
 
 
 def insert_claimed(session: Session, rows: Sequence[PointEvent]) -> list[PointEvent]:
@@ -94,16 +89,7 @@ def record_claimed(
     events = insert_claimed(session, rows)
     if not events:
         return []
-    players = competition.players_by_id(session, {e.player_id for e in events})
-    try:
-        for event in events:
-            member = competition.membership_of(session, event.player_id)
-            team_id = member.team_id if member else None
-            apply_point_event(r, event, players[event.player_id], team_id, now, settings)
-    except redis.RedisError:
-        log.exception("leaderboards not updated; they will be rebuilt from SQL")
-    for player_id in players:
-        badges.grant(session, player_id, now)
+    count_stored_points(session, r, settings, events, now)
     by_claim = {e.claim: e for e in events}
     return [a for a in awards if a.claim in by_claim] + [
         Award(e.player_id, e.amount, e.reason, e.explanation_id) for e in events if e.claim is None

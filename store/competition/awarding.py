@@ -37,6 +37,14 @@ def record_awards(
     """Store (player, amount, reason, explanation) awards, count them on boards, grant badges."""
     now = now or datetime.now(UTC)
     events = add_points(session, awards, neuron_id, room_id)
+    count_stored_points(session, r, settings, events, now)
+    return events
+
+
+def count_stored_points(
+    session: Session, r: redis.Redis, settings: Settings, events: Sequence[PointEvent], now: datetime
+) -> None:
+    """After the PointEvent rows are stored: every leaderboard, then the authors' badges."""
     players = competition.players_by_id(session, {e.player_id for e in events})
     try:
         for event in events:
@@ -47,4 +55,3 @@ def record_awards(
         log.exception("leaderboards not updated; they will be rebuilt from SQL")
     for player_id in players:
         badges.grant(session, player_id, now)
-    return events

@@ -180,3 +180,10 @@ def test_schemes_of_models_and_guesses() -> None:
     assert "".join(display_tokens(["[CLS]", "the", "cat", "[SEP]"])) == "the cat"
     assert display_tokens(["a", "[UNK]", "b"], WORDPIECE) == ["a", " \ufffd", " b"]
     assert display_tokens([], WORDPIECE) == []
+
+
+def test_a_window_that_starts_inside_a_word_shows_no_wordpiece_marks() -> None:
+    # Mined 64-token windows start at any token, so the first one may continue a word.
+    shown = display_tokens(["##ron", "knights", "of", "the", "round", "table"], "wordpiece")
+    assert shown == ["ron", " knights", " of", " the", " round", " table"]
+    assert display_tokens(["[CLS]", "##s", "cat"], "wordpiece") == ["", "s", " cat"]

@@ -18,6 +18,7 @@ import orjson
 import pytest
 import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 from config.settings import Settings
@@ -215,6 +216,16 @@ class Client:
                 await self._recv(left)
             except TimeoutError:
                 continue
+
+    async def refusal(self) -> tuple[str, int]:
+        """(error code, close code) of a connection the server refuses: its error, then its close."""
+        error = await self.expect("error")
+        try:
+            while True:
+                await self._recv(5)
+        except ConnectionClosed as closed:
+            assert closed.rcvd is not None
+            return error["code"], closed.rcvd.code
 
     async def join_round(self, room: str) -> dict[str, Any]:
         """Join and wait for the round: its ``puzzle`` event, or the snapshot when the round had

@@ -16,7 +16,6 @@ import httpx
 import orjson
 import pytest
 from sqlmodel import select
-from websockets.exceptions import ConnectionClosed
 
 from config.settings import Settings
 from server.api.sessions import make_token
@@ -37,17 +36,6 @@ def guarded_server(hub_settings: Settings, campaign: list[int]) -> Iterator[Live
     server.stop()
 
 
-async def _refused(client: Client) -> tuple[str, int]:
-    """(error code, close code) of a connection the server refuses."""
-    error = await client.expect("error")
-    try:
-        while True:
-            await client._recv(5)
-    except ConnectionClosed as closed:
-        assert closed.rcvd is not None
-        return error["code"], closed.rcvd.code
-
-
 async def test_a_guest_farm_from_one_address_cannot_stuff_votes(
     guarded_server: LiveServer, db: Database
 ) -> None:
@@ -62,7 +50,7 @@ async def test_a_guest_farm_from_one_address_cannot_stuff_votes(
         sock = await Client.connect(guarded_server.ws_url)
         event = await sock._recv(10)  # the first answer: welcome, or the refusal
         if event["type"] == "error":
-            refused.append(await _refused(sock))
+            refused.append(await sock.refusal())
             continue
         assert event["type"] == "welcome"
         await sock.join_round("stuffed")
@@ -115,7 +103,7 @@ async def test_nobody_acts_for_another_player(
         make_token("some-other-server-key-of-enough-length", alice_id, "forged", time.time() + 3600),
     ):
         forged = await Client.connect(live_server.ws_url, token=token)
-        assert await _refused(forged) == (p.ERR_BAD_TOKEN, p.CLOSE_BAD_TOKEN)
+        assert await forged.refusal() == (p.ERR_BAD_TOKEN, p.CLOSE_BAD_TOKEN)
     with db.session() as s:
         votes = list(s.exec(select(Vote).where(Vote.explanation_id == eid)))
         authors = {e.id: e.player_id for e in s.exec(select(Explanation))}
@@ -167,7 +155,7 @@ async def test_oversized_frames_are_refused_and_nothing_is_stored(
     assert (await client.expect("pong"))["t"] == 7
     # A frame larger than the per-connection byte budget is a flood: refused and closed.
     await client.send(orjson.dumps({"type": "submit", "text": "z" * 256 * 1024}).decode())
-    assert await _refused(client) == (p.ERR_FLOOD, p.CLOSE_POLICY_VIOLATION)
+    assert await client.refusal() == (p.ERR_FLOOD, p.CLOSE_POLICY_VIOLATION)
     with db.session() as s:
         assert list(s.exec(select(Explanation))) == []
 

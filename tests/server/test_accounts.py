@@ -17,7 +17,6 @@ import orjson
 import pytest
 import websockets
 from sqlmodel import select
-from websockets.exceptions import ConnectionClosed
 
 from config.settings import Settings
 from server.wire import protocol as p
@@ -61,14 +60,7 @@ def _me(base: str, token: str) -> int:
 
 
 async def _ws_refused(url: str, token: str) -> tuple[str, int]:
-    client = await Client.connect(url, token=token)
-    error = await client.expect("error")
-    try:
-        while True:
-            await client._recv(5)
-    except ConnectionClosed as closed:
-        assert closed.rcvd is not None
-        return error["code"], closed.rcvd.code
+    return await (await Client.connect(url, token=token)).refusal()
 
 
 # -- guessing ------------------------------------------------------------------------------------
@@ -209,7 +201,10 @@ async def test_register_and_login_rotate_and_logout_revokes(open_server: LiveSer
     assert account_token != guest_token
     # The guest token stops working once its guest registered, on HTTP and on the socket.
     assert _me(base, guest_token) == 401
-    assert await _ws_refused(open_server.ws_url, guest_token) == (p.ERR_BAD_TOKEN, p.CLOSE_BAD_TOKEN)
+    assert await _ws_refused(open_server.ws_url, guest_token) == (
+        p.ERR_BAD_TOKEN,
+        p.CLOSE_BAD_TOKEN,
+    )
     assert _me(base, account_token) == 200
 
     # Each login is a new session (another device); both stay valid until logged out.
@@ -221,7 +216,10 @@ async def test_register_and_login_rotate_and_logout_revokes(open_server: LiveSer
     out = httpx.post(f"{base}/api/logout", headers={"authorization": f"Bearer {phone}"})
     assert out.status_code == 204
     assert _me(base, phone) == 401
-    assert await _ws_refused(open_server.ws_url, phone) == (p.ERR_BAD_TOKEN, p.CLOSE_BAD_TOKEN)
+    assert await _ws_refused(open_server.ws_url, phone) == (
+        p.ERR_BAD_TOKEN,
+        p.CLOSE_BAD_TOKEN,
+    )
     assert _me(base, laptop) == 200  # logging out the phone leaves the laptop signed in
 
     # Sessions expire: a record past its expiry no longer opens anything.

@@ -18,7 +18,7 @@ import redis
 from sqlalchemy.engine import make_url
 from sqlmodel import select
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import InvalidStatus
 
 from config import keys
 from config.settings import Settings
@@ -46,16 +46,6 @@ def edge_server(hub_settings: Settings, campaign: list[int]) -> Iterator[LiveSer
     )
     yield server
     server.stop()
-
-
-async def _refusal(client: Client) -> tuple[str, int]:
-    error = await client.expect("error")
-    try:
-        while True:
-            await client._recv(5)
-    except ConnectionClosed as closed:
-        assert closed.rcvd is not None
-        return error["code"], closed.rcvd.code
 
 
 # -- origins and caps ----------------------------------------------------------------------------
@@ -90,14 +80,14 @@ async def test_sockets_per_player_and_per_address_are_capped(edge_server: LiveSe
         await tab.expect("welcome")
         tabs.append(tab)
     fourth = await Client.connect(edge_server.ws_url, token=token)  # the report: 400 for one token
-    assert await _refusal(fourth) == (p.ERR_FLOOD, p.CLOSE_POLICY_VIOLATION)
+    assert await fourth.refusal() == (p.ERR_FLOOD, p.CLOSE_POLICY_VIOLATION)
     others = []
     for _ in range(2):  # other players on the same address, up to the address cap of 5
         other = await Client.connect(edge_server.ws_url)
         await other.expect("welcome")
         others.append(other)
     sixth = await Client.connect(edge_server.ws_url)
-    assert await _refusal(sixth) == (p.ERR_FLOOD, p.CLOSE_POLICY_VIOLATION)
+    assert await sixth.refusal() == (p.ERR_FLOOD, p.CLOSE_POLICY_VIOLATION)
     await tabs.pop().close()  # a closed tab frees its place
     await asyncio.sleep(0.3)
     again = await Client.connect(edge_server.ws_url, token=token)
