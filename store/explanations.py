@@ -8,6 +8,7 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from store.competition import try_commit
 from store.models import Explanation, Player, PointEvent, Score, Vote
 
 
@@ -65,12 +66,7 @@ def cast_vote(session: Session, explanation_id: int, player_id: int, round_key: 
 def add_vote(session: Session, explanation_id: int, player_id: int) -> bool:
     """Store one vote; False when this player already voted for it (the unique constraint)."""
     session.add(Vote(explanation_id=explanation_id, player_id=player_id))
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        return False
-    return True
+    return try_commit(session)
 
 
 def best_scores(session: Session, explanation_ids: Iterable[int]) -> dict[int, float]:

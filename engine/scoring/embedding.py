@@ -26,7 +26,7 @@ from typing import Any
 import torch
 
 from engine.records import ActivationRecord
-from engine.scoring.simulator import Predictions, Simulator, clamp_scale, token_texts
+from engine.scoring.simulator import Predictions, Simulator, clamp_scale, joined_text, token_texts
 
 # Bump when anything below changes what the simulator predicts.
 VERSION = "emb-1"
@@ -126,10 +126,7 @@ class EmbeddingSimulator(Simulator):
         missing = list(dict.fromkeys(k for k in keys if k not in self._context_cache))
         texts, spans = [], []
         for tokens in missing:
-            text, token_spans = "", []
-            for piece in token_texts(list(tokens)):
-                token_spans.append((len(text), len(text) + len(piece)))
-                text += piece
+            text, token_spans = joined_text(tokens)
             texts.append(text)
             spans.append(token_spans)
         for start in range(0, len(texts), self.batch_size):

@@ -59,3 +59,12 @@ def prompt_token(text: str) -> str:
 
 class SimulatorError(RuntimeError):
     """A simulator cannot work as configured (model missing, endpoint unreachable ...)."""
+
+
+def joined_text(tokens: Sequence[str]) -> tuple[str, list[tuple[int, int]]]:
+    """A record as the one text a tokenizer reads again, and each token's (start, end) in it."""
+    text, spans = "", []
+    for piece in token_texts(list(tokens)):
+        spans.append((len(text), len(text) + len(piece)))
+        text += piece
+    return text, spans

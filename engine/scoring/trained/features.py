@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import torch
 
 from engine.scoring.embedding import _load, default_model_path
-from engine.scoring.simulator import token_texts
+from engine.scoring.simulator import joined_text
 
 LAYERS = (1, 3, 6)
 HIDDEN = 384
@@ -40,10 +40,7 @@ class FeatureEncoder:
         """One (tokens, DIM) tensor per record: its tokens' pooled word-piece states."""
         texts, spans = [], []
         for tokens in token_lists:
-            text, token_spans = "", []
-            for piece in token_texts(list(tokens)):
-                token_spans.append((len(text), len(text) + len(piece)))
-                text += piece
+            text, token_spans = joined_text(tokens)
             texts.append(text)
             spans.append(token_spans)
         out: list[torch.Tensor] = []
