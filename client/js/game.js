@@ -89,7 +89,8 @@ export const handlers = {
     state.votes[e.explanation_id] = e.votes;
     if (state.me && e.player_id === state.me.id) {
       state.pendingVotes = state.pendingVotes.filter((id) => id !== e.explanation_id);
-      state.myVotes.add(e.explanation_id);
+      // One vote a round: a new vote moves the old one, which comes back marked withdrawn.
+      if (e.withdrawn) state.myVotes.delete(e.explanation_id); else state.myVotes.add(e.explanation_id);
     }
   },
   reveal(e) { state.phase = "reveal"; state.deadline = e.deadline; Object.assign(state.scores, e.scores); state.votes = { ...state.votes, ...e.votes }; feed("Time is up: scoring…"); },

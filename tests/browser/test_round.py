@@ -96,6 +96,25 @@ def test_a_vote_error_is_shown_inline_and_rolled_back(
     expect(bob.locator("#explain-error")).to_have_text("Write a few words first.")
 
 
+def test_a_second_vote_moves_the_first_one(new_page: Callable[..., Page], server: GameServer) -> None:
+    # One vote a round: voting again moves it, and the page must not show both as pressed.
+    alice, bob, cy = new_page(), new_page(), new_page(viewport=PHONE)
+    for page in (alice, bob, cy):
+        join(page, "moves")
+    for page, text in ((alice, "farm animals"), (bob, "pets at home")):
+        page.get_by_label("This neuron fires on…").fill(text)
+        page.get_by_role("button", name="Submit").click()
+        expect(cy.locator(".expl", has_text=text)).to_have_count(1)
+    first, second = (cy.locator(".expl", has_text=t) for t in ("farm animals", "pets at home"))
+    first.get_by_role("button", name="vote for").click()
+    expect(first.locator(".vote")).to_have_attribute("aria-pressed", "true")
+    second.get_by_role("button", name="vote for").click()
+    expect(second.locator(".vote")).to_have_attribute("aria-pressed", "true")
+    expect(first.locator(".vote")).to_have_attribute("aria-pressed", "false")
+    expect(first.locator(".vote .count")).to_have_text("0")
+    expect(cy.locator(".expl .vote[aria-pressed=true]")).to_have_count(1)
+
+
 def test_the_room_comes_back_after_the_server_restarts(
     new_page: Callable[..., Page], server: GameServer
 ) -> None:
