@@ -186,7 +186,9 @@ class _Trainer:
             self._resume(torch.load(state_path, weights_only=False))
         else:
             self._init()
-        self.optim = torch.optim.Adam(self.params.values(), lr=config.lr, betas=(0.9, 0.999), eps=6.25e-10)
+        self.optim = torch.optim.Adam(
+            self.params.values(), lr=config.lr, betas=(0.9, 0.999), eps=6.25e-10, fused=True
+        )
         if self._optim_state is not None:
             self.optim.load_state_dict(self._optim_state)
 
