@@ -151,12 +151,25 @@ class TrainingPaused(Exception):
 
 
 def _finished(out_dir: Path, config: TrainConfig) -> SparseAutoencoder | None:
+    """The SAE already trained in ``out_dir`` with ``config``; None when there is none yet.
+    One trained with other settings is refused rather than overwritten."""
     if not (out_dir / CFG_FILENAME).is_file() or (out_dir / STATE_FILE).exists():
         return None
     sae = load_sae(out_dir)
-    if sae.meta.get("complete") and sae.meta.get("train_config") == asdict(config):
-        return sae
-    return None
+    before = sae.meta.get("train_config")
+    if not sae.meta.get("complete") or not isinstance(before, dict):
+        raise SaeError(f"{out_dir} holds an SAE this command did not train: use another --out")
+    if before != asdict(config):
+        raise SaeError(_other_settings(out_dir, "an SAE trained", before, asdict(config)))
+    return sae
+
+
+def _other_settings(out_dir: Path, what: str, before: dict[str, Any], wanted: dict[str, Any]) -> str:
+    changed = sorted(key for key in wanted if before.get(key) != wanted[key])
+    return (
+        f"{out_dir} holds {what} with other settings ({', '.join(changed)}): "
+        "use another --out, or delete it to start over"
+    )
 
 
 def _claim(out_dir: Path, config: TrainConfig) -> None:
@@ -166,11 +179,7 @@ def _claim(out_dir: Path, config: TrainConfig) -> None:
     if path.is_file() and (out_dir / STATE_FILE).exists():
         before = json.loads(path.read_text())
         if before != wanted:
-            changed = sorted(key for key in wanted if before.get(key) != wanted[key])
-            raise SaeError(
-                f"{out_dir} holds a training started with other settings ({', '.join(changed)}): "
-                "use another --out, or delete it to start over"
-            )
+            raise SaeError(_other_settings(out_dir, "a training started", before, wanted))
     path.write_text(json.dumps(wanted, indent=2) + "\n")
 
 

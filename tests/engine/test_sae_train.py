@@ -83,6 +83,8 @@ def test_training_lowers_fvu_and_resumes_from_its_checkpoint(tiny_gpt2_dir: Path
     # A finished SAE is returned as saved, without training again; it loads like any SAELens SAE.
     again = train_sae(model, config, tmp_path / "resumed", max_steps=0)
     torch.testing.assert_close(again.W_enc, resumed.W_enc)
+    with pytest.raises(SaeError, match=r"an SAE trained with other settings \(tokens\)"):
+        train_sae(model, _config(str(tiny_gpt2_dir), tokens=2048), tmp_path / "resumed")
     loaded = load_sae(tmp_path / "resumed")
     assert loaded.meta["report"]["fvu"] == resumed.meta["report"]["fvu"]
     assert set(loaded.meta["report"]["splice"]) >= {"ce_clean", "ce_spliced", "ce_zero_ablated"}
