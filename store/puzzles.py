@@ -41,6 +41,12 @@ def playable_neurons(session: Session, campaign: str) -> list[int]:
     return [int(n) for n in rows]
 
 
+def campaign_of(session: Session, neuron_id: int) -> str | None:
+    """The name of the campaign a unit belongs to, None when there is no such unit."""
+    query = select(Campaign.name).join(Neuron, col(Neuron.campaign_id) == Campaign.id)
+    return session.exec(query.where(Neuron.id == neuron_id)).first()
+
+
 def baseline_scored(session: Session, neuron_id: int) -> bool:
     """Is every shown machine explanation of the neuron scored (its bar known)?"""
     pending = session.exec(_unscored_baselines().where(Explanation.neuron_id == neuron_id).limit(1)).first()
