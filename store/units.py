@@ -59,6 +59,17 @@ def unit_identity(campaign: Campaign, index: int) -> dict[str, Any]:
     }
 
 
+def words_of(session: Session, neuron_ids: list[int]) -> list[str]:
+    """What players call each of these units ("neuron" or "feature"), in order."""
+    rows = session.exec(
+        select(Neuron.id, Campaign.unit)
+        .join(Campaign, col(Neuron.campaign_id) == Campaign.id)
+        .where(col(Neuron.id).in_(neuron_ids))
+    )
+    unit_of = {int(i or 0): u for i, u in rows}
+    return [unit_word(unit_of.get(n, NEURON)) for n in neuron_ids]
+
+
 def find_unit(
     session: Session, model: str, layer: int, source: str, index: int, campaign: str | None = None
 ) -> tuple[Neuron, Campaign] | None:
