@@ -118,6 +118,7 @@ def train_sae(
                 progress(TrainProgress("activations", done, total))
 
         cache.fill(model, config.layer, config.site, progress=report)
+    cache_seconds = time.monotonic() - started
     trainer = _Trainer(config, cache, width, out_dir / STATE_FILE)
     finished = trainer.run(progress, checkpoint_s, max_steps)
     if not finished:
@@ -130,7 +131,11 @@ def train_sae(
         report=report,
         train_config=asdict(config),
         corpus=corpus_label(config.corpus),
-        train_seconds=round(trainer.seconds + (time.monotonic() - started) - trainer.run_seconds, 1),
+        # The training loop over every run; this run's wall time also counts the corpus windows,
+        # caching the activations (``cache_seconds``, 0 when an earlier run cached them) and the report.
+        train_seconds=round(trainer.seconds + trainer.run_seconds, 1),
+        cache_seconds=round(cache_seconds, 1),
+        last_run_seconds=round(time.monotonic() - started, 1),
         train_tokens=trainer.step * config.batch,
         train_token_pool=split.n_train_tokens,
         complete=True,
