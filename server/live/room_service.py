@@ -25,6 +25,7 @@ import anyio
 import orjson
 import redis
 import redis.asyncio as aioredis
+from redis.cluster import RedisCluster
 from starlette.concurrency import run_in_threadpool
 
 from config import keys
@@ -44,7 +45,7 @@ from server.live.earning import EarningSlots
 from server.live.member_leases import MemberLeases
 from server.live.room_expiry import expire_empty_room, keep_room
 from server.live.room_kinds import RoomKind, RoomKinds
-from server.live.room_lock import FencedWrites, RoomLock, held_token
+from server.live.room_lock import FencedWrites, LockKeeper, RoomLock, held_token
 from server.live.room_members import NO_CHANGE, RoomMembers
 from server.live.room_turns import RoomTurns
 from store import eventlog
@@ -109,8 +110,16 @@ class RoomService:
         # Started by the app (server/app.py): this process's lease, and the sweep of dead ones.
         self.leases = MemberLeases(r, self.members, settings.process_lease_s, on_empty=self._rest)
         self.fenced = FencedWrites(r)
+        # Renews this process's room locks from a thread (server/live/room_lock.py), on a
+        # synchronous client of the Redis that holds the rooms.
+        self.lock_keeper = LockKeeper(self._rooms_sync(), settings.room_lock_ttl_s)
         # Plain puzzle rooms unless the app registers more kinds (server/live/kinds.py).
         self.kinds = RoomKinds(RoomKind(self))
+
+    def _rooms_sync(self) -> redis.Redis | RedisCluster:
+        if self.settings.rooms_redis_cluster_url:
+            return RedisCluster.from_url(self.settings.rooms_redis_cluster_url)
+        return self.r_sync
 
     # -- state in Redis ----------------------------------------------------------------------
     async def load(self, room_id: str, members: bool | int = True) -> PuzzleRoom:
@@ -140,7 +149,7 @@ class RoomService:
 
     @asynccontextmanager
     async def _redis_locked(self, room_id: str, members: bool | int = True) -> AsyncIterator[PuzzleRoom]:
-        lock = RoomLock(self.r, room_id, self.settings.room_lock_ttl_s, LOCK_POLL_S)
+        lock = RoomLock(self.r, room_id, self.lock_keeper, LOCK_POLL_S)
         await lock.acquire()
         try:
             room = await self.load(room_id, members)
@@ -167,7 +176,7 @@ class RoomService:
 
     @asynccontextmanager
     async def _redis_locked_if_free(self, room_id: str) -> AsyncIterator[PuzzleRoom | None]:
-        lock = RoomLock(self.r, room_id, self.settings.room_lock_ttl_s)
+        lock = RoomLock(self.r, room_id, self.lock_keeper)
         if not await lock.acquire(blocking=False):
             yield None
             return
