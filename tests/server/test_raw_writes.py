@@ -74,7 +74,8 @@ async def test_room_events_go_out_as_bytes_framed_once(
     conns = [c for room in hub.rooms.values() for c in room]
     assert len(conns) == 3 and all(c._raw is not None for c in conns), "the deployed options allow raw writes"
 
-    sent = [eventlog.append(redis_client, "raw", {"type": "notice", "message": f"n{n}"}) for n in range(EVENTS)]
+    notice = [{"type": "notice", "message": f"n{n}"} for n in range(EVENTS)]
+    sent = [eventlog.append(redis_client, "raw", event) for event in notice]
     for client in clients:
         got = []
         while len(got) < EVENTS:
