@@ -29,6 +29,29 @@ KEEP_ACTIVATIONS = 8
 
 
 class Connection:
+    # No __dict__: 10,000 idle sockets hold 10,000 of these (memory per socket, issue 19).
+    __slots__ = (
+        "_closing",
+        "_pump",
+        "_raw",
+        "_send_lock",
+        "_writable_flag",
+        "activations",
+        "bad_frames",
+        "closed",
+        "fmt",
+        "last_seen",
+        "last_v",
+        "outbox",
+        "outbox_max",
+        "player",
+        "room_id",
+        "service",
+        "session_id",
+        "watching",
+        "ws",
+    )
+
     def __init__(
         self, ws: WebSocket, fmt: str, player: dict[str, Any], service: RoomService, outbox: int
     ) -> None:
