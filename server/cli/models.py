@@ -66,6 +66,24 @@ class _Bar:
             self.bar.close()
 
 
+def _default_name(args: argparse.Namespace, settings: Settings) -> str:
+    """MODEL-layerL for neurons, MODEL-layerL-SAE for an SAE's latents (its stored name)."""
+    if args.sae is None:
+        return f"{args.model}-layer{args.layer}"
+    from engine.models import ModelError
+    from engine.sae import SaeError, load_sae
+    from engine.units import install_sae, sae_dir
+
+    try:
+        source = install_sae(settings.data_path, args.sae)
+        layer = (
+            args.layer if args.layer is not None else load_sae(sae_dir(settings.data_path, source)).hook.layer
+        )
+    except (ModelError, SaeError) as exc:
+        raise CliError(str(exc)) from None
+    return f"{args.model}-layer{layer}-{source}"
+
+
 def cmd_campaign_build(args: argparse.Namespace, settings: Settings) -> int:
     from engine.corpus import CorpusError
     from engine.mining import MiningInterrupted
@@ -74,7 +92,9 @@ def cmd_campaign_build(args: argparse.Namespace, settings: Settings) -> int:
     from workers.mining import build_campaign
 
     start, end = _parse_range(args.neurons) if args.neurons else (None, None)
-    name = args.name or f"{args.model}-layer{args.layer}"
+    if args.layer is None and args.sae is None:
+        raise CliError("--layer is needed (or --sae, whose layer it is)")
+    name = args.name or _default_name(args, settings)
     db = Database(settings)
     bar = _Bar(enabled=not args.quiet)
     try:
@@ -90,6 +110,7 @@ def cmd_campaign_build(args: argparse.Namespace, settings: Settings) -> int:
             max_tokens=args.max_tokens,
             on_progress=bar,
             batch_size=args.batch_size,
+            sae=args.sae,
         )
     except (ModelError, CorpusError, ValueError) as exc:
         raise CliError(str(exc)) from None
@@ -100,7 +121,7 @@ def cmd_campaign_build(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         bar.close()
         db.dispose()
-    print(f"campaign {name}: {n} neurons mined")
+    print(f"campaign {name}: {n} {'features' if args.sae else 'neurons'} mined")
     return 0
 
 
@@ -120,9 +141,12 @@ def cmd_campaign_list(args: argparse.Namespace, settings: Settings) -> int:
     if not campaigns:
         print("no campaigns yet: neuronquest campaign build --model minilm-l6 --layer 3")
         return 0
-    print(f"{'name':<28} {'model':<16} {'layer':>5} {'neurons':>8} {'tokens':>10}  status")
+    print(f"{'name':<28} {'model':<16} {'layer':>5} {'source':<20} {'units':>8} {'tokens':>10}  status")
     for c in campaigns:
-        print(f"{c.name:<28} {c.model:<16} {c.layer:>5} {c.neurons_mined:>8} {c.tokens_seen:>10}  {c.status}")
+        print(
+            f"{c.name:<28} {c.model:<16} {c.layer:>5} {c.source:<20} {c.neurons_mined:>8} "
+            f"{c.tokens_seen:>10}  {c.status}"
+        )
     return 0
 
 
@@ -166,10 +190,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
     camp = subparsers.add_parser("campaign", help="mine and list campaigns")
     camp_sub = camp.add_subparsers(dest="campaign_command", required=True, metavar="ACTION")
-    build = camp_sub.add_parser("build", help="mine a layer's neurons from a corpus into the database")
+    build = camp_sub.add_parser(
+        "build",
+        aliases=["create"],
+        help="mine a layer's neurons (or an SAE's latents, --sae) from a corpus into the database",
+    )
     build.add_argument("--model", required=True)
-    build.add_argument("--layer", type=int, required=True)
-    build.add_argument("--neurons", help="range A-B (inclusive); default: every neuron of the layer")
+    build.add_argument("--layer", type=int, help="the layer (with --sae: the SAE's, which is the default)")
+    build.add_argument(
+        "--sae",
+        help="puzzles are this SAE's latents: a name under DATA/saes/ or an SAE directory (SAELens "
+        "format, copied to DATA/saes/<its name>/)",
+    )
+    build.add_argument("--neurons", help="range A-B (inclusive); default: every unit of the layer or SAE")
     build.add_argument("--corpus", help=".txt or .jsonl file (default: the shipped corpus)")
     build.add_argument("--max-tokens", type=int, default=0, help="tokens to mine (0 = the whole corpus)")
     build.add_argument("--name", help="campaign name (default: MODEL-layerL)")

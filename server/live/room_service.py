@@ -479,4 +479,5 @@ class RoomService:
             prior_best=prior_best,
             prior_explained=prior_explained,
             baseline_scored=scored,
+            unit=dict(facts["unit"]),
         )
