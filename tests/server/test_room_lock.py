@@ -64,6 +64,31 @@ async def test_a_live_holder_keeps_its_lock_while_its_event_loop_stalls(
     assert [e["type"] for e in eventlog.since(redis_client, "stalled", 0) or []] == ["notice"]
 
 
+async def test_a_lock_whose_reply_is_read_late_is_kept(
+    settings: Settings,
+    db: Database,
+    aio: aioredis.Redis,
+    redis_client: redis.Redis,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 19: under a connect storm the SET that took the lock was answered at once but its
+    reply read seconds later; the keeper, told only then, found the lock lapsed (LockLost)."""
+    svc = service(settings, db, aio, redis_client)
+    real_set = aio.set
+
+    async def late_set(*args: object, **kwargs: object) -> object:
+        taken = await real_set(*args, **kwargs)  # type: ignore[arg-type]
+        if kwargs.get("nx"):
+            time.sleep(4 * TTL_S)  # the event loop reaches the reply late
+        return taken
+
+    monkeypatch.setattr(aio, "set", late_set)
+    async with svc.locked("late") as room:
+        room.state.round_no = 3
+        await svc.emit("late", [{"type": "notice", "message": "still the holder"}])
+    assert [e["type"] for e in eventlog.since(redis_client, "late", 0) or []] == ["notice"]
+
+
 def test_the_keeper_gives_up_on_a_holder_stuck_past_any_move(redis_client: redis.Redis) -> None:
     """A holder stuck far longer than a move may take is treated as dead: the room frees."""
     keeper = LockKeeper(redis_client, TTL_S)
