@@ -142,3 +142,18 @@ async def test_the_members_of_a_dead_process_are_swept_and_only_theirs(
     assert left == [1], "the ghost is announced as gone, once"
     assert not redis_client.sismember(keys.processes(), doomed.members.process_id)
     assert await alive.leases.sweep() == 0, "swept once"
+
+
+async def test_a_live_process_keeps_its_lease_while_its_event_loop_stalls(
+    settings: Settings, db: Database, aio: aioredis.Redis, redis_client: redis.Redis
+) -> None:
+    """Issue 19's four-process run: a loop backlogged past the lease made the other processes
+    sweep a live process's members. The lease is renewed from a thread."""
+    svc = service(settings, db, aio, redis_client)  # process_lease_s = 1.0
+    await svc.leases.start()
+    try:
+        time.sleep(3.0)  # the event loop does nothing for three leases
+        assert redis_client.exists(keys.process_lease(svc.members.process_id)), "still alive"
+    finally:
+        await svc.leases.stop()
+    assert not redis_client.exists(keys.process_lease(svc.members.process_id)), "a clean stop ends it"
