@@ -140,16 +140,16 @@ def servers(settings: Settings, db: Database, tmp_path: Path) -> Iterator[Server
 
 def _report(label: str, ours: LoadResult, floor: LoadResult, keys_: tuple[str, ...]) -> dict[str, float]:
     a, b = ours.summary(), floor.summary()
-    print(f"\n{label}\n  ours: {a}\n  bare: {b}")
+    print(f"\n{label}\n  ours: {a}\n  bare: {b}", flush=True)
     ratios = {}
     for key in keys_:
         ratios[key] = a[key] / b[key] if b[key] else float("nan")
-        print(f"  {key}: ours {a[key]} / bare {b[key]} = {ratios[key]:.2f}x")
+        print(f"  {key}: ours {a[key]} / bare {b[key]} = {ratios[key]:.2f}x", flush=True)
     return ratios
 
 
 def _goal(text: str, met: bool) -> None:
-    print(f"  goal {text}: {'met' if met else 'NOT MET'}")
+    print(f"  goal {text}: {'met' if met else 'NOT MET'}", flush=True)
 
 
 def _no_loss(servers: Servers, *results: LoadResult) -> None:
@@ -195,5 +195,5 @@ def test_one_room_at_10_events_per_s(servers: Servers, processes: int) -> None:
     _goal("broadcast p99 < 50 ms", summary["bc_p99_ms"] < 50)
     ROOM_P99[processes] = summary["rt_p99_ms"]
     if processes == 4 and 1 in ROOM_P99:
-        print(f"  round-trip p99, 4 processes / 1 process: {ROOM_P99[4] / ROOM_P99[1]:.2f}x")
+        print(f"  round-trip p99, 4 processes / 1 process: {ROOM_P99[4] / ROOM_P99[1]:.2f}x", flush=True)
     _no_loss(servers, ours, floor)
