@@ -221,6 +221,7 @@ class RoomService:
 
     # -- membership ------------------------------------------------------------------------
     async def join(self, room_id: str, player_id: int, name: str) -> None:
+        name = await self.members.distinct(room_id, player_id, name)
         changed = await self.members.join(room_id, player_id, name) != NO_CHANGE
         # The player is a member from here on: what follows must not fail the join.
         if changed:
@@ -255,7 +256,7 @@ class RoomService:
         return raw.decode() if isinstance(raw, bytes) else raw
 
     async def rename(self, room_id: str, player_id: int, name: str) -> None:
-        await self.members.rename(room_id, player_id, name)
+        await self.members.rename(room_id, player_id, await self.members.distinct(room_id, player_id, name))
 
     # -- moves -----------------------------------------------------------------------------
     async def submit(
@@ -284,7 +285,8 @@ class RoomService:
                 "id": row,
                 "text": text,
                 "player_id": player["id"],
-                "player_name": player["name"],
+                # As the room shows the player ("alice (2)" beside another alice).
+                "player_name": room.state.members.get(player_id, player["name"]),
                 "neuron_id": puzzle.neuron_id,
                 "score": None,
             }
