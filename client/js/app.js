@@ -86,7 +86,7 @@ const conn = new Connection({
     (handlers[e.type] || (() => {}))(e);
     teamMatchEvent(e, state);
     audienceEvent(e, state);
-    dailyEvent(e, state, () => { conn.leave(); state.room = null; location.hash = "#/play"; });
+    dailyEvent(e, state, () => { conn.forgetRoom(); state.room = null; location.hash = "#/play"; });
     flowEvent(e, state);
     if (e.type === "private_room") enterRoom(e.room);
     if (e.type === "room" && view !== "room" && view !== "learn") location.hash = `#/room/${encodeURIComponent(e.room)}`;

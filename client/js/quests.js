@@ -68,8 +68,7 @@ function drawDaily(box, q, onPlay) {
           : el("span", { class: "muted", text: "rank so far: as soon as your explanation is scored" })),
       streakLine(mine.streak),
       el("div", { class: "row" },
-        el("button", { class: "primary", type: "button", id: "share-daily", text: "Share your result", onclick: () => shareDaily(q.id, out) }),
-        el("button", { type: "button", class: "ghost", text: "Watch today's room", onclick: () => onPlay(q.room || `daily-${q.period}`) })),
+        el("button", { class: "primary", type: "button", id: "share-daily", text: "Share your result", onclick: () => shareDaily(q.id, out) })),
       el("p", { class: "small muted", text: "A new daily opens at midnight UTC." }),
       out);
     return;
