@@ -108,6 +108,8 @@ def test_every_page_fits_and_runs_clean(
     ref.get_by_role("link", name=real_server.settings.default_campaign).click()
     expect(ref.locator("#index li").first).to_be_visible()
     check(ref, ref_watch, "campaign index")
+    box = ref.get_by_label("Search explanations").bounding_box()
+    assert box and box["width"] >= 0.5 * viewport["width"], f"the search box is squeezed to {box}"
     ref.get_by_label("Search explanations").fill("come")
     ref.get_by_role("button", name="Search").click()
     # Search by meaning loads the embedding model on its first call: slow on a busy machine.
