@@ -34,6 +34,8 @@ class PoolNeuron:
     index: int
     campaign_id: int
     campaign_name: str
+    # What players call the campaign's units: "neuron", or "feature" for an SAE's latents.
+    word: str = "neuron"
 
 
 def quest_period(kind: str, now: datetime) -> str:
@@ -67,7 +69,7 @@ def choose_neurons(
         return None
     if kind == "daily":
         one = pool[_pick(f"daily:{period}", len(pool))]
-        return f"Daily neuron {one.campaign_name} #{one.index}", [one.neuron_id]
+        return f"Daily {one.word} {one.campaign_name} #{one.index}", [one.neuron_id]
     # Weekly theme: a run of neighbouring neurons of one campaign (one model, one layer).
     campaigns = sorted({n.campaign_id for n in pool})
     chosen = campaigns[_pick(f"weekly-campaign:{period}", len(campaigns))]
@@ -76,7 +78,8 @@ def choose_neurons(
     start = _pick(f"weekly:{period}", len(block) - size + 1)
     picked = block[start : start + size]
     first, last = picked[0].index, picked[-1].index
-    return f"Week of {picked[0].campaign_name} neurons {first}–{last}", [n.neuron_id for n in picked]
+    words = f"{picked[0].word}s"
+    return f"Week of {picked[0].campaign_name} {words} {first}–{last}", [n.neuron_id for n in picked]
 
 
 def standings(credits: Iterable[tuple[int, int, str]]) -> list[tuple[int, int, int]]:

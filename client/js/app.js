@@ -15,6 +15,7 @@ import { dailyEvent } from "./dailyloop.js";
 import { WATCH_KEY, audienceEvent, drawAudience } from "./audienceview.js";
 import { keepFocus } from "./keepfocus.js";
 import { flowEvent, renderFlow } from "./flow.js";
+import { unitWord } from "./units.js";
 
 const VIEWS = ["learn", "lobby", "room", "teams", "boards", "profile"];
 let view = null;
@@ -94,10 +95,10 @@ const conn = new Connection({
     if (e.type === "error" && (e.ref === "join" || e.ref === "join_code") && view === "room") location.hash = "#/play";
     if (e.type === "score") {
       const x = state.explanations.get(e.explanation_id);
-      if (x && state.me && x.player_id === state.me.id) remember({ id: x.id, text: x.text, neuron: state.neuron ? state.neuron.index : "?", campaign: state.neuron?.campaign, score: e.score, at: Date.now() });
+      if (x && state.me && x.player_id === state.me.id) remember({ id: x.id, text: x.text, neuron: state.neuron ? state.neuron.index : "?", campaign: state.neuron?.campaign, word: unitWord(state.neuron), score: e.score, at: Date.now() });
     }
     if (e.type === "explanation" && state.me && e.explanation.player_id === state.me.id) {
-      remember({ id: e.explanation.id, text: e.explanation.text, neuron: state.neuron ? state.neuron.index : "?", campaign: state.neuron?.campaign, score: null, at: Date.now() });
+      remember({ id: e.explanation.id, text: e.explanation.text, neuron: state.neuron ? state.neuron.index : "?", campaign: state.neuron?.campaign, word: unitWord(state.neuron), score: null, at: Date.now() });
     }
     updateMe();
     if (view === "room") keepFocus(() => { render(); renderFlow(state, conn); drawAudience(state); });

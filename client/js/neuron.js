@@ -1,5 +1,6 @@
-// The neuron page: everything comes from /api/v1; text from players is only ever set as
-// textContent (never innerHTML), so an explanation cannot inject markup.
+// The unit page — a neuron's, or a feature's (a latent of a sparse autoencoder): everything
+// comes from /api/v1; text from players is only ever set as textContent (never innerHTML), so
+// an explanation cannot inject markup. Its title names the unit (store/units.py unit_label).
 import { drawHistogram, el, fmt } from "./dom.js";
 import { API, getJSON, searchWithFallback, showError } from "./reference.js";
 
@@ -9,8 +10,11 @@ function when(iso) {
 
 function neuronLink(ref) {
   const href = `/neurons/${encodeURIComponent(ref.campaign)}/${ref.index}`;
-  return el("a", { href, text: `${ref.campaign} #${ref.index}` });
+  const what = ref.unit === "latent" ? "feature " : "";
+  return el("a", { href, text: `${ref.campaign} ${what}#${ref.index}` });
 }
+
+const capital = (word) => word.charAt(0).toUpperCase() + word.slice(1);
 
 function renderRecord(record) {
   const line = el("div", { class: "record" });
@@ -43,13 +47,17 @@ function renderExplanation(e) {
 
 function renderPage(page) {
   const n = page.neuron;
-  document.title = `${n.campaign} #${n.index} — NeuronQuest`;
-  document.getElementById("title").textContent = `Neuron ${n.index}`;
-  document.getElementById("subtitle").textContent = `${n.model} · layer ${n.layer} · campaign ${n.campaign}`;
-  // Back to the game: a room that serves this very neuron (server/live/room_service.py).
+  const word = n.word || "neuron"; // "feature" for a latent
+  document.title = `${n.label || `${capital(word)} ${n.index}`} — NeuronQuest`;
+  document.getElementById("title").textContent = `${capital(word)} ${n.index}`;
+  // Which unit this page shows, in full: "Feature 12 of SAE s on layer 3 of minilm-l6".
+  document.getElementById("subtitle").textContent = `${n.label || `${n.model} · layer ${n.layer}`} · campaign ${n.campaign}`;
+  // Back to the game: a room that serves this very unit (server/live/neuron_rooms.py).
   const play = document.getElementById("play-link");
   play.href = `/#/room/neuron-${n.id}`;
+  play.textContent = `Play this ${word}`;
   play.hidden = false;
+  document.getElementById("related-h").textContent = `Related ${word}s`;
   document.getElementById("campaign-link").href = `/neurons/${encodeURIComponent(n.campaign)}`;
   document.getElementById("campaign-link").textContent = n.campaign;
   const stats = document.getElementById("stats");
@@ -68,7 +76,11 @@ function renderPage(page) {
   document.getElementById("random-records").replaceChildren(...page.random_records.map(renderRecord));
   document.getElementById("related").replaceChildren(
     ...page.related.map((r) =>
-      el("li", {}, [neuronLink({ campaign: n.campaign, index: r.index }), ` correlation ${fmt(r.correlation, 2)}`]),
+      el("li", {}, [
+        neuronLink({ campaign: n.campaign, index: r.index, unit: n.unit }),
+        // Neurons by how their activations correlate; features by their decoder directions.
+        r.measure === "decoder_cosine" ? ` decoder cosine ${fmt(r.correlation, 2)}` : ` correlation ${fmt(r.correlation, 2)}`,
+      ]),
     ),
   );
   document.getElementById("history").replaceChildren(
@@ -100,10 +112,15 @@ async function search(event) {
 
 async function main() {
   document.getElementById("search-form").addEventListener("submit", search);
-  const match = location.pathname.match(/^\/neurons\/([^/]+)\/(\d+)\/?$/);
-  if (!match) return;
+  // /neurons/<campaign>/<index>, or a unit's stable address /units/<model>/<layer>/<source>/<index>.
+  const byCampaign = location.pathname.match(/^\/neurons\/([^/]+)\/(\d+)\/?$/);
+  const byIdentity = location.pathname.match(/^\/units\/([^/]+)\/(\d+)\/([^/]+)\/(\d+)\/?$/);
+  let url = null;
+  if (byCampaign) url = `${API}/campaigns/${byCampaign[1]}/neurons/${byCampaign[2]}`;
+  if (byIdentity) url = `${API}/units/${byIdentity[1]}/${byIdentity[2]}/${byIdentity[3]}/${byIdentity[4]}`;
+  if (!url) return;
   try {
-    renderPage(await getJSON(`${API}/campaigns/${match[1]}/neurons/${match[2]}`));
+    renderPage(await getJSON(url));
   } catch (err) {
     showError(err.message);
   }

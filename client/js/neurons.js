@@ -7,6 +7,8 @@ import { API, getJSON, searchWithFallback, showError } from "./reference.js";
 
 const $ = (id) => document.getElementById(id);
 
+// A campaign's units: the layer's neurons, or the features (latents) of an SAE on it.
+const unitsOf = (c) => (c.unit === "latent" ? `features of SAE ${c.source}` : "neurons");
 const neuronHref = (campaign, index) => `/neurons/${encodeURIComponent(campaign)}/${index}`;
 
 async function campaigns() {
@@ -15,17 +17,18 @@ async function campaigns() {
   const page = await getJSON(`${API}/campaigns?limit=100`);
   $("index").replaceChildren(...page.items.map((c) => el("li", {},
     el("a", { href: `/neurons/${encodeURIComponent(c.name)}`, text: c.name }),
-    el("span", { class: "meta", text: ` · ${c.model}, layer ${c.layer} · neurons ${c.neuron_start}–${c.neuron_end - 1} · ${c.status}` }))));
+    el("span", { class: "meta", text: ` · ${c.model}, layer ${c.layer} · ${unitsOf(c)} ${c.neuron_start}–${c.neuron_end - 1} · ${c.status}` }))));
   if (!page.items.length) $("index").replaceChildren(el("li", { class: "meta", text: "No campaign yet: the first start is still mining one." }));
 }
 
 async function neurons(name, cursor = null) {
   $("index-title").textContent = name;
   const c = await getJSON(`${API}/campaigns/${encodeURIComponent(name)}`);
-  $("index-intro").textContent = `${c.model}, layer ${c.layer} · ${c.status}. Pick a neuron to see its clues, explanations and related neurons.`;
+  const word = c.unit === "latent" ? "feature" : "neuron";
+  $("index-intro").textContent = `${c.model}, layer ${c.layer} · ${unitsOf(c)} · ${c.status}. Pick a ${word} to see its clues, explanations and related ${word}s.`;
   const page = await getJSON(`${API}/campaigns/${encodeURIComponent(name)}/neurons?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
   const rows = page.items.map((n) => el("li", {},
-    el("a", { href: neuronHref(n.campaign, n.index), text: `neuron ${n.index}` }),
+    el("a", { href: neuronHref(n.campaign, n.index), text: `${n.word || "neuron"} ${n.index}` }),
     el("span", { class: "meta", text: ` · max ${n.max_activation === null ? "–" : Number(n.max_activation).toFixed(2)}` })));
   if (cursor) $("index").append(...rows); else $("index").replaceChildren(...rows);
   const more = $("more");

@@ -85,7 +85,7 @@ function drawWeekly(box, q, standings, onPlay) {
   box.className = "";
   box.replaceChildren(
     el("p", { class: "quest-title", text: q.title }),
-    el("p", { class: "quest-progress", id: "weekly-progress", text: `${mine ? mine.played : 0} of ${q.neuron_ids.length} neurons explained` }),
+    el("p", { class: "quest-progress", id: "weekly-progress", text: `${mine ? mine.played : 0} of ${q.neuron_ids.length} ${q.word || "neuron"}s explained` }),
     el("p", { class: "muted small", text: `${q.period} · ${left(q.seconds_left)} · up to ${q.max_points} points${mine && mine.rank ? ` · you are #${mine.rank} of ${mine.players}` : ""}` }),
     standings.items.length
       ? el("ol", { class: "mini-board" }, standings.items.map((r) => el("li", {}, el("span", { text: r.name || "a player" }), el("span", { class: "num", text: fmt(r.score, 0) }))))

@@ -13,6 +13,7 @@ Close codes and limits here are mirrored in client/js/protocol.js; keep the two 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
@@ -323,6 +324,15 @@ class Broadcast:
         if found is None:
             found = self._frames[fmt] = encode(self.event, fmt)
         return found
+
+    def wire(self, fmt: str, framing: Callable[[str | bytes], bytes]) -> bytes:
+        """The frame in ``fmt`` wrapped by ``framing`` (the websocket frame's bytes,
+        server/hub/raw_writes.py), once per format for every socket."""
+        key = "wire:" + fmt
+        found = self._frames.get(key)
+        if found is None:
+            found = self._frames[key] = framing(self.frame(fmt))
+        return found  # type: ignore[return-value]
 
 
 FORMATS = ("json", "msgpack")

@@ -32,6 +32,7 @@ from store.competition import badges
 from store.competition.leaderboards import apply_point_event, tiebreak
 from store.models import Explanation, Player, PointEvent, Quest, QuestResult
 from store.settlement import insert_claimed
+from store.units import unit_word
 
 log = logging.getLogger("neuronquest.quests")
 
@@ -53,7 +54,7 @@ def choose_neurons(
 ) -> tuple[str, list[int]] | None:
     """(title, neuron ids) for a quest; None when no campaign is ready yet."""
     pool = [
-        quest_rules.PoolNeuron(n.id or 0, n.index, c.id or 0, c.name)
+        quest_rules.PoolNeuron(n.id or 0, n.index, c.id or 0, c.name, unit_word(c.unit))
         for n, c in competition.ready_neurons(session)
     ]
     return quest_rules.choose_neurons(pool, kind, period, weekly_size)
