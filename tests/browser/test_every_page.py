@@ -124,8 +124,6 @@ def test_every_page_fits_and_runs_clean(
     expect(ref.locator("#neuron")).to_be_visible()
     expect(ref.get_by_role("link", name="Play this neuron")).to_be_visible()
     check(ref, ref_watch, "neuron page")
-    if size == "390":
-        shoot(ref, "phone-neuron-page")
     # The neuron page's own search, by words (no embeddings in this test's database).
     ref.get_by_label("Search explanations").fill("come")
     ref.get_by_label("Search by").select_option("text")
