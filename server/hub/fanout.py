@@ -32,6 +32,8 @@ from server.wire.protocol import CLOSE_HEARTBEAT_TIMEOUT, Broadcast
 log = logging.getLogger(__name__)
 
 TICK_S = 0.25
+# Private events that take the player's connections out of the room they name.
+SENDS_OUT = frozenset({"kicked", "daily_played"})
 
 
 class Hub:
@@ -220,8 +222,8 @@ class Hub:
         if kind == "player":
             for conn in list(self.players.get(ident, ())):
                 conn.deliver_private(event)
-                if event.get("type") == "kicked" and conn.room_id == event.get("room"):
-                    self._spawn(self.leave_room(conn))  # a host kicked or banned this player
+                if event.get("type") in SENDS_OUT and conn.room_id == event.get("room"):
+                    self._spawn(self.leave_room(conn))  # a host kicked them; they played the daily
             return
         shared = Broadcast(event, raw)  # encoded once for the whole room, not once per socket
         self._spawn(self._fan_out(ident, shared, list(self.rooms.get(ident, ()))))

@@ -88,6 +88,8 @@ SILENT = -1
 PLAYER_ROOM_TTL_S = 6 * 3600
 # Separates room and player in a process hash's field (room ids never contain it).
 FIELD_SEP = "\x1f"
+# "alice (2)" … "alice (9)"; past that the player id tells them apart.
+MAX_SAME_NAME = 9
 
 
 class RoomMembers:
@@ -159,6 +161,22 @@ class RoomMembers:
     async def rename(self, room_id: str, player_id: int, name: str) -> int:
         event = {"type": "renamed", "player": {"id": player_id, "name": name}}
         return await self._run(self._rename, room_id, event, player_id, name)
+
+    async def distinct(self, room_id: str, player_id: int, name: str) -> str:
+        """The name this player shows in the room: ``name``, or ``name (2)``, ``(3)``… when another
+        player of the room holds it (case-insensitive). Each shown name is claimed for one player
+        (HSETNX), so two players joining as "alice" at once cannot both get it; a player keeps
+        their claim when they come back. Claims are not freed when a player leaves: a later
+        "alice" then shows as "alice (2)", which is still unambiguous in the room's history."""
+        key = keys.room_names(room_id)
+        for n in range(1, MAX_SAME_NAME + 1):
+            shown = name if n == 1 else f"{name} ({n})"
+            if await self.r.hsetnx(key, shown.casefold(), player_id):
+                return shown
+            holder = await self.r.hget(key, shown.casefold())
+            if holder is not None and int(holder) == player_id:
+                return shown
+        return f"{name} #{player_id}"  # the player id is unique
 
     async def all(self, room_id: str) -> dict[int, str]:
         raw = await self.r.hgetall(keys.room_members(room_id))

@@ -240,6 +240,7 @@ class RoomService:
         The lobby's countdown starts on the room's next tick, which the hub runs at once after
         a join (server/hub/fanout.py ``tick_soon``): 1,000 joiners each reading the state to
         ask whether to arm it was a round trip and a parse per join."""
+        name = await self.members.distinct(room_id, player_id, name)  # "alice (2)" beside "alice"
         await self.members.join(room_id, player_id, name)
 
     async def leave(self, room_id: str, player_id: int, *, every_connection: bool = False) -> None:
@@ -265,7 +266,7 @@ class RoomService:
         return raw.decode() if isinstance(raw, bytes) else raw
 
     async def rename(self, room_id: str, player_id: int, name: str) -> None:
-        await self.members.rename(room_id, player_id, name)
+        await self.members.rename(room_id, player_id, await self.members.distinct(room_id, player_id, name))
 
     # -- moves -----------------------------------------------------------------------------
     async def submit(
@@ -294,7 +295,8 @@ class RoomService:
                 "id": row,
                 "text": text,
                 "player_id": player["id"],
-                "player_name": player["name"],
+                # As the room shows the player ("alice (2)" beside another alice).
+                "player_name": room.state.members.get(player_id, player["name"]),
                 "neuron_id": puzzle.neuron_id,
                 "score": None,
             }

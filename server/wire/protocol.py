@@ -27,6 +27,7 @@ from config.errors import ERR_BAD_FRAME as ERR_BAD_FRAME
 from config.errors import ERR_BAD_TOKEN as ERR_BAD_TOKEN
 from config.errors import ERR_BANNED as ERR_BANNED
 from config.errors import ERR_BUSY_ELSEWHERE as ERR_BUSY_ELSEWHERE
+from config.errors import ERR_DAILY_PLAYED as ERR_DAILY_PLAYED
 from config.errors import ERR_DOUBLE_VOTE as ERR_DOUBLE_VOTE
 from config.errors import ERR_FINISHED as ERR_FINISHED
 from config.errors import ERR_FLOOD as ERR_FLOOD
@@ -195,7 +196,7 @@ SERVER_EVENTS = frozenset(
     {
         "welcome", "error", "ping", "pong", "room", "joined", "left", "renamed", "lobby", "puzzle",
         "explanation", "vote", "reveal", "score_progress", "score", "round_end", "points", "round_result",
-        "test_queued", "activations", "shared_activations", "notice", "crowd", "quest",
+        "test_queued", "activations", "shared_activations", "notice", "crowd", "quest", "daily_played",
         "team_match", "team_scores", "match_result",
     }
 ) | STREAMER_EVENTS | GAME_EVENTS  # fmt: skip
