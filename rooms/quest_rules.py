@@ -6,8 +6,9 @@ process asks first chooses the same ones. Pure functions, time passed in; the I/
 closing, crediting) is store/competition/quests.py.
 
 Points: an explanation written for a quest neuron during the quest earns
-``10 + round(90 * score)`` (score clamped to 0..1): 10 for taking part, up to 100. Only the
-player's best per neuron counts: a better attempt earns the difference.
+``10 + round(90 * score)`` (score clamped to 0..1): 10 for taking part, up to 100. The daily
+counts the player's first explanation only (one attempt a day); in the weekly only the player's
+best per neuron counts: a better attempt earns the difference.
 """
 
 from __future__ import annotations

@@ -36,6 +36,10 @@ log = logging.getLogger(__name__)
 
 WINDOW = 64
 LOCK_TTL_S = 600
+# Neurons whose machine explanations are queued before the related-neurons job: the first
+# puzzles are playable within seconds of the build, and the neuron pages' related neurons
+# follow them instead of waiting behind the whole campaign's seeding.
+FIRST_SEEDED = 16
 
 
 def checkpoint_path(settings: Settings, name: str) -> Path:
@@ -208,8 +212,9 @@ def build_campaign_job(
         ctx.redis.delete(lock)
     event = {"type": "done", "campaign": name, "neurons": n}
     publish(event)
-    _seed_explanations(ctx, name)
-    _enqueue_related_neurons(ctx, name)
+    # Both on the background queue, in this order: the first puzzles' machine explanations (a
+    # few seconds each), then the related neurons (one job, under a minute), then the rest.
+    _seed_explanations(ctx, name, between=lambda: _enqueue_related_neurons(ctx, name))
     return event
 
 
@@ -230,14 +235,23 @@ def _enqueue_related_neurons(ctx: WorkerContext, name: str) -> None:
         log.exception("could not enqueue related neurons for campaign %s", name)
 
 
-def _seed_explanations(ctx: WorkerContext, name: str) -> None:
-    """New puzzles get a few scored machine explanations (Settings.seed_machine_explanations)."""
+def _seed_explanations(ctx: WorkerContext, name: str, between: Callable[[], None]) -> None:
+    """New puzzles get a few scored machine explanations (Settings.seed_machine_explanations);
+    ``between`` is queued after the first FIRST_SEEDED neurons' seeding."""
     from workers.explaining import enqueue_campaign_seeding
 
+    ran: list[bool] = []
+
+    def once() -> None:
+        if not ran:
+            ran.append(True)
+            between()
+
     try:
-        enqueue_campaign_seeding(ctx.redis, ctx.settings, ctx.db, name)
+        enqueue_campaign_seeding(ctx.redis, ctx.settings, ctx.db, name, first=FIRST_SEEDED, between=once)
     except Exception:  # a failed seeding must not turn a finished build into a failed job
         log.exception("could not enqueue machine explanations for campaign %s", name)
+    once()  # queued whatever happened to the seeding
 
 
 # -- the default campaign ------------------------------------------------------

@@ -2,24 +2,10 @@
 // comes from /api/v1; text from players is only ever set as textContent (never innerHTML), so
 // an explanation cannot inject markup. Its title names the unit (store/units.py unit_label).
 import { drawHistogram, el, fmt } from "./dom.js";
-
-const API = "/api/v1";
+import { API, getJSON, searchWithFallback, showError } from "./reference.js";
 
 function when(iso) {
   return iso ? new Date(iso).toLocaleString() : "";
-}
-
-async function getJSON(url) {
-  const response = await fetch(url, { headers: { Accept: "application/json" } });
-  const body = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(body.message || `HTTP ${response.status}`);
-  return body;
-}
-
-function showError(message) {
-  const box = document.getElementById("error");
-  box.textContent = message;
-  box.hidden = false;
 }
 
 function neuronLink(ref) {
@@ -110,19 +96,14 @@ async function search(event) {
   if (!q) return;
   const box = document.getElementById("search-results");
   try {
-    let page = await getJSON(`${API}/search?${new URLSearchParams({ q, mode, limit: "20" })}`);
-    let used = mode;
-    if (mode === "semantic" && !page.items.length) {
-      // Embeddings of new explanations are still being computed: words find them meanwhile.
-      used = "text";
-      page = await getJSON(`${API}/search?${new URLSearchParams({ q, mode: "text", limit: "20" })}`);
-    }
+    const { page, used, note } = await searchWithFallback(q, mode);
     const items = page.items.map((hit) => {
       const text = used === "semantic" ? hit.explanation.text : hit.text;
       const value = used === "semantic" ? hit.similarity : hit.relevance;
       return el("li", {}, [neuronLink(hit.neuron), ` (${fmt(value, 2)}) `, el("q", { text })]);
     });
-    box.replaceChildren(el("h2", { text: `Results for “${q}”` }), items.length ? el("ol", {}, items) : "nothing found");
+    box.replaceChildren(el("h2", { text: `Results for “${q}”` }), note ? el("p", { class: "meta", id: "search-note", text: note }) : "",
+      items.length ? el("ol", {}, items) : "nothing found");
     box.hidden = false;
   } catch (err) {
     showError(err.message);

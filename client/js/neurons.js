@@ -3,21 +3,9 @@
 // which a fresh install computes in the background: until they exist the page falls back to
 // word search and says so, so search works from the first minute.
 import { el } from "./dom.js";
+import { API, getJSON, searchWithFallback, showError } from "./reference.js";
 
-const API = "/api/v1";
 const $ = (id) => document.getElementById(id);
-
-async function getJSON(url) {
-  const response = await fetch(url, { headers: { Accept: "application/json" } });
-  const body = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(body.message || `HTTP ${response.status}`);
-  return body;
-}
-
-function showError(message) {
-  $("error").textContent = message;
-  $("error").hidden = !message;
-}
 
 // A campaign's units: the layer's neurons, or the features (latents) of an SAE on it.
 const unitsOf = (c) => (c.unit === "latent" ? `features of SAE ${c.source}` : "neurons");
@@ -51,15 +39,7 @@ async function neurons(name, cursor = null) {
 async function search(q, mode) {
   const box = $("search-results");
   const campaign = decodeURIComponent(location.pathname.split("/")[2] || "");
-  const params = (m) => new URLSearchParams({ q, mode: m, limit: "20", ...(campaign ? { campaign } : {}) });
-  let used = mode;
-  let page = await getJSON(`${API}/search?${params(mode)}`);
-  let note = "";
-  if (mode === "semantic" && !page.items.length) {
-    used = "text";
-    page = await getJSON(`${API}/search?${params("text")}`);
-    note = "No match by meaning yet (new explanations are still being indexed): showing matches by words.";
-  }
+  const { page, used, note } = await searchWithFallback(q, mode, campaign ? { campaign } : {});
   const items = page.items.map((hit) => {
     const text = used === "semantic" ? hit.explanation.text : hit.text;
     return el("li", {}, el("a", { href: neuronHref(hit.neuron.campaign, hit.neuron.index), text: `${hit.neuron.campaign} #${hit.neuron.index}` }), " ", el("q", { text }));

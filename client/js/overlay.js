@@ -135,6 +135,7 @@ function onEvent(ev) {
       break;
     case "streamer":
       view.paused = ev.paused;
+      $("host-line").textContent = ev.host_name ? `Hosted by ${ev.host_name}` : "";
       $("code").hidden = !ev.code;
       $("code").textContent = ev.code || "";
       break;

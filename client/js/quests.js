@@ -2,7 +2,7 @@
 // /api/v1/quests/... Errors show inside the card; nothing else on the page depends on them.
 import { api } from "./api.js";
 import { $, el, fmt } from "./dom.js";
-import { preparing } from "./firststart.js";
+import { preparing, statusKnown } from "./firststart.js";
 
 function left(seconds) {
   if (seconds === null || seconds === undefined) return "";
@@ -68,8 +68,7 @@ function drawDaily(box, q, onPlay) {
           : el("span", { class: "muted", text: "rank so far: as soon as your explanation is scored" })),
       streakLine(mine.streak),
       el("div", { class: "row" },
-        el("button", { class: "primary", type: "button", id: "share-daily", text: "Share your result", onclick: () => shareDaily(q.id, out) }),
-        el("button", { type: "button", class: "ghost", text: "Watch today's room", onclick: () => onPlay(q.room || `daily-${q.period}`) })),
+        el("button", { class: "primary", type: "button", id: "share-daily", text: "Share your result", onclick: () => shareDaily(q.id, out) })),
       el("p", { class: "small muted", text: "A new daily opens at midnight UTC." }),
       out);
     return;
@@ -98,6 +97,12 @@ function drawWeekly(box, q, standings, onPlay) {
 export async function loadQuests(me, onPlay) {
   const daily = $("daily-body");
   const weekly = $("weekly-body");
+  await statusKnown;
+  if (preparing()) { // the first mining runs: the cards say when they open (reloaded when ready)
+    notReady(daily, "daily");
+    notReady(weekly, "weekly quest");
+    return;
+  }
   try {
     drawDaily(daily, await api.get("/quests/daily"), onPlay);
   } catch (err) {

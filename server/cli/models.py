@@ -24,11 +24,14 @@ def _parse_range(text: str) -> tuple[int, int]:
 
 def cmd_activations(args: argparse.Namespace, settings: Settings) -> int:
     from engine.activations import check_text, text_activations
-    from engine.models import ModelError, load_model
+    from engine.models import ModelError
+    from engine.units import NEURONS, install_sae, load_unit_model
 
     try:
         text = check_text(args.text, settings.max_text_chars)
-        model = load_model(args.model, device=settings.device, data_dir=settings.data_path)
+        # --sae: the neuron number is a latent of that SAE (a stored name or a directory).
+        source = install_sae(settings.data_path, args.sae) if args.sae else NEURONS
+        model = load_unit_model(args.model, source, device=settings.device, data_dir=settings.data_path)
         answer = text_activations(model, args.layer, args.neuron, text)
     except ModelError as exc:
         raise CliError(str(exc)) from None
@@ -36,7 +39,8 @@ def cmd_activations(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(answer))
         return 0
     top = answer["max"] if answer["max"] > 0 else 1.0
-    print(f"{model.name} layer {args.layer} neuron {args.neuron}")
+    unit = f"SAE {source} feature" if args.sae else "neuron"
+    print(f"{model.name} layer {args.layer} {unit} {args.neuron}")
     for i, (tok, act) in enumerate(zip(answer["tokens"], answer["activations"], strict=True)):
         bar = "#" * max(0, min(20, round(20 * act / top)))
         mark = "  <- max" if i == answer["max_index"] else ""
@@ -183,7 +187,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     act = subparsers.add_parser("activations", help="a neuron's activation on each token of a text")
     act.add_argument("--model", required=True, help="gpt2, smollm2-135m, minilm-l6 or a model directory")
     act.add_argument("--layer", type=int, required=True)
-    act.add_argument("--neuron", type=int, required=True)
+    act.add_argument("--neuron", type=int, required=True, help="the neuron, or with --sae the latent")
+    act.add_argument("--sae", help="a latent of this SAE (stored name or SAELens directory) instead")
     act.add_argument("--text", required=True)
     act.add_argument("--json", action="store_true", help="print one JSON object")
     act.set_defaults(func=cmd_activations)

@@ -6,7 +6,8 @@ against tests/bench/bare_fanout.py under the same uvicorn options: the floor of 
 to which every figure is given as a ratio. The guest-session limit is off for the generator
 (all its clients share 127.0.0.1). BENCH_IDLE_CONNECTIONS sets the idle count (10,000),
 BENCH_PLAYERS the room's size (1,000) and BENCH_SECONDS its length (20): scale them down to
-iterate.
+iterate. BENCH_PYSPY=<dir> runs each web process under ``py-spy record`` (pip install py-spy)
+and leaves its collapsed stacks there, one file per process.
 
 Every run FAILS when a client missed an event of its room (on its socket, or in the replay of
 a reconnect), saw one twice, got an error frame or could not join, and when a server process
@@ -16,26 +17,31 @@ logged a warning or an error (each process's output goes to a file the test read
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from config.settings import Settings
 from store.db import Database
 from tests.bench.loadgen import LoadResult, run_load
 from tests.server.conftest import ROOT, free_port, seed_campaign
-from tests.support.processes import settings_env, stop, wait_http
+from tests.support.processes import descendants, settings_env, stop, wait_http
 
 IDLE = int(os.environ.get("BENCH_IDLE_CONNECTIONS", "10000"))
 PLAYERS = int(os.environ.get("BENCH_PLAYERS", "1000"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "20"))
 # What a server may log at warning level and above without failing the run: nothing.
 LOG_PROBLEMS = ("WARNING", "ERROR", "CRITICAL", "Traceback", "Error:")
+PYSPY_DIR = os.environ.get("BENCH_PYSPY", "")
 
 
 class Servers:
@@ -43,6 +49,7 @@ class Servers:
         self.settings, self.logs = settings, logs
         self.procs: list[subprocess.Popen[bytes]] = []
         self.log_files: list[Path] = []
+        self.web_urls: list[str] = []
 
     def _start(self, args: list[str], env: dict[str, str]) -> tuple[str, int]:
         port = free_port()
@@ -52,12 +59,38 @@ class Servers:
             proc = subprocess.Popen([*args, "--port", str(port)], cwd=ROOT, env=env, stdout=out, stderr=out)
         self.procs.append(proc)
         wait_http(f"http://127.0.0.1:{port}/healthz", proc=proc)
-        return f"ws://127.0.0.1:{port}/ws", proc.pid
+        # Under py-spy the server is its child: memory and CPU are read from the server itself.
+        pid = min(descendants(proc.pid), default=proc.pid) if args[0].endswith("py-spy") else proc.pid
+        return f"ws://127.0.0.1:{port}/ws", pid
 
     def web(self, count: int) -> tuple[list[str], list[int]]:
         env = settings_env(self.settings.model_copy(update={"host": "127.0.0.1"}))
-        started = [self._start([sys.executable, "-m", "server", "web"], env) for _ in range(count)]
+        self.web_urls = []
+        started = [
+            self._start([*self._profiled(), sys.executable, "-m", "server", "web"], env) for _ in range(count)
+        ]
+        self.web_urls = [url.replace("ws://", "http://").removesuffix("/ws") for url, _ in started]
         return [url for url, _ in started], [pid for _, pid in started]
+
+    def drain(self, most_s: float = 120.0) -> None:
+        """Wait until the web processes closed every socket the clients closed: 10,000 leaves
+        take a while, and stopping meanwhile made uvicorn cancel them (logged as errors)."""
+        deadline = time.monotonic() + most_s
+        for url in self.web_urls:
+            while time.monotonic() < deadline:
+                with contextlib.suppress(httpx.HTTPError, ValueError):
+                    if httpx.get(f"{url}/healthz", timeout=10).json().get("connections") == 0:
+                        break
+                time.sleep(0.5)
+        self.web_urls = []
+
+    def _profiled(self) -> list[str]:
+        """The py-spy prefix when BENCH_PYSPY names a folder (a profile of where the time goes)."""
+        if not PYSPY_DIR:
+            return []
+        out = Path(PYSPY_DIR) / f"web-{len(self.log_files)}.txt"
+        spy = str(Path(sys.executable).parent / "py-spy")
+        return [spy, "record", "--format", "raw", "--rate", "50", "--nonblocking", "-o", str(out), "--"]
 
     def bare(self) -> tuple[list[str], list[int]]:
         s = self.settings
@@ -68,7 +101,12 @@ class Servers:
         return [url], [pid]
 
     def stop(self) -> None:
+        self.drain()
         for proc in self.procs:
+            if PYSPY_DIR and proc.poll() is None:
+                proc.send_signal(signal.SIGINT)  # py-spy writes its profile on SIGINT only
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(60)
             stop(proc)
         self.procs.clear()
 
@@ -102,16 +140,16 @@ def servers(settings: Settings, db: Database, tmp_path: Path) -> Iterator[Server
 
 def _report(label: str, ours: LoadResult, floor: LoadResult, keys_: tuple[str, ...]) -> dict[str, float]:
     a, b = ours.summary(), floor.summary()
-    print(f"\n{label}\n  ours: {a}\n  bare: {b}")
+    print(f"\n{label}\n  ours: {a}\n  bare: {b}", flush=True)
     ratios = {}
     for key in keys_:
         ratios[key] = a[key] / b[key] if b[key] else float("nan")
-        print(f"  {key}: ours {a[key]} / bare {b[key]} = {ratios[key]:.2f}x")
+        print(f"  {key}: ours {a[key]} / bare {b[key]} = {ratios[key]:.2f}x", flush=True)
     return ratios
 
 
 def _goal(text: str, met: bool) -> None:
-    print(f"  goal {text}: {'met' if met else 'NOT MET'}")
+    print(f"  goal {text}: {'met' if met else 'NOT MET'}", flush=True)
 
 
 def _no_loss(servers: Servers, *results: LoadResult) -> None:
@@ -157,5 +195,5 @@ def test_one_room_at_10_events_per_s(servers: Servers, processes: int) -> None:
     _goal("broadcast p99 < 50 ms", summary["bc_p99_ms"] < 50)
     ROOM_P99[processes] = summary["rt_p99_ms"]
     if processes == 4 and 1 in ROOM_P99:
-        print(f"  round-trip p99, 4 processes / 1 process: {ROOM_P99[4] / ROOM_P99[1]:.2f}x")
+        print(f"  round-trip p99, 4 processes / 1 process: {ROOM_P99[4] / ROOM_P99[1]:.2f}x", flush=True)
     _no_loss(servers, ours, floor)

@@ -127,6 +127,10 @@ def test_a_feature_campaign_is_played_as_features(
             line for line in words.splitlines() if "neuron" in line.lower()
         ]
 
+    # The player's history (the profile) remembers a feature, not a neuron.
+    bob.get_by_role("link", name="Profile", exact=True).click()
+    expect(bob.locator("#profile-body .history")).to_contain_text(f"feature {index}")
+
     # The unit page the room links to names the unit in full.
     href = alice.locator("#neuron-link").get_attribute("href")
     assert href == f"/units/{REAL_MODEL}/{REAL_LAYER}/{SAE}/{index}"

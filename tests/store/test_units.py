@@ -12,8 +12,10 @@ import json
 from pathlib import Path
 
 import pytest
+import redis
 from sqlmodel import select
 
+from config import keys
 from config.settings import Settings
 from server.cli.main import main
 from store.db import Database
@@ -187,3 +189,17 @@ def test_an_export_cannot_call_neurons_latents(
             assert s.exec(select(Campaign)).first() is None
     finally:
         db.dispose()
+
+
+def test_redis_keys_of_a_unit_are_its_own(
+    redis_client: redis.Redis, db: Database, both: tuple[Seeded, Seeded]
+) -> None:
+    """Every per-unit Redis key is made from the unit's row id (config/keys.py): marking the
+    neuron does not mark the latent of the same model, layer and index."""
+    neurons, latents = both
+    neuron, latent = neurons.neuron_ids[1], latents.neuron_ids[1]
+    for make in (keys.rescore_pending, keys.scoring_warmed):
+        redis_client.set(make(neuron), 1)
+        assert make(neuron) != make(latent) and not redis_client.exists(make(latent))
+    redis_client.sadd(keys.seeding_pending(), neuron)
+    assert not redis_client.sismember(keys.seeding_pending(), latent)

@@ -122,3 +122,16 @@ def test_the_cli_creates_a_latent_campaign(
     wrong = argparse.Namespace(**{**vars(args), "layer": 2, "name": "wrong"})
     with pytest.raises(model_commands.CliError, match="reads layer 3"):
         model_commands.cmd_campaign_build(wrong, settings)
+
+
+def test_the_cli_shows_a_latent_on_a_text(
+    settings: Settings, sae_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = argparse.Namespace(
+        model="minilm-l6", layer=3, neuron=4, text="The cat sat.", json=False, sae=str(sae_path)
+    )
+    assert model_commands.cmd_activations(args, settings) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == f"minilm-l6 layer 3 SAE {SAE} feature 4"
+    with pytest.raises(model_commands.CliError, match="latent 24 out of range"):
+        model_commands.cmd_activations(argparse.Namespace(**{**vars(args), "neuron": 24}), settings)
