@@ -108,7 +108,7 @@ def batch_inputs(
     e, e_len = pad([e.float() for _, _, e, _ in batch])
     e_mask = torch.arange(e.shape[1])[None, :] < e_len[:, None]
     matched, _ = pad([matches([t.strip().lower() for t in toks], terms(text)) for toks, _, _, text in batch])
-    return head.prepare(x, form, opener), lengths, e, e_mask, matched
+    return head.prepare(x, form, opener, lengths), lengths, e, e_mask, matched
 
 
 def train(config: TrainConfig, out_path: Path | None, progress: Progress = print) -> dict[str, Any]:
