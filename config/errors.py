@@ -45,6 +45,7 @@ ERR_BAD_NEURON = _code("bad_neuron", "the room's campaign or neuron cannot be fo
 ERR_BAD_TEXT = _code("bad_text", "the text cannot be run through the model")
 # -- room kinds ------------------------------------------------------------------------------
 ERR_QUEST_CLOSED = _code("quest_closed", "the quest room is not the current quest")
+ERR_DAILY_PLAYED = _code("daily_played", "today's daily is played once; a new one opens at midnight UTC")
 ERR_NOT_IN_MATCH = _code("not_in_match", "a team match admits members of its teams only")
 ERR_OTHER_TEAM = _code("other_team", "already playing this match for another team")
 ERR_FINISHED = _code("finished", "the match is over")

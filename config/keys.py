@@ -47,6 +47,12 @@ def room_members(room_id: str) -> str:
     return _room(room_id, "members")
 
 
+def room_names(room_id: str) -> str:
+    """Hash: casefolded shown name -> the player id that holds it in this room (two players
+    called "alice" show as "alice" and "alice (2)": server/live/room_members.py ``distinct``)."""
+    return _room(room_id, "names")
+
+
 def room_conns(room_id: str) -> str:
     """Hash: player id -> open connections in the room (a member may hold several tabs)."""
     return _room(room_id, "conns")

@@ -1,4 +1,7 @@
-"""One neuron's activations on a text a person typed: checked input, plain JSON-ready answer.
+"""One unit's activations on a text a person typed: checked input, plain JSON-ready answer.
+
+A unit is a neuron of a NeuronModel or a latent of a LatentModel (engine/units.py): advanced
+mode shows either on any text.
 
 ``batch_text_activations`` answers several (neuron, text) requests on one layer with one
 padded forward pass; each answer equals what ``text_activations`` gives for it alone (up to
@@ -11,8 +14,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from engine.display_text import display_from_offsets, display_from_tokenizer
-from engine.models import ModelError, NeuronModel
+from engine.models import ModelError
 from engine.records import ActivationRecord
+from engine.units import LatentModel, UnitModel
 
 
 def check_text(text: object, max_chars: int) -> str:
@@ -24,12 +28,18 @@ def check_text(text: object, max_chars: int) -> str:
     return text
 
 
-def _check_neuron(model: NeuronModel, neuron: int) -> None:
+def _check_neuron(model: UnitModel, neuron: int) -> None:
     if not 0 <= neuron < model.n_neurons:
-        raise ModelError(f"neuron {neuron} out of range: {model.name} has neurons 0-{model.n_neurons - 1}")
+        what = (
+            f"SAE {model.source} has latents"
+            if isinstance(model, LatentModel)
+            else f"{model.name} has neurons"
+        )
+        word = "latent" if isinstance(model, LatentModel) else "neuron"
+        raise ModelError(f"{word} {neuron} out of range: {what} 0-{model.n_neurons - 1}")
 
 
-def text_display(model: NeuronModel, text: str) -> list[str]:
+def text_display(model: UnitModel, text: str) -> list[str]:
     """Display text of ``model.tokenize(text)``: the typed text cut at the tokenizer's offsets
     (the player's own casing and spaces), special tokens empty."""
     tokenizer = model.tokenizer
@@ -54,7 +64,7 @@ def _answer(record: ActivationRecord, display: list[str]) -> dict[str, Any]:
     }
 
 
-def text_activations(model: NeuronModel, layer: int, neuron: int, text: str) -> dict[str, Any]:
+def text_activations(model: UnitModel, layer: int, neuron: int, text: str) -> dict[str, Any]:
     """``{"tokens", "display", "activations", "max", "max_index"}`` of ``neuron`` in ``layer`` on ``text``.
 
     Tokens are as the model sees them, special tokens (BOS, [CLS]/[SEP]) included; ``display``
@@ -66,7 +76,7 @@ def text_activations(model: NeuronModel, layer: int, neuron: int, text: str) -> 
 
 
 def batch_text_activations(
-    model: NeuronModel, layer: int, requests: Sequence[tuple[int, str]]
+    model: UnitModel, layer: int, requests: Sequence[tuple[int, str]]
 ) -> list[dict[str, Any] | ModelError]:
     """Per (neuron, text) request, in order, ``text_activations``' answer or the ModelError
     that request alone raises (bad neuron, empty or too long text); one forward pass for the

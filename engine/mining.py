@@ -19,8 +19,8 @@ from typing import Any
 
 import torch
 
-from engine.models import NeuronModel
 from engine.records import ActivationRecord
+from engine.units import LatentModel, UnitModel
 
 HIST_BINS = 24
 
@@ -171,11 +171,14 @@ def _reservoir(s: MiningState, acts: torch.Tensor, first_id: int, generator: tor
 
 
 class Miner:
-    """One build: model + layer + neuron range + windows; ``run()`` returns the summaries."""
+    """One build: model + layer + unit range + windows; ``run()`` returns the summaries.
+
+    The units are a NeuronModel's neurons or a LatentModel's latents (engine/units.py): the
+    same code, windows and batches for both."""
 
     def __init__(
         self,
-        model: NeuronModel,
+        model: UnitModel,
         windows: torch.Tensor,
         layer: int,
         neurons: range,
@@ -202,6 +205,8 @@ class Miner:
             "seed": seed,
             "windows": windows_fingerprint(windows),
         }
+        if isinstance(model, LatentModel):  # a checkpoint resumes only its own SAE's build
+            self.meta["source"] = model.source
 
     @property
     def total_tokens(self) -> int:

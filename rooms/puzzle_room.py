@@ -90,6 +90,9 @@ class Puzzle:
     prior_explained: bool = False
     # False when a machine explanation of the neuron had no score yet (rooms/points.py).
     baseline_scored: bool = True
+    # The unit's identity (store/units.py unit_identity): a neuron, or a latent shown as a
+    # "feature". Empty in rooms saved before units existed: those puzzles are neurons.
+    unit: dict[str, Any] = field(default_factory=dict)
 
     def neuron(self) -> dict[str, Any]:
         return {
@@ -97,6 +100,7 @@ class Puzzle:
             "campaign": self.campaign,
             "index": self.neuron_index,
             "max_activation": self.max_activation,
+            "unit": self.unit or {"unit": "neuron", "word": "neuron", "index": self.neuron_index},
         }
 
 

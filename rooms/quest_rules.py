@@ -6,8 +6,9 @@ process asks first chooses the same ones. Pure functions, time passed in; the I/
 closing, crediting) is store/competition/quests.py.
 
 Points: an explanation written for a quest neuron during the quest earns
-``10 + round(90 * score)`` (score clamped to 0..1): 10 for taking part, up to 100. Only the
-player's best per neuron counts: a better attempt earns the difference.
+``10 + round(90 * score)`` (score clamped to 0..1): 10 for taking part, up to 100. The daily
+counts the player's first explanation only (one attempt a day); in the weekly only the player's
+best per neuron counts: a better attempt earns the difference.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ class PoolNeuron:
     index: int
     campaign_id: int
     campaign_name: str
+    # What players call the campaign's units: "neuron", or "feature" for an SAE's latents.
+    word: str = "neuron"
 
 
 def quest_period(kind: str, now: datetime) -> str:
@@ -66,7 +69,7 @@ def choose_neurons(
         return None
     if kind == "daily":
         one = pool[_pick(f"daily:{period}", len(pool))]
-        return f"Daily neuron {one.campaign_name} #{one.index}", [one.neuron_id]
+        return f"Daily {one.word} {one.campaign_name} #{one.index}", [one.neuron_id]
     # Weekly theme: a run of neighbouring neurons of one campaign (one model, one layer).
     campaigns = sorted({n.campaign_id for n in pool})
     chosen = campaigns[_pick(f"weekly-campaign:{period}", len(campaigns))]
@@ -75,7 +78,8 @@ def choose_neurons(
     start = _pick(f"weekly:{period}", len(block) - size + 1)
     picked = block[start : start + size]
     first, last = picked[0].index, picked[-1].index
-    return f"Week of {picked[0].campaign_name} neurons {first}–{last}", [n.neuron_id for n in picked]
+    words = f"{picked[0].word}s"
+    return f"Week of {picked[0].campaign_name} {words} {first}–{last}", [n.neuron_id for n in picked]
 
 
 def standings(credits: Iterable[tuple[int, int, str]]) -> list[tuple[int, int, int]]:

@@ -44,6 +44,7 @@ class StreamerState:
     room_id: str
     code: str
     host_id: int
+    host_name: str = ""  # as players see the host: the name chosen when creating the room
     created_at: float = 0.0
     locked: bool = False
     private: bool = False
@@ -174,6 +175,7 @@ class StreamerState:
         view: dict[str, Any] = {
             "room": self.room_id,
             "host": self.host_id,
+            "host_name": self.host_name,
             "moderators": list(self.moderators),
             "locked": self.locked,
             "private": self.private,

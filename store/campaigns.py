@@ -11,6 +11,7 @@ from sqlmodel import Session, col, delete, select
 
 from engine.records import ActivationRecord
 from store.models import Campaign, Neuron, Snippet, utcnow
+from store.units import NEURON, NEURONS, check_unit
 
 if TYPE_CHECKING:
     from engine.mining import NeuronSummary
@@ -27,6 +28,8 @@ class CampaignInfo:
     tokens_seen: int
     status: str
     corpus: str
+    unit: str = "neuron"
+    source: str = "neurons"
 
     def to_json(self) -> dict[str, object]:
         return dict(self.__dict__)
@@ -46,26 +49,32 @@ def start_campaign(
     neuron_end: int,
     corpus: str,
     window: int,
+    unit: str = NEURON,
+    source: str = NEURONS,
 ) -> Campaign:
     """The campaign row in state "building": created, or the existing unfinished one (resume).
 
     Raises ValueError when a finished campaign has this name, or a building one was
     started with other parameters (resuming it with these would mix two builds).
     """
+    check_unit(unit, source)
     existing = get_campaign(session, name)
     if existing is not None:
         if existing.status == "ready":
             raise ValueError(f"campaign {name!r} already exists; pick another --name")
-        same = (existing.model, existing.layer, existing.neuron_start, existing.neuron_end) == (
+        was = (existing.model, existing.layer, existing.unit, existing.source)
+        same = (*was, existing.neuron_start, existing.neuron_end) == (
             model,
             layer,
+            unit,
+            source,
             neuron_start,
             neuron_end,
         )
         if not same:
             raise ValueError(
                 f"campaign {name!r} is being built with model {existing.model} layer {existing.layer} "
-                f"neurons {existing.neuron_start}-{existing.neuron_end - 1}; "
+                f"{existing.source} {existing.neuron_start}-{existing.neuron_end - 1}; "
                 "resume it with those or pick another name"
             )
         existing.status = "building"
@@ -77,6 +86,8 @@ def start_campaign(
         name=name,
         model=model,
         layer=layer,
+        unit=unit,
+        source=source,
         corpus=corpus[:512],
         window=window,
         neuron_start=neuron_start,
@@ -158,6 +169,8 @@ def list_campaigns(session: Session) -> list[CampaignInfo]:
                 tokens_seen=c.tokens_seen,
                 status=c.status,
                 corpus=c.corpus,
+                unit=c.unit,
+                source=c.source,
             )
         )
     return out

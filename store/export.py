@@ -23,6 +23,7 @@ from store.export_schema import (
     FORMAT_MINOR,
     FORMAT_VERSION,
     FORMATS,
+    IMPLIED,
     MANIFEST,
     TABLES,
     ExportError,
@@ -32,6 +33,7 @@ from store.export_schema import (
 from store.models import Campaign, Explanation, Neuron, Player, Score, Snippet
 from store.reference import iso, vote_counts
 from store.reference_models import ImportedVotes
+from store.units import check_unit
 
 
 def canonical_json(value: Any) -> str:
@@ -69,6 +71,8 @@ def campaign_rows(session: Session, name: str) -> dict[str, list[dict[str, Any]]
                 "name": campaign.name,
                 "model": campaign.model,
                 "layer": campaign.layer,
+                "unit": campaign.unit,
+                "source": campaign.source,
                 "corpus": campaign.corpus,
                 "window": campaign.window,
                 "neuron_start": campaign.neuron_start,
@@ -264,7 +268,13 @@ def _json(value: str, where: str) -> Any:
 
 
 def _insert(session: Session, rows: dict[str, list[dict[str, Any]]]) -> dict[str, int]:
-    meta = dict(rows["campaign"][0])
+    # An export older than 1.2 has no unit columns: its campaign is of neurons.
+    implied = {column: value for (table, column), value in IMPLIED.items() if table == "campaign"}
+    meta = {**implied, **rows["campaign"][0]}
+    try:
+        check_unit(meta["unit"], meta["source"])
+    except ValueError as exc:
+        raise ExportError(f"campaign row 1: {exc}") from None
     created, updated = _when(meta.pop("created_at"), "campaign"), _when(meta.pop("updated_at"), "campaign")
     campaign = Campaign(**meta, created_at=created, updated_at=updated)
     session.add(campaign)

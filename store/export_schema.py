@@ -11,8 +11,9 @@ from typing import Any
 
 FORMAT_VERSION = 1
 # Minor versions only add columns; a reader of minor m reads every file of minor <= m (the
-# columns a file predates are simply absent). 1: records.display.
-FORMAT_MINOR = 1
+# columns a file predates are simply absent). 1: records.display. 2: campaign.unit and
+# campaign.source (what its puzzles are: neurons, or an SAE's latents; absent = neurons).
+FORMAT_MINOR = 2
 FORMATS = ("jsonl", "parquet")
 MANIFEST = "manifest.json"
 
@@ -25,6 +26,8 @@ TABLES: dict[str, list[tuple[str, str]]] = {
         ("name", STR),
         ("model", STR),
         ("layer", INT),
+        ("unit", STR),  # "neuron" | "latent" (store/units.py)
+        ("source", STR),  # "neurons" | the SAE's name: a unit is (model, layer, source, index)
         ("corpus", STR),
         ("window", INT),
         ("neuron_start", INT),
@@ -80,6 +83,8 @@ MAX_CHARS = {
     ("campaign", "name"): 128,
     ("campaign", "model"): 128,
     ("campaign", "corpus"): 512,
+    ("campaign", "unit"): 16,
+    ("campaign", "source"): 128,
     ("campaign", "status"): 16,
     ("records", "kind"): 8,
     ("explanations", "text"): 512,
@@ -89,7 +94,9 @@ MAX_CHARS = {
     ("scores", "version"): 64,
 }
 # Columns added by a minor version (absent from files of an older minor).
-SINCE_MINOR = {("records", "display"): 1}
+SINCE_MINOR = {("records", "display"): 1, ("campaign", "unit"): 2, ("campaign", "source"): 2}
+# What a column a file predates stands for on import (a 1.0 or 1.1 campaign is of neurons).
+IMPLIED = {("campaign", "unit"): "neuron", ("campaign", "source"): "neurons"}
 # Counts that cannot be negative.
 NON_NEGATIVE = {("explanations", "votes"), ("explanations", "audience_votes"), ("explanations", "key")}
 

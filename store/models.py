@@ -26,12 +26,23 @@ class Player(SQLModel, table=True):
 
 
 class Campaign(SQLModel, table=True):
-    """A model + layer whose neurons were mined from a corpus into puzzles."""
+    """A model + layer whose units (MLP neurons, or latents of a sparse autoencoder or
+    transcoder attached to that layer) were mined from a corpus into puzzles.
+
+    A unit is known everywhere as (model, layer, source, index): ``source`` is "neurons" for
+    the layer's MLP neurons, else the SAE's name (stored under data_dir/saes/<source>/). The
+    Neuron rows below are the campaign's units of either kind; their ids never repeat, so a
+    latent and a neuron of the same index can never share a row, an explanation or a score.
+    """
+
+    __table_args__ = (Index("ix_campaign_model_layer_source", "model", "layer", "source"),)
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=128, unique=True)
     model: str = Field(max_length=128)
     layer: int
+    unit: str = Field(default="neuron", max_length=16)  # neuron|latent (store/units.py)
+    source: str = Field(default="neurons", max_length=128)
     corpus: str = Field(default="", max_length=512)
     window: int = 64
     neuron_start: int = 0

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from engine.display_text import display_tokens, scheme_for_model
 from store.models import Campaign, Explanation, Neuron, Score, Snippet
+from store.units import unit_identity
 
 
 def _unscored_baselines():  # type: ignore[no-untyped-def]
@@ -40,6 +41,12 @@ def playable_neurons(session: Session, campaign: str) -> list[int]:
     return [int(n) for n in rows]
 
 
+def campaign_of(session: Session, neuron_id: int) -> str | None:
+    """The name of the campaign a unit belongs to, None when there is no such unit."""
+    query = select(Campaign.name).join(Neuron, col(Neuron.campaign_id) == Campaign.id)
+    return session.exec(query.where(Neuron.id == neuron_id)).first()
+
+
 def baseline_scored(session: Session, neuron_id: int) -> bool:
     """Is every shown machine explanation of the neuron scored (its bar known)?"""
     pending = session.exec(_unscored_baselines().where(Explanation.neuron_id == neuron_id).limit(1)).first()
@@ -51,14 +58,14 @@ def neuron_clues(
 ) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
     """(neuron facts, its top snippets as records) or None when the neuron does not exist."""
     row = session.exec(
-        select(Neuron, Campaign.name, Campaign.model)
+        select(Neuron, Campaign)
         .join(Campaign, col(Neuron.campaign_id) == Campaign.id)
         .where(Neuron.id == neuron_id)
     ).first()
     if row is None:
         return None
-    neuron, campaign, model = row
-    scheme = scheme_for_model(model)
+    neuron, campaign = row
+    scheme = scheme_for_model(campaign.model)
     snippets = session.exec(
         select(Snippet)
         .where(Snippet.neuron_id == neuron_id, Snippet.kind == "top")
@@ -67,9 +74,11 @@ def neuron_clues(
     ).all()
     facts = {
         "id": neuron.id,
-        "campaign": campaign,
+        "campaign": campaign.name,
         "index": neuron.index,
         "max_activation": neuron.max_activation,
+        # Which unit this is (a neuron, or a latent the players call a feature): store/units.py.
+        "unit": unit_identity(campaign, neuron.index),
     }
     clues = [
         {

@@ -18,6 +18,7 @@ from engine.records import normalize
 from store.models import Campaign, Explanation, Neuron, Player, Score, Snippet, Vote
 from store.pagination import Page, clamp_limit, decode_cursor, page_of
 from store.reference_models import ImportedVotes, RelatedNeuron
+from store.units import LATENT, NEURON, unit_identity
 
 
 def iso(value: datetime | None) -> str | None:
@@ -34,6 +35,9 @@ def campaign_json(c: Campaign) -> dict[str, Any]:
         "name": c.name,
         "model": c.model,
         "layer": c.layer,
+        # What its puzzles are (store/units.py): "neuron" + "neurons", or "latent" + the SAE's name.
+        "unit": c.unit,
+        "source": c.source,
         "corpus": c.corpus,
         "window": c.window,
         "neuron_start": c.neuron_start,
@@ -58,12 +62,11 @@ def get_campaign(session: Session, name: str) -> Campaign | None:
 
 
 def neuron_json(n: Neuron, campaign: Campaign) -> dict[str, Any]:
+    """One unit (neuron or latent) of a campaign: its identity (store/units.py) and stats."""
     return {
         "id": n.id,
         "campaign": campaign.name,
-        "model": campaign.model,
-        "layer": campaign.layer,
-        "index": n.index,
+        **unit_identity(campaign, n.index),
         "max_activation": n.max_activation,
         "mean_activation": n.mean_activation,
         "frac_active": n.frac_active,
@@ -280,14 +283,29 @@ def list_votes(session: Session, explanation_id: int, limit: int, cursor: str | 
     return page
 
 
+# How related units were found (workers/reference.py): neurons by the correlation of their
+# activations, latents by the cosine similarity of their decoder directions.
+RELATED_MEASURE = {NEURON: "activation_correlation", LATENT: "decoder_cosine"}
+
+
 def related_neurons(session: Session, neuron_id: int) -> list[dict[str, Any]]:
+    """The unit's related units of its own campaign (same unit kind and source), best first.
+
+    ``correlation`` holds the measure's value (``measure`` names it)."""
     rows = session.exec(
-        select(RelatedNeuron, Neuron.index)
+        select(RelatedNeuron, Neuron.index, Campaign.unit)
         .join(Neuron, col(RelatedNeuron.other_id) == Neuron.id)
+        .join(Campaign, col(Neuron.campaign_id) == Campaign.id)
         .where(RelatedNeuron.neuron_id == neuron_id)
         .order_by(col(RelatedNeuron.rank))
     )
     return [
-        {"id": r.other_id, "index": index, "correlation": r.correlation, "computed_at": iso(r.computed_at)}
-        for r, index in rows
+        {
+            "id": r.other_id,
+            "index": index,
+            "correlation": r.correlation,
+            "measure": RELATED_MEASURE.get(unit, RELATED_MEASURE[NEURON]),
+            "computed_at": iso(r.computed_at),
+        }
+        for r, index, unit in rows
     ]

@@ -142,7 +142,7 @@ def _explanation_info(session: Session, ids: Sequence[int]) -> dict[int, dict[st
     if not ids:
         return {}
     rows = session.exec(
-        select(Explanation, Neuron.index, Campaign.name)
+        select(Explanation, Neuron.index, Campaign)
         .join(Neuron, col(Explanation.neuron_id) == Neuron.id)
         .join(Campaign, col(Neuron.campaign_id) == Campaign.id)
         .where(col(Explanation.id).in_(list(ids)))
@@ -151,9 +151,22 @@ def _explanation_info(session: Session, ids: Sequence[int]) -> dict[int, dict[st
         int(e.id or 0): {
             "id": e.id,
             "text": e.text,
-            "neuron": {"id": e.neuron_id, "campaign": campaign, "index": index},
+            "neuron": unit_ref(e.neuron_id, campaign, index),
         }
         for e, index, campaign in rows
+    }
+
+
+def unit_ref(neuron_id: int, campaign: Campaign, index: int) -> dict[str, Any]:
+    """A hit's unit: its id, campaign and identity (a latent is never taken for a neuron)."""
+    return {
+        "id": neuron_id,
+        "campaign": campaign.name,
+        "index": index,
+        "unit": campaign.unit,
+        "source": campaign.source,
+        "model": campaign.model,
+        "layer": campaign.layer,
     }
 
 
@@ -195,7 +208,7 @@ def semantic_search(
     """Neurons ranked by their explanation nearest in meaning to the query (cosine similarity)."""
     after = decode_cursor(cursor, "semantic", [float, int])
     query = (
-        select(ExplanationEmbedding, Explanation.neuron_id, Explanation.text, Neuron.index, Campaign.name)
+        select(ExplanationEmbedding, Explanation.neuron_id, Explanation.text, Neuron.index, Campaign)
         .join(Explanation, col(ExplanationEmbedding.explanation_id) == Explanation.id)
         .join(Neuron, col(Explanation.neuron_id) == Neuron.id)
         .join(Campaign, col(Neuron.campaign_id) == Campaign.id)
@@ -215,7 +228,7 @@ def semantic_search(
                 -current["explanation"]["id"],
             ):
                 best[neuron_id] = {
-                    "neuron": {"id": neuron_id, "campaign": campaign, "index": index},
+                    "neuron": unit_ref(neuron_id, campaign, index),
                     "similarity": float(sim),
                     "explanation": {"id": emb.explanation_id, "text": text_},
                 }

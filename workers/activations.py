@@ -11,9 +11,11 @@ from typing import Any
 
 from config.errors import ERR_BAD_NEURON, ERR_BAD_TEXT, ERR_INTERNAL
 from engine.activations import batch_text_activations, check_text
-from engine.models import ModelError, load_model
+from engine.models import ModelError
+from engine.units import load_unit_model
 from store.campaigns import get_campaign
 from store.eventlog import publish_to_player
+from store.units import unit_word
 from workers.advanced_requests import AdvancedRequest, claim, take
 from workers.context import WorkerContext, get_context
 
@@ -46,7 +48,7 @@ def compute_test_texts(
         index = req.neuron_index
         if not isinstance(index, int) or not row.neuron_start <= index < row.neuron_end:
             valid = f"{row.neuron_start}-{row.neuron_end - 1}"
-            message = f"neuron {index} is not in campaign {campaign} ({valid})"
+            message = f"{unit_word(row.unit)} {index} is not in campaign {campaign} ({valid})"
             events[i] = _error(ERR_BAD_NEURON, message, req.request_id)
             continue
         try:
@@ -57,7 +59,10 @@ def compute_test_texts(
         batch.append((i, req))
     if batch:
         try:
-            model = load_model(row.model, device=ctx.settings.device, data_dir=ctx.settings.data_path)
+            # The campaign's units: the model's neurons, or its SAE's latents (engine/units.py).
+            model = load_unit_model(
+                row.model, row.source, device=ctx.settings.device, data_dir=ctx.settings.data_path
+            )
             answers = batch_text_activations(model, row.layer, [(r.neuron_index, r.text) for _, r in batch])
         except ModelError as exc:  # the campaign's model or layer: every request gets it
             answers = [exc] * len(batch)

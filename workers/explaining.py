@@ -13,6 +13,7 @@ job's result, not retried: seeding is a nicety, never a reason for a failed buil
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import redis
@@ -70,19 +71,35 @@ def enqueue_seeding(
 
 
 def enqueue_campaign_seeding(
-    r: redis.Redis, settings: Settings, db: Database, campaign_name: str
+    r: redis.Redis,
+    settings: Settings,
+    db: Database,
+    campaign_name: str,
+    *,
+    first: int = 0,
+    between: Callable[[], object] | None = None,
 ) -> list[Job]:
-    """Seed every neuron of a freshly built campaign (nothing when seeding is turned off)."""
+    """Seed every neuron of a freshly built campaign (nothing when seeding is turned off).
+
+    ``first`` neurons are queued, then ``between`` runs (it may queue other background work),
+    then the rest: a first start queues related neurons behind the first puzzles' seeding, not
+    behind all of it (issue 17: 7.5 min after mining they still waited)."""
     if settings.seed_machine_explanations <= 0:
+        if between is not None:
+            between()
         return []
     with db.session() as session:
         campaign = campaigns.get_campaign(session, campaign_name)
         if campaign is None:
             return []
-        ids = session.exec(
+        rows = session.exec(
             select(Neuron.id).where(Neuron.campaign_id == campaign.id).order_by(col(Neuron.index))
         ).all()
-    return enqueue_seeding(r, settings, [int(i) for i in ids if i is not None])
+    ids = [int(i) for i in rows if i is not None]
+    jobs = enqueue_seeding(r, settings, ids[:first]) if first else []
+    if between is not None:
+        between()
+    return jobs + enqueue_seeding(r, settings, ids[first:])
 
 
 def seed_machine_explanations_job(

@@ -24,9 +24,11 @@ from config.settings import Settings
 from engine.corpus import corpus_label, make_windows, resolve_corpus
 from engine.mining import Miner, MiningInterrupted, MiningProgress
 from engine.models import load_model
+from engine.units import UnitModel, install_sae, load_unit_model
 from store.campaigns import finish_campaign, get_campaign, list_campaigns, mark_failed, start_campaign
 from store.db import Database
 from store.models import utcnow
+from store.units import LATENT, NEURON, NEURONS
 from workers.context import WorkerContext, get_context
 from workers.queues import default_queue
 
@@ -34,6 +36,10 @@ log = logging.getLogger(__name__)
 
 WINDOW = 64
 LOCK_TTL_S = 600
+# Neurons whose machine explanations are queued before the related-neurons job: the first
+# puzzles are playable within seconds of the build, and the neuron pages' related neurons
+# follow them instead of waiting behind the whole campaign's seeding.
+FIRST_SEEDED = 16
 
 
 def checkpoint_path(settings: Settings, name: str) -> Path:
@@ -77,7 +83,7 @@ def build_campaign(
     *,
     name: str,
     model: str,
-    layer: int,
+    layer: int | None,
     neuron_start: int | None = None,
     neuron_end: int | None = None,
     corpus: str | None = None,
@@ -85,23 +91,37 @@ def build_campaign(
     on_progress: Callable[[MiningProgress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     batch_size: int | None = None,
+    sae: str | None = None,
 ) -> int:
-    """Mine and store one campaign; returns the number of neurons written.
+    """Mine and store one campaign; returns the number of units written.
 
+    Its units are the layer's neurons, or with ``sae`` (a stored SAE's name or an SAE
+    directory, engine/units.py install_sae) that SAE's latents: the layer is the SAE's (None
+    takes it; another is refused), the windows and batches the same as for neurons.
     Raises ModelError / CorpusError / ValueError for bad arguments before anything is
     written, MiningInterrupted or KeyboardInterrupt when stopped (state kept to resume).
     """
-    neurons_model = load_model(model, device=settings.device, data_dir=settings.data_path)
-    neurons_model.check_layer(layer)
+    base = load_model(model, device=settings.device, data_dir=settings.data_path)
+    units: UnitModel = base
+    unit, source = NEURON, NEURONS
+    if sae is not None:
+        source = install_sae(settings.data_path, sae)
+        units = load_unit_model(model, source, device=settings.device, data_dir=settings.data_path)
+        unit = LATENT
+        layer = units.layer if layer is None else layer
+    if layer is None:
+        raise ValueError("a layer is needed (or an SAE, whose layer it is)")
+    units.check_layer(layer)
     start = 0 if neuron_start is None else neuron_start
-    end = neurons_model.n_neurons if neuron_end is None else neuron_end
+    end = units.n_neurons if neuron_end is None else neuron_end
     neurons = range(start, end)
-    neurons_model.neuron_index(neurons)
+    units.neuron_index(neurons)
     if max_tokens < 0:
         raise ValueError("max tokens must be 0 (the whole corpus) or more")
     resolve_corpus(corpus)
     with _build_lock(settings, name):
-        windows = make_windows(neurons_model, corpus, window=WINDOW, max_tokens=max_tokens)
+        # The model's windows whatever the unit: neurons and latents are mined from the same text.
+        windows = make_windows(base, corpus, window=WINDOW, max_tokens=max_tokens)
         with db.session() as session:
             campaign = start_campaign(
                 session,
@@ -112,9 +132,11 @@ def build_campaign(
                 neuron_end=end,
                 corpus=corpus_label(corpus),
                 window=WINDOW,
+                unit=unit,
+                source=source,
             )
         miner = Miner(
-            neurons_model,
+            units,
             windows,
             layer,
             neurons,
@@ -139,13 +161,15 @@ def build_campaign(
 def build_campaign_job(
     name: str,
     model: str,
-    layer: int,
+    layer: int | None,
     neuron_start: int | None,
     neuron_end: int | None,
     corpus: str | None,
     max_tokens: int,
+    sae: str | None = None,
 ) -> dict[str, Any]:
-    """RQ job: build a campaign, streaming progress events on the job's progress channel."""
+    """RQ job: build a campaign (of ``sae``'s latents when named), streaming progress events
+    on the job's progress channel."""
     ctx = get_context()
     job = get_current_job()
     channel = keys.job_progress_channel(job.id) if job is not None else None
@@ -179,6 +203,7 @@ def build_campaign_job(
             corpus=corpus,
             max_tokens=max_tokens,
             on_progress=progress,
+            sae=sae,
         )
     except Exception as exc:
         publish({"type": "failed", "error": str(exc) or type(exc).__name__})
@@ -187,8 +212,9 @@ def build_campaign_job(
         ctx.redis.delete(lock)
     event = {"type": "done", "campaign": name, "neurons": n}
     publish(event)
-    _seed_explanations(ctx, name)
-    _enqueue_related_neurons(ctx, name)
+    # Both on the background queue, in this order: the first puzzles' machine explanations (a
+    # few seconds each), then the related neurons (one job, under a minute), then the rest.
+    _seed_explanations(ctx, name, between=lambda: _enqueue_related_neurons(ctx, name))
     return event
 
 
@@ -209,14 +235,23 @@ def _enqueue_related_neurons(ctx: WorkerContext, name: str) -> None:
         log.exception("could not enqueue related neurons for campaign %s", name)
 
 
-def _seed_explanations(ctx: WorkerContext, name: str) -> None:
-    """New puzzles get a few scored machine explanations (Settings.seed_machine_explanations)."""
+def _seed_explanations(ctx: WorkerContext, name: str, between: Callable[[], None]) -> None:
+    """New puzzles get a few scored machine explanations (Settings.seed_machine_explanations);
+    ``between`` is queued after the first FIRST_SEEDED neurons' seeding."""
     from workers.explaining import enqueue_campaign_seeding
 
+    ran: list[bool] = []
+
+    def once() -> None:
+        if not ran:
+            ran.append(True)
+            between()
+
     try:
-        enqueue_campaign_seeding(ctx.redis, ctx.settings, ctx.db, name)
+        enqueue_campaign_seeding(ctx.redis, ctx.settings, ctx.db, name, first=FIRST_SEEDED, between=once)
     except Exception:  # a failed seeding must not turn a finished build into a failed job
         log.exception("could not enqueue machine explanations for campaign %s", name)
+    once()  # queued whatever happened to the seeding
 
 
 # -- the default campaign ------------------------------------------------------

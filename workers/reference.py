@@ -5,6 +5,9 @@
 - ``related_neurons_job(campaign_id)``: runs the campaign's model over the campaign's windows
   (the distinct top and random snippets of all its neurons), and keeps, per neuron, the
   neurons whose activations correlate most with its own over all those tokens (Pearson).
+  For a campaign of an SAE's latents it keeps, per latent, the latents whose decoder
+  directions are most alike (cosine similarity; engine/units.py decoder_neighbours): no
+  forward pass, and the same rows (RelatedNeuron) and shape.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from engine.embeddings import get_embedder
 from store.models import Campaign, Neuron, Snippet
 from store.reference_models import RelatedNeuron
 from store.search import missing_embeddings, save_embeddings
-from workers.context import get_context
+from store.units import LATENT
+from workers.context import WorkerContext, get_context
 
 log = logging.getLogger(__name__)
 EMBED_BATCH = 256
@@ -91,6 +95,8 @@ def related_neurons_job(campaign_id: int, top_k: int = 10, max_windows: int = RE
             .order_by(col(Snippet.id))
         )
         windows = list(dict.fromkeys(tuple(t) for t in snippets if t))[:max_windows]
+    if len(neurons) >= 2 and campaign.unit == LATENT:
+        return _store_related(ctx, campaign, neurons, _related_latents(ctx, campaign, neurons, top_k))
     if len(neurons) < 2 or not windows:
         return 0
     model = load_model(campaign.model, device=ctx.settings.device, data_dir=ctx.settings.data_path)
@@ -101,14 +107,33 @@ def related_neurons_job(campaign_id: int, top_k: int = 10, max_windows: int = RE
     # Special tokens ([CLS], BOS) are not part of any window: leave them out.
     acts = np.concatenate([a[head : a.shape[0] - tail].numpy() for a in per_text], axis=0).astype(np.float64)
     related = top_related(correlations(acts), top_k)
-    with ctx.db.session() as session:
-        ids = [int(n.id or 0) for n in neurons]
-        session.exec(delete(RelatedNeuron).where(col(RelatedNeuron.neuron_id).in_(ids)))
-        for neuron, pairs in zip(neurons, related, strict=True):
-            for rank, (j, corr) in enumerate(pairs):
-                session.add(RelatedNeuron(neuron_id=neuron.id, other_id=ids[j], rank=rank, correlation=corr))
-        session.commit()
     log.info(
         "related neurons of campaign %s: %d windows, %d tokens", campaign.name, len(windows), acts.shape[0]
     )
+    return _store_related(ctx, campaign, neurons, related)
+
+
+def _related_latents(
+    ctx: WorkerContext, campaign: Campaign, latents: list[Neuron], top_k: int
+) -> list[list[tuple[int, float]]]:
+    from engine.units import LatentModel, decoder_neighbours, load_unit_model
+
+    units = load_unit_model(
+        campaign.model, campaign.source, device=ctx.settings.device, data_dir=ctx.settings.data_path
+    )
+    assert isinstance(units, LatentModel)
+    return decoder_neighbours(units.sae, [n.index for n in latents], top_k)
+
+
+def _store_related(
+    ctx: WorkerContext, campaign: Campaign, units: list[Neuron], related: list[list[tuple[int, float]]]
+) -> int:
+    """Replace the campaign's related units: per unit, (position in ``units``, value) best first."""
+    with ctx.db.session() as session:
+        ids = [int(n.id or 0) for n in units]
+        session.exec(delete(RelatedNeuron).where(col(RelatedNeuron.neuron_id).in_(ids)))
+        for unit, pairs in zip(units, related, strict=True):
+            for rank, (j, value) in enumerate(pairs):
+                session.add(RelatedNeuron(neuron_id=unit.id, other_id=ids[j], rank=rank, correlation=value))
+        session.commit()
     return sum(1 for pairs in related if pairs)

@@ -15,6 +15,7 @@ import { dailyEvent } from "./dailyloop.js";
 import { WATCH_KEY, audienceEvent, drawAudience } from "./audienceview.js";
 import { keepFocus } from "./keepfocus.js";
 import { flowEvent, renderFlow } from "./flow.js";
+import { unitWord } from "./units.js";
 
 const VIEWS = ["learn", "lobby", "room", "teams", "boards", "profile"];
 let view = null;
@@ -85,7 +86,7 @@ const conn = new Connection({
     (handlers[e.type] || (() => {}))(e);
     teamMatchEvent(e, state);
     audienceEvent(e, state);
-    dailyEvent(e, state, () => { conn.leave(); state.room = null; location.hash = "#/play"; });
+    dailyEvent(e, state, () => { conn.forgetRoom(); state.room = null; location.hash = "#/play"; });
     flowEvent(e, state);
     if (e.type === "private_room") enterRoom(e.room);
     if (e.type === "room" && view !== "room" && view !== "learn") location.hash = `#/room/${encodeURIComponent(e.room)}`;
@@ -94,10 +95,10 @@ const conn = new Connection({
     if (e.type === "error" && (e.ref === "join" || e.ref === "join_code") && view === "room") location.hash = "#/play";
     if (e.type === "score") {
       const x = state.explanations.get(e.explanation_id);
-      if (x && state.me && x.player_id === state.me.id) remember({ id: x.id, text: x.text, neuron: state.neuron ? state.neuron.index : "?", campaign: state.neuron?.campaign, score: e.score, at: Date.now() });
+      if (x && state.me && x.player_id === state.me.id) remember({ id: x.id, text: x.text, neuron: state.neuron ? state.neuron.index : "?", campaign: state.neuron?.campaign, word: unitWord(state.neuron), score: e.score, at: Date.now() });
     }
     if (e.type === "explanation" && state.me && e.explanation.player_id === state.me.id) {
-      remember({ id: e.explanation.id, text: e.explanation.text, neuron: state.neuron ? state.neuron.index : "?", campaign: state.neuron?.campaign, score: null, at: Date.now() });
+      remember({ id: e.explanation.id, text: e.explanation.text, neuron: state.neuron ? state.neuron.index : "?", campaign: state.neuron?.campaign, word: unitWord(state.neuron), score: null, at: Date.now() });
     }
     updateMe();
     if (view === "room") keepFocus(() => { render(); renderFlow(state, conn); drawAudience(state); });

@@ -12,7 +12,7 @@ const WHY = {
 let watching = null; // { room, why, cap }
 
 export function audienceEvent(e, state) {
-  if (e.type === "streamer" && e.you === "audience") watching = { room: state.room, why: e.why, cap: e.player_cap };
+  if (e.type === "streamer" && e.you === "audience") watching = { room: state.room, why: e.why, cap: e.player_cap, host: e.host_name };
   if (e.type === "room" && watching && e.room !== watching.room) watching = null;
   if ((e.type === "left" && !e.v) || e.type === "room_closed" || e.type === "kicked") watching = null;
 }
@@ -29,7 +29,7 @@ export function drawAudience(state) {
   const text = (WHY[watching.why] || WHY.full)(watching.cap);
   if (banner.dataset.why !== watching.why) {
     banner.dataset.why = watching.why;
-    banner.replaceChildren(el("h2", { text: "You are watching" }), el("p", { text: text }),
+    banner.replaceChildren(el("h2", { text: watching.host ? `You are watching ${watching.host}'s room` : "You are watching" }), el("p", { text: text }),
       el("p", { class: "muted small", text: "Vote for the explanation you think fits best: the audience's votes show on the stream. Only players write explanations." }));
   }
 }

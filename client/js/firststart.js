@@ -2,6 +2,7 @@
 // banner (from GET /api/status, fed by the mining job's progress) and quest cards that say
 // when they open. Polls until ready, then reloads the lobby's cards once.
 import { $, el } from "./dom.js";
+import { setDefaultWord } from "./units.js";
 
 const POLL_MS = 2000;
 let last = null;
@@ -38,6 +39,7 @@ async function check(onReady) {
     if (!r.ok) return;
     const was = preparing();
     last = await r.json();
+    setDefaultWord(last.word); // what the default campaign's puzzles are called, for the lobby
     draw();
     if (last.ready) {
       clearInterval(timer);

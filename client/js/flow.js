@@ -1,6 +1,7 @@
 // Round flow and private games (docs/protocol.md "Round flow and private rooms"): the pass
 // button, a private room's lobby (its creator sets it up and presses Start), the creator's skip
 // of a result's reading time, and the game's summary. Drawn into #game-panel.
+import { roomWord } from "./units.js";
 import { $, el, fmt, toast } from "./dom.js";
 import { feed } from "./game.js";
 
@@ -74,7 +75,7 @@ function summaryView(state) {
     el("h2", { text: `Game over: ${s.rounds} rounds` }),
     el("table", { class: "board" }, el("thead", {}, el("tr", {}, el("th", { text: "#" }), el("th", { text: "Player" }), el("th", { text: "Points" }))), el("tbody", {}, ...rows)),
     s.best ? el("p", {}, "Best explanation: ", el("q", { text: s.best.text }), ` by ${s.best.player_name || "a player"}, fit ${Math.round(100 * s.best.score)} / 100`) : el("p", { class: "muted", text: "No explanation was scored this game." }),
-    share ? el("p", {}, el("a", { href: share, target: "_blank", rel: "noopener", text: "Open the neuron's page" }), " ",
+    share ? el("p", {}, el("a", { href: share, target: "_blank", rel: "noopener", text: `Open the ${roomWord()}'s page` }), " ",
       el("button", { type: "button", class: "ghost", text: "Copy share link", onclick: async () => {
         try { await navigator.clipboard.writeText(share); toast("Link copied", "good"); } catch { toast(share); }
       } })) : null,

@@ -7,6 +7,7 @@ import { shown, snippet } from "./tokens.js";
 import { scoreReveal } from "./reveal.js";
 import { fitBadge, reasonText } from "./fit.js";
 import { resultScreen } from "./result.js";
+import { applyRoomWords, capital, unitHref, unitWord } from "./units.js";
 
 export const state = {
   me: null, limits: { max_explanation_chars: 280, max_text_chars: 2000 },
@@ -42,6 +43,7 @@ function newPuzzle(e) {
   state.explanations = new Map((e.explanations || []).map((x) => [x.id, x]));
   state.scores = { ...(e.scores || {}) }; state.votes = { ...(e.votes || {}) };
   if (changed) clearRound();
+  applyRoomWords(unitWord(state.neuron));
   if (changed && e.neuron) loadNeuronStats(e.neuron);
 }
 
@@ -78,7 +80,7 @@ export const handlers = {
     const sameRound = state.neuron && e.neuron && state.neuron.id === e.neuron.id && state.round === e.round;
     state.phase = "round"; state.round = e.round; state.deadline = e.deadline; newPuzzle(e);
     if (!sameRound) clearRound();
-    feed(`Round ${e.round}: a new neuron`);
+    feed(`Round ${e.round}: a new ${unitWord(e.neuron)}`);
   },
   explanation(e) {
     const x = e.explanation;
@@ -211,7 +213,8 @@ export function render() {
   $("room-code").textContent = state.room || "";
   $("phase").textContent = PHASES[state.phase] ? `${PHASES[state.phase]}${state.phase === "round" ? ` ${state.round}` : ""}` : state.phase;
   $("phase").dataset.phase = state.phase;
-  $("neuron-title").textContent = n ? `Neuron ${n.index}` : "Waiting for a neuron…";
+  const word = unitWord(n);
+  $("neuron-title").textContent = n ? `${capital(word)} ${n.index}` : `Waiting for a ${word}…`;
   const clues = state.clues.map((c, i) => snippet(c.tokens, c.activations, n ? n.max_activation : 1, { maxIndex: c.max_index, label: `clue ${i + 1}`, display: c.display }));
   const cluesBox = $("clues");
   if (cluesBox.dataset.neuron !== String(n?.id)) { cluesBox.replaceChildren(...clues); cluesBox.dataset.neuron = String(n?.id); }
@@ -223,7 +226,7 @@ export function render() {
   const submitted = list.some((x) => state.me && x.player_id === state.me.id && x.neuron_id === n?.id) || state.pendingSubmit;
   $("submit").disabled = state.phase !== "round" || Boolean(submitted);
   $("explanation").disabled = state.phase !== "round" || Boolean(submitted);
-  $("explanation").placeholder = submitted ? "Submitted: now vote for the best other explanation." : state.phase === "round" ? "This neuron fires on…" : "Wait for the next round…";
+  $("explanation").placeholder = submitted ? "Submitted: now vote for the best other explanation." : state.phase === "round" ? `This ${word} fires on…` : "Wait for the next round…";
   $("members").replaceChildren(...[...state.members.entries()].map(([id, name]) =>
     el("li", { class: state.me && id === state.me.id ? "you" : "" }, el("span", { class: "avatar", "aria-hidden": "true", text: (name || "?").trim().charAt(0).toUpperCase() }), el("span", { text: name }), state.streamer && id === state.streamer.host ? el("span", { class: "pill small host", text: "host" }) : null, state.me && id === state.me.id ? el("span", { class: "muted", text: " (you)" }) : null)));
   const count = state.count ?? state.members.size;
@@ -286,7 +289,7 @@ export function testText(text) {
 
 async function loadNeuronStats(neuron) {
   const dl = $("neuron-stats");
-  $("neuron-link").href = `/neurons/${encodeURIComponent(neuron.campaign)}/${neuron.index}`;
+  $("neuron-link").href = unitHref(neuron);
   dl.replaceChildren(el("dt", { text: "max" }), el("dd", { text: fmt(neuron.max_activation, 2) }));
   try {
     const { api } = await import("./api.js");

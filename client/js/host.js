@@ -26,7 +26,7 @@ function renderClues() {
   const max = state.neuron ? state.neuron.max_activation : 1;
   $("host-clues").replaceChildren(...(state.clues.length
     ? state.clues.map((c, i) => snippet(c.tokens, c.activations, max, { maxIndex: c.max_index, label: `clue ${i + 1}` }))
-    : [el("p", { class: "muted", text: "Press Start: the first neuron's clues appear here." })]));
+    : [el("p", { class: "muted", text: "Press Start: the first puzzle's clues appear here." })]));
 }
 
 function button(label, onClick, cls) {
@@ -86,6 +86,10 @@ function onEvent(ev) {
   switch (ev.type) {
     case "welcome":
       state.host = ev.player.id;
+      // The name players and the stream will see: the player's own (a registered name, or the
+      // last one chosen here) until the host types their channel's.
+      if (!$("host-name").value) $("host-name").value = ev.player.name;
+      $("host-shown").textContent = ev.player.name;
       if (state.room) conn.send({ type: "join", room: state.room });
       break;
     case "room_created":
@@ -100,6 +104,7 @@ function onEvent(ev) {
       renderMembers(); renderExplanations();
       break;
     case "host_state": renderHostState(ev); break;
+    case "renamed": $("host-shown").textContent = ev.player.name; break;
     case "joined": state.members.push(ev.player); renderMembers(); break;
     case "left": state.members = state.members.filter((m) => m.id !== ev.player.id); renderMembers(); break;
     case "puzzle":
@@ -128,7 +133,7 @@ function onEvent(ev) {
 $("create").addEventListener("submit", (e) => {
   e.preventDefault();
   const f = new FormData(e.target);
-  conn.send({ type: "create_room", kind: "streamer", player_cap: Number(f.get("player_cap")), private: f.has("private"), approval: f.has("approval"), filter: f.get("filter") });
+  conn.send({ type: "create_room", kind: "streamer", host_name: String(f.get("host_name") || "").trim(), player_cap: Number(f.get("player_cap")), private: f.has("private"), approval: f.has("approval"), filter: f.get("filter") });
 });
 $("reveal").onclick = () => { state.revealed = !state.revealed; renderCode(); };
 for (const b of document.querySelectorAll("[data-cmd]")) {

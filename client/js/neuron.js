@@ -1,30 +1,20 @@
-// The neuron page: everything comes from /api/v1; text from players is only ever set as
-// textContent (never innerHTML), so an explanation cannot inject markup.
+// The unit page — a neuron's, or a feature's (a latent of a sparse autoencoder): everything
+// comes from /api/v1; text from players is only ever set as textContent (never innerHTML), so
+// an explanation cannot inject markup. Its title names the unit (store/units.py unit_label).
 import { drawHistogram, el, fmt } from "./dom.js";
-
-const API = "/api/v1";
+import { API, getJSON, searchWithFallback, showError } from "./reference.js";
 
 function when(iso) {
   return iso ? new Date(iso).toLocaleString() : "";
 }
 
-async function getJSON(url) {
-  const response = await fetch(url, { headers: { Accept: "application/json" } });
-  const body = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(body.message || `HTTP ${response.status}`);
-  return body;
-}
-
-function showError(message) {
-  const box = document.getElementById("error");
-  box.textContent = message;
-  box.hidden = false;
-}
-
 function neuronLink(ref) {
   const href = `/neurons/${encodeURIComponent(ref.campaign)}/${ref.index}`;
-  return el("a", { href, text: `${ref.campaign} #${ref.index}` });
+  const what = ref.unit === "latent" ? "feature " : "";
+  return el("a", { href, text: `${ref.campaign} ${what}#${ref.index}` });
 }
+
+const capital = (word) => word.charAt(0).toUpperCase() + word.slice(1);
 
 function renderRecord(record) {
   const line = el("div", { class: "record" });
@@ -57,13 +47,17 @@ function renderExplanation(e) {
 
 function renderPage(page) {
   const n = page.neuron;
-  document.title = `${n.campaign} #${n.index} — NeuronQuest`;
-  document.getElementById("title").textContent = `Neuron ${n.index}`;
-  document.getElementById("subtitle").textContent = `${n.model} · layer ${n.layer} · campaign ${n.campaign}`;
-  // Back to the game: a room that serves this very neuron (server/live/room_service.py).
+  const word = n.word || "neuron"; // "feature" for a latent
+  document.title = `${n.label || `${capital(word)} ${n.index}`} — NeuronQuest`;
+  document.getElementById("title").textContent = `${capital(word)} ${n.index}`;
+  // Which unit this page shows, in full: "Feature 12 of SAE s on layer 3 of minilm-l6".
+  document.getElementById("subtitle").textContent = `${n.label || `${n.model} · layer ${n.layer}`} · campaign ${n.campaign}`;
+  // Back to the game: a room that serves this very unit (server/live/neuron_rooms.py).
   const play = document.getElementById("play-link");
   play.href = `/#/room/neuron-${n.id}`;
+  play.textContent = `Play this ${word}`;
   play.hidden = false;
+  document.getElementById("related-h").textContent = `Related ${word}s`;
   document.getElementById("campaign-link").href = `/neurons/${encodeURIComponent(n.campaign)}`;
   document.getElementById("campaign-link").textContent = n.campaign;
   const stats = document.getElementById("stats");
@@ -82,7 +76,11 @@ function renderPage(page) {
   document.getElementById("random-records").replaceChildren(...page.random_records.map(renderRecord));
   document.getElementById("related").replaceChildren(
     ...page.related.map((r) =>
-      el("li", {}, [neuronLink({ campaign: n.campaign, index: r.index }), ` correlation ${fmt(r.correlation, 2)}`]),
+      el("li", {}, [
+        neuronLink({ campaign: n.campaign, index: r.index, unit: n.unit }),
+        // Neurons by how their activations correlate; features by their decoder directions.
+        r.measure === "decoder_cosine" ? ` decoder cosine ${fmt(r.correlation, 2)}` : ` correlation ${fmt(r.correlation, 2)}`,
+      ]),
     ),
   );
   document.getElementById("history").replaceChildren(
@@ -98,19 +96,14 @@ async function search(event) {
   if (!q) return;
   const box = document.getElementById("search-results");
   try {
-    let page = await getJSON(`${API}/search?${new URLSearchParams({ q, mode, limit: "20" })}`);
-    let used = mode;
-    if (mode === "semantic" && !page.items.length) {
-      // Embeddings of new explanations are still being computed: words find them meanwhile.
-      used = "text";
-      page = await getJSON(`${API}/search?${new URLSearchParams({ q, mode: "text", limit: "20" })}`);
-    }
+    const { page, used, note } = await searchWithFallback(q, mode);
     const items = page.items.map((hit) => {
       const text = used === "semantic" ? hit.explanation.text : hit.text;
       const value = used === "semantic" ? hit.similarity : hit.relevance;
       return el("li", {}, [neuronLink(hit.neuron), ` (${fmt(value, 2)}) `, el("q", { text })]);
     });
-    box.replaceChildren(el("h2", { text: `Results for “${q}”` }), items.length ? el("ol", {}, items) : "nothing found");
+    box.replaceChildren(el("h2", { text: `Results for “${q}”` }), note ? el("p", { class: "meta", id: "search-note", text: note }) : "",
+      items.length ? el("ol", {}, items) : "nothing found");
     box.hidden = false;
   } catch (err) {
     showError(err.message);
@@ -119,10 +112,15 @@ async function search(event) {
 
 async function main() {
   document.getElementById("search-form").addEventListener("submit", search);
-  const match = location.pathname.match(/^\/neurons\/([^/]+)\/(\d+)\/?$/);
-  if (!match) return;
+  // /neurons/<campaign>/<index>, or a unit's stable address /units/<model>/<layer>/<source>/<index>.
+  const byCampaign = location.pathname.match(/^\/neurons\/([^/]+)\/(\d+)\/?$/);
+  const byIdentity = location.pathname.match(/^\/units\/([^/]+)\/(\d+)\/([^/]+)\/(\d+)\/?$/);
+  let url = null;
+  if (byCampaign) url = `${API}/campaigns/${byCampaign[1]}/neurons/${byCampaign[2]}`;
+  if (byIdentity) url = `${API}/units/${byIdentity[1]}/${byIdentity[2]}/${byIdentity[3]}/${byIdentity[4]}`;
+  if (!url) return;
   try {
-    renderPage(await getJSON(`${API}/campaigns/${match[1]}/neurons/${match[2]}`));
+    renderPage(await getJSON(url));
   } catch (err) {
     showError(err.message);
   }

@@ -3,22 +3,12 @@
 // which a fresh install computes in the background: until they exist the page falls back to
 // word search and says so, so search works from the first minute.
 import { el } from "./dom.js";
+import { API, getJSON, searchWithFallback, showError } from "./reference.js";
 
-const API = "/api/v1";
 const $ = (id) => document.getElementById(id);
 
-async function getJSON(url) {
-  const response = await fetch(url, { headers: { Accept: "application/json" } });
-  const body = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(body.message || `HTTP ${response.status}`);
-  return body;
-}
-
-function showError(message) {
-  $("error").textContent = message;
-  $("error").hidden = !message;
-}
-
+// A campaign's units: the layer's neurons, or the features (latents) of an SAE on it.
+const unitsOf = (c) => (c.unit === "latent" ? `features of SAE ${c.source}` : "neurons");
 const neuronHref = (campaign, index) => `/neurons/${encodeURIComponent(campaign)}/${index}`;
 
 async function campaigns() {
@@ -27,17 +17,18 @@ async function campaigns() {
   const page = await getJSON(`${API}/campaigns?limit=100`);
   $("index").replaceChildren(...page.items.map((c) => el("li", {},
     el("a", { href: `/neurons/${encodeURIComponent(c.name)}`, text: c.name }),
-    el("span", { class: "meta", text: ` · ${c.model}, layer ${c.layer} · neurons ${c.neuron_start}–${c.neuron_end - 1} · ${c.status}` }))));
+    el("span", { class: "meta", text: ` · ${c.model}, layer ${c.layer} · ${unitsOf(c)} ${c.neuron_start}–${c.neuron_end - 1} · ${c.status}` }))));
   if (!page.items.length) $("index").replaceChildren(el("li", { class: "meta", text: "No campaign yet: the first start is still mining one." }));
 }
 
 async function neurons(name, cursor = null) {
   $("index-title").textContent = name;
   const c = await getJSON(`${API}/campaigns/${encodeURIComponent(name)}`);
-  $("index-intro").textContent = `${c.model}, layer ${c.layer} · ${c.status}. Pick a neuron to see its clues, explanations and related neurons.`;
+  const word = c.unit === "latent" ? "feature" : "neuron";
+  $("index-intro").textContent = `${c.model}, layer ${c.layer} · ${unitsOf(c)} · ${c.status}. Pick a ${word} to see its clues, explanations and related ${word}s.`;
   const page = await getJSON(`${API}/campaigns/${encodeURIComponent(name)}/neurons?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
   const rows = page.items.map((n) => el("li", {},
-    el("a", { href: neuronHref(n.campaign, n.index), text: `neuron ${n.index}` }),
+    el("a", { href: neuronHref(n.campaign, n.index), text: `${n.word || "neuron"} ${n.index}` }),
     el("span", { class: "meta", text: ` · max ${n.max_activation === null ? "–" : Number(n.max_activation).toFixed(2)}` })));
   if (cursor) $("index").append(...rows); else $("index").replaceChildren(...rows);
   const more = $("more");
@@ -48,15 +39,7 @@ async function neurons(name, cursor = null) {
 async function search(q, mode) {
   const box = $("search-results");
   const campaign = decodeURIComponent(location.pathname.split("/")[2] || "");
-  const params = (m) => new URLSearchParams({ q, mode: m, limit: "20", ...(campaign ? { campaign } : {}) });
-  let used = mode;
-  let page = await getJSON(`${API}/search?${params(mode)}`);
-  let note = "";
-  if (mode === "semantic" && !page.items.length) {
-    used = "text";
-    page = await getJSON(`${API}/search?${params("text")}`);
-    note = "No match by meaning yet (new explanations are still being indexed): showing matches by words.";
-  }
+  const { page, used, note } = await searchWithFallback(q, mode, campaign ? { campaign } : {});
   const items = page.items.map((hit) => {
     const text = used === "semantic" ? hit.explanation.text : hit.text;
     return el("li", {}, el("a", { href: neuronHref(hit.neuron.campaign, hit.neuron.index), text: `${hit.neuron.campaign} #${hit.neuron.index}` }), " ", el("q", { text }));

@@ -1,4 +1,5 @@
 // The stream overlay: read-only view of a streamer room (no controls, nothing to click).
+import { capital, unitWord } from "./units.js";
 import { Connection } from "./connection.js";
 import { $ } from "./dom.js";
 import { shown } from "./tokens.js";
@@ -33,7 +34,7 @@ function shade(clue) {
 }
 
 function renderPuzzle() {
-  $("neuron").textContent = view.closed ? "The room is closed. Thanks for watching!" : view.neuron ? `Neuron ${view.neuron.index}: what does it fire on?` : "Waiting for the host…";
+  $("neuron").textContent = view.closed ? "The room is closed. Thanks for watching!" : view.neuron ? `${capital(unitWord(view.neuron))} ${view.neuron.index}: what does it fire on?` : "Waiting for the host…";
   $("clues").replaceChildren(...view.clues.slice(0, 5).map((clue) => {
     const li = document.createElement("li");
     li.append(...shade(clue));
@@ -134,6 +135,7 @@ function onEvent(ev) {
       break;
     case "streamer":
       view.paused = ev.paused;
+      $("host-line").textContent = ev.host_name ? `Hosted by ${ev.host_name}` : "";
       $("code").hidden = !ev.code;
       $("code").textContent = ev.code || "";
       break;

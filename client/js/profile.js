@@ -49,7 +49,8 @@ async function questNames() {
 }
 
 function historyRow(h) {
-  const where = h.campaign ? el("a", { href: `/neurons/${encodeURIComponent(h.campaign)}/${h.neuron}`, text: `neuron ${h.neuron}` }) : `neuron ${h.neuron}`;
+  const what = `${h.word || "neuron"} ${h.neuron}`; // "feature 12" for an SAE campaign's unit
+  const where = h.campaign ? el("a", { href: `/neurons/${encodeURIComponent(h.campaign)}/${h.neuron}`, text: what }) : what;
   return el("li", {}, el("q", { text: h.text }), el("span", { class: "muted" }, " ", where, ` · ${new Date(h.at).toLocaleDateString()}`),
     el("span", { class: "score" }, h.score === null || h.score === undefined ? "—" : fitBadge(h.score)));
 }

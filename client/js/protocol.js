@@ -48,6 +48,7 @@ export const PROTOCOL = Object.freeze({
   ERR_NOT_PRIVATE: "not_private",
   // Quest and team-match rooms.
   ERR_QUEST_CLOSED: "quest_closed",
+  ERR_DAILY_PLAYED: "daily_played",
   ERR_NOT_IN_MATCH: "not_in_match",
   ERR_OTHER_TEAM: "other_team",
   ERR_FINISHED: "finished",

@@ -68,8 +68,7 @@ function drawDaily(box, q, onPlay) {
           : el("span", { class: "muted", text: "rank so far: as soon as your explanation is scored" })),
       streakLine(mine.streak),
       el("div", { class: "row" },
-        el("button", { class: "primary", type: "button", id: "share-daily", text: "Share your result", onclick: () => shareDaily(q.id, out) }),
-        el("button", { type: "button", class: "ghost", text: "Watch today's room", onclick: () => onPlay(q.room || `daily-${q.period}`) })),
+        el("button", { class: "primary", type: "button", id: "share-daily", text: "Share your result", onclick: () => shareDaily(q.id, out) })),
       el("p", { class: "small muted", text: "A new daily opens at midnight UTC." }),
       out);
     return;
@@ -86,7 +85,7 @@ function drawWeekly(box, q, standings, onPlay) {
   box.className = "";
   box.replaceChildren(
     el("p", { class: "quest-title", text: q.title }),
-    el("p", { class: "quest-progress", id: "weekly-progress", text: `${mine ? mine.played : 0} of ${q.neuron_ids.length} neurons explained` }),
+    el("p", { class: "quest-progress", id: "weekly-progress", text: `${mine ? mine.played : 0} of ${q.neuron_ids.length} ${q.word || "neuron"}s explained` }),
     el("p", { class: "muted small", text: `${q.period} · ${left(q.seconds_left)} · up to ${q.max_points} points${mine && mine.rank ? ` · you are #${mine.rank} of ${mine.players}` : ""}` }),
     standings.items.length
       ? el("ol", { class: "mini-board" }, standings.items.map((r) => el("li", {}, el("span", { text: r.name || "a player" }), el("span", { class: "num", text: fmt(r.score, 0) }))))

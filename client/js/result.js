@@ -2,6 +2,7 @@
 // top three, the winning explanation with the three snippets that best show why it scored
 // (the rest on demand), every explanation ranked with author, votes and points, and what each
 // player earned and why.
+import { roomWord } from "./units.js";
 import { el } from "./dom.js";
 import { fit, fitBadge, reasonText } from "./fit.js";
 import { scoreReveal } from "./reveal.js";
@@ -61,7 +62,7 @@ export function resultScreen(result, ctx) {
       el("h2", { text: `Round ${result.round} result` }),
       el("span", { class: `result-status${result.final ? " final" : ""}`, text: status })));
   if (!result.entries.length) {
-    box.append(el("p", { class: "muted", text: "Nobody explained this neuron this round." }));
+    box.append(el("p", { class: "muted", text: `Nobody explained this ${roomWord()} this round.` }));
     return box;
   }
   if (result.podium.length) box.append(podium(result));

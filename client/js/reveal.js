@@ -2,6 +2,7 @@
 // player sees WHY an explanation scored what it did. The score event carries per-record
 // fits (correlations) and the worst misses (detail.worst_misses: record, token, actual, predicted on
 // 0..10); per-token predictions are drawn when an event carries them (detail.predictions).
+import { roomWord } from "./units.js";
 import { api } from "./api.js";
 import { countUp, el, fmt } from "./dom.js";
 import { fit } from "./fit.js";
@@ -94,7 +95,7 @@ export async function scoreReveal(event, neuronId, explanationText, { best = 3, 
   const rest = ranked.slice(best).map((x) => x.row);
   const list = el("div", { class: "reveal-records" }, first);
   panel.append(el("p", { class: "legend" },
-    el("span", { class: "swatch true" }), " where the neuron really fires ", el("span", { class: "swatch sim" }), " where the explanation predicts it"),
+    el("span", { class: "swatch true" }), ` where the ${roomWord()} really fires `, el("span", { class: "swatch sim" }), " where the explanation predicts it"),
   list);
   if (rest.length) {
     const more = el("button", { type: "button", class: "link more-snippets", "aria-expanded": "false", text: `Show the other ${rest.length} snippets` });

@@ -6,8 +6,12 @@ Three families, one class. Where the neuron lives:
 - llama: input of ``layers[L].mlp.down_proj``, i.e. ``act_fn(gate_proj(x)) * up_proj(x)``;
 - bert:  output of ``encoder.layer[L].intermediate``.
 
-A forward pass stops as soon as layer L's neurons are captured (later layers cannot
-change them), so mining a middle layer costs only the layers below it.
+That is the site ``mlp_post``; ``capture`` and its callers read the other hook sites too
+(``resid_pre``, ``mlp_in``, ``mlp_out``, ``resid_post``: engine/models/sites.py says which
+module each is), which is what an SAE trained elsewhere may read.
+
+A forward pass stops as soon as layer L's site is captured (later layers cannot
+change it), so mining a middle layer costs only the layers below it.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import torch
 from torch import nn
 
 from engine.models.registry import ModelError
+from engine.models.sites import SITE_MODULES, blocks, hook_site
 from engine.records import ActivationRecord
 
 Neurons = int | slice | range | Sequence[int] | None
@@ -28,18 +33,14 @@ class _Captured(Exception):
     """Raised by the hook to end the forward pass once the layer is captured."""
 
 
-def _blocks(model: nn.Module, family: str) -> nn.ModuleList:
-    if family == "gpt2":
-        return model.h  # type: ignore[return-value]
-    if family == "llama":
-        return model.layers  # type: ignore[return-value]
-    return model.encoder.layer  # type: ignore[return-value,union-attr]
-
-
 def _n_neurons(config: Any, family: str) -> int:
     if family == "gpt2":
         return int(config.n_inner or 4 * config.n_embd)
     return int(config.intermediate_size)
+
+
+def _d_model(config: Any, family: str) -> int:
+    return int(config.n_embd if family == "gpt2" else config.hidden_size)
 
 
 class NeuronModel:
@@ -55,8 +56,9 @@ class NeuronModel:
         self.device = device
         self.dtype = next(model.parameters()).dtype
         config = model.config
-        self.n_layers = len(_blocks(model, family))
+        self.n_layers = len(blocks(model, family))
         self.n_neurons = _n_neurons(config, family)
+        self.d_model = _d_model(config, family)  # width of the residual and MLP in/out sites
         self.max_positions = int(getattr(config, "n_positions", 0) or config.max_position_embeddings)
         self.prefix_ids, self.suffix_ids = self._special_ids()
         pad = tokenizer.pad_token_id
@@ -110,36 +112,40 @@ class NeuronModel:
         if not 0 <= layer < self.n_layers:
             raise ModelError(f"layer {layer} out of range: {self.name} has layers 0-{self.n_layers - 1}")
 
-    def neuron_index(self, neurons: Neurons) -> slice | torch.Tensor:
-        """Validated selector for the last dimension of a layer's activations."""
-        last = self.n_neurons - 1
+    def check_site(self, site: str) -> None:
+        if site not in SITE_MODULES[self.family]:
+            raise ModelError(f"site {site!r} is not one of {', '.join(SITE_MODULES[self.family])}")
+
+    def site_width(self, site: str) -> int:
+        """Width of a site's vector: the neurons for ``mlp_post``, the model's width elsewhere."""
+        self.check_site(site)
+        return self.n_neurons if site == "mlp_post" else self.d_model
+
+    def neuron_index(self, neurons: Neurons, site: str = "mlp_post") -> slice | torch.Tensor:
+        """Validated selector for the last dimension of a layer's activations at ``site``."""
+        width = self.site_width(site)
+        what = "neurons" if site == "mlp_post" else f"{site} dimensions"
+        last = width - 1
         if neurons is None:
             return slice(None)
         if isinstance(neurons, int):
             neurons = [neurons]
         if isinstance(neurons, range | slice):
             start, stop, step = (neurons.start or 0), neurons.stop, (neurons.step or 1)
-            stop = self.n_neurons if stop is None else stop
-            if not (0 <= start < stop <= self.n_neurons) or step != 1:
-                raise ModelError(f"neurons {start}-{stop - 1} out of range: {self.name} has neurons 0-{last}")
+            stop = width if stop is None else stop
+            if not (0 <= start < stop <= width) or step != 1:
+                raise ModelError(f"{what} {start}-{stop - 1} out of range: {self.name} has {what} 0-{last}")
             return slice(start, stop)
         picked = [int(n) for n in neurons]
         bad = [n for n in picked if not 0 <= n <= last]
         if bad or not picked:
             raise ModelError(
-                f"neuron {bad[0] if bad else '(none)'} out of range: {self.name} has neurons 0-{last}"
+                f"{what.removesuffix('s')} {bad[0] if bad else '(none)'} out of range: "
+                f"{self.name} has {what} 0-{last}"
             )
         return torch.tensor(picked, dtype=torch.long)
 
     # -- forward ------------------------------------------------------------
-    def _hook_module(self, layer: int) -> tuple[nn.Module, bool]:
-        block = _blocks(self.model, self.family)[layer]
-        if self.family == "gpt2":
-            return block.mlp.act, False
-        if self.family == "llama":
-            return block.mlp.down_proj, True  # its input is the neuron vector
-        return block.intermediate, False
-
     @torch.inference_mode()
     def capture(
         self,
@@ -149,12 +155,12 @@ class NeuronModel:
         neurons: Neurons = None,
         *,
         to_cpu: bool = True,
+        site: str = "mlp_post",
     ) -> torch.Tensor:
-        """Activations [batch, positions, selected neurons] of layer ``layer`` as float32
-        (on the CPU, or left on the model's device with ``to_cpu=False``)."""
+        """Activations [batch, positions, selected units] of layer ``layer`` at ``site`` as
+        float32 (on the CPU, or left on the model's device with ``to_cpu=False``)."""
         self.check_layer(layer)
-        index = self.neuron_index(neurons)
-        module, pre = self._hook_module(layer)
+        index = self.neuron_index(neurons, site)
         box: list[torch.Tensor] = []
 
         def keep(value: torch.Tensor) -> None:
@@ -166,10 +172,7 @@ class NeuronModel:
             box.append(sel.float())
             raise _Captured
 
-        if pre:
-            handle = module.register_forward_pre_hook(lambda _m, args: keep(args[0]))
-        else:
-            handle = module.register_forward_hook(lambda _m, _args, out: keep(out))
+        handle = hook_site(self.model, self.family, layer, site, keep)
         try:
             self.model(
                 input_ids=input_ids.to(self.device),
@@ -185,11 +188,17 @@ class NeuronModel:
         return box[0].cpu() if to_cpu else box[0]
 
     def activations(
-        self, texts: list[str], layer: int, neurons: Neurons = None, *, batch_size: int = 16
+        self,
+        texts: list[str],
+        layer: int,
+        neurons: Neurons = None,
+        *,
+        batch_size: int = 16,
+        site: str = "mlp_post",
     ) -> list[torch.Tensor]:
         """Per text a tensor [n_tokens, n_selected_neurons]; tokens as in ``tokenize`` (specials included)."""
         self.check_layer(layer)
-        self.neuron_index(neurons)
+        self.neuron_index(neurons, site)
         all_ids = [self.full_ids(t) for t in texts]
         out: list[torch.Tensor] = []
         for start in range(0, len(all_ids), batch_size):
@@ -201,12 +210,18 @@ class NeuronModel:
             for row, ids in enumerate(chunk):
                 input_ids[row, : len(ids)] = torch.tensor(ids)
                 mask[row, : len(ids)] = 1
-            acts = self.capture(input_ids, mask, layer, neurons)
+            acts = self.capture(input_ids, mask, layer, neurons, site=site)
             out.extend(acts[row, : len(ids)] for row, ids in enumerate(chunk))
         return out
 
     def window_activations(
-        self, windows: torch.Tensor, layer: int, neurons: Neurons = None, *, to_cpu: bool = True
+        self,
+        windows: torch.Tensor,
+        layer: int,
+        neurons: Neurons = None,
+        *,
+        to_cpu: bool = True,
+        site: str = "mlp_post",
     ) -> torch.Tensor:
         """Activations [batch, window, neurons] of equal-length content windows.
 
@@ -218,7 +233,7 @@ class NeuronModel:
         if self.suffix_ids:
             parts.append(torch.tensor(self.suffix_ids, dtype=torch.long).expand(batch, -1))
         input_ids = torch.cat(parts, dim=1)
-        acts = self.capture(input_ids, torch.ones_like(input_ids), layer, neurons, to_cpu=to_cpu)
+        acts = self.capture(input_ids, torch.ones_like(input_ids), layer, neurons, to_cpu=to_cpu, site=site)
         start = len(self.prefix_ids)
         return acts[:, start : start + windows.shape[1]]
 

@@ -28,6 +28,7 @@ from store import competition
 from store.competition import badges, quests, teams
 from store.competition import leaderboards as lb
 from store.models import Player, Quest, QuestResult, Team
+from store.units import words_of
 
 PREFIX = "/api/v1"
 MAX_BODY = 4_096
@@ -218,8 +219,10 @@ def _team_ref(session: Any, team_id: int) -> dict[str, Any] | None:
 
 
 # -- quests ---------------------------------------------------------------------------
-def _quest_json(quest: Quest, now: datetime) -> dict[str, Any]:
+def _quest_json(session: Any, quest: Quest, now: datetime) -> dict[str, Any]:
+    first = (quest.neuron_ids or [None])[0]
     return {
+        "word": words_of(session, [first])[0] if first is not None else "neuron",
         "id": quest.id, "kind": quest.kind, "period": quest.period, "title": quest.title,
         "neuron_ids": quest.neuron_ids, "opens_at": quest.opens_at.isoformat(),
         "closes_at": quest.closes_at.isoformat(), "status": quest.status,
@@ -260,7 +263,7 @@ def _current_quest(kind: str) -> Callable[[Request, Context], Any]:
                 quest = quests.ensure_quest(s, kind, now, ctx.settings)
                 if quest is None:
                     raise not_found(f"{kind} quest (no campaign is ready yet)")
-                body = _quest_json(quest, now)
+                body = _quest_json(s, quest, now)
                 body["mine"] = _my_quest(s, quest, viewer, now) if viewer else None
                 return body
 
@@ -287,7 +290,8 @@ async def quest_results(request: Request, ctx: Context) -> dict[str, Any]:
             else:  # live standings until the close freezes them
                 rows = quests.standings(s, quest_id)[:limit]
             items = _named(s, "points", [{"id": p, "score": pts, "rank": rank} for p, pts, rank in rows])
-            return {"quest": _quest_json(quest, _now()), "frozen": quest.status == "closed", "items": items}
+            frozen = quest.status == "closed"
+            return {"quest": _quest_json(s, quest, _now()), "frozen": frozen, "items": items}
 
     return await run_in_threadpool(read)
 

@@ -140,6 +140,8 @@ SCHEMAS_COMPETITION: dict[str, Any] = {
             "max_points": INT,
             "board": STR,
             "room": STR,
+            # What players call the quest's units: "neuron", or "feature" (an SAE's latents).
+            "word": {"type": "string", "enum": ["neuron", "feature"]},
             "mine": _nullable(
                 _obj(
                     {
@@ -167,6 +169,7 @@ SCHEMAS_COMPETITION: dict[str, Any] = {
             "seconds_left",
             "max_points",
             "board",
+            "word",
         ],
     ),
     "QuestResults": _obj({"quest": _ref("Quest"), "frozen": BOOL, "items": _arr(_ref("BoardEntry"))}),

@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Route
 
 from config import keys
 from store.campaigns import get_campaign
+from store.units import unit_word
 
 
 def _status(request: Request) -> dict[str, Any]:
@@ -25,8 +26,11 @@ def _status(request: Request) -> dict[str, Any]:
     with ctx.db.session() as s:
         campaign = get_campaign(s, name)
         state = campaign.status if campaign is not None else "missing"
+        # What players call its puzzles ("neuron" or "feature"): the lobby's words before a round.
+        word = unit_word(campaign.unit) if campaign is not None else "neuron"
     ready = state == "ready"
     body: dict[str, Any] = {"campaign": name, "ready": ready, "state": state, "percent": 100 if ready else 0}
+    body["word"] = word
     raw = None if ready else ctx.r_sync.get(keys.campaign_progress(name))
     if raw:
         event = orjson.loads(raw)

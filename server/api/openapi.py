@@ -26,6 +26,8 @@ def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
 
 STR, INT, NUM, BOOL = {"type": "string"}, {"type": "integer"}, {"type": "number"}, {"type": "boolean"}
 NUMS = {"type": "array", "items": NUM}
+# What a campaign's puzzles are (store/units.py): MLP neurons, or latents of an SAE / transcoder.
+UNIT = {"type": "string", "enum": ["neuron", "latent"]}
 
 
 def _page(item: str) -> dict[str, Any]:
@@ -43,6 +45,8 @@ SCHEMAS: dict[str, Any] = {
             "name": STR,
             "model": STR,
             "layer": INT,
+            "unit": UNIT,
+            "source": STR,
             "corpus": STR,
             "window": INT,
             "neuron_start": INT,
@@ -56,9 +60,14 @@ SCHEMAS: dict[str, Any] = {
         {
             "id": INT,
             "campaign": STR,
+            "unit": UNIT,
+            "source": STR,
             "model": STR,
             "layer": INT,
             "index": INT,
+            # "neuron" or "feature" (a latent), and one line naming the unit for readers.
+            "word": {"type": "string", "enum": ["neuron", "feature"]},
+            "label": STR,
             "max_activation": NUM,
             "mean_activation": NUM,
             "frac_active": NUM,
@@ -107,11 +116,21 @@ SCHEMAS: dict[str, Any] = {
         }
     ),
     "Vote": _obj({"id": INT, "voter": STR, "audience": BOOL, "created_at": _nullable(STR)}),
-    "Related": _obj({"id": INT, "index": INT, "correlation": NUM, "computed_at": _nullable(STR)}),
+    "Related": _obj(
+        {
+            "id": INT,
+            "index": INT,
+            "correlation": NUM,
+            "measure": {"type": "string", "enum": ["activation_correlation", "decoder_cosine"]},
+            "computed_at": _nullable(STR),
+        }
+    ),
     "HistoryEntry": _obj(
         {"explanation_id": INT, "author": _nullable(STR), "text": STR, "source": STR, "created_at": STR}
     ),
-    "NeuronRef": _obj({"id": INT, "campaign": STR, "index": INT}),
+    "NeuronRef": _obj(
+        {"id": INT, "campaign": STR, "index": INT, "unit": UNIT, "source": STR, "model": STR, "layer": INT}
+    ),
     "NeuronArticle": _obj(
         {
             "neuron": _ref("Neuron"),
@@ -185,9 +204,8 @@ LIMIT = _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 10
 CURSOR = _param(
     "cursor", "query", {"type": "string", "maxLength": 512}, doc="next_cursor of the previous page"
 )
-CAMPAIGN = _param(
-    "campaign", "path", {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[^/]+$"}
-)
+NAME = {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[^/]+$"}
+CAMPAIGN = _param("campaign", "path", NAME)
 ID = {"type": "integer", "minimum": 0, "maximum": MAX_ID}
 NEURON_ID, EXPLANATION_ID = _param("neuron_id", "path", ID), _param("explanation_id", "path", ID)
 INDEX = _param("index", "path", ID)
@@ -224,6 +242,18 @@ PATHS = {
     ),
     "/api/v1/campaigns/{campaign}/explanations": _op(
         "Explanations of a campaign", "ExplanationPage", [CAMPAIGN, LIMIT, CURSOR]
+    ),
+    "/api/v1/units/{model}/{layer}/{source}/{index}": _op(
+        "The unit page by its identity (model, layer, source, index); source: neurons or an SAE's name",
+        "NeuronArticle",
+        [
+            _param("model", "path", NAME),
+            _param("layer", "path", ID),
+            _param("source", "path", NAME),
+            INDEX,
+            _param("campaign", "query", {"type": "string", "maxLength": 128}, doc="which campaign's copy"),
+            *PAGE_SIZES,
+        ],
     ),
     "/api/v1/neurons/{neuron_id}": _op("The neuron page (by id)", "NeuronArticle", [NEURON_ID, *PAGE_SIZES]),
     "/api/v1/neurons/{neuron_id}/activations": _op(

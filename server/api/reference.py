@@ -33,6 +33,7 @@ from store import reference as ref
 from store.models import Campaign, Explanation, Neuron
 from store.neuron_page import neuron_page
 from store.search import full_text_search, semantic_search
+from store.units import find_unit
 
 API = "/api/v1"
 CLIENT_DIR = Path(__file__).resolve().parent.parent.parent / "client"
@@ -125,6 +126,22 @@ async def neuron_by_index(request: Request, ctx: Context) -> dict[str, Any]:
         found = ref.find_neuron(session, campaign=name, index=index)
         if found is None:
             raise not_found(f"neuron {index} of campaign {name!r}")
+        return neuron_page(session, *found, **params)
+
+    return await in_db(ctx, run)
+
+
+async def unit_by_identity(request: Request, ctx: Context) -> dict[str, Any]:
+    """The stable URL of a unit: (model, layer, source, index), source "neurons" or an SAE's name."""
+    params = _page_params(request)
+    path = request.path_params
+    model, layer, source, index = path["model"], path["layer"], path["source"], path["index"]
+    name = str_param(request, "campaign", 128)
+
+    def run(session: Session) -> dict[str, Any]:
+        found = find_unit(session, model, layer, source, index, name)
+        if found is None:
+            raise not_found(f"unit {index} of {source} on layer {layer} of {model!r}")
         return neuron_page(session, *found, **params)
 
     return await in_db(ctx, run)
@@ -263,6 +280,7 @@ routes: list[BaseRoute] = [
     Route(f"{API}/campaigns/{{campaign}}/neurons", guarded(campaign_neurons)),
     Route(f"{API}/campaigns/{{campaign}}/neurons/{{index:int}}", guarded(neuron_by_index)),
     Route(f"{API}/campaigns/{{campaign}}/explanations", guarded(campaign_explanations)),
+    Route(f"{API}/units/{{model}}/{{layer:int}}/{{source}}/{{index:int}}", guarded(unit_by_identity)),
     Route(f"{API}/neurons/{{neuron_id:int}}", guarded(neuron_by_id)),
     Route(f"{API}/neurons/{{neuron_id:int}}/activations", guarded(neuron_activations)),
     Route(f"{API}/neurons/{{neuron_id:int}}/explanations", guarded(neuron_explanations)),
@@ -274,6 +292,7 @@ routes: list[BaseRoute] = [
     Route(f"{API}/search", _search_endpoint()),
     # The browser page; it reads everything from the API above.
     Route("/neurons/{campaign}/{index:int}", neuron_html),
+    Route("/units/{model}/{layer:int}/{source}/{index:int}", neuron_html),
     Route("/neurons", neurons_index_html),
     Route("/neurons/{campaign}", neurons_index_html),
 ]

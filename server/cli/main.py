@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "server.cli.export",  # export/import a campaign as open data
     "server.cli.apikeys",  # API keys for the public read API
     "server.cli.leaderboard",  # leaderboard rebuild/show
+    "server.cli.sae",  # train / show sparse autoencoders
 ]
 
 

@@ -24,11 +24,14 @@ def _parse_range(text: str) -> tuple[int, int]:
 
 def cmd_activations(args: argparse.Namespace, settings: Settings) -> int:
     from engine.activations import check_text, text_activations
-    from engine.models import ModelError, load_model
+    from engine.models import ModelError
+    from engine.units import NEURONS, install_sae, load_unit_model
 
     try:
         text = check_text(args.text, settings.max_text_chars)
-        model = load_model(args.model, device=settings.device, data_dir=settings.data_path)
+        # --sae: the neuron number is a latent of that SAE (a stored name or a directory).
+        source = install_sae(settings.data_path, args.sae) if args.sae else NEURONS
+        model = load_unit_model(args.model, source, device=settings.device, data_dir=settings.data_path)
         answer = text_activations(model, args.layer, args.neuron, text)
     except ModelError as exc:
         raise CliError(str(exc)) from None
@@ -36,7 +39,8 @@ def cmd_activations(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(answer))
         return 0
     top = answer["max"] if answer["max"] > 0 else 1.0
-    print(f"{model.name} layer {args.layer} neuron {args.neuron}")
+    unit = f"SAE {source} feature" if args.sae else "neuron"
+    print(f"{model.name} layer {args.layer} {unit} {args.neuron}")
     for i, (tok, act) in enumerate(zip(answer["tokens"], answer["activations"], strict=True)):
         bar = "#" * max(0, min(20, round(20 * act / top)))
         mark = "  <- max" if i == answer["max_index"] else ""
@@ -66,6 +70,24 @@ class _Bar:
             self.bar.close()
 
 
+def _default_name(args: argparse.Namespace, settings: Settings) -> str:
+    """MODEL-layerL for neurons, MODEL-layerL-SAE for an SAE's latents (its stored name)."""
+    if args.sae is None:
+        return f"{args.model}-layer{args.layer}"
+    from engine.models import ModelError
+    from engine.sae import SaeError, load_sae
+    from engine.units import install_sae, sae_dir
+
+    try:
+        source = install_sae(settings.data_path, args.sae)
+        layer = (
+            args.layer if args.layer is not None else load_sae(sae_dir(settings.data_path, source)).hook.layer
+        )
+    except (ModelError, SaeError) as exc:
+        raise CliError(str(exc)) from None
+    return f"{args.model}-layer{layer}-{source}"
+
+
 def cmd_campaign_build(args: argparse.Namespace, settings: Settings) -> int:
     from engine.corpus import CorpusError
     from engine.mining import MiningInterrupted
@@ -74,7 +96,9 @@ def cmd_campaign_build(args: argparse.Namespace, settings: Settings) -> int:
     from workers.mining import build_campaign
 
     start, end = _parse_range(args.neurons) if args.neurons else (None, None)
-    name = args.name or f"{args.model}-layer{args.layer}"
+    if args.layer is None and args.sae is None:
+        raise CliError("--layer is needed (or --sae, whose layer it is)")
+    name = args.name or _default_name(args, settings)
     db = Database(settings)
     bar = _Bar(enabled=not args.quiet)
     try:
@@ -90,6 +114,7 @@ def cmd_campaign_build(args: argparse.Namespace, settings: Settings) -> int:
             max_tokens=args.max_tokens,
             on_progress=bar,
             batch_size=args.batch_size,
+            sae=args.sae,
         )
     except (ModelError, CorpusError, ValueError) as exc:
         raise CliError(str(exc)) from None
@@ -100,7 +125,7 @@ def cmd_campaign_build(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         bar.close()
         db.dispose()
-    print(f"campaign {name}: {n} neurons mined")
+    print(f"campaign {name}: {n} {'features' if args.sae else 'neurons'} mined")
     return 0
 
 
@@ -120,9 +145,12 @@ def cmd_campaign_list(args: argparse.Namespace, settings: Settings) -> int:
     if not campaigns:
         print("no campaigns yet: neuronquest campaign build --model minilm-l6 --layer 3")
         return 0
-    print(f"{'name':<28} {'model':<16} {'layer':>5} {'neurons':>8} {'tokens':>10}  status")
+    print(f"{'name':<28} {'model':<16} {'layer':>5} {'source':<20} {'units':>8} {'tokens':>10}  status")
     for c in campaigns:
-        print(f"{c.name:<28} {c.model:<16} {c.layer:>5} {c.neurons_mined:>8} {c.tokens_seen:>10}  {c.status}")
+        print(
+            f"{c.name:<28} {c.model:<16} {c.layer:>5} {c.source:<20} {c.neurons_mined:>8} "
+            f"{c.tokens_seen:>10}  {c.status}"
+        )
     return 0
 
 
@@ -159,17 +187,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     act = subparsers.add_parser("activations", help="a neuron's activation on each token of a text")
     act.add_argument("--model", required=True, help="gpt2, smollm2-135m, minilm-l6 or a model directory")
     act.add_argument("--layer", type=int, required=True)
-    act.add_argument("--neuron", type=int, required=True)
+    act.add_argument("--neuron", type=int, required=True, help="the neuron, or with --sae the latent")
+    act.add_argument("--sae", help="a latent of this SAE (stored name or SAELens directory) instead")
     act.add_argument("--text", required=True)
     act.add_argument("--json", action="store_true", help="print one JSON object")
     act.set_defaults(func=cmd_activations)
 
     camp = subparsers.add_parser("campaign", help="mine and list campaigns")
     camp_sub = camp.add_subparsers(dest="campaign_command", required=True, metavar="ACTION")
-    build = camp_sub.add_parser("build", help="mine a layer's neurons from a corpus into the database")
+    build = camp_sub.add_parser(
+        "build",
+        aliases=["create"],
+        help="mine a layer's neurons (or an SAE's latents, --sae) from a corpus into the database",
+    )
     build.add_argument("--model", required=True)
-    build.add_argument("--layer", type=int, required=True)
-    build.add_argument("--neurons", help="range A-B (inclusive); default: every neuron of the layer")
+    build.add_argument("--layer", type=int, help="the layer (with --sae: the SAE's, which is the default)")
+    build.add_argument(
+        "--sae",
+        help="puzzles are this SAE's latents: a name under DATA/saes/ or an SAE directory (SAELens "
+        "format, copied to DATA/saes/<its name>/)",
+    )
+    build.add_argument("--neurons", help="range A-B (inclusive); default: every unit of the layer or SAE")
     build.add_argument("--corpus", help=".txt or .jsonl file (default: the shipped corpus)")
     build.add_argument("--max-tokens", type=int, default=0, help="tokens to mine (0 = the whole corpus)")
     build.add_argument("--name", help="campaign name (default: MODEL-layerL)")

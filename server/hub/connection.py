@@ -18,6 +18,7 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketState
 
+from server.hub.raw_writes import RawWriter, frame_bytes, server_protocol
 from server.live.room_service import RoomService
 from server.wire.protocol import CLOSE_SLOW_CONSUMER, Broadcast, encode
 
@@ -27,27 +28,30 @@ log = logging.getLogger(__name__)
 KEEP_ACTIVATIONS = 8
 
 
-def writable_flag(ws: Any) -> asyncio.Event | None:
-    """The server's "this socket takes data" flag, or None when it cannot be found.
-
-    uvicorn's websocket protocols pause a socket whose transport buffer is full: their ASGI
-    ``send`` then waits on an ``asyncio.Event`` (``writable``). Starlette keeps that send,
-    wrapped in closures named ``send``; this follows them a few steps. Without the flag every
-    event goes through the outbox (correct, only slower)."""
-    fn = getattr(ws, "_send", None)
-    for _ in range(6):
-        flag = getattr(getattr(fn, "__self__", None), "writable", None)
-        if isinstance(flag, asyncio.Event):
-            return flag
-        code, cells = getattr(fn, "__code__", None), getattr(fn, "__closure__", None)
-        if code is None or not cells:
-            return None
-        inner = dict(zip(code.co_freevars, (c.cell_contents for c in cells), strict=True))
-        fn = inner.get("send")
-    return None
-
-
 class Connection:
+    # No __dict__: 10,000 idle sockets hold 10,000 of these (memory per socket, issue 19).
+    __slots__ = (
+        "_closing",
+        "_pump",
+        "_raw",
+        "_send_lock",
+        "_writable_flag",
+        "activations",
+        "bad_frames",
+        "closed",
+        "fmt",
+        "last_seen",
+        "last_v",
+        "outbox",
+        "outbox_max",
+        "player",
+        "room_id",
+        "service",
+        "session_id",
+        "watching",
+        "ws",
+    )
+
     def __init__(
         self, ws: WebSocket, fmt: str, player: dict[str, Any], service: RoomService, outbox: int
     ) -> None:
@@ -60,7 +64,11 @@ class Connection:
         self.outbox_max = outbox
         self._pump: asyncio.Task[None] | None = None
         self._closing = False  # a slow-consumer close is on its way
-        self._writable_flag = writable_flag(ws)
+        proto = server_protocol(ws)
+        # The server's "this socket takes data" flag (uvicorn pauses a socket whose transport
+        # buffer is full); without it every event goes through the outbox (correct, slower).
+        self._writable_flag: asyncio.Event | None = getattr(proto, "writable", None)
+        self._raw = RawWriter.of(proto)  # room events as bytes framed once per room
         self.activations: dict[str, dict[str, Any]] = {}  # insertion-ordered: the oldest goes first
         self.last_seen = time.monotonic()
         self.bad_frames = 0
@@ -106,6 +114,14 @@ class Connection:
 
     def _writable(self) -> bool:
         return self._writable_flag is not None and self._writable_flag.is_set()
+
+    def write_now(self, shared: Broadcast, v: int) -> bool:
+        """Room event ``v`` after ``ready_for``, as the room's once-framed bytes, without
+        awaiting (server/hub/raw_writes.py); False: nothing written, use ``write_in_order``."""
+        if self._raw is None or not self._raw.write(shared.wire(self.fmt, frame_bytes)):
+            return False
+        self.last_v = v
+        return True
 
     async def write_in_order(self, shared: Broadcast, v: int) -> None:
         """Room event ``v`` after ``ready_for``: written at once (the room's fan-out loop)."""

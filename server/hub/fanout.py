@@ -32,6 +32,8 @@ from server.wire.protocol import CLOSE_HEARTBEAT_TIMEOUT, Broadcast
 log = logging.getLogger(__name__)
 
 TICK_S = 0.25
+# Private events that take the player's connections out of the room they name.
+SENDS_OUT = frozenset({"kicked", "daily_played"})
 
 
 class Hub:
@@ -46,6 +48,8 @@ class Hub:
         self._bus = Channels(r, plain_r if plain_r is not None else r)  # type: ignore[arg-type]
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()  # held so they are not collected mid-run
+        self._ticking: set[str] = set()  # rooms whose clock a task of tick_soon is moving
+        self._tick_again: set[str] = set()  # ... and that asked for another tick meanwhile
         # What differs between room kinds (admission, hooks, ticks): server/live/room_kinds.py.
         self.kinds = service.kinds
         self.crowds = Crowds(r, service.settings.crowd_interval_s, self._count_players, self._emit_one)
@@ -118,9 +122,36 @@ class Hub:
         await kind.joined(conn, room_id)
         if watching is None:  # an audience's size travels in the streamer room's tally instead
             self.crowds.changed(room_id)
-        if watching is None:
+            self.tick_soon(room_id)
+
+    def tick_soon(self, room_id: str) -> None:
+        """Move the room's clock now (a join may start its round) in one task per room: 200
+        joiners of one room each ran the tick themselves, and each picked a puzzle in SQL before
+        one of them took the lock — a 10,000-socket connect queued 10,000 picks (issue 19)."""
+        if room_id in self._ticking:
+            self._tick_again.add(room_id)
+            return
+        self._ticking.add(room_id)
+        self._spawn(self._tick_now(room_id))
+
+    async def _tick_now(self, room_id: str) -> None:
+        try:
+            while True:
+                self._tick_again.discard(room_id)
+                await self._tick_room(room_id)
+                if room_id not in self._tick_again:
+                    return
+        finally:
+            self._ticking.discard(room_id)
+
+    async def _tick_room(self, room_id: str) -> None:
+        try:
             await self.service.tick(room_id)
-            await kind.tick(room_id)
+            await self.kinds.of(room_id).tick(room_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("ticking room %s", room_id)
 
     async def _unregister(self, conn: Connection) -> tuple[str, str | None] | None:
         """Forget the connection's room in this process: (room, how it watched), or None."""
@@ -191,8 +222,8 @@ class Hub:
         if kind == "player":
             for conn in list(self.players.get(ident, ())):
                 conn.deliver_private(event)
-                if event.get("type") == "kicked" and conn.room_id == event.get("room"):
-                    self._spawn(self.leave_room(conn))  # a host kicked or banned this player
+                if event.get("type") in SENDS_OUT and conn.room_id == event.get("room"):
+                    self._spawn(self.leave_room(conn))  # a host kicked them; they played the daily
             return
         shared = Broadcast(event, raw)  # encoded once for the whole room, not once per socket
         self._spawn(self._fan_out(ident, shared, list(self.rooms.get(ident, ()))))
@@ -207,11 +238,13 @@ class Hub:
         """One room event to every socket here. A socket that is caught up and taking data gets
         it written in this loop (as the bare server does); any other goes through its outbox and
         pump, which fills gaps from the log. A task per socket per event cost ~25 us of each
-        delivery's ~30 (issue 19's tails); a write that does not wait costs ~3."""
+        delivery's ~30 (issue 19's tails); a write that does not wait costs ~3. The write
+        itself is the event's websocket frame, built once for the room (``write_now``)."""
         v = shared.event.get("v")
         for conn in conns:
             if isinstance(v, int) and conn.ready_for(room_id, v):
-                await conn.write_in_order(shared, v)
+                if not conn.write_now(shared, v):
+                    await conn.write_in_order(shared, v)
             else:
                 conn.deliver(room_id, shared)
 
@@ -257,10 +290,5 @@ class Hub:
         while True:
             await asyncio.sleep(TICK_S)
             for room_id in list(self.rooms):
-                try:
-                    await self.service.tick(room_id)
-                    await self.kinds.of(room_id).tick(room_id)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("ticking room %s", room_id)
+                if room_id not in self._ticking:  # a join's tick is moving it right now
+                    await self._tick_room(room_id)

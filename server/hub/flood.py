@@ -9,6 +9,8 @@ from collections.abc import Callable
 class TokenBucket:
     """Holds up to ``burst`` tokens, refilled at ``rate`` per second; a take that finds too few fails."""
 
+    __slots__ = ("burst", "clock", "rate", "stamp", "tokens")  # two per socket
+
     def __init__(self, rate: float, burst: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.rate, self.burst, self.clock = rate, burst, clock
         self.tokens = burst
@@ -26,6 +28,8 @@ class TokenBucket:
 
 class FloodGuard:
     """Messages/s and bytes/s of one connection; ``allow`` is False once either is exceeded."""
+
+    __slots__ = ("bytes", "messages")
 
     def __init__(
         self,

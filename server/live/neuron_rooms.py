@@ -1,7 +1,8 @@
-"""Rooms named after one neuron, ``neuron-<id>``: "Play this neuron" on its reference page.
+"""Rooms named after one unit, ``neuron-<id>``: "Play this neuron" (or feature) on its page.
 
-An ordinary puzzle room in every way but the pick: it serves that neuron (when it is playable in
-the default campaign) instead of a random one, so a reader of a neuron's page can try it.
+An ordinary puzzle room in every way but the pick: it serves that unit (when it is playable in
+its own campaign, whichever campaign that is: a feature of an SAE campaign as well as a neuron
+of the default one) instead of a random one, so a reader of a unit's page can try it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from server.live.room_kinds import RoomKind
+from store.puzzles import campaign_of
 
 NEURON_ROOM_RE = re.compile(r"^neuron-([0-9]{1,10})$")
 
@@ -27,4 +29,5 @@ class NeuronRooms(RoomKind):
     ) -> int | None:
         found = NEURON_ROOM_RE.match(room_id)
         wanted = int(found.group(1)) if found else -1
-        return wanted if wanted in self.playable(session) else None
+        campaign = campaign_of(session, wanted)
+        return wanted if campaign is not None and wanted in self.playable(session, campaign) else None

@@ -6,6 +6,15 @@ neurons instead of random ones, so everybody in it sees the same neuron; a weekl
 round its neurons, the one played longest ago first. Entering a quest room that is not the
 current quest, by any way in, is refused (``quest_closed``): ``QuestRooms`` is the room kind.
 
+The daily is played once a day, as Wordle is. Its room serves one neuron round after round
+(for players arriving later), so the kind keeps each player to one attempt: a player who has
+written an explanation of the day's neuron (in any room) is refused ``daily_played`` when they
+enter again (join, second tab, reconnect), unless they come back to the very round they played
+in while it runs or shows its result; their submit is refused the same way; and when the room
+starts its next round every member who played already leaves it with a private
+``daily_played`` event (their client shows the result card instead). Only the first attempt
+earns (store/competition/quests.py ``first_attempt``).
+
 Credit is not given here: the scoring worker credits quests right after it stores a score
 (store/quest_credit.py), exactly once and whether or not the author is connected (any room:
 the daily neuron explained elsewhere counts too). The author then gets a private ``quest``
@@ -19,12 +28,14 @@ import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+import orjson
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from config.errors import ERR_QUEST_CLOSED
+from config import keys
+from config.errors import ERR_DAILY_PLAYED, ERR_QUEST_CLOSED
 from config.settings import Settings
-from rooms.puzzle_room import RoomError
+from rooms.puzzle_room import Phase, RoomError
 from server.live.room_kinds import RoomKind, Way
 from store.competition import quests
 from store.db import Database
@@ -32,6 +43,7 @@ from store.models import Quest
 
 if TYPE_CHECKING:
     from server.hub.connection import Connection
+    from server.live.room_service import RoomService
 
 QUEST_ROOM_RE = re.compile(r"^(daily|weekly)-([0-9]{4}-(?:[0-9]{2}-[0-9]{2}|W[0-9]{2}))$")
 # How long a credit claim is kept: longer than any redelivery of the same event.
@@ -84,14 +96,33 @@ def quest_pick(
 
 async def check_join(db: Database, settings: Settings, room_id: str, now: datetime) -> None:
     """Refuse joining a quest room that is not the current quest (other rooms pass)."""
+    await daily_rounds(db, settings, room_id, [], now)
+
+
+async def daily_rounds(
+    db: Database, settings: Settings, room_id: str, player_ids: list[int], now: datetime
+) -> dict[int, list[str | None]]:
+    """Refuse a quest room that is not the current quest; in a daily room, the round keys of
+    each given player's attempts at the day's neuron (only players who have played are listed)."""
     if parse_room(room_id) is None:
-        return
+        return {}
 
-    def check() -> None:
+    def check() -> dict[int, list[str | None]]:
         with db.session() as s:
-            current_quest(s, room_id, now, settings)
+            quest = current_quest(s, room_id, now, settings)
+            if quest is None or quest.kind != "daily":
+                return {}
+            found = {pid: [e.round_key for e in quests.attempts(s, quest, pid)] for pid in player_ids}
+            return {pid: rounds for pid, rounds in found.items() if rounds}
 
-    await run_in_threadpool(check)
+    return await run_in_threadpool(check)
+
+
+def played_message(room_id: str) -> str:
+    return (
+        f"you played today's daily ({room_id}); your result is on the daily card, "
+        "and a new one opens at midnight UTC"
+    )
 
 
 class QuestRooms(RoomKind):
@@ -100,12 +131,58 @@ class QuestRooms(RoomKind):
 
     name = "quest"
 
+    def __init__(self, service: RoomService) -> None:
+        super().__init__(service)
+        # The daily rooms' round this process last cleared of players who had played (per room).
+        self._cleared: dict[str, str] = {}
+
     def claims(self, room_id: str) -> bool:
         return parse_room(room_id) is not None
 
     async def admit(self, conn: Connection, room_id: str, way: Way) -> str | None:
-        await check_join(self.service.db, self.service.settings, room_id, datetime.now(UTC))
+        pid = conn.player_id
+        played = await daily_rounds(self.service.db, self.service.settings, room_id, [pid], self.now())
+        if pid in played:
+            room = await self.service.load(room_id, members=False)
+            # Back to the round they played in (a dropped socket, a second tab): its result is theirs.
+            back = room.state.phase in (Phase.ROUND, Phase.REVEAL) and room.state.round_key in played[pid]
+            if not back:
+                raise RoomError(ERR_DAILY_PLAYED, played_message(room_id))
         return None
+
+    async def submit(
+        self, conn: Connection, room_id: str, text: str, *, neuron_id: int | None = None
+    ) -> int | None:
+        pid = conn.player_id
+        if pid in await daily_rounds(self.service.db, self.service.settings, room_id, [pid], self.now()):
+            raise RoomError(ERR_DAILY_PLAYED, played_message(room_id))
+        return await super().submit(conn, room_id, text, neuron_id=neuron_id)
+
+    async def tick(self, room_id: str) -> None:
+        """When a daily room starts a new round (the same neuron again), the members who played
+        it already leave: they are not served it twice."""
+        if not room_id.startswith("daily-"):
+            return
+        room = await self.service.load(room_id, members=False)
+        key = room.state.round_key
+        if room.state.phase is not Phase.ROUND or self._cleared.get(room_id) == key:
+            return
+        members = [int(m) for m in await self.service.members.all(room_id)]
+        try:
+            played = await daily_rounds(self.service.db, self.service.settings, room_id, members, self.now())
+        except RoomError:  # the day ended: the room is closed to everyone anyway
+            played = {}
+        self._cleared[room_id] = key
+        for pid, rounds in played.items():
+            if key in rounds:
+                continue  # written in this very round (a submit that raced this check)
+            await self.service.leave(room_id, pid, every_connection=True)
+            notice = {"type": "daily_played", "room": room_id, "message": played_message(room_id)}
+            await self.service.r.publish(keys.player_channel(pid), orjson.dumps(notice))
+            await self.service.forget_room(pid)
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.service.clock(), UTC)
 
     def pick_neuron(
         self, session: Session, room_id: str, members: list[int], recent: list[int], now: datetime

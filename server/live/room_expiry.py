@@ -17,12 +17,13 @@ import redis.asyncio as aioredis
 from config import keys
 
 
-def _room_keys(room_id: str) -> list[str]:
+def expiring_keys(room_id: str) -> list[str]:
     return [
         keys.room_state(room_id),
         keys.room_events(room_id),
         keys.room_version(room_id),
         keys.room_audience_count(room_id),
+        keys.room_names(room_id),
         keys.team_match(room_id),
     ]
 
@@ -37,14 +38,6 @@ return 1
 
 
 async def expire_empty_room(r: aioredis.Redis, room_id: str, ttl_s: int) -> None:
-    room_keys = [keys.room_members(room_id), *_room_keys(room_id)]
+    room_keys = [keys.room_members(room_id), *expiring_keys(room_id)]
     await r.eval(_EXPIRE_IF_EMPTY, len(room_keys), *room_keys, ttl_s)  # type: ignore[misc]
     await r.zremrangebyscore(keys.rooms_index(), "-inf", time.time() - ttl_s)
-
-
-async def keep_room(r: aioredis.Redis, room_id: str) -> None:
-    """Someone is in the room again: its keys live as long as it is used."""
-    async with r.pipeline(transaction=False) as pipe:
-        for key in _room_keys(room_id):
-            pipe.persist(key)
-        await pipe.execute()

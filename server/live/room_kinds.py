@@ -104,13 +104,13 @@ class RoomKind:
         candidates = self.playable(session)
         return choose_neuron(candidates, solved_neurons(session, members), recent, self.service.rng)
 
-    def playable(self, session: Session) -> list[int]:
-        """The default campaign's neurons a room may serve: playable (store/puzzles.py: their
-        machine explanations scored) and not waiting for their seeding job (workers/explaining.py)."""
+    def playable(self, session: Session, campaign: str | None = None) -> list[int]:
+        """The units (neurons or features) of ``campaign`` (default: the default campaign's) a
+        room may serve: playable (store/puzzles.py: their machine explanations scored) and not
+        waiting for their seeding job (workers/explaining.py)."""
         seeding = {int(n) for n in self.service.r_sync.smembers(keys.seeding_pending())}  # type: ignore[union-attr]
-        return [
-            n for n in playable_neurons(session, self.service.settings.default_campaign) if n not in seeding
-        ]
+        name = campaign or self.service.settings.default_campaign
+        return [n for n in playable_neurons(session, name) if n not in seeding]
 
     async def handle(self, conn: Connection, msg: Any) -> None:
         raise NotImplementedError(f"{self.name} rooms take no {type(msg).__name__}")

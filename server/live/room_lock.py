@@ -2,8 +2,15 @@
 
 The lock used to be redis-py's with a 15 s timeout: a web process killed mid-submit left the
 room frozen for up to 15 s. Here the key lives ``ttl_s`` (Settings.room_lock_ttl_s, 2 s by
-default) and a task renews it every third of that while the holder's event loop runs; a dead
-holder's lock lapses within ``ttl_s``.
+default) and the process's ``LockKeeper`` renews it every quarter of that while the holder
+holds it; a dead holder's lock lapses within ``ttl_s``.
+
+The keeper is a thread with its own synchronous Redis connection, not a task on the event loop:
+a renewal task shared the loop and the async pool with a 10,000-socket connect storm, came
+late, and the lock lapsed under a live holder (``LockLost``, issue 19). A thread is scheduled
+by the OS whatever the loop is doing (the GIL is handed over every few milliseconds) and waits
+for no pooled connection. It renews a lock at most ``MAX_HOLD_S``: a holder stuck longer than
+any move may take is treated as dead, and its lock lapses as a dead process's does.
 
 Fencing: a holder that stalls past its TTL (a blocked loop, a partition) may find the lock
 taken over. Every write it makes under the lock — the state save and each event appended to
@@ -14,8 +21,9 @@ lapsed holder writes nothing (``LockLost``) instead of overwriting its successor
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 import secrets
+import threading
 import time
 from contextvars import ContextVar
 from typing import Any
@@ -26,6 +34,11 @@ import redis.asyncio as aioredis
 
 from config import keys
 from store import eventlog
+
+log = logging.getLogger(__name__)
+
+# The keeper stops renewing a lock held longer than this (a move waits at most 15 s for a room).
+MAX_HOLD_S = 60.0
 
 # room id -> (the token of the lock held on it, the task holding it); the fenced writes read
 # it. A task spawned inside the locked block inherits this context but not the lock: the
@@ -54,15 +67,51 @@ class LockTimeout(Exception):
     pass
 
 
-class RoomLock:
-    def __init__(self, r: aioredis.Redis, room_id: str, ttl_s: float, poll_s: float = 0.005) -> None:
-        self.r, self.room_id = r, room_id
-        self.key = keys.room_lock(room_id)
+class LockKeeper:
+    """Renews every room lock this process holds, from a thread of its own (see the module doc).
+
+    ``r_sync``: a synchronous client of the Redis that holds the locks (a cluster client when
+    the rooms are on a cluster). The thread starts with the first lock and runs as a daemon."""
+
+    def __init__(self, r_sync: redis.Redis | Any, ttl_s: float) -> None:
         self.ttl_ms = max(100, int(ttl_s * 1000))
+        self._renew = r_sync.register_script(_RENEW)
+        self._held: dict[tuple[str, str], float] = {}  # (lock key, token) -> when it was taken
+        self._guard = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def hold(self, key: str, token: str) -> None:
+        with self._guard:
+            self._held[(key, token)] = time.monotonic()
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="room-lock-keeper", daemon=True)
+                self._thread.start()
+
+    def drop(self, key: str, token: str) -> None:
+        with self._guard:
+            self._held.pop((key, token), None)
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self.ttl_ms / 4000)
+            now = time.monotonic()
+            with self._guard:
+                held = [kt for kt, since in self._held.items() if now - since < MAX_HOLD_S]
+            for key, token in held:
+                try:
+                    self._renew(keys=[key], args=[token, self.ttl_ms])
+                except Exception:  # Redis away: the fenced writes tell the holder
+                    log.debug("renewing %s failed", key, exc_info=True)
+
+
+class RoomLock:
+    def __init__(self, r: aioredis.Redis, room_id: str, keeper: LockKeeper, poll_s: float = 0.005) -> None:
+        self.r, self.room_id, self.keeper = r, room_id, keeper
+        self.key = keys.room_lock(room_id)
+        self.ttl_ms = keeper.ttl_ms
         self.poll_s = poll_s
         self.token = secrets.token_hex(12)
-        self._renewer: asyncio.Task[None] | None = None
-        self._renew = r.register_script(_RENEW)
         self._release = r.register_script(_RELEASE)
 
     async def acquire(self, blocking: bool = True, timeout_s: float = 15.0) -> bool:
@@ -73,24 +122,14 @@ class RoomLock:
             if time.monotonic() > deadline:
                 raise LockTimeout(f"room {self.room_id} stayed locked for {timeout_s} s")
             await asyncio.sleep(self.poll_s)
-        self._renewer = asyncio.get_running_loop().create_task(self._keep_alive())
+        self.keeper.hold(self.key, self.token)
         held = dict(HELD.get() or {})
         held[self.room_id] = (self.token, asyncio.current_task())
         HELD.set(held)
         return True
 
-    async def _keep_alive(self) -> None:
-        while True:
-            await asyncio.sleep(self.ttl_ms / 3000)
-            with contextlib.suppress(Exception):  # a failed renewal: the fenced writes tell
-                if not await self._renew(keys=[self.key], args=[self.token, self.ttl_ms]):
-                    return
-
     async def release(self) -> None:
-        if self._renewer is not None:
-            self._renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._renewer
+        self.keeper.drop(self.key, self.token)
         held = dict(HELD.get() or {})
         held.pop(self.room_id, None)
         HELD.set(held)

@@ -29,6 +29,7 @@ import orjson
 import redis.asyncio as aioredis
 
 from config import keys
+from server.live.room_expiry import expiring_keys
 from store.eventlog import append_lua
 
 # Each prefix runs before the event-log append (KEYS[1..3], ARGV[1..2]) and returns early when
@@ -46,11 +47,15 @@ if redis.call('EXISTS', KEYS[6]) == 0 then
   redis.call('HSET', KEYS[7], 'v', tonumber(redis.call('GET', KEYS[1]) or '0') + 1)
 end
 """
+# KEYS[9..]: the room's keys that expire while it is empty (server/live/room_expiry.py); the
+# first member makes them permanent again in the same step (no round trip of its own per join).
 _JOIN = """
 redis.call('HINCRBY', KEYS[8], ARGV[6], 1)
 if redis.call('HINCRBY', KEYS[5], ARGV[3], 1) > 1 then return 0 end
 redis.call('HSET', KEYS[4], ARGV[3], ARGV[4])
-if redis.call('HLEN', KEYS[4]) > tonumber(ARGV[5]) then return -1 end
+local n = redis.call('HLEN', KEYS[4])
+if n == 1 then for i = 9, #KEYS do redis.call('PERSIST', KEYS[i]) end end
+if n > tonumber(ARGV[5]) then return -1 end
 """
 
 # ARGV[4] = "all" drops every connection of the player at once (a kick or a ban); a number
@@ -79,8 +84,12 @@ if redis.call('HLEN', KEYS[4]) > tonumber(ARGV[5]) then return -1 end
 
 NO_CHANGE = 0
 SILENT = -1
+# How long the server remembers a player's room for a reconnect with ``since``.
+PLAYER_ROOM_TTL_S = 6 * 3600
 # Separates room and player in a process hash's field (room ids never contain it).
 FIELD_SEP = "\x1f"
+# "alice (2)" … "alice (9)"; past that the player id tells them apart.
+MAX_SAME_NAME = 9
 
 
 class RoomMembers:
@@ -107,6 +116,7 @@ class RoomMembers:
         arg: str,
         whose: str = "own",
         process_id: str | None = None,
+        more_keys: tuple[str, ...] = (),
     ) -> int:
         keys_ = [
             keys.room_version(room_id),
@@ -118,16 +128,24 @@ class RoomMembers:
             keys.room_state(room_id),
             # In the room's slot, so that the script's keys share one Redis Cluster shard.
             keys.room_process_members(room_id, process_id or self.process_id),
+            *more_keys,
         ]
         field = f"{room_id}{FIELD_SEP}{player_id}"
         args = [orjson.dumps(event), self.history, player_id, arg, self.announce_max, field, whose]
         return int(await script(keys=keys_, args=args))
 
     async def join(self, room_id: str, player_id: int, name: str) -> int:
+        """Join; also remembers the player's room for a reconnect (``PLAYER_ROOM_TTL_S``)."""
         event = {"type": "joined", "player": {"id": player_id, "name": name}}
-        # Which rooms to look in when this process dies (a room listed but emptied is harmless).
-        await self.r.sadd(keys.process_rooms(self.process_id), room_id)
-        return await self._run(self._join, room_id, event, player_id, name)
+        # One round trip before the script (a 10,000-socket connect is round trips): which rooms
+        # to look in when this process dies (a room listed but emptied is harmless), and the
+        # player's room for a reconnect with ``since``.
+        async with self.r.pipeline(transaction=False) as pipe:
+            pipe.sadd(keys.process_rooms(self.process_id), room_id)
+            pipe.set(keys.player_room(player_id), room_id, ex=PLAYER_ROOM_TTL_S)
+            await pipe.execute()
+        room_keys = tuple(expiring_keys(room_id))
+        return await self._run(self._join, room_id, event, player_id, name, more_keys=room_keys)
 
     async def leave(self, room_id: str, player_id: int, *, every_connection: bool = False) -> int:
         event = {"type": "left", "player": {"id": player_id}}
@@ -144,6 +162,22 @@ class RoomMembers:
         event = {"type": "renamed", "player": {"id": player_id, "name": name}}
         return await self._run(self._rename, room_id, event, player_id, name)
 
+    async def distinct(self, room_id: str, player_id: int, name: str) -> str:
+        """The name this player shows in the room: ``name``, or ``name (2)``, ``(3)``… when another
+        player of the room holds it (case-insensitive). Each shown name is claimed for one player
+        (HSETNX), so two players joining as "alice" at once cannot both get it; a player keeps
+        their claim when they come back. Claims are not freed when a player leaves: a later
+        "alice" then shows as "alice (2)", which is still unambiguous in the room's history."""
+        key = keys.room_names(room_id)
+        for n in range(1, MAX_SAME_NAME + 1):
+            shown = name if n == 1 else f"{name} ({n})"
+            if await self.r.hsetnx(key, shown.casefold(), player_id):
+                return shown
+            holder = await self.r.hget(key, shown.casefold())
+            if holder is not None and int(holder) == player_id:
+                return shown
+        return f"{name} #{player_id}"  # the player id is unique
+
     async def all(self, room_id: str) -> dict[int, str]:
         raw = await self.r.hgetall(keys.room_members(room_id))
         return {int(k): v.decode() if isinstance(v, bytes) else v for k, v in raw.items()}
@@ -151,10 +185,20 @@ class RoomMembers:
     async def some(self, room_id: str, limit: int) -> tuple[dict[int, str], int]:
         """At most about ``limit`` members and the count: for a snapshot, which lists a few. A
         join storm into a room of 1,000 read the whole hash for every joiner (10^6 entries)."""
-        count = int(await self.r.hlen(keys.room_members(room_id)))
-        if count <= limit:
+        async with self.r.pipeline(transaction=False) as pipe:
+            self.some_into(pipe, room_id, limit)
+            return await self.some_from(room_id, limit, await pipe.execute())
+
+    def some_into(self, pipe: Any, room_id: str, limit: int) -> None:
+        """``some``'s reads, queued on a caller's pipeline (the snapshot's one round trip)."""
+        pipe.hlen(keys.room_members(room_id))
+        pipe.hscan(keys.room_members(room_id), 0, count=limit)
+
+    async def some_from(self, room_id: str, limit: int, replies: list[Any]) -> tuple[dict[int, str], int]:
+        """``some`` from the replies of ``some_into``."""
+        count, (cursor, raw) = int(replies[0]), replies[1]
+        if count <= limit and int(cursor) != 0:  # a small hash the one scan step did not cover
             return await self.all(room_id), count
-        _cursor, raw = await self.r.hscan(keys.room_members(room_id), 0, count=limit)
         found = {int(k): v.decode() if isinstance(v, bytes) else v for k, v in raw.items()}
         return dict(list(found.items())[:limit]), count
 

@@ -25,6 +25,7 @@ import anyio
 import orjson
 import redis
 import redis.asyncio as aioredis
+from redis.cluster import RedisCluster
 from starlette.concurrency import run_in_threadpool
 
 from config import keys
@@ -42,9 +43,9 @@ from rooms.puzzle_room import Puzzle, PuzzleRoom, RoomError, RoomState, Timing
 from rooms.round_result import on_score, result_events
 from server.live.earning import EarningSlots
 from server.live.member_leases import MemberLeases
-from server.live.room_expiry import expire_empty_room, keep_room
+from server.live.room_expiry import expire_empty_room
 from server.live.room_kinds import RoomKind, RoomKinds
-from server.live.room_lock import FencedWrites, RoomLock, held_token
+from server.live.room_lock import FencedWrites, LockKeeper, RoomLock, held_token
 from server.live.room_members import NO_CHANGE, RoomMembers
 from server.live.room_turns import RoomTurns
 from store import eventlog
@@ -61,8 +62,6 @@ log = logging.getLogger(__name__)
 
 # The bar of a round whose machine explanations were not all scored: a correlation's maximum.
 UNKNOWN_BAR = 1.0
-# How long the server remembers a player's room for a reconnect with ``since``.
-PLAYER_ROOM_TTL_S = 6 * 3600
 # Waiting for a busy room's lock polls this often (redis-py's default, 0.1 s, made every
 # contended move wait in tenths of a second).
 LOCK_POLL_S = 0.005
@@ -109,8 +108,16 @@ class RoomService:
         # Started by the app (server/app.py): this process's lease, and the sweep of dead ones.
         self.leases = MemberLeases(r, self.members, settings.process_lease_s, on_empty=self._rest)
         self.fenced = FencedWrites(r)
+        # Renews this process's room locks from a thread (server/live/room_lock.py), on a
+        # synchronous client of the Redis that holds the rooms.
+        self.lock_keeper = LockKeeper(self._rooms_sync(), settings.room_lock_ttl_s)
         # Plain puzzle rooms unless the app registers more kinds (server/live/kinds.py).
         self.kinds = RoomKinds(RoomKind(self))
+
+    def _rooms_sync(self) -> redis.Redis | RedisCluster:
+        if self.settings.rooms_redis_cluster_url:
+            return RedisCluster.from_url(self.settings.rooms_redis_cluster_url)
+        return self.r_sync
 
     # -- state in Redis ----------------------------------------------------------------------
     async def load(self, room_id: str, members: bool | int = True) -> PuzzleRoom:
@@ -140,7 +147,7 @@ class RoomService:
 
     @asynccontextmanager
     async def _redis_locked(self, room_id: str, members: bool | int = True) -> AsyncIterator[PuzzleRoom]:
-        lock = RoomLock(self.r, room_id, self.settings.room_lock_ttl_s, LOCK_POLL_S)
+        lock = RoomLock(self.r, room_id, self.lock_keeper, LOCK_POLL_S)
         await lock.acquire()
         try:
             room = await self.load(room_id, members)
@@ -167,7 +174,7 @@ class RoomService:
 
     @asynccontextmanager
     async def _redis_locked_if_free(self, room_id: str) -> AsyncIterator[PuzzleRoom | None]:
-        lock = RoomLock(self.r, room_id, self.settings.room_lock_ttl_s)
+        lock = RoomLock(self.r, room_id, self.lock_keeper)
         if not await lock.acquire(blocking=False):
             yield None
             return
@@ -200,15 +207,20 @@ class RoomService:
 
     async def snapshot(self, room_id: str) -> dict[str, Any]:
         """The full room for a (re)sync, with the version its state reflects (read together)."""
-        raw, saved_v = await self.r.hmget(keys.room_state(room_id), ["state", "v"])
+        # One round trip (a join storm's snapshots were four each). The members are read after
+        # the version: one who joins meanwhile is listed and announced again (the client's
+        # member map takes both), never missing.
+        listed = self.settings.room_snapshot_members
+        async with self.r.pipeline(transaction=False) as pipe:
+            pipe.hmget(keys.room_state(room_id), ["state", "v"])
+            pipe.get(keys.room_version(room_id))
+            self.members.some_into(pipe, room_id, listed)
+            (raw, saved_v), log_v, *members = await pipe.execute()
         if raw is None:  # no transition yet: nothing in the log changed the (empty) state
-            room, v = PuzzleRoom(RoomState(room_id=room_id), self.timing), await self.version(room_id)
+            room, v = PuzzleRoom(RoomState(room_id=room_id), self.timing), int(log_v or 0)
         else:
             room, v = PuzzleRoom(RoomState.from_json(orjson.loads(raw)), self.timing), int(saved_v or 0)
-        # Read after the version: a member who joins meanwhile is listed and announced again
-        # (the client's member map takes both), never missing.
-        listed = self.settings.room_snapshot_members
-        room.state.members, member_count = await self.members.some(room_id, listed)
+        room.state.members, member_count = await self.members.some_from(room_id, listed, members)
         missing = [eid for eid in room.state.written if eid not in room.state.scores]
         if missing:  # a score a worker stored whose event this room has not applied yet
             for eid, score in (await self._sql(self._best_scores, missing)).items():
@@ -221,16 +233,12 @@ class RoomService:
 
     # -- membership ------------------------------------------------------------------------
     async def join(self, room_id: str, player_id: int, name: str) -> None:
-        changed = await self.members.join(room_id, player_id, name) != NO_CHANGE
-        # The player is a member from here on: what follows must not fail the join.
-        if changed:
-            await keep_room(self.r, room_id)  # no longer empty: its keys stop expiring
-        await self.r.set(keys.player_room(player_id), room_id, ex=PLAYER_ROOM_TTL_S)
-        try:
-            if changed and (await self.load(room_id, members=False)).arm_lobby_wanted():
-                await self._arm_lobby(room_id)  # the first one in starts the lobby clock
-        except Exception:  # the next tick arms it (``tick`` heals a lobby nobody armed)
-            log.exception("arming the lobby of room %s", room_id)
+        """Membership only (one script; the room's keys stop expiring with the first member).
+        The lobby's countdown starts on the room's next tick, which the hub runs at once after
+        a join (server/hub/fanout.py ``tick_soon``): 1,000 joiners each reading the state to
+        ask whether to arm it was a round trip and a parse per join."""
+        name = await self.members.distinct(room_id, player_id, name)  # "alice (2)" beside "alice"
+        await self.members.join(room_id, player_id, name)
 
     async def leave(self, room_id: str, player_id: int, *, every_connection: bool = False) -> None:
         """One connection of the player leaves; ``every_connection``: a kick or a ban."""
@@ -255,7 +263,7 @@ class RoomService:
         return raw.decode() if isinstance(raw, bytes) else raw
 
     async def rename(self, room_id: str, player_id: int, name: str) -> None:
-        await self.members.rename(room_id, player_id, name)
+        await self.members.rename(room_id, player_id, await self.members.distinct(room_id, player_id, name))
 
     # -- moves -----------------------------------------------------------------------------
     async def submit(
@@ -284,7 +292,8 @@ class RoomService:
                 "id": row,
                 "text": text,
                 "player_id": player["id"],
-                "player_name": player["name"],
+                # As the room shows the player ("alice (2)" beside another alice).
+                "player_name": room.state.members.get(player_id, player["name"]),
                 "neuron_id": puzzle.neuron_id,
                 "score": None,
             }
@@ -346,10 +355,12 @@ class RoomService:
         """Advance the room if its deadline passed; cheap (no lock) when nothing is due."""
         room = await self.load(room_id, members=False)
         if room.arm_lobby_wanted():
-            # Normally the first join armed it; this also heals a join that raced the last leave.
-            if await self.members.count(room_id):
-                await self._arm_lobby(room_id)
-            return
+            # The first join's tick arms it (and this heals a join that raced the last leave);
+            # with no lobby wait the round is due at once, so the tick goes on.
+            if not await self.members.count(room_id):
+                return
+            await self._arm_lobby(room_id)
+            room = await self.load(room_id, members=False)
         if not room.is_due(self.clock()) or self.turns.busy(room_id):
             return
         # The puzzle is picked before the lock is taken: a pick is SQL over every member's
@@ -470,4 +481,5 @@ class RoomService:
             prior_best=prior_best,
             prior_explained=prior_explained,
             baseline_scored=scored,
+            unit=dict(facts["unit"]),
         )

@@ -16,10 +16,11 @@ from starlette.concurrency import run_in_threadpool
 
 from config import keys
 from config.settings import Settings
-from rooms.moderation import clean
+from rooms.moderation import FilterMode, clean
 from rooms.puzzle_room import RoomError
 from rooms.streamer_room import Role
 from server.api.attempts import Attempts, wait_needed
+from server.api.sessions import clean_name
 from server.hub.connection import Connection
 from server.hub.fanout import Hub
 from server.live.audience import TallyPusher, audience_vote, read_tally
@@ -29,6 +30,7 @@ from server.live.streamer_moderation import Moderation
 from server.live.streamer_service import StreamerService
 from server.wire import protocol as p
 from server.wire import streamer_protocol as sp
+from store.players import rename as rename_player
 
 STREAMER_ROOM_RE = re.compile(r"^s-[0-9a-f]{12}$")  # StreamerService.create's ids
 
@@ -82,9 +84,13 @@ class StreamerRooms(RoomKind):
             return AUDIENCE
         name = str(conn.player["name"])
         conn.player["name"] = await run_in_threadpool(clean, name, state.filter_mode, "name")
-        if conn.session_id and state.sessions.get(conn.player_id) != conn.session_id:
+        renamed_host = role is Role.HOST and state.host_name != conn.player["name"]
+        if renamed_host or (conn.session_id and state.sessions.get(conn.player_id) != conn.session_id):
             async with self.streamer.locked(room_id) as (_room, locked_state):
-                locked_state.sessions[conn.player_id] = conn.session_id
+                if conn.session_id:
+                    locked_state.sessions[conn.player_id] = conn.session_id
+                if role is Role.HOST:  # renamed since (the profile): the stream follows
+                    locked_state.host_name = str(conn.player["name"])
         return None
 
     async def snapshot(self, conn: Connection, room_id: str) -> list[Event]:
@@ -134,6 +140,25 @@ class StreamerRooms(RoomKind):
         return name if state is None else await run_in_threadpool(clean, name, state.filter_mode, "name")
 
     # -- streamer messages -------------------------------------------------------------------
+    async def _name_host(self, conn: Connection, name: str, mode: FilterMode) -> None:
+        """The host's chosen name (their channel's) becomes their player name before the room
+        exists: the roster, explanations, results and the overlay all read the player's name."""
+        most = self.rooms.settings.max_name_chars
+        cleaned = clean_name(name, most)
+        if cleaned is None:
+            raise RoomError(p.ERR_BAD_FIELD, f"host_name: 1-{most} printable characters")
+        cleaned = await run_in_threadpool(clean, cleaned, mode, "name")
+        if cleaned == conn.player["name"]:
+            return
+
+        def store() -> None:
+            with self.rooms.db.session() as s:
+                rename_player(s, conn.player_id, cleaned)
+
+        await run_in_threadpool(store)
+        conn.player["name"] = cleaned
+        await conn.send({"type": "renamed", "player": {"id": conn.player_id, "name": cleaned}})
+
     async def _resolve_code(self, conn: Connection, code: str) -> str:
         """The room of a code; wrong codes are limited per player and per address, so the code
         space cannot be walked (172 guesses a second walked 4-letter codes in ten minutes)."""
@@ -156,6 +181,8 @@ class StreamerRooms(RoomKind):
         svc, pid = self.streamer, conn.player_id
         match msg:
             case sp.CreateRoom():
+                if msg.host_name is not None:
+                    await self._name_host(conn, msg.host_name, FilterMode(msg.filter or FilterMode.MASK))
                 state = await svc.create(conn.player, msg)
                 created = {"type": "room_created", "room": state.room_id, "code": state.code}
                 await conn.send({**created, "overlay": svc.overlay_token(state.room_id)})

@@ -116,6 +116,7 @@ class StreamerService:
             room_id=room_id,
             code=code,
             host_id=int(host["id"]),
+            host_name=str(host["name"]),
             created_at=now,
             player_cap=cap,
             private=bool(options.private),

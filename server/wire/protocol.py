@@ -13,6 +13,7 @@ Close codes and limits here are mirrored in client/js/protocol.js; keep the two 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
@@ -26,6 +27,7 @@ from config.errors import ERR_BAD_FRAME as ERR_BAD_FRAME
 from config.errors import ERR_BAD_TOKEN as ERR_BAD_TOKEN
 from config.errors import ERR_BANNED as ERR_BANNED
 from config.errors import ERR_BUSY_ELSEWHERE as ERR_BUSY_ELSEWHERE
+from config.errors import ERR_DAILY_PLAYED as ERR_DAILY_PLAYED
 from config.errors import ERR_DOUBLE_VOTE as ERR_DOUBLE_VOTE
 from config.errors import ERR_FINISHED as ERR_FINISHED
 from config.errors import ERR_FLOOD as ERR_FLOOD
@@ -194,7 +196,7 @@ SERVER_EVENTS = frozenset(
     {
         "welcome", "error", "ping", "pong", "room", "joined", "left", "renamed", "lobby", "puzzle",
         "explanation", "vote", "reveal", "score_progress", "score", "round_end", "points", "round_result",
-        "test_queued", "activations", "shared_activations", "notice", "crowd", "quest",
+        "test_queued", "activations", "shared_activations", "notice", "crowd", "quest", "daily_played",
         "team_match", "team_scores", "match_result",
     }
 ) | STREAMER_EVENTS | GAME_EVENTS  # fmt: skip
@@ -322,6 +324,15 @@ class Broadcast:
         if found is None:
             found = self._frames[fmt] = encode(self.event, fmt)
         return found
+
+    def wire(self, fmt: str, framing: Callable[[str | bytes], bytes]) -> bytes:
+        """The frame in ``fmt`` wrapped by ``framing`` (the websocket frame's bytes,
+        server/hub/raw_writes.py), once per format for every socket."""
+        key = "wire:" + fmt
+        found = self._frames.get(key)
+        if found is None:
+            found = self._frames[key] = framing(self.frame(fmt))
+        return found  # type: ignore[return-value]
 
 
 FORMATS = ("json", "msgpack")

@@ -25,6 +25,7 @@ class CreateRoom:
     private: bool | None = None
     approval: bool | None = None
     filter: str | None = None
+    host_name: str | None = None  # the name players and the stream see for the host (their channel's)
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,10 @@ the current quest, and the (kind, period) unique constraint settles a race. The 
 participant's points and competition rank into QuestResult; the API also opens the current
 quest when asked, so a stopped scheduler costs nobody their daily.
 
-Only the player's best per neuron counts: a better attempt earns the difference as a new
-PointEvent, so the quest board (operator incr) holds the sum of bests and rebuilds from SQL like
-any other.
+The daily is played once, as Wordle is: only the player's first explanation of the day's neuron
+(``first_attempt``) earns, whichever room it was written in. In the weekly only the player's best
+per neuron counts: a better attempt earns the difference as a new PointEvent. Either way the
+quest board (operator incr) holds the sum of what counts and rebuilds from SQL like any other.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from store.competition import badges
 from store.competition.leaderboards import apply_point_event, tiebreak
 from store.models import Explanation, Player, PointEvent, Quest, QuestResult
 from store.settlement import insert_claimed
+from store.units import unit_word
 
 log = logging.getLogger("neuronquest.quests")
 
@@ -52,7 +54,7 @@ def choose_neurons(
 ) -> tuple[str, list[int]] | None:
     """(title, neuron ids) for a quest; None when no campaign is ready yet."""
     pool = [
-        quest_rules.PoolNeuron(n.id or 0, n.index, c.id or 0, c.name)
+        quest_rules.PoolNeuron(n.id or 0, n.index, c.id or 0, c.name, unit_word(c.unit))
         for n, c in competition.ready_neurons(session)
     ]
     return quest_rules.choose_neurons(pool, kind, period, weekly_size)
@@ -147,6 +149,8 @@ def credit_explanation(
     written = as_utc(explanation.created_at)
     credits = []
     for quest in competition.open_quests_with_neuron(session, explanation.neuron_id, written):
+        if quest.kind == "daily" and first_attempt(session, quest, player.id or 0) != explanation_id:
+            continue  # one attempt a day: a second explanation of the daily neuron earns nothing
         earned = quest_points(score)
         for _ in range(CLAIM_ATTEMPTS):
             already = competition.quest_credit(session, quest.id or 0, player.id or 0, explanation.neuron_id)
@@ -172,6 +176,23 @@ def credit_explanation(
     if credits:
         badges.grant(session, player.id or 0, now)
     return credits
+
+
+def attempts(session: Session, quest: Quest, player_id: int) -> list[Explanation]:
+    """The player's explanations of the quest's neurons written while it was open, oldest first."""
+    query = select(Explanation).where(
+        Explanation.player_id == player_id,
+        col(Explanation.neuron_id).in_(list(quest.neuron_ids or [])),
+        Explanation.created_at >= quest.opens_at,
+        Explanation.created_at < quest.closes_at,
+    )
+    return list(session.exec(query.order_by(col(Explanation.created_at), col(Explanation.id))))
+
+
+def first_attempt(session: Session, quest: Quest, player_id: int) -> int | None:
+    """The id of the explanation a daily counts for the player: their first of the day's neuron."""
+    found = attempts(session, quest, player_id)
+    return found[0].id if found else None
 
 
 def played(session: Session, quest: Quest, player_id: int) -> int:

@@ -6,7 +6,8 @@ against tests/bench/bare_fanout.py under the same uvicorn options: the floor of 
 to which every figure is given as a ratio. The guest-session limit is off for the generator
 (all its clients share 127.0.0.1). BENCH_IDLE_CONNECTIONS sets the idle count (10,000),
 BENCH_PLAYERS the room's size (1,000) and BENCH_SECONDS its length (20): scale them down to
-iterate.
+iterate. BENCH_PYSPY=<dir> runs each web process under ``py-spy record`` (pip install py-spy)
+and leaves its collapsed stacks there, one file per process.
 
 Every run FAILS when a client missed an event of its room (on its socket, or in the replay of
 a reconnect), saw one twice, got an error frame or could not join, and when a server process
@@ -16,7 +17,9 @@ logged a warning or an error (each process's output goes to a file the test read
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -29,13 +32,14 @@ from config.settings import Settings
 from store.db import Database
 from tests.bench.loadgen import LoadResult, run_load
 from tests.server.conftest import ROOT, free_port, seed_campaign
-from tests.support.processes import settings_env, stop, wait_http
+from tests.support.processes import descendants, settings_env, stop, wait_http
 
 IDLE = int(os.environ.get("BENCH_IDLE_CONNECTIONS", "10000"))
 PLAYERS = int(os.environ.get("BENCH_PLAYERS", "1000"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "20"))
 # What a server may log at warning level and above without failing the run: nothing.
 LOG_PROBLEMS = ("WARNING", "ERROR", "CRITICAL", "Traceback", "Error:")
+PYSPY_DIR = os.environ.get("BENCH_PYSPY", "")
 
 
 class Servers:
@@ -52,12 +56,24 @@ class Servers:
             proc = subprocess.Popen([*args, "--port", str(port)], cwd=ROOT, env=env, stdout=out, stderr=out)
         self.procs.append(proc)
         wait_http(f"http://127.0.0.1:{port}/healthz", proc=proc)
-        return f"ws://127.0.0.1:{port}/ws", proc.pid
+        # Under py-spy the server is its child: memory and CPU are read from the server itself.
+        pid = min(descendants(proc.pid), default=proc.pid) if args[0].endswith("py-spy") else proc.pid
+        return f"ws://127.0.0.1:{port}/ws", pid
 
     def web(self, count: int) -> tuple[list[str], list[int]]:
         env = settings_env(self.settings.model_copy(update={"host": "127.0.0.1"}))
-        started = [self._start([sys.executable, "-m", "server", "web"], env) for _ in range(count)]
+        started = [
+            self._start([*self._profiled(), sys.executable, "-m", "server", "web"], env) for _ in range(count)
+        ]
         return [url for url, _ in started], [pid for _, pid in started]
+
+    def _profiled(self) -> list[str]:
+        """The py-spy prefix when BENCH_PYSPY names a folder (a profile of where the time goes)."""
+        if not PYSPY_DIR:
+            return []
+        out = Path(PYSPY_DIR) / f"web-{len(self.log_files)}.txt"
+        spy = str(Path(sys.executable).parent / "py-spy")
+        return [spy, "record", "--format", "raw", "--rate", "50", "--nonblocking", "-o", str(out), "--"]
 
     def bare(self) -> tuple[list[str], list[int]]:
         s = self.settings
@@ -69,6 +85,10 @@ class Servers:
 
     def stop(self) -> None:
         for proc in self.procs:
+            if PYSPY_DIR and proc.poll() is None:
+                proc.send_signal(signal.SIGINT)  # py-spy writes its profile on SIGINT only
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(60)
             stop(proc)
         self.procs.clear()
 

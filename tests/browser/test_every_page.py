@@ -103,6 +103,8 @@ def test_every_page_fits_and_runs_clean(
 
     ref = real_page(viewport=viewport, path="/neurons")
     ref_watch = Watch(ref)
+    expect(ref.get_by_role("link", name=real_server.settings.default_campaign)).to_be_visible()
+    check(ref, ref_watch, "campaigns index")
     ref.get_by_role("link", name=real_server.settings.default_campaign).click()
     expect(ref.locator("#index li").first).to_be_visible()
     check(ref, ref_watch, "campaign index")
@@ -115,3 +117,11 @@ def test_every_page_fits_and_runs_clean(
     expect(ref.locator("#neuron")).to_be_visible()
     expect(ref.get_by_role("link", name="Play this neuron")).to_be_visible()
     check(ref, ref_watch, "neuron page")
+    if size == "390":
+        shoot(ref, "phone-neuron-page")
+    # The neuron page's own search, by words (no embeddings in this test's database).
+    ref.get_by_label("Search explanations").fill("come")
+    ref.get_by_label("Search by").select_option("text")
+    ref.get_by_role("button", name="Search").click()
+    expect(ref.locator("#search-results")).to_be_visible()
+    check(ref, ref_watch, "neuron page search")

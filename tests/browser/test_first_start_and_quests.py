@@ -76,6 +76,14 @@ def test_the_daily_is_played_once_and_shared_at_once(
     expect(card).to_contain_text("NeuronQuest daily")
     expect(card).not_to_contain_text("come")  # spoiler-free: no explanation, no clue
     shoot(page, "lobby-daily-done")
+    # A second tab opening today's room by its link is refused by the server (`daily_played`)
+    # and shown the result instead of the neuron.
+    room = page.evaluate("() => fetch('/api/v1/quests/daily').then((r) => r.json()).then((q) => q.room)")
+    second = page.context.new_page()
+    second.goto(f"{real_server.url}/#/room/{room}")
+    expect(second).to_have_url(re.compile(r"#/play$"), timeout=15_000)
+    expect(second.locator("#daily-done")).to_have_text("Done for today ✓")
+    expect(second.locator("#clues .snippet")).to_have_count(0)
 
 
 def test_the_weekly_shows_how_far_the_player_is(real_page: Callable[..., Page]) -> None:

@@ -44,10 +44,11 @@ OVERFLOW_JS = """() => {
 
 @pytest.fixture
 def real_settings(game_settings: Settings) -> Settings:
-    # The result is read for 30 s of the test's clock (the reveal's reading time), then the
-    # next round starts; the test moves the clock.
+    # The result is read for 300 s of the test's clock (the reveal's reading time), then the
+    # next round starts; the test moves the clock. Long, so that a loaded machine checking
+    # three pages never sees the result screen leave on its own.
     return game_settings.model_copy(
-        update={"default_campaign": "minilm-l6-layer3", "room_reveal_min_s": 30.0}
+        update={"default_campaign": "minilm-l6-layer3", "room_reveal_min_s": 300.0}
     )
 
 
@@ -162,7 +163,7 @@ def test_three_players_a_whole_round_and_its_result_on_the_real_campaign(
     shoot(alice, "round-reveal")
 
     # The next round starts clean: no result, no reveal.
-    real_server.clock.advance(31)
+    real_server.clock.advance(301)
     expect(alice.locator("#phase")).to_have_text("Round 2")
     for page in (alice, bob, cy):
         expect(page.locator("#result")).to_be_hidden()
@@ -173,7 +174,7 @@ def test_three_players_a_whole_round_and_its_result_on_the_real_campaign(
     alice.get_by_label("This neuron fires on…").fill("a draft for the old neuron")
     real_server.clock.advance(61)
     expect(alice.locator("#phase")).to_have_text("Scoring")
-    real_server.clock.advance(31)
+    real_server.clock.advance(301)
     expect(alice.locator("#phase")).to_have_text("Round 3")
     expect(alice.get_by_label("This neuron fires on…")).to_have_value("")
     assert alice.locator("#neuron-title").inner_text() != round_two

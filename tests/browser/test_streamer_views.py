@@ -1,7 +1,8 @@
 """Streamer rooms on the real default campaign, from every side: the host console (live status,
 audience size, the clues), a player who sees the host named as host, a late fan who is told they
 watch because the room was full (vote, no Submit), a fan who joins as audience on purpose, and
-the overlay that empties when the host closes the room."""
+the overlay that empties when the host closes the room. The host is named as they chose when
+creating the room (their channel's name), in the roster, the audience banner and the overlay."""
 
 from __future__ import annotations
 
@@ -24,6 +25,9 @@ def join(page: Page, code: str, audience: bool = False) -> None:
 
 def test_host_players_audience_and_overlay(real_page: Callable[..., Page], real_neurons: list[int]) -> None:
     host = real_page(path="/static/host.html")
+    name = host.get_by_label("Your name on stream")
+    expect(name).not_to_have_value("")  # their own name until they type their channel's
+    name.fill("Ada Streams")
     host.get_by_label("Player cap").fill("1")
     host.get_by_role("button", name="Create room").click()
     expect(host.locator("#live-status")).to_contain_text("Not started")
@@ -36,14 +40,19 @@ def test_host_players_audience_and_overlay(real_page: Callable[..., Page], real_
 
     player = real_page()
     join(player, code)
-    expect(player.locator("#members .pill.host")).to_have_count(1)  # the host is named as host
+    # The host is named as they chose, with the host label (it was their random guest name).
+    host_row = player.locator("#members li", has=player.locator(".pill.host"))
+    expect(host_row).to_have_count(1)
+    expect(host_row).to_contain_text("Ada Streams")
+    expect(host.locator("#host-shown")).to_have_text("Ada Streams")
+    expect(overlay.locator("#host-line")).to_have_text("Hosted by Ada Streams")
     expect(player.locator("#audience-banner")).to_have_count(0)
     expect(player.locator("#explain-form")).to_be_visible()
 
     fan = real_page(viewport=PHONE)
     join(fan, code)  # the cap is 1: the room is full
     banner = fan.locator("#audience-banner")
-    expect(banner).to_contain_text("You are watching")
+    expect(banner).to_contain_text("You are watching Ada Streams's room")
     expect(banner).to_contain_text("The room was full (1 player)")
     expect(fan.locator("#explain-form")).to_be_hidden()
 

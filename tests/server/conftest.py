@@ -44,9 +44,19 @@ class Clock:
         self.offset += seconds
 
 
-def seed_campaign(db: Database, name: str, neurons: int = 3) -> list[int]:
+def seed_campaign(db: Database, name: str, neurons: int = 3, *, source: str = "neurons") -> list[int]:
+    """A ready campaign of ``neurons`` units: neurons, or the latents of SAE ``source``."""
+    unit = "neuron" if source == "neurons" else "latent"
     with db.session() as s:
-        campaign = Campaign(name=name, model="minilm-l6", layer=3, status="ready", neuron_end=neurons)
+        campaign = Campaign(
+            name=name,
+            model="minilm-l6",
+            layer=3,
+            unit=unit,
+            source=source,
+            status="ready",
+            neuron_end=neurons,
+        )
         s.add(campaign)
         s.commit()
         ids = []

@@ -138,6 +138,7 @@ def test_quests_over_http(client: TestClient, db: Database, settings: Settings) 
     assert call(client, "GET", "/quests/daily")["id"] == daily["id"]
     weekly = call(client, "GET", "/quests/weekly")
     assert len(weekly["neuron_ids"]) == settings.weekly_quest_neurons
+    assert (daily["word"], weekly["word"]) == ("neuron", "neuron")
     results = call(client, "GET", f"/quests/{daily['id']}/results")
     assert results["frozen"] is False and results["items"] == []
     # The card is the player's result: ready once they played, not before (issue 17).
@@ -164,3 +165,17 @@ def test_every_route_is_in_the_schema() -> None:
         assert path in PATHS_COMPETITION, path
         for method in route.methods - {"HEAD"}:  # type: ignore[attr-defined]
             assert method.lower() in PATHS_COMPETITION[path]
+
+
+def test_quests_of_an_sae_campaign_are_of_features(client: TestClient, db: Database) -> None:
+    with db.session() as s:
+        campaign = Campaign(name="feats", model="m", layer=1, unit="latent", source="sae", status="ready")
+        s.add(campaign)
+        s.commit()
+        s.add_all([Neuron(campaign_id=campaign.id or 0, index=i) for i in range(8)])
+        s.commit()
+    daily = call(client, "GET", "/quests/daily")
+    assert daily["word"] == "feature" and daily["title"].startswith("Daily feature feats #")
+    weekly = call(client, "GET", "/quests/weekly")
+    assert weekly["word"] == "feature" and re.match(r"^Week of feats features \d+–\d+$", weekly["title"])
+    assert call(client, "GET", f"/quests/{daily['id']}/results")["quest"]["word"] == "feature"

@@ -151,7 +151,12 @@ def test_text_search_ranks_and_paginates(client: TestClient, seeded: Seeded) -> 
     hits = get(client, "/api/v1/search", q="Which neurons are about dates?")
     assert hits["terms"] == ["dates"]
     assert [h["text"] for h in hits["items"]] == ["dates: days, months and years"]
-    assert hits["items"][0]["neuron"] == {"id": seeded.neuron_ids[0], "campaign": seeded.campaign, "index": 0}
+    assert hits["items"][0]["neuron"] == {
+        "id": seeded.neuron_ids[0],
+        "campaign": seeded.campaign,
+        "index": 0,
+        **{"unit": "neuron", "source": "neurons", "model": "minilm-l6", "layer": 3},
+    }
     both = walk(client, "/api/v1/search", limit=1, q="python OR the words")
     assert {h["neuron"]["index"] for h in both} == {1, 2}
     # Punctuation and FTS syntax never reach the query parser.

@@ -37,3 +37,15 @@ def test_every_page_uses_the_shared_modules() -> None:
         assert 'from "./dom.js"' in sources[page], page
     for page in ("app.js", "host.js", "overlay.js"):
         assert 'from "./connection.js"' in sources[page], page
+
+
+def test_one_module_reads_the_public_api_for_the_reference_pages() -> None:
+    """neurons.js (the index pages) once repeated neuron.js's getJSON, showError and the search
+    that falls back to words; both now import them from reference.js."""
+    sources = _sources()
+    for helper in ("getJSON", "showError", "searchWithFallback"):
+        defined = [n for n, src in sources.items() if re.search(rf"function {helper}\(", src)]
+        assert defined == ["reference.js"], (helper, defined)
+    for page in ("neuron.js", "neurons.js"):
+        assert 'from "./reference.js"' in sources[page], page
+        assert "fetch(" not in sources[page], page

@@ -24,7 +24,8 @@ def test_status_says_how_far_mining_is_then_ready(
         s.add(campaign)
         s.commit()
     url = f"{live_server.http_url}/api/status"
-    assert httpx.get(url).json() == {"campaign": name, "ready": False, "state": "mining", "percent": 0}
+    expected = {"campaign": name, "ready": False, "state": "mining", "percent": 0, "word": "neuron"}
+    assert httpx.get(url).json() == expected
     event = {"type": "progress", "tokens": 430, "total": 1000, "tokens_per_s": 10.0, "eta_s": 57.2}
     redis_client.set(keys.campaign_progress(name), orjson.dumps(event))
     body = httpx.get(url).json()
@@ -35,3 +36,9 @@ def test_status_says_how_far_mining_is_then_ready(
         s.add(campaign)
         s.commit()
     assert httpx.get(url).json()["percent"] == 100
+    with db.session() as s:  # a campaign of an SAE's latents: its puzzles are "features" to players
+        campaign = s.exec(select(Campaign).where(Campaign.name == name)).one()
+        campaign.unit, campaign.source = "latent", "some-sae"
+        s.add(campaign)
+        s.commit()
+    assert httpx.get(url).json()["word"] == "feature"

@@ -7,7 +7,8 @@ import redis
 
 from config.settings import Settings
 from server.live.room_service import enqueue_embedding
-from tests.server.conftest import Client, LiveServer
+from store.db import Database
+from tests.server.conftest import Client, LiveServer, seed_campaign
 from workers.queues import default_queue
 
 
@@ -18,6 +19,33 @@ async def test_a_neuron_room_serves_that_neuron(live_server: LiveServer, campaig
     await client.send({"type": "join", "room": f"neuron-{wanted}"})
     puzzle = await client.expect("puzzle")
     assert puzzle["neuron"]["id"] == wanted
+    await client.close()
+
+
+async def test_a_feature_room_serves_a_latent_of_another_campaign(
+    live_server: LiveServer, campaign: list[int], db: Database
+) -> None:
+    """ "Play this feature" on an SAE campaign's unit page: its room serves that latent, named as one."""
+    latents = seed_campaign(db, "features", 2, source="minilm-l6-l3-topk32")
+    client = await Client.connect(live_server.ws_url)
+    await client.expect("welcome")
+    await client.send({"type": "join", "room": f"neuron-{latents[1]}"})
+    puzzle = await client.expect("puzzle")
+    assert puzzle["neuron"]["id"] == latents[1] and puzzle["neuron"]["campaign"] == "features"
+    unit = puzzle["neuron"]["unit"]
+    assert (unit["unit"], unit["source"], unit["index"], unit["word"]) == (
+        "latent",
+        "minilm-l6-l3-topk32",
+        1,
+        "feature",
+    )
+    assert unit["label"] == "Feature 1 of SAE minilm-l6-l3-topk32 on layer 3 of minilm-l6"
+    await client.close()
+    # A neuron room of the default campaign still names its unit a neuron.
+    client = await Client.connect(live_server.ws_url)
+    await client.expect("welcome")
+    await client.send({"type": "join", "room": f"neuron-{campaign[0]}"})
+    assert (await client.expect("puzzle"))["neuron"]["unit"]["word"] == "neuron"
     await client.close()
 
 

@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 
 from config import keys
 from config.settings import Settings
-from server.live.room_lock import LockLost, RoomLock
+from server.live.room_lock import MAX_HOLD_S, LockKeeper, LockLost, RoomLock
 from server.live.room_service import RoomService
 from store import eventlog
 from store.db import Database
@@ -40,14 +40,40 @@ async def test_a_holder_that_stops_renewing_frees_the_room_within_its_ttl(
     settings: Settings, db: Database, aio: aioredis.Redis, redis_client: redis.Redis
 ) -> None:
     svc = service(settings, db, aio, redis_client)
-    dead = RoomLock(aio, "frozen", TTL_S)
+    dead = RoomLock(aio, "frozen", LockKeeper(redis_client, TTL_S))
     await dead.acquire()
-    assert dead._renewer is not None
-    dead._renewer.cancel()  # the holder's process died: no renewal, no release
+    dead.keeper.drop(dead.key, dead.token)  # the holder's process died: no renewal, no release
     t0 = time.monotonic()
     async with svc.locked("frozen"):
         waited = time.monotonic() - t0
     assert waited < TTL_S + 0.3, f"waited {waited:.2f} s for a dead holder's lock"
+
+
+async def test_a_live_holder_keeps_its_lock_while_its_event_loop_stalls(
+    settings: Settings, db: Database, aio: aioredis.Redis, redis_client: redis.Redis
+) -> None:
+    """Issue 19: a 10,000-socket connect storm stalled the loop and the pool past the lock's
+    TTL, the renewal came late and the holder lost the room (LockLost). The keeper renews
+    from a thread, so a loop blocked for several TTLs loses nothing."""
+    svc = service(settings, db, aio, redis_client)
+    async with svc.locked("stalled") as room:
+        time.sleep(4 * TTL_S)  # the event loop does nothing for four TTLs
+        room.state.round_no = 7
+        await svc.emit("stalled", [{"type": "notice", "message": "still the holder"}])
+    assert not redis_client.exists(keys.room_lock("stalled")), "released"
+    assert [e["type"] for e in eventlog.since(redis_client, "stalled", 0) or []] == ["notice"]
+
+
+def test_the_keeper_gives_up_on_a_holder_stuck_past_any_move(redis_client: redis.Redis) -> None:
+    """A holder stuck far longer than a move may take is treated as dead: the room frees."""
+    keeper = LockKeeper(redis_client, TTL_S)
+    redis_client.set(keys.room_lock("stuck"), "tok", px=int(TTL_S * 1000))
+    keeper.hold(keys.room_lock("stuck"), "tok")
+    time.sleep(2 * TTL_S)
+    assert redis_client.get(keys.room_lock("stuck")) == b"tok", "renewed while young"
+    keeper._held[(keys.room_lock("stuck"), "tok")] -= MAX_HOLD_S  # as if taken long ago
+    time.sleep(2 * TTL_S)
+    assert not redis_client.exists(keys.room_lock("stuck")), "left to lapse"
 
 
 async def test_a_holder_whose_lock_lapsed_writes_nothing(

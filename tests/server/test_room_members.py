@@ -64,6 +64,7 @@ async def test_tabs_count_as_one_member_and_the_last_tab_leaves(
     service: RoomService, redis_client: redis.Redis
 ) -> None:
     await service.join("tabs", 1, "Ada")
+    await service.tick("tabs")  # the hub ticks a room right after a join: the lobby's clock starts
     await service.join("tabs", 1, "Ada")
     await service.leave("tabs", 1)
     assert await service.members.all("tabs") == {1: "Ada"}

@@ -15,6 +15,7 @@ from store.db import Database
 from store.export import read_export
 from store.export_schema import MANIFEST, TABLES, ExportError
 from store.models import Campaign, Explanation, Player, Snippet
+from tests.store.test_units import downgrade_export
 from tests.support.reference_data import Seeded, seed_reference
 
 
@@ -156,7 +157,7 @@ def test_records_keep_raw_tokens_and_add_display_text(
     out = tmp_path / "x"
     assert main(["export", "--campaign", seeded.campaign, "--out", str(out)], settings) == 0
     manifest, rows = read_export(out)
-    assert (manifest["format_version"], manifest["format_minor"]) == (1, 1)
+    assert (manifest["format_version"], manifest["format_minor"]) == (1, 2)
     wordpiece = next(r for r in rows["records"] if r["tokens"][0] == "[CLS]")
     assert wordpiece["display"] == ["", "post", "ne", "ws", ",", " to", " you", ""]
     assert all(len(r["display"]) == len(r["tokens"]) for r in rows["records"])
@@ -165,16 +166,10 @@ def test_records_keep_raw_tokens_and_add_display_text(
 def test_an_export_of_format_1_0_still_imports(settings: Settings, seeded: Seeded, tmp_path: Path) -> None:
     out = tmp_path / "old"
     assert main(["export", "--campaign", seeded.campaign, "--out", str(out)], settings) == 0
-    # Rewrite it as the previous version wrote it: no display column, no format_minor.
-    records = out / "records.jsonl"
-    rows = [json.loads(line) for line in records.read_text().splitlines()]
-    records.write_text(
-        "".join(json.dumps({k: v for k, v in r.items() if k != "display"}) + "\n" for r in rows)
-    )
+    rows = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
+    # Rewrite it as format 1.0 wrote it: no display or unit columns, no format_minor.
+    downgrade_export(out, 0)
     manifest = json.loads((out / MANIFEST).read_text())
-    del manifest["format_minor"]
-    manifest["files"]["records.jsonl"]["sha256"] = hashlib.sha256(records.read_bytes()).hexdigest()
-    (out / MANIFEST).write_text(json.dumps(manifest))
     other = fresh_instance(tmp_path, "other")
     assert main(["import", str(out)], other) == 0
     again = tmp_path / "again"

@@ -48,16 +48,22 @@ def _acts(index: int, tokens: list[str]) -> list[float]:
     return [round(2.5 * likes(t) + 0.05 * i, 4) for i, t in enumerate(tokens)]
 
 
-def seed_reference(db: Database, name: str = "minilm-test", neurons: int = 4) -> Seeded:
+def seed_reference(
+    db: Database, name: str = "minilm-test", neurons: int = 4, *, source: str = "neurons"
+) -> Seeded:
+    """The campaign ``name``: of neurons, or of the latents of SAE ``source`` when one is named
+    (same model, layer and indices either way: the two must never be mixed up)."""
     seeded = Seeded(name)
+    unit = "neuron" if source == "neurons" else "latent"
     with db.session() as s:
         campaign = Campaign(
-            name=name, model="minilm-l6", layer=3, corpus="tiny", window=8, neuron_start=0,
-            neuron_end=neurons, tokens_seen=32, status="ready", created_at=T0, updated_at=T0,
+            name=name, model="minilm-l6", layer=3, unit=unit, source=source, corpus="tiny", window=8,
+            neuron_start=0, neuron_end=neurons, tokens_seen=32, status="ready", created_at=T0, updated_at=T0,
         )  # fmt: skip
         s.add(campaign)
         for who in ("alice", "bob", "carol"):
-            s.add(Player(name=who, login=who, is_guest=False, created_at=T0))
+            if s.exec(select(Player).where(Player.login == who)).first() is None:
+                s.add(Player(name=who, login=who, is_guest=False, created_at=T0))
         s.commit()
         for p in s.exec(select(Player)):
             seeded.player_ids[p.name] = int(p.id or 0)

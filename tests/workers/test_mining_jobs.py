@@ -18,7 +18,7 @@ from server.cli import models as model_commands
 from server.cli.main import CliError
 from store.campaigns import get_neuron, list_campaigns, neuron_records
 from store.db import Database
-from workers import context
+from workers import context, mining
 from workers.activations import test_text_job
 from workers.mining import (
     build_campaign,
@@ -54,8 +54,9 @@ def _run_job(settings: Settings, r: redis.Redis, func, *args) -> tuple[object, l
 
 
 def test_build_job_streams_progress_and_writes_campaign(
-    settings: Settings, db: Database, redis_client: redis.Redis
+    settings: Settings, db: Database, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(mining, "FIRST_SEEDED", 4)  # of the 16 neurons built here
     job, events = _run_job(
         settings, redis_client, build_campaign_job, "c1", "minilm-l6", 3, 10, 26, None, SMALL
     )
@@ -85,11 +86,16 @@ def test_build_job_streams_progress_and_writes_campaign(
     assert all(len(r.tokens) == 64 for r in top + rand)
     assert not (settings.data_path / "campaigns" / "c1.ckpt").exists()
     assert redis_client.get(keys.campaign_build_lock("c1")) is None
-    # Related neurons for the neuron pages follow on the default queue.
-    related = [j for j in default_queue(redis_client, settings).jobs if "related" in j.func_name]
-    assert [(j.func_name, j.args) for j in related] == [
+    # Related neurons for the neuron pages follow on the default queue, right behind the first
+    # FIRST_SEEDED neurons' seeding, ahead of the rest (they waited 7.5 min behind all of it).
+    queued = default_queue(redis_client, settings).jobs
+    related = [i for i, j in enumerate(queued) if "related" in j.func_name]
+    assert [(queued[i].func_name, queued[i].args) for i in related] == [
         ("workers.reference.related_neurons_job", (neuron.campaign_id,))
     ]
+    seeded_before = [n for j in queued[: related[0]] if "seed" in j.func_name for n in j.args[1]]
+    seeded_after = [n for j in queued[related[0] :] if "seed" in j.func_name for n in j.args[1]]
+    assert len(seeded_before) == 4 and len(seeded_after) == 12
 
 
 def test_build_job_with_bad_arguments_fails_visibly(

@@ -1,0 +1,338 @@
+"""Train a TopK SAE on one layer's site activations over a corpus, resumably, on the CPU.
+
+Gao et al. (2024) recipe, sized for this machine: inputs scaled by one constant so that
+E‖x‖² = d_in (folded into the biases when saved, so the SAE reads raw activations);
+decoder rows random unit vectors, ``W_enc = W_decᵀ``, ``b_dec`` the data mean; Adam with a
+short warm-up and a linear decay over the last fifth; decoder rows kept at unit norm (the
+gradient along each row removed before a step, the row renormalised after); AuxK on the
+latents silent for ``dead_tokens`` tokens. Batches are tokens drawn without replacement
+from a seeded per-epoch permutation of the cached training tokens, so step s always sees the
+same batch, and a checkpoint (``train_state.pt``: weights, Adam, step, silence counters)
+written every ``checkpoint_s`` seconds lets a rerun continue where the last one stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from engine.corpus import corpus_label, make_windows
+from engine.mining import windows_fingerprint
+from engine.models import NeuronModel
+from engine.sae.data import ActivationCache, split_windows
+from engine.sae.hooks import HookSite
+from engine.sae.model import SaeError, SparseAutoencoder
+from engine.sae.saelens_format import CFG_FILENAME, load_sae, save_sae
+from engine.sae.topk_step import constrain_decoder, normalise_decoder, train_step
+
+STATE_FILE = "train_state.pt"
+CONFIG_FILE = "train_config.json"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model: str
+    layer: int
+    site: str = "mlp_post"
+    expansion: int = 4
+    k: int = 32
+    tokens: int = 6_000_000  # training tokens; more than the corpus holds means several epochs
+    batch: int = 4096
+    lr: float = 1e-3
+    seed: int = 0
+    window: int = 64
+    heldout_tokens: int = 32_768
+    aux_k: int = 512
+    aux_coef: float = 1 / 32
+    dead_tokens: int = 200_000  # silent this many training tokens: dead, AuxK revives it
+    corpus: str = "default"
+    low_precision: bool = True  # the encoder's forward matmul in bfloat16
+
+    def check(self) -> None:
+        if self.expansion < 1 or self.k < 1 or self.tokens < 1 or self.batch < 1:
+            raise SaeError("expansion, k, tokens and batch must be positive")
+        if self.lr <= 0 or self.heldout_tokens < self.window:
+            raise SaeError("lr must be positive and heldout_tokens at least one window")
+
+
+@dataclass
+class TrainProgress:
+    phase: str  # "activations" (caching the site) or "training"
+    done: int  # windows cached, or tokens trained
+    total: int
+    fvu: float = math.nan  # running training FVU
+    dead_fraction: float = math.nan
+
+
+def default_out_dir(data_dir: Path, config: TrainConfig) -> Path:
+    name = Path(config.model).name if "/" in config.model else config.model
+    site = "" if config.site == "mlp_post" else f"-{config.site}"
+    return data_dir / "saes" / f"{name}-l{config.layer}{site}-topk{config.k}-x{config.expansion}"
+
+
+def train_sae(
+    model: NeuronModel,
+    config: TrainConfig,
+    out_dir: Path,
+    *,
+    progress: Callable[[TrainProgress], None] | None = None,
+    checkpoint_s: float = 60.0,
+    max_steps: int | None = None,
+    keep_cache: bool = False,
+    data_dir: Path | None = None,
+) -> SparseAutoencoder:
+    """Train (or finish training) the SAE ``config`` describes into ``out_dir`` and return it.
+
+    A finished SAE in ``out_dir`` with the same config is returned as is. ``max_steps`` stops
+    early after that many steps of this call with the checkpoint written (tests, and a budget);
+    the SAE is then saved only when training is complete."""
+    from engine.sae.evaluate import evaluate_sae
+
+    config.check()
+    model.check_layer(config.layer)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    done = _finished(out_dir, config)
+    if done is not None:
+        return done
+    _claim(out_dir, config)
+    started = time.monotonic()
+    all_windows = make_windows(
+        model, config.corpus, window=config.window, max_tokens=4 * (config.tokens + config.heldout_tokens)
+    )
+    split = split_windows(all_windows, config.heldout_tokens, config.tokens, config.seed)
+    width = model.site_width(config.site)
+    fingerprint = f"{model.name}:{config.layer}:{config.site}:{windows_fingerprint(split.windows)}"
+    cache = ActivationCache(out_dir, split, width, fingerprint)
+    if not cache.complete:
+
+        def report(done: int, total: int) -> None:
+            if progress:
+                progress(TrainProgress("activations", done, total))
+
+        cache.fill(model, config.layer, config.site, progress=report)
+    trainer = _Trainer(config, cache, width, out_dir / STATE_FILE)
+    finished = trainer.run(progress, checkpoint_s, max_steps)
+    if not finished:
+        raise TrainingPaused(trainer.step, trainer.total_steps)
+    sae = trainer.export(HookSite(config.layer, config.site), model.name)
+    report = evaluate_sae(
+        model, sae, cache.heldout(), split.heldout_windows, trainer.since_fire, config, data_dir=data_dir
+    )
+    sae.meta.update(
+        report=report,
+        train_config=asdict(config),
+        corpus=corpus_label(config.corpus),
+        train_seconds=round(trainer.seconds + (time.monotonic() - started) - trainer.run_seconds, 1),
+        train_tokens=trainer.step * config.batch,
+        train_token_pool=split.n_train_tokens,
+        complete=True,
+    )
+    save_sae(sae, out_dir)
+    (out_dir / STATE_FILE).unlink(missing_ok=True)
+    if not keep_cache:
+        cache.remove()
+    return sae
+
+
+class TrainingPaused(Exception):
+    """``max_steps`` reached before the end: the checkpoint holds the state; rerun to continue."""
+
+    def __init__(self, step: int, total: int) -> None:
+        super().__init__(f"stopped at step {step} of {total}; run again to continue")
+        self.step, self.total = step, total
+
+
+def _finished(out_dir: Path, config: TrainConfig) -> SparseAutoencoder | None:
+    """The SAE already trained in ``out_dir`` with ``config``; None when there is none yet.
+    One trained with other settings is refused rather than overwritten."""
+    if not (out_dir / CFG_FILENAME).is_file() or (out_dir / STATE_FILE).exists():
+        return None
+    sae = load_sae(out_dir)
+    before = sae.meta.get("train_config")
+    if not sae.meta.get("complete") or not isinstance(before, dict):
+        raise SaeError(f"{out_dir} holds an SAE this command did not train: use another --out")
+    if before != asdict(config):
+        raise SaeError(_other_settings(out_dir, "an SAE trained", before, asdict(config)))
+    return sae
+
+
+def _other_settings(out_dir: Path, what: str, before: dict[str, Any], wanted: dict[str, Any]) -> str:
+    changed = sorted(key for key in wanted if before.get(key) != wanted[key])
+    return (
+        f"{out_dir} holds {what} with other settings ({', '.join(changed)}): "
+        "use another --out, or delete it to start over"
+    )
+
+
+def _claim(out_dir: Path, config: TrainConfig) -> None:
+    """Refuse to continue a checkpoint that was started with other settings."""
+    path = out_dir / CONFIG_FILE
+    wanted = asdict(config)
+    if path.is_file() and (out_dir / STATE_FILE).exists():
+        before = json.loads(path.read_text())
+        if before != wanted:
+            raise SaeError(_other_settings(out_dir, "a training started", before, wanted))
+    path.write_text(json.dumps(wanted, indent=2) + "\n")
+
+
+class _Trainer:
+    def __init__(self, config: TrainConfig, cache: ActivationCache, width: int, state_path: Path) -> None:
+        self.config, self.cache, self.state_path = config, cache, state_path
+        self.d_in, self.d_sae = width, width * config.expansion
+        self.total_steps = max(1, math.ceil(config.tokens / config.batch))
+        self.pool = cache.split.n_train_tokens
+        self.seconds = 0.0  # training time of earlier runs, from the checkpoint
+        self.run_seconds = 0.0
+        if state_path.exists():
+            self._resume(torch.load(state_path, weights_only=False))
+        else:
+            self._init()
+        self.optim = torch.optim.Adam(
+            self.params.values(), lr=config.lr, betas=(0.9, 0.999), eps=6.25e-10, fused=True
+        )
+        if self._optim_state is not None:
+            self.optim.load_state_dict(self._optim_state)
+
+    def _init(self) -> None:
+        gen = torch.Generator().manual_seed(self.config.seed)
+        sample = self.cache.train_rows(torch.randperm(self.pool, generator=gen)[: min(self.pool, 65_536)])
+        self.scale = math.sqrt(self.d_in / float(sample.pow(2).sum(-1).mean().clamp_min(1e-12)))
+        sample = sample * self.scale
+        self.variance = float((sample - sample.mean(0)).pow(2).sum(-1).mean())
+        w_dec = torch.randn(self.d_sae, self.d_in, generator=gen)
+        w_dec /= w_dec.norm(dim=-1, keepdim=True)
+        self.params = {
+            "W_enc": w_dec.t().clone().requires_grad_(),
+            "b_enc": torch.zeros(self.d_sae, requires_grad=True),
+            "W_dec": w_dec.requires_grad_(),
+            "b_dec": sample.mean(0).requires_grad_(),
+        }
+        self.step = 0
+        self.since_fire = torch.zeros(self.d_sae, dtype=torch.long)
+        self._optim_state = None
+
+    def _resume(self, state: dict[str, Any]) -> None:
+        self.params = {name: t.requires_grad_() for name, t in state["params"].items()}
+        self.scale, self.variance, self.step = state["scale"], state["variance"], state["step"]
+        self.since_fire, self.seconds = state["since_fire"], state["seconds"]
+        self._optim_state = state["optim"]
+
+    def _save(self) -> None:
+        state = {
+            "params": {name: t.detach() for name, t in self.params.items()},
+            "optim": self.optim.state_dict(),
+            "scale": self.scale,
+            "variance": self.variance,
+            "step": self.step,
+            "since_fire": self.since_fire,
+            "seconds": self.seconds + self.run_seconds,
+        }
+        tmp = self.state_path.with_suffix(".tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, self.state_path)
+
+    def _batch_positions(self, step: int) -> torch.Tensor:
+        batch = self.config.batch
+        start = step * batch
+        epoch, offset = divmod(start, self.pool)
+        out: list[torch.Tensor] = []
+        while batch > 0:
+            perm = self._perm(epoch)
+            take = perm[offset : offset + batch]
+            out.append(take)
+            batch -= take.numel()
+            epoch, offset = epoch + 1, 0
+        return torch.cat(out)
+
+    def _perm(self, epoch: int) -> torch.Tensor:
+        if getattr(self, "_perm_epoch", None) != epoch:
+            gen = torch.Generator().manual_seed(self.config.seed * 1_000_003 + epoch + 1)
+            self._perm_cache = torch.randperm(self.pool, generator=gen)
+            self._perm_epoch = epoch
+        return self._perm_cache
+
+    def _lr(self, step: int) -> float:
+        warm = min(1.0, (step + 1) / max(1, min(50, self.total_steps // 10)))
+        decay_from = int(0.8 * self.total_steps)
+        decay = (
+            1.0
+            if step < decay_from
+            else max(0.0, (self.total_steps - step) / (self.total_steps - decay_from))
+        )
+        return self.config.lr * warm * decay
+
+    def run(
+        self, progress: Callable[[TrainProgress], None] | None, checkpoint_s: float, max_steps: int | None
+    ) -> bool:
+        cfg = self.config
+        began = time.monotonic()
+        last_save = began
+        steps_here = 0
+        fvu_avg = math.nan
+        while self.step < self.total_steps:
+            if max_steps is not None and steps_here >= max_steps:
+                self.run_seconds = time.monotonic() - began
+                self._save()
+                return False
+            x = self.cache.train_rows(self._batch_positions(self.step)) * self.scale
+            dead = self.since_fire >= cfg.dead_tokens
+            out = train_step(
+                self.params,
+                x,
+                k=cfg.k,
+                dead=dead if bool(dead.any()) else None,
+                aux_k=cfg.aux_k,
+                aux_coef=cfg.aux_coef,
+                variance=self.variance,
+                low_precision=cfg.low_precision,
+            )
+            self.optim.zero_grad(set_to_none=True)
+            out.loss.backward()
+            constrain_decoder(self.params["W_dec"])
+            for group in self.optim.param_groups:
+                group["lr"] = self._lr(self.step)
+            self.optim.step()
+            normalise_decoder(self.params["W_dec"].data)
+            fired = torch.zeros(self.d_sae, dtype=torch.bool)
+            fired[out.idx.reshape(-1)] = True
+            self.since_fire += x.shape[0]
+            self.since_fire[fired] = 0
+            self.step += 1
+            steps_here += 1
+            fvu_avg = out.mse if math.isnan(fvu_avg) else 0.95 * fvu_avg + 0.05 * out.mse
+            now = time.monotonic()
+            if progress:
+                dead_now = float((self.since_fire >= cfg.dead_tokens).float().mean())
+                total = self.total_steps * cfg.batch
+                progress(TrainProgress("training", self.step * cfg.batch, total, fvu_avg, dead_now))
+            if now - last_save >= checkpoint_s:
+                self.run_seconds = now - began
+                self._save()
+                last_save = now
+        self.run_seconds = time.monotonic() - began
+        self._save()
+        return True
+
+    def export(self, hook: HookSite, model_name: str) -> SparseAutoencoder:
+        """The trained SAE reading raw activations, decoder rows still unit norm.
+
+        Trained on x·s: TopK((x·s - b)W + c) / s = TopK((x - b/s)W + c/s), and TopK and ReLU
+        commute with a positive scale, so dividing the biases by s gives latents in raw units
+        (a latent's value is the length of its contribution to the raw activation)."""
+        sae = SparseAutoencoder(self.d_in, self.d_sae, self.config.k, hook, meta={"model_name": model_name})
+        p = {name: t.detach() for name, t in self.params.items()}
+        with torch.no_grad():
+            sae.W_enc.copy_(p["W_enc"])
+            sae.b_enc.copy_(p["b_enc"] / self.scale)
+            sae.W_dec.copy_(p["W_dec"])
+            sae.b_dec.copy_(p["b_dec"] / self.scale)
+        sae.meta["input_scale"] = self.scale
+        return sae.eval().requires_grad_(False)

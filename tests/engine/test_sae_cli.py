@@ -1,0 +1,45 @@
+"""`neuronquest sae train|show`: a run into the data dir, its report, resuming, one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from config.settings import Settings
+from engine.sae import load_sae
+from server.cli.main import main
+from tests.model_fixtures import tiny_gpt2_dir
+
+__all__ = ["tiny_gpt2_dir"]  # fixture, imported for pytest
+
+
+def test_train_pauses_resumes_and_shows_its_report(
+    tiny_gpt2_dir: Path, settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["sae", "train", "--model", str(tiny_gpt2_dir), "--layer", "2", "--expansion", "2", "--k", "4"]
+    argv += ["--tokens", "8192", "--batch", "2048", "--threads", "1", "--quiet"]
+    assert main([*argv, "--max-steps", "2"], settings) == 3
+    assert "stopped at step 2 of 4" in capsys.readouterr().err
+    out_dir = settings.data_path / "saes" / f"{tiny_gpt2_dir.name}-l2-topk4-x2"
+    assert (out_dir / "train_state.pt").exists()
+    assert main(argv, settings) == 0
+    printed = capsys.readouterr().out
+    assert f"SAE saved in {out_dir}" in printed and "held-out FVU" in printed and "next-token CE" in printed
+    sae = load_sae(out_dir)
+    assert (sae.d_in, sae.d_sae, sae.k, sae.meta["train_tokens"]) == (128, 256, 4, 8192)
+    assert main(["sae", "show", str(out_dir), "--json"], settings) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["hook_name"] == "blocks.2.mlp.hook_post" and shown["meta"]["report"]["l0"] <= 4
+
+
+def test_errors_are_one_line_with_exit_code_2(
+    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["sae", "train", "--model", "no-such-model", "--layer", "1"], settings) == 2
+    assert "unknown model 'no-such-model'" in capsys.readouterr().err
+    assert main(["sae", "train", "--model", "minilm-l6", "--layer", "9", "--quiet"], settings) == 2
+    assert "layer 9 out of range" in capsys.readouterr().err
+    assert main(["sae", "show", str(tmp_path)], settings) == 2
+    assert "no cfg.json" in capsys.readouterr().err

@@ -1,0 +1,117 @@
+"""Training a TopK SAE: the sparse backward equals dense autograd, training lowers held-out FVU,
+an interrupted run resumes from its checkpoint to the same weights, and the splice report
+sees a perfect reconstruction as harmless and zeroing as harmful."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from engine.models import load_model
+from engine.sae import HookSite, SaeError, SparseAutoencoder, load_sae
+from engine.sae.evaluate import splice_report
+from engine.sae.topk_step import train_step
+from engine.sae.train import STATE_FILE, TrainConfig, TrainingPaused, train_sae
+from tests.model_fixtures import tiny_gpt2_dir
+
+__all__ = ["tiny_gpt2_dir"]  # fixture, imported for pytest
+
+
+def test_sparse_backward_equals_dense_autograd() -> None:
+    gen = torch.Generator().manual_seed(0)
+    d, m, k, batch = 16, 64, 4, 50
+    params = {
+        name: torch.randn(shape, generator=gen).requires_grad_()
+        for name, shape in {"W_enc": (d, m), "b_enc": (m,), "W_dec": (m, d), "b_dec": (d,)}.items()
+    }
+    x = torch.randn(batch, d, generator=gen)
+    dead = torch.zeros(m, dtype=torch.bool)
+    dead[::3] = True
+    out = train_step(params, x, k=k, dead=dead, aux_k=5, aux_coef=0.5, variance=3.0, low_precision=False)
+    out.loss.backward()
+    sparse = {name: p.grad.clone() for name, p in params.items()}  # type: ignore[union-attr]
+    for p in params.values():
+        p.grad = None
+    # The same loss written densely, differentiated by autograd.
+    w_enc, b_enc, w_dec, b_dec = (params[n] for n in ("W_enc", "b_enc", "W_dec", "b_dec"))
+    pre = (x - b_dec) @ w_enc + b_enc
+    vals, idx = pre.topk(k, dim=-1)
+    x_hat = torch.zeros_like(pre).scatter(-1, idx, vals.relu()) @ w_dec + b_dec
+    residual = (x - x_hat).detach()
+    aux_vals, aux_idx = pre.masked_fill(~dead, float("-inf")).topk(5, dim=-1)
+    e_hat = torch.zeros_like(pre).scatter(-1, aux_idx, aux_vals.relu()) @ w_dec
+    loss = (x_hat - x).pow(2).sum(-1).mean() / 3.0
+    loss = loss + 0.5 * (e_hat - residual).pow(2).sum(-1).mean() / residual.var(0).sum()
+    torch.testing.assert_close(out.loss, loss)
+    loss.backward()
+    for name, p in params.items():
+        torch.testing.assert_close(sparse[name], p.grad, atol=1e-3, rtol=1e-4, msg=name)
+
+
+def _config(model: str, **kw: object) -> TrainConfig:
+    base = dict(model=model, layer=1, expansion=4, k=8, tokens=24 * 1024, batch=1024, lr=3e-3)
+    base.update(heldout_tokens=4096, dead_tokens=8192, window=32, low_precision=False)
+    return TrainConfig(**(base | kw))  # type: ignore[arg-type]
+
+
+def test_training_lowers_fvu_and_resumes_from_its_checkpoint(tiny_gpt2_dir: Path, tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    model = load_model(str(tiny_gpt2_dir), device="cpu")
+    one_step = train_sae(model, _config(str(tiny_gpt2_dir), tokens=1024), tmp_path / "one")
+    whole = train_sae(model, _config(str(tiny_gpt2_dir)), tmp_path / "whole")
+    first, trained = one_step.meta["report"], whole.meta["report"]
+    assert trained["fvu"] < 0.6 * first["fvu"], (first["fvu"], trained["fvu"])
+    assert trained["l0"] <= 8
+    assert whole.meta["train_tokens"] == 24 * 1024
+    assert whole.hook == HookSite(1, "mlp_post") and (whole.d_in, whole.d_sae, whole.k) == (128, 512, 8)
+    torch.testing.assert_close(whole.W_dec.norm(dim=-1), torch.ones(512))  # unit decoder rows
+    assert not (tmp_path / "whole" / STATE_FILE).exists()
+
+    # The same run, stopped after 10 of its 24 steps, then continued: the same SAE.
+    config = _config(str(tiny_gpt2_dir))
+    with pytest.raises(TrainingPaused, match="step 10 of 24"):
+        train_sae(model, config, tmp_path / "resumed", max_steps=10)
+    assert (tmp_path / "resumed" / STATE_FILE).exists()
+    with pytest.raises(SaeError, match=r"other settings \(k\)"):
+        train_sae(model, _config(str(tiny_gpt2_dir), k=4), tmp_path / "resumed")
+    resumed = train_sae(model, config, tmp_path / "resumed")
+    for name in ("W_enc", "b_enc", "W_dec", "b_dec"):
+        torch.testing.assert_close(getattr(resumed, name), getattr(whole, name), atol=1e-4, rtol=1e-3)
+    assert resumed.meta["report"]["fvu"] == pytest.approx(trained["fvu"], rel=1e-3)
+    # A finished SAE is returned as saved, without training again; it loads like any SAELens SAE.
+    again = train_sae(model, config, tmp_path / "resumed", max_steps=0)
+    torch.testing.assert_close(again.W_enc, resumed.W_enc)
+    with pytest.raises(SaeError, match=r"an SAE trained with other settings \(tokens\)"):
+        train_sae(model, _config(str(tiny_gpt2_dir), tokens=2048), tmp_path / "resumed")
+    loaded = load_sae(tmp_path / "resumed")
+    assert loaded.meta["report"]["fvu"] == resumed.meta["report"]["fvu"]
+    assert set(loaded.meta["report"]["splice"]) >= {"ce_clean", "ce_spliced", "ce_zero_ablated"}
+
+
+def _perfect_sae(width: int, layer: int) -> SparseAutoencoder:
+    """relu(x) - relu(-x) = x: a ReLU SAE with latents ±e_i rebuilds its input exactly."""
+    sae = SparseAutoencoder(width, 2 * width, None, HookSite(layer), apply_b_dec_to_input=False)
+    eye = torch.eye(width)
+    with torch.no_grad():
+        sae.W_enc.copy_(torch.cat([eye, -eye], dim=1))
+        sae.W_dec.copy_(torch.cat([eye, -eye], dim=0))
+    return sae.requires_grad_(False)
+
+
+def test_splice_of_a_perfect_reconstruction_changes_nothing(tiny_gpt2_dir: Path) -> None:
+    gpt2 = load_model(str(tiny_gpt2_dir), device="cpu")
+    windows = torch.tensor([gpt2.encode("The cat sat on the mat and looked at the dog.")[:10]] * 2)
+    report = splice_report(gpt2, _perfect_sae(gpt2.n_neurons, 1), windows)
+    assert report["ce_spliced"] == pytest.approx(report["ce_clean"], abs=1e-4)
+    assert report["ce_zero_ablated"] != pytest.approx(report["ce_clean"], abs=1e-3)
+
+    minilm = load_model("minilm-l6", device="cpu")
+    windows = torch.tensor([minilm.encode("Numbers like 12 and 345 appear in text; so do dates.")[:12]] * 2)
+    report = splice_report(minilm, _perfect_sae(minilm.n_neurons, 3), windows)
+    assert report["embedding_cosine_spliced"] == pytest.approx(1.0, abs=1e-5)
+    assert report["hidden_mse_spliced"] == pytest.approx(0.0, abs=1e-6)
+    assert report["hidden_mse_zero_ablated"] > 0.01
+    assert report["embedding_cosine_zero_ablated"] < 0.999
+    assert report["loss_recovered"] == pytest.approx(1.0, abs=1e-4)

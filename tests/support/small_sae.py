@@ -1,0 +1,44 @@
+"""A small SAE for tests, built (not trained) so its latents fire on real activations.
+
+Its encoder directions are real site vectors of the model (tokens of a few sentences, centred),
+so each latent fires where the model's vector resembles one of those tokens: sparse, varied
+and quick to build. Saved in SAELens' format like any SAE the game loads.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from engine.models import NeuronModel
+from engine.sae import HookSite, SparseAutoencoder, save_sae
+
+SENTENCES = [
+    "The cat sat on the mat and looked at the dog.",
+    "Numbers like 12, 345 and 6789 appear in text; so do dates: 1999-12-31.",
+    "def main(): import sys; return sys.argv",
+    "She said hello to the world and everybody laughed in Paris.",
+]
+
+
+def build_sae(
+    model: NeuronModel, layer: int, d_sae: int = 64, k: int = 8, site: str = "mlp_post"
+) -> SparseAutoencoder:
+    acts = torch.cat(model.activations(SENTENCES, layer, site=site))  # [tokens, d_in]
+    mean = acts.mean(dim=0)
+    generator = torch.Generator().manual_seed(layer)
+    rows = torch.randint(0, acts.shape[0], (d_sae,), generator=generator)
+    directions = torch.nn.functional.normalize(
+        acts[rows] - mean + 0.01 * torch.randn(d_sae, acts.shape[1], generator=generator), dim=1
+    )
+    sae = SparseAutoencoder(acts.shape[1], d_sae, k, HookSite(layer, site), meta={"model_name": model.name})
+    with torch.no_grad():
+        sae.W_enc.copy_(directions.T)
+        sae.W_dec.copy_(directions)
+        sae.b_dec.copy_(mean)
+    return sae.eval()
+
+
+def save_small_sae(model: NeuronModel, layer: int, out: Path, d_sae: int = 64, k: int = 8) -> Path:
+    return save_sae(build_sae(model, layer, d_sae, k), out)
