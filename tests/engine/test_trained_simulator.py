@@ -150,3 +150,42 @@ def test_a_missing_head_is_a_clear_error_and_bad_cli_arguments_exit_2(tmp_path, 
         load_head(tmp_path / "none.pt")
     assert main(["simulator", "train", "--epochs", "0"]) == 2
     assert "--epochs" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not SHIPPED_HEAD.is_file(), reason="no shipped head")
+def test_the_shipped_head_follows_a_place_rule_it_never_trained_on() -> None:
+    """After "the" is a held-out instance (training had after "a", "this", ...): the true
+    explanation must beat the same rule about another word and a rule about a place."""
+    from engine.scoring.score import score_explanations
+
+    texts = [
+        "We saw the river from the bridge at dawn.",
+        "Of all the books, the red one is mine.",
+        "She walked to the station with a friend.",
+        "It was one of those days in March.",
+        "He left (quietly) before the end of it.",
+        "A dog of ours ran to a park.",
+    ]
+    records = []
+    for text in texts:
+        tokens = tokenize(text)
+        words = [t.strip().lower() for t in tokens]
+        records.append(
+            ActivationRecord(
+                tokens, [10.0 if i and words[i - 1] == "the" else 0.0 for i in range(len(words))]
+            )
+        )
+    sim = TrainedSimulator()
+    true, other_word, other_place = (
+        r.score
+        for r in score_explanations(
+            sim,
+            ['the word right after "the"', 'the word right after "of"', "words inside parentheses"],
+            records,
+        )
+    )
+    assert true > 0.5 and true > other_word + 0.3 and true > other_place + 0.3, (
+        true,
+        other_word,
+        other_place,
+    )
