@@ -14,7 +14,15 @@ import torch
 from engine.records import ActivationRecord
 from engine.scoring.planted import NEURONS, tokenize
 from engine.scoring.trained.dataset import FAMILIES, Sizes, build, leaks
-from engine.scoring.trained.families import AFTER, DELIMITER_SPLIT
+from engine.scoring.trained.families import (
+    AFTER,
+    AFTER_MORE,
+    BEFORE,
+    BEFORE_MORE,
+    DELIMITER_SPLIT,
+    NTH,
+    NTH_MORE,
+)
 from engine.scoring.trained.simulator import SHIPPED_HEAD, TrainedSimulator, load_head
 from engine.scoring.trained.train import TrainConfig, train
 from engine.scoring.trained.wordnet import WORDNET_DIR
@@ -53,6 +61,15 @@ def test_no_target_word_sense_or_rule_is_shared_between_train_and_held_out(data)
 def test_hand_split_tables_do_not_overlap() -> None:
     seen = [x for words in AFTER.values() for x in words]
     assert len(seen) == len(set(seen))
+    # The extra training instances use no held-out instance's word, in either direction.
+    held = {
+        x for table in (AFTER, BEFORE) for split, words in table.items() if split != "train" for x in words
+    }
+    more = {x for table in (AFTER_MORE, BEFORE_MORE) for words in table.values() for x in words}
+    assert set(AFTER_MORE) == set(BEFORE_MORE) == {"train"} and not (more & held)
+    assert not {n for _, n in NTH_MORE["train"]} & {
+        n for split, p in NTH.items() if split != "train" for n, _ in p
+    }
     assert {split for split, _ in DELIMITER_SPLIT.values()} == {"train", "val", "test"}
 
 
@@ -109,7 +126,7 @@ def test_the_shipped_head_loads_fast_and_is_at_most_20_mb() -> None:
 
 def test_the_simulator_speaks_the_interface_and_is_deterministic() -> None:
     sim = TrainedSimulator()
-    assert sim.name == "trained" and sim.version.startswith("trained-1:")
+    assert sim.name == "trained" and sim.version.startswith("trained-2:")
     months = next(n for n in NEURONS if n.name == "months")
     top, rnd = months.records()
     records = top[:3] + rnd[:3] + [ActivationRecord(tokenize("A short one."), [0.0] * 4)]
