@@ -24,7 +24,7 @@ export function drawAudience(state) {
   if (!on) { if (banner) banner.remove(); return; }
   if (!banner) {
     banner = el("section", { id: "audience-banner", class: "card notice audience", role: "status" });
-    $("explain-form").before(banner);
+    $("team-match").before(banner); // at the top: on a phone the form is below every clue
   }
   const text = (WHY[watching.why] || WHY.full)(watching.cap);
   if (banner.dataset.why !== watching.why) {

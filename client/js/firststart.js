@@ -9,6 +9,10 @@ let last = null;
 let timer = null;
 
 export const preparing = () => (last && !last.ready ? last : null);
+// Settles after the first answer of /api/status (or its failure): the lobby asks for the quests
+// only once it knows the puzzles are ready (asking earlier answers 404, a red console line).
+let known;
+export const statusKnown = new Promise((resolve) => { known = resolve; });
 
 function minutes(s) {
   if (!s) return "";
@@ -46,7 +50,7 @@ async function check(onReady) {
       timer = null;
       if (was) onReady();
     }
-  } catch { /* offline: the connection badge says so; try again on the next tick */ }
+  } catch { /* offline: the connection badge says so; try again on the next tick */ } finally { known(); }
 }
 
 export function watchFirstStart(onReady) {

@@ -25,7 +25,7 @@ function renderLive() {
 function renderClues() {
   const max = state.neuron ? state.neuron.max_activation : 1;
   $("host-clues").replaceChildren(...(state.clues.length
-    ? state.clues.map((c, i) => snippet(c.tokens, c.activations, max, { maxIndex: c.max_index, label: `clue ${i + 1}` }))
+    ? state.clues.map((c, i) => snippet(c.tokens, c.activations, max, { maxIndex: c.max_index, label: `clue ${i + 1}`, display: c.display }))
     : [el("p", { class: "muted", text: "Press Start: the first puzzle's clues appear here." })]));
 }
 

@@ -2,7 +2,7 @@
 // /api/v1/quests/... Errors show inside the card; nothing else on the page depends on them.
 import { api } from "./api.js";
 import { $, el, fmt } from "./dom.js";
-import { preparing } from "./firststart.js";
+import { preparing, statusKnown } from "./firststart.js";
 
 function left(seconds) {
   if (seconds === null || seconds === undefined) return "";
@@ -97,6 +97,12 @@ function drawWeekly(box, q, standings, onPlay) {
 export async function loadQuests(me, onPlay) {
   const daily = $("daily-body");
   const weekly = $("weekly-body");
+  await statusKnown;
+  if (preparing()) { // the first mining runs: the cards say when they open (reloaded when ready)
+    notReady(daily, "daily");
+    notReady(weekly, "weekly quest");
+    return;
+  }
   try {
     drawDaily(daily, await api.get("/quests/daily"), onPlay);
   } catch (err) {

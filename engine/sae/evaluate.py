@@ -5,8 +5,9 @@ run on the rebuilt site instead of the real one.
 - ``l0``: latents active per held-out token (a TopK SAE: at most k);
 - ``dead_fraction``: latents that fired on none of the last ``dead_window`` training tokens;
   ``heldout_dead_fraction``: latents that fired on no held-out token;
-- the splice: the site replaced by the SAE's reconstruction (every position of the window,
-  special tokens included) and, as the floor, by zeros, for ``splice_windows`` held-out windows.
+- the splice: the site replaced by the SAE's reconstruction and, as the floor, by zeros, on the
+  window's own tokens (special tokens keep their real value: the SAE never saw them, and every
+  token attends to them), for ``SPLICE_WINDOWS`` held-out windows.
   A causal LM (gpt2, llama) reports next-token cross-entropy clean / spliced / zero-ablated and
   the fraction of the ablation's loss the SAE recovers. BERT-style MiniLM has no LM head, so it
   reports instead the cosine between the final mean-pooled sentence embedding (its
@@ -91,10 +92,22 @@ def splice_report(
     """The model's loss (or its substitute, for BERT) clean, with the site replaced by the SAE's
     reconstruction, and with the site zeroed."""
     layer, site = sae.hook.layer, sae.hook.site
+    first, stop = len(model.prefix_ids), len(model.prefix_ids) + windows.shape[1]
+
+    def content_only(fn: Any) -> Any:
+        # Only the window's own tokens: the SAE never saw BOS/[CLS]/[SEP], which every token
+        # attends to; the special tokens keep their real value, spliced and ablated alike.
+        def apply(v: torch.Tensor) -> torch.Tensor:
+            out = v.clone()
+            out[:, first:stop] = fn(v[:, first:stop])
+            return out
+
+        return apply
+
     replace = {
         "clean": None,
-        "spliced": lambda v: sae(v.float()).to(v.dtype),
-        "zero": torch.zeros_like,
+        "spliced": content_only(lambda v: sae(v.float()).to(v.dtype)),
+        "zero": content_only(torch.zeros_like),
     }
     if model.family == "bert":
         return _bert_splice(model, windows, layer, site, replace)

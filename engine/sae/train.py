@@ -27,7 +27,7 @@ import torch
 from engine.corpus import corpus_label, make_windows
 from engine.mining import windows_fingerprint
 from engine.models import NeuronModel
-from engine.sae.data import ActivationCache, split_windows
+from engine.sae.data import CACHE_STATE, ActivationCache, split_windows
 from engine.sae.hooks import HookSite
 from engine.sae.model import SaeError, SparseAutoencoder
 from engine.sae.saelens_format import CFG_FILENAME, load_sae, save_sae
@@ -104,12 +104,16 @@ def train_sae(
         return done
     _claim(out_dir, config)
     started = time.monotonic()
-    all_windows = make_windows(
-        model, config.corpus, window=config.window, max_tokens=4 * (config.tokens + config.heldout_tokens)
-    )
+    # Every window of the corpus, whatever the budget: the split then depends only on the seed
+    # and on how many training windows the budget needs.
+    all_windows = make_windows(model, config.corpus, window=config.window)
     split = split_windows(all_windows, config.heldout_tokens, config.tokens, config.seed)
     width = model.site_width(config.site)
     fingerprint = f"{model.name}:{config.layer}:{config.site}:{windows_fingerprint(split.windows)}"
+    if (out_dir / STATE_FILE).exists() and _cached_fingerprint(out_dir) not in (None, fingerprint):
+        raise SaeError(
+            f"{out_dir}: these settings change the checkpoint's training windows: use another --out"
+        )
     cache = ActivationCache(out_dir, split, width, fingerprint)
     if not cache.complete:
 
@@ -118,6 +122,7 @@ def train_sae(
                 progress(TrainProgress("activations", done, total))
 
         cache.fill(model, config.layer, config.site, progress=report)
+    cache_seconds = time.monotonic() - started
     trainer = _Trainer(config, cache, width, out_dir / STATE_FILE)
     finished = trainer.run(progress, checkpoint_s, max_steps)
     if not finished:
@@ -130,7 +135,11 @@ def train_sae(
         report=report,
         train_config=asdict(config),
         corpus=corpus_label(config.corpus),
-        train_seconds=round(trainer.seconds + (time.monotonic() - started) - trainer.run_seconds, 1),
+        # The training loop over every run; this run's wall time also counts the corpus windows,
+        # caching the activations (``cache_seconds``, 0 when an earlier run cached them) and the report.
+        train_seconds=round(trainer.seconds + trainer.run_seconds, 1),
+        cache_seconds=round(cache_seconds, 1),
+        last_run_seconds=round(time.monotonic() - started, 1),
         train_tokens=trainer.step * config.batch,
         train_token_pool=split.n_train_tokens,
         complete=True,
@@ -148,6 +157,13 @@ class TrainingPaused(Exception):
     def __init__(self, step: int, total: int) -> None:
         super().__init__(f"stopped at step {step} of {total}; run again to continue")
         self.step, self.total = step, total
+
+
+def _cached_fingerprint(out_dir: Path) -> str | None:
+    try:
+        return str(json.loads((out_dir / CACHE_STATE).read_text())["fingerprint"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _finished(out_dir: Path, config: TrainConfig) -> SparseAutoencoder | None:
@@ -172,13 +188,19 @@ def _other_settings(out_dir: Path, what: str, before: dict[str, Any], wanted: di
     )
 
 
+# May differ on a rerun: the schedule is constant until its decay, so a run resumed with another
+# token budget before either decay starts trains exactly as one started with it.
+RESCHEDULABLE = {"tokens"}
+
+
 def _claim(out_dir: Path, config: TrainConfig) -> None:
     """Refuse to continue a checkpoint that was started with other settings."""
     path = out_dir / CONFIG_FILE
     wanted = asdict(config)
     if path.is_file() and (out_dir / STATE_FILE).exists():
         before = json.loads(path.read_text())
-        if before != wanted:
+        fixed = {key for key in wanted if before.get(key) != wanted[key]} - RESCHEDULABLE
+        if fixed:
             raise SaeError(_other_settings(out_dir, "a training started", before, wanted))
     path.write_text(json.dumps(wanted, indent=2) + "\n")
 
@@ -220,6 +242,15 @@ class _Trainer:
         self._optim_state = None
 
     def _resume(self, state: dict[str, Any]) -> None:
+        if state.get("pool", self.pool) != self.pool:
+            raise SaeError(
+                "this token budget changes the training windows of the checkpoint: use another --out"
+            )
+        if state["step"] > self._decay_from() or state.get("decay_from", state["step"]) < state["step"]:
+            raise SaeError(
+                f"the checkpoint is at step {state['step']}, past the learning-rate decay of this or its own "
+                "token budget: continue it with its own --tokens"
+            )
         self.params = {name: t.requires_grad_() for name, t in state["params"].items()}
         self.scale, self.variance, self.step = state["scale"], state["variance"], state["step"]
         self.since_fire, self.seconds = state["since_fire"], state["seconds"]
@@ -234,6 +265,7 @@ class _Trainer:
             "step": self.step,
             "since_fire": self.since_fire,
             "seconds": self.seconds + self.run_seconds,
+            "decay_from": self._decay_from(),
         }
         tmp = self.state_path.with_suffix(".tmp")
         torch.save(state, tmp)
@@ -259,9 +291,12 @@ class _Trainer:
             self._perm_epoch = epoch
         return self._perm_cache
 
+    def _decay_from(self) -> int:
+        return int(0.8 * self.total_steps)
+
     def _lr(self, step: int) -> float:
         warm = min(1.0, (step + 1) / max(1, min(50, self.total_steps // 10)))
-        decay_from = int(0.8 * self.total_steps)
+        decay_from = self._decay_from()
         decay = (
             1.0
             if step < decay_from

@@ -12,6 +12,8 @@ they change nothing here.
 
 from __future__ import annotations
 
+import math
+
 import redis.asyncio as aioredis
 
 from config import keys
@@ -19,15 +21,15 @@ from config.errors import ERR_BUSY_ELSEWHERE
 from rooms.puzzle_room import RoomError, Timing
 
 # KEYS[1]: the slot, "room|held until (room clock, s)". ARGV[1]: room id, ARGV[2]: now,
-# ARGV[3]: hold in s. Returns the other room, or nil. The key's own TTL only cleans up: the
-# rooms' clock decides (tests move it).
+# ARGV[3]: hold in s. Returns the other room's slot ("room|held until"), or nil. The key's own
+# TTL only cleans up: the rooms' clock decides (tests move it).
 _CLAIM = """
 local upto = tonumber(ARGV[2]) + tonumber(ARGV[3])
 local cur = redis.call('GET', KEYS[1])
 if cur then
   local sep = string.find(cur, '|', 1, true)
   local room, held = string.sub(cur, 1, sep - 1), tonumber(string.sub(cur, sep + 1))
-  if room ~= ARGV[1] and held > tonumber(ARGV[2]) then return room end
+  if room ~= ARGV[1] and held > tonumber(ARGV[2]) then return cur end
   if room == ARGV[1] and held > upto then upto = held end
 end
 local value = ARGV[1] .. '|' .. string.format('%.3f', upto)
@@ -53,8 +55,13 @@ class EarningSlots:
             keys=[keys.player_earning(player_id)], args=[room_id, repr(now), repr(hold)]
         )
         if other is not None:
-            name = other.decode() if isinstance(other, bytes) else str(other)
+            slot = other.decode() if isinstance(other, bytes) else str(other)
+            name, _, held = slot.rpartition("|")
+            # Say when, not just "until its round ends": a round that ended early (everyone
+            # done) still holds the slot for a round's length, and the player would wait blind.
+            wait = max(1, math.ceil(float(held) - now))
             raise RoomError(
                 ERR_BUSY_ELSEWHERE,
-                f"you are playing in room {name} until its round ends: points come from one room at a time",
+                f"points come from one room at a time: your round in {name} counts for {wait} s more; "
+                "you can play here then",
             )

@@ -7,6 +7,12 @@ sweeps: a listed process whose lease lapsed is dead (SIGKILL, OOM, a lost host) 
 claims it (SET NX), removes exactly the connections its hash counts (``RoomMembers.sweep``,
 which announces ``left`` like any leave), lets an emptied lobby rest, and forgets the process.
 A kill -9'd process's members are gone within about ``process_lease_s`` plus one sweep.
+
+The lease is renewed from a thread with a synchronous client when one is given (the app gives
+one), like the room locks (server/live/room_lock.py): a renewal task on an event loop
+backlogged by a connect storm came late on a loaded machine, another process took this live
+process for dead and removed its members (issue 19's four-process run). The sweep stays on
+the loop: a late sweep only delays the removal of a dead process's members.
 """
 
 from __future__ import annotations
@@ -14,8 +20,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import Awaitable, Callable
 
+import redis
 import redis.asyncio as aioredis
 
 from config import keys
@@ -31,18 +39,35 @@ class MemberLeases:
         members: RoomMembers,
         lease_s: float,
         on_empty: Callable[[str], Awaitable[None]] | None = None,
+        r_sync: redis.Redis | None = None,
     ) -> None:
-        self.r, self.members, self.lease_s = r, members, lease_s
+        self.r, self.members, self.lease_s, self.r_sync = r, members, lease_s, r_sync
         self.process_id = members.process_id
         # Called with a room id that a sweep left empty (the room service rests its lobby).
         self.on_empty = on_empty
         self._task: asyncio.Task[None] | None = None
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
 
     async def start(self) -> None:
         await self.renew()
+        if self.r_sync is not None:
+            self._thread = threading.Thread(target=self._renew_in_thread, name="process-lease", daemon=True)
+            self._thread.start()
         self._task = asyncio.get_running_loop().create_task(self._loop())
 
+    def _renew_in_thread(self) -> None:
+        assert self.r_sync is not None
+        while not self._stopped.wait(self.lease_s / 3):
+            try:
+                self.r_sync.set(keys.process_lease(self.process_id), b"1", px=int(self.lease_s * 1000))
+            except Exception:  # Redis away: the loop's renewal logs it
+                log.debug("renewing the process lease from its thread failed", exc_info=True)
+
     async def stop(self) -> None:
+        self._stopped.set()
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join, 5)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -115,14 +115,23 @@ class RoomLock:
         self._release = r.register_script(_RELEASE)
 
     async def acquire(self, blocking: bool = True, timeout_s: float = 15.0) -> bool:
-        deadline = time.monotonic() + timeout_s
-        while not await self.r.set(self.key, self.token, nx=True, px=self.ttl_ms):
-            if not blocking:
-                return False
-            if time.monotonic() > deadline:
-                raise LockTimeout(f"room {self.room_id} stayed locked for {timeout_s} s")
-            await asyncio.sleep(self.poll_s)
+        # Kept alive from before the SET is sent: the reply can wait in the socket for seconds
+        # while a backlogged event loop gets round to it, and a keeper told only then found the
+        # lock already lapsed (issue 19's LockLost). Renewing a key that holds another token
+        # does nothing.
         self.keeper.hold(self.key, self.token)
+        deadline = time.monotonic() + timeout_s
+        try:
+            while not await self.r.set(self.key, self.token, nx=True, px=self.ttl_ms):
+                if not blocking:
+                    self.keeper.drop(self.key, self.token)
+                    return False
+                if time.monotonic() > deadline:
+                    raise LockTimeout(f"room {self.room_id} stayed locked for {timeout_s} s")
+                await asyncio.sleep(self.poll_s)
+        except BaseException:
+            self.keeper.drop(self.key, self.token)
+            raise
         held = dict(HELD.get() or {})
         held[self.room_id] = (self.token, asyncio.current_task())
         HELD.set(held)

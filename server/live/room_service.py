@@ -106,11 +106,14 @@ class RoomService:
         self._sql_threads = anyio.CapacityLimiter(ROOM_SQL_THREADS)
         self.earning = EarningSlots(r, self.timing)
         # Started by the app (server/app.py): this process's lease, and the sweep of dead ones.
-        self.leases = MemberLeases(r, self.members, settings.process_lease_s, on_empty=self._rest)
+        # Room locks and this process's lease are renewed from threads (server/live/room_lock.py),
+        # on a synchronous client of the Redis that holds the rooms.
+        rooms_sync = self._rooms_sync()
+        self.lock_keeper = LockKeeper(rooms_sync, settings.room_lock_ttl_s)
+        self.leases = MemberLeases(
+            r, self.members, settings.process_lease_s, on_empty=self._rest, r_sync=rooms_sync
+        )
         self.fenced = FencedWrites(r)
-        # Renews this process's room locks from a thread (server/live/room_lock.py), on a
-        # synchronous client of the Redis that holds the rooms.
-        self.lock_keeper = LockKeeper(self._rooms_sync(), settings.room_lock_ttl_s)
         # Plain puzzle rooms unless the app registers more kinds (server/live/kinds.py).
         self.kinds = RoomKinds(RoomKind(self))
 

@@ -82,11 +82,17 @@ def test_rooms_on_three_shards(servers: Servers, cluster: LocalCluster, processe
     }
     BY_PROCESSES[processes] = figures
     rooms = (PLAYERS + ROOM - 1) // ROOM
-    print(f"\n{PLAYERS} players in {rooms} rooms on 3 shards, {RATE:g} events/s per room, {processes} web")
-    print(f"  {summary}")
+    print(
+        f"\n{PLAYERS} players in {rooms} rooms on 3 shards, {RATE:g} events/s per room, {processes} web",
+        flush=True,
+    )
+    print(f"  {summary}", flush=True)
     base = BY_PROCESSES.get(1)
     if base is not None:
         for key, value in figures.items():
             ratio = value / base[key] if base[key] else float("nan")
-            print(f"  {key}: {value} ({processes} processes) / {base[key]} (1 process) = {ratio:.2f}x")
+            print(
+                f"  {key}: {value} ({processes} processes) / {base[key]} (1 process) = {ratio:.2f}x",
+                flush=True,
+            )
     _no_loss(servers, result)

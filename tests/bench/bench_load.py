@@ -22,10 +22,12 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from config.settings import Settings
@@ -47,6 +49,7 @@ class Servers:
         self.settings, self.logs = settings, logs
         self.procs: list[subprocess.Popen[bytes]] = []
         self.log_files: list[Path] = []
+        self.web_urls: list[str] = []
 
     def _start(self, args: list[str], env: dict[str, str]) -> tuple[str, int]:
         port = free_port()
@@ -62,10 +65,24 @@ class Servers:
 
     def web(self, count: int) -> tuple[list[str], list[int]]:
         env = settings_env(self.settings.model_copy(update={"host": "127.0.0.1"}))
+        self.web_urls = []
         started = [
             self._start([*self._profiled(), sys.executable, "-m", "server", "web"], env) for _ in range(count)
         ]
+        self.web_urls = [url.replace("ws://", "http://").removesuffix("/ws") for url, _ in started]
         return [url for url, _ in started], [pid for _, pid in started]
+
+    def drain(self, most_s: float = 120.0) -> None:
+        """Wait until the web processes closed every socket the clients closed: 10,000 leaves
+        take a while, and stopping meanwhile made uvicorn cancel them (logged as errors)."""
+        deadline = time.monotonic() + most_s
+        for url in self.web_urls:
+            while time.monotonic() < deadline:
+                with contextlib.suppress(httpx.HTTPError, ValueError):
+                    if httpx.get(f"{url}/healthz", timeout=10).json().get("connections") == 0:
+                        break
+                time.sleep(0.5)
+        self.web_urls = []
 
     def _profiled(self) -> list[str]:
         """The py-spy prefix when BENCH_PYSPY names a folder (a profile of where the time goes)."""
@@ -84,6 +101,7 @@ class Servers:
         return [url], [pid]
 
     def stop(self) -> None:
+        self.drain()
         for proc in self.procs:
             if PYSPY_DIR and proc.poll() is None:
                 proc.send_signal(signal.SIGINT)  # py-spy writes its profile on SIGINT only
@@ -122,16 +140,16 @@ def servers(settings: Settings, db: Database, tmp_path: Path) -> Iterator[Server
 
 def _report(label: str, ours: LoadResult, floor: LoadResult, keys_: tuple[str, ...]) -> dict[str, float]:
     a, b = ours.summary(), floor.summary()
-    print(f"\n{label}\n  ours: {a}\n  bare: {b}")
+    print(f"\n{label}\n  ours: {a}\n  bare: {b}", flush=True)
     ratios = {}
     for key in keys_:
         ratios[key] = a[key] / b[key] if b[key] else float("nan")
-        print(f"  {key}: ours {a[key]} / bare {b[key]} = {ratios[key]:.2f}x")
+        print(f"  {key}: ours {a[key]} / bare {b[key]} = {ratios[key]:.2f}x", flush=True)
     return ratios
 
 
 def _goal(text: str, met: bool) -> None:
-    print(f"  goal {text}: {'met' if met else 'NOT MET'}")
+    print(f"  goal {text}: {'met' if met else 'NOT MET'}", flush=True)
 
 
 def _no_loss(servers: Servers, *results: LoadResult) -> None:
@@ -177,5 +195,5 @@ def test_one_room_at_10_events_per_s(servers: Servers, processes: int) -> None:
     _goal("broadcast p99 < 50 ms", summary["bc_p99_ms"] < 50)
     ROOM_P99[processes] = summary["rt_p99_ms"]
     if processes == 4 and 1 in ROOM_P99:
-        print(f"  round-trip p99, 4 processes / 1 process: {ROOM_P99[4] / ROOM_P99[1]:.2f}x")
+        print(f"  round-trip p99, 4 processes / 1 process: {ROOM_P99[4] / ROOM_P99[1]:.2f}x", flush=True)
     _no_loss(servers, ours, floor)

@@ -64,7 +64,13 @@ def test_host_players_audience_and_overlay(real_page: Callable[..., Page], real_
     expect(host.locator("#live-status")).to_contain_text("Round 1 running")
     expect(host.locator("#live-audience")).to_have_text("2")
     expect(host.locator("#host-clues .snippet").first).to_be_visible()
+    # The host reads the clues as the players do: words with their spaces, no "##" pieces.
+    host_clues = host.locator("#host-clues .snippet .toks").all_text_contents()
+    assert host_clues and all(re.search(r"\w \w", c) and "##" not in c for c in host_clues), host_clues
     expect(fan.locator("#clues .snippet").first).to_be_visible()
+    fan.evaluate("window.scrollTo(0, 0)")
+    box = banner.bounding_box()  # told at once: not below eight clues on a phone
+    assert box and box["y"] + box["height"] <= PHONE["height"], box
     shoot(fan, "phone-audience")
     player.get_by_label("This neuron fires on…").fill("the verb come")
     player.get_by_role("button", name="Submit", exact=True).click()

@@ -10,7 +10,7 @@ import pytest
 from config.settings import Settings
 from engine.sae import load_sae
 from server.cli.main import main
-from tests.model_fixtures import tiny_gpt2_dir
+from tests.model_fixtures import SENTENCES, tiny_gpt2_dir
 
 __all__ = ["tiny_gpt2_dir"]  # fixture, imported for pytest
 
@@ -19,7 +19,9 @@ def test_train_pauses_resumes_and_shows_its_report(
     tiny_gpt2_dir: Path, settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
     argv = ["sae", "train", "--model", str(tiny_gpt2_dir), "--layer", "2", "--expansion", "2", "--k", "4"]
-    argv += ["--tokens", "8192", "--batch", "2048", "--threads", "1", "--quiet"]
+    corpus = settings.data_path.parent / "small.txt"  # the bundled corpus takes minutes in its BPE
+    corpus.write_text("\n\n".join(f"{s} ({i})" for i in range(1000) for s in SENTENCES))
+    argv += ["--tokens", "8192", "--batch", "2048", "--threads", "1", "--quiet", "--corpus", str(corpus)]
     assert main([*argv, "--max-steps", "2"], settings) == 3
     assert "stopped at step 2 of 4" in capsys.readouterr().err
     out_dir = settings.data_path / "saes" / f"{tiny_gpt2_dir.name}-l2-topk4-x2"

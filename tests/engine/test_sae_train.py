@@ -14,7 +14,7 @@ from engine.sae import HookSite, SaeError, SparseAutoencoder, load_sae
 from engine.sae.evaluate import splice_report
 from engine.sae.topk_step import train_step
 from engine.sae.train import STATE_FILE, TrainConfig, TrainingPaused, train_sae
-from tests.model_fixtures import tiny_gpt2_dir
+from tests.model_fixtures import SENTENCES, tiny_gpt2_dir
 
 __all__ = ["tiny_gpt2_dir"]  # fixture, imported for pytest
 
@@ -50,17 +50,27 @@ def test_sparse_backward_equals_dense_autograd() -> None:
         torch.testing.assert_close(sparse[name], p.grad, atol=1e-3, rtol=1e-4, msg=name)
 
 
-def _config(model: str, **kw: object) -> TrainConfig:
+@pytest.fixture(scope="module")
+def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """~40k tiny-GPT-2 tokens (tokenizing the bundled corpus with its byte-level BPE takes minutes)."""
+    path = tmp_path_factory.mktemp("corpus") / "small.txt"
+    path.write_text("\n\n".join(f"{s} ({i})" for i in range(300) for s in SENTENCES))
+    return path
+
+
+def _config(model: str, corpus: Path, **kw: object) -> TrainConfig:
     base = dict(model=model, layer=1, expansion=4, k=8, tokens=24 * 1024, batch=1024, lr=3e-3)
-    base.update(heldout_tokens=4096, dead_tokens=8192, window=32, low_precision=False)
+    base.update(heldout_tokens=4096, dead_tokens=8192, window=32, low_precision=False, corpus=str(corpus))
     return TrainConfig(**(base | kw))  # type: ignore[arg-type]
 
 
-def test_training_lowers_fvu_and_resumes_from_its_checkpoint(tiny_gpt2_dir: Path, tmp_path: Path) -> None:
+def test_training_lowers_fvu_and_resumes_from_its_checkpoint(
+    tiny_gpt2_dir: Path, small_corpus: Path, tmp_path: Path
+) -> None:
     torch.set_num_threads(1)
     model = load_model(str(tiny_gpt2_dir), device="cpu")
-    one_step = train_sae(model, _config(str(tiny_gpt2_dir), tokens=1024), tmp_path / "one")
-    whole = train_sae(model, _config(str(tiny_gpt2_dir)), tmp_path / "whole")
+    one_step = train_sae(model, _config(str(tiny_gpt2_dir), small_corpus, tokens=1024), tmp_path / "one")
+    whole = train_sae(model, _config(str(tiny_gpt2_dir), small_corpus), tmp_path / "whole")
     first, trained = one_step.meta["report"], whole.meta["report"]
     assert trained["fvu"] < 0.6 * first["fvu"], (first["fvu"], trained["fvu"])
     assert trained["l0"] <= 8
@@ -70,12 +80,16 @@ def test_training_lowers_fvu_and_resumes_from_its_checkpoint(tiny_gpt2_dir: Path
     assert not (tmp_path / "whole" / STATE_FILE).exists()
 
     # The same run, stopped after 10 of its 24 steps, then continued: the same SAE.
-    config = _config(str(tiny_gpt2_dir))
+    config = _config(str(tiny_gpt2_dir), small_corpus)
     with pytest.raises(TrainingPaused, match="step 10 of 24"):
         train_sae(model, config, tmp_path / "resumed", max_steps=10)
     assert (tmp_path / "resumed" / STATE_FILE).exists()
     with pytest.raises(SaeError, match=r"other settings \(k\)"):
-        train_sae(model, _config(str(tiny_gpt2_dir), k=4), tmp_path / "resumed")
+        train_sae(model, _config(str(tiny_gpt2_dir), small_corpus, k=4), tmp_path / "resumed")
+    # Another token budget is refused when it changes the training windows, or when the
+    # checkpoint is past its decay; it is taken when neither (test_rescheduled_run below).
+    with pytest.raises(SaeError, match="change the checkpoint's training windows"):
+        train_sae(model, _config(str(tiny_gpt2_dir), small_corpus, tokens=2048), tmp_path / "resumed")
     resumed = train_sae(model, config, tmp_path / "resumed")
     for name in ("W_enc", "b_enc", "W_dec", "b_dec"):
         torch.testing.assert_close(getattr(resumed, name), getattr(whole, name), atol=1e-4, rtol=1e-3)
@@ -84,7 +98,7 @@ def test_training_lowers_fvu_and_resumes_from_its_checkpoint(tiny_gpt2_dir: Path
     again = train_sae(model, config, tmp_path / "resumed", max_steps=0)
     torch.testing.assert_close(again.W_enc, resumed.W_enc)
     with pytest.raises(SaeError, match=r"an SAE trained with other settings \(tokens\)"):
-        train_sae(model, _config(str(tiny_gpt2_dir), tokens=2048), tmp_path / "resumed")
+        train_sae(model, _config(str(tiny_gpt2_dir), small_corpus, tokens=2048), tmp_path / "resumed")
     loaded = load_sae(tmp_path / "resumed")
     assert loaded.meta["report"]["fvu"] == resumed.meta["report"]["fvu"]
     assert set(loaded.meta["report"]["splice"]) >= {"ce_clean", "ce_spliced", "ce_zero_ablated"}
@@ -115,3 +129,30 @@ def test_splice_of_a_perfect_reconstruction_changes_nothing(tiny_gpt2_dir: Path)
     assert report["hidden_mse_zero_ablated"] > 0.01
     assert report["embedding_cosine_zero_ablated"] < 0.999
     assert report["loss_recovered"] == pytest.approx(1.0, abs=1e-4)
+
+
+def test_a_checkpoint_continues_with_a_larger_budget_as_if_started_with_it(
+    tiny_gpt2_dir: Path, small_corpus: Path, tmp_path: Path
+) -> None:
+    """The learning rate is constant until its decay, so 8 steps of a 977-step budget continued
+    as a 1,172-step budget give the 1,172-step run (both budgets exceed the small corpus: the same
+    windows, every one)."""
+    torch.set_num_threads(1)
+    model = load_model(str(tiny_gpt2_dir), device="cpu")
+    with pytest.raises(TrainingPaused):
+        train_sae(
+            model,
+            _config(str(tiny_gpt2_dir), small_corpus, tokens=1_000_000),
+            tmp_path / "a",
+            max_steps=8,
+        )
+    longer = _config(str(tiny_gpt2_dir), small_corpus, tokens=1_200_000)
+    with pytest.raises(TrainingPaused):
+        train_sae(model, longer, tmp_path / "a", max_steps=2)
+    with pytest.raises(TrainingPaused):
+        train_sae(model, longer, tmp_path / "b", max_steps=10)
+    state_a = torch.load(tmp_path / "a" / STATE_FILE, weights_only=False)
+    state_b = torch.load(tmp_path / "b" / STATE_FILE, weights_only=False)
+    assert state_a["step"] == state_b["step"] == 10
+    for name in ("W_enc", "W_dec", "b_enc", "b_dec"):
+        torch.testing.assert_close(state_a["params"][name], state_b["params"][name], atol=1e-4, rtol=1e-3)

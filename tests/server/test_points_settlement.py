@@ -4,6 +4,7 @@ and database, no server. Each test plays one attack the issue found and says wha
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -182,6 +183,9 @@ async def test_one_room_at_a_time(game: Game) -> None:
         with pytest.raises(RoomError) as busy:
             await move
         assert busy.value.code == "busy_elsewhere"
+        # It says which room and for how long (not "until its round ends", which a round that
+        # ended early does not mean).
+        assert re.search(r"your round in home counts for \d+ s more", str(busy.value)), str(busy.value)
     hold = game.service.earning.hold_s(None, 0.0)
     assert hold >= game.settings.room_round_s, "hopping rooms earns no faster than one room"
     await end_round(game, "home", "away")  # both rooms start their next round

@@ -22,6 +22,8 @@ from store.db import Database
 from tests.server.conftest import Clock
 
 TTL_S = 0.4
+# The keeper tests' TTL: long enough that a thread of a loaded machine renews in time.
+KEEP_TTL_S = 1.0
 
 
 @pytest.fixture
@@ -31,8 +33,10 @@ async def aio(settings: Settings) -> AsyncIterator[aioredis.Redis]:
     await r.aclose()
 
 
-def service(settings: Settings, db: Database, r: aioredis.Redis, sync: redis.Redis) -> RoomService:
-    hub = settings.model_copy(update={"room_lock_ttl_s": TTL_S, "process_lease_s": 1.0, "room_lobby_s": 5.0})
+def service(
+    settings: Settings, db: Database, r: aioredis.Redis, sync: redis.Redis, ttl_s: float = TTL_S
+) -> RoomService:
+    hub = settings.model_copy(update={"room_lock_ttl_s": ttl_s, "process_lease_s": 1.0, "room_lobby_s": 5.0})
     return RoomService(hub, db, r, sync, clock=Clock())
 
 
@@ -55,24 +59,49 @@ async def test_a_live_holder_keeps_its_lock_while_its_event_loop_stalls(
     """Issue 19: a 10,000-socket connect storm stalled the loop and the pool past the lock's
     TTL, the renewal came late and the holder lost the room (LockLost). The keeper renews
     from a thread, so a loop blocked for several TTLs loses nothing."""
-    svc = service(settings, db, aio, redis_client)
+    svc = service(settings, db, aio, redis_client, KEEP_TTL_S)
     async with svc.locked("stalled") as room:
-        time.sleep(4 * TTL_S)  # the event loop does nothing for four TTLs
+        time.sleep(4 * KEEP_TTL_S)  # the event loop does nothing for four TTLs
         room.state.round_no = 7
         await svc.emit("stalled", [{"type": "notice", "message": "still the holder"}])
     assert not redis_client.exists(keys.room_lock("stalled")), "released"
     assert [e["type"] for e in eventlog.since(redis_client, "stalled", 0) or []] == ["notice"]
 
 
+async def test_a_lock_whose_reply_is_read_late_is_kept(
+    settings: Settings,
+    db: Database,
+    aio: aioredis.Redis,
+    redis_client: redis.Redis,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 19: under a connect storm the SET that took the lock was answered at once but its
+    reply read seconds later; the keeper, told only then, found the lock lapsed (LockLost)."""
+    svc = service(settings, db, aio, redis_client, KEEP_TTL_S)
+    real_set = aio.set
+
+    async def late_set(*args: object, **kwargs: object) -> object:
+        taken = await real_set(*args, **kwargs)  # type: ignore[arg-type]
+        if kwargs.get("nx"):
+            time.sleep(4 * KEEP_TTL_S)  # the event loop reaches the reply late
+        return taken
+
+    monkeypatch.setattr(aio, "set", late_set)
+    async with svc.locked("late") as room:
+        room.state.round_no = 3
+        await svc.emit("late", [{"type": "notice", "message": "still the holder"}])
+    assert [e["type"] for e in eventlog.since(redis_client, "late", 0) or []] == ["notice"]
+
+
 def test_the_keeper_gives_up_on_a_holder_stuck_past_any_move(redis_client: redis.Redis) -> None:
     """A holder stuck far longer than a move may take is treated as dead: the room frees."""
-    keeper = LockKeeper(redis_client, TTL_S)
-    redis_client.set(keys.room_lock("stuck"), "tok", px=int(TTL_S * 1000))
+    keeper = LockKeeper(redis_client, KEEP_TTL_S)
+    redis_client.set(keys.room_lock("stuck"), "tok", px=int(KEEP_TTL_S * 1000))
     keeper.hold(keys.room_lock("stuck"), "tok")
-    time.sleep(2 * TTL_S)
+    time.sleep(2 * KEEP_TTL_S)
     assert redis_client.get(keys.room_lock("stuck")) == b"tok", "renewed while young"
     keeper._held[(keys.room_lock("stuck"), "tok")] -= MAX_HOLD_S  # as if taken long ago
-    time.sleep(2 * TTL_S)
+    time.sleep(2 * KEEP_TTL_S)
     assert not redis_client.exists(keys.room_lock("stuck")), "left to lapse"
 
 
@@ -113,3 +142,18 @@ async def test_the_members_of_a_dead_process_are_swept_and_only_theirs(
     assert left == [1], "the ghost is announced as gone, once"
     assert not redis_client.sismember(keys.processes(), doomed.members.process_id)
     assert await alive.leases.sweep() == 0, "swept once"
+
+
+async def test_a_live_process_keeps_its_lease_while_its_event_loop_stalls(
+    settings: Settings, db: Database, aio: aioredis.Redis, redis_client: redis.Redis
+) -> None:
+    """Issue 19's four-process run: a loop backlogged past the lease made the other processes
+    sweep a live process's members. The lease is renewed from a thread."""
+    svc = service(settings, db, aio, redis_client)  # process_lease_s = 1.0
+    await svc.leases.start()
+    try:
+        time.sleep(3.0)  # the event loop does nothing for three leases
+        assert redis_client.exists(keys.process_lease(svc.members.process_id)), "still alive"
+    finally:
+        await svc.leases.stop()
+    assert not redis_client.exists(keys.process_lease(svc.members.process_id)), "a clean stop ends it"
