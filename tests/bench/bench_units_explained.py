@@ -51,9 +51,13 @@ def _explain_all(
         if unit.max_activation <= 0:
             rows.append({"unit": unit.index, "silent": True})
             continue
-        texts = explainer.explain(unit.top, k, max_chars=max_chars)
+        try:
+            texts = explainer.explain(unit.top, k, max_chars=max_chars)
+        except ValueError:  # the explainer finds nothing to explain (too weak to count as active)
+            texts = []
         records = select_records(unit.top, unit.random, limit=RECORDS_PER_KIND)
         scores = [r.score for r in score_explanations(simulator, texts + previous, records)] if texts else []
+        print(f"{unit.index:4d} {max(scores[: len(texts)], default=float('nan')):+.3f}", flush=True)
         rows.append(
             {
                 "unit": unit.index,
