@@ -1,6 +1,6 @@
 """`neuronquest simulator`: train the `trained` simulator's head, and judge simulators on held-out neurons.
 
-    neuronquest simulator train [--seed 0] [--epochs 5] [--out PATH] [--threads N] [--cache PATH]
+    neuronquest simulator train [--seed 0] [--epochs 3] [--out PATH] [--threads N] [--cache PATH]
     neuronquest simulator evaluate [--split test|val] [--simulator NAME ...] [--per-family K] [--json]
 
 `train` rebuilds everything from scratch (synthetic neurons from the shipped corpus and
@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = p.add_subparsers(dest="simulator_command", required=True, metavar="ACTION")
     tr = sub.add_parser("train", help="build the trained simulator's head from scratch (seeded)")
     tr.add_argument("--seed", type=int, default=0)
-    tr.add_argument("--epochs", type=int, default=5)
+    tr.add_argument("--epochs", type=int, default=3)
     tr.add_argument("--out", type=Path, help="where to write the head (default: the shipped head.pt)")
     tr.add_argument("--threads", type=int, default=1, help="torch threads (1 on a shared machine)")
     tr.add_argument("--cache", type=Path, help="keep the encoder's outputs in this file between runs")

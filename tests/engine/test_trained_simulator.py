@@ -14,7 +14,15 @@ import torch
 from engine.records import ActivationRecord
 from engine.scoring.planted import NEURONS, tokenize
 from engine.scoring.trained.dataset import FAMILIES, Sizes, build, leaks
-from engine.scoring.trained.families import AFTER, DELIMITER_SPLIT
+from engine.scoring.trained.families import (
+    AFTER,
+    AFTER_MORE,
+    BEFORE,
+    BEFORE_MORE,
+    DELIMITER_SPLIT,
+    NTH,
+    NTH_MORE,
+)
 from engine.scoring.trained.simulator import SHIPPED_HEAD, TrainedSimulator, load_head
 from engine.scoring.trained.train import TrainConfig, train
 from engine.scoring.trained.wordnet import WORDNET_DIR
@@ -53,6 +61,15 @@ def test_no_target_word_sense_or_rule_is_shared_between_train_and_held_out(data)
 def test_hand_split_tables_do_not_overlap() -> None:
     seen = [x for words in AFTER.values() for x in words]
     assert len(seen) == len(set(seen))
+    # The extra training instances use no held-out instance's word, in either direction.
+    held = {
+        x for table in (AFTER, BEFORE) for split, words in table.items() if split != "train" for x in words
+    }
+    more = {x for table in (AFTER_MORE, BEFORE_MORE) for words in table.values() for x in words}
+    assert set(AFTER_MORE) == set(BEFORE_MORE) == {"train"} and not (more & held)
+    assert not {n for _, n in NTH_MORE["train"]} & {
+        n for split, p in NTH.items() if split != "train" for n, _ in p
+    }
     assert {split for split, _ in DELIMITER_SPLIT.values()} == {"train", "val", "test"}
 
 
@@ -109,7 +126,7 @@ def test_the_shipped_head_loads_fast_and_is_at_most_20_mb() -> None:
 
 def test_the_simulator_speaks_the_interface_and_is_deterministic() -> None:
     sim = TrainedSimulator()
-    assert sim.name == "trained" and sim.version.startswith("trained-1:")
+    assert sim.name == "trained" and sim.version.startswith("trained-2:")
     months = next(n for n in NEURONS if n.name == "months")
     top, rnd = months.records()
     records = top[:3] + rnd[:3] + [ActivationRecord(tokenize("A short one."), [0.0] * 4)]
@@ -133,3 +150,42 @@ def test_a_missing_head_is_a_clear_error_and_bad_cli_arguments_exit_2(tmp_path, 
         load_head(tmp_path / "none.pt")
     assert main(["simulator", "train", "--epochs", "0"]) == 2
     assert "--epochs" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not SHIPPED_HEAD.is_file(), reason="no shipped head")
+def test_the_shipped_head_follows_a_place_rule_it_never_trained_on() -> None:
+    """After "the" is a held-out instance (training had after "a", "this", ...): the true
+    explanation must beat the same rule about another word and a rule about a place."""
+    from engine.scoring.score import score_explanations
+
+    texts = [
+        "We saw the river from the bridge at dawn.",
+        "Of all the books, the red one is mine.",
+        "She walked to the station with a friend.",
+        "It was one of those days in March.",
+        "He left (quietly) before the end of it.",
+        "A dog of ours ran to a park.",
+    ]
+    records = []
+    for text in texts:
+        tokens = tokenize(text)
+        words = [t.strip().lower() for t in tokens]
+        records.append(
+            ActivationRecord(
+                tokens, [10.0 if i and words[i - 1] == "the" else 0.0 for i in range(len(words))]
+            )
+        )
+    sim = TrainedSimulator()
+    true, other_word, other_place = (
+        r.score
+        for r in score_explanations(
+            sim,
+            ['the word right after "the"', 'the word right after "of"', "words inside parentheses"],
+            records,
+        )
+    )
+    assert true > 0.5 and true > other_word + 0.3 and true > other_place + 0.3, (
+        true,
+        other_word,
+        other_place,
+    )

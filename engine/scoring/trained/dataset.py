@@ -14,6 +14,9 @@ from dataclasses import dataclass
 
 from engine.scoring.trained import wordnet
 from engine.scoring.trained.families import (
+    AFTER_MORE,
+    BEFORE_MORE,
+    NTH_MORE,
     SynthNeuron,
     morphology_neurons,
     positional_neurons,
@@ -167,6 +170,11 @@ def build(seed: int = 0, sizes: Sizes | None = None) -> Dataset:
         built = _records(neuron, sentences, by_source, index, rng)
         if built is not None:
             combos += neuron.family == "combinations"
+            data.append(built)
+    # Appended last: drawing their records cannot change any earlier neuron's.
+    for neuron in positional_neurons(AFTER_MORE, BEFORE_MORE, {}, NTH_MORE):
+        built = _records(neuron, sentences, by_source, index, rng)
+        if built is not None:
             data.append(built)
     return Dataset(sentences, data)
 

@@ -148,6 +148,50 @@ BEFORE_PUNCT = {
     "test": [(".", "a full stop")],
 }
 NTH = {"train": [(1, "first"), (3, "third"), (-1, "last")], "val": [(4, "fourth")], "test": [(2, "second")]}
+# More training instances of the same rules (trained-2), built after every other neuron so the
+# seeded validation and test neurons and their records stay exactly as they were generated.
+# None is a validation or test instance's word (the, and, from, by, an, at, as, are, will, have).
+AFTER_MORE = {
+    "train": [
+        "this",
+        "that",
+        "his",
+        "her",
+        "their",
+        "we",
+        "they",
+        "one",
+        "all",
+        "some",
+        "no",
+        "very",
+        "had",
+        "has",
+        "were",
+        "would",
+        "can",
+        "could",
+        "but",
+        "or",
+        "if",
+        "when",
+        "so",
+        "into",
+        "about",
+        "than",
+        "more",
+        "its",
+        "our",
+        "your",
+        "been",
+        "which",
+        "who",
+    ]
+}
+BEFORE_MORE = {
+    "train": ["a", "for", "with", "on", "be", "not", "he", "i", "this", "his", "they", "we", "or", "but"]
+}
+NTH_MORE = {"train": [(5, "fifth"), (6, "sixth"), (7, "seventh")]}
 
 # -- syntactic rules ----------------------------------------------------------------------------
 DELIMITER_SPLIT = {
@@ -200,9 +244,14 @@ PREFIXES = {
 PLANTED_WORDS = {"bank", "apple", "may", "bat", "spring"}
 
 
-def positional_neurons() -> list[SynthNeuron]:
+def positional_neurons(
+    after: dict[str, list[str]] = AFTER,
+    before: dict[str, list[str]] = BEFORE,
+    before_punct: dict[str, list[tuple[str, str]]] = BEFORE_PUNCT,
+    nth: dict[str, list[tuple[int, str]]] = NTH,
+) -> list[SynthNeuron]:
     out = []
-    for split, words in AFTER.items():
+    for split, words in after.items():
         for x in words:
 
             def fire(s: Sentence, x: str = x) -> list[float]:
@@ -227,7 +276,7 @@ def positional_neurons() -> list[SynthNeuron]:
                     qualifier=f'right after "{x}"',
                 )
             )
-    for split, words in BEFORE.items():
+    for split, words in before.items():
         for x in words:
 
             def fire_b(s: Sentence, x: str = x) -> list[float]:
@@ -252,7 +301,7 @@ def positional_neurons() -> list[SynthNeuron]:
                     qualifier=f'just before "{x}"',
                 )
             )
-    for split, marks in BEFORE_PUNCT.items():
+    for split, marks in before_punct.items():
         for mark, name in marks:
 
             def fire_p(s: Sentence, mark: str = mark) -> list[float]:
@@ -279,7 +328,7 @@ def positional_neurons() -> list[SynthNeuron]:
                     qualifier=f"just before {name}",
                 )
             )
-    for split, positions in NTH.items():
+    for split, positions in nth.items():
         for n, ordinal in positions:
 
             def fire_n(s: Sentence, n: int = n) -> list[float]:

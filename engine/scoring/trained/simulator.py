@@ -19,8 +19,9 @@ from engine.records import ActivationRecord
 from engine.scoring.simulator import Predictions, Simulator, SimulatorError
 from engine.scoring.trained.features import FeatureEncoder
 from engine.scoring.trained.head import Head, pad
+from engine.scoring.trained.structure import matches, record_form, terms
 
-VERSION = "trained-1"
+VERSION = "trained-2"
 SHIPPED_HEAD = Path(__file__).with_name("head.pt")
 RECORD_CACHE_MAX = 256  # records' prepared token features (a 64-token record: ~330 kB)
 EXPLANATION_CACHE_MAX = 2048
@@ -35,6 +36,12 @@ def load_head(path: Path = SHIPPED_HEAD) -> tuple[Head, str, dict[str, Any]]:
     head = Head(**checkpoint["config"])
     head.load_state_dict({k: v.float() for k, v in checkpoint["state"].items()})
     return head.eval(), hashlib.sha256(blob).hexdigest()[:10], checkpoint.get("meta", {})
+
+
+def prepare(head: Head, tokens: Sequence[str], features: torch.Tensor) -> torch.Tensor:
+    """One record's explanation-independent part: (T, D) MiniLM features -> the head's prepared rows."""
+    form, opener = record_form(tokens)
+    return head.prepare(features.float().unsqueeze(0), form.unsqueeze(0), opener.unsqueeze(0))[0]
 
 
 class TrainedSimulator(Simulator):
@@ -62,7 +69,7 @@ class TrainedSimulator(Simulator):
         """Raw features computed elsewhere (training caches them for every sentence)."""
         for toks, feats in zip(tokens, features, strict=True):
             with torch.inference_mode():
-                self._records[tuple(toks)] = self.head.prepare(feats.float().unsqueeze(0))[0]
+                self._records[tuple(toks)] = prepare(self.head, toks, feats)
 
     def remember_explanations(self, texts: Sequence[str], features: Sequence[torch.Tensor]) -> None:
         for text, feats in zip(texts, features, strict=True):
@@ -77,7 +84,7 @@ class TrainedSimulator(Simulator):
         keys = [tuple(r.tokens) for r in records]
         missing = list(dict.fromkeys(k for k in keys if k not in self._records and k))
         for key, feats in zip(missing, self.encoder.records(missing), strict=True):
-            self._records[key] = self.head.prepare(feats.unsqueeze(0))[0]
+            self._records[key] = prepare(self.head, key, feats)
         out = []
         for key in keys:
             if key:
@@ -116,7 +123,9 @@ class TrainedSimulator(Simulator):
         # Every (explanation, record) pair in one pass of the head: explanation-major rows.
         pieces = expl.repeat_interleave(n_rec, dim=0)
         mask = torch.arange(expl.shape[1])[None, :] < expl_lengths.repeat_interleave(n_rec)[:, None]
-        logits = self.head.score(x.repeat(n_expl, 1, 1), lengths.repeat(n_expl), pieces, mask)
+        words = [[t.strip().lower() for t in records[i].tokens] for i in kept]
+        matched, _ = pad([matches(w, t) for t in map(terms, explanations) for w in words])
+        logits = self.head.score(x.repeat(n_expl, 1, 1), lengths.repeat(n_expl), pieces, mask, matched)
         values = (10 * torch.sigmoid(logits)).view(n_expl, n_rec, -1)
         for e in range(n_expl):
             for row, i in enumerate(kept):

@@ -21,20 +21,24 @@ from torch import nn
 from engine.scoring.trained import dataset as synth
 from engine.scoring.trained.evaluate import cases, evaluate
 from engine.scoring.trained.features import FeatureEncoder
-from engine.scoring.trained.head import Head, pad
+from engine.scoring.trained.head import ORDINALS, Head, pad
 from engine.scoring.trained.simulator import TrainedSimulator
+from engine.scoring.trained.structure import matches, record_form, terms
 
 Progress = Callable[[str], None]
 # Sentences of other neurons paired with a neuron's explanation: from any family, and from its
 # own family (the hard contrast: "after 'of'" on sentences made for "after 'to'").
 CROSS_PER_NEURON = 4
 CROSS_SAME_FAMILY = 4
+# Hard negatives: a neuron's own firing sentences paired with its siblings' explanations (the
+# other senses of its word; the other rules about its trigger word: before/after "of").
+SIBLING_SENTENCES = 4
 
 
 @dataclass
 class TrainConfig:
     seed: int = 0
-    epochs: int = 5
+    epochs: int = 3
     batch: int = 64
     lr: float = 2e-3
     pos_weight: float = 3.0
@@ -62,7 +66,49 @@ def _pairs(
             acts = n.neuron.fire(data.sentences[i])
             if acts is not None:
                 out.append((i, k, acts))
+    groups: dict[str, list[int]] = {}
+    for k, n in enumerate(neurons):
+        groups.setdefault(_kin(n.neuron), []).append(k)
+    for members in groups.values():
+        for k in members:
+            mine = [i for i, _ in neurons[k].top[:SIBLING_SENTENCES]]
+            for other in members:
+                if other == k:
+                    continue
+                for i in mine:
+                    acts = neurons[other].neuron.fire(data.sentences[i])
+                    if acts is not None:
+                        out.append((i, other, acts))
     return out
+
+
+def _kin(neuron: synth.SynthNeuron) -> str:
+    """Neurons that are easy to confuse: the senses of one word, the rules about one cue."""
+    if neuron.family == "senses":
+        return "sense:" + neuron.name.split("-")[1]
+    if neuron.cues is not None and neuron.family == "positional":
+        return "cue:" + ",".join(sorted(neuron.cues))
+    return "self:" + neuron.name
+
+
+def ordinal_bank(encoder: FeatureEncoder) -> torch.Tensor:
+    """(len(ORDINALS), DIM): each ordinal word's states, its word-pieces' mean ([CLS]/[SEP] left out)."""
+    return torch.stack([f[1:-1].mean(0) for f in encoder.explanations(list(ORDINALS))])
+
+
+def batch_inputs(
+    head: Head,
+    batch: list[tuple[list[str], torch.Tensor, torch.Tensor, str]],
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(tokens, features, explanation features, explanation) rows -> the head's score() inputs."""
+    forms = [record_form(toks) for toks, _, _, _ in batch]
+    x, lengths = pad([f.float() for _, f, _, _ in batch])
+    form, _ = pad([f for f, _ in forms])
+    opener, _ = pad([o for _, o in forms], value=-1)
+    e, e_len = pad([e.float() for _, _, e, _ in batch])
+    e_mask = torch.arange(e.shape[1])[None, :] < e_len[:, None]
+    matched, _ = pad([matches([t.strip().lower() for t in toks], terms(text)) for toks, _, _, text in batch])
+    return head.prepare(x, form, opener, lengths), lengths, e, e_mask, matched
 
 
 def train(config: TrainConfig, out_path: Path | None, progress: Progress = print) -> dict[str, Any]:
@@ -79,6 +125,7 @@ def train(config: TrainConfig, out_path: Path | None, progress: Progress = print
     pairs = _pairs(data, train_neurons, rng)
     pairs = [p for p in pairs if p[0] in features or _add(features, encoder, data, p[0])]
     head = Head()
+    head.ordinals.copy_(ordinal_bank(encoder))
     opt = torch.optim.AdamW(head.parameters(), lr=config.lr, weight_decay=0.01)
     steps_per_epoch = (len(pairs) + config.batch - 1) // config.batch
     total = steps_per_epoch * config.epochs
@@ -93,14 +140,18 @@ def train(config: TrainConfig, out_path: Path | None, progress: Progress = print
         epoch_loss = 0.0
         for b in range(0, len(pairs), config.batch):
             batch = pairs[b : b + config.batch]
-            x, lengths = pad([features[i].float() for i, _, _ in batch])
-            e, e_len = pad(
-                [expl[rng.choice(train_neurons[k].neuron.explanations)].float() for _, k, _ in batch]
+            texts = [rng.choice(train_neurons[k].neuron.explanations) for _, k, _ in batch]
+            inputs = batch_inputs(
+                head,
+                [
+                    (data.sentences[i].tokens, features[i], expl[t], t)
+                    for (i, _, _), t in zip(batch, texts, strict=True)
+                ],
             )
-            e_mask = torch.arange(e.shape[1])[None, :] < e_len[:, None]
+            lengths = inputs[1]
             target, _ = pad([torch.tensor(a).unsqueeze(-1) for _, _, a in batch])
-            mask = (torch.arange(x.shape[1])[None, :] < lengths[:, None]).float()
-            logits = head(x, lengths, e, e_mask)
+            mask = (torch.arange(target.shape[1])[None, :] < lengths[:, None]).float()
+            logits = head.score(*inputs)
             loss = (loss_fn(logits, target.squeeze(-1)) * mask).sum() / mask.sum()
             opt.zero_grad()
             loss.backward()
@@ -118,6 +169,7 @@ def train(config: TrainConfig, out_path: Path | None, progress: Progress = print
         progress(
             f"epoch {epoch + 1}/{config.epochs}: loss {epoch_loss / len(pairs):.4f}, "
             f"val mean AUROC {report['mean_auroc']:.3f} {report['families']} "
+            f"vs-other-sense {report['vs_other_sense']} "
             f"({time.perf_counter() - started:.0f} s)"
         )
         if report["mean_auroc"] > best["score"]:
@@ -150,27 +202,31 @@ def _encode(
 ) -> tuple[dict[int, torch.Tensor], dict[str, torch.Tensor]]:
     """The frozen encoder's outputs for every sentence in a record and every phrasing (once).
 
-    With ``config.cache`` they are kept in that file, keyed by seed and sizes, for re-runs."""
+    With ``config.cache`` they are kept in that file, keyed by seed and sizes, for re-runs;
+    only what the file lacks is encoded (and the file updated)."""
     key = repr((config.seed, config.sizes or synth.Sizes()))
+    features: dict[int, torch.Tensor] = {}
+    expl: dict[str, torch.Tensor] = {}
     if config.cache and config.cache.is_file():
         saved = torch.load(config.cache, weights_only=True)
         if saved.get("key") == key:
             progress(f"encoder outputs from {config.cache}")
-            return saved["features"], saved["expl"]
-    used = sorted({i for n in data.neurons for i, _ in n.top + n.rest})
+            features, expl = saved["features"], saved["expl"]
+    used = sorted({i for n in data.neurons for i, _ in n.top + n.rest} - set(features))
     progress(
         f"{len(data.neurons)} neurons ({len(data.split('train'))} train); encoding {len(used)} sentences"
     )
-    features: dict[int, torch.Tensor] = {}
     for start in range(0, len(used), 512):
         chunk = used[start : start + 512]
         for i, f in zip(chunk, encoder.records([data.sentences[i].tokens for i in chunk]), strict=True):
             features[i] = f.half()
         progress(f"  encoded {min(start + 512, len(used))}/{len(used)} sentences")
-    phrasings = sorted({e for n in data.neurons for e in n.neuron.explanations + n.neuron.confusers})
+    phrasings = sorted(
+        {e for n in data.neurons for e in n.neuron.explanations + n.neuron.confusers} - set(expl)
+    )
     progress(f"encoding {len(phrasings)} explanation phrasings")
-    expl = dict(zip(phrasings, (f.half() for f in encoder.explanations(phrasings)), strict=True))
-    if config.cache:
+    expl.update(zip(phrasings, (f.half() for f in encoder.explanations(phrasings)), strict=True))
+    if config.cache and (used or phrasings):
         torch.save({"key": key, "features": features, "expl": expl}, config.cache)
     return features, expl
 
