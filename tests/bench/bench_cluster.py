@@ -51,6 +51,7 @@ def servers(settings: Settings, db: Database, tmp_path: Path, cluster: LocalClus
             "room_round_s": 600.0,
             "heartbeat_s": 60.0,
             "guest_sessions_per_ip_per_min": 0,
+            "ws_per_address": 1_000_000,  # every simulated player shares 127.0.0.1 (default cap 256)
             "log_level": "warning",
             "rooms_redis_cluster_url": cluster.url,
         }
