@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from engine.models import ModelError, NeuronModel, load_model
-from engine.models.neuron_model import Neurons
+from engine.models.neuron_model import Neurons, unit_record, unit_selector
 from engine.records import ActivationRecord
 from engine.sae import SaeError, SparseAutoencoder, check_fits, load_sae
 
@@ -110,23 +110,7 @@ class LatentModel:
 
     def neuron_index(self, neurons: Neurons) -> slice | torch.Tensor:
         """Validated selector over the latents (as NeuronModel.neuron_index over neurons)."""
-        last = self.n_neurons - 1
-        if neurons is None:
-            return slice(None)
-        if isinstance(neurons, int):
-            neurons = [neurons]
-        if isinstance(neurons, range | slice):
-            start, stop, step = (neurons.start or 0), neurons.stop, (neurons.step or 1)
-            stop = self.n_neurons if stop is None else stop
-            if not (0 <= start < stop <= self.n_neurons) or step != 1:
-                raise ModelError(f"latents {start}-{stop - 1} out of range: SAE {self.source} has 0-{last}")
-            return slice(start, stop)
-        picked = [int(n) for n in neurons]
-        bad = [n for n in picked if not 0 <= n <= last]
-        if bad or not picked:
-            shown = bad[0] if bad else "(none)"
-            raise ModelError(f"latent {shown} out of range: SAE {self.source} has latents 0-{last}")
-        return torch.tensor(picked, dtype=torch.long)
+        return unit_selector(neurons, self.n_neurons, "latents", f"SAE {self.source}")
 
     # -- forward ----------------------------------------------------------------------
     def _latents(self, site_values: torch.Tensor, neurons: Neurons) -> torch.Tensor:
@@ -172,11 +156,7 @@ class LatentModel:
 
     def record(self, layer: int, neuron: int, text: str) -> ActivationRecord:
         """One latent's activation on every token of ``text``."""
-        if not text.strip():
-            raise ModelError("text is empty")
-        tokens = self.tokenize(text)
-        acts = self.activations([text], layer, [neuron])[0][:, 0]
-        return ActivationRecord(tokens=tokens, activations=[float(a) for a in acts])
+        return unit_record(self, layer, neuron, text)
 
     def __repr__(self) -> str:
         where = f"{self.site} of layer {self.layer}"

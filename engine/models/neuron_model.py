@@ -17,7 +17,7 @@ change it), so mining a middle layer costs only the layers below it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import nn
@@ -27,6 +27,47 @@ from engine.models.sites import SITE_MODULES, blocks, hook_site
 from engine.records import ActivationRecord
 
 Neurons = int | slice | range | Sequence[int] | None
+
+
+class UnitReader(Protocol):
+    """What ``unit_record`` needs: NeuronModel, or engine.units.LatentModel."""
+
+    def tokenize(self, text: str) -> list[str]: ...
+
+    def activations(self, texts: list[str], layer: int, neurons: Neurons = None) -> list[torch.Tensor]: ...
+
+
+def unit_record(units: UnitReader, layer: int, index: int, text: str) -> ActivationRecord:
+    """Unit ``index``'s activation on every token of ``text`` (tokens as the model sees them)."""
+    if not text.strip():
+        raise ModelError("text is empty")
+    tokens = units.tokenize(text)
+    acts = units.activations([text], layer, [index])[0][:, 0]
+    return ActivationRecord(tokens=tokens, activations=[float(a) for a in acts])
+
+
+def unit_selector(units: Neurons, width: int, what: str, owner: str) -> slice | torch.Tensor:
+    """Validated selector for the last dimension (``width`` wide) of activations: a slice or an
+    index tensor; ModelError naming ``what`` (plural: "neurons", "latents") and ``owner``."""
+    last = width - 1
+    if units is None:
+        return slice(None)
+    if isinstance(units, int):
+        units = [units]
+    if isinstance(units, range | slice):
+        start, stop, step = (units.start or 0), units.stop, (units.step or 1)
+        stop = width if stop is None else stop
+        if not (0 <= start < stop <= width) or step != 1:
+            raise ModelError(f"{what} {start}-{stop - 1} out of range: {owner} has {what} 0-{last}")
+        return slice(start, stop)
+    picked = [int(n) for n in units]
+    bad = [n for n in picked if not 0 <= n <= last]
+    if bad or not picked:
+        raise ModelError(
+            f"{what.removesuffix('s')} {bad[0] if bad else '(none)'} out of range: "
+            f"{owner} has {what} 0-{last}"
+        )
+    return torch.tensor(picked, dtype=torch.long)
 
 
 class _Captured(Exception):
@@ -123,27 +164,8 @@ class NeuronModel:
 
     def neuron_index(self, neurons: Neurons, site: str = "mlp_post") -> slice | torch.Tensor:
         """Validated selector for the last dimension of a layer's activations at ``site``."""
-        width = self.site_width(site)
         what = "neurons" if site == "mlp_post" else f"{site} dimensions"
-        last = width - 1
-        if neurons is None:
-            return slice(None)
-        if isinstance(neurons, int):
-            neurons = [neurons]
-        if isinstance(neurons, range | slice):
-            start, stop, step = (neurons.start or 0), neurons.stop, (neurons.step or 1)
-            stop = width if stop is None else stop
-            if not (0 <= start < stop <= width) or step != 1:
-                raise ModelError(f"{what} {start}-{stop - 1} out of range: {self.name} has {what} 0-{last}")
-            return slice(start, stop)
-        picked = [int(n) for n in neurons]
-        bad = [n for n in picked if not 0 <= n <= last]
-        if bad or not picked:
-            raise ModelError(
-                f"{what.removesuffix('s')} {bad[0] if bad else '(none)'} out of range: "
-                f"{self.name} has {what} 0-{last}"
-            )
-        return torch.tensor(picked, dtype=torch.long)
+        return unit_selector(neurons, self.site_width(site), what, self.name)
 
     # -- forward ------------------------------------------------------------
     @torch.inference_mode()
@@ -239,11 +261,7 @@ class NeuronModel:
 
     def record(self, layer: int, neuron: int, text: str) -> ActivationRecord:
         """One neuron's activation on every token of ``text`` (tokens as the model sees them)."""
-        if not text.strip():
-            raise ModelError("text is empty")
-        tokens = self.tokenize(text)
-        acts = self.activations([text], layer, [neuron])[0][:, 0]
-        return ActivationRecord(tokens=tokens, activations=[float(a) for a in acts])
+        return unit_record(self, layer, neuron, text)
 
     def __repr__(self) -> str:
         shape = f"layers={self.n_layers}, neurons={self.n_neurons}"
