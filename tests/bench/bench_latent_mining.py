@@ -20,20 +20,16 @@ import torch
 from engine.corpus import make_windows
 from engine.mining import Miner, NeuronSummary
 from engine.models import load_model
-from engine.sae import HookSite, SparseAutoencoder
+from engine.sae import SparseAutoencoder
 from engine.units import LatentModel, UnitModel
+from tests.support.small_sae import random_sae
 
 LAYER, EXPANSION, K = 3, 4, 32
 WINDOWS, WIDTH, BATCH = 128, 64, 32
 
 
 def _random_sae(d_in: int) -> SparseAutoencoder:
-    sae = SparseAutoencoder(d_in, EXPANSION * d_in, K, HookSite(LAYER))
-    gen = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        sae.W_dec.copy_(torch.nn.functional.normalize(torch.randn(sae.d_sae, d_in, generator=gen), dim=-1))
-        sae.W_enc.copy_(sae.W_dec.t())
-    return sae.eval().requires_grad_(False)
+    return random_sae(d_in, LAYER, EXPANSION, K)
 
 
 def _mine(model: UnitModel, windows: torch.Tensor, n: int) -> tuple[float, list[NeuronSummary]]:

@@ -25,19 +25,15 @@ import torch
 
 from engine.corpus import make_windows
 from engine.models import load_model
-from engine.sae import HookSite, SparseAutoencoder
+from engine.sae import SparseAutoencoder
+from tests.support.small_sae import random_sae
 
 LAYER, EXPANSION, K = 3, 4, 32
 WINDOWS, BATCH = 256, 64
 
 
 def _random_sae(d_in: int) -> SparseAutoencoder:
-    sae = SparseAutoencoder(d_in, EXPANSION * d_in, K, HookSite(LAYER))
-    gen = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        sae.W_dec.copy_(torch.nn.functional.normalize(torch.randn(sae.d_sae, d_in, generator=gen), dim=-1))
-        sae.W_enc.copy_(sae.W_dec.t())
-    return sae.eval().requires_grad_(False)
+    return random_sae(d_in, LAYER, EXPANSION, K)
 
 
 @pytest.mark.parametrize("threads", [1, 0])

@@ -42,3 +42,14 @@ def build_sae(
 
 def save_small_sae(model: NeuronModel, layer: int, out: Path, d_sae: int = 64, k: int = 8) -> Path:
     return save_sae(build_sae(model, layer, d_sae, k), out)
+
+
+def random_sae(d_in: int, layer: int, expansion: int, k: int) -> SparseAutoencoder:
+    """An SAE of random unit decoder rows (encoder = decoder transposed), seeded: for benches
+    that time the encoder and mining, where what the latents mean does not matter."""
+    sae = SparseAutoencoder(d_in, expansion * d_in, k, HookSite(layer))
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        sae.W_dec.copy_(torch.nn.functional.normalize(torch.randn(sae.d_sae, d_in, generator=gen), dim=-1))
+        sae.W_enc.copy_(sae.W_dec.t())
+    return sae.eval().requires_grad_(False)
