@@ -10,6 +10,7 @@ import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -97,6 +98,10 @@ class Settings(BaseSettings):
     ws_per_message_deflate: bool = False
     # uvicorn's websocket protocol: "websockets-sansio" holds less per socket than "websockets".
     ws_implementation: str = "websockets-sansio"
+    # uvicorn's event loop: "asyncio", or "uvloop" (installed for the load generator). uvicorn's
+    # own default ("auto") would switch to uvloop as soon as it is importable; the web process
+    # stays on asyncio until the two are measured against each other (docs/BENCHMARKS.md "Load").
+    web_event_loop: Literal["asyncio", "uvloop"] = "asyncio"
     # Rooms bigger than this stop announcing each join and leave (a join storm of n players
     # would be n^2 frames); their clients follow the ``crowd`` count, and a snapshot lists at
     # most ``room_snapshot_members`` members beside the total.

@@ -97,6 +97,7 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
         host=host,
         port=port,
         ws=settings.ws_implementation,
+        loop=settings.web_event_loop,
         ws_per_message_deflate=settings.ws_per_message_deflate,
         log_level=settings.log_level,
         # Our own heartbeat drops dead sockets; keep the protocol-level ping too.

@@ -13,7 +13,6 @@ error frame, failed join, or warning/error in a server's log.
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +22,7 @@ import pytest
 from config.settings import Settings
 from store.db import Database
 from tests.bench.bench_load import SECONDS, Servers, _no_loss
-from tests.bench.loadgen import LoadResult, run_load
+from tests.bench.loadgen import LoadResult, run_in_loop, run_load
 from tests.server.conftest import seed_campaign
 from tests.support.redis_cluster import LocalCluster, cluster_binary
 
@@ -71,7 +70,7 @@ def _throughput(result: LoadResult, seconds: float) -> float:
 def test_rooms_on_three_shards(servers: Servers, cluster: LocalCluster, processes: int) -> None:
     urls, pids = servers.web(processes)
     load = {"connections": PLAYERS, "room_size": ROOM, "rate": RATE, "duration": SECONDS}
-    result = asyncio.run(run_load(urls, pids=pids, redis_url=cluster.url, cluster=True, **load))
+    result = run_in_loop(run_load(urls, pids=pids, redis_url=cluster.url, cluster=True, **load))
     summary = result.summary()
     figures = {
         "deliveries_per_s": round(_throughput(result, SECONDS)),

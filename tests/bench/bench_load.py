@@ -16,7 +16,6 @@ logged a warning or an error (each process's output goes to a file the test read
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import signal
@@ -32,7 +31,7 @@ import pytest
 
 from config.settings import Settings
 from store.db import Database
-from tests.bench.loadgen import LoadResult, run_load
+from tests.bench.loadgen import LoadResult, run_in_loop, run_load
 from tests.server.conftest import ROOT, free_port, seed_campaign
 from tests.support.processes import descendants, settings_env, stop, wait_http
 
@@ -95,7 +94,7 @@ class Servers:
     def bare(self) -> tuple[list[str], list[int]]:
         s = self.settings
         args = [sys.executable, "-m", "uvicorn", "tests.bench.bare_fanout:app", "--host", "127.0.0.1"]
-        args += ["--ws", s.ws_implementation, "--log-level", "warning"]
+        args += ["--ws", s.ws_implementation, "--loop", s.web_event_loop, "--log-level", "warning"]
         args += ["--ws-per-message-deflate", str(s.ws_per_message_deflate).lower()]
         url, pid = self._start(args, dict(os.environ))
         return [url], [pid]
@@ -159,7 +158,7 @@ def _no_loss(servers: Servers, *results: LoadResult) -> None:
 
 
 def _run(urls: list[str], pids: list[int], redis_url: str | None, **load: Any) -> LoadResult:
-    return asyncio.run(run_load(urls, pids=pids, redis_url=redis_url, **load))
+    return run_in_loop(run_load(urls, pids=pids, redis_url=redis_url, **load))
 
 
 def test_idle_connections_one_process(servers: Servers) -> None:

@@ -11,11 +11,15 @@ Two latencies, both on this process's one clock:
 * broadcast (with ``redis_url``, a Redis Cluster node with ``cluster``): the event's
   publication on the room's Redis channel -> each member's receipt. This process subscribes to
   the channels itself, so "server event" is the moment the log's script published it.
-CPU: the servers' CPU time while the rooms move, per 1,000 deliveries (cpu_ms_per_1000).
+CPU: the servers' CPU time while the rooms move, per 1,000 deliveries (cpu_ms_per_1000), and
+this generator's own (client_cpu_ms_per_1000: what reading 1,000 copies of an event costs it).
 Memory: the web processes' RSS (/proc) after the connections minus before, per connection,
 and the marginal figure over the second half of the connections (no start-up caches in it).
 
-The clients share the 2 cores with the servers: the figures are an upper bound.
+The clients share the 2 cores with the servers: the figures are an upper bound. Each client is
+tests/bench/wsclient.py (a frame parsed and checked inside the read callback; the websockets
+library cost ~50 us per frame, which made the generator the broadcast floor), on uvloop when it
+is installed; the bare server is measured through the same clients.
 """
 
 from __future__ import annotations
@@ -31,12 +35,12 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
 
 from config import keys
 from server.hub import endpoint
 from server.hub.channels import Channels
+from tests.bench import wsclient
+from tests.bench.wsclient import WsClient
 
 MAX_CONNECTIONS = 12_000  # bounded: this is a loopback tool, not a traffic cannon
 MAX_DURATION_S = 120.0
@@ -83,6 +87,7 @@ class LoadResult:
     join_failures: int = 0
     settle_s: float = 0.0  # after the last move was sent, until its event reached everyone
     server_cpu_s: float = 0.0  # the servers' CPU time while the room moved (all processes)
+    client_cpu_s: float = 0.0  # this generator's CPU time meanwhile (the floor of the latencies)
     missing: int = 0  # room versions a client never saw (on its socket or in a replay)
     duplicates: int = 0
     resyncs: int = 0
@@ -116,6 +121,7 @@ class LoadResult:
             "missing": self.missing,
             "settle_s": round(self.settle_s, 1),
             "cpu_ms_per_1000": round(1e6 * self.server_cpu_s / max(1, len(self.round_trip_ms)), 1),
+            "client_cpu_ms_per_1000": round(1e6 * self.client_cpu_s / max(1, len(self.round_trip_ms)), 1),
             "reconnects": self.reconnects,
             "rt_p50_ms": round(percentile(self.round_trip_ms, 0.5), 1),
             "rt_p99_ms": round(percentile(self.round_trip_ms, 0.99), 1),
@@ -124,15 +130,19 @@ class LoadResult:
         }
 
 
-async def _connect(url: str, subprotocols: list[str] | None = None) -> ClientConnection:
-    return await connect(
-        url,
-        max_size=2**22,
-        ping_interval=None,
-        open_timeout=60,
-        compression=None,
-        subprotocols=subprotocols,  # type: ignore[arg-type]
-    )
+def run_in_loop(coro: Any) -> Any:
+    """Run the generator on uvloop when installed (its read path is C: ~5 us less per frame
+    on 1,000 sockets), else on asyncio's own loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coro)
+
+
+async def _connect(url: str, subprotocols: list[str] | None = None) -> WsClient:
+    return await wsclient.connect(url, subprotocols, timeout_s=60)
 
 
 # How a reconnect presents its token to the server of this tree (server/hub/endpoint.py).
@@ -152,7 +162,7 @@ class LoadClient:
     """One player's socket. Besides the latencies it keeps the room's versions it saw, so the run
     can say whether it got every event of its room once and in order (``check_delivery``)."""
 
-    def __init__(self, ws: ClientConnection, url: str, room: str, clocks: Clocks, result: LoadResult) -> None:
+    def __init__(self, ws: WsClient, url: str, room: str, clocks: Clocks, result: LoadResult) -> None:
         self.ws, self.url, self.room, self.clocks, self.result = ws, url, room, clocks, result
         loop = asyncio.get_running_loop()
         self.welcome: asyncio.Future[dict[str, Any]] = loop.create_future()
@@ -165,19 +175,32 @@ class LoadClient:
         self.reconnects = 0  # closed by the server and back with since=last_v (a replay)
         self.errors: list[dict[str, Any]] = []
         self.stopping = False
-        self.reader = asyncio.create_task(self._read())
+        self._listen(ws)
+        self.reader = asyncio.create_task(self._watch())
 
-    async def _read(self) -> None:
+    def _listen(self, ws: WsClient) -> None:
+        ws.on_message = self._on_message
+        early, ws.early = ws.early, []
+        for payload, text in early:  # frames that came with the handshake's answer
+            self._on_message(payload, text)
+
+    def _on_message(self, payload: bytes, text: bool) -> None:
+        """Each frame in full, in the read callback: parsed and checked (``_on_frame``)."""
+        now = time.monotonic()
+        try:
+            reply = self._on_frame(orjson.loads(payload), now)
+        except Exception as exc:  # a frame this client cannot read counts as an error frame
+            self.errors.append(
+                {"type": "unreadable", "frame": payload[:200].decode(errors="replace"), "why": repr(exc)}
+            )
+            return
+        if reply is not None:
+            self.ws.send_text(reply)
+
+    async def _watch(self) -> None:
+        """Reconnect when the server closes this socket, until the run stops."""
         while True:
-            try:
-                async for frame in self.ws:
-                    reply = self._on_frame(orjson.loads(frame), time.monotonic())
-                    if reply is not None:
-                        await self.ws.send(reply)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                pass
+            await self.ws.closed
             if self.stopping or not await self._reconnect():
                 return
 
@@ -190,11 +213,13 @@ class LoadClient:
         url = f"{self.url}?since={self.last_v}&room={self.room}"
         try:
             if TOKEN_PREFIX is None:  # this tree's server reads the token from the URL
-                self.ws = await _connect(f"{url}&token={token}")
+                ws = await _connect(f"{url}&token={token}")
             else:  # ... or from Sec-WebSocket-Protocol, never the URL
-                self.ws = await _connect(url, [SUBPROTOCOL, f"{TOKEN_PREFIX}{token}"])
+                ws = await _connect(url, [SUBPROTOCOL, f"{TOKEN_PREFIX}{token}"])
         except Exception:
             return False
+        self.ws = ws
+        self._listen(ws)
         self.reconnects += 1
         return True
 
@@ -245,11 +270,7 @@ class LoadClient:
 
     async def send(self, message: dict[str, Any]) -> bool:
         """False when the server had closed this socket (it reconnects; the run counts that)."""
-        try:
-            await self.ws.send(orjson.dumps(message).decode())
-        except ConnectionClosed:
-            return False
-        return True
+        return self.ws.send_text(orjson.dumps(message).decode())
 
 
 def check_delivery(clients: list[LoadClient], final_v: dict[str, int], result: LoadResult) -> None:
@@ -379,6 +400,7 @@ async def run_load(
 
     watcher = asyncio.create_task(_watch_channels(redis_url, cluster, rooms, clocks)) if redis_url else None
     cpu_before = sum(cpu_seconds(pid) for pid in pids)
+    client_before = time.process_time()
     await asyncio.sleep(0.5 if watcher else 0)
     members_of = [clients[r * room_size : (r + 1) * room_size] for r in range(len(rooms))]
     period = 1.0 / rate if rate > 0 else duration
@@ -409,6 +431,7 @@ async def run_load(
         await asyncio.sleep(period)
     await _settle(result)
     result.server_cpu_s = sum(cpu_seconds(pid) for pid in pids) - cpu_before
+    result.client_cpu_s = time.process_time() - client_before
     if watcher:
         watcher.cancel()
     for client in held:
