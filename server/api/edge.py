@@ -59,10 +59,14 @@ class SecurityHeaders:
         self.app = app
         self.framed, self.embeddable = _policy(embeddable=False), _policy(embeddable=True)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Not a coroutine for a websocket: the app's own awaitable is handed back, so an open
+        # socket holds no frame of this middleware for its lifetime (memory per socket, issue 19).
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
+        return self._http(scope, receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         extra = self.embeddable if str(scope.get("path", "")).endswith(EMBEDDABLE_SUFFIXES) else self.framed
 
         async def send_with_headers(message: Message) -> None:
@@ -90,10 +94,12 @@ class BodyLimit:
         await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        if scope["type"] != "http":  # as SecurityHeaders: no frame held per websocket
+            return self.app(scope, receive, send)
+        return self._http(scope, receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:

@@ -85,6 +85,10 @@ class LoadResult:
     round_trip_ms: list[float] = field(default_factory=list)
     broadcast_ms: list[float] = field(default_factory=list)
     join_failures: int = 0
+    # A connect's two halves: socket open -> welcome (handshake, session), join -> snapshot.
+    welcome_ms: list[float] = field(default_factory=list)
+    connect_cpu_s: float = 0.0  # the servers' CPU time while the clients connected
+    join_ms: list[float] = field(default_factory=list)
     settle_s: float = 0.0  # after the last move was sent, until its event reached everyone
     server_cpu_s: float = 0.0  # the servers' CPU time while the room moved (all processes)
     client_cpu_s: float = 0.0  # this generator's CPU time meanwhile (the floor of the latencies)
@@ -123,6 +127,9 @@ class LoadResult:
             "cpu_ms_per_1000": round(1e6 * self.server_cpu_s / max(1, len(self.round_trip_ms)), 1),
             "client_cpu_ms_per_1000": round(1e6 * self.client_cpu_s / max(1, len(self.round_trip_ms)), 1),
             "reconnects": self.reconnects,
+            "connect_cpu_ms": round(1e3 * self.connect_cpu_s / max(1, self.connections_held), 2),
+            "welcome_p50_ms": round(percentile(self.welcome_ms, 0.5), 1),
+            "join_p50_ms": round(percentile(self.join_ms, 0.5), 1),
             "rt_p50_ms": round(percentile(self.round_trip_ms, 0.5), 1),
             "rt_p99_ms": round(percentile(self.round_trip_ms, 0.99), 1),
             "bc_p50_ms": round(percentile(self.broadcast_ms, 0.5), 1),
@@ -369,6 +376,7 @@ async def run_load(
         async with gate:
             try:
                 url = urls[i % len(urls)]
+                opened = time.monotonic()
                 ws = await _connect(url)
             except Exception:
                 return
@@ -376,12 +384,16 @@ async def run_load(
             clients[i] = client
             try:
                 await asyncio.wait_for(client.welcome, 60)
+                joined = time.monotonic()
+                result.welcome_ms.append((joined - opened) * 1000)
                 await client.send({"type": "join", "room": client.room})
                 await asyncio.wait_for(client.synced, 60)
+                result.join_ms.append((time.monotonic() - joined) * 1000)
             except Exception:
                 result.join_failures += 1
 
     before = sum(rss_bytes(pid) for pid in pids)
+    connect_cpu = sum(cpu_seconds(pid) for pid in pids)
     start = time.monotonic()
     half = connections // 2
     await asyncio.gather(*(open_one(i) for i in range(half)))
@@ -391,6 +403,7 @@ async def run_load(
     start = time.monotonic()
     await asyncio.gather(*(open_one(i) for i in range(half, connections)))
     result.connect_s = first_half_s + time.monotonic() - start  # the pause between halves not counted
+    result.connect_cpu_s = sum(cpu_seconds(pid) for pid in pids) - connect_cpu
     held = [c for c in clients if c is not None]
     result.connections_held = len(held)
     await asyncio.sleep(3.0)  # joins settle; rooms start their rounds

@@ -293,3 +293,22 @@ async def test_explanations_lose_control_and_bidi_characters(edge_server: LiveSe
     with db.session() as s:
         assert [e.text for e in s.exec(select(Explanation))] == [shown]
     await client.close()
+
+
+@pytest.mark.parametrize("middleware", ["SecurityHeaders", "BodyLimit"])
+def test_a_websocket_passes_the_edge_without_a_frame_of_its_own(middleware: str) -> None:
+    """An open socket lives as long as the app's awaitable: the edge hands that awaitable back
+    instead of awaiting it in a coroutine of its own, a frame kept per socket (issue 19)."""
+    from server.api import edge
+
+    calls: list[str] = []
+
+    async def app(scope: dict[str, object], receive: object, send: object) -> None:
+        calls.append(str(scope["type"]))
+
+    wrapped = edge.SecurityHeaders(app) if middleware == "SecurityHeaders" else edge.BodyLimit(app, 10)
+    scope = {"type": "websocket", "path": "/ws", "headers": []}
+    awaitable = wrapped(scope, None, None)  # type: ignore[arg-type]
+    assert awaitable.cr_code is app.__code__  # type: ignore[attr-defined]  # the app's own coroutine
+    asyncio.run(awaitable)  # type: ignore[arg-type]
+    assert calls == ["websocket"]
