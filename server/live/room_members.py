@@ -135,15 +135,36 @@ class RoomMembers:
         return int(await script(keys=keys_, args=args))
 
     async def join(self, room_id: str, player_id: int, name: str) -> int:
-        """Join; also remembers the player's room for a reconnect (``PLAYER_ROOM_TTL_S``)."""
-        event = {"type": "joined", "player": {"id": player_id, "name": name}}
-        # One round trip before the script (a 10,000-socket connect is round trips): which rooms
-        # to look in when this process dies (a room listed but emptied is harmless), and the
-        # player's room for a reconnect with ``since``.
+        """Join as ``name``; also remembers the player's room for a reconnect (``PLAYER_ROOM_TTL_S``)."""
         async with self.r.pipeline(transaction=False) as pipe:
-            pipe.sadd(keys.process_rooms(self.process_id), room_id)
-            pipe.set(keys.player_room(player_id), room_id, ex=PLAYER_ROOM_TTL_S)
+            self._before_join(pipe, room_id, player_id)
             await pipe.execute()
+        return await self._join_as(room_id, player_id, name)
+
+    async def join_distinct(self, room_id: str, player_id: int, name: str) -> tuple[int, str]:
+        """Join under the name this player shows in the room (``distinct``); (outcome, name).
+
+        The first claim of ``name`` rides in the round trip before the script: a join storm's
+        10,000 claims were a round trip each (issue 19), and most names are free."""
+        key, field = keys.room_names(room_id), name.casefold()
+        async with self.r.pipeline(transaction=False) as pipe:
+            self._before_join(pipe, room_id, player_id)
+            pipe.hsetnx(key, field, player_id)
+            pipe.hget(key, field)
+            *_, claimed, holder = await pipe.execute()
+        if not (claimed or (holder is not None and int(holder) == player_id)):
+            name = await self.distinct(room_id, player_id, name, first=2)
+        return await self._join_as(room_id, player_id, name), name
+
+    def _before_join(self, pipe: Any, room_id: str, player_id: int) -> None:
+        """One round trip before the script (a 10,000-socket connect is round trips): which rooms
+        to look in when this process dies (a room listed but emptied is harmless), and the
+        player's room for a reconnect with ``since``."""
+        pipe.sadd(keys.process_rooms(self.process_id), room_id)
+        pipe.set(keys.player_room(player_id), room_id, ex=PLAYER_ROOM_TTL_S)
+
+    async def _join_as(self, room_id: str, player_id: int, name: str) -> int:
+        event = {"type": "joined", "player": {"id": player_id, "name": name}}
         room_keys = tuple(expiring_keys(room_id))
         return await self._run(self._join, room_id, event, player_id, name, more_keys=room_keys)
 
@@ -162,14 +183,15 @@ class RoomMembers:
         event = {"type": "renamed", "player": {"id": player_id, "name": name}}
         return await self._run(self._rename, room_id, event, player_id, name)
 
-    async def distinct(self, room_id: str, player_id: int, name: str) -> str:
+    async def distinct(self, room_id: str, player_id: int, name: str, first: int = 1) -> str:
         """The name this player shows in the room: ``name``, or ``name (2)``, ``(3)``… when another
         player of the room holds it (case-insensitive). Each shown name is claimed for one player
         (HSETNX), so two players joining as "alice" at once cannot both get it; a player keeps
         their claim when they come back. Claims are not freed when a player leaves: a later
-        "alice" then shows as "alice (2)", which is still unambiguous in the room's history."""
+        "alice" then shows as "alice (2)", which is still unambiguous in the room's history.
+        ``first``: the first suffix to try (``join_distinct`` tried the bare name already)."""
         key = keys.room_names(room_id)
-        for n in range(1, MAX_SAME_NAME + 1):
+        for n in range(first, MAX_SAME_NAME + 1):
             shown = name if n == 1 else f"{name} ({n})"
             if await self.r.hsetnx(key, shown.casefold(), player_id):
                 return shown

@@ -240,8 +240,7 @@ class RoomService:
         The lobby's countdown starts on the room's next tick, which the hub runs at once after
         a join (server/hub/fanout.py ``tick_soon``): 1,000 joiners each reading the state to
         ask whether to arm it was a round trip and a parse per join."""
-        name = await self.members.distinct(room_id, player_id, name)  # "alice (2)" beside "alice"
-        await self.members.join(room_id, player_id, name)
+        await self.members.join_distinct(room_id, player_id, name)  # "alice (2)" beside "alice"
 
     async def leave(self, room_id: str, player_id: int, *, every_connection: bool = False) -> None:
         """One connection of the player leaves; ``every_connection``: a kick or a ban."""

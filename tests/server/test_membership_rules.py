@@ -63,3 +63,29 @@ async def _through_both(url: str, ops: list[tuple[str, int, str]], announce_max:
 @given(ops=OPS, announce_max=st.integers(min_value=1, max_value=6))
 def test_python_and_lua_membership_agree(redis_server: EmbeddedRedis, ops: list, announce_max: int) -> None:
     asyncio.run(_through_both(redis_server.url, ops, announce_max))
+
+
+async def _storm_of_alices(url: str) -> None:
+    r = aioredis.Redis.from_url(url)
+    room_id = f"names-{uuid.uuid4().hex[:8]}"
+    lua = RoomMembers(r, announce_max=200, history=1_000)
+    try:
+        # Eleven players join as "alice"/"Alice" at once: the first claim rides in the join's
+        # pipeline (issue 19), and still no two of them show the same name.
+        joined = await asyncio.gather(
+            *(lua.join_distinct(room_id, pid, "alice" if pid % 2 else "Alice") for pid in range(1, 12))
+        )
+        names = [name for _, name in joined]
+        assert len({n.casefold() for n in names}) == 11
+        assert {n.casefold() for n in names} >= {"alice", *(f"alice ({k})" for k in range(2, 10))}
+        assert await lua.all(room_id) == dict(zip(range(1, 12), names, strict=True))
+        # Coming back (a second tab) keeps one's claim, bare name or suffixed.
+        for pid in (names.index(next(n for n in names if n.casefold() == "alice")) + 1, 11):
+            again = await lua.join_distinct(room_id, pid, "alice")
+            assert again[1].casefold() == names[pid - 1].casefold()
+    finally:
+        await r.aclose()
+
+
+def test_name_claims_stay_unique_in_a_join_storm(redis_server: EmbeddedRedis) -> None:
+    asyncio.run(_storm_of_alices(redis_server.url))
