@@ -65,6 +65,8 @@ class WsClient(asyncio.Protocol):
         self.close_code: int | None = None
         loop = asyncio.get_running_loop()
         self.opened: asyncio.Future[None] = loop.create_future()
+        # Read here too: a connect given up on (its timeout) must not log "never retrieved".
+        self.opened.add_done_callback(lambda f: f.cancelled() or f.exception())
         self.closed: asyncio.Future[None] = loop.create_future()
         self._key = base64.b64encode(os.urandom(16)).decode()
         self._buf = bytearray()
