@@ -47,8 +47,13 @@ _ANIMALS = (
 )  # fmt: skip
 
 
+# One generator for every guest name: a new Random per guest seeded itself from os.urandom
+# (a connect storm's profile showed the seeding, issue 19). Names need no secrecy.
+_NAMES_RNG = random.Random()
+
+
 def guest_name(rng: random.Random | None = None) -> str:
-    rng = rng or random.Random()
+    rng = rng or _NAMES_RNG
     return f"{rng.choice(_ADJECTIVES)} {rng.choice(_ANIMALS)} {rng.randint(10, 99)}"
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 from typing import Any
 
@@ -107,6 +108,9 @@ class Channels:
         self._shards: dict[str, _Reader] = {}  # node name -> its shard channels' reader
         self._room_node: dict[str, str] = {}  # shard channel -> node name
         self._shard_lock = asyncio.Lock()
+        # Player (un)subscriptions waiting for the next batch: (subscribe?, channel, done).
+        self._player_ops: list[tuple[bool, str, asyncio.Future[None]]] = []
+        self._player_flush: asyncio.Task[None] | None = None
 
     async def start(self, idle_channel: str) -> None:
         # A pub/sub connection needs one subscription before it can be read.
@@ -131,14 +135,45 @@ class Channels:
         return await self.queue.get()
 
     async def subscribe_player(self, channel: str) -> None:
-        await self._plain.pubsub.subscribe(channel)
-        if self._cluster_players is not None:
-            await self._cluster_players.pubsub.subscribe(channel)
+        await self._player_op(True, channel)
 
     async def unsubscribe_player(self, channel: str) -> None:
-        await self._plain.pubsub.unsubscribe(channel)
-        if self._cluster_players is not None:
-            await self._cluster_players.pubsub.unsubscribe(channel)
+        await self._player_op(False, channel)
+
+    async def _player_op(self, subscribe: bool, channel: str) -> None:
+        """Every socket subscribes to its player's channel: a connect storm sent one SUBSCRIBE
+        (a write of its own) per socket, and one per UNSUBSCRIBE when they left (issue 19). The
+        calls made while a batch is on its way go out together, in call order (a subscribe,
+        unsubscribe, subscribe of one channel ends subscribed); each caller returns once its
+        command was sent, as before."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._player_ops.append((subscribe, channel, done))
+        if self._player_flush is None:
+            self._player_flush = asyncio.get_running_loop().create_task(self._flush_player_ops())
+        await done
+
+    async def _flush_player_ops(self) -> None:
+        try:
+            while self._player_ops:
+                ops, self._player_ops = self._player_ops, []
+                for subscribe, run in itertools.groupby(ops, key=lambda op: op[0]):
+                    batch = list(run)
+                    channels = [channel for _, channel, _ in batch]
+                    try:
+                        for reader in (self._plain, self._cluster_players):
+                            if reader is not None:
+                                send = reader.pubsub.subscribe if subscribe else reader.pubsub.unsubscribe
+                                await send(*channels)
+                    except Exception as exc:  # each caller fails as it would have alone
+                        for _, _, done in batch:
+                            if not done.done():
+                                done.set_exception(exc)
+                        continue
+                    for _, _, done in batch:
+                        if not done.done():
+                            done.set_result(None)
+        finally:
+            self._player_flush = None
 
     async def subscribe_room(self, channel: str) -> None:
         if not self.sharded:
