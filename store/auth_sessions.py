@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import insert
 from sqlmodel import Session, col, select, update
 
 from store.models import AuthSession
@@ -45,7 +46,11 @@ def open_sessions(session: Session, player_ids: list[int], ttl_s: int) -> list[A
         AuthSession(sid=secrets.token_urlsafe(24), player_id=pid, created_at=now, expires_at=expires)
         for pid in player_ids
     ]
-    session.add_all(records)
+    # One multi-row INSERT on the session's connection, not the ORM's per-object flush (issue 19).
+    rows = [
+        {"sid": r.sid, "player_id": r.player_id, "created_at": now, "expires_at": expires} for r in records
+    ]
+    session.connection().execute(insert(AuthSession), rows)
     session.commit()
     return records
 

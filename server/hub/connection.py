@@ -18,7 +18,7 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketState
 
-from server.hub.raw_writes import RawWriter, frame_bytes, server_protocol
+from server.hub.raw_writes import RawWriter, frame_bytes, release_handshake, server_protocol
 from server.live.room_service import RoomService
 from server.wire.protocol import CLOSE_SLOW_CONSUMER, Broadcast, encode
 
@@ -69,6 +69,7 @@ class Connection:
         # buffer is full); without it every event goes through the outbox (correct, slower).
         self._writable_flag: asyncio.Event | None = getattr(proto, "writable", None)
         self._raw = RawWriter.of(proto)  # room events as bytes framed once per room
+        release_handshake(proto)  # accepted: what the handshake read and wrote is not needed
         self.activations: dict[str, dict[str, Any]] = {}  # insertion-ordered: the oldest goes first
         self.last_seen = time.monotonic()
         self.bad_frames = 0

@@ -41,6 +41,19 @@ def server_protocol(ws: Any) -> Any | None:
     return None
 
 
+def release_handshake(proto: Any | None) -> bool:
+    """Let go of the opening handshake's request and response, which uvicorn's sans-I/O protocol
+    keeps for the socket's whole life though it reads neither once the handshake is done: their
+    header maps were ~1 KiB of every idle socket (tracemalloc, issue 19). The ASGI scope keeps
+    its own copy of the request's headers. True when released."""
+    if proto is None or type(proto).__name__ != "WebSocketsSansIOProtocol":
+        return False
+    if not getattr(proto, "handshake_complete", False) or proto.initial_response is not None:
+        return False
+    proto.request = proto.response = None
+    return True
+
+
 def frame_bytes(payload: str | bytes) -> bytes:
     """The whole server frame for one message: text for str, binary for bytes, unmasked."""
     if isinstance(payload, str):

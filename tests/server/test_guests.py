@@ -34,8 +34,11 @@ async def test_a_storm_of_guests_commits_a_few_times_and_each_gets_its_own_playe
     with db.session() as s:  # each with its own open session, committed with its batch
         assert all(player_of_token(s, settings, token) == p["id"] for p, token in made)
     with db.session() as s:
-        stored = {int(p.id or 0) for p in s.exec(select(Player))}
-    assert set(ids) <= stored
+        stored = {int(p.id or 0): p for p in s.exec(select(Player))}
+    assert set(ids) <= set(stored)
+    # Each id handed out is the row of that name (one multi-row INSERT ... RETURNING, in order).
+    assert all(stored[p["id"]].name == p["name"] and stored[p["id"]].is_guest for p in players)
+    assert len({p["name"] for p in players}) > 1
     # 120 guests, at most 50 per batch: 3 batches, not 120 commits.
     assert len(commits) <= 4, len(commits)
 

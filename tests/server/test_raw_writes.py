@@ -19,7 +19,7 @@ import uvicorn
 from config.settings import Settings
 from server.app import create_app
 from server.cli.embedded_redis import free_port
-from server.hub.raw_writes import RawWriter, frame_bytes
+from server.hub.raw_writes import RawWriter, frame_bytes, server_protocol
 from store import eventlog
 from tests.server.conftest import Client, Clock
 
@@ -73,6 +73,9 @@ async def test_room_events_go_out_as_bytes_framed_once(
     hub = app.state.ctx.hub  # type: ignore[attr-defined]
     conns = [c for room in hub.rooms.values() for c in room]
     assert len(conns) == 3 and all(c._raw is not None for c in conns), "the deployed options allow raw writes"
+    # The handshake's request and response were let go (memory per idle socket, issue 19).
+    protos = [server_protocol(c.ws) for c in conns]
+    assert all(p is not None and p.request is None and p.response is None for p in protos)
 
     notice = [{"type": "notice", "message": f"n{n}"} for n in range(EVENTS)]
     sent = [eventlog.append(redis_client, "raw", event) for event in notice]
