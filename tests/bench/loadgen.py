@@ -88,6 +88,8 @@ class LoadResult:
     # A connect's two halves: socket open -> welcome (handshake, session), join -> snapshot.
     welcome_ms: list[float] = field(default_factory=list)
     connect_cpu_s: float = 0.0  # the servers' CPU time while the clients connected
+    frames: int = 0  # frames the clients received (all of them, the whole run)
+    connect_frames: int = 0  # ... while connecting (a room announces each join to its members)
     join_ms: list[float] = field(default_factory=list)
     settle_s: float = 0.0  # after the last move was sent, until its event reached everyone
     server_cpu_s: float = 0.0  # the servers' CPU time while the room moved (all processes)
@@ -128,6 +130,7 @@ class LoadResult:
             "client_cpu_ms_per_1000": round(1e6 * self.client_cpu_s / max(1, len(self.round_trip_ms)), 1),
             "reconnects": self.reconnects,
             "connect_cpu_ms": round(1e3 * self.connect_cpu_s / max(1, self.connections_held), 2),
+            "frames_per_connect": round(self.connect_frames / max(1, self.connections_held), 1),
             "welcome_p50_ms": round(percentile(self.welcome_ms, 0.5), 1),
             "join_p50_ms": round(percentile(self.join_ms, 0.5), 1),
             "rt_p50_ms": round(percentile(self.round_trip_ms, 0.5), 1),
@@ -194,6 +197,7 @@ class LoadClient:
     def _on_message(self, payload: bytes, text: bool) -> None:
         """Each frame in full, in the read callback: parsed and checked (``_on_frame``)."""
         now = time.monotonic()
+        self.result.frames += 1
         try:
             reply = self._on_frame(orjson.loads(payload), now)
         except Exception as exc:  # a frame this client cannot read counts as an error frame
@@ -404,6 +408,7 @@ async def run_load(
     await asyncio.gather(*(open_one(i) for i in range(half, connections)))
     result.connect_s = first_half_s + time.monotonic() - start  # the pause between halves not counted
     result.connect_cpu_s = sum(cpu_seconds(pid) for pid in pids) - connect_cpu
+    result.connect_frames = result.frames
     held = [c for c in clients if c is not None]
     result.connections_held = len(held)
     await asyncio.sleep(3.0)  # joins settle; rooms start their rounds
