@@ -32,13 +32,15 @@ function feed(text, cls = "") {
 }
 
 // A new round (or another room) starts clean: nothing of the last one stays on screen, and a
-// draft written for the last neuron is cleared so it can never be sent for this one.
-function clearRound() {
+// draft written for the last neuron is cleared so it can never be sent for this one. A new
+// round of the same neuron (the daily's room serves it round after round) keeps the draft:
+// a player still typing when the round turned over loses nothing.
+function clearRound({ keepDraft = false } = {}) {
   state.scoreEvents.clear(); state.progress.clear(); state.myVotes.clear();
   state.result = null; state.pendingSubmit = null; state.voteErrors = {};
   for (const id of ["reveal", "result"]) { $(id).replaceChildren(); $(id).hidden = true; }
   $("test-result").replaceChildren();
-  $("explanation").value = ""; $("explanation").dispatchEvent(new Event("input"));
+  if (!keepDraft) { $("explanation").value = ""; $("explanation").dispatchEvent(new Event("input")); }
   $("explain-error").textContent = "";
 }
 
@@ -82,9 +84,10 @@ export const handlers = {
   },
   lobby(e) { state.phase = "lobby"; state.deadline = e.deadline; },
   puzzle(e) {
-    const sameRound = state.neuron && e.neuron && state.neuron.id === e.neuron.id && state.round === e.round;
+    const sameNeuron = Boolean(state.neuron && e.neuron && state.neuron.id === e.neuron.id);
+    const sameRound = sameNeuron && state.round === e.round;
     state.phase = "round"; state.round = e.round; state.deadline = e.deadline; newPuzzle(e);
-    if (!sameRound) clearRound();
+    if (!sameRound) clearRound({ keepDraft: sameNeuron });
     feed(`Round ${e.round}: a new ${unitWord(e.neuron)}`);
   },
   explanation(e) {
