@@ -433,7 +433,8 @@ async def run_load(
             if n % 2 == 0 or not live[0].explanations:  # a submit from a new author
                 author = live[submits[room_no] % len(live)]
                 submits[room_no] += 1
-                text = f"load test explanation {n}"
+                # Unique per room too: the rules refuse a text copied from another room (issue 17).
+                text = f"load test explanation {n} in room {room_no}"
                 clocks.sent[f"s:{text}"] = time.monotonic()
                 if not await author.send({"type": "submit", "text": text}):
                     continue
