@@ -433,8 +433,10 @@ async def run_load(
             if n % 2 == 0 or not live[0].explanations:  # a submit from a new author
                 author = live[submits[room_no] % len(live)]
                 submits[room_no] += 1
-                # Unique per room too: the rules refuse a text copied from another room (issue 17).
-                text = f"load test explanation {n} in room {room_no}"
+                # Words of its own per room and move: the rules refuse a text that shares three in
+                # four words with an earlier explanation of the unit (rooms/copies.py).
+                tag = f"r{room_no}n{n}"
+                text = f"load {tag}a {tag}b {tag}c"
                 clocks.sent[f"s:{text}"] = time.monotonic()
                 if not await author.send({"type": "submit", "text": text}):
                     continue
