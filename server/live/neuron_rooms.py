@@ -30,7 +30,9 @@ class NeuronRooms(RoomKind):
         found = NEURON_ROOM_RE.match(room_id)
         wanted = int(found.group(1)) if found else -1
         campaign = campaign_of(session, wanted)
-        return wanted if campaign is not None and wanted in self.playable(session, campaign) else None
+        if campaign is None or wanted in self.sealed(session):  # a quest plays it: not here
+            return None
+        return wanted if wanted in self.playable(session, campaign) else None
 
     def no_puzzle_reason(self, room_id: str) -> str:
         return (

@@ -111,13 +111,19 @@ class RoomKind:
     def playable(self, session: Session, campaign: str | None = None) -> list[int]:
         """The units (neurons or features) of ``campaign`` (default: the default campaign's) a
         room may serve: playable (store/puzzles.py: their machine explanations scored), not
-        waiting for their seeding job (workers/explaining.py) and in no open quest."""
+        waiting for their seeding job (workers/explaining.py) and, when there are others, in
+        no open quest."""
         seeding = {int(n) for n in self.service.r_sync.smembers(keys.seeding_pending())}  # type: ignore[union-attr]
-        # A unit a quest is playing is played in the quest's blind room only: in an open room
-        # its texts would be read by the quest's players (store/sealed.py, rooms/blind.py).
-        sealed = sealed_units(session, datetime.fromtimestamp(self.service.clock(), UTC))
         name = campaign or self.service.settings.default_campaign
-        return [n for n in playable_neurons(session, name) if n not in seeding and n not in sealed]
+        ready = [n for n in playable_neurons(session, name) if n not in seeding]
+        # A unit a quest is playing is played in the quest's blind room: in an open room its
+        # texts would be read by the quest's players (store/sealed.py, rooms/blind.py). Unless
+        # the quests hold every unit there is (a campaign of a handful): a room never starves.
+        sealed = self.sealed(session)
+        return [n for n in ready if n not in sealed] or ready
+
+    def sealed(self, session: Session) -> dict[int, datetime]:
+        return sealed_units(session, datetime.fromtimestamp(self.service.clock(), UTC))
 
     def no_puzzle_reason(self, room_id: str) -> str:
         """What the room says when ``pick_neuron`` found nothing to serve."""
