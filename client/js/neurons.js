@@ -7,8 +7,9 @@ import { API, getJSON, searchWithFallback, showError } from "./reference.js";
 
 const $ = (id) => document.getElementById(id);
 
-// A campaign's units: the layer's neurons, or the features (latents) of an SAE on it.
-const unitsOf = (c) => (c.unit === "latent" ? `features of SAE ${c.source}` : "neurons");
+// A campaign's units: the layer's neurons, or the features (latents) of an SAE or a transcoder on it.
+const SOURCE_WORD = { sae: "SAE", transcoder: "transcoder" };
+const unitsOf = (c) => (c.unit === "latent" ? `features of ${SOURCE_WORD[c.source_kind] || "SAE"} ${c.source}` : "neurons");
 const neuronHref = (campaign, index) => `/neurons/${encodeURIComponent(campaign)}/${index}`;
 
 async function campaigns() {
