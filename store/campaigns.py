@@ -179,6 +179,18 @@ def list_campaigns(session: Session) -> list[CampaignInfo]:
     return out
 
 
+def room_campaign(session: Session, name: str) -> Campaign:
+    """The campaign a new room asked to play: installed (mined and ready), else ValueError that
+    names the ones there are."""
+    campaign = get_campaign(session, name)
+    if campaign is not None and campaign.status == "ready":
+        return campaign
+    ready = session.exec(select(Campaign.name).where(Campaign.status == "ready").order_by(col(Campaign.name)))
+    names = ", ".join(ready) or "none yet"
+    what = f"unknown campaign {name!r}" if campaign is None else f"campaign {name!r} is not ready"
+    raise ValueError(f"{what}: the installed campaigns are {names}")
+
+
 def get_neuron(session: Session, campaign_name: str, index: int) -> Neuron | None:
     query = (
         select(Neuron)

@@ -25,7 +25,13 @@ class NeuronRooms(RoomKind):
         return NEURON_ROOM_RE.match(room_id) is not None
 
     def pick_neuron(
-        self, session: Session, room_id: str, members: list[int], recent: list[int], now: datetime
+        self,
+        session: Session,
+        room_id: str,
+        members: list[int],
+        recent: list[int],
+        now: datetime,
+        campaign: str | None = None,  # a unit's room plays its unit's own campaign
     ) -> int | None:
         found = NEURON_ROOM_RE.match(room_id)
         wanted = int(found.group(1)) if found else -1

@@ -98,10 +98,17 @@ class RoomKind:
         return None
 
     def pick_neuron(
-        self, session: Session, room_id: str, members: list[int], recent: list[int], now: datetime
+        self,
+        session: Session,
+        room_id: str,
+        members: list[int],
+        recent: list[int],
+        now: datetime,
+        campaign: str | None = None,
     ) -> int | None:
-        """The next puzzle: an unsolved neuron of the default campaign, not played lately."""
-        candidates = self.playable(session)
+        """The next puzzle: an unsolved unit of the room's campaign (``campaign``, chosen when a
+        private or streamer room was made; None: the default campaign), not played lately."""
+        candidates = self.playable(session, campaign)
         return choose_neuron(candidates, solved_neurons(session, members), recent, self.service.rng)
 
     def playable(self, session: Session, campaign: str | None = None) -> list[int]:
