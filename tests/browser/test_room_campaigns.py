@@ -38,8 +38,9 @@ WORDS_JS = """(id) => {
 
 @pytest.fixture
 def feature_ids(db: Database, neurons: list[int]) -> list[int]:
-    """A campaign of features beside the default campaign of neurons."""
-    return seed_animal_campaign(db, FEATURES, 3, source=SAE)
+    """A campaign of features beside the default campaign of neurons: 8 of them, so the daily
+    and weekly quests (which seal the units they play, store/sealed.py) leave some to rooms."""
+    return seed_animal_campaign(db, FEATURES, 8, source=SAE)
 
 
 def test_a_private_room_plays_the_features_its_creator_picked(
