@@ -97,6 +97,33 @@ def test_a_transcoder_saved_in_saelens_format_reads_mlp_in_and_writes_mlp_out(
     assert (summary["kind"], summary["site"], summary["site_out"]) == ("transcoder", "mlp_in", "mlp_out")
 
 
+@pytest.mark.parametrize("hook_in", ["blocks.{L}.ln2.hook_normalized", "blocks.{L}.mlp.hook_in"])
+def test_a_transcoder_reading_the_mlps_normalised_input(
+    model: NeuronModel, tmp_path: Path, hook_in: str
+) -> None:
+    """Most published transcoders read what the MLP itself reads (after its LayerNorm):
+    SAELens names it ``ln2.hook_normalized`` (or circuit-tracer's ``mlp.hook_in``)."""
+    layer = 2
+    built = build_transcoder(model, layer, d_sae=24, site_in="mlp_in_normed")
+    directory = save_sae(built, tmp_path / "tc")
+    cfg = json.loads((directory / "cfg.json").read_text())
+    cfg["metadata"]["hook_name"] = hook_in.format(L=layer)
+    (directory / "cfg.json").write_text(json.dumps(cfg))
+    if model.family == "bert" and "ln2" in hook_in:
+        with pytest.raises(SaeError, match="ln2 normalises the block's output"):
+            load_sae(directory, family=model.family)
+        return
+    tc = load_sae(directory, family=model.family)
+    assert tc.hook == HookSite(layer, "mlp_in_normed")
+    units = LatentModel(model, tc, "tc")
+    x = model.activations([TEXT], layer, site="mlp_in_normed")[0]
+    if model.family != "bert":  # pre-LN: the normalised input is not the residual stream
+        assert not torch.allclose(x, model.activations([TEXT], layer, site="mlp_in")[0])
+    z = torch.relu(x @ built.W_enc + built.b_enc)
+    torch.testing.assert_close(units.activations([TEXT], layer)[0], z, atol=1e-5, rtol=1e-5)
+    assert (z > 0).any()
+
+
 def test_transcoder_latents_mine_like_neurons(gpt2: NeuronModel) -> None:
     """Mining keeps exactly what a brute-force pass over the same windows finds at mlp_in."""
     tc = build_transcoder(gpt2, 2, d_sae=24)
