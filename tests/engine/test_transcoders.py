@@ -151,6 +151,29 @@ def test_related_transcoder_latents_by_their_output_directions(gpt2: NeuronModel
     assert near[3][0] == (4, pytest.approx(1.0))
 
 
+def test_sae_show_says_transcoder(
+    gpt2: NeuronModel, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from config.settings import Settings
+    from server.cli.main import main
+
+    made = save_sae(build_transcoder(gpt2, 1, d_sae=8, skip=True), tmp_path / "tc")
+    settings = Settings(data_dir=tmp_path / "data")
+    assert main(["sae", "show", str(made)], settings) == 0
+    line = capsys.readouterr().out.splitlines()[0]
+    assert line.endswith(
+        "transcoder blocks.1.hook_mlp_in -> blocks.1.hook_mlp_out: "
+        "32 -> 8 latents (ReLU) -> 32 + skip connection"
+    )
+    assert main(["sae", "show", "--json", str(made)], settings) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["kind"], shown["hook_name_out"], shown["d_out"]) == (
+        "transcoder",
+        "blocks.1.hook_mlp_out",
+        32,
+    )
+
+
 def test_installed_transcoder_is_a_campaign_source(
     gpt2: NeuronModel, tiny_gpt2_dir: Path, tmp_path: Path
 ) -> None:
