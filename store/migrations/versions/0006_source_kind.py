@@ -20,9 +20,7 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("campaign") as batch:
-        batch.add_column(
-            sa.Column("source_kind", sa.String(length=16), nullable=False, server_default="")
-        )
+        batch.add_column(sa.Column("source_kind", sa.String(length=16), nullable=False, server_default=""))
     op.execute("UPDATE campaign SET source_kind = 'sae' WHERE unit = 'latent'")
     op.execute("UPDATE campaign SET source_kind = 'neurons' WHERE unit = 'neuron'")
 
