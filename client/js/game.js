@@ -7,7 +7,7 @@ import { shown, snippet } from "./tokens.js";
 import { scoreReveal } from "./reveal.js";
 import { fitBadge, reasonText } from "./fit.js";
 import { HIDDEN, resultScreen } from "./result.js";
-import { applyRoomWords, capital, unitHref, unitWord } from "./units.js";
+import { applyRoomWords, capital, setRoomWord, unitHref, unitWord } from "./units.js";
 
 export const state = {
   me: null, limits: { max_explanation_chars: 280, max_text_chars: 2000 },
@@ -65,6 +65,7 @@ export const handlers = {
     state.members = new Map(e.members.map((m) => [m.id, m.name]));
     // A big room lists only some members; its true size comes with it and then from "crowd".
     state.count = e.member_count ?? state.members.size;
+    setRoomWord(e.word); // a room made to play a chosen campaign names its units before a puzzle
     newPuzzle(e);
     if (e.result) { state.result = e.result; showResult(); }
     if (e.resync) feed("Caught up with the room.");

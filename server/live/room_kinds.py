@@ -102,10 +102,17 @@ class RoomKind:
         return None
 
     def pick_neuron(
-        self, session: Session, room_id: str, members: list[int], recent: list[int], now: datetime
+        self,
+        session: Session,
+        room_id: str,
+        members: list[int],
+        recent: list[int],
+        now: datetime,
+        campaign: str | None = None,
     ) -> int | None:
-        """The next puzzle: an unsolved neuron of the default campaign, not played lately."""
-        candidates = self.playable(session)
+        """The next puzzle: an unsolved unit of the room's campaign (``campaign``, chosen when a
+        private or streamer room was made; None: the default campaign), not played lately."""
+        candidates = self.playable(session, campaign)
         return choose_neuron(candidates, solved_neurons(session, members), recent, self.service.rng)
 
     def playable(self, session: Session, campaign: str | None = None) -> list[int]:
@@ -125,9 +132,10 @@ class RoomKind:
     def sealed(self, session: Session) -> dict[int, datetime]:
         return sealed_units(session, datetime.fromtimestamp(self.service.clock(), UTC))
 
-    def no_puzzle_reason(self, room_id: str) -> str:
-        """What the room says when ``pick_neuron`` found nothing to serve."""
-        return f"no puzzles in campaign {self.service.settings.default_campaign!r} yet"
+    def no_puzzle_reason(self, room_id: str, campaign: str | None = None) -> str:
+        """What the room says when ``pick_neuron`` found nothing to serve (in ``campaign``, the
+        room's chosen one; None: the default campaign)."""
+        return f"no puzzles in campaign {campaign or self.service.settings.default_campaign!r} yet"
 
     async def handle(self, conn: Connection, msg: Any) -> None:
         raise NotImplementedError(f"{self.name} rooms take no {type(msg).__name__}")
