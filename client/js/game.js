@@ -110,9 +110,14 @@ export const handlers = {
   reveal(e) { state.phase = "reveal"; state.deadline = e.deadline; Object.assign(state.scores, e.scores); state.votes = { ...state.votes, ...e.votes }; feed("Time is up: scoring…"); },
   score_progress(e) { state.progress.set(e.explanation_id, e); },
   score(e) {
-    state.scores[e.explanation_id] = e.score; state.scoreEvents.set(e.explanation_id, e); state.progress.delete(e.explanation_id);
+    // A quest room's copy carries the score alone (rooms/blind.py); the author's own channel
+    // brings the whole event, whichever comes first: the whole one is kept.
+    const known = state.scoreEvents.get(e.explanation_id);
+    state.scores[e.explanation_id] = e.score; state.progress.delete(e.explanation_id);
+    if (!(e.hidden && known && !known.hidden)) state.scoreEvents.set(e.explanation_id, e);
     const mine = state.explanations.get(e.explanation_id);
-    if (mine && state.me && mine.player_id === state.me.id) showReveal(e.explanation_id);
+    const whole = !state.scoreEvents.get(e.explanation_id).hidden;
+    if (whole && mine && state.me && mine.player_id === state.me.id) showReveal(e.explanation_id);
   },
   round_end(e) { state.phase = "lobby"; state.top = e.top; Object.assign(state.scores, e.scores); },
   round_result(e) { if (!state.neuron || e.neuron_id === state.neuron.id) { state.result = e; showResult(); } },
@@ -205,7 +210,7 @@ function explanationItem(x) {
   const text = x.text ?? state.myTexts.get(x.id) ?? null;
   const progress = state.progress.get(x.id);
   const scoreNode = el("span", { class: `score${score === null || score === undefined ? " none" : ""}`, "aria-label": "score" }, score === null || score === undefined ? "—" : fitBadge(score));
-  const why = state.scoreEvents.has(x.id)
+  const why = state.scoreEvents.has(x.id) && !state.scoreEvents.get(x.id).hidden
     ? el("button", { type: "button", class: "link", text: "why?", "aria-label": `why this score: ${text ?? "your explanation"}`, onclick: () => showReveal(x.id) }) : null;
   return el("li", { class: `expl${me ? " mine" : ""}${state.top === x.id ? " top" : ""}`, "data-expl": String(x.id) },
     el("div", { class: "expl-text" }, text === null ? el("em", { class: "hidden-text", text: HIDDEN }) : el("q", { text }), el("span", { class: "by", text: ` — ${x.player_name || "earlier player"}${me ? " (you)" : ""}` })),
