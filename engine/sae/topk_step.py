@@ -114,3 +114,23 @@ def constrain_decoder(w_dec: torch.Tensor) -> None:
 @torch.no_grad()
 def normalise_decoder(w_dec: torch.Tensor) -> None:
     w_dec /= w_dec.norm(dim=-1, keepdim=True).clamp_min(1e-8)
+
+
+@torch.no_grad()
+def forget_latents(
+    optim: torch.optim.Optimizer, params: dict[str, torch.Tensor], latents: torch.Tensor
+) -> None:
+    """Zero Adam's moments for ``latents`` (their encoder columns, encoder biases, decoder rows).
+
+    A latent that dies keeps the second moment of the large gradients it had while alive, and
+    Adam's β2 = 0.999 remembers it for thousands of steps: AuxK's small gradient then moves it
+    by a sliver of the learning rate. With its moments zeroed, Adam's steps on it are full-size
+    again (a few times the learning rate for the first hundred steps, as with no bias correction),
+    so revival starts at once."""
+    if latents.numel() == 0:
+        return
+    for name, index in (("W_enc", (slice(None), latents)), ("b_enc", latents), ("W_dec", latents)):
+        state = optim.state.get(params[name])
+        for key in ("exp_avg", "exp_avg_sq"):
+            if state and key in state:
+                state[key][index] = 0.0

@@ -31,7 +31,7 @@ from engine.sae.data import CACHE_STATE, ActivationCache, split_windows
 from engine.sae.hooks import HookSite
 from engine.sae.model import SaeError, SparseAutoencoder
 from engine.sae.saelens_format import CFG_FILENAME, load_sae, save_sae
-from engine.sae.topk_step import constrain_decoder, normalise_decoder, train_step
+from engine.sae.topk_step import constrain_decoder, forget_latents, normalise_decoder, train_step
 
 STATE_FILE = "train_state.pt"
 CONFIG_FILE = "train_config.json"
@@ -53,6 +53,10 @@ class TrainConfig:
     aux_k: int = 512
     aux_coef: float = 1 / 32
     dead_tokens: int = 200_000  # silent this many training tokens: dead, AuxK revives it
+    # Zero a latent's Adam moments when it dies, so AuxK's small gradient moves it at full speed.
+    reset_dead_moments: bool = False
+    decay_fraction: float = 0.2  # the learning rate decays linearly over this last share of the steps
+    lr_floor: float = 0.0  # ... down to this fraction of lr (0: to zero)
     corpus: str = "default"
     low_precision: bool = True  # the encoder's forward matmul in bfloat16
 
@@ -61,6 +65,10 @@ class TrainConfig:
             raise SaeError("expansion, k, tokens and batch must be positive")
         if self.lr <= 0 or self.heldout_tokens < self.window:
             raise SaeError("lr must be positive and heldout_tokens at least one window")
+        if not (0 <= self.decay_fraction <= 1 and 0 <= self.lr_floor <= 1):
+            raise SaeError("decay_fraction and lr_floor must be between 0 and 1")
+        if self.dead_tokens < 1 or self.aux_coef < 0:
+            raise SaeError("dead_tokens must be positive and aux_coef not negative")
 
 
 @dataclass
@@ -205,6 +213,19 @@ def _claim(out_dir: Path, config: TrainConfig) -> None:
     path.write_text(json.dumps(wanted, indent=2) + "\n")
 
 
+def decay_start(total_steps: int, config: TrainConfig) -> int:
+    return int((1 - config.decay_fraction) * total_steps)
+
+
+def learning_rate(step: int, total_steps: int, config: TrainConfig) -> float:
+    """A short warm-up, constant, then linear over the last ``decay_fraction`` of the steps from
+    ``lr`` towards ``lr_floor·lr``."""
+    warm = min(1.0, (step + 1) / max(1, min(50, total_steps // 10)))
+    decay_from = decay_start(total_steps, config)
+    left = 1.0 if step < decay_from else max(0.0, (total_steps - step) / (total_steps - decay_from))
+    return config.lr * warm * (config.lr_floor + (1 - config.lr_floor) * left)
+
+
 class _Trainer:
     def __init__(self, config: TrainConfig, cache: ActivationCache, width: int, state_path: Path) -> None:
         self.config, self.cache, self.state_path = config, cache, state_path
@@ -292,17 +313,10 @@ class _Trainer:
         return self._perm_cache
 
     def _decay_from(self) -> int:
-        return int(0.8 * self.total_steps)
+        return decay_start(self.total_steps, self.config)
 
     def _lr(self, step: int) -> float:
-        warm = min(1.0, (step + 1) / max(1, min(50, self.total_steps // 10)))
-        decay_from = self._decay_from()
-        decay = (
-            1.0
-            if step < decay_from
-            else max(0.0, (self.total_steps - step) / (self.total_steps - decay_from))
-        )
-        return self.config.lr * warm * decay
+        return learning_rate(step, self.total_steps, self.config)
 
     def run(
         self, progress: Callable[[TrainProgress], None] | None, checkpoint_s: float, max_steps: int | None
@@ -340,6 +354,10 @@ class _Trainer:
             fired[out.idx.reshape(-1)] = True
             self.since_fire += x.shape[0]
             self.since_fire[fired] = 0
+            if cfg.reset_dead_moments:
+                # Died this step: silent for at least dead_tokens, but not one batch earlier.
+                died = (self.since_fire >= cfg.dead_tokens) & (self.since_fire < cfg.dead_tokens + x.shape[0])
+                forget_latents(self.optim, self.params, died.nonzero(as_tuple=True)[0])
             self.step += 1
             steps_here += 1
             fvu_avg = out.mse if math.isnan(fvu_avg) else 0.95 * fvu_avg + 0.05 * out.mse
