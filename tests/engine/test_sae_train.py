@@ -14,7 +14,7 @@ from engine.models import load_model
 from engine.sae import HookSite, SaeError, SparseAutoencoder, load_sae
 from engine.sae.evaluate import splice_report
 from engine.sae.topk_step import forget_latents, train_step
-from engine.sae.train import STATE_FILE, TrainConfig, TrainingPaused, learning_rate, train_sae
+from engine.sae.train import STATE_FILE, TrainConfig, TrainingPaused, fast_bfloat16, learning_rate, train_sae
 from tests.model_fixtures import SENTENCES, tiny_gpt2_dir
 
 __all__ = ["tiny_gpt2_dir"]  # fixture, imported for pytest
@@ -217,3 +217,12 @@ def test_a_latent_that_dies_has_its_adam_moments_zeroed(
         assert died.numel() > 0
         moments = state["optim"]["state"][0]["exp_avg_sq"][:, died]  # W_enc: the first parameter
         assert (not moments.any()) if reset else moments.any(), reset
+
+
+def test_bfloat16_is_used_only_on_a_cpu_that_has_it(tmp_path: Path) -> None:
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse avx512f avx512_vnni\n")
+    assert not fast_bfloat16(cpuinfo)
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse avx512f amx_tile amx_bf16\n")
+    assert fast_bfloat16(cpuinfo)
+    assert not fast_bfloat16(tmp_path / "missing")
