@@ -96,8 +96,11 @@ def train_step(
             dead_ids = dead_ids[torch.randperm(dead_ids.numel())[:MAX_AUX_LATENTS]]
         residual = (x - x_hat).detach()
         pre = x @ w_enc[:, dead_ids] + b_eff[dead_ids]
-        top, pos = pre.topk(min(aux_k, dead_ids.numel()), dim=-1)
-        z = torch.zeros_like(pre).scatter(-1, pos, torch.relu(top))
+        if aux_k >= dead_ids.numel():  # every dead latent is among the top aux_k: no sort needed
+            z = torch.relu(pre)
+        else:
+            top, pos = pre.topk(aux_k, dim=-1)
+            z = torch.zeros_like(pre).scatter(-1, pos, torch.relu(top))
         e_hat = z @ w_dec[dead_ids]
         aux = (e_hat - residual).pow(2).sum(-1).mean() / residual.var(0).sum().clamp_min(1e-12)
         loss = loss + aux_coef * aux
