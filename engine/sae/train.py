@@ -152,6 +152,7 @@ def train_sae(
         cache_seconds=round(cache_seconds, 1),
         last_run_seconds=round(time.monotonic() - started, 1),
         train_tokens=trainer.step * config.batch,
+        encoder_bfloat16=trainer.low_precision,  # what low_precision=None resolved to on this CPU
         train_token_pool=split.n_train_tokens,
         complete=True,
     )

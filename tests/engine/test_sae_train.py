@@ -76,7 +76,7 @@ def test_training_lowers_fvu_and_resumes_from_its_checkpoint(
     first, trained = one_step.meta["report"], whole.meta["report"]
     assert trained["fvu"] < 0.6 * first["fvu"], (first["fvu"], trained["fvu"])
     assert trained["l0"] <= 8
-    assert whole.meta["train_tokens"] == 24 * 1024
+    assert whole.meta["train_tokens"] == 24 * 1024 and whole.meta["encoder_bfloat16"] is False
     assert whole.hook == HookSite(1, "mlp_post") and (whole.d_in, whole.d_sae, whole.k) == (128, 512, 8)
     torch.testing.assert_close(whole.W_dec.norm(dim=-1), torch.ones(512))  # unit decoder rows
     assert not (tmp_path / "whole" / STATE_FILE).exists()
