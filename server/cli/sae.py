@@ -143,11 +143,23 @@ def cmd_sae_show(args: argparse.Namespace, settings: Settings) -> int:
                     "d_sae": sae.d_sae,
                     "k": sae.k,
                     "meta": sae.meta,
+                    # A transcoder: what it writes (engine/sae/model.py); an SAE rebuilds its input.
+                    "kind": sae.kind,
+                    "hook_name_out": sae.hook_out.hook_name if sae.hook_out else None,
+                    "d_out": sae.d_out,
                 }
             )
         )
         return 0
     kind = f"TopK k={sae.k}" if sae.k is not None else "ReLU"
+    if sae.hook_out is not None:
+        skip = " + skip connection" if sae.W_skip is not None else ""
+        print(
+            f"{sae.meta.get('model_name')} transcoder {sae.hook.hook_name} -> {sae.hook_out.hook_name}: "
+            f"{sae.d_in} -> {sae.d_sae} latents ({kind}) -> {sae.d_out}{skip}"
+        )
+        _print_report(sae.meta)
+        return 0
     print(f"{sae.meta.get('model_name')} {sae.hook.hook_name}: {sae.d_in} -> {sae.d_sae} latents, {kind}")
     _print_report(sae.meta)
     return 0

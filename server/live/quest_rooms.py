@@ -191,6 +191,12 @@ class QuestRooms(RoomKind):
         return datetime.fromtimestamp(self.service.clock(), UTC)
 
     def pick_neuron(
-        self, session: Session, room_id: str, members: list[int], recent: list[int], now: datetime
+        self,
+        session: Session,
+        room_id: str,
+        members: list[int],
+        recent: list[int],
+        now: datetime,
+        campaign: str | None = None,  # a quest plays its own units
     ) -> int | None:
         return quest_pick(session, room_id, recent, now, self.service.settings)
