@@ -180,9 +180,13 @@ class Records:
     word_vec: torch.Tensor
     form: torch.Tensor
     opener: torch.Tensor
+    vocabulary: list[str]  # the records' words, once each
+    ids: torch.Tensor  # (R, T) each token's index in it (padding: len(vocabulary))
 
     @classmethod
     def of(cls, items: list[RecordInput]) -> Records:
+        vocabulary = sorted({w for r in items for w in r.words})
+        index = {w: i for i, w in enumerate(vocabulary)}
         unit, lengths = pad([r.unit for r in items])
         valid = torch.arange(unit.shape[1])[None, :] < lengths[:, None]
         return cls(
@@ -195,6 +199,10 @@ class Records:
             word_vec=pad([r.word_vec for r in items])[0],
             form=pad([r.form for r in items])[0],
             opener=pad([r.opener for r in items], value=-1)[0],
+            vocabulary=vocabulary,
+            ids=pad([torch.tensor([index[w] for w in r.words], dtype=torch.long) for r in items], len(index))[
+                0
+            ],
         )
 
 
@@ -230,14 +238,16 @@ class Explanations:
 
 def matched(records: Records, explanations: Explanations, ri: torch.Tensor, ei: torch.Tensor) -> torch.Tensor:
     """(P, T, 6): the token, its left and its right neighbour is a quoted / a used word."""
-    width = records.valid.shape[1]
-    blank = [[False, False]] * width
-    rows = []
-    for r, e in zip(ri.tolist(), ei.tolist(), strict=True):
-        quoted, used = explanations.items[e].terms
-        words = records.items[r].words
-        rows.append([[w in quoted, w in used] for w in words] + blank[len(words) :])
-    flags = torch.tensor(rows, dtype=torch.float32).reshape(len(rows), width, 2)
+    # Per explanation, which of the records' words it quotes / uses (one row per distinct word,
+    # plus a blank one for padding), then looked up per token.
+    table = torch.tensor(
+        [
+            [[w in q, w in u] for w in records.vocabulary] + [[False, False]]
+            for q, u in (x.terms for x in explanations.items)
+        ],
+        dtype=torch.float32,
+    ).reshape(len(explanations.items), len(records.vocabulary) + 1, 2)
+    flags = table[ei[:, None], records.ids[ri]]  # (P, T, 2)
     left = nn.functional.pad(flags[:, :-1], (0, 0, 1, 0))
     right = nn.functional.pad(flags[:, 1:], (0, 0, 0, 1))
     return torch.cat(
