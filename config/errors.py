@@ -39,12 +39,16 @@ ERR_OWN_VOTE = _code("own_vote", "nobody votes for their own explanation")
 ERR_BUSY_ELSEWHERE = _code(
     "busy_elsewhere", "points come from one room at a time: your round elsewhere is open"
 )
+ERR_COPIED = _code("copied", "that is an explanation already written for this unit: say it in your own words")
+# What a player reads when refused as a copy (the same words from the room and the streamer room).
+COPIED_MESSAGE = "Someone already explained it in those words: say what you see in your own."
 ERR_NOT_FOUND = _code("not_found", "no such room, explanation, code or answer")
 # -- a worker's answer to test_text (the error carries the request_id) -------------------------
 ERR_BAD_NEURON = _code("bad_neuron", "the room's campaign or neuron cannot be found")
 ERR_BAD_TEXT = _code("bad_text", "the text cannot be run through the model")
 # -- room kinds ------------------------------------------------------------------------------
 ERR_QUEST_CLOSED = _code("quest_closed", "the quest room is not the current quest")
+ERR_NO_VOTES = _code("no_votes", "quest rounds have no votes: the score alone decides")
 ERR_DAILY_PLAYED = _code("daily_played", "today's daily is played once; a new one opens at midnight UTC")
 ERR_NOT_IN_MATCH = _code("not_in_match", "a team match admits members of its teams only")
 ERR_OTHER_TEAM = _code("other_team", "already playing this match for another team")

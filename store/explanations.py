@@ -8,8 +8,17 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from rooms.copies import is_copy
 from store.competition import try_commit
 from store.models import Explanation, Player, PointEvent, Score, Vote
+
+
+class CopiedExplanation(Exception):
+    """The text is an earlier explanation of the unit by someone else, in the same words."""
+
+    def __init__(self, original_id: int) -> None:
+        super().__init__(f"copies explanation {original_id}")
+        self.original_id = original_id
 
 
 def create_explanation(
@@ -22,7 +31,11 @@ def create_explanation(
     status: str = "visible",
 ) -> Explanation | None:
     """The stored explanation; None when the player already wrote one in this round (the
-    unique index on player and round: a retry after a crash mid-submit stores nothing)."""
+    unique index on player and round: a retry after a crash mid-submit stores nothing).
+    Raises ``CopiedExplanation`` when the text copies someone else's explanation of the unit."""
+    original = copied_from(session, neuron_id, player_id, text)
+    if original is not None:
+        raise CopiedExplanation(int(original.id or 0))
     explanation = Explanation(
         neuron_id=neuron_id,
         player_id=player_id,
@@ -38,6 +51,19 @@ def create_explanation(
         session.rollback()
         return None
     return explanation
+
+
+def copied_from(session: Session, neuron_id: int, player_id: int, text: str) -> Explanation | None:
+    """An earlier explanation of the unit, by someone else (a player or the machine), that
+    ``text`` copies (rooms/copies.py); removed ones do not count, ones held for a moderator do."""
+    earlier = session.exec(
+        select(Explanation).where(
+            Explanation.neuron_id == neuron_id,
+            Explanation.status != "removed",
+            (col(Explanation.player_id) != player_id) | col(Explanation.player_id).is_(None),
+        )
+    )
+    return next((row for row in earlier if is_copy(text, row.text)), None)
 
 
 def cast_vote(session: Session, explanation_id: int, player_id: int, round_key: str) -> int | bool | None:

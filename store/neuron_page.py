@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 from engine.display_text import scheme_for_model
 from store.models import Campaign, Explanation, Neuron, Player, Snippet
 from store.reference import explanations_json, iso, neuron_json, record_json, related_neurons
+from store.sealed import seal_note, sealed_units, without_sealed
 
 
 def _ranking_key(item: dict[str, Any]) -> tuple[float, int, int]:
@@ -43,11 +44,15 @@ def neuron_page(
     scale = max((s.max_activation for s in shown), default=0.0) or neuron.max_activation
     scheme = scheme_for_model(campaign.model)
 
+    sealed = sealed_units(session)
     rows = list(
         session.exec(
-            select(Explanation, Player.name)
-            .join(Player, col(Explanation.player_id) == Player.id, isouter=True)
-            .where(Explanation.neuron_id == neuron.id, Explanation.status == "visible")
+            without_sealed(
+                select(Explanation, Player.name)
+                .join(Player, col(Explanation.player_id) == Player.id, isouter=True)
+                .where(Explanation.neuron_id == neuron.id, Explanation.status == "visible"),
+                sealed,
+            )
         )
     )
     ranked = sorted(explanations_json(session, rows), key=_ranking_key)
@@ -66,6 +71,8 @@ def neuron_page(
         "top_records": [record_json(s, scale, scheme) for s in snippets["top"]],
         "random_records": [record_json(s, scale, scheme) for s in snippets["random"]],
         "explanations": ranked[:explanations],
+        # While a quest plays the unit its explanations are withheld (store/sealed.py): when.
+        "sealed": seal_note(int(neuron.id or 0), sealed),
         "explanation_count": len(rows),
         "history": [
             {

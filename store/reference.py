@@ -18,6 +18,7 @@ from engine.records import normalize
 from store.models import Campaign, Explanation, Neuron, Player, Score, Snippet, Vote
 from store.pagination import Page, clamp_limit, decode_cursor, page_of
 from store.reference_models import ImportedVotes, RelatedNeuron
+from store.sealed import sealed_units, without_sealed
 from store.units import LATENT, NEURON, unit_identity
 
 
@@ -218,12 +219,14 @@ def explanations_json(
     return items
 
 
-def _explanation_query() -> Any:
-    return (
+def _explanation_query(session: Session) -> Any:
+    """Visible explanations with their authors, less those of units a quest is playing."""
+    query = (
         select(Explanation, Player.name)
         .join(Player, col(Explanation.player_id) == Player.id, isouter=True)
         .where(Explanation.status == "visible")
     )
+    return without_sealed(query, sealed_units(session))
 
 
 def list_explanations(
@@ -235,7 +238,7 @@ def list_explanations(
     campaign_id: int | None = None,
 ) -> Page:
     after = decode_cursor(cursor, "explanations", [int])
-    query = _explanation_query().order_by(col(Explanation.id)).limit(clamp_limit(limit) + 1)
+    query = _explanation_query(session).order_by(col(Explanation.id)).limit(clamp_limit(limit) + 1)
     if neuron_id is not None:
         query = query.where(Explanation.neuron_id == neuron_id)
     if campaign_id is not None:
@@ -249,7 +252,7 @@ def list_explanations(
 
 
 def get_explanation(session: Session, explanation_id: int) -> dict[str, Any] | None:
-    rows = list(session.exec(_explanation_query().where(Explanation.id == explanation_id)))
+    rows = list(session.exec(_explanation_query(session).where(Explanation.id == explanation_id)))
     return explanations_json(session, rows)[0] if rows else None
 
 

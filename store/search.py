@@ -24,6 +24,7 @@ from engine.embeddings import from_bytes, to_bytes
 from store.models import Campaign, Explanation, Neuron
 from store.pagination import Page, clamp_limit, decode_cursor, page_of
 from store.reference_models import ExplanationEmbedding
+from store.sealed import sealed_units, without_sealed
 
 MAX_TERMS = 16
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -91,7 +92,7 @@ SELECT id, relevance FROM (
   SELECT e.id AS id, -bm25(explanation_fts) AS relevance
   FROM explanation_fts JOIN explanation e ON e.id = explanation_fts.rowid
   JOIN neuron n ON n.id = e.neuron_id
-  WHERE explanation_fts MATCH :match AND e.status = 'visible' {campaign}
+  WHERE explanation_fts MATCH :match AND e.status = 'visible' {campaign} {sealed}
 ) AS hits {after}
 ORDER BY relevance DESC, id ASC LIMIT :limit
 """
@@ -100,7 +101,7 @@ _POSTGRES = """
 SELECT id, relevance FROM (
   SELECT e.id AS id, CAST(ts_rank(to_tsvector('english', e.text), q) AS DOUBLE PRECISION) AS relevance
   FROM explanation e JOIN neuron n ON n.id = e.neuron_id, to_tsquery('english', :match) AS q
-  WHERE to_tsvector('english', e.text) @@ q AND e.status = 'visible' {campaign}
+  WHERE to_tsvector('english', e.text) @@ q AND e.status = 'visible' {campaign} {sealed}
 ) AS hits {after}
 ORDER BY relevance DESC, id ASC LIMIT :limit
 """
@@ -118,8 +119,10 @@ def full_text_search(
     terms = query_terms(query)
     after = decode_cursor(cursor, "text", [float, int])
     postgres = session.get_bind().dialect.name == "postgresql"
+    sealed = sealed_units(session)  # ids from the database, ints: safe to spell into the SQL
     sql = (_POSTGRES if postgres else _SQLITE).format(
         campaign="AND n.campaign_id = :campaign" if campaign_id is not None else "",
+        sealed=f"AND e.neuron_id NOT IN ({', '.join(str(int(n)) for n in sealed)})" if sealed else "",
         after="WHERE relevance < :rel OR (relevance = :rel AND id > :aid)" if after else "",
     )
     params: dict[str, Any] = {
@@ -216,7 +219,7 @@ def semantic_search(
     )
     if campaign_id is not None:
         query = query.where(Neuron.campaign_id == campaign_id)
-    rows = list(session.exec(query))
+    rows = list(session.exec(without_sealed(query, sealed_units(session))))
     best: dict[int, dict[str, Any]] = {}
     if rows:
         matrix = np.stack([from_bytes(r[0].vector, r[0].dim) for r in rows])

@@ -6,7 +6,7 @@ import { keepFocus } from "./keepfocus.js";
 import { shown, snippet } from "./tokens.js";
 import { scoreReveal } from "./reveal.js";
 import { fitBadge, reasonText } from "./fit.js";
-import { resultScreen } from "./result.js";
+import { HIDDEN, resultScreen } from "./result.js";
 import { applyRoomWords, capital, unitHref, unitWord } from "./units.js";
 
 export const state = {
@@ -15,7 +15,12 @@ export const state = {
   explanations: new Map(), scores: {}, votes: {}, members: new Map(), count: null, top: null,
   scoreEvents: new Map(), progress: new Map(), myVotes: new Set(),
   pendingSubmit: null, pendingVotes: [], submittedRound: null, result: null,
+  myTexts: new Map(), // explanation id -> the text I sent (a quest room sends none back)
 };
+
+// Quest rooms are blind (rooms/blind.py): nobody's text but your own until the quest closes,
+// and no votes (the score alone decides).
+export function blindRoom(room) { return /^(daily|weekly)-/.test(room || ""); }
 
 let conn = null;
 export function bindConnection(c) { conn = c; }
@@ -84,6 +89,9 @@ export const handlers = {
   },
   explanation(e) {
     const x = e.explanation;
+    const mine = state.me && x.player_id === state.me.id;
+    if (mine && x.text == null) x.text = state.pendingSubmit?.text ?? state.myTexts.get(x.id) ?? null;
+    if (mine && x.text != null) state.myTexts.set(x.id, x.text);
     state.explanations.set(x.id, x);
     if (state.me && x.player_id === state.me.id) { state.pendingSubmit = null; state.submittedRound = e.round; $("explain-error").textContent = ""; }
   },
@@ -188,19 +196,21 @@ function explanationItem(x) {
   const score = state.scores[x.id] ?? x.score;
   const voted = state.myVotes.has(x.id);
   const pending = state.pendingVotes.includes(x.id);
-  const canVote = state.phase === "round" && state.me && !me;
+  const blind = blindRoom(state.room);
+  const canVote = state.phase === "round" && state.me && !me && !blind;
+  const text = x.text ?? state.myTexts.get(x.id) ?? null;
   const progress = state.progress.get(x.id);
   const scoreNode = el("span", { class: `score${score === null || score === undefined ? " none" : ""}`, "aria-label": "score" }, score === null || score === undefined ? "—" : fitBadge(score));
   const why = state.scoreEvents.has(x.id)
-    ? el("button", { type: "button", class: "link", text: "why?", "aria-label": `why this score: ${x.text}`, onclick: () => showReveal(x.id) }) : null;
+    ? el("button", { type: "button", class: "link", text: "why?", "aria-label": `why this score: ${text ?? "your explanation"}`, onclick: () => showReveal(x.id) }) : null;
   return el("li", { class: `expl${me ? " mine" : ""}${state.top === x.id ? " top" : ""}`, "data-expl": String(x.id) },
-    el("div", { class: "expl-text" }, el("q", { text: x.text }), el("span", { class: "by", text: ` — ${x.player_name || "earlier player"}${me ? " (you)" : ""}` })),
+    el("div", { class: "expl-text" }, text === null ? el("em", { class: "hidden-text", text: HIDDEN }) : el("q", { text }), el("span", { class: "by", text: ` — ${x.player_name || "earlier player"}${me ? " (you)" : ""}` })),
     el("div", { class: "expl-meta" },
       scoreNode, why,
       progress ? el("progress", { max: String(progress.total), value: String(progress.done), "aria-label": "scoring progress" }) : null,
-      el("button", {
+      blind ? null : el("button", {
         type: "button", class: `vote${voted ? " voted" : ""}${pending ? " pending" : ""}`, disabled: !canVote || voted || pending,
-        "aria-pressed": voted ? "true" : "false", "aria-label": `vote for: ${x.text}`, onclick: () => vote(x.id),
+        "aria-pressed": voted ? "true" : "false", "aria-label": `vote for: ${text}`, onclick: () => vote(x.id),
       }, el("span", { "aria-hidden": "true", text: "▲ " }), el("span", { class: "count", text: String(state.votes[x.id] || 0) })),
     ),
     el("p", { class: "item-error", role: "alert", text: (state.voteErrors || {})[x.id] || "" }));
@@ -226,7 +236,7 @@ export function render() {
   const submitted = list.some((x) => state.me && x.player_id === state.me.id && x.neuron_id === n?.id) || state.pendingSubmit;
   $("submit").disabled = state.phase !== "round" || Boolean(submitted);
   $("explanation").disabled = state.phase !== "round" || Boolean(submitted);
-  $("explanation").placeholder = submitted ? "Submitted: now vote for the best other explanation." : state.phase === "round" ? `This ${word} fires on…` : "Wait for the next round…";
+  $("explanation").placeholder = submitted ? (blindRoom(state.room) ? "Submitted: your score comes as soon as it is computed." : "Submitted: now vote for the best other explanation.") : state.phase === "round" ? `This ${word} fires on…` : "Wait for the next round…";
   $("members").replaceChildren(...[...state.members.entries()].map(([id, name]) =>
     el("li", { class: state.me && id === state.me.id ? "you" : "" }, el("span", { class: "avatar", "aria-hidden": "true", text: (name || "?").trim().charAt(0).toUpperCase() }), el("span", { text: name }), state.streamer && id === state.streamer.host ? el("span", { class: "pill small host", text: "host" }) : null, state.me && id === state.me.id ? el("span", { class: "muted", text: " (you)" }) : null)));
   const count = state.count ?? state.members.size;
@@ -263,7 +273,7 @@ function showResult() {
   const box = $("result");
   const first = box.hidden;
   box.hidden = false;
-  box.replaceChildren(resultScreen(state.result, { me: state.me, neuronId: state.neuron?.id, scoreEvents: state.scoreEvents }));
+  box.replaceChildren(resultScreen(state.result, { me: state.me, neuronId: state.neuron?.id, scoreEvents: state.scoreEvents, myTexts: state.myTexts }));
   if (first) box.scrollIntoView({ block: "start", behavior: "smooth" });
 }
 

@@ -66,12 +66,16 @@ function renderPage(page) {
     ["max activation", fmt(page.stats.max_activation, 3)],
     ["mean activation", fmt(page.stats.mean_activation, 3)],
     ["fires on", `${fmt(100 * page.stats.firing_frequency, 2)}% of tokens`],
-    ["explanations", String(page.explanation_count)],
+    ["explanations", page.sealed ? "hidden while a quest plays it" : String(page.explanation_count)],
   ]) {
     stats.append(el("dt", { text: label }), el("dd", { text: value }));
   }
   drawHistogram(document.getElementById("histogram"), page.stats.histogram, { scale: "linear" });
-  document.getElementById("explanations").replaceChildren(...page.explanations.map(renderExplanation));
+  // A unit a quest is playing keeps its explanations to itself until the quest closes.
+  const sealed = page.sealed
+    ? [el("li", { class: "sealed-note", text: `A quest is playing this ${word}: its explanations show when it closes, ${when(page.sealed.until)}.` })]
+    : [];
+  document.getElementById("explanations").replaceChildren(...sealed, ...page.explanations.map(renderExplanation));
   document.getElementById("top-records").replaceChildren(...page.top_records.map(renderRecord));
   document.getElementById("random-records").replaceChildren(...page.random_records.map(renderRecord));
   document.getElementById("related").replaceChildren(

@@ -27,6 +27,7 @@ export const PROTOCOL = Object.freeze({
   ERR_DOUBLE_VOTE: "double_vote",
   ERR_OWN_VOTE: "own_vote",
   ERR_BUSY_ELSEWHERE: "busy_elsewhere",
+  ERR_COPIED: "copied",
   ERR_NOT_FOUND: "not_found",
   ERR_BAD_NEURON: "bad_neuron",
   ERR_BAD_TEXT: "bad_text",
@@ -49,6 +50,7 @@ export const PROTOCOL = Object.freeze({
   // Quest and team-match rooms.
   ERR_QUEST_CLOSED: "quest_closed",
   ERR_DAILY_PLAYED: "daily_played",
+  ERR_NO_VOTES: "no_votes",
   ERR_NOT_IN_MATCH: "not_in_match",
   ERR_OTHER_TEAM: "other_team",
   ERR_FINISHED: "finished",

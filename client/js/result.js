@@ -9,7 +9,12 @@ import { scoreReveal } from "./reveal.js";
 
 const PLACES = ["1st", "2nd", "3rd"];
 
-function podium(result) {
+// A quest room's result carries no texts (rooms/blind.py): the player's own is remembered.
+export const HIDDEN = "hidden until the quest closes";
+function textOf(x, ctx) { return x.text ?? ctx.myTexts?.get(x.explanation_id) ?? null; }
+function quote(text) { return text === null ? el("em", { class: "hidden-text", text: HIDDEN }) : el("q", { text }); }
+
+function podium(result, ctx) {
   const byId = new Map(result.entries.map((x) => [x.explanation_id, x]));
   const steps = result.podium.map((id, i) => ({ x: byId.get(id), place: i }));
   // Drawn 2nd-1st-3rd, the winner in the middle and highest.
@@ -19,7 +24,7 @@ function podium(result) {
       el("span", { class: "place", text: PLACES[place] }),
       el("span", { class: "who", text: x.author }),
       fitBadge(x.score),
-      el("q", { class: "podium-text", text: x.text }))));
+      textOf(x, ctx) === null ? el("em", { class: "podium-text hidden-text", text: HIDDEN }) : el("q", { class: "podium-text", text: textOf(x, ctx) }))));
 }
 
 function pointsList(points) {
@@ -28,12 +33,13 @@ function pointsList(points) {
     el("li", { text: `+${p.amount} ${p.name}: ${reasonText(p.reason)}` })));
 }
 
-function entryRow(x, me) {
+function entryRow(x, ctx) {
+  const me = ctx.me;
   const mine = me && x.player_id === me.id;
   return el("li", { class: `entry${mine ? " mine" : ""}${x.earlier ? " earlier" : ""}`, "data-result-expl": String(x.explanation_id) },
     el("span", { class: "rank", text: `#${x.rank}` }),
     el("div", { class: "entry-body" },
-      el("q", { text: x.text }),
+      quote(textOf(x, ctx)),
       el("span", { class: "by", text: ` — ${x.author}${mine ? " (you)" : ""}${x.earlier ? " · earlier round" : ""}` }),
       pointsList(x.points)),
     el("div", { class: "entry-side" },
@@ -65,23 +71,23 @@ export function resultScreen(result, ctx) {
     box.append(el("p", { class: "muted", text: `Nobody explained this ${roomWord()} this round.` }));
     return box;
   }
-  if (result.podium.length) box.append(podium(result));
+  if (result.podium.length) box.append(podium(result, ctx));
   if (winner && winner.score !== null) {
     const f = fit(winner.score);
     const why = el("div", { class: "winner-why" }, el("p", { class: "muted small", text: "Loading the snippets that show why…" }));
     box.append(el("section", { class: "winner", "aria-label": "winning explanation" },
       el("p", { class: "eyebrow", text: "Winning explanation" }),
-      el("p", { class: "winner-line" }, el("q", { text: winner.text }), el("span", { class: "by", text: ` — ${winner.author}` })),
+      el("p", { class: "winner-line" }, quote(textOf(winner, ctx)), el("span", { class: "by", text: ` — ${winner.author}` })),
       el("p", { class: "winner-fit" }, fitBadge(winner.score, { big: true }), el("span", { class: "sentence", text: ` ${f.sentence}` })),
       why));
     const e = ctx.scoreEvents.get(winner.explanation_id);
-    if (e && ctx.neuronId) {
-      scoreReveal(e, ctx.neuronId, winner.text, { best: 3, compact: true }).then((panel) => why.replaceChildren(panel)).catch(() => why.replaceChildren());
+    if (e && ctx.neuronId && textOf(winner, ctx) !== null) {
+      scoreReveal(e, ctx.neuronId, textOf(winner, ctx), { best: 3, compact: true }).then((panel) => why.replaceChildren(panel)).catch(() => why.replaceChildren());
     } else {
       why.replaceChildren();
     }
   }
-  box.append(el("ol", { class: "entries", "aria-label": "every explanation, ranked" }, result.entries.map((x) => entryRow(x, ctx.me))));
+  box.append(el("ol", { class: "entries", "aria-label": "every explanation, ranked" }, result.entries.map((x) => entryRow(x, ctx))));
   box.append(playersTable(result, ctx.me));
   return box;
 }

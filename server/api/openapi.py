@@ -150,6 +150,8 @@ SCHEMAS: dict[str, Any] = {
             "explanation_count": INT,
             "history": {"type": "array", "items": _ref("HistoryEntry")},
             "related": {"type": "array", "items": _ref("Related")},
+            # Set while a quest plays the unit: its explanations are left out until then.
+            "sealed": _nullable(_obj({"until": STR, "reason": STR})),
         }
     ),
     "SearchHit": {

@@ -32,6 +32,7 @@ from server.api.openapi import openapi_schema
 from store import reference as ref
 from store.models import Campaign, Explanation, Neuron
 from store.neuron_page import neuron_page
+from store.sealed import sealed_units
 from store.search import full_text_search, semantic_search
 from store.units import find_unit
 
@@ -57,6 +58,8 @@ def _neuron(session: Session, neuron_id: int) -> Neuron:
 def _explanation(session: Session, explanation_id: int) -> Explanation:
     explanation = session.get(Explanation, explanation_id)
     if explanation is None or explanation.status != "visible":
+        raise not_found(f"explanation {explanation_id}")
+    if explanation.neuron_id in sealed_units(session):  # a quest plays its unit (store/sealed.py)
         raise not_found(f"explanation {explanation_id}")
     return explanation
 

@@ -225,7 +225,7 @@ class Connection:
             self.last_v = int(event["v"])
 
     async def _snapshot(self, room_id: str, resync: bool) -> None:
-        snapshot = await self.service.snapshot(room_id)
+        snapshot = await self.service.snapshot(room_id, viewer=self.player_id)
         snapshot["resync"] = resync
         await self.send(snapshot)
         self.last_v = int(snapshot["v"])

@@ -31,3 +31,9 @@ class NeuronRooms(RoomKind):
         wanted = int(found.group(1)) if found else -1
         campaign = campaign_of(session, wanted)
         return wanted if campaign is not None and wanted in self.playable(session, campaign) else None
+
+    def no_puzzle_reason(self, room_id: str) -> str:
+        return (
+            "this unit cannot be played in its own room now: a daily or weekly quest is playing it "
+            "(play it there; its room opens to all when the quest closes), or it is not ready yet"
+        )

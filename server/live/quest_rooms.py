@@ -33,7 +33,7 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from config import keys
-from config.errors import ERR_DAILY_PLAYED, ERR_QUEST_CLOSED
+from config.errors import ERR_DAILY_PLAYED, ERR_NO_VOTES, ERR_QUEST_CLOSED
 from config.settings import Settings
 from rooms.puzzle_room import Phase, RoomError
 from server.live.room_kinds import RoomKind, Way
@@ -130,6 +130,9 @@ class QuestRooms(RoomKind):
     neurons are the puzzles."""
 
     name = "quest"
+    # Every player's text stays theirs until the quest closes (rooms/blind.py), and with
+    # nothing to read there is nothing to vote on: the score alone decides.
+    blind = True
 
     def __init__(self, service: RoomService) -> None:
         super().__init__(service)
@@ -157,6 +160,9 @@ class QuestRooms(RoomKind):
         if pid in await daily_rounds(self.service.db, self.service.settings, room_id, [pid], self.now()):
             raise RoomError(ERR_DAILY_PLAYED, played_message(room_id))
         return await super().submit(conn, room_id, text, neuron_id=neuron_id)
+
+    async def vote(self, conn: Connection, room_id: str, explanation_id: int) -> None:
+        raise RoomError(ERR_NO_VOTES, "quest rounds have no votes: the score alone decides")
 
     async def tick(self, room_id: str) -> None:
         """When a daily room starts a new round (the same neuron again), the members who played

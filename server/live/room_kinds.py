@@ -10,6 +10,8 @@ kind says what is different about it:
 * ``joined`` / ``left``: after a connection entered (or before it is gone).
 * ``snapshot``: the private events a joiner gets beside the room's own snapshot.
 * ``submit`` / ``vote`` / ``shown_name``: moves and names (the base: as the puzzle room does).
+* ``blind``: the room's events and snapshots leave out other players' explanation texts
+  (rooms/blind.py; the quest rooms, which pay for the score itself).
 * ``on_score``: a worker's ``score`` event for the room passed through this process.
 * ``tick``: the clock, every ``TICK_S`` in each process with members, after the puzzle room's.
 * ``pick_neuron``: the next puzzle's neuron (in a worker thread, with a database session).
@@ -23,7 +25,7 @@ server/live/kinds.py.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -32,6 +34,7 @@ from sqlmodel import Session
 from config import keys
 from rooms.picker import choose_neuron
 from store.puzzles import playable_neurons, solved_neurons
+from store.sealed import sealed_units
 
 if TYPE_CHECKING:
     from server.hub.connection import Connection
@@ -56,6 +59,7 @@ class RoomKind:
 
     name: ClassVar[str] = "puzzle"
     messages: ClassVar[tuple[type, ...]] = ()
+    blind: ClassVar[bool] = False
 
     def __init__(self, service: RoomService) -> None:
         self.service = service
@@ -106,11 +110,18 @@ class RoomKind:
 
     def playable(self, session: Session, campaign: str | None = None) -> list[int]:
         """The units (neurons or features) of ``campaign`` (default: the default campaign's) a
-        room may serve: playable (store/puzzles.py: their machine explanations scored) and not
-        waiting for their seeding job (workers/explaining.py)."""
+        room may serve: playable (store/puzzles.py: their machine explanations scored), not
+        waiting for their seeding job (workers/explaining.py) and in no open quest."""
         seeding = {int(n) for n in self.service.r_sync.smembers(keys.seeding_pending())}  # type: ignore[union-attr]
+        # A unit a quest is playing is played in the quest's blind room only: in an open room
+        # its texts would be read by the quest's players (store/sealed.py, rooms/blind.py).
+        sealed = sealed_units(session, datetime.fromtimestamp(self.service.clock(), UTC))
         name = campaign or self.service.settings.default_campaign
-        return [n for n in playable_neurons(session, name) if n not in seeding]
+        return [n for n in playable_neurons(session, name) if n not in seeding and n not in sealed]
+
+    def no_puzzle_reason(self, room_id: str) -> str:
+        """What the room says when ``pick_neuron`` found nothing to serve."""
+        return f"no puzzles in campaign {self.service.settings.default_campaign!r} yet"
 
     async def handle(self, conn: Connection, msg: Any) -> None:
         raise NotImplementedError(f"{self.name} rooms take no {type(msg).__name__}")

@@ -30,14 +30,17 @@ from starlette.concurrency import run_in_threadpool
 
 from config import keys
 from config.errors import (
+    COPIED_MESSAGE,
     ERR_ALREADY_SUBMITTED,
     ERR_BAD_FIELD,
+    ERR_COPIED,
     ERR_DOUBLE_VOTE,
     ERR_STALE_PUZZLE,
     ERR_WRONG_PHASE,
 )
 from config.settings import Settings
 from rooms import private_game, round_flow
+from rooms.blind import redact
 from rooms.points import Award
 from rooms.puzzle_room import Puzzle, PuzzleRoom, RoomError, RoomState, Timing
 from rooms.round_result import on_score, result_events
@@ -50,8 +53,9 @@ from server.live.room_members import NO_CHANGE, RoomMembers
 from server.live.room_turns import RoomTurns
 from store import eventlog
 from store.db import Database
-from store.explanations import best_scores, cast_vote, create_explanation, neuron_history
+from store.explanations import CopiedExplanation, best_scores, cast_vote, create_explanation, neuron_history
 from store.puzzles import baseline_scored, neuron_clues
+from store.sealed import sealed_units
 from store.settlement import RoundFacts, settle_round
 from workers.queues import default_queue
 from workers.scoring import enqueue_scoring
@@ -194,8 +198,11 @@ class RoomService:
                 await self.emit(room_id, room.arm_lobby(self.clock()))
 
     async def emit(self, room_id: str, events: list[dict[str, Any]]) -> None:
-        """Append to the room's log; under the room's lock, only while that lock is still held."""
+        """Append to the room's log; under the room's lock, only while that lock is still held.
+        A blind room's events go without the explanations' texts (rooms/blind.py)."""
         token = held_token(room_id)
+        if self.kinds.of(room_id).blind:
+            events = [redact(event) for event in events]
         for event in events:
             if token is None:
                 await eventlog.append_async(self.r, room_id, event, history=self.settings.room_history)
@@ -208,8 +215,9 @@ class RoomService:
     async def since(self, room_id: str, v: int) -> list[dict[str, Any]] | None:
         return await eventlog.since_async(self.r, room_id, v)
 
-    async def snapshot(self, room_id: str) -> dict[str, Any]:
-        """The full room for a (re)sync, with the version its state reflects (read together)."""
+    async def snapshot(self, room_id: str, viewer: int | None = None) -> dict[str, Any]:
+        """The full room for a (re)sync, with the version its state reflects (read together);
+        in a blind room, as ``viewer`` may see it (their own texts only)."""
         # One round trip (a join storm's snapshots were four each). The members are read after
         # the version: one who joins meanwhile is listed and announced again (the client's
         # member map takes both), never missing.
@@ -232,7 +240,7 @@ class RoomService:
         for result in on_score(room):  # joining during the reveal: the result screen too
             snapshot["result"] = result
         snapshot["members"] = snapshot["members"][: self.settings.room_snapshot_members]
-        return snapshot
+        return redact(snapshot, viewer) if self.kinds.of(room_id).blind else snapshot
 
     # -- membership ------------------------------------------------------------------------
     async def join(self, room_id: str, player_id: int, name: str) -> None:
@@ -387,10 +395,8 @@ class RoomService:
                             self._pick_puzzle, list(room.state.members), room.state.recent, room_id
                         )
                     if puzzle is None:
-                        campaign = self.settings.default_campaign
-                        await self.emit(
-                            room_id, room.no_puzzle(now, f"no puzzles in campaign {campaign!r} yet")
-                        )
+                        reason = self.kinds.of(room_id).no_puzzle_reason(room_id)
+                        await self.emit(room_id, room.no_puzzle(now, reason))
                     else:
                         await self.emit(room_id, room.start_round(puzzle, now))
                     continue
@@ -441,7 +447,10 @@ class RoomService:
         self, neuron_id: int, player_id: int, text: str, room_id: str, round_key: str
     ) -> int | None:
         with self.db.session() as s:
-            row = create_explanation(s, neuron_id, player_id, text, room_id, round_key)
+            try:
+                row = create_explanation(s, neuron_id, player_id, text, room_id, round_key)
+            except CopiedExplanation:
+                raise RoomError(ERR_COPIED, COPIED_MESSAGE) from None
             return int(row.id or 0) if row is not None else None
 
     def _cast_vote(self, explanation_id: int, player_id: int, round_key: str) -> int | bool | None:
@@ -469,8 +478,11 @@ class RoomService:
             if found is None:
                 return None
             facts, clues = found
+            # A unit a quest is playing shows no older explanations (store/sealed.py): the
+            # quest pays for the score itself, so its best answer must not be on screen.
+            sealed = int(facts["id"]) in sealed_units(s, datetime.fromtimestamp(self.clock(), UTC))
             shown, prior_best, prior_explained = neuron_history(
-                s, int(facts["id"]), self.settings.room_shown_explanations
+                s, int(facts["id"]), 0 if sealed else self.settings.room_shown_explanations
             )
             scored = baseline_scored(s, int(facts["id"]))
         enqueue_warm_up(self.r_sync, self.settings, int(facts["id"]))  # ready before the 1st submit

@@ -19,7 +19,7 @@ from rooms.moderation import clean
 from rooms.puzzle_room import Phase, RoomError
 from server.live.streamer_service import StreamerService
 from server.wire import protocol as p
-from store.explanations import create_explanation
+from store.explanations import CopiedExplanation, create_explanation
 from store.models import Explanation
 from workers.scoring import enqueue_scoring
 
@@ -119,7 +119,10 @@ class Moderation:
     ) -> int | None:
         """The row's id; None when the player already wrote one this round (unique in SQL)."""
         with self.db.session() as s:
-            row = create_explanation(s, neuron_id, player_id, text, room_id, round_key, status)
+            try:
+                row = create_explanation(s, neuron_id, player_id, text, room_id, round_key, status)
+            except CopiedExplanation:
+                raise RoomError(p.ERR_COPIED, p.COPIED_MESSAGE) from None
             return int(row.id or 0) if row is not None else None
 
     def _set_status(self, explanation_id: int, status: str) -> None:

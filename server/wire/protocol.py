@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import msgpack
 import orjson
 
+from config.errors import COPIED_MESSAGE as COPIED_MESSAGE
 from config.errors import ERR_ALREADY_SUBMITTED as ERR_ALREADY_SUBMITTED
 from config.errors import ERR_AUDIENCE as ERR_AUDIENCE
 from config.errors import ERR_BAD_FIELD as ERR_BAD_FIELD
@@ -27,12 +28,14 @@ from config.errors import ERR_BAD_FRAME as ERR_BAD_FRAME
 from config.errors import ERR_BAD_TOKEN as ERR_BAD_TOKEN
 from config.errors import ERR_BANNED as ERR_BANNED
 from config.errors import ERR_BUSY_ELSEWHERE as ERR_BUSY_ELSEWHERE
+from config.errors import ERR_COPIED as ERR_COPIED
 from config.errors import ERR_DAILY_PLAYED as ERR_DAILY_PLAYED
 from config.errors import ERR_DOUBLE_VOTE as ERR_DOUBLE_VOTE
 from config.errors import ERR_FINISHED as ERR_FINISHED
 from config.errors import ERR_FLOOD as ERR_FLOOD
 from config.errors import ERR_INTERNAL as ERR_INTERNAL
 from config.errors import ERR_MISSING_FIELD as ERR_MISSING_FIELD
+from config.errors import ERR_NO_VOTES as ERR_NO_VOTES
 from config.errors import ERR_NOT_CREATOR as ERR_NOT_CREATOR
 from config.errors import ERR_NOT_FOUND as ERR_NOT_FOUND
 from config.errors import ERR_NOT_HOST as ERR_NOT_HOST

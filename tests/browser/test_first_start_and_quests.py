@@ -91,6 +91,22 @@ def test_the_daily_is_played_once_and_shared_at_once(
     expect(second.locator("#clues .snippet")).to_have_count(0)
 
 
+def test_the_daily_room_keeps_each_text_to_its_author(real_page: Callable[..., Page]) -> None:
+    """Quest rooms are blind (rooms/blind.py): a player who has not written yet sees that
+    someone wrote, not what; nobody votes; the author reads their own text."""
+    author, reader = real_page(), real_page(viewport=PHONE)
+    for page in (author, reader):
+        page.get_by_role("button", name="Play today's puzzle").click()
+        expect(page).to_have_url(re.compile(r"#/room/daily-"))
+        expect(page.locator("#clues .snippet").first).to_be_visible()
+    submit(author, "the verb come and words like it")
+    expect(reader.locator("#explanations .hidden-text")).to_have_text("hidden until the quest closes")
+    expect(reader.locator("#explanations")).not_to_contain_text("come")
+    expect(reader.locator("#explanations button.vote")).to_have_count(0)
+    expect(author.locator("#explanations q")).to_have_text("the verb come and words like it")
+    shoot(reader, "daily-blind-phone")
+
+
 def test_the_weekly_shows_how_far_the_player_is(real_page: Callable[..., Page]) -> None:
     page = real_page()
     progress = page.locator("#weekly-progress")

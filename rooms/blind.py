@@ -1,0 +1,38 @@
+"""Blind rounds: a quest room keeps each player's explanation text to its author.
+
+A quest pays for the score itself (rooms/quest_rules.py), and the daily's room serves the same
+neuron round after round. An ordinary room shows every explanation as it is written, with its
+score when it comes, and ranks them in the result — so a player who waited, or watched one
+round's result, could hand in the best text of the last round in other words and take its
+points. In a blind room the room's events and snapshots carry who wrote, the scores and the
+points, but not the texts; the author's own text comes back only in their own snapshot (their
+client keeps what it sent). The texts are on the unit's page once the quest has closed
+(store/sealed.py). Pure: ``redact`` returns new dicts and leaves the room's state untouched.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Event = dict[str, Any]
+
+
+def _hide(item: dict[str, Any], viewer: int | None) -> dict[str, Any]:
+    if viewer is not None and item.get("player_id") == viewer:
+        return item
+    return {**item, "text": None, "hidden": True}
+
+
+def redact(event: Event, viewer: int | None = None) -> Event:
+    """``event`` as a blind room sends it; ``viewer``: the player a snapshot is for."""
+    kind = event.get("type")
+    if kind == "explanation":
+        return {**event, "explanation": _hide(event["explanation"], viewer)}
+    if kind == "round_result":
+        return {**event, "entries": [_hide(e, viewer) for e in event.get("entries", [])]}
+    if kind == "room":
+        out = {**event, "explanations": [_hide(e, viewer) for e in event.get("explanations", [])]}
+        if "result" in event:
+            out["result"] = redact(event["result"], viewer)
+        return out
+    return event

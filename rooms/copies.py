@@ -1,0 +1,39 @@
+"""When an explanation is another's in other words: the rule that refuses copied answers.
+
+A unit's page, the round's own feed and the reveal all show explanations that are already
+scored; pasting one of them into a round would earn its score without any work. A submission
+is a copy of an earlier explanation of the same unit when, after folding case, accents,
+punctuation and quotes away, it has the same words — or, for texts of three or more words,
+when three in four of the words the two hold together are shared (so "commas in lists lol" is
+still "commas in lists"). Pure functions; the database side is store/explanations.py.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Words of letters and digits (apostrophes inside words kept: "don't" is one word).
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+# Share of the two texts' distinct words that both hold (Jaccard) from which a text is a copy.
+SHARED_WORDS = 0.75
+# Shorter texts are copies only word for word: "commas" and "commas in lists" are different ideas.
+MIN_WORDS_FOR_OVERLAP = 3
+
+
+def words(text: str) -> list[str]:
+    folded = unicodedata.normalize("NFKD", text.casefold())
+    plain = "".join(ch for ch in folded if not unicodedata.combining(ch)).replace("’", "'")
+    return _WORD.findall(plain)
+
+
+def is_copy(text: str, earlier: str) -> bool:
+    mine, theirs = words(text), words(earlier)
+    if not mine or not theirs:
+        return False
+    if mine == theirs:
+        return True
+    if min(len(set(mine)), len(set(theirs))) < MIN_WORDS_FOR_OVERLAP:
+        return False
+    a, b = set(mine), set(theirs)
+    return len(a & b) / len(a | b) >= SHARED_WORDS

@@ -1,0 +1,73 @@
+"""A quest room is blind: nobody reads another player's text before the quest closes.
+
+The daily's room serves the same neuron round after round, and the quest pays for the score
+itself. The attacks: sit in the room without writing and read what others write (with their
+scores), or watch one round's result and hand in its winner reworded in the next round; or
+vote. Before this the room's events, its snapshot and its result carried every text.
+Real Redis and database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import redis
+
+from config import keys
+from config.errors import ERR_NO_VOTES
+from store.db import Database
+from tests.server.conftest import Client, LiveServer
+from tests.server.test_game import worker_scores
+
+ALICE_TEXT = "cats sitting on mats"
+
+
+async def test_a_quest_room_shows_nobody_elses_text(
+    live_server: LiveServer, db: Database, redis_client: redis.Redis
+) -> None:
+    room = httpx.get(f"{live_server.http_url}/api/v1/quests/daily").json()["room"]
+    alice, bob = await Client.connect(live_server.ws_url), await Client.connect(live_server.ws_url)
+    welcome = await alice.expect("welcome")
+    alice_id, token = welcome["player"]["id"], welcome["token"]
+    await bob.expect("welcome")
+    await alice.join_round(room)
+    await bob.join_round(room)  # Bob waits and reads; he has not written
+
+    await alice.send({"type": "submit", "text": ALICE_TEXT})
+    mine = (await alice.expect("explanation"))["explanation"]
+    seen = (await bob.expect("explanation"))["explanation"]
+    assert mine["id"] == seen["id"] and seen["player_id"] == alice_id
+    assert seen["text"] is None and seen["hidden"] is True
+    await asyncio.to_thread(worker_scores, db, redis_client, room, mine["id"], 0.8)
+    assert (await bob.expect("score"))["explanation_id"] == mine["id"]
+
+    # A vote would be a vote for a text nobody can read.
+    await bob.send({"type": "vote", "explanation_id": mine["id"]})
+    assert (await bob.expect("error", ref="vote"))["code"] == ERR_NO_VOTES
+
+    # A newcomer's snapshot (and its result, during the reveal) has no text either.
+    carol = await Client.connect(live_server.ws_url)
+    await carol.expect("welcome")
+    await carol.send({"type": "join", "room": room})
+    snapshot = await carol.expect("room")
+    assert [(e["id"], e["text"]) for e in snapshot["explanations"]] == [(mine["id"], None)]
+
+    live_server.clock.advance(61)  # the round ends: the reveal and its result
+    result = await bob.expect("round_result", timeout=10)
+    entries = [(x["explanation_id"], x["text"], x["score"]) for x in result["entries"]]
+    assert entries == [(mine["id"], None, 0.8)]
+
+    # Alice, back on a new socket, gets her own text in her snapshot.
+    again = await Client.connect(live_server.ws_url, token=token)
+    await again.expect("welcome")
+    await again.send({"type": "join", "room": room})
+    own = await again.expect("room")
+    assert [e["text"] for e in own["explanations"]] == [ALICE_TEXT]
+    await again.close()
+
+    # Nothing in the room's log, which every member and every replay reads, holds the text.
+    log = redis_client.xrange(keys.room_events(room))
+    assert log and all(ALICE_TEXT.encode() not in b" ".join(fields.values()) for _, fields in log)
+    for client in (alice, bob, carol):
+        await client.close()
