@@ -31,7 +31,7 @@ def check_text(text: object, max_chars: int) -> str:
 def _check_neuron(model: UnitModel, neuron: int) -> None:
     if not 0 <= neuron < model.n_neurons:
         what = (
-            f"SAE {model.source} has latents"
+            f"{model.kind} {model.source} has latents"
             if isinstance(model, LatentModel)
             else f"{model.name} has neurons"
         )

@@ -6,6 +6,9 @@ NeuronModel — ``n_neurons`` (here d_sae), ``capture``, ``window_activations``,
 ``activations``, ``record`` selecting latents, with the model's own tokenization — so a
 campaign of latents is mined from the same windows, in the same batches, as one of neurons.
 A forward pass runs the model up to the SAE's hook site (and no further), then the encoder.
+A transcoder's latents are its encoder's too, so they are read at its *input* site
+(``sae.hook``, e.g. ``mlp_in``); its decoder writes the output site (``sae.hook_out``, e.g.
+``mlp_out``), which is what ``decoder_neighbours`` compares.
 
 ``load_unit_model(model, source)`` gives either: the NeuronModel for source "neurons", else a
 LatentModel over the SAE named ``source`` in data_dir/saes/<source>/.
@@ -73,7 +76,9 @@ class LatentModel:
         self.base = base
         self.sae = sae.to(base.device).eval()
         self.source = source
+        # The site the latents are encoded from: a transcoder's input site, not its output.
         self.layer, self.site = sae.hook.layer, sae.hook.site
+        self.kind = sae.kind  # "SAE" or "transcoder": what the unit's source is
         # What callers read of a NeuronModel: the same model, the same tokens.
         self.name, self.family, self.tokenizer, self.device = (
             base.name,
@@ -106,11 +111,13 @@ class LatentModel:
     def check_layer(self, layer: int) -> None:
         """An SAE reads one layer: any other is refused (its latents do not exist there)."""
         if layer != self.layer:
-            raise ModelError(f"SAE {self.source} reads layer {self.layer} of {self.name}, not layer {layer}")
+            raise ModelError(
+                f"{self.kind} {self.source} reads layer {self.layer} of {self.name}, not layer {layer}"
+            )
 
     def neuron_index(self, neurons: Neurons) -> slice | torch.Tensor:
         """Validated selector over the latents (as NeuronModel.neuron_index over neurons)."""
-        return unit_selector(neurons, self.n_neurons, "latents", f"SAE {self.source}")
+        return unit_selector(neurons, self.n_neurons, "latents", f"{self.kind} {self.source}")
 
     # -- forward ----------------------------------------------------------------------
     def _latents(self, site_values: torch.Tensor, neurons: Neurons) -> torch.Tensor:
@@ -160,7 +167,7 @@ class LatentModel:
 
     def __repr__(self) -> str:
         where = f"{self.site} of layer {self.layer}"
-        return f"LatentModel({self.name!r}, SAE {self.source!r}, {where}, latents={self.n_neurons})"
+        return f"LatentModel({self.name!r}, {self.kind} {self.source!r}, {where}, latents={self.n_neurons})"
 
 
 UnitModel = NeuronModel | LatentModel
@@ -227,8 +234,9 @@ def decoder_neighbours(
 
 
 def sae_summary(sae: SparseAutoencoder) -> dict[str, Any]:
-    """What a campaign shows of its SAE (and the CLI prints when it starts one)."""
-    return {
+    """What a campaign shows of its SAE or transcoder (and the CLI prints when it starts one)."""
+    summary: dict[str, Any] = {
+        "kind": sae.kind,
         "d_in": sae.d_in,
         "d_sae": sae.d_sae,
         "k": sae.k,
@@ -236,3 +244,6 @@ def sae_summary(sae: SparseAutoencoder) -> dict[str, Any]:
         "site": sae.hook.site,
         "model_name": sae.meta.get("model_name"),
     }
+    if sae.hook_out is not None:
+        summary.update(d_out=sae.d_out, layer_out=sae.hook_out.layer, site_out=sae.hook_out.site)
+    return summary

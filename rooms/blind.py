@@ -6,7 +6,8 @@ score when it comes, and ranks them in the result — so a player who waited, or
 round's result, could hand in the best text of the last round in other words and take its
 points. In a blind room the room's events and snapshots carry who wrote, the scores and the
 points, but not the texts; the author's own text comes back only in their own snapshot (their
-client keeps what it sent). The texts are on the unit's page once the quest has closed
+client keeps what it sent), and so do the simulator's predictions for it (the ``score`` event
+the room gets carries only the score). The texts are on the unit's page once the quest has closed
 (store/sealed.py). Pure: ``redact`` returns new dicts and leaves the room's state untouched.
 """
 
@@ -14,7 +15,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from rooms.quest_rules import QUEST_ROOM_RE
+
 Event = dict[str, Any]
+
+
+def is_blind_room(room_id: str) -> bool:
+    """Quest rooms are blind (server/live/quest_rooms.py says so to the hub; workers ask here)."""
+    return QUEST_ROOM_RE.match(room_id) is not None
+
+
+def score_for_the_room(event: Event) -> Event:
+    """A ``score`` event as a blind room's members get it: the score, without the simulator's
+    per-token predictions and per-record figures, which read out what the hidden text says
+    (the author gets the whole event on their own channel)."""
+    return {k: v for k, v in event.items() if k not in ("per_record", "detail")} | {"hidden": True}
 
 
 def _hide(item: dict[str, Any], viewer: int | None) -> dict[str, Any]:

@@ -23,8 +23,14 @@ REVEAL_S_RANGE = (3.0, 120.0)
 ROUNDS_RANGE = (1, 50)
 
 
-def new_private_room(room_id: str, creator: int, rounds: int) -> RoomState:
-    return RoomState(room_id=room_id, creator=creator, held=True, rounds=rounds)
+def new_private_room(
+    room_id: str, creator: int, rounds: int, campaign: str | None = None, word: str | None = None
+) -> RoomState:
+    """A held private room of ``creator``, playing ``campaign`` (None: the default one) whose
+    puzzles are called ``word``."""
+    return RoomState(
+        room_id=room_id, creator=creator, held=True, rounds=rounds, campaign=campaign, campaign_word=word
+    )
 
 
 def _check_creator(room: PuzzleRoom, player_id: int) -> None:

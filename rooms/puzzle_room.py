@@ -135,6 +135,10 @@ class RoomState:
     totals: dict[int, int] = field(default_factory=dict)
     names: dict[int, str] = field(default_factory=dict)
     best: dict[str, Any] | None = None
+    # The campaign a private or streamer room plays, chosen when it was made (None: the
+    # default campaign), and what its puzzles are called ("neuron" or "feature").
+    campaign: str | None = None
+    campaign_word: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         # Shallow: asdict() deep-copied every clue's token and activation lists on each save.
@@ -174,6 +178,8 @@ class RoomState:
             names={int(k): str(v) for k, v in data.get("names", {}).items()},
             best=data.get("best"),
             round_key=str(data.get("round_key", "")),
+            campaign=data.get("campaign"),
+            campaign_word=data.get("campaign_word"),
         )
 
 
@@ -378,6 +384,8 @@ class PuzzleRoom:
             "passed": list(s.passed),
             "min_until": s.reveal_min_until,
             **({"game": self.game_view()} if s.creator is not None else {}),
+            # A room made to play a chosen campaign says which, and what its puzzles are called.
+            **({"campaign": s.campaign, "word": s.campaign_word} if s.campaign is not None else {}),
             **self._standings(),
         }
 
@@ -391,6 +399,8 @@ class PuzzleRoom:
             "rounds": s.rounds,
             "game_round": s.game_round,
             "started": not s.held,
+            "campaign": s.campaign,  # None: the default campaign
+            "word": s.campaign_word,
         }
 
     # -- helpers ---------------------------------------------------------------------------

@@ -14,6 +14,7 @@ best per neuron counts: a better attempt earns the difference.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +23,8 @@ from rooms.boards import epoch_ms
 from rooms.boards import period_id as board_period
 
 QUEST_KINDS = ("daily", "weekly")
+# A quest's room id: ``daily-2026-11-21`` or ``weekly-2026-W47``.
+QUEST_ROOM_RE = re.compile(r"^(daily|weekly)-([0-9]{4}-(?:[0-9]{2}-[0-9]{2}|W[0-9]{2}))$")
 BASE_POINTS = 10
 SCORE_POINTS = 90
 

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, delete, select
 
 from engine.records import ActivationRecord
 from store.models import Campaign, Neuron, Snippet, utcnow
-from store.units import NEURON, NEURONS, check_unit
+from store.units import NEURON, NEURONS, check_unit, default_source_kind
 
 if TYPE_CHECKING:
     from engine.mining import NeuronSummary
@@ -51,13 +51,15 @@ def start_campaign(
     window: int,
     unit: str = NEURON,
     source: str = NEURONS,
+    source_kind: str | None = None,
 ) -> Campaign:
     """The campaign row in state "building": created, or the existing unfinished one (resume).
 
     Raises ValueError when a finished campaign has this name, or a building one was
     started with other parameters (resuming it with these would mix two builds).
     """
-    check_unit(unit, source)
+    kind = default_source_kind(unit) if source_kind is None else source_kind
+    check_unit(unit, source, kind)
     existing = get_campaign(session, name)
     if existing is not None:
         if existing.status == "ready":
@@ -88,6 +90,7 @@ def start_campaign(
         layer=layer,
         unit=unit,
         source=source,
+        source_kind=kind,
         corpus=corpus[:512],
         window=window,
         neuron_start=neuron_start,
@@ -174,6 +177,18 @@ def list_campaigns(session: Session) -> list[CampaignInfo]:
             )
         )
     return out
+
+
+def room_campaign(session: Session, name: str) -> Campaign:
+    """The campaign a new room asked to play: installed (mined and ready), else ValueError that
+    names the ones there are."""
+    campaign = get_campaign(session, name)
+    if campaign is not None and campaign.status == "ready":
+        return campaign
+    ready = session.exec(select(Campaign.name).where(Campaign.status == "ready").order_by(col(Campaign.name)))
+    names = ", ".join(ready) or "none yet"
+    what = f"unknown campaign {name!r}" if campaign is None else f"campaign {name!r} is not ready"
+    raise ValueError(f"{what}: the installed campaigns are {names}")
 
 
 def get_neuron(session: Session, campaign_name: str, index: int) -> Neuron | None:

@@ -33,7 +33,7 @@ from store.export_schema import (
 from store.models import Campaign, Explanation, Neuron, Player, Score, Snippet
 from store.reference import iso, vote_counts
 from store.reference_models import ImportedVotes
-from store.units import check_unit
+from store.units import check_unit, default_source_kind, source_kind_of
 
 
 def canonical_json(value: Any) -> str:
@@ -73,6 +73,7 @@ def campaign_rows(session: Session, name: str) -> dict[str, list[dict[str, Any]]
                 "layer": campaign.layer,
                 "unit": campaign.unit,
                 "source": campaign.source,
+                "source_kind": source_kind_of(campaign),
                 "corpus": campaign.corpus,
                 "window": campaign.window,
                 "neuron_start": campaign.neuron_start,
@@ -271,8 +272,10 @@ def _insert(session: Session, rows: dict[str, list[dict[str, Any]]]) -> dict[str
     # An export older than 1.2 has no unit columns: its campaign is of neurons.
     implied = {column: value for (table, column), value in IMPLIED.items() if table == "campaign"}
     meta = {**implied, **rows["campaign"][0]}
+    # Before 1.3 a latent campaign's source was always an SAE (transcoders came with 1.3).
+    meta.setdefault("source_kind", default_source_kind(meta["unit"]))
     try:
-        check_unit(meta["unit"], meta["source"])
+        check_unit(meta["unit"], meta["source"], meta["source_kind"])
     except ValueError as exc:
         raise ExportError(f"campaign row 1: {exc}") from None
     created, updated = _when(meta.pop("created_at"), "campaign"), _when(meta.pop("updated_at"), "campaign")

@@ -13,7 +13,8 @@ FORMAT_VERSION = 1
 # Minor versions only add columns; a reader of minor m reads every file of minor <= m (the
 # columns a file predates are simply absent). 1: records.display. 2: campaign.unit and
 # campaign.source (what its puzzles are: neurons, or an SAE's latents; absent = neurons).
-FORMAT_MINOR = 2
+# 3: campaign.source_kind ("neurons", "sae" or "transcoder"; absent = what the unit implies).
+FORMAT_MINOR = 3
 FORMATS = ("jsonl", "parquet")
 MANIFEST = "manifest.json"
 
@@ -28,6 +29,7 @@ TABLES: dict[str, list[tuple[str, str]]] = {
         ("layer", INT),
         ("unit", STR),  # "neuron" | "latent" (store/units.py)
         ("source", STR),  # "neurons" | the SAE's name: a unit is (model, layer, source, index)
+        ("source_kind", STR),  # "neurons" | "sae" | "transcoder" (store/units.py)
         ("corpus", STR),
         ("window", INT),
         ("neuron_start", INT),
@@ -85,6 +87,7 @@ MAX_CHARS = {
     ("campaign", "corpus"): 512,
     ("campaign", "unit"): 16,
     ("campaign", "source"): 128,
+    ("campaign", "source_kind"): 16,
     ("campaign", "status"): 16,
     ("records", "kind"): 8,
     ("explanations", "text"): 512,
@@ -94,7 +97,12 @@ MAX_CHARS = {
     ("scores", "version"): 64,
 }
 # Columns added by a minor version (absent from files of an older minor).
-SINCE_MINOR = {("records", "display"): 1, ("campaign", "unit"): 2, ("campaign", "source"): 2}
+SINCE_MINOR = {
+    ("records", "display"): 1,
+    ("campaign", "unit"): 2,
+    ("campaign", "source"): 2,
+    ("campaign", "source_kind"): 3,
+}
 # What a column a file predates stands for on import (a 1.0 or 1.1 campaign is of neurons).
 IMPLIED = {("campaign", "unit"): "neuron", ("campaign", "source"): "neurons"}
 # Counts that cannot be negative.

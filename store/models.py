@@ -43,6 +43,9 @@ class Campaign(SQLModel, table=True):
     layer: int
     unit: str = Field(default="neuron", max_length=16)  # neuron|latent (store/units.py)
     source: str = Field(default="neurons", max_length=128)
+    # What the source is: "neurons", "sae" or "transcoder"; "" = what the unit implies
+    # (neurons, or an SAE): read it with store/units.py source_kind_of.
+    source_kind: str = Field(default="", max_length=16)
     corpus: str = Field(default="", max_length=512)
     window: int = 64
     neuron_start: int = 0

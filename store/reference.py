@@ -19,7 +19,7 @@ from store.models import Campaign, Explanation, Neuron, Player, Score, Snippet, 
 from store.pagination import Page, clamp_limit, decode_cursor, page_of
 from store.reference_models import ImportedVotes, RelatedNeuron
 from store.sealed import sealed_units, without_sealed
-from store.units import LATENT, NEURON, unit_identity
+from store.units import LATENT, NEURON, source_kind_of, unit_identity
 
 
 def iso(value: datetime | None) -> str | None:
@@ -39,6 +39,7 @@ def campaign_json(c: Campaign) -> dict[str, Any]:
         # What its puzzles are (store/units.py): "neuron" + "neurons", or "latent" + the SAE's name.
         "unit": c.unit,
         "source": c.source,
+        "source_kind": source_kind_of(c),  # "neurons", "sae" or "transcoder"
         "corpus": c.corpus,
         "window": c.window,
         "neuron_start": c.neuron_start,

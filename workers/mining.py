@@ -24,11 +24,11 @@ from config.settings import Settings
 from engine.corpus import corpus_label, make_windows, resolve_corpus
 from engine.mining import Miner, MiningInterrupted, MiningProgress
 from engine.models import load_model
-from engine.units import UnitModel, install_sae, load_unit_model
+from engine.units import LatentModel, UnitModel, install_sae, load_unit_model
 from store.campaigns import finish_campaign, get_campaign, list_campaigns, mark_failed, start_campaign
 from store.db import Database
 from store.models import utcnow
-from store.units import LATENT, NEURON, NEURONS
+from store.units import LATENT, NEURON, NEURONS, SAE, TRANSCODER
 from workers.context import WorkerContext, get_context
 from workers.queues import default_queue
 
@@ -103,11 +103,12 @@ def build_campaign(
     """
     base = load_model(model, device=settings.device, data_dir=settings.data_path)
     units: UnitModel = base
-    unit, source = NEURON, NEURONS
+    unit, source, source_kind = NEURON, NEURONS, NEURONS
     if sae is not None:
         source = install_sae(settings.data_path, sae)
         units = load_unit_model(model, source, device=settings.device, data_dir=settings.data_path)
-        unit = LATENT
+        assert isinstance(units, LatentModel)
+        unit, source_kind = LATENT, (TRANSCODER if units.sae.is_transcoder else SAE)
         layer = units.layer if layer is None else layer
     if layer is None:
         raise ValueError("a layer is needed (or an SAE, whose layer it is)")
@@ -134,6 +135,7 @@ def build_campaign(
                 window=WINDOW,
                 unit=unit,
                 source=source,
+                source_kind=source_kind,
             )
         miner = Miner(
             units,

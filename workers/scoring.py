@@ -37,6 +37,7 @@ from config.settings import Settings
 from engine.records import ActivationRecord
 from engine.scoring import Simulator, make_simulator
 from engine.scoring.score import ScoreResult, record_correlation, score_predictions, select_records
+from rooms.blind import is_blind_room, score_for_the_room
 from store import campaigns, eventlog
 from store.models import Explanation, Neuron, Score
 from workers import scoring_lanes as lanes
@@ -195,15 +196,26 @@ def _tell(r: redis.Redis, rooms: list[str | None], event: dict[str, Any]) -> Non
             eventlog.append(r, room, event)
 
 
-def _tell_score(r: redis.Redis, rooms: list[str | None], score: Score, neuron_id: int) -> None:
-    """The room's ``score`` event, once per room and score, however often a job is retried."""
+def _tell_score(
+    r: redis.Redis,
+    rooms: list[str | None],
+    score: Score,
+    neuron_id: int,
+    author: tuple[redis.Redis, int | None],
+) -> None:
+    """The room's ``score`` event, once per room and score, however often a job is retried.
+    A blind (quest) room gets the score alone; its author (``author``: the Redis their channel
+    is on, their id) gets the whole event, predictions and all, on their own channel."""
     event = _score_event(score, neuron_id)
     for room in rooms:
         if room:
             told = keys.score_told(
                 room, score.explanation_id, score.simulator, score.version, score.records_version
             )
-            eventlog.append_once(r, room, event, told, TOLD_TTL_S)
+            if not is_blind_room(room):
+                eventlog.append_once(r, room, event, told, TOLD_TTL_S)
+            elif eventlog.append_once(r, room, score_for_the_room(event), told, TOLD_TTL_S) and author[1]:
+                eventlog.publish_to_player(author[0], author[1], event)
 
 
 def score_requests(ctx: WorkerContext, requests: list[dict[str, Any]]) -> int:
@@ -254,7 +266,7 @@ def _score_neuron(
             assert explanation.id is not None
             score = _wait_for_other_scorer(ctx, sim, explanation.id, records_version, held)
             if score is not None:
-                _tell_score(rooms_r, rooms[explanation.id], score, neuron_id)
+                _tell_score(rooms_r, rooms[explanation.id], score, neuron_id, (r, explanation.player_id))
                 settle_stored_score(ctx.db, r, ctx.settings, explanation.id, rooms_r=rooms_r)
             else:
                 todo.append(explanation)
@@ -324,7 +336,7 @@ def _simulate_and_store(
     for k, explanation in enumerate(todo):
         result = score_predictions(records, predictions[k], sim.name, sim.version)
         score = _store(ctx, explanation.id or 0, records_version, result)
-        _tell_score(r, rooms[explanation.id or 0], score, neuron_id)
+        _tell_score(r, rooms[explanation.id or 0], score, neuron_id, (ctx.redis, explanation.player_id))
         # Where the score is written, whether or not its author or room is still there.
         settle_stored_score(ctx.db, ctx.redis, ctx.settings, explanation.id or 0, rooms_r=r)
 

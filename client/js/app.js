@@ -6,7 +6,8 @@ import { $, el, toast } from "./dom.js";
 import { bindConnection, handlers, render, state, submitExplanation, testText, tickTimer } from "./game.js";
 import { keepDestination, onboarded, startOnboarding, takeDestination } from "./onboarding.js";
 import { loadQuests } from "./quests.js";
-import { watchFirstStart } from "./firststart.js";
+import { statusKnown, defaultCampaign, watchFirstStart } from "./firststart.js";
+import { campaignPicker, readyCampaigns, unitsWord } from "./campaigns.js";
 import { initBoards, showBoard } from "./boards.js";
 import { remember, showProfile } from "./profile.js";
 import { showTeams } from "./teams.js";
@@ -15,7 +16,7 @@ import { dailyEvent } from "./dailyloop.js";
 import { WATCH_KEY, audienceEvent, drawAudience } from "./audienceview.js";
 import { keepFocus } from "./keepfocus.js";
 import { flowEvent, renderFlow } from "./flow.js";
-import { unitWord } from "./units.js";
+import { applyHomeWords, defaultWord, unitWord } from "./units.js";
 
 const VIEWS = ["learn", "lobby", "room", "teams", "boards", "profile"];
 let view = null;
@@ -123,7 +124,12 @@ $("join-form").onsubmit = (ev) => {
   enterRoom(code);
 };
 // A private room: the server makes it (with you as its creator) and puts you in its lobby.
-$("create-room").onclick = () => { if (!conn.send({ type: "create_private" })) toast("Offline: try again when you are back.", "error"); };
+// The creator picks its campaign when more than one is installed (the server checks the name).
+$("create-room").onclick = () => {
+  const picked = $("create-campaign")?.value;
+  const msg = picked ? { type: "create_private", campaign: picked } : { type: "create_private" };
+  if (!conn.send(msg)) toast("Offline: try again when you are back.", "error");
+};
 $("name-form").onsubmit = (ev) => {
   ev.preventDefault();
   const msg = { type: "rename", name: $("name").value.trim() };
@@ -164,3 +170,11 @@ window.addEventListener("hashchange", route);
 conn.open();
 route();
 watchFirstStart(() => { if (view === "lobby") loadQuests(state.me, enterRoom); });
+// The home page and nav in the right unit, and the campaign picker, once the server said which
+// campaign is the default and which are installed.
+statusKnown.then(async () => {
+  const campaigns = await readyCampaigns();
+  applyHomeWords(defaultWord(), campaigns.length ? unitsWord(campaigns) : null);
+  const picker = campaignPicker(campaigns, defaultCampaign(), "create-campaign");
+  if (picker) { $("create-campaign-field").append(picker); $("create-campaign-field").hidden = false; }
+});

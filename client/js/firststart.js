@@ -2,13 +2,15 @@
 // banner (from GET /api/status, fed by the mining job's progress) and quest cards that say
 // when they open. Polls until ready, then reloads the lobby's cards once.
 import { $, el } from "./dom.js";
-import { setDefaultWord } from "./units.js";
+import { defaultWord, setDefaultWord } from "./units.js";
 
 const POLL_MS = 2000;
 let last = null;
 let timer = null;
 
 export const preparing = () => (last && !last.ready ? last : null);
+// The default campaign's name (null before the first answer).
+export const defaultCampaign = () => last?.campaign ?? null;
 // Settles after the first answer of /api/status (or its failure): the lobby asks for the quests
 // only once it knows the puzzles are ready (asking earlier answers 404, a red console line).
 let known;
@@ -30,7 +32,7 @@ function draw() {
   if (!banner) {
     banner = el("div", { id: "preparing", class: "preparing", role: "status", "aria-live": "polite" },
       el("p", { id: "preparing-text" }), el("div", { class: "progress", "aria-hidden": "true" }, el("span", {})),
-      el("p", { class: "small muted", text: "The first start reads the bundled texts once to find what each neuron fires on. Quick play, the daily and the weekly open when it is done." }));
+      el("p", { class: "small muted", text: `The first start reads the bundled texts once to find what each ${defaultWord()} fires on. Quick play, the daily and the weekly open when it is done.` }));
     $("main").prepend(banner);
   }
   $("preparing-text").textContent = preparingText(p);

@@ -63,6 +63,8 @@ function lobbyView(state, conn) {
     el("h2", { text: "Lobby" }),
     el("p", { text: `${names.length} in the room: ${names.join(", ")}` }),
     el("p", { class: "muted", text: `${g.rounds ?? "∞"} rounds of ${fmt(g.round_s, 0)} s, results shown ${fmt(g.reveal_s, 0)} s. Share the room code to invite friends.` }),
+    // The campaign the creator picked (none: the default campaign, as quick play).
+    g.campaign ? el("p", { id: "game-campaign", text: `Puzzles: the ${g.word || "neuron"}s of campaign ${g.campaign}` }) : null,
     isCreator(state) ? setupForm(state, conn) : el("p", { text: `Waiting for ${host} to start the game…` }),
   ];
 }

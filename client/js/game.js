@@ -7,7 +7,7 @@ import { shown, snippet } from "./tokens.js";
 import { scoreReveal } from "./reveal.js";
 import { fitBadge, reasonText } from "./fit.js";
 import { HIDDEN, resultScreen } from "./result.js";
-import { applyRoomWords, capital, unitHref, unitWord } from "./units.js";
+import { applyRoomWords, capital, setRoomWord, unitHref, unitWord } from "./units.js";
 
 export const state = {
   me: null, limits: { max_explanation_chars: 280, max_text_chars: 2000 },
@@ -32,13 +32,15 @@ function feed(text, cls = "") {
 }
 
 // A new round (or another room) starts clean: nothing of the last one stays on screen, and a
-// draft written for the last neuron is cleared so it can never be sent for this one.
-function clearRound() {
+// draft written for the last neuron is cleared so it can never be sent for this one. A new
+// round of the same neuron (the daily's room serves it round after round) keeps the draft:
+// a player still typing when the round turned over loses nothing.
+function clearRound({ keepDraft = false } = {}) {
   state.scoreEvents.clear(); state.progress.clear(); state.myVotes.clear();
   state.result = null; state.pendingSubmit = null; state.voteErrors = {};
   for (const id of ["reveal", "result"]) { $(id).replaceChildren(); $(id).hidden = true; }
   $("test-result").replaceChildren();
-  $("explanation").value = ""; $("explanation").dispatchEvent(new Event("input"));
+  if (!keepDraft) { $("explanation").value = ""; $("explanation").dispatchEvent(new Event("input")); }
   $("explain-error").textContent = "";
 }
 
@@ -63,6 +65,7 @@ export const handlers = {
     state.members = new Map(e.members.map((m) => [m.id, m.name]));
     // A big room lists only some members; its true size comes with it and then from "crowd".
     state.count = e.member_count ?? state.members.size;
+    setRoomWord(e.word); // a room made to play a chosen campaign names its units before a puzzle
     newPuzzle(e);
     if (e.result) { state.result = e.result; showResult(); }
     if (e.resync) feed("Caught up with the room.");
@@ -82,9 +85,10 @@ export const handlers = {
   },
   lobby(e) { state.phase = "lobby"; state.deadline = e.deadline; },
   puzzle(e) {
-    const sameRound = state.neuron && e.neuron && state.neuron.id === e.neuron.id && state.round === e.round;
+    const sameNeuron = Boolean(state.neuron && e.neuron && state.neuron.id === e.neuron.id);
+    const sameRound = sameNeuron && state.round === e.round;
     state.phase = "round"; state.round = e.round; state.deadline = e.deadline; newPuzzle(e);
-    if (!sameRound) clearRound();
+    if (!sameRound) clearRound({ keepDraft: sameNeuron });
     feed(`Round ${e.round}: a new ${unitWord(e.neuron)}`);
   },
   explanation(e) {
@@ -106,9 +110,14 @@ export const handlers = {
   reveal(e) { state.phase = "reveal"; state.deadline = e.deadline; Object.assign(state.scores, e.scores); state.votes = { ...state.votes, ...e.votes }; feed("Time is up: scoring…"); },
   score_progress(e) { state.progress.set(e.explanation_id, e); },
   score(e) {
-    state.scores[e.explanation_id] = e.score; state.scoreEvents.set(e.explanation_id, e); state.progress.delete(e.explanation_id);
+    // A quest room's copy carries the score alone (rooms/blind.py); the author's own channel
+    // brings the whole event, whichever comes first: the whole one is kept.
+    const known = state.scoreEvents.get(e.explanation_id);
+    state.scores[e.explanation_id] = e.score; state.progress.delete(e.explanation_id);
+    if (!(e.hidden && known && !known.hidden)) state.scoreEvents.set(e.explanation_id, e);
     const mine = state.explanations.get(e.explanation_id);
-    if (mine && state.me && mine.player_id === state.me.id) showReveal(e.explanation_id);
+    const whole = !state.scoreEvents.get(e.explanation_id).hidden;
+    if (whole && mine && state.me && mine.player_id === state.me.id) showReveal(e.explanation_id);
   },
   round_end(e) { state.phase = "lobby"; state.top = e.top; Object.assign(state.scores, e.scores); },
   round_result(e) { if (!state.neuron || e.neuron_id === state.neuron.id) { state.result = e; showResult(); } },
@@ -201,7 +210,7 @@ function explanationItem(x) {
   const text = x.text ?? state.myTexts.get(x.id) ?? null;
   const progress = state.progress.get(x.id);
   const scoreNode = el("span", { class: `score${score === null || score === undefined ? " none" : ""}`, "aria-label": "score" }, score === null || score === undefined ? "—" : fitBadge(score));
-  const why = state.scoreEvents.has(x.id)
+  const why = state.scoreEvents.has(x.id) && !state.scoreEvents.get(x.id).hidden
     ? el("button", { type: "button", class: "link", text: "why?", "aria-label": `why this score: ${text ?? "your explanation"}`, onclick: () => showReveal(x.id) }) : null;
   return el("li", { class: `expl${me ? " mine" : ""}${state.top === x.id ? " top" : ""}`, "data-expl": String(x.id) },
     el("div", { class: "expl-text" }, text === null ? el("em", { class: "hidden-text", text: HIDDEN }) : el("q", { text }), el("span", { class: "by", text: ` — ${x.player_name || "earlier player"}${me ? " (you)" : ""}` })),

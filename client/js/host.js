@@ -3,6 +3,7 @@
 import { Connection } from "./connection.js";
 import { $, el } from "./dom.js";
 import { snippet } from "./tokens.js";
+import { campaignPicker, readyCampaigns } from "./campaigns.js";
 
 const state = { room: sessionStorage.getItem("nq.host.room"), host: null, code: null, revealed: false, members: [], explanations: new Map(), deadline: null, paused: false,
   started: false, phase: "lobby", round: 0, audience: 0, neuron: null, clues: [] };
@@ -101,6 +102,8 @@ function onEvent(ev) {
       state.explanations = new Map((ev.explanations || []).map((e) => [e.id, e]));
       state.deadline = ev.deadline;
       $("create").hidden = true; $("console").hidden = false;
+      // The campaign picked when the room was made (none: the default campaign).
+      $("host-puzzles").textContent = ev.campaign ? `Puzzles: the ${ev.word || "neuron"}s of campaign ${ev.campaign}` : "Puzzles: the default campaign's";
       renderMembers(); renderExplanations();
       break;
     case "host_state": renderHostState(ev); break;
@@ -133,7 +136,14 @@ function onEvent(ev) {
 $("create").addEventListener("submit", (e) => {
   e.preventDefault();
   const f = new FormData(e.target);
-  conn.send({ type: "create_room", kind: "streamer", host_name: String(f.get("host_name") || "").trim(), player_cap: Number(f.get("player_cap")), private: f.has("private"), approval: f.has("approval"), filter: f.get("filter") });
+  const msg = { type: "create_room", kind: "streamer", host_name: String(f.get("host_name") || "").trim(), player_cap: Number(f.get("player_cap")), private: f.has("private"), approval: f.has("approval"), filter: f.get("filter") };
+  if (f.get("campaign")) msg.campaign = f.get("campaign"); // the server checks it is installed
+  conn.send(msg);
+});
+// The campaign picker, when more than one campaign is installed (the default one first).
+Promise.all([fetch("/api/status").then((r) => r.json()).catch(() => ({})), readyCampaigns()]).then(([status, campaigns]) => {
+  const picker = campaignPicker(campaigns, status.campaign, "host-campaign");
+  if (picker) { $("host-campaign-field").append(picker); $("host-campaign-field").hidden = false; }
 });
 $("reveal").onclick = () => { state.revealed = !state.revealed; renderCode(); };
 for (const b of document.querySelectorAll("[data-cmd]")) {

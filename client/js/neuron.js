@@ -3,6 +3,7 @@
 // an explanation cannot inject markup. Its title names the unit (store/units.py unit_label).
 import { drawHistogram, el, fmt } from "./dom.js";
 import { API, getJSON, searchWithFallback, showError } from "./reference.js";
+import { applyBrowseWords } from "./campaigns.js";
 
 function when(iso) {
   return iso ? new Date(iso).toLocaleString() : "";
@@ -131,3 +132,4 @@ async function main() {
 }
 
 main();
+applyBrowseWords(); // the crumb back to the index names what it lists

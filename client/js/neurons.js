@@ -4,16 +4,21 @@
 // word search and says so, so search works from the first minute.
 import { el } from "./dom.js";
 import { API, getJSON, searchWithFallback, showError } from "./reference.js";
+import { applyBrowseWords, readyCampaigns, unitsWord } from "./campaigns.js";
 
 const $ = (id) => document.getElementById(id);
 
-// A campaign's units: the layer's neurons, or the features (latents) of an SAE on it.
-const unitsOf = (c) => (c.unit === "latent" ? `features of SAE ${c.source}` : "neurons");
+// A campaign's units: the layer's neurons, or the features (latents) of an SAE or a transcoder on it.
+const SOURCE_WORD = { sae: "SAE", transcoder: "transcoder" };
+const unitsOf = (c) => (c.unit === "latent" ? `features of ${SOURCE_WORD[c.source_kind] || "SAE"} ${c.source}` : "neurons");
 const neuronHref = (campaign, index) => `/neurons/${encodeURIComponent(campaign)}/${index}`;
 
 async function campaigns() {
-  $("index-title").textContent = "Browse neurons";
-  $("index-intro").textContent = "Each campaign is one layer of one model, mined from a corpus. Open one to see its neurons and what players explained them as.";
+  // Every campaign, of neurons or of features: the page says which it lists.
+  const units = unitsWord(await readyCampaigns());
+  $("index-title").textContent = `Browse ${units}`;
+  document.title = `Browse ${units} — NeuronQuest`;
+  $("index-intro").textContent = `Each campaign is one layer of one model, mined from a corpus. Open one to see its ${units} and what players explained them as.`;
   const page = await getJSON(`${API}/campaigns?limit=100`);
   $("index").replaceChildren(...page.items.map((c) => el("li", {},
     el("a", { href: `/neurons/${encodeURIComponent(c.name)}`, text: c.name }),
@@ -59,3 +64,4 @@ $("search-form").addEventListener("submit", (ev) => {
 
 const name = decodeURIComponent(location.pathname.split("/")[2] || "");
 (name ? neurons(name) : campaigns()).catch((err) => showError(err.message));
+applyBrowseWords(); // the crumb and search box name what the campaigns hold

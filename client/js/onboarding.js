@@ -2,10 +2,13 @@
 // brightest token, writes a guess, and sees a score reveal made by a tiny word-matching
 // simulator in the page, so the loop "clues -> guess -> simulated vs true" is learnt in a
 // minute. Done-ness is remembered in localStorage; the tutorial can be replayed any time.
+// Its words are the game's: "feature" when the default campaign serves an SAE's features.
 import { $, countUp, el, fmt } from "./dom.js";
 import { snippet } from "./tokens.js";
 import { compareRows } from "./reveal.js";
 import { fit } from "./fit.js";
+import { statusKnown } from "./firststart.js";
+import { defaultWord } from "./units.js";
 
 const DONE_KEY = "nq.onboarded";
 const ANIMALS = ["cat", "cats", "dog", "dogs", "horse", "horses", "bird", "birds", "fox", "owl", "cow", "cows", "sheep", "rabbit"];
@@ -107,8 +110,10 @@ export function startOnboarding(onFinish) {
     const clues = DEMO.clues.map((c, i) => snippet(c.tokens, c.activations, DEMO.max, { label: `clue ${i + 1}`, windowed: false }));
     const feedback = el("p", { class: "feedback", role: "status" });
     const next = el("button", { class: "primary", type: "button", hidden: true, text: "Next: guess", onclick: guess });
-    const node = step(1, "Find where the neuron fires",
-      el("p", { text: "These are clues: snippets on which one neuron fires hardest. The brighter a token, the stronger it fires. Click (or focus and press Enter on) the brightest token." }),
+    const w = defaultWord();
+    const what = w === "feature" ? " (A feature is a direction that a sparse autoencoder found in one layer of the model: it fires on text, and you explain it the same way.)" : "";
+    const node = step(1, `Find where the ${w} fires`,
+      el("p", { text: `These are clues: snippets on which one ${w} fires hardest.${what} The brighter a token, the stronger it fires. Click (or focus and press Enter on) the brightest token.` }),
       el("div", { class: "clues" }, clues), feedback, next);
     node.addEventListener("click", (ev) => pick(ev.target));
     node.addEventListener("keydown", (ev) => {
@@ -141,7 +146,7 @@ export function startOnboarding(onFinish) {
       if (input.value.trim()) reveal(input.value.trim());
     });
     show(step(2, "Explain it in a few words",
-      el("p", { text: "Write what the neuron fires on. A simulator will read your sentence and predict every token's activation: the better it predicts, the higher you score." }),
+      el("p", { text: `Write what the ${defaultWord()} fires on. A simulator will read your sentence and predict every token's activation: the better it predicts, the higher you score.` }),
       el("div", { class: "clues" }, DEMO.clues.map((c, i) => snippet(c.tokens, c.activations, DEMO.max, { label: `clue ${i + 1}` }))),
       form));
     input.focus();
@@ -153,14 +158,15 @@ export function startOnboarding(onFinish) {
     const score = pearson(records.flatMap((r) => r.activations), predictions.flat());
     const f = fit(score);
     const big = el("strong", { class: `big-score fit-${f.band}`, text: "0" });
-    const verdict = score > 0.7 ? "Excellent — the simulator predicts this neuron well from your words."
+    const w = defaultWord();
+    const verdict = score > 0.7 ? `Excellent — the simulator predicts this ${w} well from your words.`
       : score > 0.3 ? "Partly right: compare the rows where the simulated bar misses the true one."
-      : "The simulator could not predict the neuron from that. See where the bars differ, then try again.";
+      : `The simulator could not predict the ${w} from that. See where the bars differ, then try again.`;
     const rows = records.map((r, i) => compareRows(r.tokens, r.activations, DEMO.max, predictions[i], i < DEMO.clues.length ? "top" : "random", pearson(r.activations, predictions[i])));
     const finish = () => { localStorage.setItem(DONE_KEY, "1"); onFinish(); };
     show(step(3, "Your score",
       el("p", { class: "score-line" }, "Fit ", big, el("span", { class: "of", text: "/100" }),
-        el("span", { class: "muted", text: " — how well a simulator that reads only your words predicts where the neuron fires" })),
+        el("span", { class: "muted", text: ` — how well a simulator that reads only your words predicts where the ${w} fires` })),
       el("p", { class: "verdict", text: verdict }),
       el("div", { class: "reveal-records" }, rows),
       el("div", { class: "row" },
@@ -170,5 +176,5 @@ export function startOnboarding(onFinish) {
     big.dataset.score = fmt(score, 2);
   }
 
-  findMax();
+  statusKnown.then(findMax); // in the default campaign's word, once the server said it
 }

@@ -4,6 +4,7 @@
 |------------|------------------------|-------------------------------------|-----------------------------|
 | resid_pre  | input of ``h[L]``      | input of ``layers[L]``              | input of ``layer[L]``       |
 | mlp_in     | input of ``ln_2``      | input of ``post_attention_layernorm`` | input of ``intermediate`` |
+| mlp_in_normed | output of ``ln_2``  | output of ``post_attention_layernorm`` | input of ``intermediate`` |
 | mlp_post   | output of ``mlp.act``  | input of ``mlp.down_proj``          | output of ``intermediate``  |
 | mlp_out    | output of ``mlp``      | output of ``mlp``                   | output of ``output.dense``  |
 | resid_post | output of ``h[L]``     | output of ``layers[L]``             | output of ``layer[L]``      |
@@ -13,6 +14,8 @@ first element when a module returns a tuple). GPT-2 and Llama normalise before e
 so ``mlp_in`` is the residual stream after attention; BERT normalises after the residual sum,
 so its ``mlp_in`` is the attention block's (already normalised) output, which is also the
 residual stream there, and its ``mlp_out`` is the MLP's output before the sum and LayerNorm.
+``mlp_in_normed`` is what the MLP itself reads (after its LayerNorm: where transcoders read);
+in BERT that is ``mlp_in`` again.
 Dropout is off (eval mode), so an output equals the module's computation without it.
 """
 
@@ -29,6 +32,7 @@ SITE_MODULES: dict[str, dict[str, tuple[str, bool]]] = {
     "gpt2": {
         "resid_pre": ("", True),
         "mlp_in": ("ln_2", True),
+        "mlp_in_normed": ("ln_2", False),
         "mlp_post": ("mlp.act", False),
         "mlp_out": ("mlp", False),
         "resid_post": ("", False),
@@ -36,6 +40,7 @@ SITE_MODULES: dict[str, dict[str, tuple[str, bool]]] = {
     "llama": {
         "resid_pre": ("", True),
         "mlp_in": ("post_attention_layernorm", True),
+        "mlp_in_normed": ("post_attention_layernorm", False),
         "mlp_post": ("mlp.down_proj", True),
         "mlp_out": ("mlp", False),
         "resid_post": ("", False),
@@ -43,6 +48,7 @@ SITE_MODULES: dict[str, dict[str, tuple[str, bool]]] = {
     "bert": {
         "resid_pre": ("", True),
         "mlp_in": ("intermediate", True),
+        "mlp_in_normed": ("intermediate", True),
         "mlp_post": ("intermediate", False),
         "mlp_out": ("output.dense", False),
         "resid_post": ("", False),

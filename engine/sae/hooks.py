@@ -7,6 +7,9 @@ modules is in engine/models/sites.py):
 - ``mlp_in``     the residual stream entering the MLP sub-layer, before its LayerNorm
                  (TransformerLens ``hook_mlp_in`` = ``hook_resid_mid``); in BERT, which
                  normalises after the residual sum, the attention block's output;
+- ``mlp_in_normed`` what the MLP itself reads: ``mlp_in`` through the MLP's LayerNorm
+                 (TransformerLens ``ln2.hook_normalized``, circuit-tracer's ``mlp.hook_in``),
+                 where most transcoders read; in BERT the same vector as ``mlp_in``;
 - ``mlp_post``   the MLP's neurons (what ``NeuronModel`` captures: the puzzle of a neuron);
 - ``mlp_out``    the MLP's output before it is added to the residual stream;
 - ``resid_post`` the residual stream leaving block L.
@@ -21,7 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-SITES = ("resid_pre", "mlp_in", "mlp_post", "mlp_out", "resid_post")
+SITES = ("resid_pre", "mlp_in", "mlp_in_normed", "mlp_post", "mlp_out", "resid_post")
 
 
 class HookNameError(ValueError):
@@ -48,6 +51,7 @@ class HookSite:
 _TL_NAME = {
     "resid_pre": "blocks.{L}.hook_resid_pre",
     "mlp_in": "blocks.{L}.hook_mlp_in",
+    "mlp_in_normed": "blocks.{L}.ln2.hook_normalized",
     "mlp_post": "blocks.{L}.mlp.hook_post",
     "mlp_out": "blocks.{L}.hook_mlp_out",
     "resid_post": "blocks.{L}.hook_resid_post",
@@ -58,6 +62,8 @@ _TL_SITES = {
     "hook_resid_pre": "resid_pre",
     "hook_mlp_in": "mlp_in",
     "hook_resid_mid": "mlp_in",  # the same tensor: TL's hook_mlp_in is a copy of resid_mid
+    "ln2.hook_normalized": "mlp_in_normed",  # pre-LN blocks: the MLP's input (not BERT's, below)
+    "mlp.hook_in": "mlp_in_normed",  # the MLP module's input (circuit-tracer's transcoders)
     "mlp.hook_post": "mlp_post",
     "hook_mlp_out": "mlp_out",
     "hook_resid_post": "resid_post",
@@ -68,9 +74,23 @@ _TL_SITES = {
 _HF_SITES: dict[str, tuple[str, dict[str, str]]] = {
     "gpt2": (
         "h",
-        {"": "resid_post", "mlp": "mlp_out", "mlp.c_proj": "mlp_out", "mlp.act": "mlp_post"},
+        {
+            "": "resid_post",
+            "mlp": "mlp_out",
+            "mlp.c_proj": "mlp_out",
+            "mlp.act": "mlp_post",
+            "ln_2": "mlp_in_normed",
+        },
     ),
-    "llama": ("layers", {"": "resid_post", "mlp": "mlp_out", "mlp.down_proj": "mlp_out"}),
+    "llama": (
+        "layers",
+        {
+            "": "resid_post",
+            "mlp": "mlp_out",
+            "mlp.down_proj": "mlp_out",
+            "post_attention_layernorm": "mlp_in_normed",
+        },
+    ),
     "bert": (
         "encoder.layer",
         {
@@ -95,6 +115,12 @@ def hook_site(hook_name: str, family: str | None = None) -> HookSite:
     restricts Hugging Face module names to that family's."""
     name = hook_name.strip()
     match = _TL_RE.match(name)
+    if match and match.group(2) == "ln2.hook_normalized" and family == "bert":
+        # TransformerLens' BERT normalises after each sum: its ln2 is the block's output norm.
+        raise HookNameError(
+            f"hook {hook_name!r}: in a BERT block ln2 normalises the block's output, not the MLP's "
+            f"input; use blocks.{match.group(1)}.mlp.hook_in or blocks.{match.group(1)}.hook_resid_post"
+        )
     if match and match.group(2) in _TL_SITES:
         return HookSite(int(match.group(1)), _TL_SITES[match.group(2)])
     found = _hf_site(name, family)

@@ -12,7 +12,15 @@ The config comes in two shapes, both read here:
 
 ``save_sae`` writes the 6+ shape plus the flat legacy keys, so old and new readers both find
 what they look for; our own report rides in ``metadata.neuronquest`` (SAELens keeps unknown
-metadata). What we refuse, with the reason: other architectures (gated, jumprelu, batchtopk,
+metadata).
+
+Transcoders (SAELens' ``transcoder`` and ``skip_transcoder``) are read too: the config adds
+``d_out`` and ``hook_name_out`` (in ``metadata`` from 6.x on; flat with ``hook_layer_out``
+before), ``W_dec [d_sae, d_out]`` and ``b_dec [d_out]`` are the output site's, and a skip
+transcoder has ``W_skip [d_out, d_in]``. ``hook_name`` is the site the latents are encoded
+from. ``apply_b_dec_to_input`` must be false (SAELens refuses it too).
+
+What we refuse, with the reason: other architectures (gated, jumprelu, batchtopk, jumprelu
 transcoders), per-head hooks (``hook_z``, ``hook_head_index``), a fine-tuning scaling factor,
 and ``expected_average_only_in`` without its constant (``activation_scaler.json`` or
 ``norm_scaling_factor`` in the config), which we fold into the weights when it is there.
@@ -35,6 +43,8 @@ CFG_FILENAME = "cfg.json"
 WEIGHTS_FILENAME = "sae_weights.safetensors"
 SCALER_FILENAME = "activation_scaler.json"  # SAELens' dataset-wide input scale
 WEIGHT_NAMES = ("W_enc", "b_enc", "W_dec", "b_dec")
+# SAELens' transcoder architectures -> whether it has a skip connection (W_skip).
+TRANSCODERS = {"transcoder": False, "skip_transcoder": True}
 SAELENS_VERSION = "6.0.0"  # the config shape we write
 # Pre-6 key names -> their 6+ names.
 _RENAMED = {
@@ -52,6 +62,8 @@ def save_sae(sae: SparseAutoencoder, directory: str | Path) -> Path:
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     tensors = {name: getattr(sae, name).detach().float().cpu().contiguous() for name in WEIGHT_NAMES}
+    if sae.W_skip is not None:
+        tensors["W_skip"] = sae.W_skip.detach().float().cpu().contiguous()
     tmp = out / f".{WEIGHTS_FILENAME}.tmp"
     save_file(tensors, str(tmp))
     os.replace(tmp, out / WEIGHTS_FILENAME)
@@ -101,6 +113,13 @@ def sae_config(sae: SparseAutoencoder) -> dict[str, Any]:
     if sae.k is not None:
         cfg["k"] = sae.k
         cfg["rescale_acts_by_decoder_norm"] = sae.rescale_acts_by_decoder_norm
+    if sae.hook_out is not None:
+        # SAELens 6 keeps the output hook in metadata; older versions had it flat.
+        cfg["d_out"] = sae.d_out
+        cfg["metadata"]["hook_name_out"] = sae.hook_out.hook_name
+        cfg["metadata"]["hook_head_index_out"] = None
+        cfg["hook_name_out"] = sae.hook_out.hook_name
+        cfg["hook_layer_out"] = sae.hook_out.layer
     return cfg
 
 
@@ -114,11 +133,14 @@ def load_sae(directory: str | Path, *, family: str | None = None) -> SparseAutoe
             f"{path} is not a directory (an SAE is a directory with {CFG_FILENAME} and {WEIGHTS_FILENAME})"
         )
     cfg = _read_cfg(path)
-    k = _topk_k(cfg, path)
+    architecture = cfg.get("architecture")
+    transcoder = architecture in TRANSCODERS
+    k = None if transcoder else _topk_k(cfg, path)
     hook = _hook(cfg, path, family)
     d_in, d_sae = _positive_int(cfg, "d_in", path), _positive_int(cfg, "d_sae", path)
+    out: dict[str, Any] = _transcoder_out(cfg, path, family) if transcoder else {}
     scale = _input_scale(cfg, path)
-    weights = _read_weights(path, d_in, d_sae, cfg)
+    weights = _read_weights(path, d_in, d_sae, cfg, out.get("d_out", d_in), bool(out.get("skip")))
     own = cfg["metadata"].get("neuronquest")
     meta: dict[str, Any] = dict(own) if isinstance(own, dict) else {}
     meta.setdefault("model_name", cfg.get("model_name"))
@@ -134,11 +156,12 @@ def load_sae(directory: str | Path, *, family: str | None = None) -> SparseAutoe
             normalize_activations="none" if scale is not None else cfg["normalize_activations"],
             rescale_acts_by_decoder_norm=bool(cfg.get("rescale_acts_by_decoder_norm", False)),
             meta=meta,
+            **out,
         )
     except SaeError as exc:
         raise SaeError(f"{path / CFG_FILENAME}: {exc}") from None
     with torch.no_grad():
-        for name in WEIGHT_NAMES:
+        for name in weights:
             getattr(sae, name).copy_(weights[name])
         if scale is not None:
             # x·s is what the SAE was trained on: (x·s - b)W = (x - b/s)(sW); out/s likewise.
@@ -189,23 +212,58 @@ def _topk_k(cfg: dict[str, Any], path: Path) -> int | None:
     what = f"architecture {architecture!r}"
     if activation != "relu":
         what += f" with activation {activation!r}"
-    raise SaeError(f"{where}: {what} is not supported (supported: topk, and standard/relu with a ReLU)")
+    raise SaeError(
+        f"{where}: {what} is not supported "
+        "(supported: topk, standard/relu with a ReLU, transcoder, skip_transcoder)"
+    )
 
 
-def _hook(cfg: dict[str, Any], path: Path, family: str | None) -> HookSite:
+def _transcoder_out(cfg: dict[str, Any], path: Path, family: str | None) -> dict[str, Any]:
+    """A transcoder's output: SparseAutoencoder's hook_out, d_out and skip arguments."""
     where = path / CFG_FILENAME
-    name = cfg.get("hook_name")
+    if cfg.get("apply_b_dec_to_input", False):
+        raise SaeError(
+            f"{where}: apply_b_dec_to_input must be false for a transcoder (b_dec is its output's)"
+        )
+    if cfg["normalize_activations"] != "none":
+        # SAELens normalises a transcoder's input but not its output: a folded constant would
+        # rescale the output too, so only un-normalised transcoders read the same here.
+        raise SaeError(
+            f"{where}: normalize_activations {cfg['normalize_activations']!r} is not supported "
+            "for a transcoder (only none)"
+        )
+    if cfg.get("hook_head_index_out") is not None:
+        raise SaeError(f"{where}: per-head (attention) transcoder outputs are not supported")
+    hook_out = _hook(cfg, path, family, key="hook_name_out", layer_key="hook_layer_out")
+    return {
+        "hook_out": hook_out,
+        "d_out": _positive_int(cfg, "d_out", path),
+        "skip": TRANSCODERS[cfg["architecture"]],
+    }
+
+
+def _hook(
+    cfg: dict[str, Any],
+    path: Path,
+    family: str | None,
+    *,
+    key: str = "hook_name",
+    layer_key: str = "hook_layer",
+) -> HookSite:
+    where = path / CFG_FILENAME
+    name = cfg.get(key)
     if not isinstance(name, str) or not name:
-        raise SaeError(f"{where}: no hook_name (which activations the SAE reads)")
+        what = "the site a transcoder writes" if key == "hook_name_out" else "which activations the SAE reads"
+        raise SaeError(f"{where}: no {key} ({what})")
     if cfg.get("hook_head_index") is not None or cfg.get("reshape_activations", "none") != "none":
         raise SaeError(f"{where}: per-head (attention) SAEs are not supported, only MLP and residual sites")
     try:
         site = hook_site(name, family)
     except HookNameError as exc:
         raise SaeError(f"{where}: {exc}") from None
-    layer = cfg.get("hook_layer")
+    layer = cfg.get(layer_key)
     if layer is not None and layer != site.layer:
-        raise SaeError(f"{where}: hook_layer {layer} disagrees with hook_name {name!r} (layer {site.layer})")
+        raise SaeError(f"{where}: {layer_key} {layer} disagrees with {key} {name!r} (layer {site.layer})")
     return site
 
 
@@ -236,7 +294,11 @@ def _input_scale(cfg: dict[str, Any], path: Path) -> float | None:
     return float(scale)
 
 
-def _read_weights(path: Path, d_in: int, d_sae: int, cfg: dict[str, Any]) -> dict[str, torch.Tensor]:
+def _read_weights(
+    path: Path, d_in: int, d_sae: int, cfg: dict[str, Any], d_out: int, skip: bool
+) -> dict[str, torch.Tensor]:
+    """The tensors by name; ``d_out`` is the decoder's width (d_in but for a transcoder) and
+    ``skip`` whether a W_skip [d_out, d_in] belongs (a skip transcoder's)."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -250,18 +312,22 @@ def _read_weights(path: Path, d_in: int, d_sae: int, cfg: dict[str, Any]) -> dic
     scaling = tensors.pop("scaling_factor", None)
     if scaling is not None and not bool(torch.all(scaling == 1)):
         raise SaeError(f"{weights_path}: a fine-tuning scaling_factor is not supported")
-    missing = [name for name in WEIGHT_NAMES if name not in tensors]
+    names = (*WEIGHT_NAMES, "W_skip") if skip else WEIGHT_NAMES
+    missing = [name for name in names if name not in tensors]
     if missing:
         raise SaeError(f"{weights_path}: missing tensors {', '.join(missing)}")
-    extra = sorted(set(tensors) - set(WEIGHT_NAMES))
+    extra = sorted(set(tensors) - set(names))
     if extra:
         kind = cfg.get("architecture")
         raise SaeError(f"{weights_path}: unexpected tensors {', '.join(extra)} ({kind} SAE)")
-    shapes = {"W_enc": (d_in, d_sae), "b_enc": (d_sae,), "W_dec": (d_sae, d_in), "b_dec": (d_in,)}
+    shapes = {"W_enc": (d_in, d_sae), "b_enc": (d_sae,), "W_dec": (d_sae, d_out), "b_dec": (d_out,)}
+    if skip:
+        shapes["W_skip"] = (d_out, d_in)
+    dims = f"d_in={d_in}, d_sae={d_sae}" + (f", d_out={d_out}" if d_out != d_in or skip else "")
     for name, shape in shapes.items():
         if tuple(tensors[name].shape) != shape:
             raise SaeError(
                 f"{weights_path}: {name} has shape {list(tensors[name].shape)}, "
-                f"expected {list(shape)} (d_in={d_in}, d_sae={d_sae})"
+                f"expected {list(shape)} ({dims})"
             )
-    return {name: tensors[name].float() for name in WEIGHT_NAMES}
+    return {name: tensors[name].float() for name in names}

@@ -29,7 +29,7 @@ class SparseEncode(torch.autograd.Function):
     def forward(  # type: ignore[override]
         ctx: Any, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, k: int, low_precision: bool
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        # bfloat16 runs on the CPU's matrix units (AMX): ~2.5x faster here.
+        # bfloat16 pays only on a CPU with bfloat16 matrix units (train.fast_bfloat16 decides).
         pre = (x.bfloat16() @ w.bfloat16()).float() + b if low_precision else x @ w + b
         vals, idx = pre.topk(k, dim=-1, sorted=True)  # sorted is the faster kernel here
         ctx.mark_non_differentiable(idx)
@@ -96,8 +96,11 @@ def train_step(
             dead_ids = dead_ids[torch.randperm(dead_ids.numel())[:MAX_AUX_LATENTS]]
         residual = (x - x_hat).detach()
         pre = x @ w_enc[:, dead_ids] + b_eff[dead_ids]
-        top, pos = pre.topk(min(aux_k, dead_ids.numel()), dim=-1)
-        z = torch.zeros_like(pre).scatter(-1, pos, torch.relu(top))
+        if aux_k >= dead_ids.numel():  # every dead latent is among the top aux_k: no sort needed
+            z = torch.relu(pre)
+        else:
+            top, pos = pre.topk(aux_k, dim=-1)
+            z = torch.zeros_like(pre).scatter(-1, pos, torch.relu(top))
         e_hat = z @ w_dec[dead_ids]
         aux = (e_hat - residual).pow(2).sum(-1).mean() / residual.var(0).sum().clamp_min(1e-12)
         loss = loss + aux_coef * aux
@@ -114,3 +117,23 @@ def constrain_decoder(w_dec: torch.Tensor) -> None:
 @torch.no_grad()
 def normalise_decoder(w_dec: torch.Tensor) -> None:
     w_dec /= w_dec.norm(dim=-1, keepdim=True).clamp_min(1e-8)
+
+
+@torch.no_grad()
+def forget_latents(
+    optim: torch.optim.Optimizer, params: dict[str, torch.Tensor], latents: torch.Tensor
+) -> None:
+    """Zero Adam's moments for ``latents`` (their encoder columns, encoder biases, decoder rows).
+
+    A latent that dies keeps the second moment of the large gradients it had while alive, and
+    Adam's β2 = 0.999 remembers it for thousands of steps: AuxK's small gradient then moves it
+    by a sliver of the learning rate. With its moments zeroed, Adam's steps on it are full-size
+    again (a few times the learning rate for the first hundred steps, as with no bias correction),
+    so revival starts at once."""
+    if latents.numel() == 0:
+        return
+    for name, index in (("W_enc", (slice(None), latents)), ("b_enc", latents), ("W_dec", latents)):
+        state = optim.state.get(params[name])
+        for key in ("exp_avg", "exp_avg_sq"):
+            if state and key in state:
+                state[key][index] = 0.0

@@ -28,6 +28,7 @@ STR, INT, NUM, BOOL = {"type": "string"}, {"type": "integer"}, {"type": "number"
 NUMS = {"type": "array", "items": NUM}
 # What a campaign's puzzles are (store/units.py): MLP neurons, or latents of an SAE / transcoder.
 UNIT = {"type": "string", "enum": ["neuron", "latent"]}
+SOURCE_KIND = {"type": "string", "enum": ["neurons", "sae", "transcoder"]}
 
 
 def _page(item: str) -> dict[str, Any]:
@@ -47,6 +48,7 @@ SCHEMAS: dict[str, Any] = {
             "layer": INT,
             "unit": UNIT,
             "source": STR,
+            "source_kind": SOURCE_KIND,
             "corpus": STR,
             "window": INT,
             "neuron_start": INT,
@@ -62,6 +64,7 @@ SCHEMAS: dict[str, Any] = {
             "campaign": STR,
             "unit": UNIT,
             "source": STR,
+            "source_kind": SOURCE_KIND,
             "model": STR,
             "layer": INT,
             "index": INT,

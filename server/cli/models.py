@@ -39,7 +39,7 @@ def cmd_activations(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(answer))
         return 0
     top = answer["max"] if answer["max"] > 0 else 1.0
-    unit = f"SAE {source} feature" if args.sae else "neuron"
+    unit = f"{getattr(model, 'kind', 'SAE')} {source} feature" if args.sae else "neuron"  # or transcoder
     print(f"{model.name} layer {args.layer} {unit} {args.neuron}")
     for i, (tok, act) in enumerate(zip(answer["tokens"], answer["activations"], strict=True)):
         bar = "#" * max(0, min(20, round(20 * act / top)))

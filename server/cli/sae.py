@@ -46,6 +46,9 @@ class _Bars:
             self.bar = None
 
 
+RECIPE_OPTIONS = ("lr", "dead_tokens", "aux_coef", "reset_dead_moments", "decay_fraction", "lr_floor")
+
+
 def cmd_sae_train(args: argparse.Namespace, settings: Settings) -> int:
     import torch
 
@@ -64,9 +67,10 @@ def cmd_sae_train(args: argparse.Namespace, settings: Settings) -> int:
         k=args.k,
         tokens=args.tokens,
         batch=args.batch,
-        lr=args.lr,
         seed=args.seed,
         corpus=args.corpus or "default",
+        # The recipe's knobs: TrainConfig's defaults unless given.
+        **{name: getattr(args, name) for name in RECIPE_OPTIONS if getattr(args, name) is not None},
     )
     out = Path(args.out).expanduser() if args.out else default_out_dir(settings.data_path, config)
     bars = _Bars(enabled=not args.quiet)
@@ -139,11 +143,23 @@ def cmd_sae_show(args: argparse.Namespace, settings: Settings) -> int:
                     "d_sae": sae.d_sae,
                     "k": sae.k,
                     "meta": sae.meta,
+                    # A transcoder: what it writes (engine/sae/model.py); an SAE rebuilds its input.
+                    "kind": sae.kind,
+                    "hook_name_out": sae.hook_out.hook_name if sae.hook_out else None,
+                    "d_out": sae.d_out,
                 }
             )
         )
         return 0
     kind = f"TopK k={sae.k}" if sae.k is not None else "ReLU"
+    if sae.hook_out is not None:
+        skip = " + skip connection" if sae.W_skip is not None else ""
+        print(
+            f"{sae.meta.get('model_name')} transcoder {sae.hook.hook_name} -> {sae.hook_out.hook_name}: "
+            f"{sae.d_in} -> {sae.d_sae} latents ({kind}) -> {sae.d_out}{skip}"
+        )
+        _print_report(sae.meta)
+        return 0
     print(f"{sae.meta.get('model_name')} {sae.hook.hook_name}: {sae.d_in} -> {sae.d_sae} latents, {kind}")
     _print_report(sae.meta)
     return 0
@@ -161,8 +177,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--tokens", type=int, default=6_000_000, help="training tokens (epochs over the corpus)"
     )
     train.add_argument("--batch", type=int, default=4096, help="tokens per step")
-    train.add_argument("--lr", type=float, default=1e-3)
     train.add_argument("--seed", type=int, default=0)
+    # Defaults (None): TrainConfig's, so the recipe is written down once (engine/sae/train.py).
+    train.add_argument("--lr", type=float, help="Adam's learning rate")
+    train.add_argument(
+        "--dead-tokens", type=int, help="a latent silent this many tokens is dead and AuxK revives it"
+    )
+    train.add_argument("--aux-coef", type=float, help="AuxK loss weight")
+    train.add_argument(
+        "--reset-dead-moments",
+        action=argparse.BooleanOptionalAction,
+        help="zero a latent's Adam moments when it dies",
+    )
+    train.add_argument("--decay-fraction", type=float, help="share of the steps over which the lr decays")
+    train.add_argument("--lr-floor", type=float, help="the lr at the end of the decay, as a share of --lr")
     train.add_argument("--corpus", help=".txt or .jsonl file (default: the shipped corpus)")
     train.add_argument("--out", help="directory (default: DATA/saes/MODEL-lL-topkK-xE)")
     train.add_argument("--threads", type=int, default=2, help="torch threads")

@@ -25,14 +25,22 @@ class NeuronRooms(RoomKind):
         return NEURON_ROOM_RE.match(room_id) is not None
 
     def pick_neuron(
-        self, session: Session, room_id: str, members: list[int], recent: list[int], now: datetime
+        self,
+        session: Session,
+        room_id: str,
+        members: list[int],
+        recent: list[int],
+        now: datetime,
+        campaign: str | None = None,  # a unit's room plays its unit's own campaign
     ) -> int | None:
         found = NEURON_ROOM_RE.match(room_id)
         wanted = int(found.group(1)) if found else -1
         campaign = campaign_of(session, wanted)
-        return wanted if campaign is not None and wanted in self.playable(session, campaign) else None
+        if campaign is None or wanted in self.sealed(session):  # a quest plays it: not here
+            return None
+        return wanted if wanted in self.playable(session, campaign) else None
 
-    def no_puzzle_reason(self, room_id: str) -> str:
+    def no_puzzle_reason(self, room_id: str, campaign: str | None = None) -> str:
         return (
             "this unit cannot be played in its own room now: a daily or weekly quest is playing it "
             "(play it there; its room opens to all when the quest closes), or it is not ready yet"

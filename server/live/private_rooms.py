@@ -3,7 +3,8 @@
 A private room is a puzzle room whose saved state names a creator and starts held; its id is
 ``p-`` and a fresh code, so the kind is found by the id alone (server/live/room_kinds.py). Its
 own wire messages (server/wire/game_protocol.py) come here: ``create_private`` makes one and
-puts the creator in it; ``setup_game``, ``start_game`` and ``skip_reveal`` are the creator's
+puts the creator in it, playing the campaign they chose (one installed: neurons or features;
+none named: the default campaign); ``setup_game``, ``start_game`` and ``skip_reveal`` are the creator's
 transitions, under the room's lock like every other (server/live/room_service.py). Start and
 skip then let the room's own clock move it on at once.
 """
@@ -47,7 +48,7 @@ class PrivateRooms(RoomKind):
 
     async def handle(self, conn: Connection, msg: Any) -> None:
         if isinstance(msg, gp.CreatePrivate):
-            room_id = await self.create(conn.player_id)
+            room_id = await self.create(conn.player_id, msg.campaign)
             await conn.send({"type": "private_room", "room": room_id, "creator": conn.player_id})
             await self.hub.join_room(conn, room_id, None, Way.JOIN)
             return
@@ -63,11 +64,14 @@ class PrivateRooms(RoomKind):
             case gp.SkipReveal():
                 await self._move(room_id, lambda room, now: private_game.skip(room, conn.player_id, now))
 
-    async def create(self, creator: int) -> str:
-        """A new held room whose creator is ``creator``; its code (the room id)."""
+    async def create(self, creator: int, campaign: str | None = None) -> str:
+        """A new held room whose creator is ``creator``, playing ``campaign`` (an installed
+        one; None: the default campaign); its code (the room id). RoomError for an unknown
+        campaign, before any room is made."""
+        name, word = await self.service.room_campaign(campaign)
         for _ in range(8):
             room_id = new_code()
-            state = private_game.new_private_room(room_id, creator, DEFAULT_ROUNDS)
+            state = private_game.new_private_room(room_id, creator, DEFAULT_ROUNDS, name, word)
             # HSETNX: a code already taken (31^8 of them: practically never) is not overwritten.
             if await self.service.r.hsetnx(keys.room_state(room_id), "state", self.service.saved(state)):
                 return room_id

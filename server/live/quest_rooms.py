@@ -24,7 +24,6 @@ event with their progress (points, neurons done, streak for the daily).
 from __future__ import annotations
 
 import logging
-import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -36,6 +35,7 @@ from config import keys
 from config.errors import ERR_DAILY_PLAYED, ERR_NO_VOTES, ERR_QUEST_CLOSED
 from config.settings import Settings
 from rooms.puzzle_room import Phase, RoomError
+from rooms.quest_rules import QUEST_ROOM_RE
 from server.live.room_kinds import RoomKind, Way
 from store.competition import quests
 from store.db import Database
@@ -45,7 +45,6 @@ if TYPE_CHECKING:
     from server.hub.connection import Connection
     from server.live.room_service import RoomService
 
-QUEST_ROOM_RE = re.compile(r"^(daily|weekly)-([0-9]{4}-(?:[0-9]{2}-[0-9]{2}|W[0-9]{2}))$")
 # How long a credit claim is kept: longer than any redelivery of the same event.
 CLAIM_TTL_S = 24 * 3600
 
@@ -191,6 +190,12 @@ class QuestRooms(RoomKind):
         return datetime.fromtimestamp(self.service.clock(), UTC)
 
     def pick_neuron(
-        self, session: Session, room_id: str, members: list[int], recent: list[int], now: datetime
+        self,
+        session: Session,
+        room_id: str,
+        members: list[int],
+        recent: list[int],
+        now: datetime,
+        campaign: str | None = None,  # a quest plays its own units
     ) -> int | None:
         return quest_pick(session, room_id, recent, now, self.service.settings)

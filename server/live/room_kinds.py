@@ -102,26 +102,40 @@ class RoomKind:
         return None
 
     def pick_neuron(
-        self, session: Session, room_id: str, members: list[int], recent: list[int], now: datetime
+        self,
+        session: Session,
+        room_id: str,
+        members: list[int],
+        recent: list[int],
+        now: datetime,
+        campaign: str | None = None,
     ) -> int | None:
-        """The next puzzle: an unsolved neuron of the default campaign, not played lately."""
-        candidates = self.playable(session)
+        """The next puzzle: an unsolved unit of the room's campaign (``campaign``, chosen when a
+        private or streamer room was made; None: the default campaign), not played lately."""
+        candidates = self.playable(session, campaign)
         return choose_neuron(candidates, solved_neurons(session, members), recent, self.service.rng)
 
     def playable(self, session: Session, campaign: str | None = None) -> list[int]:
         """The units (neurons or features) of ``campaign`` (default: the default campaign's) a
         room may serve: playable (store/puzzles.py: their machine explanations scored), not
-        waiting for their seeding job (workers/explaining.py) and in no open quest."""
+        waiting for their seeding job (workers/explaining.py) and, when there are others, in
+        no open quest."""
         seeding = {int(n) for n in self.service.r_sync.smembers(keys.seeding_pending())}  # type: ignore[union-attr]
-        # A unit a quest is playing is played in the quest's blind room only: in an open room
-        # its texts would be read by the quest's players (store/sealed.py, rooms/blind.py).
-        sealed = sealed_units(session, datetime.fromtimestamp(self.service.clock(), UTC))
         name = campaign or self.service.settings.default_campaign
-        return [n for n in playable_neurons(session, name) if n not in seeding and n not in sealed]
+        ready = [n for n in playable_neurons(session, name) if n not in seeding]
+        # A unit a quest is playing is played in the quest's blind room: in an open room its
+        # texts would be read by the quest's players (store/sealed.py, rooms/blind.py). Unless
+        # the quests hold every unit there is (a campaign of a handful): a room never starves.
+        sealed = self.sealed(session)
+        return [n for n in ready if n not in sealed] or ready
 
-    def no_puzzle_reason(self, room_id: str) -> str:
-        """What the room says when ``pick_neuron`` found nothing to serve."""
-        return f"no puzzles in campaign {self.service.settings.default_campaign!r} yet"
+    def sealed(self, session: Session) -> dict[int, datetime]:
+        return sealed_units(session, datetime.fromtimestamp(self.service.clock(), UTC))
+
+    def no_puzzle_reason(self, room_id: str, campaign: str | None = None) -> str:
+        """What the room says when ``pick_neuron`` found nothing to serve (in ``campaign``, the
+        room's chosen one; None: the default campaign)."""
+        return f"no puzzles in campaign {campaign or self.service.settings.default_campaign!r} yet"
 
     async def handle(self, conn: Connection, msg: Any) -> None:
         raise NotImplementedError(f"{self.name} rooms take no {type(msg).__name__}")

@@ -35,6 +35,7 @@ from config.errors import (
     ERR_BAD_FIELD,
     ERR_COPIED,
     ERR_DOUBLE_VOTE,
+    ERR_NOT_FOUND,
     ERR_STALE_PUZZLE,
     ERR_WRONG_PHASE,
 )
@@ -52,11 +53,13 @@ from server.live.room_lock import FencedWrites, LockKeeper, RoomLock, held_token
 from server.live.room_members import NO_CHANGE, RoomMembers
 from server.live.room_turns import RoomTurns
 from store import eventlog
+from store.campaigns import get_campaign, room_campaign
 from store.db import Database
 from store.explanations import CopiedExplanation, best_scores, cast_vote, create_explanation, neuron_history
 from store.puzzles import baseline_scored, neuron_clues
 from store.sealed import sealed_units
 from store.settlement import RoundFacts, settle_round
+from store.units import unit_word
 from workers.queues import default_queue
 from workers.scoring import enqueue_scoring
 from workers.scoring_warmup import enqueue_warm_up
@@ -380,7 +383,9 @@ class RoomService:
         picked: list[Puzzle | None] = []  # empty: not picked yet
         if room.wants_puzzle(self.clock()):
             members = list(await self.members.all(room_id))
-            picked.append(await self._sql(self._pick_puzzle, members, room.state.recent, room_id))
+            picked.append(
+                await self._sql(self._pick_puzzle, members, room.state.recent, room_id, room.state.campaign)
+            )
         async with self.locked_if_free(room_id) as locked_room:
             if locked_room is None:
                 return  # another task is moving the room; the next tick tries again
@@ -392,10 +397,14 @@ class RoomService:
                         puzzle = picked.pop()
                     else:  # the round ended and the next begins within this tick: pick here
                         puzzle = await self._sql(
-                            self._pick_puzzle, list(room.state.members), room.state.recent, room_id
+                            self._pick_puzzle,
+                            list(room.state.members),
+                            room.state.recent,
+                            room_id,
+                            room.state.campaign,
                         )
                     if puzzle is None:
-                        reason = self.kinds.of(room_id).no_puzzle_reason(room_id)
+                        reason = self.kinds.of(room_id).no_puzzle_reason(room_id, room.state.campaign)
                         await self.emit(room_id, room.no_puzzle(now, reason))
                     else:
                         await self.emit(room_id, room.start_round(puzzle, now))
@@ -465,11 +474,30 @@ class RoomService:
         """(awards stored now, explanations of the round the room never heard of and unscored)."""
         return settle_round(self.db, self.r_sync, self.settings, facts)
 
-    def _pick_puzzle(self, member_ids: list[int], recent: list[int], room_id: str = "") -> Puzzle | None:
+    def _pick_puzzle(
+        self, member_ids: list[int], recent: list[int], room_id: str = "", campaign: str | None = None
+    ) -> Puzzle | None:
         now = datetime.fromtimestamp(self.clock(), UTC)
         with self.db.session() as s:
-            neuron_id = self.kinds.of(room_id).pick_neuron(s, room_id, member_ids, recent, now)
+            neuron_id = self.kinds.of(room_id).pick_neuron(s, room_id, member_ids, recent, now, campaign)
         return self.puzzle_for(neuron_id) if neuron_id is not None else None
+
+    async def room_campaign(self, name: str | None) -> tuple[str | None, str | None]:
+        """(campaign, what its puzzles are called) for a room being made to play ``name``;
+        None: the default campaign (its word when it is there). RoomError names the installed
+        campaigns when ``name`` is not one of them."""
+        return await self._sql(self._room_campaign, name)
+
+    def _room_campaign(self, name: str | None) -> tuple[str | None, str | None]:
+        with self.db.session() as s:
+            if name is None:
+                default = get_campaign(s, self.settings.default_campaign)
+                return None, unit_word(default.unit) if default is not None else None
+            try:
+                campaign = room_campaign(s, name)
+            except ValueError as exc:
+                raise RoomError(ERR_NOT_FOUND, str(exc)) from None
+            return campaign.name, unit_word(campaign.unit)
 
     def puzzle_for(self, neuron_id: int) -> Puzzle | None:
         """One neuron as a puzzle (clues, older explanations); a team match plays given neurons."""

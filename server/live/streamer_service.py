@@ -104,6 +104,7 @@ class StreamerService:
         cap = options.player_cap or s.streamer_player_cap
         if not 1 <= cap <= s.streamer_max_player_cap:
             raise RoomError(p.ERR_BAD_FIELD, f"player_cap: 1 to {s.streamer_max_player_cap}")
+        campaign, word = await self.rooms.room_campaign(options.campaign)  # refused before a code is taken
         room_id = f"s-{secrets.token_hex(6)}"
         for _ in range(CODE_ATTEMPTS):  # a code is unique among open rooms: SET NX claims it
             code = new_code()
@@ -124,7 +125,8 @@ class StreamerService:
             filter=options.filter or FilterMode.MASK.value,
         )
         async with self.rooms.locked(room_id) as room:
-            room.state = RoomState(room_id=room_id, held=True)  # nothing runs until the host starts
+            # Nothing runs until the host starts; the puzzles come from the campaign chosen here.
+            room.state = RoomState(room_id=room_id, held=True, campaign=campaign, campaign_word=word)
             await self._save(state)
         await self.r.zadd(keys.streamer_rooms(), {room_id: now})
         return state

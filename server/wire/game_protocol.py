@@ -21,6 +21,7 @@ class PassRound:
 @dataclass(frozen=True)
 class CreatePrivate:
     type: ClassVar[str] = "create_private"
+    campaign: str | None = None  # an installed campaign's name; None: the default campaign
 
 
 @dataclass(frozen=True)

@@ -61,8 +61,14 @@ from config.errors import ERR_WRONG_PHASE as ERR_WRONG_PHASE
 # Re-exported: the hub and the rules raise with p.ERR_*; the one table is config/errors.py.
 from config.errors import ERRORS as ERRORS
 from config.errors import UNAVAILABLE_MESSAGE as UNAVAILABLE_MESSAGE
-from server.wire.game_protocol import GAME_EVENTS, GAME_MESSAGES, GameMessage
-from server.wire.streamer_protocol import STREAMER_EVENTS, STREAMER_MESSAGES, StreamerMessage
+from server.wire.game_protocol import GAME_EVENTS, GAME_MESSAGES, CreatePrivate, GameMessage
+from server.wire.streamer_protocol import (
+    CAMPAIGN_FIELD,
+    STREAMER_EVENTS,
+    STREAMER_MESSAGES,
+    StreamerMessage,
+    campaign_name_ok,
+)
 from server.wire.streamer_protocol import check as check_streamer
 from server.wire.text import clean_text
 from store.countries import iso_country
@@ -239,6 +245,8 @@ def _check_lengths(msg: ClientMessage, limits: Limits) -> ProtocolError | None:
         if msg.country is not None and iso_country(msg.country) != msg.country:
             return ProtocolError(ERR_BAD_FIELD, "country: an ISO 3166 code in capitals, e.g. DE", msg.type)
         return too_long("name", msg.name, limits.max_name_chars)
+    if isinstance(msg, CreatePrivate) and msg.campaign is not None and not campaign_name_ok(msg.campaign):
+        return ProtocolError(ERR_BAD_FIELD, CAMPAIGN_FIELD, msg.type)
     if isinstance(msg, Join) and not ROOM_ID_RE.match(msg.room):
         return ProtocolError(ERR_BAD_FIELD, "room: 1-64 of A-Z a-z 0-9 _ -", msg.type)
     if isinstance(msg, STREAMER_MESSAGES):

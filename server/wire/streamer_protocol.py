@@ -15,6 +15,13 @@ from rooms.moderation import FilterMode
 from rooms.roomcodes import normalize
 
 OVERLAY_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}\.[A-Za-z0-9_-]{10,64}$")
+CAMPAIGN_FIELD = "campaign: an installed campaign's name (1-128 characters)"
+
+
+def campaign_name_ok(name: str) -> bool:
+    """The shape of a campaign name a room may ask for (whether it is installed, the room
+    service checks): 1-128 printable characters, as store/models.py Campaign.name holds."""
+    return 1 <= len(name) <= 128 and name.isprintable()
 
 
 @dataclass(frozen=True)
@@ -26,6 +33,7 @@ class CreateRoom:
     approval: bool | None = None
     filter: str | None = None
     host_name: str | None = None  # the name players and the stream see for the host (their channel's)
+    campaign: str | None = None  # an installed campaign's name; None: the default campaign
 
 
 @dataclass(frozen=True)
@@ -158,6 +166,8 @@ def check(msg: StreamerMessage, max_cap: int = 1_000) -> tuple[str, str] | None:
         return "bad_field", f"filter: one of {FILTERS}"
     if isinstance(msg, CreateRoom) and msg.kind not in (None, "streamer"):
         return "bad_field", 'kind: "streamer" is the only kind of room a host creates'
+    if isinstance(msg, CreateRoom) and msg.campaign is not None and not campaign_name_ok(msg.campaign):
+        return "bad_field", CAMPAIGN_FIELD
     if isinstance(msg, JoinCode) and normalize(msg.code) is None:
         return "bad_field", "code: the room's four letters"
     if isinstance(msg, Watch) and not OVERLAY_RE.match(msg.overlay):

@@ -89,10 +89,15 @@ def activations_of(tokens: list[str]) -> list[float]:
     return out
 
 
-def seed_animal_campaign(db: Database, name: str, neurons: int = 2) -> list[int]:
+def seed_animal_campaign(db: Database, name: str, neurons: int = 2, *, source: str = "neurons") -> list[int]:
+    """A ready campaign of the animal clues: neurons, or the features of SAE ``source``."""
     ids = []
+    unit, kind = ("neuron", "neurons") if source == "neurons" else ("latent", "sae")
     with db.session() as s:
-        campaign = Campaign(name=name, model="minilm-l6", layer=3, status="ready", neuron_end=neurons)
+        campaign = Campaign(
+            name=name, model="minilm-l6", layer=3, status="ready", neuron_end=neurons,
+            unit=unit, source=source, source_kind=kind,
+        )  # fmt: skip
         s.add(campaign)
         s.commit()
         for index in range(neurons):

@@ -91,9 +91,12 @@ def test_the_daily_is_played_once_and_shared_at_once(
     expect(second.locator("#clues .snippet")).to_have_count(0)
 
 
-def test_the_daily_room_keeps_each_text_to_its_author(real_page: Callable[..., Page]) -> None:
+def test_the_daily_room_keeps_each_text_to_its_author(
+    real_page: Callable[..., Page], real_server: GameServer
+) -> None:
     """Quest rooms are blind (rooms/blind.py): a player who has not written yet sees that
-    someone wrote, not what; nobody votes; the author reads their own text."""
+    someone wrote, not what; nobody votes; the author reads their own text. The room serves
+    the same neuron again next round: a draft typed as the round turns over is kept."""
     author, reader = real_page(), real_page(viewport=PHONE)
     for page in (author, reader):
         page.get_by_role("button", name="Play today's puzzle").click()
@@ -105,6 +108,13 @@ def test_the_daily_room_keeps_each_text_to_its_author(real_page: Callable[..., P
     expect(reader.locator("#explanations button.vote")).to_have_count(0)
     expect(author.locator("#explanations q")).to_have_text("the verb come and words like it")
     shoot(reader, "daily-blind-phone")
+    box = reader.get_by_label("This neuron fires on…")
+    box.fill("a half-written idea")
+    real_server.clock.advance(real_server.settings.room_round_s + 1)
+    expect(reader.locator("#phase")).to_have_text("Scoring", timeout=10_000)
+    real_server.clock.advance(real_server.settings.room_reveal_s + 1)
+    expect(reader.locator("#phase")).to_have_text("Round 2", timeout=10_000)
+    expect(box).to_have_value("a half-written idea")
 
 
 def test_the_weekly_shows_how_far_the_player_is(real_page: Callable[..., Page]) -> None:

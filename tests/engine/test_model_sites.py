@@ -28,7 +28,11 @@ def _gpt2_sites(path: Path, layer: int) -> dict[str, torch.Tensor]:
         mid = h + block.attn(block.ln_1(h))[0]  # sdpa attention is causal when given no mask
         post = block.mlp.act(block.mlp.c_fc(block.ln_2(mid)))
         out = block.mlp.c_proj(post)
-    return {"resid_pre": h, "mlp_in": mid, "mlp_post": post, "mlp_out": out, "resid_post": mid + out}
+    normed = block.ln_2(mid)
+    return {
+        "resid_pre": h, "mlp_in": mid, "mlp_in_normed": normed, "mlp_post": post, "mlp_out": out,
+        "resid_post": mid + out,
+    }  # fmt: skip
 
 
 def _llama_sites(path: Path, layer: int) -> dict[str, torch.Tensor]:
@@ -44,7 +48,10 @@ def _llama_sites(path: Path, layer: int) -> dict[str, torch.Tensor]:
         x = block.post_attention_layernorm(mid)
         post = block.mlp.act_fn(block.mlp.gate_proj(x)) * block.mlp.up_proj(x)
         out = block.mlp.down_proj(post)
-    return {"resid_pre": h, "mlp_in": mid, "mlp_post": post, "mlp_out": out, "resid_post": mid + out}
+    return {
+        "resid_pre": h, "mlp_in": mid, "mlp_in_normed": x, "mlp_post": post, "mlp_out": out,
+        "resid_post": mid + out,
+    }  # fmt: skip
 
 
 def _bert_sites(model: NeuronModel, layer: int) -> dict[str, torch.Tensor]:
@@ -56,7 +63,11 @@ def _bert_sites(model: NeuronModel, layer: int) -> dict[str, torch.Tensor]:
         post = block.intermediate(attn)
         out = block.output.dense(post)
         resid = block.output.LayerNorm(out + attn)
-    return {"resid_pre": h, "mlp_in": attn, "mlp_post": post, "mlp_out": out, "resid_post": resid}
+    # BERT normalises after the sum: the MLP reads the attention block's output as it is.
+    return {
+        "resid_pre": h, "mlp_in": attn, "mlp_in_normed": attn, "mlp_post": post, "mlp_out": out,
+        "resid_post": resid,
+    }  # fmt: skip
 
 
 def _check(model: NeuronModel, expected: dict[str, torch.Tensor], layer: int) -> None:
@@ -68,6 +79,8 @@ def _check(model: NeuronModel, expected: dict[str, torch.Tensor], layer: int) ->
         torch.testing.assert_close(got, want[0].float(), atol=1e-4, rtol=1e-4, msg=site)
     # Sites differ from each other (a hook on the wrong module would repeat one of them).
     assert not torch.allclose(expected["mlp_in"], expected["resid_post"])
+    if model.family != "bert":
+        assert not torch.allclose(expected["mlp_in"], expected["mlp_in_normed"])
 
 
 @pytest.mark.parametrize("layer", [0, 2])

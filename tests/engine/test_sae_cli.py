@@ -9,6 +9,7 @@ import pytest
 
 from config.settings import Settings
 from engine.sae import load_sae
+from engine.sae.train import TrainConfig
 from server.cli.main import main
 from tests.model_fixtures import SENTENCES, tiny_gpt2_dir
 
@@ -22,6 +23,7 @@ def test_train_pauses_resumes_and_shows_its_report(
     corpus = settings.data_path.parent / "small.txt"  # the bundled corpus takes minutes in its BPE
     corpus.write_text("\n\n".join(f"{s} ({i})" for i in range(1000) for s in SENTENCES))
     argv += ["--tokens", "8192", "--batch", "2048", "--threads", "1", "--quiet", "--corpus", str(corpus)]
+    argv += ["--dead-tokens", "4096", "--reset-dead-moments", "--lr-floor", "0.3"]
     assert main([*argv, "--max-steps", "2"], settings) == 3
     assert "stopped at step 2 of 4" in capsys.readouterr().err
     out_dir = settings.data_path / "saes" / f"{tiny_gpt2_dir.name}-l2-topk4-x2"
@@ -31,6 +33,10 @@ def test_train_pauses_resumes_and_shows_its_report(
     assert f"SAE saved in {out_dir}" in printed and "held-out FVU" in printed and "next-token CE" in printed
     sae = load_sae(out_dir)
     assert (sae.d_in, sae.d_sae, sae.k, sae.meta["train_tokens"]) == (128, 256, 4, 8192)
+    # The recipe options given land in the config; the others keep TrainConfig's defaults.
+    recipe, default = sae.meta["train_config"], TrainConfig(model="", layer=0)
+    assert (recipe["dead_tokens"], recipe["reset_dead_moments"], recipe["lr_floor"]) == (4096, True, 0.3)
+    assert (recipe["lr"], recipe["aux_coef"]) == (default.lr, default.aux_coef)
     assert main(["sae", "show", str(out_dir), "--json"], settings) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["hook_name"] == "blocks.2.mlp.hook_post" and shown["meta"]["report"]["l0"] <= 4

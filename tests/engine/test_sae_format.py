@@ -188,7 +188,7 @@ BAD_CFGS = [
     ({"normalize_activations": "whiten"}, "normalize_activations 'whiten' is not supported"),
     ({"reshape_activations": "hook_z"}, "per-head"),
     ({"metadata": {"hook_name": "blocks.0.attn.hook_z"}}, "per-head|not a site"),
-    ({"metadata": {"hook_name": "blocks.0.ln2.hook_normalized"}}, "not a site we can read"),
+    ({"metadata": {"hook_name": "blocks.0.ln1.hook_normalized"}}, "not a site we can read"),
     ({"metadata": {}}, "no hook_name"),
     ({"hook_layer": 4}, "hook_layer 4 disagrees"),
 ]
@@ -244,6 +244,10 @@ HOOK_NAMES = [
     ("bert.encoder.layer.3.output", None, HookSite(3, "resid_post")),
     ("encoder.layer.3.output.dense", "bert", HookSite(3, "mlp_out")),
     ("encoder.layer.3.attention", "bert", HookSite(3, "mlp_in")),
+    ("blocks.6.ln2.hook_normalized", None, HookSite(6, "mlp_in_normed")),
+    ("blocks.6.mlp.hook_in", "bert", HookSite(6, "mlp_in_normed")),
+    ("transformer.h.2.ln_2", "gpt2", HookSite(2, "mlp_in_normed")),
+    ("model.layers.4.post_attention_layernorm", "llama", HookSite(4, "mlp_in_normed")),
 ]
 
 
@@ -259,6 +263,8 @@ def test_hook_names_of_another_family_or_no_site_are_refused() -> None:
         hook_site("blocks.1.mlp.hook_pre")
     with pytest.raises(HookNameError):
         HookSite(1, "attn_out")
+    with pytest.raises(HookNameError, match="ln2 normalises the block's output"):
+        hook_site("blocks.2.ln2.hook_normalized", "bert")
     assert HookSite(4, "mlp_in").hook_name == "blocks.4.hook_mlp_in"
 
 

@@ -4,6 +4,7 @@ sees a perfect reconstruction as harmless and zeroing as harmful."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -12,14 +13,15 @@ import torch
 from engine.models import load_model
 from engine.sae import HookSite, SaeError, SparseAutoencoder, load_sae
 from engine.sae.evaluate import splice_report
-from engine.sae.topk_step import train_step
-from engine.sae.train import STATE_FILE, TrainConfig, TrainingPaused, train_sae
+from engine.sae.topk_step import forget_latents, train_step
+from engine.sae.train import STATE_FILE, TrainConfig, TrainingPaused, fast_bfloat16, learning_rate, train_sae
 from tests.model_fixtures import SENTENCES, tiny_gpt2_dir
 
 __all__ = ["tiny_gpt2_dir"]  # fixture, imported for pytest
 
 
-def test_sparse_backward_equals_dense_autograd() -> None:
+@pytest.mark.parametrize("aux_k", [5, 30])  # fewer than the 22 dead latents, and more (no sort)
+def test_sparse_backward_equals_dense_autograd(aux_k: int) -> None:
     gen = torch.Generator().manual_seed(0)
     d, m, k, batch = 16, 64, 4, 50
     params = {
@@ -29,7 +31,7 @@ def test_sparse_backward_equals_dense_autograd() -> None:
     x = torch.randn(batch, d, generator=gen)
     dead = torch.zeros(m, dtype=torch.bool)
     dead[::3] = True
-    out = train_step(params, x, k=k, dead=dead, aux_k=5, aux_coef=0.5, variance=3.0, low_precision=False)
+    out = train_step(params, x, k=k, dead=dead, aux_k=aux_k, aux_coef=0.5, variance=3.0, low_precision=False)
     out.loss.backward()
     sparse = {name: p.grad.clone() for name, p in params.items()}  # type: ignore[union-attr]
     for p in params.values():
@@ -40,7 +42,7 @@ def test_sparse_backward_equals_dense_autograd() -> None:
     vals, idx = pre.topk(k, dim=-1)
     x_hat = torch.zeros_like(pre).scatter(-1, idx, vals.relu()) @ w_dec + b_dec
     residual = (x - x_hat).detach()
-    aux_vals, aux_idx = pre.masked_fill(~dead, float("-inf")).topk(5, dim=-1)
+    aux_vals, aux_idx = pre.masked_fill(~dead, float("-inf")).topk(aux_k, dim=-1)
     e_hat = torch.zeros_like(pre).scatter(-1, aux_idx, aux_vals.relu()) @ w_dec
     loss = (x_hat - x).pow(2).sum(-1).mean() / 3.0
     loss = loss + 0.5 * (e_hat - residual).pow(2).sum(-1).mean() / residual.var(0).sum()
@@ -74,7 +76,7 @@ def test_training_lowers_fvu_and_resumes_from_its_checkpoint(
     first, trained = one_step.meta["report"], whole.meta["report"]
     assert trained["fvu"] < 0.6 * first["fvu"], (first["fvu"], trained["fvu"])
     assert trained["l0"] <= 8
-    assert whole.meta["train_tokens"] == 24 * 1024
+    assert whole.meta["train_tokens"] == 24 * 1024 and whole.meta["encoder_bfloat16"] is False
     assert whole.hook == HookSite(1, "mlp_post") and (whole.d_in, whole.d_sae, whole.k) == (128, 512, 8)
     torch.testing.assert_close(whole.W_dec.norm(dim=-1), torch.ones(512))  # unit decoder rows
     assert not (tmp_path / "whole" / STATE_FILE).exists()
@@ -156,3 +158,72 @@ def test_a_checkpoint_continues_with_a_larger_budget_as_if_started_with_it(
     assert state_a["step"] == state_b["step"] == 10
     for name in ("W_enc", "W_dec", "b_enc", "b_dec"):
         torch.testing.assert_close(state_a["params"][name], state_b["params"][name], atol=1e-4, rtol=1e-3)
+
+
+def test_forget_latents_zeroes_only_their_adam_moments() -> None:
+    gen = torch.Generator().manual_seed(1)
+    params = {
+        "W_enc": torch.randn(6, 10, generator=gen).requires_grad_(),
+        "b_enc": torch.randn(10, generator=gen).requires_grad_(),
+        "W_dec": torch.randn(10, 6, generator=gen).requires_grad_(),
+    }
+    optim = torch.optim.Adam(params.values(), lr=1e-3)
+    sum(p.pow(3).sum() for p in params.values()).backward()
+    optim.step()
+    before = {name: {k: v.clone() for k, v in optim.state[p].items()} for name, p in params.items()}
+    latents = torch.tensor([2, 7])
+    forget_latents(optim, params, latents)
+    keep = torch.ones(10, dtype=torch.bool)
+    keep[latents] = False
+    for key in ("exp_avg", "exp_avg_sq"):
+        enc, bias, dec = (optim.state[params[n]][key] for n in ("W_enc", "b_enc", "W_dec"))
+        assert not enc[:, latents].any() and not bias[latents].any() and not dec[latents].any()
+        assert enc[:, latents].numel() and before["W_enc"][key][:, latents].all()
+        torch.testing.assert_close(enc[:, keep], before["W_enc"][key][:, keep])
+        torch.testing.assert_close(bias[keep], before["b_enc"][key][keep])
+        torch.testing.assert_close(dec[keep], before["W_dec"][key][keep])
+
+
+def test_the_learning_rate_warms_up_holds_and_decays_to_its_floor() -> None:
+    config = TrainConfig(model="m", layer=0, lr=1.0, decay_fraction=0.5, lr_floor=0.2)
+    lrs = [learning_rate(step, 1000, config) for step in range(1000)]
+    assert lrs[0] == pytest.approx(1 / 50) and lrs[49] == 1.0 and lrs[499] == 1.0
+    assert lrs[500] == 1.0 and lrs[750] == pytest.approx(0.2 + 0.8 * 0.5)
+    assert lrs[999] == pytest.approx(0.2 + 0.8 / 500)
+    assert all(a >= b for a, b in itertools.pairwise(lrs[50:]))
+    # The defaults: the last fifth, towards a tenth of lr.
+    plain = TrainConfig(model="m", layer=0, lr=1.0)
+    assert learning_rate(799, 1000, plain) == 1.0 and learning_rate(900, 1000, plain) == pytest.approx(0.55)
+    for bad in ({"decay_fraction": 1.5}, {"lr_floor": -0.1}, {"dead_tokens": 0}, {"aux_coef": -1.0}):
+        with pytest.raises(SaeError):
+            TrainConfig(model="m", layer=0, **bad).check()  # type: ignore[arg-type]
+
+
+def test_a_latent_that_dies_has_its_adam_moments_zeroed(
+    tiny_gpt2_dir: Path, small_corpus: Path, tmp_path: Path
+) -> None:
+    """With one batch as the dead window, latents die every step; those that died in the last
+    step have zero moments in the checkpoint written right after it (without the reset they keep
+    the moments of their last gradients)."""
+    torch.set_num_threads(1)
+    model = load_model(str(tiny_gpt2_dir), device="cpu")
+    states = {}
+    for reset in (True, False):
+        config = _config(str(tiny_gpt2_dir), small_corpus, dead_tokens=1024, reset_dead_moments=reset)
+        with pytest.raises(TrainingPaused):
+            train_sae(model, config, tmp_path / str(reset), max_steps=6)
+        states[reset] = torch.load(tmp_path / str(reset) / STATE_FILE, weights_only=False)
+    for reset, state in states.items():
+        died = ((state["since_fire"] >= 1024) & (state["since_fire"] < 2048)).nonzero(as_tuple=True)[0]
+        assert died.numel() > 0
+        moments = state["optim"]["state"][0]["exp_avg_sq"][:, died]  # W_enc: the first parameter
+        assert (not moments.any()) if reset else moments.any(), reset
+
+
+def test_bfloat16_is_used_only_on_a_cpu_that_has_it(tmp_path: Path) -> None:
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse avx512f avx512_vnni\n")
+    assert not fast_bfloat16(cpuinfo)
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse avx512f amx_tile amx_bf16\n")
+    assert fast_bfloat16(cpuinfo)
+    assert not fast_bfloat16(tmp_path / "missing")

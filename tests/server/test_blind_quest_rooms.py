@@ -12,13 +12,16 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import orjson
 import redis
 
 from config import keys
 from config.errors import ERR_NO_VOTES
 from store.db import Database
+from store.models import Score
 from tests.server.conftest import Client, LiveServer
 from tests.server.test_game import worker_scores
+from workers.scoring import _tell_score
 
 ALICE_TEXT = "cats sitting on mats"
 
@@ -71,3 +74,29 @@ async def test_a_quest_room_shows_nobody_elses_text(
     assert log and all(ALICE_TEXT.encode() not in b" ".join(fields.values()) for _, fields in log)
     for client in (alice, bob, carol):
         await client.close()
+
+
+def test_a_blind_rooms_score_event_carries_the_score_alone(redis_client: redis.Redis) -> None:
+    """The simulator's per-token predictions read out what a text says: the scoring worker
+    sends a quest room the score alone and the author the whole event, once per score."""
+    score = Score(
+        explanation_id=5,
+        simulator="sim",
+        version="1",
+        score=0.8,
+        per_record=[0.7, 0.9],
+        detail={"predictions": [[0.0, 9.5, 0.0]], "kinds": ["top"]},
+    )
+    channel = redis_client.pubsub()
+    channel.subscribe(keys.player_channel(7))
+    channel.get_message(timeout=1)  # the subscription's confirmation
+    for _ in range(2):  # a retried job tells nobody twice
+        _tell_score(redis_client, ["daily-2026-11-29", "open-room"], score, 3, (redis_client, 7))
+    (blind,) = [orjson.loads(f[b"e"]) for _, f in redis_client.xrange(keys.room_events("daily-2026-11-29"))]
+    assert blind["score"] == 0.8 and blind["hidden"] is True
+    assert "detail" not in blind and "per_record" not in blind
+    (open_room,) = [orjson.loads(f[b"e"]) for _, f in redis_client.xrange(keys.room_events("open-room"))]
+    assert open_room["detail"]["predictions"] == [[0.0, 9.5, 0.0]]
+    private = [channel.get_message(timeout=1) for _ in range(2)]
+    told = [orjson.loads(m["data"]) for m in private if m]
+    assert [(e["explanation_id"], e["detail"]["predictions"]) for e in told] == [(5, [[0.0, 9.5, 0.0]])]

@@ -157,7 +157,7 @@ def test_records_keep_raw_tokens_and_add_display_text(
     out = tmp_path / "x"
     assert main(["export", "--campaign", seeded.campaign, "--out", str(out)], settings) == 0
     manifest, rows = read_export(out)
-    assert (manifest["format_version"], manifest["format_minor"]) == (1, 2)
+    assert (manifest["format_version"], manifest["format_minor"]) == (1, 3)
     wordpiece = next(r for r in rows["records"] if r["tokens"][0] == "[CLS]")
     assert wordpiece["display"] == ["", "post", "ne", "ws", ",", " to", " you", ""]
     assert all(len(r["display"]) == len(r["tokens"]) for r in rows["records"])

@@ -26,7 +26,7 @@ from store.neuron_page import neuron_page
 from store.reference import find_neuron, list_explanations, related_neurons
 from store.reference_models import RelatedNeuron
 from store.search import full_text_search
-from store.units import check_unit, find_unit, unit_label
+from store.units import check_unit, find_unit, source_kind_of, unit_label
 from tests.support.reference_data import Seeded, seed_reference
 
 SAE = "minilm-l6-l3-topk32"
@@ -100,6 +100,29 @@ def test_unit_and_source_must_agree() -> None:
         with pytest.raises(ValueError):
             check_unit(unit, source)
     assert unit_label("neuron", "neurons", "gpt2", 0, 5) == "Neuron 5 of layer 0 of gpt2"
+    check_unit("latent", SAE, "transcoder")
+    for unit, kind in [("latent", "neurons"), ("neuron", "sae"), ("latent", "clt")]:
+        with pytest.raises(ValueError, match="source is one of"):
+            check_unit(unit, SAE if unit == "latent" else "neurons", kind)
+    assert (
+        unit_label("latent", "tc", "gpt2", 1, 5, "transcoder")
+        == "Feature 5 of transcoder tc on layer 1 of gpt2"
+    )
+
+
+def test_a_transcoder_campaign_says_so_everywhere(db: Database) -> None:
+    seeded = seed_reference(db, "tc-l3", source="minilm-l6-l3-tc")
+    with db.session() as s:
+        campaign = s.exec(select(Campaign).where(Campaign.name == "tc-l3")).one()
+        assert source_kind_of(campaign) == "sae"  # a row that predates the column: an SAE's
+        campaign.source_kind = "transcoder"
+        s.add(campaign)
+        s.commit()
+        found = find_unit(s, "minilm-l6", 3, "minilm-l6-l3-tc", 2)
+        assert found is not None and found[0].id == seeded.neuron_ids[2]
+        page = neuron_page(s, *found)["neuron"]
+        assert page["label"] == "Feature 2 of transcoder minilm-l6-l3-tc on layer 3 of minilm-l6"
+        assert (page["source_kind"], page["word"]) == ("transcoder", "feature")
 
 
 def _files(path: Path) -> dict[str, bytes]:
@@ -113,8 +136,9 @@ def test_latent_campaign_round_trip(
     first, second = tmp_path / "first", tmp_path / "second"
     assert main(["export", "--campaign", "features-l3", "--format", fmt, "--out", str(first)], settings) == 0
     manifest, rows = read_export(first)
-    assert manifest["format_minor"] == 2
+    assert manifest["format_minor"] == 3
     assert (rows["campaign"][0]["unit"], rows["campaign"][0]["source"]) == ("latent", SAE)
+    assert rows["campaign"][0]["source_kind"] == "sae"
     other = Settings(data_dir=tmp_path / "other")
     assert main(["import", str(first)], other) == 0
     assert main(["export", "--campaign", "features-l3", "--format", fmt, "--out", str(second)], other) == 0
@@ -130,10 +154,11 @@ def test_latent_campaign_round_trip(
 
 
 def downgrade_export(out: Path, minor: int) -> None:
-    """Rewrite a jsonl export as a version of format 1.``minor`` wrote it (1.1 lacks the unit
-    columns; 1.0 also lacks records.display and format_minor)."""
+    """Rewrite a jsonl export as a version of format 1.``minor`` wrote it (1.2 lacks
+    campaign.source_kind; 1.1 the unit columns too; 1.0 also records.display and format_minor)."""
     manifest = json.loads((out / MANIFEST).read_text())
-    dropped = {"campaign": {"unit", "source"}, "records": {"display"} if minor < 1 else set()}
+    campaign = {"source_kind"} | ({"unit", "source"} if minor < 2 else set())
+    dropped = {"campaign": campaign, "records": {"display"} if minor < 1 else set()}
     for table, columns in dropped.items():
         path = out / f"{table}.jsonl"
         rows = [json.loads(line) for line in path.read_text().splitlines()]
@@ -165,6 +190,30 @@ def test_old_exports_import_as_neurons(
             assert len(list(s.exec(select(Explanation)))) == 5
     finally:
         db.dispose()
+
+
+def test_a_1_2_latent_export_imports_as_an_sae_and_a_transcoder_round_trips(
+    settings: Settings, db: Database, both: tuple[Seeded, Seeded], tmp_path: Path
+) -> None:
+    old, new = tmp_path / "old", tmp_path / "new"
+    assert main(["export", "--campaign", "features-l3", "--out", str(old)], settings) == 0
+    downgrade_export(old, 2)
+    with db.session() as s:
+        campaign = s.exec(select(Campaign).where(Campaign.name == "features-l3")).one()
+        campaign.source_kind = "transcoder"
+        s.add(campaign)
+        s.commit()
+    assert main(["export", "--campaign", "features-l3", "--out", str(new)], settings) == 0
+    assert read_export(new)[1]["campaign"][0]["source_kind"] == "transcoder"
+    for path, kind in [(old, "sae"), (new, "transcoder")]:
+        other = Settings(data_dir=tmp_path / f"other-{kind}")
+        assert main(["import", str(path)], other) == 0
+        imported = Database(other)
+        try:
+            with imported.session() as s:
+                assert s.exec(select(Campaign)).one().source_kind == kind
+        finally:
+            imported.dispose()
 
 
 def test_an_export_cannot_call_neurons_latents(

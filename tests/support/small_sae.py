@@ -53,3 +53,50 @@ def random_sae(d_in: int, layer: int, expansion: int, k: int) -> SparseAutoencod
         sae.W_dec.copy_(torch.nn.functional.normalize(torch.randn(sae.d_sae, d_in, generator=gen), dim=-1))
         sae.W_enc.copy_(sae.W_dec.t())
     return sae.eval().requires_grad_(False)
+
+
+def build_transcoder(
+    model: NeuronModel,
+    layer: int,
+    d_sae: int = 64,
+    *,
+    skip: bool = False,
+    site_in: str = "mlp_in",
+    site_out: str = "mlp_out",
+) -> SparseAutoencoder:
+    """A small transcoder from ``site_in`` to ``site_out`` of ``layer``, built like ``build_sae``:
+    encoder directions are real (centred) input-site vectors, so its ReLU latents fire on real
+    text; its decoder maps them to the output site by least squares over the same tokens (plus,
+    with ``skip``, a small random W_skip)."""
+    x_in = torch.cat(model.activations(SENTENCES, layer, site=site_in))
+    x_out = torch.cat(model.activations(SENTENCES, layer, site=site_out))
+    generator = torch.Generator().manual_seed(100 + layer)
+    rows = torch.randint(0, x_in.shape[0], (d_sae,), generator=generator)
+    centred = x_in[rows] - x_in.mean(dim=0)
+    directions = torch.nn.functional.normalize(
+        centred + 0.01 * torch.randn(d_sae, x_in.shape[1], generator=generator), dim=1
+    )
+    sae = SparseAutoencoder(
+        x_in.shape[1],
+        d_sae,
+        None,
+        HookSite(layer, site_in),
+        apply_b_dec_to_input=False,
+        hook_out=HookSite(layer, site_out),
+        d_out=x_out.shape[1],
+        skip=skip,
+        meta={"model_name": model.name},
+    )
+    with torch.no_grad():
+        sae.W_enc.copy_(directions.T)
+        # A bias that keeps each latent quiet below half its direction's typical projection.
+        sae.b_enc.copy_(-0.5 * (centred * directions).sum(dim=1).clamp_min(0))
+        if sae.W_skip is not None:
+            sae.W_skip.copy_(0.01 * torch.randn(x_out.shape[1], x_in.shape[1], generator=generator))
+        z = sae.encode(x_in)
+        target = x_out - (x_in @ sae.W_skip.T if sae.W_skip is not None else 0)
+        ones = torch.ones(z.shape[0], 1)
+        solution = torch.linalg.lstsq(torch.cat([z, ones], dim=1), target).solution
+        sae.W_dec.copy_(solution[:-1])
+        sae.b_dec.copy_(solution[-1])
+    return sae.eval().requires_grad_(False)

@@ -15,7 +15,7 @@ from config import keys
 from config.settings import Settings
 from engine.corpus import make_windows
 from engine.models import load_model
-from engine.sae import load_sae
+from engine.sae import load_sae, save_sae
 from engine.units import LatentModel, decoder_neighbours
 from server.cli import models as model_commands
 from store.campaigns import get_campaign, get_neuron, neuron_records
@@ -23,7 +23,7 @@ from store.db import Database
 from store.models import Neuron
 from store.reference import related_neurons
 from store.reference_models import RelatedNeuron
-from tests.support.small_sae import save_small_sae
+from tests.support.small_sae import build_transcoder, save_small_sae
 from workers import context
 from workers.activations import test_text_job
 from workers.mining import WINDOW, build_campaign
@@ -135,3 +135,44 @@ def test_the_cli_shows_a_latent_on_a_text(
     assert out.splitlines()[0] == f"minilm-l6 layer 3 SAE {SAE} feature 4"
     with pytest.raises(model_commands.CliError, match="latent 24 out of range"):
         model_commands.cmd_activations(argparse.Namespace(**{**vars(args), "neuron": 24}), settings)
+
+
+def test_a_transcoder_campaign_is_mined_at_the_mlp_input_and_says_transcoder(
+    settings: Settings,
+    db: Database,
+    redis_client: redis.Redis,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    context.use_settings(settings)
+    base = load_model("minilm-l6", device="cpu")
+    path = save_sae(build_transcoder(base, 3, d_sae=16, skip=True), tmp_path / "minilm-l6-l3-tc")
+    args = argparse.Namespace(
+        model="minilm-l6", layer=None, sae=str(path), neurons=None, corpus=None, max_tokens=SMALL,
+        name="tc", batch_size=None, quiet=True,
+    )  # fmt: skip
+    assert model_commands.cmd_campaign_build(args, settings) == 0
+    assert "campaign tc: 16 features mined" in capsys.readouterr().out
+    with db.session() as s:
+        campaign = get_campaign(s, "tc")
+        assert campaign is not None
+        assert (campaign.unit, campaign.source, campaign.source_kind) == (
+            "latent",
+            "minilm-l6-l3-tc",
+            "transcoder",
+        )
+        latent = get_neuron(s, "tc", 3)
+        assert latent is not None
+        top, _ = neuron_records(s, int(latent.id or 0))
+    # Mined from the MLP's input (mlp_in), where the transcoder's encoder reads.
+    windows = make_windows(base, None, window=WINDOW, max_tokens=SMALL)
+    tc = load_sae(path)
+    x = base.window_activations(windows, 3, site="mlp_in")
+    best = torch.relu(x @ tc.W_enc + tc.b_enc)[..., 3].amax(dim=1).sort(descending=True).values[: len(top)]
+    assert [r.max_activation for r in top] == pytest.approx(best.tolist(), abs=1e-4)
+    assert related_neurons_job(campaign.id or 0, top_k=2) == 16
+    show = argparse.Namespace(
+        model="minilm-l6", layer=3, neuron=3, text="The cat sat.", json=False, sae=str(path)
+    )
+    assert model_commands.cmd_activations(show, settings) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "minilm-l6 layer 3 transcoder minilm-l6-l3-tc feature 3"
