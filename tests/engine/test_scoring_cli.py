@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -27,7 +28,9 @@ def test_one_explanation_prints_one_object(records_file, settings, capsys):
         == 0
     )
     out = json.loads(capsys.readouterr().out)
-    assert set(out) == {"score", "simulator", "version", "per_record"} and out["simulator"] == "embedding"
+    assert (
+        set(out) == {"score", "simulator", "version", "per_record"} and out["simulator"] == settings.simulator
+    )
     assert out["score"] > 0.5
 
 
@@ -56,7 +59,9 @@ def test_stored_neuron_is_scored_on_its_records(settings, db, capsys):
         s.commit()
     assert main(["score", "--neuron", "camp:5", "--explanation", "colour words"], settings) == 0
     text = capsys.readouterr().out
-    assert f"{2 * min(len(top), len(rnd))} records" in text and "detection AUC 1.00" in text
+    assert f"{2 * min(len(top), len(rnd))} records" in text
+    # The default simulator (trained-3: 0.99, embedding: 1.00) tells the top records from the random ones.
+    assert float(re.search(r"detection AUC ([0-9.]+)", text).group(1)) >= 0.98, text
     assert main(["score", "--neuron", "camp:6", "--explanation", "x"], settings) == 2
     assert "no neuron 6 in campaign 'camp'" in capsys.readouterr().err
 

@@ -3,17 +3,23 @@
 A record token's feature is the mean of its word-pieces' hidden states at several layers
 (concatenated): layer 1 keeps the word and its position, layer 3 the local syntax, the
 last layer the word's sense in context. An explanation is kept as its word-pieces'
-states at the same layers, so the head can attend to its words one by one.
+states at the same layers, so the head can attend to its words one by one, together
+with which word of the explanation each piece belongs to (the sense evidence compares a
+record's "bank" with the explanation's own "bank"). A word alone is embedded the way
+``embedding`` embeds it (its lexical similarity is one of the head's inputs).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import torch
 
 from engine.scoring.embedding import _load, default_model_path
 from engine.scoring.simulator import joined_text
+
+_WORD = re.compile(r"[A-Za-z]+")
 
 LAYERS = (1, 3, 6)
 HIDDEN = 384
@@ -57,6 +63,33 @@ class FeatureEncoder:
             states, _, mask = self._states([t or "." for t in texts[start : start + self.batch_size]])
             out.extend(states[row, : int(mask[row].sum())] for row in range(states.shape[0]))
         return out
+
+    def piece_words(self, texts: Sequence[str]) -> list[list[str]]:
+        """Per explanation, the lower-case word each of its word-pieces belongs to ("" for [CLS],
+        [SEP] and pieces outside a word), aligned with ``explanations``."""
+        out = []
+        for text in texts:
+            batch = self.tokenizer(text or ".", truncation=True, return_offsets_mapping=True)
+            spans = [(m.start(), m.end(), m.group().lower()) for m in _WORD.finditer(text or ".")]
+            row = []
+            for start, end in batch["offset_mapping"]:
+                word = next((w for s, e, w in spans if s <= start < e), "") if end > start else ""
+                row.append(word)
+            out.append(row)
+        return out
+
+    @torch.inference_mode()
+    def words(self, words: Sequence[str]) -> torch.Tensor:
+        """(N, HIDDEN) unit vectors of words alone: mean-pooled last layer, as ``embedding`` does."""
+        chunks = []
+        for start in range(0, len(words), 256):
+            texts = [w or "." for w in words[start : start + 256]]
+            batch = self.tokenizer(texts, return_tensors="pt", padding=True, truncation=True)
+            hidden = self.model(**{k: v.to(self.device) for k, v in batch.items()}).last_hidden_state
+            mask = batch["attention_mask"].unsqueeze(-1).float().to(hidden.device)
+            pooled = (hidden.float() * mask).sum(1) / mask.sum(1)
+            chunks.append(torch.nn.functional.normalize(pooled, dim=-1).cpu())
+        return torch.cat(chunks) if chunks else torch.zeros(0, HIDDEN)
 
 
 def _pool(states: torch.Tensor, offsets: torch.Tensor, spans: list[tuple[int, int]]) -> torch.Tensor:

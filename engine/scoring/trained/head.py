@@ -1,185 +1,208 @@
 """The trained head: relates each record token to the explanation and predicts its activation.
 
-Per token: a projection of its frozen MiniLM features and its form (``structure.py``:
-place, punctuation, digits, enclosure) plus a width-3 convolution; cross-attention over
-the explanation's word-pieces; fixed evidence that carries to unseen rule instances
-(cosines of the token, its neighbours and its enclosing opening mark to the explanation's
-words; whether the explanation names the token's ordinal; how close the token's sentence
-and window are to the explanation; which neighbour the explanation quotes); a fusion MLP;
-then a bidirectional GRU over the record. The output is a logit; prediction = 10 * sigmoid.
+Two halves, so that a new explanation on known records is cheap:
+
+- per record (no explanation; the simulator keeps it): a projection of the token's frozen
+  MiniLM states and its form (``structure.py``), a width-3 convolution and a bidirectional
+  GRU over the record, ending in a query and a base vector per token;
+- per (explanation, record) pair, small: attention from each token to the explanation's
+  word-pieces, plus fixed evidence that carries to unseen instances (``evidence``), a
+  width-3 convolution over the pair's tokens, and a logit.
+
+The fixed evidence: cosines of the token, its neighbours and its enclosing opening mark to
+the explanation's words; whether the explanation names the token's ordinal; how close the
+token's sentence and window are to the explanation; which neighbour the explanation quotes;
+``embedding``'s own similarities (token in context, word alone, their mix: the lexical
+signal); and the sense evidence — the token's state against the same word's state inside
+the explanation. The output is a logit; prediction = 10 * sigmoid.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from engine.scoring.trained.features import DIM, HIDDEN, LAYERS
+from engine.scoring.trained.features import DIM
+from engine.scoring.trained.inputs import Explanations, K, Records, matched, same_word, unit_layers
 from engine.scoring.trained.structure import FORM, MATCHES, PLACES
 
-K = len(LAYERS)
 ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "last")
-WINDOW = 2  # tokens either side in the window compared with the explanation (sense evidence)
-# own/left/right x (best, mean) per layer; the opening mark's (best, mean); ordinal (named,
-# named - best named); sentence (last layer), window (middle and last layer).
-N_SIMS = 3 * 2 * K + 2 * K + 2 * K + 3
+# embedding's mix of its two similarities and its affine map (engine/scoring/embedding.py).
+EMB_CONTEXT, EMB_WORD, EMB_FLOOR, EMB_CEILING = 0.7, 0.3, 0.05, 0.45
+EMB = 3  # context similarity (record-centred), word similarity, the mix on 0..1
+SAME = 4  # same word inside the explanation: cosine at layers 3 and 6, flag; flag x sentence cosine
+# own/left/right/opener x (best, mean) per layer; ordinal (named, relative); sentence; window (2).
+N_SIMS = 4 * 2 * K + 2 * K + 1 + 2
+N_FEATS = N_SIMS + EMB + SAME + MATCHES  # the token's form enters through the record half
 
 
-def _per_layer(v: torch.Tensor) -> torch.Tensor:
-    """(..., DIM) -> (..., layers, HIDDEN), unit length per layer."""
-    return nn.functional.normalize(v.unflatten(-1, (K, HIDDEN)), dim=-1)
-
-
-def _words(expl_mask: torch.Tensor) -> torch.Tensor:
-    """The explanation's word-pieces without [CLS] and [SEP] (they resemble everything)."""
-    lengths = expl_mask.sum(1, keepdim=True)
-    positions = torch.arange(expl_mask.shape[1])[None, :]
-    words = expl_mask & (positions > 0) & (positions < lengths - 1)
-    return torch.where(words.any(1, keepdim=True), words, expl_mask)
-
-
-def _best_and_mean(t: torch.Tensor, e: torch.Tensor, words: torch.Tensor) -> torch.Tensor:
-    """t (B, T, K, H), e (B, L, K, H) unit -> (B, T, 2K): best cosine to one word, to their mean."""
-    sims = torch.einsum("btkh,blkh->btlk", t, e)
-    best = sims.masked_fill(~words[:, None, :, None], -1.0).amax(2)
-    m = words[:, :, None, None].float()
-    mean = nn.functional.normalize((e * m).sum(1), dim=-1)
-    return torch.cat([best, torch.einsum("btkh,bkh->btk", t, mean)], dim=-1)
-
-
-def _window_mean(v: torch.Tensor, mask: torch.Tensor, width: int) -> torch.Tensor:
-    """(B, T, H) -> mean over tokens within ``width`` either side (valid tokens only).
-
-    Differences of running sums: a conv1d over B*H one-channel rows cost 10x more."""
-    n = v.shape[1]
-    m = mask.float().unsqueeze(-1)
-    sums = nn.functional.pad(torch.cumsum(v * m, dim=1), (0, 0, 1, 0))
-    counts = nn.functional.pad(torch.cumsum(m, dim=1), (0, 0, 1, 0))
-    index = torch.arange(n)
-    hi, lo = (index + width + 1).clamp(max=n), (index - width).clamp(min=0)
-    return (sums[:, hi] - sums[:, lo]) / (counts[:, hi] - counts[:, lo]).clamp(min=1)
-
-
-def windows(raw: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """(B, T, D) -> (B, T, 2 * HIDDEN): each token's window mean at the middle and last layer, unit."""
-    valid = torch.arange(raw.shape[1])[None, :] < lengths[:, None]
-    return torch.cat(
-        [
-            nn.functional.normalize(
-                _window_mean(raw[..., k * HIDDEN : (k + 1) * HIDDEN], valid, WINDOW), dim=-1
-            )
-            for k in (K - 2, K - 1)
-        ],
-        dim=-1,
+def _is_grid(r: int, e: int, ri: torch.Tensor, ei: torch.Tensor) -> bool:
+    """Every explanation on every record, explanation-major (how the simulator asks)."""
+    return len(ri) == r * e and bool(
+        (ri == torch.arange(r).repeat(e)).all() and (ei == torch.arange(e).repeat_interleave(r)).all()
     )
+
+
+def _best(
+    a: torch.Tensor, b: torch.Tensor, words: torch.Tensor, ri: torch.Tensor, ei: torch.Tensor, grid: bool
+) -> torch.Tensor:
+    """a (R, T, K, H), b (E, L, K, H) unit -> (P, T, K): each token's best cosine to one of the
+    pair's explanation words.
+
+    On a grid, one matrix product per layer and the best taken before pairing (no (P, T, L)
+    copy); a list of distinct pairs (training) gathers and multiplies pair by pair."""
+    (r, t, k, h), (e, length) = a.shape, b.shape[:2]
+    if grid:
+        out = []
+        for layer in range(k):
+            full = (a[:, :, layer].reshape(r * t, h) @ b[:, :, layer].reshape(e * length, h).T).view(
+                r, t, e, length
+            )
+            best = full.masked_fill(~words[None, None], -1.0).amax(-1)  # (R, T, E)
+            out.append(best.permute(2, 0, 1).reshape(e * r, t))
+        return torch.stack(out, dim=-1)
+    sims = torch.einsum("ptkh,plkh->ptlk", a[ri], b[ei])
+    return sims.masked_fill(~words[ei][:, None, :, None], -1.0).amax(2)
+
+
+def _attend(
+    q: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    mask: torch.Tensor,
+    ri: torch.Tensor,
+    ei: torch.Tensor,
+    grid: bool,
+) -> torch.Tensor:
+    """Attention of each record token (q: R, T, d) to the pair's explanation pieces -> (P, T, d)."""
+    scale = 1.0 / math.sqrt(key.shape[-1])
+    if grid:
+        (r, t, d), e = q.shape, key.shape[0]
+        scores = torch.einsum("rtd,eld->ertl", q, key) * scale
+        scores = scores.masked_fill(~mask[:, None, None, :], float("-inf"))
+        return torch.matmul(torch.softmax(scores, dim=-1).view(e, r * t, -1), value).view(e * r, t, d)
+    scores = torch.bmm(q[ri], key[ei].transpose(1, 2)) * scale
+    scores = scores.masked_fill(~mask[ei][:, None, :], float("-inf"))
+    return torch.bmm(torch.softmax(scores, dim=-1), value[ei])
+
+
+def _grid(a: torch.Tensor, b: torch.Tensor, ri: torch.Tensor, ei: torch.Tensor) -> torch.Tensor:
+    """a (R, T, H), b (E, H) -> (P, T): a[ri] . b[ei] via the full (R, T, E) product (cheap)."""
+    return torch.einsum("rth,eh->rte", a, b)[ri, :, ei]
 
 
 def evidence(
-    raw: torch.Tensor,
-    window: torch.Tensor,
-    form: torch.Tensor,
-    opener: torch.Tensor,
-    lengths: torch.Tensor,
-    expl: torch.Tensor,
-    expl_mask: torch.Tensor,
+    records: Records,
+    explanations: Explanations,
     ordinals: torch.Tensor,
-) -> torch.Tensor:
-    """Fixed (untrained) evidence, (B, T, N_SIMS); see the module docstring."""
-    b, width = raw.shape[:2]
-    t, e = _per_layer(raw), _per_layer(expl)
-    words = _words(expl_mask)
-    own = _best_and_mean(t, e, words)
+    ri: torch.Tensor,
+    ei: torch.Tensor,
+    grid: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fixed (untrained) evidence: (P, T, N_FEATS) and the part that also skips to the logit."""
+    t, e, words = records.unit, explanations.unit, explanations.words
+    best = _best(t, e, words, ri, ei, grid)
+    mean = torch.stack([_grid(t[:, :, k], explanations.mean[:, k], ri, ei) for k in range(K)], dim=-1)
+    own = torch.cat([best, mean], dim=-1)  # (P, T, 2K)
     left = nn.functional.pad(own[:, :-1], (0, 0, 1, 0))
     right = nn.functional.pad(own[:, 1:], (0, 0, 0, 1))
-    inside = opener >= 0
+    opener = records.opener[ri]
     opened = torch.gather(own, 1, opener.clamp(min=0).unsqueeze(-1).expand(-1, -1, own.shape[-1]))
-    opened = opened * inside.unsqueeze(-1)
-    # Ordinal named by the explanation: best cosine of each ordinal word to its words, then per
+    opened = opened * (opener >= 0).unsqueeze(-1)
+    # The ordinal the explanation names: each ordinal word's best cosine to its words, then per
     # token the one for its rank among words (and "last" for the last word).
-    o = _per_layer(ordinals)
-    named = torch.einsum("nkh,blkh->bnlk", o, e).masked_fill(~words[:, None, :, None], -1.0).amax(2)
+    o = unit_layers(ordinals)
+    named = torch.einsum("nkh,elkh->enlk", o, e).masked_fill(~words[:, None, :, None], -1.0).amax(2)
+    form = records.form[ri]
     alpha = form[..., PLACES + 1 : 2 * (PLACES + 1)]
-    mine = torch.einsum("btn,bnk->btk", alpha, named)
-    relative = (mine - named.amax(1, keepdim=True)) * (alpha.sum(-1, keepdim=True) > 0)
-    valid = torch.arange(width)[None, :] < lengths[:, None]
-    m = expl_mask[..., None, None].float()
-    expl_mean = nn.functional.normalize((expl.unflatten(-1, (K, HIDDEN)) * m).sum(1), dim=-1)
-    last = raw[..., (K - 1) * HIDDEN :]
-    sentence = (last * valid.unsqueeze(-1)).sum(1) / lengths[:, None].clamp(min=1)
-    sent_cos = torch.einsum("bh,bh->b", nn.functional.normalize(sentence, dim=-1), expl_mean[:, -1])
-    close = torch.einsum("btjh,bjh->btj", window.unflatten(-1, (2, HIDDEN)), expl_mean[:, K - 2 :])
-    return torch.cat(
-        [own, left, right, opened, mine, relative, sent_cos[:, None, None].expand(b, width, 1), close],
+    mine = torch.einsum("ptn,pnk->ptk", alpha, named[ei])
+    relative = (mine - named[ei].amax(1, keepdim=True)) * (alpha.sum(-1, keepdim=True) > 0)
+    width = t.shape[1]
+    sentence = (records.sentence @ explanations.mean[:, -1].T)[ri, ei]
+    close = torch.stack(
+        [_grid(records.window[:, :, j], explanations.mean[:, K - 2 + j], ri, ei) for j in range(2)], dim=-1
+    )
+    # embedding's signal, computed the way it computes it.
+    valid = records.valid[ri].float()
+    context = _grid(t[:, :, -1], explanations.vector, ri, ei)
+    context = context - (context * valid).sum(1, keepdim=True) / valid.sum(1, keepdim=True).clamp(min=1)
+    word = _grid(records.word_vec, explanations.vector, ri, ei)
+    mix = ((EMB_CONTEXT * context + EMB_WORD * word - EMB_FLOOR) / (EMB_CEILING - EMB_FLOOR)).clamp(0, 1)
+    emb = torch.stack([context, word, mix], dim=-1)
+    same = same_word(records, explanations, ri, ei)
+    same = torch.cat([same, same[..., 2:3] * mean[..., K - 1 : K]], dim=-1)
+    skip = torch.cat([emb, same], dim=-1)
+    feats = torch.cat(
+        [
+            own,
+            left,
+            right,
+            opened,
+            mine,
+            relative,
+            sentence[:, None, None].expand(-1, width, 1),
+            close,
+            skip,
+            matched(records, explanations, ri, ei),
+        ],
         dim=-1,
     )
+    return feats * valid.unsqueeze(-1), skip * valid.unsqueeze(-1)
 
 
 class Head(nn.Module):
-    def __init__(self, d_in: int = DIM, d: int = 128, heads: int = 4, recurrent: int = 64) -> None:
+    def __init__(self, d_in: int = DIM, d: int = 128, pair: int = 64, recurrent: int = 32) -> None:
         super().__init__()
-        self.d = d
         self.register_buffer("ordinals", torch.zeros(len(ORDINALS), d_in))  # set by training
         self.token = nn.Linear(d_in + FORM, d)
         self.context = nn.Conv1d(d, d, kernel_size=3, padding=1)
-        self.explanation = nn.Linear(d_in, d)
-        self.attend = nn.MultiheadAttention(d, heads, batch_first=True)
-        self.fuse = nn.Sequential(
-            nn.Linear(4 * d + N_SIMS + FORM + MATCHES, d),
-            nn.GELU(),
-            nn.Dropout(0.1),
-            nn.Linear(d, d),
-            nn.GELU(),
-        )
         self.gru = nn.GRU(d, recurrent, batch_first=True, bidirectional=True)
-        self.out = nn.Sequential(nn.Linear(d + 2 * recurrent, d), nn.GELU(), nn.Dropout(0.1), nn.Linear(d, 1))
+        self.base = nn.Linear(d + 2 * recurrent, pair)
+        self.query = nn.Linear(d + 2 * recurrent, pair)
+        self.key = nn.Linear(d_in, pair)
+        self.value = nn.Linear(d_in, pair)
+        self.attended = nn.Linear(pair, pair)
+        self.features = nn.Linear(N_FEATS, pair)
+        # Neighbours' pair state, channel by channel (a full convolution cost 3x the rest).
+        self.mix = nn.Conv1d(pair, pair, kernel_size=3, padding=1, groups=pair)
+        self.drop = nn.Dropout(0.1)
+        self.out = nn.Linear(pair, 1)
+        self.skip = nn.Linear(EMB + SAME, 1)
 
-    def prepare(
-        self,
-        tokens: torch.Tensor,
-        form: torch.Tensor,
-        opener: torch.Tensor,
-        lengths: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """Record tokens (B, T, D), form (B, T, FORM), opener (B, T) -> (B, T, d + D + 2H + FORM + 1).
-
-        What does not depend on the explanation, computed once per record; the raw features,
-        the window means, the form and the opener index ride along for the evidence."""
-        if lengths is None:
-            lengths = torch.full((tokens.shape[0],), tokens.shape[1])
-        x = nn.functional.gelu(self.token(torch.cat([tokens, form], dim=-1)))
+    def encode(self, records: Records) -> tuple[torch.Tensor, torch.Tensor]:
+        """The explanation-independent half: (R, T, pair) base and query per token."""
+        flat = records.unit.flatten(-2)
+        x = nn.functional.gelu(self.token(torch.cat([flat, records.form], dim=-1)))
         x = x + nn.functional.gelu(self.context(x.transpose(1, 2))).transpose(1, 2)
-        return torch.cat([x, tokens, windows(tokens, lengths), form, opener.unsqueeze(-1).float()], dim=-1)
+        packed = pack_padded_sequence(x, records.lengths, batch_first=True, enforce_sorted=False)
+        g, _ = self.gru(packed)
+        g, _ = pad_packed_sequence(g, batch_first=True, total_length=x.shape[1])
+        h = torch.cat([x, g], dim=-1)
+        return self.base(h), self.query(h)
 
     def score(
         self,
-        prepared: torch.Tensor,
-        lengths: torch.Tensor,
-        expl: torch.Tensor,
-        expl_mask: torch.Tensor,
-        matched: torch.Tensor,
+        records: Records,
+        encoded: tuple[torch.Tensor, torch.Tensor],
+        explanations: Explanations,
+        ri: torch.Tensor,
+        ei: torch.Tensor,
     ) -> torch.Tensor:
-        """Prepared tokens, lengths (B,), explanation (B, L, D), its mask, matches (B, T, 6) -> (B, T)."""
-        d, dim = self.d, self.ordinals.shape[1]
-        x, raw = prepared[..., :d], prepared[..., d : d + dim]
-        window = prepared[..., d + dim : d + dim + 2 * HIDDEN]
-        form, opener = prepared[..., -1 - FORM : -1], prepared[..., -1].long()
-        sims = evidence(raw, window, form, opener, lengths, expl, expl_mask, self.ordinals)
-        e = self.explanation(expl)
-        attended, _ = self.attend(x, e, e, key_padding_mask=~expl_mask, need_weights=False)
-        m = expl_mask.unsqueeze(-1).float()
-        summary = (e * m).sum(1, keepdim=True) / m.sum(1, keepdim=True).clamp(min=1)
-        z = self.fuse(torch.cat([x, attended, x * attended, x * summary, sims, form, matched], dim=-1))
-        packed = pack_padded_sequence(z, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        g, _ = self.gru(packed)
-        g, _ = pad_packed_sequence(g, batch_first=True, total_length=z.shape[1])
-        return self.out(torch.cat([z, g], dim=-1)).squeeze(-1)
-
-
-def pad(rows: list[torch.Tensor], value: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Stack variable-length (n_i, ...) rows into (B, max n, ...) and their lengths."""
-    lengths = torch.tensor([r.shape[0] for r in rows])
-    out = torch.full((len(rows), int(lengths.max()), *rows[0].shape[1:]), value, dtype=rows[0].dtype)
-    for i, r in enumerate(rows):
-        out[i, : r.shape[0]] = r
-    return out, lengths
+        """Logits (P, T) of the pairs (record ri[p], explanation ei[p])."""
+        base, query = encoded
+        grid = _is_grid(len(records.items), len(explanations.items), ri, ei)
+        feats, skip = evidence(records, explanations, self.ordinals, ri, ei, grid)
+        key, value = self.key(explanations.raw), self.value(explanations.raw)
+        m = explanations.words.unsqueeze(-1).float()
+        summary = (value * m).sum(1) / m.sum(1).clamp(min=1)  # (E, pair)
+        attended = _attend(query, key, value, explanations.mask, ri, ei, grid)
+        b = base[ri]
+        z = nn.functional.gelu(
+            b + self.attended(attended) + b * summary[ei][:, None, :] + self.features(feats)
+        )
+        z = self.drop(z) * records.valid[ri].unsqueeze(-1)
+        z = z + nn.functional.gelu(self.mix(z.transpose(1, 2))).transpose(1, 2)
+        return (self.out(z) + self.skip(skip)).squeeze(-1)

@@ -16,15 +16,27 @@ from typing import Any
 import torch
 
 from engine.records import ActivationRecord
-from engine.scoring.simulator import Predictions, Simulator, SimulatorError
+from engine.scoring.simulator import Predictions, Simulator, SimulatorError, token_texts
 from engine.scoring.trained.features import FeatureEncoder
-from engine.scoring.trained.head import Head, pad
-from engine.scoring.trained.structure import matches, record_form, terms
+from engine.scoring.trained.head import Head
+from engine.scoring.trained.inputs import (
+    ExplanationInput,
+    Explanations,
+    RecordInput,
+    Records,
+    explanation_input,
+    pad,
+    record_input,
+)
 
-VERSION = "trained-2"
+VERSION = "trained-3"
 SHIPPED_HEAD = Path(__file__).with_name("head.pt")
-RECORD_CACHE_MAX = 256  # records' prepared token features (a 64-token record: ~330 kB)
+RECORD_CACHE_MAX = 512  # records' explanation-independent inputs (a 64-token record: ~0.7 MB)
 EXPLANATION_CACHE_MAX = 2048
+WORD_CACHE_MAX = 50_000
+# Padded record batches: a neuron's explanations arrive one call at a time on the same records,
+# and padding its records again for every call was a fifth of a warm call's time.
+BATCH_CACHE_MAX = 8  # words alone (384 floats each), as ``embedding`` keeps them
 
 
 def load_head(path: Path = SHIPPED_HEAD) -> tuple[Head, str, dict[str, Any]]:
@@ -34,14 +46,17 @@ def load_head(path: Path = SHIPPED_HEAD) -> tuple[Head, str, dict[str, Any]]:
     blob = path.read_bytes()
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     head = Head(**checkpoint["config"])
-    head.load_state_dict({k: v.float() for k, v in checkpoint["state"].items()})
+    try:
+        head.load_state_dict({k: v.float() for k, v in checkpoint["state"].items()})
+    except RuntimeError as exc:  # a head of an earlier design
+        raise SimulatorError(
+            f"{path} is not a {VERSION} head; rebuild it with `neuronquest simulator train`"
+        ) from exc
     return head.eval(), hashlib.sha256(blob).hexdigest()[:10], checkpoint.get("meta", {})
 
 
-def prepare(head: Head, tokens: Sequence[str], features: torch.Tensor) -> torch.Tensor:
-    """One record's explanation-independent part: (T, D) MiniLM features -> the head's prepared rows."""
-    form, opener = record_form(tokens)
-    return head.prepare(features.float().unsqueeze(0), form.unsqueeze(0), opener.unsqueeze(0))[0]
+def record_words(tokens: Sequence[str]) -> list[str]:
+    return [t.strip().lower() for t in token_texts(list(tokens))]
 
 
 class TrainedSimulator(Simulator):
@@ -54,6 +69,7 @@ class TrainedSimulator(Simulator):
         *,
         head: Head | None = None,
         encoder: FeatureEncoder | None = None,
+        words: dict[str, torch.Tensor] | None = None,
     ) -> None:
         if head is None:
             head, digest, self.meta = load_head(head_path or SHIPPED_HEAD)
@@ -62,42 +78,95 @@ class TrainedSimulator(Simulator):
         self.head = head
         self.encoder = encoder or FeatureEncoder(device)
         self.version = f"{VERSION}:{digest}"
-        self._records: OrderedDict[tuple[str, ...], torch.Tensor] = OrderedDict()
-        self._explanations: OrderedDict[str, torch.Tensor] = OrderedDict()
+        self._words: dict[str, torch.Tensor] = words if words is not None else {}
+        self._records: OrderedDict[tuple[str, ...], tuple[RecordInput, torch.Tensor, torch.Tensor]] = (
+            OrderedDict()
+        )
+        self._explanations: OrderedDict[str, ExplanationInput] = OrderedDict()
+        self._batches: OrderedDict[
+            tuple[tuple[str, ...], ...], tuple[Records, tuple[torch.Tensor, torch.Tensor]]
+        ] = OrderedDict()
 
+    def word_vectors(self, words: Sequence[str]) -> torch.Tensor:
+        missing = sorted({w for w in words if w not in self._words})
+        if missing:
+            if len(self._words) + len(missing) > WORD_CACHE_MAX:
+                self._words.clear()  # an open vocabulary: stay bounded
+            self._words.update(zip(missing, self.encoder.words(missing), strict=True))
+        return torch.stack([self._words[w] for w in words]).float()
+
+    @torch.inference_mode()
     def remember_records(self, tokens: Sequence[Sequence[str]], features: Sequence[torch.Tensor]) -> None:
         """Raw features computed elsewhere (training caches them for every sentence)."""
-        for toks, feats in zip(tokens, features, strict=True):
-            with torch.inference_mode():
-                self._records[tuple(toks)] = prepare(self.head, toks, feats)
+        self._store([tuple(t) for t in tokens], list(features))
 
-    def remember_explanations(self, texts: Sequence[str], features: Sequence[torch.Tensor]) -> None:
-        for text, feats in zip(texts, features, strict=True):
-            self._explanations[text] = feats.float()
+    def remember_explanations(
+        self, texts: Sequence[str], features: Sequence[torch.Tensor], piece_words: Sequence[list[str]]
+    ) -> None:
+        for text, feats, words in zip(texts, features, piece_words, strict=True):
+            self._explanations[text] = explanation_input(text, feats, words)
 
     def forget(self) -> None:
         self._records.clear()
         self._explanations.clear()
+        self._batches.clear()
+
+    def _batch(
+        self, records: Sequence[ActivationRecord]
+    ) -> tuple[list[int], Records | None, tuple[torch.Tensor, torch.Tensor]]:
+        """(indices of the records with tokens, their padded inputs, their encoded halves)."""
+        key = tuple(tuple(r.tokens) for r in records)
+        if key in self._batches:
+            self._batches.move_to_end(key)
+            kept = [i for i, k in enumerate(key) if k]
+            return kept, *self._batches[key]
+        prepared = self._prepared(records)
+        kept = [i for i, x in enumerate(prepared) if x is not None]
+        if not kept:
+            return kept, None, (torch.zeros(0), torch.zeros(0))
+        rows = [prepared[i] for i in kept]
+        batch = Records.of([r[0] for r in rows])
+        encoded = (pad([r[1] for r in rows])[0], pad([r[2] for r in rows])[0])
+        self._batches[key] = (batch, encoded)
+        while len(self._batches) > BATCH_CACHE_MAX:
+            self._batches.popitem(last=False)
+        return kept, batch, encoded
+
+    def _store(self, keys: list[tuple[str, ...]], features: list[torch.Tensor]) -> None:
+        items = []
+        for key, feats in zip(keys, features, strict=True):
+            words = record_words(key)
+            items.append(record_input(words, key, feats, self.word_vectors(words)))
+        for start in range(0, len(items), 64):
+            chunk = items[start : start + 64]
+            base, query = self.head.encode(Records.of(chunk))
+            for row, item in enumerate(chunk):
+                n = len(item.words)
+                self._records[keys[start + row]] = (item, base[row, :n], query[row, :n])
 
     @torch.inference_mode()
-    def _prepared(self, records: Sequence[ActivationRecord]) -> list[torch.Tensor]:
+    def _prepared(
+        self, records: Sequence[ActivationRecord]
+    ) -> list[tuple[RecordInput, torch.Tensor, torch.Tensor] | None]:
         keys = [tuple(r.tokens) for r in records]
         missing = list(dict.fromkeys(k for k in keys if k not in self._records and k))
-        for key, feats in zip(missing, self.encoder.records(missing), strict=True):
-            self._records[key] = prepare(self.head, key, feats)
+        if missing:
+            self._store(missing, self.encoder.records(missing))
         out = []
         for key in keys:
             if key:
                 self._records.move_to_end(key)
-            out.append(self._records.get(key, torch.zeros(0, 1)))
+            out.append(self._records.get(key))
         while len(self._records) > RECORD_CACHE_MAX:
             self._records.popitem(last=False)
         return out
 
-    def _explained(self, texts: Sequence[str]) -> list[torch.Tensor]:
+    def _explained(self, texts: Sequence[str]) -> list[ExplanationInput]:
         missing = list(dict.fromkeys(t for t in texts if t not in self._explanations))
-        for text, feats in zip(missing, self.encoder.explanations(missing), strict=True):
-            self._explanations[text] = feats
+        if missing:
+            self.remember_explanations(
+                missing, self.encoder.explanations(missing), self.encoder.piece_words(missing)
+            )
         out = []
         for text in texts:
             self._explanations.move_to_end(text)
@@ -112,22 +181,20 @@ class TrainedSimulator(Simulator):
     ) -> list[Predictions]:
         if not explanations:
             return []
-        prepared = self._prepared(records)
-        kept = [i for i, x in enumerate(prepared) if x.shape[0]]
+        kept, batch, encoded = self._batch(records)
         out: list[Predictions] = [[[] for _ in records] for _ in explanations]
-        if not kept:
+        if batch is None:
             return out
-        x, lengths = pad([prepared[i] for i in kept])
-        expl, expl_lengths = pad(self._explained(explanations))
+        expl = Explanations.of(self._explained(explanations))
         n_expl, n_rec = len(explanations), len(kept)
-        # Every (explanation, record) pair in one pass of the head: explanation-major rows.
-        pieces = expl.repeat_interleave(n_rec, dim=0)
-        mask = torch.arange(expl.shape[1])[None, :] < expl_lengths.repeat_interleave(n_rec)[:, None]
-        words = [[t.strip().lower() for t in records[i].tokens] for i in kept]
-        matched, _ = pad([matches(w, t) for t in map(terms, explanations) for w in words])
-        logits = self.head.score(x.repeat(n_expl, 1, 1), lengths.repeat(n_expl), pieces, mask, matched)
+        # Every (explanation, record) pair in one pass of the pair half: explanation-major.
+        ri = torch.arange(n_rec).repeat(n_expl)
+        ei = torch.arange(n_expl).repeat_interleave(n_rec)
+        logits = self.head.score(batch, encoded, expl, ri, ei)
         values = (10 * torch.sigmoid(logits)).view(n_expl, n_rec, -1)
+        lengths = batch.lengths.tolist()
         for e in range(n_expl):
+            rows_e = values[e].tolist()
             for row, i in enumerate(kept):
-                out[e][i] = [round(float(v), 3) for v in values[e, row, : int(lengths[row])].tolist()]
+                out[e][i] = [round(v, 3) for v in rows_e[row][: lengths[row]]]
         return out
