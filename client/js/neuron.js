@@ -57,7 +57,8 @@ function renderPage(page) {
   const play = document.getElementById("play-link");
   play.href = `/#/room/neuron-${n.id}`;
   play.textContent = `Play this ${word}`;
-  play.hidden = false;
+  // A unit a quest is playing is played in the quest's room only (its own room refuses it).
+  play.hidden = Boolean(page.sealed);
   document.getElementById("related-h").textContent = `Related ${word}s`;
   document.getElementById("campaign-link").href = `/neurons/${encodeURIComponent(n.campaign)}`;
   document.getElementById("campaign-link").textContent = n.campaign;
