@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
+from sqlmodel import select
 
+from store.db import Database
+from store.models import Quest
 from tests.browser.conftest import PHONE, GameServer, shoot
 
 WIDE = {"width": 1920, "height": 1080}
@@ -66,7 +70,11 @@ def check(page: Page, watch: Watch, name: str) -> None:
 
 @pytest.mark.parametrize("viewport", [PHONE, WIDE], ids=["390px", "1920px"])
 def test_every_page_fits_and_runs_clean(
-    real_page: Callable[..., Page], real_server: GameServer, real_neurons: list[int], viewport: dict[str, Any]
+    real_page: Callable[..., Page],
+    real_server: GameServer,
+    real_neurons: list[int],
+    viewport: dict[str, Any],
+    db: Database,
 ) -> None:
     size = f"{viewport['width']}"
     page = real_page(viewport=viewport)
@@ -122,7 +130,20 @@ def test_every_page_fits_and_runs_clean(
     check(ref, ref_watch, "search")
     ref.locator("#index li a").first.click()
     expect(ref.locator("#neuron")).to_be_visible()
+    # The quests (a daily and a weekly of up to 5) hold every unit of this 4-unit campaign: its
+    # page withholds the explanations and offers no room of its own (store/sealed.py) ...
+    expect(ref.locator("#explanations .sealed-note")).to_contain_text("A quest is playing this neuron")
+    expect(ref.get_by_role("link", name="Play this neuron")).to_be_hidden()
+    check(ref, ref_watch, "neuron page of a quest's unit")
+    # ... until the quests close.
+    with db.session() as s:
+        for quest in s.exec(select(Quest)):
+            quest.closes_at = datetime.now(UTC) - timedelta(seconds=1)
+            s.add(quest)
+        s.commit()
+    ref.reload()
     expect(ref.get_by_role("link", name="Play this neuron")).to_be_visible()
+    expect(ref.locator("#explanations .sealed-note")).to_have_count(0)
     check(ref, ref_watch, "neuron page")
     # The neuron page's own search, by words (no embeddings in this test's database).
     ref.get_by_label("Search explanations").fill("come")
