@@ -44,6 +44,8 @@ moves = st.lists(
     ),
     max_size=30,
 )
+# Each submit its own words: another player's same words are refused `copied` (rooms/copies.py).
+SUBMIT_NUMBERS = itertools.count()
 CLIENT_ERRORS = {"not_in_room", "wrong_phase", "already_submitted", "double_vote", "own_vote", "not_found"}
 
 
@@ -61,7 +63,8 @@ async def _play(
             elif kind == "leave":
                 await service.leave(room, players[step[1]]["id"])
             elif kind == "submit":
-                written.append(await service.submit(room, players[step[1]], f"fires on cats {len(written)}"))
+                text = f"fires on cats {next(SUBMIT_NUMBERS)}"  # unique across examples (one database)
+                written.append(await service.submit(room, players[step[1]], text))
             elif kind == "vote":
                 eid = written[step[2] % len(written)] if written else 10_000 + step[2]
                 await service.vote(room, players[step[1]]["id"], eid)
