@@ -23,7 +23,11 @@ MIN_WORDS_FOR_OVERLAP = 3
 
 def words(text: str) -> list[str]:
     folded = unicodedata.normalize("NFKD", text.casefold())
-    plain = "".join(ch for ch in folded if not unicodedata.combining(ch)).replace("’", "'")
+    # Accents go, and so do format characters (a zero-width joiner, which explanations may
+    # keep for emoji, would otherwise cut "c\u200dats" into two words a reader never sees).
+    plain = "".join(
+        ch for ch in folded if not unicodedata.combining(ch) and unicodedata.category(ch) != "Cf"
+    ).replace("’", "'")
     return _WORD.findall(plain)
 
 

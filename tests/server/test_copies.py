@@ -26,6 +26,7 @@ from tests.server.conftest import Client, LiveServer
         ("commas in lists lol", "commas in lists", True),  # one word added to three
         ("The word “bank” as a river’s side", "the word 'bank' as a river's side", True),
         ("café menus", "Cafe menus", True),  # accents folded
+        ("c\u200dats and small furry animals", "cats and small furry animals", True),  # a joiner in a word
         ("commas", "commas in lists", False),  # a short text is a copy only word for word
         ("cats sitting on mats", "dogs sitting on mats", False),
         ("words about the sea and ships", "words about the sea", False),
