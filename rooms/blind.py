@@ -21,7 +21,7 @@ Event = dict[str, Any]
 
 
 def is_blind_room(room_id: str) -> bool:
-    """Quest rooms are blind (server/live/quest_rooms.py says so to the hub; workers ask here)."""
+    """Quest rooms are blind: the one rule, asked by the room service and the scoring worker."""
     return QUEST_ROOM_RE.match(room_id) is not None
 
 

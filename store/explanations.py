@@ -35,7 +35,7 @@ def create_explanation(
     Raises ``CopiedExplanation`` when the text copies someone else's explanation of the unit."""
     original = copied_from(session, neuron_id, player_id, text)
     if original is not None:
-        raise CopiedExplanation(int(original.id or 0))
+        raise CopiedExplanation(original)
     explanation = Explanation(
         neuron_id=neuron_id,
         player_id=player_id,
@@ -53,17 +53,18 @@ def create_explanation(
     return explanation
 
 
-def copied_from(session: Session, neuron_id: int, player_id: int, text: str) -> Explanation | None:
-    """An earlier explanation of the unit, by someone else (a player or the machine), that
-    ``text`` copies (rooms/copies.py); removed ones do not count, ones held for a moderator do."""
+def copied_from(session: Session, neuron_id: int, player_id: int, text: str) -> int | None:
+    """The id of an earlier explanation of the unit, by someone else (a player or the machine),
+    that ``text`` copies (rooms/copies.py); removed ones do not count, ones held for a moderator
+    do. On every submit: only ids and texts are read, not whole rows."""
     earlier = session.exec(
-        select(Explanation).where(
+        select(Explanation.id, Explanation.text).where(
             Explanation.neuron_id == neuron_id,
             Explanation.status != "removed",
             (col(Explanation.player_id) != player_id) | col(Explanation.player_id).is_(None),
         )
     )
-    return next((row for row in earlier if is_copy(text, row.text)), None)
+    return next((int(eid) for eid, earlier_text in earlier if is_copy(text, earlier_text)), None)
 
 
 def cast_vote(session: Session, explanation_id: int, player_id: int, round_key: str) -> int | bool | None:

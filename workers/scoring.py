@@ -201,11 +201,12 @@ def _tell_score(
     rooms: list[str | None],
     score: Score,
     neuron_id: int,
-    author: tuple[redis.Redis, int | None],
+    author: int | None,
+    players_r: redis.Redis,
 ) -> None:
     """The room's ``score`` event, once per room and score, however often a job is retried.
-    A blind (quest) room gets the score alone; its author (``author``: the Redis their channel
-    is on, their id) gets the whole event, predictions and all, on their own channel."""
+    A blind (quest) room gets the score alone; its ``author`` gets the whole event, predictions
+    and all, on their own channel (on ``players_r``, where player channels are)."""
     event = _score_event(score, neuron_id)
     for room in rooms:
         if room:
@@ -214,8 +215,8 @@ def _tell_score(
             )
             if not is_blind_room(room):
                 eventlog.append_once(r, room, event, told, TOLD_TTL_S)
-            elif eventlog.append_once(r, room, score_for_the_room(event), told, TOLD_TTL_S) and author[1]:
-                eventlog.publish_to_player(author[0], author[1], event)
+            elif eventlog.append_once(r, room, score_for_the_room(event), told, TOLD_TTL_S) and author:
+                eventlog.publish_to_player(players_r, author, event)
 
 
 def score_requests(ctx: WorkerContext, requests: list[dict[str, Any]]) -> int:
@@ -266,7 +267,7 @@ def _score_neuron(
             assert explanation.id is not None
             score = _wait_for_other_scorer(ctx, sim, explanation.id, records_version, held)
             if score is not None:
-                _tell_score(rooms_r, rooms[explanation.id], score, neuron_id, (r, explanation.player_id))
+                _tell_score(rooms_r, rooms[explanation.id], score, neuron_id, explanation.player_id, r)
                 settle_stored_score(ctx.db, r, ctx.settings, explanation.id, rooms_r=rooms_r)
             else:
                 todo.append(explanation)
@@ -336,7 +337,7 @@ def _simulate_and_store(
     for k, explanation in enumerate(todo):
         result = score_predictions(records, predictions[k], sim.name, sim.version)
         score = _store(ctx, explanation.id or 0, records_version, result)
-        _tell_score(r, rooms[explanation.id or 0], score, neuron_id, (ctx.redis, explanation.player_id))
+        _tell_score(r, rooms[explanation.id or 0], score, neuron_id, explanation.player_id, ctx.redis)
         # Where the score is written, whether or not its author or room is still there.
         settle_stored_score(ctx.db, ctx.redis, ctx.settings, explanation.id or 0, rooms_r=r)
 

@@ -38,7 +38,8 @@ class NeuronRooms(RoomKind):
         campaign = campaign_of(session, wanted)
         if campaign is None or wanted in self.sealed(session):  # a quest plays it: not here
             return None
-        return wanted if wanted in self.playable(session, campaign) else None
+        # Not in a quest, so the quest fallback of ``playable`` cannot matter: what is ready is.
+        return wanted if wanted in self.ready(session, campaign) else None
 
     def no_puzzle_reason(self, room_id: str, campaign: str | None = None) -> str:
         return (

@@ -129,9 +129,9 @@ class QuestRooms(RoomKind):
     neurons are the puzzles."""
 
     name = "quest"
-    # Every player's text stays theirs until the quest closes (rooms/blind.py), and with
-    # nothing to read there is nothing to vote on: the score alone decides.
-    blind = True
+    # Quest rooms are blind (rooms/blind.py ``is_blind_room``: the room service and the scoring
+    # worker leave other players' texts out), and with nothing to read there is nothing to
+    # vote on: the score alone decides.
 
     def __init__(self, service: RoomService) -> None:
         super().__init__(service)

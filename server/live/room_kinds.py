@@ -10,8 +10,6 @@ kind says what is different about it:
 * ``joined`` / ``left``: after a connection entered (or before it is gone).
 * ``snapshot``: the private events a joiner gets beside the room's own snapshot.
 * ``submit`` / ``vote`` / ``shown_name``: moves and names (the base: as the puzzle room does).
-* ``blind``: the room's events and snapshots leave out other players' explanation texts
-  (rooms/blind.py; the quest rooms, which pay for the score itself).
 * ``on_score``: a worker's ``score`` event for the room passed through this process.
 * ``tick``: the clock, every ``TICK_S`` in each process with members, after the puzzle room's.
 * ``pick_neuron``: the next puzzle's neuron (in a worker thread, with a database session).
@@ -59,7 +57,6 @@ class RoomKind:
 
     name: ClassVar[str] = "puzzle"
     messages: ClassVar[tuple[type, ...]] = ()
-    blind: ClassVar[bool] = False
 
     def __init__(self, service: RoomService) -> None:
         self.service = service
@@ -120,14 +117,18 @@ class RoomKind:
         room may serve: playable (store/puzzles.py: their machine explanations scored), not
         waiting for their seeding job (workers/explaining.py) and, when there are others, in
         no open quest."""
-        seeding = {int(n) for n in self.service.r_sync.smembers(keys.seeding_pending())}  # type: ignore[union-attr]
-        name = campaign or self.service.settings.default_campaign
-        ready = [n for n in playable_neurons(session, name) if n not in seeding]
+        ready = self.ready(session, campaign)
         # A unit a quest is playing is played in the quest's blind room: in an open room its
         # texts would be read by the quest's players (store/sealed.py, rooms/blind.py). Unless
         # the quests hold every unit there is (a campaign of a handful): a room never starves.
         sealed = self.sealed(session)
         return [n for n in ready if n not in sealed] or ready
+
+    def ready(self, session: Session, campaign: str | None = None) -> list[int]:
+        """Playable units of ``campaign`` not waiting for their seeding job, quests or not."""
+        seeding = {int(n) for n in self.service.r_sync.smembers(keys.seeding_pending())}  # type: ignore[union-attr]
+        name = campaign or self.service.settings.default_campaign
+        return [n for n in playable_neurons(session, name) if n not in seeding]
 
     def sealed(self, session: Session) -> dict[int, datetime]:
         return sealed_units(session, datetime.fromtimestamp(self.service.clock(), UTC))

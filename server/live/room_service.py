@@ -41,7 +41,7 @@ from config.errors import (
 )
 from config.settings import Settings
 from rooms import private_game, round_flow
-from rooms.blind import redact
+from rooms.blind import is_blind_room, redact
 from rooms.points import Award
 from rooms.puzzle_room import Puzzle, PuzzleRoom, RoomError, RoomState, Timing
 from rooms.round_result import on_score, result_events
@@ -204,7 +204,7 @@ class RoomService:
         """Append to the room's log; under the room's lock, only while that lock is still held.
         A blind room's events go without the explanations' texts (rooms/blind.py)."""
         token = held_token(room_id)
-        if self.kinds.of(room_id).blind:
+        if is_blind_room(room_id):
             events = [redact(event) for event in events]
         for event in events:
             if token is None:
@@ -243,7 +243,7 @@ class RoomService:
         for result in on_score(room):  # joining during the reveal: the result screen too
             snapshot["result"] = result
         snapshot["members"] = snapshot["members"][: self.settings.room_snapshot_members]
-        return redact(snapshot, viewer) if self.kinds.of(room_id).blind else snapshot
+        return redact(snapshot, viewer) if is_blind_room(room_id) else snapshot
 
     # -- membership ------------------------------------------------------------------------
     async def join(self, room_id: str, player_id: int, name: str) -> None:

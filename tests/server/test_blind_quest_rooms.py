@@ -91,7 +91,7 @@ def test_a_blind_rooms_score_event_carries_the_score_alone(redis_client: redis.R
     channel.subscribe(keys.player_channel(7))
     channel.get_message(timeout=1)  # the subscription's confirmation
     for _ in range(2):  # a retried job tells nobody twice
-        _tell_score(redis_client, ["daily-2026-11-29", "open-room"], score, 3, (redis_client, 7))
+        _tell_score(redis_client, ["daily-2026-11-29", "open-room"], score, 3, 7, redis_client)
     (blind,) = [orjson.loads(f[b"e"]) for _, f in redis_client.xrange(keys.room_events("daily-2026-11-29"))]
     assert blind["score"] == 0.8 and blind["hidden"] is True
     assert "detail" not in blind and "per_record" not in blind
