@@ -52,9 +52,18 @@ function streakLine(streak) {
 
 // The Wordle loop: one play a day; once played, the card shows the result, the rank so far and
 // the streak at once, with a spoiler-free card to share (no clue, no explanation in it).
+// The card's share output outlives a redraw of the same daily: the lobby reloads the quests
+// when the welcome arrives, and a card made (or an error shown) just before must not vanish.
+let shareOut = { questId: null, node: null };
+
+function shareOutFor(questId) {
+  if (shareOut.questId !== questId) shareOut = { questId, node: el("div", { class: "share-out" }) };
+  return shareOut.node;
+}
+
 function drawDaily(box, q, onPlay) {
   const mine = q.mine;
-  const out = el("div", { class: "share-out" });
+  const out = shareOutFor(q.id);
   box.className = "";
   const head = [el("p", { class: "quest-title", text: q.title }),
     el("p", { class: "muted small", text: `${q.period} · ${left(q.seconds_left)} · up to ${q.max_points} points` })];
@@ -94,26 +103,36 @@ function drawWeekly(box, q, standings, onPlay) {
   );
 }
 
+// Two loads can overlap (the route and the welcome both ask): only the latest one draws.
+let latestLoad = 0;
+
 export async function loadQuests(me, onPlay) {
   const daily = $("daily-body");
   const weekly = $("weekly-body");
+  const load = ++latestLoad;
   await statusKnown;
+  if (load !== latestLoad) return;
   if (preparing()) { // the first mining runs: the cards say when they open (reloaded when ready)
     notReady(daily, "daily");
     notReady(weekly, "weekly quest");
     return;
   }
   try {
-    drawDaily(daily, await api.get("/quests/daily"), onPlay);
+    const q = await api.get("/quests/daily");
+    if (load !== latestLoad) return;
+    drawDaily(daily, q, onPlay);
   } catch (err) {
+    if (load !== latestLoad) return;
     if (err.status === 404) notReady(daily, "daily");
     else daily.replaceChildren(el("p", { class: "field-error", text: err.message }));
   }
   try {
     const q = await api.get("/quests/weekly");
     const standings = await api.get(`/quests/${q.id}/results?limit=5`).catch(() => ({ items: [] }));
+    if (load !== latestLoad) return;
     drawWeekly(weekly, q, standings, onPlay);
   } catch (err) {
+    if (load !== latestLoad) return;
     if (err.status === 404) notReady(weekly, "weekly quest");
     else weekly.replaceChildren(el("p", { class: "field-error", text: err.message }));
   }
