@@ -30,6 +30,7 @@ from engine.models import NeuronModel
 from engine.sae.data import CACHE_STATE, ActivationCache, split_windows
 from engine.sae.hooks import HookSite
 from engine.sae.model import SaeError, SparseAutoencoder
+from engine.sae.resample import resample_dead
 from engine.sae.saelens_format import CFG_FILENAME, load_sae, save_sae
 from engine.sae.topk_step import constrain_decoder, forget_latents, normalise_decoder, train_step
 
@@ -51,6 +52,7 @@ class TrainConfig:
     window: int = 64
     heldout_tokens: int = 32_768
     aux_k: int = 512
+    aux_tokens: int = 1024  # AuxK on this many of the batch's tokens (a random subset: batches are)
     aux_coef: float = 1 / 8  # 4x Gao et al.'s 1/32: a dead latent's Adam state is scaled to its old gradients
     dead_tokens: int = 200_000  # silent this many training tokens: dead, AuxK revives it
     # Zero a latent's Adam moments when it dies, so AuxK's small gradient moves it at full speed.
@@ -58,6 +60,11 @@ class TrainConfig:
     reset_dead_moments: bool = False
     decay_fraction: float = 0.2  # the learning rate decays linearly over this last share of the steps
     lr_floor: float = 0.1  # ... towards this fraction of lr: revival goes on through the decay
+    # Every this many tokens, dead latents move to high-error tokens' residuals (engine/sae/resample.py);
+    # 0: never. Only before ``resample_until`` of the steps, so the moved ones must prove themselves.
+    resample_tokens: int = 250_000
+    resample_until: float = 0.8
+    resample_sample: int = 16_384  # tokens whose reconstruction error the picks are drawn from
     corpus: str = "default"
     # The encoder's forward matmul in bfloat16: ~2.5x faster on a CPU with bfloat16 matrix units
     # (AMX, AVX512-BF16), ~4.6x slower without them (emulated). None: decided by the CPU.
@@ -68,10 +75,12 @@ class TrainConfig:
             raise SaeError("expansion, k, tokens and batch must be positive")
         if self.lr <= 0 or self.heldout_tokens < self.window:
             raise SaeError("lr must be positive and heldout_tokens at least one window")
-        if not (0 <= self.decay_fraction <= 1 and 0 <= self.lr_floor <= 1):
-            raise SaeError("decay_fraction and lr_floor must be between 0 and 1")
-        if self.dead_tokens < 1 or self.aux_coef < 0:
-            raise SaeError("dead_tokens must be positive and aux_coef not negative")
+        if not (0 <= self.decay_fraction <= 1 and 0 <= self.lr_floor <= 1 and 0 <= self.resample_until <= 1):
+            raise SaeError("decay_fraction, lr_floor and resample_until must be between 0 and 1")
+        if self.dead_tokens < 1 or self.aux_coef < 0 or self.resample_tokens < 0 or self.resample_sample < 1:
+            raise SaeError(
+                "dead_tokens and resample_sample must be positive, aux_coef and resample_tokens not negative"
+            )
 
 
 @dataclass
@@ -154,6 +163,7 @@ def train_sae(
         train_tokens=trainer.step * config.batch,
         encoder_bfloat16=trainer.low_precision,  # what low_precision=None resolved to on this CPU
         train_token_pool=split.n_train_tokens,
+        resampled_latents=trainer.resampled,  # dead latents moved by resampling, over every run
         complete=True,
     )
     save_sae(sae, out_dir)
@@ -254,6 +264,7 @@ class _Trainer:
         self.pool = cache.split.n_train_tokens
         self.seconds = 0.0  # training time of earlier runs, from the checkpoint
         self.run_seconds = 0.0
+        self.resampled = 0  # latents moved by resampling (the checkpoint's count on a resume)
         if state_path.exists():
             self._resume(torch.load(state_path, weights_only=False))
         else:
@@ -295,6 +306,7 @@ class _Trainer:
         self.params = {name: t.requires_grad_() for name, t in state["params"].items()}
         self.scale, self.variance, self.step = state["scale"], state["variance"], state["step"]
         self.since_fire, self.seconds = state["since_fire"], state["seconds"]
+        self.resampled = state.get("resampled", 0)
         self._optim_state = state["optim"]
 
     def _save(self) -> None:
@@ -307,6 +319,7 @@ class _Trainer:
             "since_fire": self.since_fire,
             "seconds": self.seconds + self.run_seconds,
             "decay_from": self._decay_from(),
+            "resampled": self.resampled,
         }
         tmp = self.state_path.with_suffix(".tmp")
         torch.save(state, tmp)
@@ -362,6 +375,7 @@ class _Trainer:
                 aux_coef=cfg.aux_coef,
                 variance=self.variance,
                 low_precision=self.low_precision,
+                aux_tokens=cfg.aux_tokens,
             )
             self.optim.zero_grad(set_to_none=True)
             out.loss.backward()
@@ -380,6 +394,8 @@ class _Trainer:
                 forget_latents(self.optim, self.params, died.nonzero(as_tuple=True)[0])
             self.step += 1
             steps_here += 1
+            if self._resample_due():
+                self._resample()
             fvu_avg = out.mse if math.isnan(fvu_avg) else 0.95 * fvu_avg + 0.05 * out.mse
             now = time.monotonic()
             if progress:
@@ -393,6 +409,26 @@ class _Trainer:
         self.run_seconds = time.monotonic() - began
         self._save()
         return True
+
+    def _resample_due(self) -> bool:
+        every, batch = self.config.resample_tokens, self.config.batch
+        if every <= 0 or self.step >= self.config.resample_until * self.total_steps:
+            return False
+        return (self.step * batch) // every > ((self.step - 1) * batch) // every
+
+    def _resample(self) -> None:
+        """Dead latents to high-error tokens (engine/sae/resample.py), drawn from a sample that
+        depends only on the seed and the step, so a resumed run resamples the same way."""
+        dead = self.since_fire >= self.config.dead_tokens
+        if not bool(dead.any()):
+            return
+        gen = torch.Generator().manual_seed(self.config.seed * 1_000_003 + 7_777_777 + self.step)
+        positions = torch.randperm(self.pool, generator=gen)[: self.config.resample_sample]
+        x = self.cache.train_rows(positions) * self.scale
+        moved = resample_dead(self.params, self.optim, x, dead, k=self.config.k, generator=gen)
+        if moved:
+            self.since_fire[dead] = 0
+        self.resampled += moved
 
     def export(self, hook: HookSite, model_name: str) -> SparseAutoencoder:
         """The trained SAE reading raw activations, decoder rows still unit norm.

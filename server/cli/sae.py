@@ -46,7 +46,16 @@ class _Bars:
             self.bar = None
 
 
-RECIPE_OPTIONS = ("lr", "dead_tokens", "aux_coef", "reset_dead_moments", "decay_fraction", "lr_floor")
+RECIPE_OPTIONS = (
+    "lr",
+    "dead_tokens",
+    "aux_coef",
+    "reset_dead_moments",
+    "decay_fraction",
+    "lr_floor",
+    "resample_tokens",
+    "resample_until",
+)
 
 
 def cmd_sae_train(args: argparse.Namespace, settings: Settings) -> int:
@@ -191,6 +200,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     train.add_argument("--decay-fraction", type=float, help="share of the steps over which the lr decays")
     train.add_argument("--lr-floor", type=float, help="the lr at the end of the decay, as a share of --lr")
+    train.add_argument(
+        "--resample-tokens",
+        type=int,
+        help="every this many tokens, move dead latents to badly rebuilt tokens (0: never)",
+    )
+    train.add_argument("--resample-until", type=float, help="resample only before this share of the steps")
     train.add_argument("--corpus", help=".txt or .jsonl file (default: the shipped corpus)")
     train.add_argument("--out", help="directory (default: DATA/saes/MODEL-lL-topkK-xE)")
     train.add_argument("--threads", type=int, default=2, help="torch threads")

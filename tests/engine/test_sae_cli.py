@@ -23,7 +23,15 @@ def test_train_pauses_resumes_and_shows_its_report(
     corpus = settings.data_path.parent / "small.txt"  # the bundled corpus takes minutes in its BPE
     corpus.write_text("\n\n".join(f"{s} ({i})" for i in range(1000) for s in SENTENCES))
     argv += ["--tokens", "8192", "--batch", "2048", "--threads", "1", "--quiet", "--corpus", str(corpus)]
-    argv += ["--dead-tokens", "4096", "--reset-dead-moments", "--lr-floor", "0.3"]
+    argv += [
+        "--dead-tokens",
+        "4096",
+        "--reset-dead-moments",
+        "--lr-floor",
+        "0.3",
+        "--resample-tokens",
+        "2048",
+    ]
     assert main([*argv, "--max-steps", "2"], settings) == 3
     assert "stopped at step 2 of 4" in capsys.readouterr().err
     out_dir = settings.data_path / "saes" / f"{tiny_gpt2_dir.name}-l2-topk4-x2"
@@ -36,6 +44,7 @@ def test_train_pauses_resumes_and_shows_its_report(
     # The recipe options given land in the config; the others keep TrainConfig's defaults.
     recipe, default = sae.meta["train_config"], TrainConfig(model="", layer=0)
     assert (recipe["dead_tokens"], recipe["reset_dead_moments"], recipe["lr_floor"]) == (4096, True, 0.3)
+    assert recipe["resample_tokens"] == 2048 and "resampled_latents" in sae.meta
     assert (recipe["lr"], recipe["aux_coef"]) == (default.lr, default.aux_coef)
     assert main(["sae", "show", str(out_dir), "--json"], settings) == 0
     shown = json.loads(capsys.readouterr().out)

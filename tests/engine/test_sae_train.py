@@ -13,6 +13,7 @@ import torch
 from engine.models import load_model
 from engine.sae import HookSite, SaeError, SparseAutoencoder, load_sae
 from engine.sae.evaluate import splice_report
+from engine.sae.resample import resample_dead
 from engine.sae.topk_step import forget_latents, train_step
 from engine.sae.train import STATE_FILE, TrainConfig, TrainingPaused, fast_bfloat16, learning_rate, train_sae
 from tests.model_fixtures import SENTENCES, tiny_gpt2_dir
@@ -227,3 +228,58 @@ def test_bfloat16_is_used_only_on_a_cpu_that_has_it(tmp_path: Path) -> None:
     cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse avx512f amx_tile amx_bf16\n")
     assert fast_bfloat16(cpuinfo)
     assert not fast_bfloat16(tmp_path / "missing")
+
+
+def test_resampling_revives_dead_latents_toward_the_worst_rebuilt_tokens() -> None:
+    """Half the latents of a tiny SAE can never fire (a huge negative bias); after resampling
+    they fire on the tokens, their decoder rows are unit residual directions, the alive ones are
+    untouched, and the moved entries' Adam state is momentum 0, second moment the alive mean."""
+    gen = torch.Generator().manual_seed(2)
+    d, m, k = 16, 64, 4
+    w_dec = torch.nn.functional.normalize(torch.randn(m, d, generator=gen), dim=-1)
+    params = {
+        "W_enc": w_dec.t().clone().requires_grad_(),
+        "b_enc": torch.zeros(m).requires_grad_(),
+        "W_dec": w_dec.requires_grad_(),
+        "b_dec": torch.zeros(d).requires_grad_(),
+    }
+    dead = torch.zeros(m, dtype=torch.bool)
+    dead[::2] = True
+    with torch.no_grad():
+        params["b_enc"][dead] = -1e4
+    optim = torch.optim.Adam(params.values(), lr=1e-3)
+    x = torch.randn(512, d, generator=gen) * 3
+    out = train_step(params, x, k=k, dead=None, aux_k=0, aux_coef=0.0, variance=1.0, low_precision=False)
+    out.loss.backward()
+    optim.step()
+    assert not dead[out.idx.reshape(-1)].any()  # they never fire
+    before = {name: p.detach().clone() for name, p in params.items()}
+    moments = {name: optim.state[p]["exp_avg_sq"].clone() for name, p in params.items()}
+
+    moved = resample_dead(params, optim, x, dead, k=k, generator=torch.Generator().manual_seed(0))
+
+    assert moved == int(dead.sum())
+    after = train_step(params, x, k=k, dead=None, aux_k=0, aux_coef=0.0, variance=1.0, low_precision=False)
+    fired = torch.zeros(m, dtype=torch.bool)
+    fired[after.idx.reshape(-1)] = True
+    assert fired[dead].float().mean() > 0.9, fired[dead].float().mean()
+    torch.testing.assert_close(params["W_dec"][dead].norm(dim=-1), torch.ones(int(dead.sum())))
+    for name in ("W_enc", "W_dec", "b_enc"):
+        kept = (slice(None), ~dead) if name == "W_enc" else ~dead
+        torch.testing.assert_close(params[name].detach()[kept], before[name][kept])
+        state = optim.state[params[name]]
+        moved_at = (slice(None), dead) if name == "W_enc" else dead
+        assert not state["exp_avg"][moved_at].any()
+        typical = moments[name][kept].mean(1 if name == "W_enc" else 0)
+        if name == "W_enc":
+            torch.testing.assert_close(
+                state["exp_avg_sq"][moved_at], typical[:, None].expand(-1, int(dead.sum()))
+            )
+        else:
+            torch.testing.assert_close(
+                state["exp_avg_sq"][moved_at], typical.expand_as(state["exp_avg_sq"][moved_at])
+            )
+    # Nothing dead, or everything dead: nothing moves.
+    generator = torch.Generator().manual_seed(0)
+    assert resample_dead(params, optim, x, torch.zeros(m, dtype=torch.bool), k=k, generator=generator) == 0
+    assert resample_dead(params, optim, x, torch.ones(m, dtype=torch.bool), k=k, generator=generator) == 0
