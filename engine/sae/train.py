@@ -247,7 +247,8 @@ def fast_bfloat16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
 
 
 def decay_start(total_steps: int, config: TrainConfig) -> int:
-    return int((1 - config.decay_fraction) * total_steps)
+    # Rounded first: (1 - 0.8) * 1000 is 199.99999999999997 in floating point.
+    return int(round((1 - config.decay_fraction) * total_steps, 6))
 
 
 def learning_rate(step: int, total_steps: int, config: TrainConfig) -> float:
@@ -302,7 +303,16 @@ class _Trainer:
             raise SaeError(
                 "this token budget changes the training windows of the checkpoint: use another --out"
             )
-        if state["step"] > self._decay_from() or state.get("decay_from", state["step"]) < state["step"]:
+        # The same budget always continues; another one only before either schedule's decay starts
+        # (until then the two schedules are the same).
+        rescheduled = (
+            state.get("total_steps", self.total_steps) != self.total_steps
+            or state.get("decay_from", self._decay_from()) != self._decay_from()
+        )
+        past_decay = (
+            state["step"] > self._decay_from() or state.get("decay_from", state["step"]) < state["step"]
+        )
+        if rescheduled and past_decay:
             raise SaeError(
                 f"the checkpoint is at step {state['step']}, past the learning-rate decay of this or its own "
                 "token budget: continue it with its own --tokens"
@@ -323,6 +333,7 @@ class _Trainer:
             "since_fire": self.since_fire,
             "seconds": self.seconds + self.run_seconds,
             "decay_from": self._decay_from(),
+            "total_steps": self.total_steps,
             "resampled": self.resampled,
         }
         tmp = self.state_path.with_suffix(".tmp")

@@ -5,6 +5,7 @@ sees a perfect reconstruction as harmless and zeroing as harmful."""
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -296,3 +297,20 @@ def test_resampling_revives_dead_latents_toward_the_worst_rebuilt_tokens() -> No
     generator = torch.Generator().manual_seed(0)
     assert resample_dead(params, optim, x, torch.zeros(m, dtype=torch.bool), k=k, generator=generator) == 0
     assert resample_dead(params, optim, x, torch.ones(m, dtype=torch.bool), k=k, generator=generator) == 0
+
+
+def test_a_checkpoint_past_its_decay_continues_only_with_its_own_budget(
+    tiny_gpt2_dir: Path, small_corpus: Path, tmp_path: Path
+) -> None:
+    """Another budget would change a schedule already under way: refused; the same one continues."""
+    torch.set_num_threads(1)
+    model = load_model(str(tiny_gpt2_dir), device="cpu")
+    # 977 steps, the decay from step 9; both budgets exceed the small corpus (the same windows).
+    config = _config(str(tiny_gpt2_dir), small_corpus, tokens=1_000_000, decay_fraction=0.99)
+    with pytest.raises(TrainingPaused):
+        train_sae(model, config, tmp_path / "a", max_steps=10)
+    with pytest.raises(SaeError, match="past the learning-rate decay"):
+        train_sae(model, replace(config, tokens=1_200_000), tmp_path / "a", max_steps=1)
+    with pytest.raises(TrainingPaused):
+        train_sae(model, config, tmp_path / "a", max_steps=1)
+    assert torch.load(tmp_path / "a" / STATE_FILE, weights_only=False)["step"] == 11
