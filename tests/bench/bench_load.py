@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -88,8 +89,19 @@ class Servers:
         if not PYSPY_DIR:
             return []
         out = Path(PYSPY_DIR) / f"web-{len(self.log_files)}.txt"
-        spy = str(Path(sys.executable).parent / "py-spy")
-        return [spy, "record", "--format", "raw", "--rate", "50", "--nonblocking", "-o", str(out), "--"]
+        spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        return [
+            spy,
+            "record",
+            "--format",
+            "raw",
+            "--rate",
+            os.environ.get("BENCH_PYSPY_RATE", "50"),
+            "--nonblocking",
+            "-o",
+            str(out),
+            "--",
+        ]
 
     def bare(self) -> tuple[list[str], list[int]]:
         s = self.settings
