@@ -153,9 +153,16 @@ class RoomMembers:
         return keys_, args
 
     async def _run(
-        self, script: Any, room_id: str, event: dict[str, Any], player_id: int, arg: str, **kw: Any
+        self,
+        script: Any,
+        room_id: str,
+        event: dict[str, Any],
+        player_id: int,
+        arg: str,
+        whose: str = "own",
+        **kw: Any,
     ) -> int:
-        keys_, args = self._keys_args(room_id, event, player_id, arg, **kw)
+        keys_, args = self._keys_args(room_id, event, player_id, arg, whose, **kw)
         return int(await script(keys=keys_, args=args))
 
     async def join(self, room_id: str, player_id: int, name: str) -> int:
