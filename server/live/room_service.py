@@ -421,6 +421,8 @@ class RoomService:
                 return None
             await self._arm_lobby(room_id)
             room = await self.load(room_id, members=False)
+            if room.arm_lobby_wanted():  # not armed (the lock was busy): the next tick tries
+                return None
         if self.turns.busy(room_id):
             return None
         if not room.is_due(self.clock()):
