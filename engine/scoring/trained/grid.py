@@ -1,0 +1,251 @@
+"""The scoring fast path: every explanation on every record, the records' tokens packed.
+
+``Head.score`` pairs records and explanations by index (training asks for any list of
+pairs) and works on records padded to the longest one. Scoring always asks for the full
+grid, and it asks often: this computes the same logits as ``Head.score`` (within float
+noise; ``tests/engine/test_trained_grid.py`` pins it) with
+
+- the records' real tokens packed into one row of N (no padding in the pair half, whose
+  64-wide states are most of its cost), and what does not depend on the explanation
+  (packed states, neighbour and enclosure indices, the words' lookup tables) built once per
+  record batch (``pack``; the simulator keeps it with the batch);
+- one matrix product per layer for every cosine a layer needs (the explanation's word
+  pieces, its mean, embedding's sentence vector), word pieces only (no [CLS]/[SEP]/padding);
+- the ``attended`` projection folded into the values (softmax weights sum to 1), the
+  channel-wise convolution as three shifted products, no dropout or copies per pair;
+- the same-word and quoted-word evidence looked up from the few words that match, not
+  tested pair by pair.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from engine.scoring.trained.head import EMB_CEILING, EMB_CONTEXT, EMB_FLOOR, EMB_WORD, Head
+from engine.scoring.trained.inputs import Explanations, K, Records, unit_layers
+from engine.scoring.trained.structure import PLACES
+
+
+@dataclass
+class Packed:
+    """A record batch's explanation-independent inputs, its N real tokens in record order."""
+
+    lengths: list[int]
+    offsets: list[int]  # where each record starts in N
+    units: torch.Tensor  # (K, N, H) unit states per layer
+    windows: torch.Tensor  # (2, N, H) window means, layers K-2 and K-1
+    word_vec: torch.Tensor  # (N, H)
+    sentence: torch.Tensor  # (R, H)
+    record: torch.Tensor  # (N,) the record each token belongs to
+    average: torch.Tensor  # (N, R) 1/length where the token is in the record: per-record means
+    previous: torch.Tensor  # (N,) index of the left neighbour (itself at a record's start)
+    following: torch.Tensor  # (N,) index of the right neighbour (itself at a record's end)
+    has_previous: torch.Tensor  # (N, 1) float
+    has_following: torch.Tensor  # (N, 1) float
+    opener: torch.Tensor  # (N,) packed index of the enclosing opening mark (itself if none)
+    has_opener: torch.Tensor  # (N, 1) float
+    alpha: torch.Tensor  # (N, PLACES + 1) index among alphabetic words (one-hot, last)
+    has_alpha: torch.Tensor  # (N, 1) float
+    base: torch.Tensor  # (N, pair) the record half's outputs
+    query: torch.Tensor  # (N, pair)
+    vocabulary: dict[str, int]  # the records' words, once each
+    ids: torch.Tensor  # (N,) each token's word in ``vocabulary``
+    tokens_of: list[list[int]]  # per word of ``vocabulary``, the packed tokens that are it
+    by_stem: dict[str, list[int]]  # a word or stem -> the words of ``vocabulary`` it is one of
+    stems: list[tuple[str, ...]]  # per word of ``vocabulary``, its stems (as ``same_word`` reads them)
+
+
+def pack(records: Records, encoded: tuple[torch.Tensor, torch.Tensor]) -> Packed:
+    valid = records.valid
+    lengths = records.lengths.tolist()
+    offsets = [0]
+    for n in lengths[:-1]:
+        offsets.append(offsets[-1] + n)
+    n_tokens = sum(lengths)
+    starts = torch.tensor(offsets)
+    record = torch.repeat_interleave(torch.arange(len(lengths)), records.lengths)
+    index = torch.arange(n_tokens)
+    position = index - starts[record]
+    first, last = position == 0, position == records.lengths[record] - 1
+    opener = records.opener[valid]
+    alpha = records.form[..., PLACES + 1 : 2 * (PLACES + 1)][valid]
+    average = torch.zeros(n_tokens, len(lengths))
+    average[index, record] = 1.0 / records.lengths[record].float()
+    vocabulary = {w: i for i, w in enumerate(records.vocabulary)}
+    tokens_of: list[list[int]] = [[] for _ in vocabulary]
+    stems: list[tuple[str, ...]] = [()] * len(vocabulary)
+    n = 0
+    for item in records.items:
+        for word, group in zip(item.words, item.stems, strict=True):
+            tokens_of[vocabulary[word]].append(n)
+            stems[vocabulary[word]] = group
+            n += 1
+    by_stem: dict[str, list[int]] = {}
+    for v, group in enumerate(stems):
+        for s in group:
+            by_stem.setdefault(s, []).append(v)
+    base, query = encoded
+    return Packed(
+        lengths=lengths,
+        offsets=offsets,
+        units=records.unit[valid].permute(1, 0, 2).contiguous(),
+        windows=records.window[valid].permute(1, 0, 2).contiguous(),
+        word_vec=records.word_vec[valid].contiguous(),
+        sentence=records.sentence,
+        record=record,
+        average=average,
+        previous=torch.where(first, index, index - 1),
+        following=torch.where(last, index, index + 1),
+        has_previous=(~first).float().unsqueeze(-1),
+        has_following=(~last).float().unsqueeze(-1),
+        opener=torch.where(opener >= 0, opener + starts[record], index),
+        has_opener=(opener >= 0).float().unsqueeze(-1),
+        alpha=alpha,
+        has_alpha=(alpha.sum(-1, keepdim=True) > 0).float(),
+        base=base[valid],
+        query=query[valid],
+        vocabulary=vocabulary,
+        ids=records.ids[valid],
+        tokens_of=tokens_of,
+        by_stem=by_stem,
+        stems=stems,
+    )
+
+
+def _neighbours(x: torch.Tensor, packed: Packed) -> tuple[torch.Tensor, torch.Tensor]:
+    """x (E, N, C) -> its left and right neighbour's value (0 past a record's ends)."""
+    return x[:, packed.previous] * packed.has_previous, x[:, packed.following] * packed.has_following
+
+
+def _cosines(packed: Packed, explanations: Explanations) -> tuple[torch.Tensor, ...]:
+    """(E, N, K) best word cosine and mean cosine per layer, (E, N) embedding's context cosine."""
+    unit, words = explanations.unit, explanations.words
+    e, length = words.shape
+    columns = words.reshape(-1).nonzero().squeeze(-1)  # the word pieces, explanation by explanation
+    counts = words.sum(1)
+    # Each explanation's pieces as a padded row of column indices; the pad points at a -1 column.
+    slots = torch.arange(int(counts.max()))
+    spread = torch.where(
+        slots[None, :] < counts[:, None],
+        (torch.cumsum(counts, 0) - counts)[:, None] + slots[None, :],
+        len(columns),
+    )
+    best, mean = [], []
+    context = None
+    for k in range(K):
+        right = [unit[:, :, k].reshape(e * length, -1)[columns], explanations.mean[:, k]]
+        if k == K - 1:
+            right.append(explanations.vector)
+        sims = packed.units[k] @ torch.cat(right).T  # (N, W + E [+ E])
+        w = len(columns)
+        pieces = nn.functional.pad(sims[:, :w], (0, 1), value=-1.0)
+        best.append(pieces[:, spread].amax(-1).T)  # (E, N)
+        mean.append(sims[:, w : w + e].T)
+        if k == K - 1:
+            context = sims[:, w + e :].T
+    assert context is not None
+    return torch.stack(best, -1), torch.stack(mean, -1), context
+
+
+def _same_word(packed: Packed, explanations: Explanations) -> torch.Tensor:
+    """(E, N, 3) as ``inputs.same_word``: for tokens whose word (or stem) the explanation uses,
+    their cosine with that word's state inside the explanation at layers K-2, K-1, and a flag."""
+    out = torch.zeros(len(explanations.items), packed.units.shape[1], 3)
+    for e, item in enumerate(explanations.items):
+        content = item.content
+        words = {v for key in content for v in packed.by_stem.get(key, ())}
+        hits: list[tuple[int, torch.Tensor]] = []
+        for v in words:
+            stem = next(s for s in packed.stems[v] if s in content)  # the first, as same_word takes
+            hits.extend((t, content[stem]) for t in packed.tokens_of[v])
+        if not hits:
+            continue
+        idx = torch.tensor([t for t, _ in hits])
+        states = torch.stack([c[K - 2 :] for _, c in hits])  # (n, 2, H)
+        cos = (packed.units[K - 2 :, idx].transpose(0, 1) * states).sum(-1)  # (n, 2)
+        out[e, idx, :2] = cos
+        out[e, idx, 2] = 1.0
+    return out
+
+
+def _matched(packed: Packed, explanations: Explanations) -> torch.Tensor:
+    """(E, N, 6) as ``inputs.matched``: the token, its left, its right neighbour is quoted / used."""
+    table = torch.zeros(len(explanations.items), len(packed.vocabulary), 2)
+    for e, item in enumerate(explanations.items):
+        for column, group in enumerate(item.terms):
+            rows = [packed.vocabulary[w] for w in group if w in packed.vocabulary]
+            table[e, rows, column] = 1.0
+    flags = table[:, packed.ids]  # (E, N, 2)
+    left, right = _neighbours(flags, packed)
+    return torch.stack(
+        [flags[..., 0], left[..., 0], right[..., 0], flags[..., 1], left[..., 1], right[..., 1]], -1
+    )
+
+
+def evidence(packed: Packed, explanations: Explanations, ordinals: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """(E, N, N_FEATS) and (E, N, 7): ``head.evidence``'s features, the same order."""
+    best, mean, context = _cosines(packed, explanations)
+    own = torch.cat([best, mean], -1)  # (E, N, 2K)
+    left, right = _neighbours(own, packed)
+    opened = own[:, packed.opener] * packed.has_opener
+    o = unit_layers(ordinals)
+    words = explanations.words
+    named = torch.einsum("nkh,elkh->enlk", o, explanations.unit)
+    named = named.masked_fill(~words[:, None, :, None], -1.0).amax(2)  # (E, ordinals, K)
+    mine = torch.einsum("nj,ejk->enk", packed.alpha, named)
+    relative = (mine - named.amax(1, keepdim=True)) * packed.has_alpha
+    sentence = (explanations.mean[:, -1] @ packed.sentence.T)[:, packed.record]  # (E, N)
+    close = torch.stack(
+        [explanations.mean[:, K - 2 + j] @ packed.windows[j].T for j in range(2)], -1
+    )  # (E, N, 2)
+    context = context - (context @ packed.average)[:, packed.record]
+    word = explanations.vector @ packed.word_vec.T
+    mix = ((EMB_CONTEXT * context + EMB_WORD * word - EMB_FLOOR) / (EMB_CEILING - EMB_FLOOR)).clamp(0, 1)
+    same = _same_word(packed, explanations)
+    skip = torch.cat([torch.stack([context, word, mix], -1), same, same[..., 2:3] * mean[..., K - 1 : K]], -1)
+    feats = torch.cat(
+        [
+            own,
+            left,
+            right,
+            opened,
+            mine,
+            relative,
+            sentence.unsqueeze(-1),
+            close,
+            skip,
+            _matched(packed, explanations),
+        ],
+        -1,
+    )
+    return feats, skip
+
+
+@torch.inference_mode()
+def logits(head: Head, packed: Packed, explanations: Explanations) -> torch.Tensor:
+    """(E, N): what ``head.score`` gives for every (explanation, record) pair, tokens packed."""
+    feats, skip = evidence(packed, explanations, head.ordinals)
+    key, value = head.key(explanations.raw), head.value(explanations.raw)  # (E, L, pair)
+    m = explanations.words.unsqueeze(-1).float()
+    summary = (value * m).sum(1) / m.sum(1).clamp(min=1)  # (E, pair)
+    # attended(softmax . value) = softmax . attended(value): the weights of a row sum to 1.
+    projected = head.attended(value)
+    scores = torch.matmul(packed.query, key.transpose(1, 2)) / math.sqrt(key.shape[-1])  # (E, N, L)
+    scores = scores.masked_fill(~explanations.mask[:, None, :], float("-inf"))
+    z = torch.matmul(torch.softmax(scores, -1), projected)  # (E, N, pair)
+    z = torch.addmm(z.view(-1, z.shape[-1]), feats.view(-1, feats.shape[-1]), head.features.weight.T)
+    z = z.view(len(explanations.items), -1, z.shape[-1]) + head.features.bias
+    z = z + packed.base * (1 + summary[:, None, :])
+    z = nn.functional.gelu(z)
+    # The channel-wise width-3 convolution over each record's tokens (zeros past its ends).
+    w = head.mix.weight.squeeze(1)  # (pair, 3)
+    left, right = _neighbours(z, packed)
+    mixed = z * w[:, 1] + head.mix.bias
+    mixed = mixed.addcmul_(left, w[:, 0]).addcmul_(right, w[:, 2])
+    z = z + nn.functional.gelu(mixed)
+    out = z @ head.out.weight.squeeze(0) + head.out.bias
+    return out + skip @ head.skip.weight.squeeze(0) + head.skip.bias
