@@ -125,29 +125,15 @@ def _cosines(packed: Packed, explanations: Explanations) -> tuple[torch.Tensor, 
     """(E, N, K) best word cosine and mean cosine per layer, (E, N) embedding's context cosine."""
     unit, words = explanations.unit, explanations.words
     e, length = words.shape
-    columns = words.reshape(-1).nonzero().squeeze(-1)  # the word pieces, explanation by explanation
-    counts = words.sum(1)
-    # Each explanation's pieces as a padded row of column indices; the pad points at a -1 column.
-    slots = torch.arange(int(counts.max()))
-    spread = torch.where(
-        slots[None, :] < counts[:, None],
-        (torch.cumsum(counts, 0) - counts)[:, None] + slots[None, :],
-        len(columns),
-    )
+    # Pieces that are not words ([CLS], [SEP], padding) get -2, below any cosine, before the max.
+    off = torch.zeros(e * length, 1).masked_fill_(~words.reshape(-1, 1), -2.0)
     best, mean = [], []
-    context = None
     for k in range(K):
-        right = [unit[:, :, k].reshape(e * length, -1)[columns], explanations.mean[:, k]]
-        if k == K - 1:
-            right.append(explanations.vector)
-        sims = packed.units[k] @ torch.cat(right).T  # (N, W + E [+ E])
-        w = len(columns)
-        pieces = nn.functional.pad(sims[:, :w], (0, 1), value=-1.0)
-        best.append(pieces[:, spread].amax(-1).T)  # (E, N)
-        mean.append(sims[:, w : w + e].T)
-        if k == K - 1:
-            context = sims[:, w + e :].T
-    assert context is not None
+        states = packed.units[k].T  # (H, N)
+        sims = torch.addmm(off, unit[:, :, k].reshape(e * length, -1), states)
+        best.append(sims.view(e, length, -1).amax(1))  # (E, N)
+        mean.append(explanations.mean[:, k] @ states)
+    context = explanations.vector @ packed.units[K - 1].T
     return torch.stack(best, -1), torch.stack(mean, -1), context
 
 
@@ -227,25 +213,31 @@ def evidence(packed: Packed, explanations: Explanations, ordinals: torch.Tensor)
 
 @torch.inference_mode()
 def logits(head: Head, packed: Packed, explanations: Explanations) -> torch.Tensor:
-    """(E, N): what ``head.score`` gives for every (explanation, record) pair, tokens packed."""
+    """(E, N): what ``head.score`` gives for every (explanation, record) pair, tokens packed.
+
+    The pair states (E, N, pair) are most of the cost: each step below is one pass over them."""
     feats, skip = evidence(packed, explanations, head.ordinals)
     key, value = head.key(explanations.raw), head.value(explanations.raw)  # (E, L, pair)
     m = explanations.words.unsqueeze(-1).float()
     summary = (value * m).sum(1) / m.sum(1).clamp(min=1)  # (E, pair)
-    # attended(softmax . value) = softmax . attended(value): the weights of a row sum to 1.
-    projected = head.attended(value)
-    scores = torch.matmul(packed.query, key.transpose(1, 2)) / math.sqrt(key.shape[-1])  # (E, N, L)
-    scores = scores.masked_fill(~explanations.mask[:, None, :], float("-inf"))
-    z = torch.matmul(torch.softmax(scores, -1), projected)  # (E, N, pair)
-    z = torch.addmm(z.view(-1, z.shape[-1]), feats.view(-1, feats.shape[-1]), head.features.weight.T)
-    z = z.view(len(explanations.items), -1, z.shape[-1]) + head.features.bias
-    z = z + packed.base * (1 + summary[:, None, :])
-    z = nn.functional.gelu(z)
-    # The channel-wise width-3 convolution over each record's tokens (zeros past its ends).
+    # attended(softmax . value) = softmax . attended(value) (a row's weights sum to 1); the
+    # features' bias rides along the same way.
+    projected = head.attended(value) + head.features.bias
+    # Scores as (E, L, N): the softmax over L runs along the outer axis, vectorised over tokens.
+    hidden = ~explanations.mask.unsqueeze(-1)  # (E, L, 1)
+    blocked = torch.zeros(hidden.shape).masked_fill_(hidden, float("-inf"))
+    scale = 1.0 / math.sqrt(key.shape[-1])
+    scores = torch.baddbmm(blocked, key * scale, packed.query.T.expand(len(key), -1, -1))
+    z = torch.bmm(torch.softmax(scores, 1).transpose(1, 2), projected)  # (E, N, pair)
+    e, n, width = z.shape
+    z = torch.addmm(z.view(e * n, width), feats.view(e * n, -1), head.features.weight.T).view(e, n, width)
+    z = nn.functional.gelu(z.addcmul_(packed.base, 1 + summary[:, None, :]))
+    # The channel-wise width-3 convolution over each record's tokens (zeros past its ends),
+    # as three shifted products; a token's missing neighbour has a zero weight.
     w = head.mix.weight.squeeze(1)  # (pair, 3)
-    left, right = _neighbours(z, packed)
-    mixed = z * w[:, 1] + head.mix.bias
-    mixed = mixed.addcmul_(left, w[:, 0]).addcmul_(right, w[:, 2])
-    z = z + nn.functional.gelu(mixed)
+    mixed = torch.addcmul(head.mix.bias, z, w[:, 1])
+    mixed[:, 1:].addcmul_(z[:, :-1], packed.has_previous[1:] * w[:, 0])
+    mixed[:, :-1].addcmul_(z[:, 1:], packed.has_following[:-1] * w[:, 2])
+    z = z.add_(nn.functional.gelu(mixed))
     out = z @ head.out.weight.squeeze(0) + head.out.bias
-    return out + skip @ head.skip.weight.squeeze(0) + head.skip.bias
+    return out.add_(skip @ head.skip.weight.squeeze(0) + head.skip.bias)
