@@ -25,7 +25,7 @@ from engine.scoring.trained.inputs import (
     Explanations,
     RecordInput,
     Records,
-    explanation_input,
+    explanation_inputs,
     pad,
     record_input,
 )
@@ -102,8 +102,8 @@ class TrainedSimulator(Simulator):
     def remember_explanations(
         self, texts: Sequence[str], features: Sequence[torch.Tensor], piece_words: Sequence[list[str]]
     ) -> None:
-        for text, feats, words in zip(texts, features, piece_words, strict=True):
-            self._explanations[text] = explanation_input(text, feats, words)
+        for item in explanation_inputs(texts, features, piece_words):
+            self._explanations[item.text] = item
 
     def forget(self) -> None:
         self._records.clear()
@@ -159,9 +159,7 @@ class TrainedSimulator(Simulator):
     def _explained(self, texts: Sequence[str]) -> list[ExplanationInput]:
         missing = list(dict.fromkeys(t for t in texts if t not in self._explanations))
         if missing:
-            self.remember_explanations(
-                missing, self.encoder.explanations(missing), self.encoder.piece_words(missing)
-            )
+            self.remember_explanations(missing, *self.encoder.explain(missing))
         out = []
         for text in texts:
             self._explanations.move_to_end(text)
