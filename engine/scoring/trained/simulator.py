@@ -128,10 +128,15 @@ class TrainedSimulator(Simulator):
         return kept, packed
 
     def _store(self, keys: list[tuple[str, ...]], features: list[torch.Tensor]) -> None:
-        items = []
-        for key, feats in zip(keys, features, strict=True):
-            words = record_words(key)
-            items.append(record_input(words, key, feats, self.word_vectors(words)))
+        words = [record_words(key) for key in keys]
+        # Every new word of every record in one batched pass (as `embedding` does), not a small
+        # pass per record: that was more than half of a cold call.
+        if any(words):
+            self.word_vectors([w for group in words for w in group])
+        items = [
+            record_input(group, key, feats, self.word_vectors(group))
+            for key, feats, group in zip(keys, features, words, strict=True)
+        ]
         for start in range(0, len(items), 64):
             chunk = items[start : start + 64]
             base, query = self.head.encode(Records.of(chunk))
