@@ -24,6 +24,7 @@ _WORD = re.compile(r"[A-Za-z]+")
 LAYERS = (1, 3, 6)
 HIDDEN = 384
 DIM = HIDDEN * len(LAYERS)
+WORD_BATCH = 64
 
 
 class FeatureEncoder:
@@ -86,8 +87,9 @@ class FeatureEncoder:
     def words(self, words: Sequence[str]) -> torch.Tensor:
         """(N, HIDDEN) unit vectors of words alone: mean-pooled last layer, as ``embedding`` does."""
         chunks = []
-        for start in range(0, len(words), 256):
-            texts = [w or "." for w in words[start : start + 256]]
+        # Batches of 64, as `embedding` embeds words: longer batches pad more (words are short).
+        for start in range(0, len(words), WORD_BATCH):
+            texts = [w or "." for w in words[start : start + WORD_BATCH]]
             batch = self.tokenizer(texts, return_tensors="pt", padding=True, truncation=True)
             hidden = self.model(**{k: v.to(self.device) for k, v in batch.items()}).last_hidden_state
             mask = batch["attention_mask"].unsqueeze(-1).float().to(hidden.device)

@@ -124,6 +124,8 @@ def _neighbours(x: torch.Tensor, packed: Packed) -> tuple[torch.Tensor, torch.Te
 def _cosines(packed: Packed, explanations: Explanations) -> tuple[torch.Tensor, ...]:
     """(E, N, K) best word cosine and mean cosine per layer, (E, N) embedding's context cosine."""
     unit, words = explanations.unit, explanations.words
+    if not words[:, 0].any():  # [CLS] is never a word (only in a text of no pieces): drop it
+        unit, words = unit[:, 1:], words[:, 1:]
     e, length = words.shape
     # Pieces that are not words ([CLS], [SEP], padding) get -2, below any cosine, before the max.
     off = torch.zeros(e * length, 1).masked_fill_(~words.reshape(-1, 1), -2.0)
@@ -158,25 +160,26 @@ def _same_word(packed: Packed, explanations: Explanations) -> torch.Tensor:
     return out
 
 
-def _matched(packed: Packed, explanations: Explanations) -> torch.Tensor:
-    """(E, N, 6) as ``inputs.matched``: the token, its left, its right neighbour is quoted / used."""
+def _flags(packed: Packed, explanations: Explanations) -> torch.Tensor:
+    """(E, N, 2): the token is a word the explanation quotes / uses (``inputs.matched``'s table)."""
     table = torch.zeros(len(explanations.items), len(packed.vocabulary), 2)
     for e, item in enumerate(explanations.items):
         for column, group in enumerate(item.terms):
             rows = [packed.vocabulary[w] for w in group if w in packed.vocabulary]
             table[e, rows, column] = 1.0
-    flags = table[:, packed.ids]  # (E, N, 2)
-    left, right = _neighbours(flags, packed)
-    return torch.stack(
-        [flags[..., 0], left[..., 0], right[..., 0], flags[..., 1], left[..., 1], right[..., 1]], -1
-    )
+    return table[:, packed.ids]
 
 
 def evidence(packed: Packed, explanations: Explanations, ordinals: torch.Tensor) -> tuple[torch.Tensor, ...]:
     """(E, N, N_FEATS) and (E, N, 7): ``head.evidence``'s features, the same order."""
     best, mean, context = _cosines(packed, explanations)
     own = torch.cat([best, mean], -1)  # (E, N, 2K)
-    left, right = _neighbours(own, packed)
+    flags = _flags(packed, explanations)
+    left, right = _neighbours(torch.cat([own, flags], -1), packed)  # both at once
+    matched = torch.stack(
+        [flags[..., 0], left[..., -2], right[..., -2], flags[..., 1], left[..., -1], right[..., -1]], -1
+    )
+    left, right = left[..., :-2], right[..., :-2]
     opened = own[:, packed.opener] * packed.has_opener
     o = unit_layers(ordinals)
     words = explanations.words
@@ -204,7 +207,7 @@ def evidence(packed: Packed, explanations: Explanations, ordinals: torch.Tensor)
             sentence.unsqueeze(-1),
             close,
             skip,
-            _matched(packed, explanations),
+            matched,
         ],
         -1,
     )
