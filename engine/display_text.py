@@ -19,7 +19,8 @@ Three ways in, best first:
 The prefix method hands each token the text its arrival adds to the decoded string, so the
 pieces of a character split over byte-level tokens land, whole, on the token that completes
 it. WordPiece cannot say whether "3 . 5" or "don ' t" had spaces; ``_wordpiece_glue`` joins
-the two cases where a reader can tell (a decimal point between digits, a contraction).
+the cases where a reader can tell (a decimal point between digits, a contraction, a colon or a
+bracket, which English sets against its word).
 """
 
 from __future__ import annotations
@@ -84,15 +85,30 @@ def prefix_pieces(tokens: Sequence[str], decode: Callable[[list[str]], str]) -> 
     return pieces
 
 
+# WordPiece loses the spaces around punctuation; these marks sit against the word before
+# them ("worry:", "3.5%", "(ok)") or the word after them ("(ok", "$5") in English prose.
+# Straight quotes stay spaced: inside a snippet that may start mid-quote, whether one opens
+# or closes cannot be told.
+_CLOSERS = frozenset({";", ":", ")", "]", "}", "%", "!", "?"})
+_OPENERS = frozenset({"(", "[", "{", "$", "#"})
+
+
 def _wordpiece_glue(pieces: list[str]) -> list[str]:
-    """Join what WordPiece spaced out but a reader reads as one: 3.5, 1,000 and don't, it's."""
+    """Join what WordPiece spaced out but a reader reads as one: 3.5, 1,000, 10:30, don't,
+    it's, "worry:", "(ok)" and "3.5%"."""
     out = list(pieces)
     for i in range(1, len(out) - 1):
         mid, before, after = out[i].strip(), out[i - 1].strip(), out[i + 1].strip()
-        digits = mid in {".", ","} and before[-1:].isdigit() and after[:1].isdigit()
+        digits = mid in {".", ",", ":"} and before[-1:].isdigit() and after[:1].isdigit()
         contraction = mid == "'" and before[-1:].isalpha() and after in _CONTRACTIONS
         if (digits or contraction) and out[i + 1].startswith(" "):
             out[i] = mid
+            out[i + 1] = out[i + 1][1:]
+    for i, piece in enumerate(out):
+        mark = piece.strip()
+        if mark in _CLOSERS and piece.startswith(" ") and i > 0 and out[i - 1].strip():
+            out[i] = piece[1:]
+        if mark in _OPENERS and i + 1 < len(out) and out[i + 1].startswith(" ") and out[i + 1].strip():
             out[i + 1] = out[i + 1][1:]
     return out
 

@@ -5,13 +5,19 @@ scored; pasting one of them into a round would earn its score without any work. 
 is a copy of an earlier explanation of the same unit when, after folding case, accents,
 punctuation and quotes away, it has the same words — or, for texts of three or more words,
 when three in four of the words the two hold together are shared (so "commas in lists lol" is
-still "commas in lists"). Pure functions; the database side is store/explanations.py.
+still "commas in lists"). Letters that only look Latin (Cyrillic "с", Greek "ο") read as the
+Latin letter they imitate, by Unicode's confusables table (the `confusable-homoglyphs` package),
+so a copy typed in look-alikes is still a copy. Pure functions; the database side is
+store/explanations.py.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from functools import cache
+
+from confusable_homoglyphs.confusables import confusables_data
 
 # Words of letters and digits (apostrophes inside words kept: "don't" is one word).
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
@@ -21,6 +27,21 @@ SHARED_WORDS = 0.75
 MIN_WORDS_FOR_OVERLAP = 3
 
 
+@cache
+def _latin_lookalikes() -> dict[int, str]:
+    """Each non-ASCII character that Unicode lists as confusable with an ASCII letter or digit,
+    mapped to that one (a str.translate table; built once, ~2,000 entries)."""
+    table: dict[int, str] = {}
+    for char, glyphs in confusables_data.items():
+        if len(char) != 1 or char.isascii():
+            continue
+        ascii_glyphs = (g["c"] for g in glyphs if len(g["c"]) == 1 and g["c"].isascii())
+        latin = next((c for c in ascii_glyphs if c.isalnum()), None)
+        if latin is not None:
+            table[ord(char)] = latin.casefold()
+    return table
+
+
 def words(text: str) -> list[str]:
     folded = unicodedata.normalize("NFKD", text.casefold())
     # Accents go, and so do format characters (a zero-width joiner, which explanations may
@@ -28,7 +49,7 @@ def words(text: str) -> list[str]:
     plain = "".join(
         ch for ch in folded if not unicodedata.combining(ch) and unicodedata.category(ch) != "Cf"
     ).replace("’", "'")
-    return _WORD.findall(plain)
+    return _WORD.findall(plain.translate(_latin_lookalikes()))
 
 
 def is_copy(text: str, earlier: str) -> bool:

@@ -1,7 +1,7 @@
 // The audience's view of a streamer room: "You are watching" with the reason (the room was
 // full, locked, or you chose to watch), votes still count, and no Submit box. The server sends
 // the reason privately in `streamer` (`you: "audience"`, `why`); a player's view is unchanged.
-import { $, el } from "./dom.js";
+import { $, el, setChildren } from "./dom.js";
 
 const WHY = {
   full: (cap) => `The room was full (${cap} ${cap === 1 ? "player" : "players"}), so you joined the audience.`,
@@ -29,7 +29,7 @@ export function drawAudience(state) {
   const text = (WHY[watching.why] || WHY.full)(watching.cap);
   if (banner.dataset.why !== watching.why) {
     banner.dataset.why = watching.why;
-    banner.replaceChildren(el("h2", { text: watching.host ? `You are watching ${watching.host}'s room` : "You are watching" }), el("p", { text: text }),
+    setChildren(banner, el("h2", { text: watching.host ? `You are watching ${watching.host}'s room` : "You are watching" }), el("p", { text: text }),
       el("p", { class: "muted small", text: "Vote for the explanation you think fits best: the audience's votes show on the stream. Only players write explanations." }));
   }
 }

@@ -1,7 +1,7 @@
 // Leaderboards with filters (board, period, country/team/room parameter) and "around me",
 // keyset-paged with the server's cursors.
 import { api } from "./api.js";
-import { $, el, fmt } from "./dom.js";
+import { $, el, fmt, setChildren } from "./dom.js";
 
 let specs = [];
 let cursor = null;
@@ -20,7 +20,7 @@ function syncFilters() {
   if (!spec) return;
   const period = $("board-period");
   const was = period.value;
-  period.replaceChildren(...spec.periods.map((p) => el("option", { value: p, text: p === "all" ? "all time" : p })));
+  setChildren(period, ...spec.periods.map((p) => el("option", { value: p, text: p === "all" ? "all time" : p })));
   if (spec.periods.includes(was)) period.value = was;
   // The board of one team's members is chosen by the team's name, never by an internal id.
   const byTeam = spec.kind === "team";
@@ -33,7 +33,7 @@ function syncFilters() {
 async function loadTeams() {
   try { teams = (await api.get("/teams")).teams; } catch { teams = []; }
   const was = $("board-team").value;
-  $("board-team").replaceChildren(...(teams.length ? teams.map((t) => el("option", { value: String(t.id), text: t.name }))
+  setChildren($("board-team"), ...(teams.length ? teams.map((t) => el("option", { value: String(t.id), text: t.name }))
     : [el("option", { value: "", text: "no teams yet" })]));
   if (teams.some((t) => String(t.id) === was)) $("board-team").value = was;
 }
@@ -55,12 +55,12 @@ export async function showBoard(meId, { more = false } = {}) {
   const error = $("board-error");
   error.textContent = "";
   if ($("board-param-label").hidden === false && !$("board-param").value.trim()) {
-    body.replaceChildren();
+    setChildren(body);
     error.textContent = "This board needs a filter value (a country code…).";
     return;
   }
   if ($("board-team-label").hidden === false && !$("board-team").value) {
-    body.replaceChildren();
+    setChildren(body);
     error.textContent = "Choose a team (there is none yet: create one on the Teams page).";
     return;
   }
@@ -69,18 +69,18 @@ export async function showBoard(meId, { more = false } = {}) {
   try {
     if ($("board-around").checked) {
       const page = await api.get(`/leaderboards/${id}/around?period=${period}&n=5${meId ? `&id=${meId}` : ""}`);
-      body.replaceChildren(...rows(page.items, meId));
+      setChildren(body, ...rows(page.items, meId));
       $("board-more").hidden = true;
       return;
     }
     const page = await api.get(`/leaderboards/${id}?period=${period}&limit=20${more && cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
     const drawn = rows(page.items, meId);
-    if (more) body.append(...drawn); else body.replaceChildren(...drawn);
-    if (!page.items.length && !more) body.replaceChildren(el("tr", {}, el("td", { colspan: "3", class: "muted", text: "Nobody on this board yet." })));
+    if (more) body.append(...drawn); else setChildren(body, ...drawn);
+    if (!page.items.length && !more) setChildren(body, el("tr", {}, el("td", { colspan: "3", class: "muted", text: "Nobody on this board yet." })));
     cursor = page.next_cursor;
     $("board-more").hidden = !cursor;
   } catch (err) {
-    body.replaceChildren();
+    setChildren(body);
     error.textContent = err.status === 404 && $("board-around").checked ? "You are not on this board yet: play a round first." : err.message;
   }
 }
@@ -92,7 +92,7 @@ export async function initBoards(getMe) {
     $("board-error").textContent = err.message;
     return;
   }
-  $("board-kind").replaceChildren(...specs.map((s) => el("option", { value: s.kind, text: s.title })));
+  setChildren($("board-kind"), ...specs.map((s) => el("option", { value: s.kind, text: s.title })));
   syncFilters();
   $("board-kind").addEventListener("change", syncFilters);
   $("board-filters").addEventListener("submit", (ev) => { ev.preventDefault(); showBoard(getMe()); });

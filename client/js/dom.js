@@ -19,6 +19,12 @@ export function el(tag, props = {}, ...children) {
   return node;
 }
 
+// A node's children, replaced: what a view leaves out (a null, undefined or false where a part
+// does not apply) is skipped, as el() skips it; the DOM's own replaceChildren would draw "null".
+export function setChildren(node, ...children) {
+  node.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+}
+
 export function fmt(x, digits = 2) {
   return x === null || x === undefined || Number.isNaN(Number(x)) ? "–" : Number(x).toFixed(digits);
 }

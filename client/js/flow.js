@@ -2,7 +2,7 @@
 // button, a private room's lobby (its creator sets it up and presses Start), the creator's skip
 // of a result's reading time, and the game's summary. Drawn into #game-panel.
 import { roomWord } from "./units.js";
-import { $, el, fmt, toast } from "./dom.js";
+import { $, el, fmt, setChildren, toast } from "./dom.js";
 import { feed } from "./game.js";
 
 export function flowEvent(e, state) {
@@ -100,5 +100,5 @@ export function renderFlow(state, conn) {
     parts.push(el("p", {}, el("button", { type: "button", class: "ghost", text: "Skip to the next round", onclick: () => conn.send({ type: "skip_reveal" }) })));
   }
   box.hidden = parts.length === 0;
-  box.replaceChildren(...parts);
+  setChildren(box, ...parts);
 }

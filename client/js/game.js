@@ -1,7 +1,7 @@
 // The room: state kept from the protocol's events (docs/protocol.md) and the puzzle view drawn
 // from it. Moves are optimistic: a submit or a vote shows at once as "pending" and is
 // confirmed (or rolled back with an inline error) by the server's events.
-import { $, countUp, drawHistogram, el, fmt, toast } from "./dom.js";
+import { $, countUp, drawHistogram, el, fmt, setChildren, toast } from "./dom.js";
 import { keepFocus } from "./keepfocus.js";
 import { shown, snippet } from "./tokens.js";
 import { scoreReveal } from "./reveal.js";
@@ -38,8 +38,8 @@ function feed(text, cls = "") {
 function clearRound({ keepDraft = false } = {}) {
   state.scoreEvents.clear(); state.progress.clear(); state.myVotes.clear();
   state.result = null; state.pendingSubmit = null; state.voteErrors = {};
-  for (const id of ["reveal", "result"]) { $(id).replaceChildren(); $(id).hidden = true; }
-  $("test-result").replaceChildren();
+  for (const id of ["reveal", "result"]) { setChildren($(id)); $(id).hidden = true; }
+  setChildren($("test-result"));
   if (!keepDraft) { $("explanation").value = ""; $("explanation").dispatchEvent(new Event("input")); }
   $("explain-error").textContent = "";
 }
@@ -59,7 +59,7 @@ export const handlers = {
     state.me = e.player; state.limits = { ...state.limits, ...(e.limits || {}) };
   },
   room(e) {
-    if (state.shownRoom !== e.room) { $("feed").replaceChildren(); clearRound(); state.neuron = null; }
+    if (state.shownRoom !== e.room) { setChildren($("feed")); clearRound(); state.neuron = null; }
     state.shownRoom = e.room;
     state.room = e.room; state.phase = e.phase; state.round = e.round; state.deadline = e.deadline;
     state.members = new Map(e.members.map((m) => [m.id, m.name]));
@@ -128,7 +128,7 @@ export const handlers = {
       if (state.me && a.player_id === state.me.id) { state.me.points = (state.me.points || 0) + a.amount; toast(`+${a.amount} points: ${reasonText(a.reason)}`, "good"); }
     }
   },
-  test_queued() { $("test-result").replaceChildren(el("p", { class: "computing", text: "Computing activations…" })); },
+  test_queued() { setChildren($("test-result"), el("p", { class: "computing", text: "Computing activations…" })); },
   activations(e) { showActivations(e); },
   shared_activations(e) {
     feed(`${e.player.name} shared a test:`);
@@ -170,7 +170,7 @@ function onError(e) {
     if (item) item.textContent = e.message;
     return;
   }
-  if (e.ref === "test_text" || e.request_id) { $("test-result").replaceChildren(el("p", { class: "field-error", text: e.message })); return; }
+  if (e.ref === "test_text" || e.request_id) { setChildren($("test-result"), el("p", { class: "field-error", text: e.message })); return; }
   if (e.ref === "join" || e.ref === "join_code") { $("join-error").textContent = e.message; state.joinFailed = true; return; }
   toast(e.message, "error");
 }
@@ -236,17 +236,17 @@ export function render() {
   $("neuron-title").textContent = n ? `${capital(word)} ${n.index}` : `Waiting for a ${word}…`;
   const clues = state.clues.map((c, i) => snippet(c.tokens, c.activations, n ? n.max_activation : 1, { maxIndex: c.max_index, label: `clue ${i + 1}`, display: c.display }));
   const cluesBox = $("clues");
-  if (cluesBox.dataset.neuron !== String(n?.id)) { cluesBox.replaceChildren(...clues); cluesBox.dataset.neuron = String(n?.id); }
+  if (cluesBox.dataset.neuron !== String(n?.id)) { setChildren(cluesBox, ...clues); cluesBox.dataset.neuron = String(n?.id); }
   const list = [...state.explanations.values()];
   const items = list.map(explanationItem);
   if (state.pendingSubmit) items.push(el("li", { class: "expl mine pending", "aria-busy": "true" }, el("div", { class: "expl-text" }, el("q", { text: state.pendingSubmit.text }), el("span", { class: "by", text: " — sending…" }))));
-  $("explanations").replaceChildren(...items);
+  setChildren($("explanations"), ...items);
   $("no-explanations").hidden = items.length > 0;
   const submitted = list.some((x) => state.me && x.player_id === state.me.id && x.neuron_id === n?.id) || state.pendingSubmit;
   $("submit").disabled = state.phase !== "round" || Boolean(submitted);
   $("explanation").disabled = state.phase !== "round" || Boolean(submitted);
   $("explanation").placeholder = submitted ? (blindRoom(state.room) ? "Submitted: your score comes as soon as it is computed." : "Submitted: now vote for the best other explanation.") : state.phase === "round" ? `This ${word} fires on…` : "Wait for the next round…";
-  $("members").replaceChildren(...[...state.members.entries()].map(([id, name]) =>
+  setChildren($("members"), ...[...state.members.entries()].map(([id, name]) =>
     el("li", { class: state.me && id === state.me.id ? "you" : "" }, el("span", { class: "avatar", "aria-hidden": "true", text: (name || "?").trim().charAt(0).toUpperCase() }), el("span", { text: name }), state.streamer && id === state.streamer.host ? el("span", { class: "pill small host", text: "host" }) : null, state.me && id === state.me.id ? el("span", { class: "muted", text: " (you)" }) : null)));
   const count = state.count ?? state.members.size;
   const more = count - state.members.size;
@@ -269,11 +269,11 @@ async function showReveal(explanationId) {
   if (!e || !x || !state.neuron) return;
   const neuronId = state.neuron.id;
   box.hidden = false;
-  box.replaceChildren(el("h2", { text: "Why this score" }), el("p", { class: "muted", text: "Loading the scored snippets…" }));
+  setChildren(box, el("h2", { text: "Why this score" }), el("p", { class: "muted", text: "Loading the scored snippets…" }));
   box.scrollIntoView({ block: "nearest", behavior: "smooth" });
   const panel = await scoreReveal(e, neuronId, x.text);
   if (!state.neuron || state.neuron.id !== neuronId) return; // the round moved on meanwhile
-  box.replaceChildren(el("h2", { text: "Why this score" }), panel);
+  setChildren(box, el("h2", { text: "Why this score" }), panel);
   box.scrollIntoView({ block: "nearest", behavior: "smooth" });
 }
 
@@ -282,7 +282,7 @@ function showResult() {
   const box = $("result");
   const first = box.hidden;
   box.hidden = false;
-  box.replaceChildren(resultScreen(state.result, { me: state.me, neuronId: state.neuron?.id, scoreEvents: state.scoreEvents, myTexts: state.myTexts }));
+  setChildren(box, resultScreen(state.result, { me: state.me, neuronId: state.neuron?.id, scoreEvents: state.scoreEvents, myTexts: state.myTexts }));
   if (first) box.scrollIntoView({ block: "start", behavior: "smooth" });
 }
 
@@ -292,7 +292,7 @@ function showActivations(e) {
   const share = el("button", { type: "button", text: "Share with the room", onclick: () => {
     if (conn.send({ type: "share_activations", request_id: e.request_id })) { share.disabled = true; share.textContent = "Shared"; }
   } });
-  box.replaceChildren(
+  setChildren(box,
     el("p", { class: "muted small", text: `max ${fmt(e.max, 2)} on “${(shown(e.tokens, e.display)[e.max_index] || "").trim()}”` }),
     snippet(e.tokens, e.activations, scaleMax(e.max), { maxIndex: e.max_index, label: "your text", windowed: false, display: e.display }),
     share);
@@ -300,21 +300,21 @@ function showActivations(e) {
 
 export function testText(text) {
   const clean = text.trim();
-  if (!clean) { $("test-result").replaceChildren(el("p", { class: "field-error", text: "Type some text to test." })); return; }
+  if (!clean) { setChildren($("test-result"), el("p", { class: "field-error", text: "Type some text to test." })); return; }
   if (!conn.send({ type: "test_text", text: clean, request_id: `t${Date.now().toString(36)}` })) {
-    $("test-result").replaceChildren(el("p", { class: "field-error", text: "Offline: test again when you are back." }));
+    setChildren($("test-result"), el("p", { class: "field-error", text: "Offline: test again when you are back." }));
   }
 }
 
 async function loadNeuronStats(neuron) {
   const dl = $("neuron-stats");
   $("neuron-link").href = unitHref(neuron);
-  dl.replaceChildren(el("dt", { text: "max" }), el("dd", { text: fmt(neuron.max_activation, 2) }));
+  setChildren(dl, el("dt", { text: "max" }), el("dd", { text: fmt(neuron.max_activation, 2) }));
   try {
     const { api } = await import("./api.js");
     const page = await api.get(`/neurons/${neuron.id}`);
     const s = page.stats || {};
-    dl.replaceChildren(
+    setChildren(dl,
       el("dt", { text: "max" }), el("dd", { text: fmt(s.max_activation, 2) }),
       el("dt", { text: "mean" }), el("dd", { text: fmt(s.mean_activation, 3) }),
       el("dt", { text: "fires on" }), el("dd", { text: s.firing_frequency === null || s.firing_frequency === undefined ? "–" : `${fmt(100 * s.firing_frequency, 1)}% of tokens` }),

@@ -1,7 +1,7 @@
 // The host console: create a streamer room, run it, moderate it. The server enforces every
 // right; this page only offers the buttons.
 import { Connection } from "./connection.js";
-import { $, el } from "./dom.js";
+import { $, el, setChildren } from "./dom.js";
 import { snippet } from "./tokens.js";
 import { campaignPicker, readyCampaigns } from "./campaigns.js";
 
@@ -25,7 +25,7 @@ function renderLive() {
 
 function renderClues() {
   const max = state.neuron ? state.neuron.max_activation : 1;
-  $("host-clues").replaceChildren(...(state.clues.length
+  setChildren($("host-clues"), ...(state.clues.length
     ? state.clues.map((c, i) => snippet(c.tokens, c.activations, max, { maxIndex: c.max_index, label: `clue ${i + 1}`, display: c.display }))
     : [el("p", { class: "muted", text: "Press Start: the first puzzle's clues appear here." })]));
 }
@@ -51,7 +51,7 @@ function renderHostState(ev) {
   $("summary").textContent = `moderators: ${ev.moderators.join(", ") || "none"}`;
   renderLive();
   $("banned").textContent = ev.banned.join(", ") || "nobody";
-  $("pending").replaceChildren(...ev.pending.map((e) => {
+  setChildren($("pending"), ...ev.pending.map((e) => {
     const li = document.createElement("li");
     li.append(`${e.player_name}: ${e.text} `,
       button("Approve", () => conn.send({ type: "approve", explanation_id: e.id })),
@@ -63,7 +63,7 @@ function renderHostState(ev) {
 }
 
 function renderMembers() {
-  $("members").replaceChildren(...state.members.filter((m) => m.id !== state.host).map((m) => {
+  setChildren($("members"), ...state.members.filter((m) => m.id !== state.host).map((m) => {
     const li = document.createElement("li");
     const isMod = (state.moderators || []).includes(m.id);
     li.append(`${m.name} (#${m.id}${isMod ? ", moderator" : ""}) `,
@@ -75,7 +75,7 @@ function renderMembers() {
 }
 
 function renderExplanations() {
-  $("explanations").replaceChildren(...[...state.explanations.values()].map((e) => {
+  setChildren($("explanations"), ...[...state.explanations.values()].map((e) => {
     const li = document.createElement("li");
     li.append(`${e.player_name || "machine"}: ${e.text} `,
       button("Remove", () => conn.send({ type: "remove_explanation", explanation_id: e.id }), "danger"));

@@ -1,7 +1,7 @@
 // The unit page — a neuron's, or a feature's (a latent of a sparse autoencoder): everything
 // comes from /api/v1; text from players is only ever set as textContent (never innerHTML), so
 // an explanation cannot inject markup. Its title names the unit (store/units.py unit_label).
-import { drawHistogram, el, fmt } from "./dom.js";
+import { drawHistogram, el, fmt, setChildren } from "./dom.js";
 import { API, getJSON, searchWithFallback, showError } from "./reference.js";
 import { applyBrowseWords } from "./campaigns.js";
 
@@ -63,7 +63,7 @@ function renderPage(page) {
   document.getElementById("campaign-link").href = `/neurons/${encodeURIComponent(n.campaign)}`;
   document.getElementById("campaign-link").textContent = n.campaign;
   const stats = document.getElementById("stats");
-  stats.replaceChildren();
+  setChildren(stats);
   for (const [label, value] of [
     ["max activation", fmt(page.stats.max_activation, 3)],
     ["mean activation", fmt(page.stats.mean_activation, 3)],
@@ -77,10 +77,10 @@ function renderPage(page) {
   const sealed = page.sealed
     ? [el("li", { class: "sealed-note", text: `A quest is playing this ${word}: its explanations show when it closes, ${when(page.sealed.until)}.` })]
     : [];
-  document.getElementById("explanations").replaceChildren(...sealed, ...page.explanations.map(renderExplanation));
-  document.getElementById("top-records").replaceChildren(...page.top_records.map(renderRecord));
-  document.getElementById("random-records").replaceChildren(...page.random_records.map(renderRecord));
-  document.getElementById("related").replaceChildren(
+  setChildren(document.getElementById("explanations"), ...sealed, ...page.explanations.map(renderExplanation));
+  setChildren(document.getElementById("top-records"), ...page.top_records.map(renderRecord));
+  setChildren(document.getElementById("random-records"), ...page.random_records.map(renderRecord));
+  setChildren(document.getElementById("related"),
     ...page.related.map((r) =>
       el("li", {}, [
         neuronLink({ campaign: n.campaign, index: r.index, unit: n.unit }),
@@ -89,7 +89,7 @@ function renderPage(page) {
       ]),
     ),
   );
-  document.getElementById("history").replaceChildren(
+  setChildren(document.getElementById("history"),
     ...page.history.map((h) => el("li", { text: `${when(h.created_at)} — ${h.author || "machine"}: ${h.text}` })),
   );
   document.getElementById("neuron").hidden = false;
@@ -108,7 +108,7 @@ async function search(event) {
       const value = used === "semantic" ? hit.similarity : hit.relevance;
       return el("li", {}, [neuronLink(hit.neuron), ` (${fmt(value, 2)}) `, el("q", { text })]);
     });
-    box.replaceChildren(el("h2", { text: `Results for “${q}”` }), note ? el("p", { class: "meta", id: "search-note", text: note }) : "",
+    setChildren(box, el("h2", { text: `Results for “${q}”` }), note ? el("p", { class: "meta", id: "search-note", text: note }) : "",
       items.length ? el("ol", {}, items) : "nothing found");
     box.hidden = false;
   } catch (err) {

@@ -2,7 +2,7 @@
 // (keyset pages from /api/v1), both with the search box. Search by meaning needs embeddings,
 // which a fresh install computes in the background: until they exist the page falls back to
 // word search and says so, so search works from the first minute.
-import { el } from "./dom.js";
+import { el, setChildren } from "./dom.js";
 import { API, getJSON, searchWithFallback, showError } from "./reference.js";
 import { applyBrowseWords, readyCampaigns, unitsWord } from "./campaigns.js";
 
@@ -20,10 +20,10 @@ async function campaigns() {
   document.title = `Browse ${units} — NeuronQuest`;
   $("index-intro").textContent = `Each campaign is one layer of one model, mined from a corpus. Open one to see its ${units} and what players explained them as.`;
   const page = await getJSON(`${API}/campaigns?limit=100`);
-  $("index").replaceChildren(...page.items.map((c) => el("li", {},
+  setChildren($("index"), ...page.items.map((c) => el("li", {},
     el("a", { href: `/neurons/${encodeURIComponent(c.name)}`, text: c.name }),
     el("span", { class: "meta", text: ` · ${c.model}, layer ${c.layer} · ${unitsOf(c)} ${c.neuron_start}–${c.neuron_end - 1} · ${c.status}` }))));
-  if (!page.items.length) $("index").replaceChildren(el("li", { class: "meta", text: "No campaign yet: the first start is still mining one." }));
+  if (!page.items.length) setChildren($("index"), el("li", { class: "meta", text: "No campaign yet: the first start is still mining one." }));
 }
 
 async function neurons(name, cursor = null) {
@@ -35,7 +35,7 @@ async function neurons(name, cursor = null) {
   const rows = page.items.map((n) => el("li", {},
     el("a", { href: neuronHref(n.campaign, n.index), text: `${n.word || "neuron"} ${n.index}` }),
     el("span", { class: "meta", text: ` · max ${n.max_activation === null ? "–" : Number(n.max_activation).toFixed(2)}` })));
-  if (cursor) $("index").append(...rows); else $("index").replaceChildren(...rows);
+  if (cursor) $("index").append(...rows); else setChildren($("index"), ...rows);
   const more = $("more");
   more.hidden = !page.next_cursor;
   more.onclick = () => neurons(name, page.next_cursor).catch((err) => showError(err.message));
@@ -49,7 +49,7 @@ async function search(q, mode) {
     const text = used === "semantic" ? hit.explanation.text : hit.text;
     return el("li", {}, el("a", { href: neuronHref(hit.neuron.campaign, hit.neuron.index), text: `${hit.neuron.campaign} #${hit.neuron.index}` }), " ", el("q", { text }));
   });
-  box.replaceChildren(el("h2", { text: `Results for “${q}”` }), note ? el("p", { class: "meta", id: "search-note", text: note }) : "",
+  setChildren(box, el("h2", { text: `Results for “${q}”` }), note ? el("p", { class: "meta", id: "search-note", text: note }) : "",
     items.length ? el("ol", {}, items) : el("p", { text: "Nothing found." }));
   box.hidden = false;
 }

@@ -3,7 +3,7 @@
 // simulator in the page, so the loop "clues -> guess -> simulated vs true" is learnt in a
 // minute. Done-ness is remembered in localStorage; the tutorial can be replayed any time.
 // Its words are the game's: "feature" when the default campaign serves an SAE's features.
-import { $, countUp, el, fmt } from "./dom.js";
+import { $, countUp, el, fmt, setChildren } from "./dom.js";
 import { snippet } from "./tokens.js";
 import { compareRows } from "./reveal.js";
 import { fit } from "./fit.js";
@@ -102,7 +102,7 @@ export function startOnboarding(onFinish) {
   const root = $("tour");
   inviteBanner();
   const show = (node) => {
-    root.replaceChildren(node);
+    setChildren(root, node);
     node.querySelector("h2")?.focus();
   };
 

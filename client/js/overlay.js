@@ -1,7 +1,7 @@
 // The stream overlay: read-only view of a streamer room (no controls, nothing to click).
 import { capital, unitWord } from "./units.js";
 import { Connection } from "./connection.js";
-import { $ } from "./dom.js";
+import { $, setChildren } from "./dom.js";
 import { shown } from "./tokens.js";
 
 const params = new URLSearchParams(location.search);
@@ -35,7 +35,7 @@ function shade(clue) {
 
 function renderPuzzle() {
   $("neuron").textContent = view.closed ? "The room is closed. Thanks for watching!" : view.neuron ? `${capital(unitWord(view.neuron))} ${view.neuron.index}: what does it fire on?` : "Waiting for the host…";
-  $("clues").replaceChildren(...view.clues.slice(0, 5).map((clue) => {
+  setChildren($("clues"), ...view.clues.slice(0, 5).map((clue) => {
     const li = document.createElement("li");
     li.append(...shade(clue));
     return li;
@@ -48,7 +48,7 @@ function renderExplanations() {
     return { e, votes };
   }).sort((a, b) => b.votes - a.votes);
   const top = Math.max(1, ...rows.map((r) => r.votes));
-  $("explanations").replaceChildren(...rows.map(({ e, votes }) => {
+  setChildren($("explanations"), ...rows.map(({ e, votes }) => {
     const li = document.createElement("li");
     const text = document.createElement("span");
     text.textContent = `${e.text} — ${e.player_name || "machine"}`;
@@ -69,7 +69,7 @@ function renderResult(result) {
   box.hidden = !result || !result.podium.length;
   if (box.hidden) return;
   const byId = new Map(result.entries.map((x) => [x.explanation_id, x]));
-  $("podium").replaceChildren(...result.podium.map((id, i) => {
+  setChildren($("podium"), ...result.podium.map((id, i) => {
     const x = byId.get(id);
     const li = document.createElement("li");
     li.textContent = `${["1st", "2nd", "3rd"][i]} ${x.author}: “${x.text}” · fit ${Math.round(100 * x.score)}/100`;
@@ -83,7 +83,7 @@ async function renderBoard() {
     const res = await fetch(`/api/v1/leaderboards/${encodeURIComponent(`room:${view.room}`)}?limit=5`);
     if (!res.ok) return;
     const body = await res.json();
-    $("board").replaceChildren(...body.items.map((item) => {
+    setChildren($("board"), ...body.items.map((item) => {
       const li = document.createElement("li");
       li.textContent = `${item.name ?? item.member} — ${item.score}`;
       return li;
@@ -153,7 +153,7 @@ function onEvent(ev) {
       $("crowd").textContent = "";
       $("code").hidden = true;
       document.body.classList.add("closed");
-      renderPuzzle(); renderExplanations(); $("board").replaceChildren();
+      renderPuzzle(); renderExplanations(); setChildren($("board"));
       break;
     case "error":
       $("status").textContent = ev.message; break;

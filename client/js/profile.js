@@ -2,7 +2,7 @@
 // and still locked (with how to earn them), a history of the explanations this browser wrote
 // (each a link to its neuron's page), and the account: register, log in, log out, move device.
 import { api } from "./api.js";
-import { $, el, fmt, toast } from "./dom.js";
+import { $, el, fmt, setChildren, toast } from "./dom.js";
 import { fitBadge } from "./fit.js";
 
 const HISTORY_KEY = "nq.history";
@@ -132,21 +132,21 @@ function accountCard(me) {
 export async function showProfile(me, onPoints = () => {}) {
   const root = $("profile-body");
   if (!me) {
-    root.replaceChildren(el("p", { class: "muted", text: "Connecting…" }));
+    setChildren(root, el("p", { class: "muted", text: "Connecting…" }));
     return;
   }
   let p;
   try {
     p = await api.get(`/players/${me.id}/profile`);
   } catch (err) {
-    root.replaceChildren(el("p", { class: "field-error", role: "alert", text: err.message }));
+    setChildren(root, el("p", { class: "field-error", role: "alert", text: err.message }));
     return;
   }
   onPoints(p.points);
   const quests = await questNames();
   const history = JSON.parse(localStorage.getItem(HISTORY_KEY) || "[]");
   const ranks = (p.ranks || []).filter((r) => r.board !== "teams");
-  root.replaceChildren(
+  setChildren(root,
     el("div", { class: "profile-head card" },
       el("span", { class: "avatar big", "aria-hidden": "true", text: (p.player.name || "?").charAt(0).toUpperCase() }),
       el("div", {},

@@ -1,7 +1,7 @@
 // The daily puzzle (with streak and a spoiler-free share card) and the weekly quest, from
 // /api/v1/quests/... Errors show inside the card; nothing else on the page depends on them.
 import { api } from "./api.js";
-import { $, el, fmt } from "./dom.js";
+import { $, el, fmt, setChildren } from "./dom.js";
 import { preparing, statusKnown } from "./firststart.js";
 
 function left(seconds) {
@@ -21,23 +21,23 @@ async function copy(text) {
 }
 
 export async function shareDaily(questId, out) {
-  out.replaceChildren(el("p", { class: "muted", text: "Making your card…" }));
+  setChildren(out, el("p", { class: "muted", text: "Making your card…" }));
   try {
     const { text } = await api.get(`/quests/${questId}/share`);
     const copied = await copy(text);
-    out.replaceChildren(
+    setChildren(out,
       el("pre", { class: "share-card", id: "share-text", text }),
       el("p", { class: "small muted", role: "status", text: copied ? "Copied to your clipboard." : "Select the text to copy it." }),
     );
   } catch (err) {
-    out.replaceChildren(el("p", { class: "field-error", role: "alert", text: err.message }));
+    setChildren(out, el("p", { class: "field-error", role: "alert", text: err.message }));
   }
 }
 
 function notReady(box, kind) {
   const p = preparing();
   box.className = "muted";
-  box.replaceChildren(el("p", { class: "quest-opens", text: p
+  setChildren(box, el("p", { class: "quest-opens", text: p
     ? `Opens when the puzzles are ready (${p.percent}% prepared${p.eta_s ? `, about ${Math.max(1, Math.round(p.eta_s / 60))} min` : ""}).`
     : `The ${kind} opens as soon as the first puzzles are ready.` }));
 }
@@ -68,7 +68,7 @@ function drawDaily(box, q, onPlay) {
   const head = [el("p", { class: "quest-title", text: q.title }),
     el("p", { class: "muted small", text: `${q.period} · ${left(q.seconds_left)} · up to ${q.max_points} points` })];
   if (mine && mine.played) {
-    box.replaceChildren(...head,
+    setChildren(box, ...head,
       el("p", { class: "good", id: "daily-done", text: "Done for today ✓" }),
       el("div", { class: "quest-result", id: "daily-result" },
         el("span", {}, el("strong", { text: `${mine.points}/${q.max_points}` }), " points"),
@@ -82,7 +82,7 @@ function drawDaily(box, q, onPlay) {
       out);
     return;
   }
-  box.replaceChildren(...head, streakLine(mine && mine.streak),
+  setChildren(box, ...head, streakLine(mine && mine.streak),
     el("div", { class: "row" },
       el("button", { class: "primary", type: "button", text: "Play today's puzzle", onclick: () => onPlay(q.room || `daily-${q.period}`) }),
       el("button", { type: "button", id: "share-daily", text: "Share", onclick: () => shareDaily(q.id, out) })),
@@ -92,7 +92,7 @@ function drawDaily(box, q, onPlay) {
 function drawWeekly(box, q, standings, onPlay) {
   const mine = q.mine;
   box.className = "";
-  box.replaceChildren(
+  setChildren(box,
     el("p", { class: "quest-title", text: q.title }),
     el("p", { class: "quest-progress", id: "weekly-progress", text: `${mine ? mine.played : 0} of ${q.neuron_ids.length} ${q.word || "neuron"}s explained` }),
     el("p", { class: "muted small", text: `${q.period} · ${left(q.seconds_left)} · up to ${q.max_points} points${mine && mine.rank ? ` · you are #${mine.rank} of ${mine.players}` : ""}` }),
@@ -124,7 +124,7 @@ export async function loadQuests(me, onPlay) {
   } catch (err) {
     if (load !== latestLoad) return;
     if (err.status === 404) notReady(daily, "daily");
-    else daily.replaceChildren(el("p", { class: "field-error", text: err.message }));
+    else setChildren(daily, el("p", { class: "field-error", text: err.message }));
   }
   try {
     const q = await api.get("/quests/weekly");
@@ -134,7 +134,7 @@ export async function loadQuests(me, onPlay) {
   } catch (err) {
     if (load !== latestLoad) return;
     if (err.status === 404) notReady(weekly, "weekly quest");
-    else weekly.replaceChildren(el("p", { class: "field-error", text: err.message }));
+    else setChildren(weekly, el("p", { class: "field-error", text: err.message }));
   }
   void me;
 }

@@ -3,7 +3,7 @@
 // (the rest on demand), every explanation ranked with author, votes and points, and what each
 // player earned and why.
 import { roomWord } from "./units.js";
-import { el } from "./dom.js";
+import { el, setChildren } from "./dom.js";
 import { fit, fitBadge, reasonText } from "./fit.js";
 import { scoreReveal } from "./reveal.js";
 
@@ -82,9 +82,9 @@ export function resultScreen(result, ctx) {
       why));
     const e = ctx.scoreEvents.get(winner.explanation_id);
     if (e && ctx.neuronId && textOf(winner, ctx) !== null) {
-      scoreReveal(e, ctx.neuronId, textOf(winner, ctx), { best: 3, compact: true }).then((panel) => why.replaceChildren(panel)).catch(() => why.replaceChildren());
+      scoreReveal(e, ctx.neuronId, textOf(winner, ctx), { best: 3, compact: true }).then((panel) => setChildren(why, panel)).catch(() => setChildren(why));
     } else {
-      why.replaceChildren();
+      setChildren(why);
     }
   }
   box.append(el("ol", { class: "entries", "aria-label": "every explanation, ranked" }, result.entries.map((x) => entryRow(x, ctx))));

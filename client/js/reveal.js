@@ -4,7 +4,7 @@
 // 0..10); per-token predictions are drawn when an event carries them (detail.predictions).
 import { roomWord } from "./units.js";
 import { api } from "./api.js";
-import { countUp, el, fmt } from "./dom.js";
+import { countUp, el, fmt, setChildren } from "./dom.js";
 import { fit } from "./fit.js";
 import { shown } from "./tokens.js";
 
@@ -101,7 +101,7 @@ export async function scoreReveal(event, neuronId, explanationText, { best = 3, 
     const more = el("button", { type: "button", class: "link more-snippets", "aria-expanded": "false", text: `Show the other ${rest.length} snippets` });
     more.addEventListener("click", () => {
       const open = more.getAttribute("aria-expanded") === "true";
-      list.replaceChildren(...(open ? first : [...first, ...rest]));
+      setChildren(list, ...(open ? first : [...first, ...rest]));
       more.setAttribute("aria-expanded", String(!open));
       more.textContent = open ? `Show the other ${rest.length} snippets` : "Show fewer snippets";
     });

@@ -1,6 +1,6 @@
 // The team-match view: live team scores while a match runs. It listens for team-match events
 // when the server sends them (docs/protocol.md) and stays hidden otherwise.
-import { $, el, fmt } from "./dom.js";
+import { $, el, fmt, setChildren } from "./dom.js";
 
 const match = { teams: new Map(), round: null, of: null, state: null, room: null };
 const STATES = { lobby: "waiting for both teams", review: "scoring the round", finished: "final result" };
@@ -11,7 +11,7 @@ function draw() {
   box.hidden = false;
   const rows = [...match.teams.values()].sort((a, b) => b.score - a.score);
   const best = Math.max(0.0001, ...rows.map((r) => r.score));
-  box.replaceChildren(
+  setChildren(box,
     el("h2", { text: `Team match${match.round !== null ? ` · round ${match.round}${match.of ? ` of ${match.of}` : ""}` : ""}${STATES[match.state] ? ` · ${STATES[match.state]}` : ""}` }),
     el("ol", { class: "team-scores" }, rows.map((r) => el("li", {},
       el("span", { class: "team-name", text: r.name || `Team ${r.team_id}` }),

@@ -3,7 +3,7 @@
 // team from its page; the other captain accepts there, and both teams find "Enter the match room"
 // on their team page (polled while it is open). The live match view is teammatch.js.
 import { api } from "./api.js";
-import { $, el, fmt, toast } from "./dom.js";
+import { $, el, fmt, setChildren, toast } from "./dom.js";
 
 const POLL_MS = 5000;
 let poll = null;
@@ -133,7 +133,7 @@ async function drawChallenges(box, team, me) {
       seenRooms.add(c.room);
     }
   }
-  box.replaceChildren(open.length
+  setChildren(box, open.length
     ? el("ul", { class: "challenges" }, open.map((c) => challengeRow(c, captain, redraw)))
     : el("p", { class: "muted", text: captain ? "No challenges yet." : "No challenges yet: your captain challenges other teams." }));
 }
@@ -165,7 +165,7 @@ export async function showTeams(me, refresh, arg = "", extra = "") {
   if (arg && /^\d+$/.test(arg) && Number(arg) !== teamId) return showOtherTeam(me, Number(arg), teamId, teams);
   if (!teamId) {
     const code = arg === "join" ? decodeURIComponent(extra || "") : "";
-    root.replaceChildren(
+    setChildren(root,
       el("h1", { text: "Teams" }),
       el("p", { class: "muted", text: "Play for a team: your points also count for it, and teams meet in team matches." }),
       code ? el("p", { class: "notice", text: "You were invited to a team: press Join to enter it." }) : null,
@@ -179,7 +179,7 @@ export async function showTeams(me, refresh, arg = "", extra = "") {
   const { team } = await api.get(`/teams/${teamId}`);
   const captain = me.id === team.captain_id;
   const challenges = el("div", { id: "team-challenges" }, el("p", { class: "muted", text: "Loading…" }));
-  root.replaceChildren(
+  setChildren(root,
     el("div", { class: "card team-card" },
       el("p", { class: "eyebrow", text: "Your team" }),
       el("h1", { id: "team-title", text: team.name }),
@@ -215,10 +215,10 @@ async function showOtherTeam(me, id, mine, teams) {
   const root = $("teams-body");
   let team;
   try { team = (await api.get(`/teams/${id}`)).team; } catch (err) {
-    root.replaceChildren(el("p", { class: "field-error", role: "alert", text: err.message }), el("a", { href: "#/teams", text: "Back to teams" }));
+    setChildren(root, el("p", { class: "field-error", role: "alert", text: err.message }), el("a", { href: "#/teams", text: "Back to teams" }));
     return;
   }
-  root.replaceChildren(
+  setChildren(root,
     el("div", { class: "card team-card" },
       el("p", { class: "eyebrow" }, el("a", { href: "#/teams", text: "Teams" }), " / team"),
       el("h1", { id: "team-title", text: team.name }),

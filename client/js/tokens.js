@@ -1,7 +1,7 @@
 // A text snippet with every token shaded by its activation. The max token is marked; the
 // value shows on hover and on keyboard focus (one tab stop per snippet, arrow keys move
 // between tokens). Long snippets show a window around the max token and expand on demand.
-import { el, fmt } from "./dom.js";
+import { el, fmt, setChildren } from "./dom.js";
 
 const WINDOW_BEFORE = 14;
 const WINDOW_AFTER = 8;
@@ -65,7 +65,7 @@ export function snippet(rawTokens, activations, max, { maxIndex = null, label = 
     const parts = tokens.slice(from, to).map((t, k) => (t === "" ? null : tokenSpan(t, activations[from + k], max, from + k === mi))).filter(Boolean);
     if (from > 0) parts.unshift(el("span", { class: "ellipsis", text: "…" }));
     if (to < tokens.length) parts.push(el("span", { class: "ellipsis", text: "…" }));
-    body.replaceChildren(...parts);
+    setChildren(body, ...parts);
   };
   draw(start, end);
   if (start > 0 || end < tokens.length) {

@@ -7,6 +7,7 @@ Skipped with a reason when Chromium or Playwright is missing; CI installs both (
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import threading
@@ -203,9 +204,15 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
+# Every page watches what it draws: a text node that reads "null" or "undefined" is a view that
+# passed a missing value to the DOM (a private room's lobby showed "null" under its settings).
+LEAK_WATCH = (Path(__file__).parent / "leak_watch.js").read_text()
+
+
 def page_maker(browser: Browser, server: GameServer) -> tuple[Callable[..., Page], Callable[[], None]]:
     """(make, close): pages in their own contexts (own localStorage = own player), onboarding
-    done unless asked; close() closes every context made."""
+    done unless asked; close() closes every context made, and fails when a page drew a missing
+    value ("null", "undefined") as text."""
     contexts = []
 
     def make(viewport: dict[str, int] = DESKTOP, onboarded: bool = True, path: str = "/") -> Page:
@@ -213,14 +220,20 @@ def page_maker(browser: Browser, server: GameServer) -> tuple[Callable[..., Page
         context.set_default_timeout(15_000)
         if onboarded:
             context.add_init_script("localStorage.setItem('nq.onboarded', '1')")
+        context.add_init_script(LEAK_WATCH)
         contexts.append(context)
         page = context.new_page()
         page.goto(server.url + path)
         return page
 
     def close() -> None:
+        leaks = []
         for context in contexts:
+            for page in context.pages:
+                with contextlib.suppress(Exception):  # a page that crashed has nothing to say
+                    leaks += [(page.url, text) for text in page.evaluate("window.__nqLeaks || []")]
             context.close()
+        assert not leaks, f"pages drew missing values as text: {leaks[:5]}"
 
     return make, close
 

@@ -50,8 +50,10 @@ def _assert_clean(display: list[str]) -> None:
         ("postnews toyourterminal", "postnews toyourterminal"),
         (
             "He said, don't worry: it's 3.5% of 1,000 (ok).",
-            "he said, don't worry : it's 3.5 % of 1,000 ( ok ).",
+            "he said, don't worry: it's 3.5% of 1,000 (ok).",
         ),
+        ("Meet at 10:30; bring $5 [or more]!", "meet at 10:30; bring $5 [or more]!"),
+        ('She said "yes" (twice)', 'she said " yes " (twice)'),  # a quote's side is not known
         ("Naïve café", "naive cafe"),
     ],
 )

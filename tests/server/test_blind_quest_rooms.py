@@ -21,7 +21,7 @@ from store.db import Database
 from store.models import Score
 from tests.server.conftest import Client, LiveServer
 from tests.server.test_game import worker_scores
-from workers.scoring import _tell_score
+from workers.scoring import _tell_progress, _tell_score
 
 ALICE_TEXT = "cats sitting on mats"
 
@@ -100,3 +100,21 @@ def test_a_blind_rooms_score_event_carries_the_score_alone(redis_client: redis.R
     private = [channel.get_message(timeout=1) for _ in range(2)]
     told = [orjson.loads(m["data"]) for m in private if m]
     assert [(e["explanation_id"], e["detail"]["predictions"]) for e in told] == [(5, [[0.0, 9.5, 0.0]])]
+
+
+def test_a_blind_rooms_scoring_progress_carries_no_record_scores(redis_client: redis.Redis) -> None:
+    """Which clue a hidden text predicts well says what it is about: a quest room's progress
+    events count records, an open room's also score each one."""
+    event = {
+        "type": "score_progress",
+        "explanation_id": 5,
+        "neuron_id": 3,
+        "done": 1,
+        "total": 2,
+        "records": [{"record": 0, "kind": "top", "record_score": 0.9}],
+    }
+    _tell_progress(redis_client, ["daily-2026-11-30", "open-room-2", None], event)
+    (blind,) = [orjson.loads(f[b"e"]) for _, f in redis_client.xrange(keys.room_events("daily-2026-11-30"))]
+    assert (blind["done"], blind["total"], blind["hidden"]) == (1, 2, True) and "records" not in blind
+    (open_room,) = [orjson.loads(f[b"e"]) for _, f in redis_client.xrange(keys.room_events("open-room-2"))]
+    assert open_room["records"] == event["records"]

@@ -27,6 +27,11 @@ from tests.server.conftest import Client, LiveServer
         ("The word “bank” as a river’s side", "the word 'bank' as a river's side", True),
         ("café menus", "Cafe menus", True),  # accents folded
         ("c\u200dats and small furry animals", "cats and small furry animals", True),  # a joiner in a word
+        # Look-alike letters: Cyrillic і, о, с and Greek ο in place of Latin ones.
+        ("fіres оn сats", "fires on cats", True),
+        ("wοrds abοut the sea", "words about the sea", True),
+        ("Кот и собака", "кот и собака", True),  # Russian stays comparable with itself
+        ("Кот и собака", "cats and dogs", False),
         ("commas", "commas in lists", False),  # a short text is a copy only word for word
         ("cats sitting on mats", "dogs sitting on mats", False),
         ("words about the sea and ships", "words about the sea", False),
@@ -68,6 +73,9 @@ async def test_pasting_the_units_page_or_a_rival_is_refused(live_server: LiveSer
     await alice.expect("explanation")
     await bob.expect("explanation")
     await bob.send({"type": "submit", "text": "The word CAT after the, lol"})
+    assert (await bob.expect("error", ref="submit"))["code"] == ERR_COPIED
+    # ... or in Cyrillic look-alike letters (а, е, о, с), which a reader cannot tell apart.
+    await bob.send({"type": "submit", "text": "thе wоrd саt аftеr thе"})
     assert (await bob.expect("error", ref="submit"))["code"] == ERR_COPIED
 
     # Refused copies are not his one submission: his own words are taken.
