@@ -35,6 +35,7 @@ what both share.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any
@@ -258,12 +259,16 @@ class PuzzleRoom:
 
     def is_due(self, now: float) -> bool:
         """Does ``tick`` (or a new puzzle) have work to do at ``now``?"""
+        return now >= self.due_at()
+
+    def due_at(self) -> float:
+        """The moment ``is_due`` turns true while the state stays as it is (inf: never)."""
         s = self.state
         if s.deadline is None:
-            return False
+            return math.inf
         if s.phase is Phase.REVEAL and self._all_scored():
-            return now >= (s.reveal_min_until or 0.0)
-        return now >= s.deadline
+            return s.reveal_min_until or 0.0
+        return s.deadline
 
     def start_round(self, puzzle: Puzzle, now: float) -> list[dict[str, Any]]:
         s = self.state

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import insert
 from sqlmodel import Session, col, select, update
@@ -38,15 +39,20 @@ def open_session(session: Session, player_id: int, ttl_s: int) -> AuthSession:
     return record
 
 
-def open_sessions(session: Session, player_ids: list[int], ttl_s: int) -> list[AuthSession]:
-    """One new session per player in one commit (a storm of new guests: server/hub/guests.py)."""
+class Opened(NamedTuple):
+    """What a token needs of a session record opened in a batch (no ORM object per row)."""
+
+    sid: str
+    player_id: int
+    expires_at: datetime
+
+
+def open_sessions(session: Session, player_ids: list[int], ttl_s: int) -> list[Opened]:
+    """One new session per player in one commit (a storm of new guests: server/hub/guests.py):
+    one multi-row INSERT on the session's connection, not the ORM's per-object flush (issue 19)."""
     now = _now()
     expires = now + timedelta(seconds=ttl_s)
-    records = [
-        AuthSession(sid=secrets.token_urlsafe(24), player_id=pid, created_at=now, expires_at=expires)
-        for pid in player_ids
-    ]
-    # One multi-row INSERT on the session's connection, not the ORM's per-object flush (issue 19).
+    records = [Opened(secrets.token_urlsafe(24), pid, expires) for pid in player_ids]
     rows = [
         {"sid": r.sid, "player_id": r.player_id, "created_at": now, "expires_at": expires} for r in records
     ]

@@ -38,6 +38,17 @@ if not redis.call('SET', KEYS[4], '1', 'NX', 'EX', tonumber(ARGV[3])) then retur
 """
 
 
+# Prefix of _APPEND for append_marked_async. KEYS[4]: the room's lock, KEYS[5]: its state hash.
+# An event that changes no saved state (a crowd count) marks the saved state as reflecting its
+# version when no transition is in flight, as membership events do (server/live/room_members.py
+# _MARK): a snapshot claims the saved state's version, and one that lagged behind such events
+# made every joiner after them find a gap and replay the log (a round trip per join, issue 19).
+_MARKED = """
+if redis.call('EXISTS', KEYS[5]) == 1 and redis.call('EXISTS', KEYS[4]) == 0 then
+  redis.call('HSET', KEYS[5], 'v', tonumber(redis.call('GET', KEYS[1]) or '0') + 1)
+end
+"""
+
 # Other scripts that must change something and log it atomically end with this (server/live/room_members.py).
 APPEND_LUA = _APPEND
 
@@ -52,6 +63,21 @@ def append_lua(r: Any, prefix: str = "") -> str:
     channel shares its keys' hash tag and so its shard (config/keys.py)."""
     body = _APPEND.replace("redis.call('PUBLISH'", "redis.call('SPUBLISH'") if sharded(r) else _APPEND
     return prefix + body
+
+
+async def append_marked_async(
+    r: aioredis.Redis, room_id: str, event: dict[str, Any], *, history: int = 500
+) -> int:
+    """``append_async`` for an event outside any transition (``_MARKED``); its version."""
+    script = r.register_script(append_lua(r, _MARKED))
+    keys_ = [
+        keys.room_version(room_id),
+        keys.room_events(room_id),
+        keys.room_channel(room_id),
+        keys.room_lock(room_id),
+        keys.room_state(room_id),
+    ]
+    return int(await script(keys=keys_, args=[_encode(event), history]))
 
 
 def _encode(event: dict[str, Any]) -> bytes:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import func, insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -23,19 +25,33 @@ def create_guest(session: Session, name: str, country: str | None = None) -> Pla
 def create_guests(session: Session, names: list[str], *, commit: bool = True) -> list[Player]:
     """Several guests in one transaction: a join storm commits once per batch, not per player.
     ``commit=False`` leaves the commit to a caller that adds more to the same transaction.
-
-    One multi-row INSERT ... RETURNING id on the session's connection instead of the ORM's unit
-    of work: the ORM's bookkeeping was most of a connect storm's guest cost (py-spy, issue 19).
     The players handed back are detached, with every column set as the row has it."""
     now = utcnow()
-    rows = [{"name": name, "is_guest": True, "created_at": now} for name in names]
-    query = insert(Player).returning(Player.id, sort_by_parameter_order=True)  # type: ignore[arg-type]
-    ids = session.connection().execute(query, rows).scalars().all()
-    made = zip(ids, names, strict=True)
-    players = [Player(id=i, name=name, is_guest=True, created_at=now) for i, name in made]
+    ids = insert_guests(session, names, now)
+    players = [
+        Player(id=i, name=name, is_guest=True, created_at=now) for i, name in zip(ids, names, strict=True)
+    ]
     if commit:
         session.commit()
     return players
+
+
+def insert_guests(session: Session, names: list[str], now: datetime) -> list[int]:
+    """The new guests' ids, in the order of ``names``: one multi-row INSERT ... RETURNING id on
+    the session's connection, no ORM objects. The ORM's unit of work, and then building a Player
+    per row (SQLModel's attribute lookups), were most of a connect storm's guest cost (py-spy,
+    issue 19); the join storm's guests go through ``guest_public`` instead."""
+    rows = [{"name": name, "is_guest": True, "created_at": now} for name in names]
+    query = insert(Player).returning(Player.id, sort_by_parameter_order=True)  # type: ignore[arg-type]
+    return [int(i) for i in session.connection().execute(query, rows).scalars().all()]
+
+
+def guest_public(player_id: int, name: str, points: int | None = None) -> dict[str, object]:
+    """``public`` of a new guest, without a Player object (what insert_guests stored)."""
+    data: dict[str, object] = {"id": player_id, "name": name, "country": None, "guest": True, "login": None}
+    if points is not None:
+        data["points"] = points
+    return data
 
 
 def get_player(session: Session, player_id: int) -> Player | None:

@@ -29,7 +29,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session
 
 from config.settings import Settings
-from store.auth_sessions import is_active, open_session
+from store.auth_sessions import Opened, is_active, open_session
 from store.models import AuthSession
 
 _hasher = PasswordHasher()
@@ -103,7 +103,7 @@ def read_token(secret: str, token: str, now: float | None = None) -> Claims | No
     return Claims(player_id, sid, expires)
 
 
-def token_of(settings: Settings, record: AuthSession) -> str:
+def token_of(settings: Settings, record: AuthSession | Opened) -> str:
     """The signed token that names a session record."""
     expires = record.expires_at.replace(tzinfo=record.expires_at.tzinfo or UTC).timestamp()
     return make_token(settings.effective_secret_key(), record.player_id, record.sid, expires)

@@ -137,19 +137,22 @@ class Connection:
             with contextlib.suppress(Exception):
                 await self.ws.close(code, reason)
 
-    def _put(self, item: tuple[str, Any, Any]) -> None:
+    def _put(self, item: tuple[str, Any, Any], first: bool = False) -> None:
         if self.closed:
             return
         if self.outbox is None:
             self.outbox = deque()
-        if len(self.outbox) >= self.outbox_max:
+        if first:
+            self.outbox.appendleft(item)
+        elif len(self.outbox) >= self.outbox_max:
             # The client reconnects with since=<its last version> and gets the rest replayed.
             if not self._closing:
                 self._closing = True
                 log.warning("player %s reads too slowly; closing", self.player_id)
                 asyncio.get_running_loop().create_task(self.close(CLOSE_SLOW_CONSUMER, "too slow"))
             return
-        self.outbox.append(item)
+        else:
+            self.outbox.append(item)
         if self._pump is None:
             self._pump = asyncio.get_running_loop().create_task(self._drain())
 
@@ -169,10 +172,18 @@ class Connection:
                 del self.activations[next(iter(self.activations))]
         self._put(("direct", None, event))
 
-    def request_sync(self, room_id: str, since: int | None) -> None:
-        """After a join: replay from ``since`` when given, else send the full room."""
+    def request_sync(self, room_id: str, since: int | None, snapshot: dict[str, Any] | None = None) -> None:
+        """After a join: replay from ``since`` when given, else send the full room (``snapshot``
+        when the join read it already, server/live/room_service.py ``join_synced``)."""
         self.room_id, self.last_v = room_id, None
-        self._put(("sync", room_id, since))
+        if snapshot is not None:
+            # First in line: the room's events queued since this connection entered the room
+            # (it subscribed before the join) come after it, those it covers dropped as seen.
+            # Behind them, each event newer than the snapshot was dropped (not synced yet) and
+            # the next one found a gap and replayed the log: a round trip per join (issue 19).
+            self._put(("synced", room_id, snapshot), first=True)
+        else:
+            self._put(("sync", room_id, since))
 
     # -- the pump ----------------------------------------------------------------------------
     async def _drain(self) -> None:
@@ -195,6 +206,8 @@ class Connection:
             return  # left that room meanwhile
         elif kind == "sync":
             await self._sync(room_id, payload)
+        elif kind == "synced":
+            await self._send_snapshot(payload, resync=False)
         elif self.last_v is not None:
             await self._room_event(room_id, payload)
 
@@ -206,8 +219,19 @@ class Connection:
         if v > self.last_v + 1:
             await self._replay(room_id, self.last_v)
             return
-        await self.send(shared.event, shared)
+        await self._send_room_event(shared)
         self.last_v = v
+
+    async def _send_room_event(self, shared: Broadcast) -> None:
+        """A room event from the pump: as the room's once-framed bytes when the socket takes
+        them (``write_now``), else the ASGI way. During a join storm most sockets have their
+        snapshot queued when the join announcements come, and the ASGI way framed each of them
+        again per socket (issue 19). The pump's writes before it went through the transport
+        already (an ASGI send writes before it returns), so the order holds."""
+        raw = self._raw if not self._send_lock.locked() and not self.closed else None
+        if raw is not None and raw.write(shared.wire(self.fmt, frame_bytes)):
+            return
+        await self.send(shared.event, shared)
 
     async def _sync(self, room_id: str, since: int | None) -> None:
         if since is None or since > await self.service.version(room_id):
@@ -222,11 +246,13 @@ class Connection:
             return
         self.last_v = since
         for event in missed:
-            await self.send(event)
+            await self._send_room_event(Broadcast(event))
             self.last_v = int(event["v"])
 
     async def _snapshot(self, room_id: str, resync: bool) -> None:
-        snapshot = await self.service.snapshot(room_id, viewer=self.player_id)
+        await self._send_snapshot(await self.service.snapshot(room_id, viewer=self.player_id), resync)
+
+    async def _send_snapshot(self, snapshot: dict[str, Any], resync: bool) -> None:
         snapshot["resync"] = resync
         await self.send(snapshot)
         self.last_v = int(snapshot["v"])

@@ -32,6 +32,8 @@ from server.wire.protocol import CLOSE_HEARTBEAT_TIMEOUT, Broadcast
 log = logging.getLogger(__name__)
 
 TICK_S = 0.25
+# A room whose clock has nothing to do for a while is still read this often (``_tick_room``).
+TICK_RECHECK_S = 2.0
 # Private events that take the player's connections out of the room they name.
 SENDS_OUT = frozenset({"kicked", "daily_played"})
 
@@ -50,6 +52,7 @@ class Hub:
         self._background: set[asyncio.Task[None]] = set()  # held so they are not collected mid-run
         self._ticking: set[str] = set()  # rooms whose clock a task of tick_soon is moving
         self._tick_again: set[str] = set()  # ... and that asked for another tick meanwhile
+        self._due: dict[str, float] = {}  # room -> when its clock next has work (``_tick_room``)
         # What differs between room kinds (admission, hooks, ticks): server/live/room_kinds.py.
         self.kinds = service.kinds
         self.crowds = Crowds(r, service.settings.crowd_interval_s, self._count_players, self._emit_one)
@@ -108,21 +111,34 @@ class Hub:
         # Subscribed first and synced after the join: live events queued meanwhile are
         # skipped by the pump (last_v is None) but covered by the sync, so nothing is missed.
         conn.room_id, conn.last_v, conn.watching = room_id, None, watching
+        synced = None  # a plain join's snapshot, read in the join's own round trip
         if watching is None:  # watchers (a streamer room's audience) are not members
+            name = str(conn.player["name"])
             try:
-                await self.service.join(room_id, conn.player_id, str(conn.player["name"]))
+                if since is None:
+                    synced = await self.service.join_synced(room_id, conn.player_id, name)
+                else:
+                    await self.service.join(room_id, conn.player_id, name)
             except BaseException:
                 # Not in the room after all: a connection left registered here but never
                 # synced would drop every event of the room in silence (issue 19).
                 await self._unregister(conn)
                 raise
-        conn.request_sync(room_id, since)
+        if synced is not None:
+            conn.request_sync(room_id, None, snapshot=synced[0])
+        else:
+            conn.request_sync(room_id, since)
         for event in await kind.snapshot(conn, room_id):
             conn.deliver_private(event)
         await kind.joined(conn, room_id)
         if watching is None:  # an audience's size travels in the streamer room's tally instead
             self.crowds.changed(room_id)
-            self.tick_soon(room_id)
+            # The room's clock moves at once when the join may start its round; the snapshot
+            # shows the room after the join, so a join into a running round asks nothing more
+            # of Redis (10,000 joins ran a tick each, issue 19). A kind with a clock of its own
+            # (a match starts when its teams are present) is asked every time.
+            if synced is None or kind.has_clock or self.service.tick_wanted(synced[1]):
+                self.tick_soon(room_id)
 
     def tick_soon(self, room_id: str) -> None:
         """Move the room's clock now (a join may start its round) in one task per room: 200
@@ -146,7 +162,12 @@ class Hub:
 
     async def _tick_room(self, room_id: str) -> None:
         try:
-            await self.service.tick(room_id)
+            due = await self.service.tick(room_id)
+            # Until then the periodic tick skips the room (200 idle rooms read and parsed their
+            # state four times a second, issue 19); any event of the room forgets it, and it is
+            # read again at least every TICK_RECHECK_S in case a change came without one.
+            recheck = self.service.clock() + TICK_RECHECK_S
+            self._due[room_id] = 0.0 if due is None else min(due, recheck)
             await self.kinds.of(room_id).tick(room_id)
         except asyncio.CancelledError:
             raise
@@ -164,6 +185,7 @@ class Hub:
         members.discard(conn)
         if not members:
             self.rooms.pop(room_id, None)
+            self._due.pop(room_id, None)
             await self._unsubscribe(keys.room_channel(room_id))
         return room_id, watching
 
@@ -225,6 +247,7 @@ class Hub:
                 if event.get("type") in SENDS_OUT and conn.room_id == event.get("room"):
                     self._spawn(self.leave_room(conn))  # a host kicked them; they played the daily
             return
+        self._due.pop(ident, None)  # the room changed: its next tick reads it again
         shared = Broadcast(event, raw)  # encoded once for the whole room, not once per socket
         self._spawn(self._fan_out(ident, shared, list(self.rooms.get(ident, ()))))
         if event.get("type") == "score":
@@ -290,5 +313,8 @@ class Hub:
         while True:
             await asyncio.sleep(TICK_S)
             for room_id in list(self.rooms):
-                if room_id not in self._ticking:  # a join's tick is moving it right now
+                if room_id in self._ticking:  # a join's tick is moving it right now
+                    continue
+                kind = self.kinds.of(room_id)
+                if kind.has_clock or self._due.get(room_id, 0.0) <= self.service.clock():
                     await self._tick_room(room_id)

@@ -20,7 +20,8 @@ from config.settings import Settings
 from server.api.sessions import guest_name, token_of
 from store.auth_sessions import open_sessions
 from store.db import Database
-from store.players import create_guests, public
+from store.models import utcnow
+from store.players import guest_public, insert_guests
 
 BATCH_MAX = 200
 
@@ -59,6 +60,8 @@ class GuestBatcher:
     def _insert(self, count: int) -> list[tuple[dict[str, Any], str]]:
         with self.db.session() as s:
             # Guests and their sessions in one commit per batch.
-            players = create_guests(s, [guest_name() for _ in range(count)], commit=False)
-            records = open_sessions(s, [int(p.id or 0) for p in players], self.settings.session_ttl_s)
-            return [(public(p, 0), token_of(self.settings, r)) for p, r in zip(players, records, strict=True)]
+            names = [guest_name() for _ in range(count)]
+            ids = insert_guests(s, names, utcnow())
+            records = open_sessions(s, ids, self.settings.session_ttl_s)  # commits both
+            made = zip(ids, names, records, strict=True)
+            return [(guest_public(i, name, 0), token_of(self.settings, r)) for i, name, r in made]

@@ -98,6 +98,11 @@ class RoomKind:
     async def tick(self, room_id: str) -> None:
         return None
 
+    @property
+    def has_clock(self) -> bool:
+        """Whether this kind's ``tick`` does anything (it overrides the plain room's)."""
+        return type(self).tick is not RoomKind.tick
+
     def pick_neuron(
         self,
         session: Session,

@@ -23,14 +23,16 @@ process leaves no ghost members.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
+from redis.exceptions import NoScriptError
 
 from config import keys
 from server.live.room_expiry import expiring_keys
-from store.eventlog import append_lua
+from store.eventlog import append_lua, sharded
 
 # Each prefix runs before the event-log append (KEYS[1..3], ARGV[1..2]) and returns early when
 # there is nothing to announce: 0 = no change, -1 = changed but the room is too big to announce.
@@ -49,12 +51,18 @@ end
 """
 # KEYS[9..]: the room's keys that expire while it is empty (server/live/room_expiry.py); the
 # first member makes them permanent again in the same step (no round trip of its own per join).
+# KEYS[9]: the room's names hash; ARGV[8]: the casefolded name to claim in it first, '' for none
+# (claimed already). A name another player holds changes nothing and answers NAME_TAKEN: the
+# claim rides in the join's one round trip (a join storm's 10,000 claims were a round trip
+# each, issue 19), and most names are free.
 _JOIN = """
+if ARGV[8] ~= '' and redis.call('HSETNX', KEYS[9], ARGV[8], ARGV[3]) == 0
+   and redis.call('HGET', KEYS[9], ARGV[8]) ~= ARGV[3] then return -2 end
 redis.call('HINCRBY', KEYS[8], ARGV[6], 1)
 if redis.call('HINCRBY', KEYS[5], ARGV[3], 1) > 1 then return 0 end
 redis.call('HSET', KEYS[4], ARGV[3], ARGV[4])
 local n = redis.call('HLEN', KEYS[4])
-if n == 1 then for i = 9, #KEYS do redis.call('PERSIST', KEYS[i]) end end
+if n == 1 then for i = 10, #KEYS do redis.call('PERSIST', KEYS[i]) end end
 if n > tonumber(ARGV[5]) then return -1 end
 """
 
@@ -84,6 +92,7 @@ if redis.call('HLEN', KEYS[4]) > tonumber(ARGV[5]) then return -1 end
 
 NO_CHANGE = 0
 SILENT = -1
+NAME_TAKEN = -2  # the join script's claim of the name failed: nothing changed
 # How long the server remembers a player's room for a reconnect with ``since``.
 PLAYER_ROOM_TTL_S = 6 * 3600
 # Separates room and player in a process hash's field (room ids never contain it).
@@ -107,9 +116,8 @@ class RoomMembers:
         self._leave = r.register_script(append_lua(r, _LEAVE + _MARK))
         self._rename = r.register_script(append_lua(r, _RENAME + _MARK))
 
-    async def _run(
+    def _keys_args(
         self,
-        script: Any,
         room_id: str,
         event: dict[str, Any],
         player_id: int,
@@ -117,7 +125,8 @@ class RoomMembers:
         whose: str = "own",
         process_id: str | None = None,
         more_keys: tuple[str, ...] = (),
-    ) -> int:
+        more_args: tuple[str, ...] = (),
+    ) -> tuple[list[str], list[Any]]:
         keys_ = [
             keys.room_version(room_id),
             keys.room_events(room_id),
@@ -131,46 +140,138 @@ class RoomMembers:
             *more_keys,
         ]
         field = f"{room_id}{FIELD_SEP}{player_id}"
-        args = [orjson.dumps(event), self.history, player_id, arg, self.announce_max, field, whose]
+        args = [
+            orjson.dumps(event),
+            self.history,
+            player_id,
+            arg,
+            self.announce_max,
+            field,
+            whose,
+            *more_args,
+        ]
+        return keys_, args
+
+    async def _run(
+        self,
+        script: Any,
+        room_id: str,
+        event: dict[str, Any],
+        player_id: int,
+        arg: str,
+        whose: str = "own",
+        **kw: Any,
+    ) -> int:
+        keys_, args = self._keys_args(room_id, event, player_id, arg, whose, **kw)
         return int(await script(keys=keys_, args=args))
 
     async def join(self, room_id: str, player_id: int, name: str) -> int:
         """Join as ``name``; also remembers the player's room for a reconnect (``PLAYER_ROOM_TTL_S``)."""
-        async with self.r.pipeline(transaction=False) as pipe:
-            self._before_join(pipe, room_id, player_id)
-            await pipe.execute()
-        return await self._join_as(room_id, player_id, name)
+        outcome, _name, _ = await self._join_once(room_id, player_id, name, claim=False)
+        return outcome
 
     async def join_distinct(self, room_id: str, player_id: int, name: str) -> tuple[int, str]:
-        """Join under the name this player shows in the room (``distinct``); (outcome, name).
+        """Join under the name this player shows in the room (``distinct``); (outcome, name)."""
+        outcome, shown, _ = await self.join_reading(room_id, player_id, name)
+        return outcome, shown
 
-        The first claim of ``name`` rides in the round trip before the script: a join storm's
-        10,000 claims were a round trip each (issue 19), and most names are free."""
-        key, field = keys.room_names(room_id), name.casefold()
+    async def join_reading(
+        self, room_id: str, player_id: int, name: str, then: Callable[[Any], None] | None = None
+    ) -> tuple[int, str, list[Any]]:
+        """``join_distinct``, and the replies of the reads ``then`` queues on the join's pipeline
+        (after the join script: the joiner's snapshot).
+
+        One round trip when the name is free (most are): the bookkeeping of ``_before_join``, the
+        name's claim with the join script, and ``then``'s reads."""
+        outcome, shown, after = await self._join_once(room_id, player_id, name, claim=True, then=then)
+        if outcome == NAME_TAKEN:
+            shown = await self.distinct(room_id, player_id, name, first=2)
+            outcome, shown, after = await self._join_once(room_id, player_id, shown, claim=False, then=then)
+        return outcome, shown, after
+
+    async def _join_once(
+        self,
+        room_id: str,
+        player_id: int,
+        name: str,
+        *,
+        claim: bool,
+        then: Callable[[Any], None] | None = None,
+    ) -> tuple[int, str, list[Any]]:
+        event = {"type": "joined", "player": {"id": player_id, "name": name}}
+        more_keys = (keys.room_names(room_id), *expiring_keys(room_id))
+        claimed = name.casefold() if claim else ""
+        keys_, args = self._keys_args(
+            room_id, event, player_id, name, more_keys=more_keys, more_args=(claimed,)
+        )
+        before = lambda pipe: self._before_join(pipe, room_id, player_id)  # noqa: E731
+        outcome, after = await self._script_then(self._join, keys_, args, before, then)
+        return outcome, name, after
+
+    async def _script_then(
+        self,
+        script: Any,
+        keys_: list[str],
+        args: list[Any],
+        before: Callable[[Any], None] | None = None,
+        then: Callable[[Any], None] | None = None,
+    ) -> tuple[int, list[Any]]:
+        """Run ``script`` in one pipeline with what ``before`` queues ahead of it and ``then``
+        after it (reads that must see its change): (the script's reply, ``then``'s replies)."""
+        if sharded(self.r):  # a cluster pipeline runs no scripts: the script goes alone
+            await self._queued(before)
+            return int(await script(keys=keys_, args=args)), await self._queued(then)
         async with self.r.pipeline(transaction=False) as pipe:
-            self._before_join(pipe, room_id, player_id)
-            pipe.hsetnx(key, field, player_id)
-            pipe.hget(key, field)
-            *_, claimed, holder = await pipe.execute()
-        if not (claimed or (holder is not None and int(holder) == player_id)):
-            name = await self.distinct(room_id, player_id, name, first=2)
-        return await self._join_as(room_id, player_id, name), name
+            if before is not None:
+                before(pipe)
+            at = len(pipe.command_stack)
+            # EVALSHA itself, not the Script: a pipeline with Scripts asks SCRIPT EXISTS first
+            # (a round trip of its own); an unloaded script is answered below instead.
+            pipe.evalsha(script.sha, len(keys_), *keys_, *args)
+            if then is not None:
+                then(pipe)
+            replies = await pipe.execute(raise_on_error=False)
+        if isinstance(replies[at], NoScriptError):  # Redis restarted or flushed its scripts
+            replies[at] = await script(keys=keys_, args=args)
+            replies[at + 1 :] = await self._queued(then)  # what ``then`` read came before it
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return int(replies[at]), replies[at + 1 :]
+
+    async def _queued(self, queue: Callable[[Any], None] | None) -> list[Any]:
+        if queue is None:
+            return []
+        async with self.r.pipeline(transaction=False) as pipe:
+            queue(pipe)
+            return list(await pipe.execute())
 
     def _before_join(self, pipe: Any, room_id: str, player_id: int) -> None:
-        """One round trip before the script (a 10,000-socket connect is round trips): which rooms
+        """Queued before the join script (a 10,000-socket connect is round trips): which rooms
         to look in when this process dies (a room listed but emptied is harmless), and the
         player's room for a reconnect with ``since``."""
         pipe.sadd(keys.process_rooms(self.process_id), room_id)
         pipe.set(keys.player_room(player_id), room_id, ex=PLAYER_ROOM_TTL_S)
 
-    async def _join_as(self, room_id: str, player_id: int, name: str) -> int:
-        event = {"type": "joined", "player": {"id": player_id, "name": name}}
-        room_keys = tuple(expiring_keys(room_id))
-        return await self._run(self._join, room_id, event, player_id, name, more_keys=room_keys)
-
     async def leave(self, room_id: str, player_id: int, *, every_connection: bool = False) -> int:
+        outcome, _ = await self.leave_reading(room_id, player_id, every_connection=every_connection)
+        return outcome
+
+    async def leave_reading(
+        self,
+        room_id: str,
+        player_id: int,
+        *,
+        every_connection: bool = False,
+        then: Callable[[Any], None] | None = None,
+    ) -> tuple[int, list[Any]]:
+        """``leave``, and the replies of the reads ``then`` queues after it in the same round
+        trip (what the room service checks after a leave: a close storm's 10,000 leaves were
+        four round trips each and ran the Redis pool dry, issue 19)."""
         event = {"type": "left", "player": {"id": player_id}}
-        return await self._run(self._leave, room_id, event, player_id, "all" if every_connection else "1")
+        arg = "all" if every_connection else "1"
+        keys_, args = self._keys_args(room_id, event, player_id, arg)
+        return await self._script_then(self._leave, keys_, args, then=then)
 
     async def sweep(self, dead_process: str, room_id: str, player_id: int, connections: int) -> int:
         """Remove ``connections`` of the player's that a dead process held (its hash said so)."""

@@ -134,12 +134,17 @@ class RoomService:
         """The room. ``members``: True reads the whole member list, False none (the clock needs
         none), a player id only that player (a move checks its own player: in a room of 1,000
         reading all of them for every vote was most of the vote's cost)."""
-        raw = await self.r.hget(keys.room_state(room_id), "state")
-        state = RoomState.from_json(orjson.loads(raw)) if raw else RoomState(room_id=room_id)
+        room = self._room_of(room_id, await self.r.hget(keys.room_state(room_id), "state"))
+        state = room.state
         if members is True:
             state.members = await self.members.all(room_id)
         elif members is not False:
             state.members = await self.members.only(room_id, members)
+        return PuzzleRoom(state, self.timing)
+
+    def _room_of(self, room_id: str, raw: bytes | None) -> PuzzleRoom:
+        """The room from its saved state (``raw``: the state hash's ``state`` field)."""
+        state = RoomState.from_json(orjson.loads(raw)) if raw else RoomState(room_id=room_id)
         return PuzzleRoom(state, self.timing)
 
     @staticmethod
@@ -208,7 +213,7 @@ class RoomService:
             events = [redact(event) for event in events]
         for event in events:
             if token is None:
-                await eventlog.append_async(self.r, room_id, event, history=self.settings.room_history)
+                await eventlog.append_marked_async(self.r, room_id, event, history=self.settings.room_history)
             else:
                 await self.fenced.append(room_id, event, self.settings.room_history, token)
 
@@ -224,12 +229,22 @@ class RoomService:
         # One round trip (a join storm's snapshots were four each). The members are read after
         # the version: one who joins meanwhile is listed and announced again (the client's
         # member map takes both), never missing.
-        listed = self.settings.room_snapshot_members
         async with self.r.pipeline(transaction=False) as pipe:
-            pipe.hmget(keys.room_state(room_id), ["state", "v"])
-            pipe.get(keys.room_version(room_id))
-            self.members.some_into(pipe, room_id, listed)
-            (raw, saved_v), log_v, *members = await pipe.execute()
+            self._snapshot_into(pipe, room_id)
+            snapshot, _ = await self._snapshot_from(room_id, await pipe.execute(), viewer)
+        return snapshot
+
+    def _snapshot_into(self, pipe: Any, room_id: str) -> None:
+        pipe.hmget(keys.room_state(room_id), ["state", "v"])
+        pipe.get(keys.room_version(room_id))
+        self.members.some_into(pipe, room_id, self.settings.room_snapshot_members)
+
+    async def _snapshot_from(
+        self, room_id: str, replies: list[Any], viewer: int | None
+    ) -> tuple[dict[str, Any], PuzzleRoom]:
+        """The snapshot from the replies of ``_snapshot_into``, and the room it was made of."""
+        listed = self.settings.room_snapshot_members
+        (raw, saved_v), log_v, *members = replies
         if raw is None:  # no transition yet: nothing in the log changed the (empty) state
             room, v = PuzzleRoom(RoomState(room_id=room_id), self.timing), int(log_v or 0)
         else:
@@ -242,8 +257,8 @@ class RoomService:
         snapshot = {**room.snapshot(), "v": v, "member_count": member_count}
         for result in on_score(room):  # joining during the reveal: the result screen too
             snapshot["result"] = result
-        snapshot["members"] = snapshot["members"][: self.settings.room_snapshot_members]
-        return redact(snapshot, viewer) if is_blind_room(room_id) else snapshot
+        snapshot["members"] = snapshot["members"][:listed]
+        return (redact(snapshot, viewer) if is_blind_room(room_id) else snapshot), room
 
     # -- membership ------------------------------------------------------------------------
     async def join(self, room_id: str, player_id: int, name: str) -> None:
@@ -253,13 +268,39 @@ class RoomService:
         ask whether to arm it was a round trip and a parse per join."""
         await self.members.join_distinct(room_id, player_id, name)  # "alice (2)" beside "alice"
 
+    async def join_synced(self, room_id: str, player_id: int, name: str) -> tuple[dict[str, Any], PuzzleRoom]:
+        """``join``, and the joiner's snapshot read right after it in the same round trip (a join
+        storm's joins were two round trips and the snapshot a third, issue 19), with the room it
+        shows (whether its clock has work: ``tick_wanted``)."""
+        _, _, replies = await self.members.join_reading(
+            room_id, player_id, name, then=lambda pipe: self._snapshot_into(pipe, room_id)
+        )
+        return await self._snapshot_from(room_id, replies, player_id)
+
+    def tick_wanted(self, room: PuzzleRoom) -> bool:
+        """Could ``tick`` have work in a room in this state (arm the lobby, or a deadline passed)?"""
+        return room.arm_lobby_wanted() or room.is_due(self.clock())
+
     async def leave(self, room_id: str, player_id: int, *, every_connection: bool = False) -> None:
-        """One connection of the player leaves; ``every_connection``: a kick or a ban."""
-        changed = await self.members.leave(room_id, player_id, every_connection=every_connection)
-        if changed != NO_CHANGE and await self.members.count(room_id) == 0:
+        """One connection of the player leaves; ``every_connection``: a kick or a ban.
+
+        One round trip unless the room has more to do: the leave, then the member count and
+        the state it is checked against, read right after it in the same pipeline."""
+
+        def reads(pipe: Any) -> None:
+            pipe.hlen(keys.room_members(room_id))
+            pipe.hget(keys.room_state(room_id), "state")
+
+        changed, (count, raw) = await self.members.leave_reading(
+            room_id, player_id, every_connection=every_connection, then=reads
+        )
+        if changed == NO_CHANGE:
+            return
+        if int(count) == 0:
             await self._rest(room_id)
-        elif changed != NO_CHANGE:
-            await self.end_if_all_done(room_id)  # the one who left may have been the last one waited for
+        elif round_flow.could_all_be_done(self._room_of(room_id, raw), int(count)):
+            # The one who left may have been the last one waited for.
+            await self._end_when_all_done(room_id)
 
     async def _rest(self, room_id: str) -> None:
         """The room is empty (its last member left, or died with its process): it rests, and its
@@ -337,8 +378,10 @@ class RoomService:
         Cheap when they are not: the done players are counted against the member count first,
         and the member list is read only when the count could match."""
         room = await self.load(room_id, members=False)
-        if not round_flow.could_all_be_done(room, await self.members.count(room_id)):
-            return
+        if round_flow.could_all_be_done(room, await self.members.count(room_id)):
+            await self._end_when_all_done(room_id)
+
+    async def _end_when_all_done(self, room_id: str) -> None:
         async with self.locked(room_id, members=False) as room:
             connected = set(await self.members.all(room_id))  # under the lock: nobody slips in
             revealed = round_flow.end_if_all_done(room, connected, self.clock())
@@ -364,18 +407,26 @@ class RoomService:
         return room.state.puzzle.campaign, room.state.puzzle.neuron_index
 
     # -- the clock -------------------------------------------------------------------------
-    async def tick(self, room_id: str) -> None:
-        """Advance the room if its deadline passed; cheap (no lock) when nothing is due."""
+    async def tick(self, room_id: str) -> float | None:
+        """Advance the room if its deadline passed; cheap (no lock) when nothing is due.
+
+        Returns when the room's clock next has work while its state stays as read (inf: not
+        before a change), or None when this tick moved it or could not tell: the hub skips
+        the room's periodic ticks until then (server/hub/fanout.py)."""
         room = await self.load(room_id, members=False)
         if room.arm_lobby_wanted():
             # The first join's tick arms it (and this heals a join that raced the last leave);
             # with no lobby wait the round is due at once, so the tick goes on.
             if not await self.members.count(room_id):
-                return
+                return None
             await self._arm_lobby(room_id)
             room = await self.load(room_id, members=False)
-        if not room.is_due(self.clock()) or self.turns.busy(room_id):
-            return
+            if room.arm_lobby_wanted():  # not armed (the lock was busy): the next tick tries
+                return None
+        if self.turns.busy(room_id):
+            return None
+        if not room.is_due(self.clock()):
+            return room.due_at()
         # The puzzle is picked before the lock is taken: a pick is SQL over every member's
         # history, and 200 rooms starting their rounds at once (a join storm) queued their picks
         # on the room SQL threads while holding their locks, past the moves' 15 s wait.
@@ -387,7 +438,7 @@ class RoomService:
             )
         async with self.locked_if_free(room_id) as locked_room:
             if locked_room is None:
-                return  # another task is moving the room; the next tick tries again
+                return None  # another task is moving the room; the next tick tries again
             room = locked_room
             for _ in range(4):  # reveal -> lobby -> next puzzle can happen in one tick
                 now = self.clock()
@@ -426,6 +477,7 @@ class RoomService:
                     # A private room's game counts the round (or ends with its summary).
                     events = [*events, *private_game.end_of_round(room, [a.to_json() for a in awards])]
                 await self.emit(room_id, result_events(room, events, awards))
+        return None
 
     # -- database, run in threads ------------------------------------------------------------
     async def _sql(self, fn: Callable[..., T], *args: Any) -> T:

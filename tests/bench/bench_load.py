@@ -6,8 +6,9 @@ against tests/bench/bare_fanout.py under the same uvicorn options: the floor of 
 to which every figure is given as a ratio. The guest-session limit is off for the generator
 (all its clients share 127.0.0.1). BENCH_IDLE_CONNECTIONS sets the idle count (10,000),
 BENCH_PLAYERS the room's size (1,000) and BENCH_SECONDS its length (20): scale them down to
-iterate. BENCH_PYSPY=<dir> runs each web process under ``py-spy record`` (pip install py-spy)
-and leaves its collapsed stacks there, one file per process.
+iterate. BENCH_PYSPY=<dir> runs each web process under ``py-spy record`` (pip install py-spy;
+found on PATH or beside the interpreter) at BENCH_PYSPY_RATE samples/s (50) and leaves its
+collapsed stacks there, one file per process.
 
 Every run FAILS when a client missed an event of its room (on its socket, or in the replay of
 a reconnect), saw one twice, got an error frame or could not join, and when a server process
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -88,8 +90,19 @@ class Servers:
         if not PYSPY_DIR:
             return []
         out = Path(PYSPY_DIR) / f"web-{len(self.log_files)}.txt"
-        spy = str(Path(sys.executable).parent / "py-spy")
-        return [spy, "record", "--format", "raw", "--rate", "50", "--nonblocking", "-o", str(out), "--"]
+        spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        return [
+            spy,
+            "record",
+            "--format",
+            "raw",
+            "--rate",
+            os.environ.get("BENCH_PYSPY_RATE", "50"),
+            "--nonblocking",
+            "-o",
+            str(out),
+            "--",
+        ]
 
     def bare(self) -> tuple[list[str], list[int]]:
         s = self.settings

@@ -106,3 +106,77 @@ async def test_a_snapshot_claims_the_version_of_membership_events(
     snapshot = await service.snapshot("snap")
     assert snapshot["v"] == await service.version("snap")
     assert {m["id"] for m in snapshot["members"]} == {1, 2}
+
+
+class RoundTrips:
+    """Counts the connections a client takes from its pool: one per command or pipeline, so one
+    per round trip to Redis (a join storm's and a close storm's cost, issue 19)."""
+
+    def __init__(self, r: aioredis.Redis) -> None:
+        self.count = 0
+        pool = r.connection_pool
+        taken = pool.get_connection
+
+        async def counting(*args: object, **kwargs: object) -> object:
+            self.count += 1
+            return await taken(*args, **kwargs)
+
+        pool.get_connection = counting  # type: ignore[method-assign]
+
+
+async def test_a_join_and_its_snapshot_are_one_round_trip(
+    service: RoomService, redis_client: redis.Redis
+) -> None:
+    await service.join("one", 1, "Ada")
+    trips = RoundTrips(service.r)
+    snapshot, room = await service.join_synced("one", 2, "Bob")
+    assert trips.count == 1
+    # Read after the join: it lists the joiner and claims the version of the joiner's event.
+    assert {m["id"]: m["name"] for m in snapshot["members"]} == {1: "Ada", 2: "Bob"}
+    assert snapshot["v"] == int(redis_client.get(keys.room_version("one")) or 0)
+    assert room.state.phase == snapshot["phase"]
+    # A name someone else holds: the claim in the script fails, nothing changes, and the join
+    # is made again under the name shown in the room.
+    snapshot, _ = await service.join_synced("one", 3, "ada")
+    assert snapshot["member_count"] == 3  # (it lists room_snapshot_members = 2 of them)
+    assert (await service.members.all("one"))[3] == "ada (2)"
+    assert _types(redis_client, "one").count("joined") == 3  # announce_max 3: each join once
+    # Redis forgot its scripts (a restart): the join still happens, once, and is read after.
+    redis_client.script_flush()
+    snapshot, _ = await service.join_synced("two", 4, "Cy")
+    assert snapshot["member_count"] == 1 and await service.members.all("two") == {4: "Cy"}
+    assert _types(redis_client, "two").count("joined") == 1
+
+
+async def test_a_close_storm_is_one_round_trip_a_leave(
+    settings: Settings, db: Database, redis_client: redis.Redis
+) -> None:
+    """10,000 sockets closing at once ran out the pool's wait (four round trips a leave, and a
+    lock per emptied room): a leave is now one, whatever the pool's size."""
+    hub = settings.model_copy(update={"room_lobby_s": 5.0, "room_member_events_max": 1_000})
+    pool = aioredis.BlockingConnectionPool.from_url(hub.redis_url, max_connections=8, timeout=10)
+    r = aioredis.Redis(connection_pool=pool)
+    service = RoomService(hub, db, r, redis_client, clock=Clock())
+    rooms = [f"storm{k}" for k in range(10)]
+    try:
+        for k, room in enumerate(rooms):
+            await asyncio.gather(*(service.join(room, 100 * k + p, f"P{p}") for p in range(40)))
+        await service.join("warm", 1, "W")
+        await service.leave("warm", 1)  # Redis has the leave script now (a process loads it once)
+        trips = RoundTrips(r)
+        # Everyone but the rooms' last member: the rooms stay in their lobby, nobody is waited for.
+        leaves = [service.leave(room, 100 * k + p) for k, room in enumerate(rooms) for p in range(1, 40)]
+        await asyncio.wait_for(asyncio.gather(*leaves), timeout=30)
+        assert trips.count == len(leaves)
+        for room in rooms:
+            assert await service.members.count(room) == 1
+            assert _types(redis_client, room).count("left") == 39
+        # The last ones: each room rests (under its lock) and its keys start to expire.
+        await asyncio.wait_for(
+            asyncio.gather(*(service.leave(room, 100 * k) for k, room in enumerate(rooms))), 30
+        )
+        for room in rooms:
+            assert await service.members.count(room) == 0
+            assert redis_client.ttl(keys.room_state(room)) > 0
+    finally:
+        await r.aclose()

@@ -84,7 +84,7 @@ class _Socket:
         self.watching: str | None = None
         self.syncs: list[tuple[str, int | None]] = []
 
-    def request_sync(self, room_id: str, since: int | None) -> None:
+    def request_sync(self, room_id: str, since: int | None, snapshot: dict[str, Any] | None = None) -> None:
         self.room_id, self.last_v = room_id, None
         self.syncs.append((room_id, since))
 
@@ -96,17 +96,17 @@ async def test_a_failed_join_leaves_no_unsynced_connection(
     await hub.start()
     try:
         conn = _Socket(7)
-        real_join = service.join
+        real_join = service.join_synced  # a join's membership and snapshot, in one round trip
 
         async def failing_join(room_id: str, player_id: int, name: str) -> None:
             raise redis.exceptions.ConnectionError("No connection available.")  # as in issue 19
 
-        monkeypatch.setattr(service, "join", failing_join)
+        monkeypatch.setattr(service, "join_synced", failing_join)
         with pytest.raises(redis.exceptions.ConnectionError):
             await hub.join_room(conn, "flaky")  # type: ignore[arg-type]
         # Before the fix the socket stayed in the room, never synced: every event dropped.
         assert conn.room_id is None and "flaky" not in hub.rooms and not conn.syncs
-        monkeypatch.setattr(service, "join", real_join)
+        monkeypatch.setattr(service, "join_synced", real_join)
         await hub.join_room(conn, "flaky")  # type: ignore[arg-type]
         assert conn.room_id == "flaky" and conn in hub.rooms["flaky"] and conn.syncs == [("flaky", None)]
     finally:

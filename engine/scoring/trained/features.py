@@ -24,6 +24,7 @@ _WORD = re.compile(r"[A-Za-z]+")
 LAYERS = (1, 3, 6)
 HIDDEN = 384
 DIM = HIDDEN * len(LAYERS)
+WORD_BATCH = 64
 
 
 class FeatureEncoder:
@@ -58,11 +59,20 @@ class FeatureEncoder:
 
     def explanations(self, texts: Sequence[str]) -> list[torch.Tensor]:
         """One (word-pieces, DIM) tensor per explanation, [CLS] and [SEP] included."""
+        return self.explain(texts)[0]
+
+    def explain(self, texts: Sequence[str]) -> tuple[list[torch.Tensor], list[list[str]]]:
+        """``explanations`` and ``piece_words`` from one tokenisation (scoring asks for both)."""
         out: list[torch.Tensor] = []
+        words: list[list[str]] = []
         for start in range(0, len(texts), self.batch_size):
-            states, _, mask = self._states([t or "." for t in texts[start : start + self.batch_size]])
-            out.extend(states[row, : int(mask[row].sum())] for row in range(states.shape[0]))
-        return out
+            chunk = [t or "." for t in texts[start : start + self.batch_size]]
+            states, offsets, mask = self._states(chunk)
+            for row, text in enumerate(chunk):
+                n = int(mask[row].sum())
+                out.append(states[row, :n])
+                words.append(_piece_words(text, offsets[row, :n].tolist()))
+        return out, words
 
     def piece_words(self, texts: Sequence[str]) -> list[list[str]]:
         """Per explanation, the lower-case word each of its word-pieces belongs to ("" for [CLS],
@@ -70,26 +80,29 @@ class FeatureEncoder:
         out = []
         for text in texts:
             batch = self.tokenizer(text or ".", truncation=True, return_offsets_mapping=True)
-            spans = [(m.start(), m.end(), m.group().lower()) for m in _WORD.finditer(text or ".")]
-            row = []
-            for start, end in batch["offset_mapping"]:
-                word = next((w for s, e, w in spans if s <= start < e), "") if end > start else ""
-                row.append(word)
-            out.append(row)
+            out.append(_piece_words(text or ".", batch["offset_mapping"]))
         return out
 
     @torch.inference_mode()
     def words(self, words: Sequence[str]) -> torch.Tensor:
         """(N, HIDDEN) unit vectors of words alone: mean-pooled last layer, as ``embedding`` does."""
         chunks = []
-        for start in range(0, len(words), 256):
-            texts = [w or "." for w in words[start : start + 256]]
+        # Batches of 64, as `embedding` embeds words: longer batches pad more (words are short).
+        for start in range(0, len(words), WORD_BATCH):
+            texts = [w or "." for w in words[start : start + WORD_BATCH]]
             batch = self.tokenizer(texts, return_tensors="pt", padding=True, truncation=True)
             hidden = self.model(**{k: v.to(self.device) for k, v in batch.items()}).last_hidden_state
             mask = batch["attention_mask"].unsqueeze(-1).float().to(hidden.device)
             pooled = (hidden.float() * mask).sum(1) / mask.sum(1)
             chunks.append(torch.nn.functional.normalize(pooled, dim=-1).cpu())
         return torch.cat(chunks) if chunks else torch.zeros(0, HIDDEN)
+
+
+def _piece_words(text: str, offsets: Sequence[Sequence[int]]) -> list[str]:
+    spans = [(m.start(), m.end(), m.group().lower()) for m in _WORD.finditer(text)]
+    return [
+        next((w for s, e, w in spans if s <= start < e), "") if end > start else "" for start, end in offsets
+    ]
 
 
 def _pool(states: torch.Tensor, offsets: torch.Tensor, spans: list[tuple[int, int]]) -> torch.Tensor:

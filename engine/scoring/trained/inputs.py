@@ -126,27 +126,57 @@ def record_input(
 
 
 def explanation_input(text: str, raw: torch.Tensor, piece_words: list[str]) -> ExplanationInput:
-    raw = raw.float()
-    n = raw.shape[0]
-    words = torch.zeros(n, dtype=torch.bool)
-    words[1 : n - 1] = True
-    if not words.any():
-        words[:] = True
-    unit = unit_layers(raw)
-    content: dict[str, torch.Tensor] = {}
-    for w in dict.fromkeys(piece_words[:n]):
-        if len(w) >= 3 and w not in FUNCTION_WORDS:
-            idx = [i for i, p in enumerate(piece_words[:n]) if p == w]
-            content[w] = nn.functional.normalize(unit[idx].mean(0), dim=-1)
-    last = raw[:, (K - 1) * HIDDEN :]
-    return ExplanationInput(
-        text=text,
-        raw=raw,
-        words=words,
-        vector=nn.functional.normalize(last.mean(0), dim=-1),
-        content=content,
-        terms=terms(text),
-    )
+    return explanation_inputs([text], [raw], [piece_words])[0]
+
+
+def explanation_inputs(
+    texts: Sequence[str], raws: Sequence[torch.Tensor], piece_words: Sequence[list[str]]
+) -> list[ExplanationInput]:
+    """Explanations' inputs, the tensor work done once for all of them (a scoring call brings
+    a dozen new ones; one by one, each paid ~20 small operations)."""
+    raws = [r.float() for r in raws]
+    padded = nn.utils.rnn.pad_sequence(raws, batch_first=True)  # (E, L, K*HIDDEN)
+    lengths = [r.shape[0] for r in raws]
+    unit = unit_layers(padded)
+    # Every content word's pieces, averaged by one product: row c of `pick` holds 1/count at
+    # the content word's pieces (flattened over the batch).
+    keys: list[tuple[int, str]] = []
+    pick_rows: list[int] = []
+    pick_cols: list[int] = []
+    pick_vals: list[float] = []
+    width = padded.shape[1]
+    for e, (n, pieces) in enumerate(zip(lengths, piece_words, strict=True)):
+        spots: dict[str, list[int]] = {}
+        for i, w in enumerate(pieces[:n]):
+            if len(w) >= 3 and w not in FUNCTION_WORDS:
+                spots.setdefault(w, []).append(e * width + i)
+        for w, idx in spots.items():
+            pick_rows.extend([len(keys)] * len(idx))
+            pick_cols.extend(idx)
+            pick_vals.extend([1.0 / len(idx)] * len(idx))
+            keys.append((e, w))
+    content: list[dict[str, torch.Tensor]] = [{} for _ in raws]
+    if keys:
+        pick = torch.zeros(len(keys), len(raws) * width)
+        pick[pick_rows, pick_cols] = torch.tensor(pick_vals)
+        means = (pick @ unit.flatten(0, 1).flatten(1)).unflatten(-1, (K, HIDDEN))
+        means = nn.functional.normalize(means, dim=-1)  # (contents, K, HIDDEN)
+        for (e, w), vec in zip(keys, means, strict=True):
+            content[e][w] = vec
+    last = padded[:, :, (K - 1) * HIDDEN :].sum(1) / torch.tensor(lengths, dtype=torch.float32)[:, None]
+    vectors = nn.functional.normalize(last, dim=-1)
+    out = []
+    for e, (text, raw, n) in enumerate(zip(texts, raws, lengths, strict=True)):
+        words = torch.zeros(n, dtype=torch.bool)
+        words[1 : n - 1] = True
+        if not words.any():
+            words[:] = True
+        out.append(
+            ExplanationInput(
+                text=text, raw=raw, words=words, vector=vectors[e], content=content[e], terms=terms(text)
+            )
+        )
+    return out
 
 
 def _window_mean(v: torch.Tensor, width: int) -> torch.Tensor:
@@ -220,18 +250,18 @@ class Explanations:
 
     @classmethod
     def of(cls, items: list[ExplanationInput]) -> Explanations:
-        raw, lengths = pad([e.raw for e in items])
+        raw = nn.utils.rnn.pad_sequence([e.raw for e in items], batch_first=True)
+        lengths = torch.tensor([e.raw.shape[0] for e in items])
         mask = torch.arange(raw.shape[1])[None, :] < lengths[:, None]
-        words = pad([e.words for e in items], value=False)[0]
+        words = nn.utils.rnn.pad_sequence([e.words for e in items], batch_first=True)
         unit = unit_layers(raw)
-        m = words[..., None, None].float()
         return cls(
             items=items,
             raw=raw,
             unit=unit,
             mask=mask,
             words=words,
-            mean=nn.functional.normalize((unit * m).sum(1), dim=-1),
+            mean=nn.functional.normalize(torch.einsum("el,elkh->ekh", words.float(), unit), dim=-1),
             vector=torch.stack([e.vector for e in items]),
         )
 

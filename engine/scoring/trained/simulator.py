@@ -17,6 +17,7 @@ import torch
 
 from engine.records import ActivationRecord
 from engine.scoring.simulator import Predictions, Simulator, SimulatorError, token_texts
+from engine.scoring.trained import grid
 from engine.scoring.trained.features import FeatureEncoder
 from engine.scoring.trained.head import Head
 from engine.scoring.trained.inputs import (
@@ -24,7 +25,7 @@ from engine.scoring.trained.inputs import (
     Explanations,
     RecordInput,
     Records,
-    explanation_input,
+    explanation_inputs,
     pad,
     record_input,
 )
@@ -83,9 +84,7 @@ class TrainedSimulator(Simulator):
             OrderedDict()
         )
         self._explanations: OrderedDict[str, ExplanationInput] = OrderedDict()
-        self._batches: OrderedDict[
-            tuple[tuple[str, ...], ...], tuple[Records, tuple[torch.Tensor, torch.Tensor]]
-        ] = OrderedDict()
+        self._batches: OrderedDict[tuple[tuple[str, ...], ...], grid.Packed] = OrderedDict()
 
     def word_vectors(self, words: Sequence[str]) -> torch.Tensor:
         missing = sorted({w for w in words if w not in self._words})
@@ -103,40 +102,41 @@ class TrainedSimulator(Simulator):
     def remember_explanations(
         self, texts: Sequence[str], features: Sequence[torch.Tensor], piece_words: Sequence[list[str]]
     ) -> None:
-        for text, feats, words in zip(texts, features, piece_words, strict=True):
-            self._explanations[text] = explanation_input(text, feats, words)
+        for item in explanation_inputs(texts, features, piece_words):
+            self._explanations[item.text] = item
 
     def forget(self) -> None:
         self._records.clear()
         self._explanations.clear()
         self._batches.clear()
 
-    def _batch(
-        self, records: Sequence[ActivationRecord]
-    ) -> tuple[list[int], Records | None, tuple[torch.Tensor, torch.Tensor]]:
-        """(indices of the records with tokens, their padded inputs, their encoded halves)."""
+    def _batch(self, records: Sequence[ActivationRecord]) -> tuple[list[int], grid.Packed | None]:
+        """(indices of the records with tokens, their packed inputs for the grid path)."""
         key = tuple(tuple(r.tokens) for r in records)
+        kept = [i for i, k in enumerate(key) if k]
         if key in self._batches:
             self._batches.move_to_end(key)
-            kept = [i for i, k in enumerate(key) if k]
-            return kept, *self._batches[key]
-        prepared = self._prepared(records)
-        kept = [i for i, x in enumerate(prepared) if x is not None]
-        if not kept:
-            return kept, None, (torch.zeros(0), torch.zeros(0))
-        rows = [prepared[i] for i in kept]
+            return kept, self._batches[key]
+        rows = [x for x in self._prepared(records) if x is not None]  # a record with tokens has one
+        if not rows:
+            return kept, None
         batch = Records.of([r[0] for r in rows])
-        encoded = (pad([r[1] for r in rows])[0], pad([r[2] for r in rows])[0])
-        self._batches[key] = (batch, encoded)
+        packed = grid.pack(batch, (pad([r[1] for r in rows])[0], pad([r[2] for r in rows])[0]))
+        self._batches[key] = packed
         while len(self._batches) > BATCH_CACHE_MAX:
             self._batches.popitem(last=False)
-        return kept, batch, encoded
+        return kept, packed
 
     def _store(self, keys: list[tuple[str, ...]], features: list[torch.Tensor]) -> None:
-        items = []
-        for key, feats in zip(keys, features, strict=True):
-            words = record_words(key)
-            items.append(record_input(words, key, feats, self.word_vectors(words)))
+        words = [record_words(key) for key in keys]
+        # Every new word of every record in one batched pass (as `embedding` does), not a small
+        # pass per record: that was more than half of a cold call.
+        if any(words):
+            self.word_vectors([w for group in words for w in group])
+        items = [
+            record_input(group, key, feats, self.word_vectors(group))
+            for key, feats, group in zip(keys, features, words, strict=True)
+        ]
         for start in range(0, len(items), 64):
             chunk = items[start : start + 64]
             base, query = self.head.encode(Records.of(chunk))
@@ -164,9 +164,7 @@ class TrainedSimulator(Simulator):
     def _explained(self, texts: Sequence[str]) -> list[ExplanationInput]:
         missing = list(dict.fromkeys(t for t in texts if t not in self._explanations))
         if missing:
-            self.remember_explanations(
-                missing, self.encoder.explanations(missing), self.encoder.piece_words(missing)
-            )
+            self.remember_explanations(missing, *self.encoder.explain(missing))
         out = []
         for text in texts:
             self._explanations.move_to_end(text)
@@ -181,20 +179,18 @@ class TrainedSimulator(Simulator):
     ) -> list[Predictions]:
         if not explanations:
             return []
-        kept, batch, encoded = self._batch(records)
+        kept, packed = self._batch(records)
         out: list[Predictions] = [[[] for _ in records] for _ in explanations]
-        if batch is None:
+        if packed is None:
             return out
         expl = Explanations.of(self._explained(explanations))
-        n_expl, n_rec = len(explanations), len(kept)
-        # Every (explanation, record) pair in one pass of the pair half: explanation-major.
-        ri = torch.arange(n_rec).repeat(n_expl)
-        ei = torch.arange(n_expl).repeat_interleave(n_rec)
-        logits = self.head.score(batch, encoded, expl, ri, ei)
-        values = (10 * torch.sigmoid(logits)).view(n_expl, n_rec, -1)
-        lengths = batch.lengths.tolist()
-        for e in range(n_expl):
-            rows_e = values[e].tolist()
-            for row, i in enumerate(kept):
-                out[e][i] = [round(v, 3) for v in rows_e[row][: lengths[row]]]
+        # Every (explanation, record) pair in one pass of the pair half, tokens packed.
+        values = 10 * torch.sigmoid(grid.logits(self.head, packed, expl))  # (E, N)
+        # round(v, 3) of every value at once: v * 1000 is exact in float64 (v is a float32), and
+        # torch.round, like round(), takes the even neighbour on a tie.
+        rows = torch.round(values.double() * 1000).div_(1000).tolist()
+        spans = list(zip(packed.offsets, packed.lengths, strict=True))
+        for e, row in enumerate(rows):
+            for i, (start, n) in zip(kept, spans, strict=True):
+                out[e][i] = row[start : start + n]
         return out
