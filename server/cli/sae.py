@@ -183,7 +183,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     train.add_argument("--expansion", type=int, default=4, help="latents per neuron (default 4)")
     train.add_argument("--k", type=int, default=32, help="active latents per token (default 32)")
     train.add_argument(
-        "--tokens", type=int, default=6_500_000, help="training tokens (epochs over the corpus)"
+        "--tokens", type=int, default=9_000_000, help="training tokens (epochs over the corpus)"
     )
     train.add_argument("--batch", type=int, default=4096, help="tokens per step")
     train.add_argument("--seed", type=int, default=0)
