@@ -32,12 +32,6 @@ def score_for_the_room(event: Event) -> Event:
     return {k: v for k, v in event.items() if k not in ("per_record", "detail")} | {"hidden": True}
 
 
-def progress_for_the_room(event: Event) -> Event:
-    """A ``score_progress`` event as a blind room gets it: how far scoring has come, without
-    each record's score (which record a hidden text predicts well says what it is about)."""
-    return {k: v for k, v in event.items() if k != "records"} | {"hidden": True}
-
-
 def _hide(item: dict[str, Any], viewer: int | None) -> dict[str, Any]:
     if viewer is not None and item.get("player_id") == viewer:
         return item
@@ -49,6 +43,8 @@ def redact(event: Event, viewer: int | None = None) -> Event:
     kind = event.get("type")
     if kind == "explanation":
         return {**event, "explanation": _hide(event["explanation"], viewer)}
+    if kind == "score_progress":  # which clue a hidden text predicts well says what it is about
+        return {k: v for k, v in event.items() if k != "records"} | {"hidden": True}
     if kind == "round_result":
         return {**event, "entries": [_hide(e, viewer) for e in event.get("entries", [])]}
     if kind == "room":

@@ -7,7 +7,7 @@ At the end of a round's reveal, with the scores the workers returned by then:
   Never while the bar is unknown: when a machine explanation of the neuron was still unscored
   as the round began (rooms pick only neurons whose machine explanations are scored; this is
   the guard for any other way a neuron gets played), the room settles the round with the bar
-  at 1.0, the highest score there is (server/live/room_service.py ``UNKNOWN_BAR``).
+  at 1.0, the highest score there is (server/live/room_rows.py ``UNKNOWN_BAR``).
 * ``first_explanation`` (+20): the earliest explanation of the round, when the neuron had no
   explanation at all before the round. Its author gets it, whatever its score.
 * ``top_vote`` (+10): each player whose vote in the round is for the explanation that ends on

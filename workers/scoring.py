@@ -37,7 +37,7 @@ from config.settings import Settings
 from engine.records import ActivationRecord
 from engine.scoring import Simulator, make_simulator
 from engine.scoring.score import ScoreResult, record_correlation, score_predictions, select_records
-from rooms.blind import is_blind_room, progress_for_the_room, score_for_the_room
+from rooms.blind import is_blind_room, redact, score_for_the_room
 from store import campaigns, eventlog
 from store.models import Explanation, Neuron, Score
 from workers import scoring_lanes as lanes
@@ -191,17 +191,10 @@ def _score_event(score: Score, neuron_id: int) -> dict[str, Any]:
 
 
 def _tell(r: redis.Redis, rooms: list[str | None], event: dict[str, Any]) -> None:
+    """An event for each room; a blind (quest) room gets it as its members may see it."""
     for room in rooms:
         if room:
-            eventlog.append(r, room, event)
-
-
-def _tell_progress(r: redis.Redis, rooms: list[str | None], event: dict[str, Any]) -> None:
-    """A ``score_progress`` event; a blind (quest) room gets how far it has come, not the
-    per-record scores (its client shows a progress bar only)."""
-    for room in rooms:
-        if room:
-            eventlog.append(r, room, progress_for_the_room(event) if is_blind_room(room) else event)
+            eventlog.append(r, room, redact(event) if is_blind_room(room) else event)
 
 
 def _tell_score(
@@ -341,7 +334,7 @@ def _simulate_and_store(
                     for i, rec in enumerate(chunk)
                 ],
             }
-            _tell_progress(r, rooms[explanation.id or 0], event)
+            _tell(r, rooms[explanation.id or 0], event)
     for k, explanation in enumerate(todo):
         result = score_predictions(records, predictions[k], sim.name, sim.version)
         score = _store(ctx, explanation.id or 0, records_version, result)

@@ -18,7 +18,6 @@ import random
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import anyio
@@ -30,12 +29,9 @@ from starlette.concurrency import run_in_threadpool
 
 from config import keys
 from config.errors import (
-    COPIED_MESSAGE,
     ERR_ALREADY_SUBMITTED,
     ERR_BAD_FIELD,
-    ERR_COPIED,
     ERR_DOUBLE_VOTE,
-    ERR_NOT_FOUND,
     ERR_STALE_PUZZLE,
     ERR_WRONG_PHASE,
 )
@@ -51,24 +47,16 @@ from server.live.room_expiry import expire_empty_room
 from server.live.room_kinds import RoomKind, RoomKinds
 from server.live.room_lock import FencedWrites, LockKeeper, RoomLock, held_token
 from server.live.room_members import NO_CHANGE, RoomMembers
+from server.live.room_rows import RoomRows, round_facts
 from server.live.room_turns import RoomTurns
 from store import eventlog
-from store.campaigns import get_campaign, room_campaign
 from store.db import Database
-from store.explanations import CopiedExplanation, best_scores, cast_vote, create_explanation, neuron_history
-from store.puzzles import baseline_scored, neuron_clues
-from store.sealed import sealed_units
-from store.settlement import RoundFacts, settle_round
-from store.units import unit_word
 from workers.queues import default_queue
 from workers.scoring import enqueue_scoring
-from workers.scoring_warmup import enqueue_warm_up
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
-# The bar of a round whose machine explanations were not all scored: a correlation's maximum.
-UNKNOWN_BAR = 1.0
 # Waiting for a busy room's lock polls this often (redis-py's default, 0.1 s, made every
 # contended move wait in tenths of a second).
 LOCK_POLL_S = 0.005
@@ -123,6 +111,8 @@ class RoomService:
         self.fenced = FencedWrites(r)
         # Plain puzzle rooms unless the app registers more kinds (server/live/kinds.py).
         self.kinds = RoomKinds(RoomKind(self))
+        # The rooms' SQL, run on the threads above (``_sql``); the clock as the service's now.
+        self.rows = RoomRows(settings, db, r_sync, lambda: self.clock())
 
     def _rooms_sync(self) -> redis.Redis | RedisCluster:
         if self.settings.rooms_redis_cluster_url:
@@ -252,7 +242,7 @@ class RoomService:
         room.state.members, member_count = await self.members.some_from(room_id, listed, members)
         missing = [eid for eid in room.state.written if eid not in room.state.scores]
         if missing:  # a score a worker stored whose event this room has not applied yet
-            for eid, score in (await self._sql(self._best_scores, missing)).items():
+            for eid, score in (await self._sql(self.rows.best_scores, missing)).items():
                 room.record_score(eid, score)
         snapshot = {**room.snapshot(), "v": v, "member_count": member_count}
         for result in on_score(room):  # joining during the reveal: the result screen too
@@ -335,7 +325,7 @@ class RoomService:
                     ERR_STALE_PUZZLE, "that text was written for the last neuron; read the new clues first"
                 )
             row = await self._sql(
-                self._create_explanation, puzzle.neuron_id, player_id, text, room_id, room.state.round_key
+                self.rows.create_explanation, puzzle.neuron_id, player_id, text, room_id, room.state.round_key
             )
             if row is None:  # stored by an earlier attempt whose process died before saving the room
                 raise RoomError(ERR_ALREADY_SUBMITTED, "one explanation per player per round")
@@ -361,7 +351,7 @@ class RoomService:
         async with self.locked(room_id, members=player_id) as room:
             room.check_vote(player_id, explanation_id)
             await self.earning.claim(player_id, room_id, room.state.deadline, self.clock())
-            moved = await self._sql(self._cast_vote, explanation_id, player_id, room.state.round_key)
+            moved = await self._sql(self.rows.cast_vote, explanation_id, player_id, room.state.round_key)
             if moved is False:
                 raise RoomError(ERR_DOUBLE_VOTE, "you already voted for this explanation")
             await self.emit(room_id, room.add_vote(player_id, explanation_id))
@@ -390,7 +380,7 @@ class RoomService:
     async def record_score(self, room_id: str, explanation_id: int) -> float | None:
         """Apply an explanation's stored score (a ``score`` event only says one was stored: its
         payload is never trusted). Returns the stored score, None when there is none."""
-        stored = (await run_in_threadpool(self._best_scores, [explanation_id])).get(explanation_id)
+        stored = (await run_in_threadpool(self.rows.best_scores, [explanation_id])).get(explanation_id)
         if stored is None:
             return None
         async with self.locked(room_id) as room:
@@ -434,7 +424,14 @@ class RoomService:
         if room.wants_puzzle(self.clock()):
             members = list(await self.members.all(room_id))
             picked.append(
-                await self._sql(self._pick_puzzle, members, room.state.recent, room_id, room.state.campaign)
+                await self._sql(
+                    self.rows.pick_puzzle,
+                    self.kinds.of(room_id),
+                    members,
+                    room.state.recent,
+                    room_id,
+                    room.state.campaign,
+                )
             )
         async with self.locked_if_free(room_id) as locked_room:
             if locked_room is None:
@@ -447,7 +444,8 @@ class RoomService:
                         puzzle = picked.pop()
                     else:  # the round ended and the next begins within this tick: pick here
                         puzzle = await self._sql(
-                            self._pick_puzzle,
+                            self.rows.pick_puzzle,
+                            self.kinds.of(room_id),
                             list(room.state.members),
                             room.state.recent,
                             room_id,
@@ -467,8 +465,8 @@ class RoomService:
                     # Points are stored before anything is announced: when the database is down
                     # this raises, nothing is said or saved, and a later tick ends the round
                     # (the claims make a second settlement store nothing twice).
-                    facts = self._facts(room)
-                    awards, orphans = await self._sql(self._settle, facts)
+                    facts = round_facts(room)
+                    awards, orphans = await self._sql(self.rows.settle, facts)
                     if awards:
                         points = {"type": "points", "round": room.state.round_no}
                         events = [*events, {**points, "awards": [a.to_json() for a in awards]}]
@@ -483,97 +481,12 @@ class RoomService:
     async def _sql(self, fn: Callable[..., T], *args: Any) -> T:
         return await anyio.to_thread.run_sync(fn, *args, limiter=self._sql_threads)
 
-    @staticmethod
-    def _facts(room: PuzzleRoom) -> RoundFacts:
-        s = room.state
-        assert s.puzzle is not None
-        return RoundFacts(
-            room_id=s.room_id,
-            round_no=s.round_no,
-            round_key=s.round_key,
-            neuron_id=s.puzzle.neuron_id,
-            # The bar is unknown while a machine explanation of the neuron was unscored when the
-            # round began: then it stands at the highest score there is, and no score beats it
-            # (rooms/points.py; the late settlement reads the same bar from PlayedRound).
-            prior_best=s.puzzle.prior_best if s.puzzle.baseline_scored else UNKNOWN_BAR,
-            prior_explained=s.puzzle.prior_explained,
-            shown_authors={int(e["id"]): e.get("player_id") for e in s.puzzle.shown},
-            written={eid: int(e["player_id"]) for eid, e in s.written.items()},
-            votes=list(s.votes),
-        )
-
-    # -- database, run in threads ------------------------------------------------------------
-    def _create_explanation(
-        self, neuron_id: int, player_id: int, text: str, room_id: str, round_key: str
-    ) -> int | None:
-        with self.db.session() as s:
-            try:
-                row = create_explanation(s, neuron_id, player_id, text, room_id, round_key)
-            except CopiedExplanation:
-                raise RoomError(ERR_COPIED, COPIED_MESSAGE) from None
-            return int(row.id or 0) if row is not None else None
-
-    def _cast_vote(self, explanation_id: int, player_id: int, round_key: str) -> int | bool | None:
-        with self.db.session() as s:
-            return cast_vote(s, explanation_id, player_id, round_key)
-
-    def _best_scores(self, explanation_ids: list[int]) -> dict[int, float]:
-        with self.db.session() as s:
-            return best_scores(s, explanation_ids)
-
-    def _settle(self, facts: RoundFacts) -> tuple[list[Award], list[int]]:
-        """(awards stored now, explanations of the round the room never heard of and unscored)."""
-        return settle_round(self.db, self.r_sync, self.settings, facts)
-
-    def _pick_puzzle(
-        self, member_ids: list[int], recent: list[int], room_id: str = "", campaign: str | None = None
-    ) -> Puzzle | None:
-        now = datetime.fromtimestamp(self.clock(), UTC)
-        with self.db.session() as s:
-            neuron_id = self.kinds.of(room_id).pick_neuron(s, room_id, member_ids, recent, now, campaign)
-        return self.puzzle_for(neuron_id) if neuron_id is not None else None
-
     async def room_campaign(self, name: str | None) -> tuple[str | None, str | None]:
         """(campaign, what its puzzles are called) for a room being made to play ``name``;
         None: the default campaign (its word when it is there). RoomError names the installed
         campaigns when ``name`` is not one of them."""
-        return await self._sql(self._room_campaign, name)
-
-    def _room_campaign(self, name: str | None) -> tuple[str | None, str | None]:
-        with self.db.session() as s:
-            if name is None:
-                default = get_campaign(s, self.settings.default_campaign)
-                return None, unit_word(default.unit) if default is not None else None
-            try:
-                campaign = room_campaign(s, name)
-            except ValueError as exc:
-                raise RoomError(ERR_NOT_FOUND, str(exc)) from None
-            return campaign.name, unit_word(campaign.unit)
+        return await self._sql(self.rows.room_campaign, name)
 
     def puzzle_for(self, neuron_id: int) -> Puzzle | None:
-        """One neuron as a puzzle (clues, older explanations); a team match plays given neurons."""
-        with self.db.session() as s:
-            found = neuron_clues(s, neuron_id, self.settings.room_clues)
-            if found is None:
-                return None
-            facts, clues = found
-            # A unit a quest is playing shows no older explanations (store/sealed.py): the
-            # quest pays for the score itself, so its best answer must not be on screen.
-            sealed = int(facts["id"]) in sealed_units(s, datetime.fromtimestamp(self.clock(), UTC))
-            shown, prior_best, prior_explained = neuron_history(
-                s, int(facts["id"]), 0 if sealed else self.settings.room_shown_explanations
-            )
-            scored = baseline_scored(s, int(facts["id"]))
-        enqueue_warm_up(self.r_sync, self.settings, int(facts["id"]))  # ready before the 1st submit
-        return Puzzle(
-            neuron_id=int(facts["id"]),
-            campaign=str(facts["campaign"]),
-            neuron_index=int(facts["index"]),
-            max_activation=float(facts["max_activation"]),
-            clues=clues,
-            shown=shown,
-            prior_best=prior_best,
-            prior_explained=prior_explained,
-            baseline_scored=scored,
-            unit=dict(facts["unit"]),
-        )
+        """One neuron as a puzzle; a team match plays given neurons (``RoomRows.puzzle_for``)."""
+        return self.rows.puzzle_for(neuron_id)

@@ -64,17 +64,17 @@ def test_a_round_played_while_the_bar_was_unknown_pays_no_beat_best() -> None:
     # The case: machine explanations never scored, so "the" (0.08) beat an empty bar.
     from rooms.points import RoundOutcome, award_round
     from rooms.puzzle_room import Puzzle, PuzzleRoom, RoomState, Timing
-    from server.live.room_service import RoomService
+    from server.live.room_rows import round_facts
 
     clues = [{"tokens": ["a"], "activations": [1.0]}]
     room = PuzzleRoom(RoomState("r"), Timing())
     room.start_round(Puzzle(7, "c", 7, 1.0, clues, [], None, False, baseline_scored=False), 0)
     room.add_explanation({"id": 5, "player_id": 1, "text": "the"})
-    facts = RoomService._facts(room)
+    facts = round_facts(room)
     outcome = RoundOutcome(written={5: 1}, authors={5: 1}, scores={5: 0.08}, prior_best=facts.prior_best)
     assert [a.reason for a in award_round(outcome)] == ["first_explanation"]
     room.state.puzzle.baseline_scored = True  # type: ignore[union-attr]  # known bar: none scored
     known = RoundOutcome(
-        written={5: 1}, authors={5: 1}, scores={5: 0.08}, prior_best=RoomService._facts(room).prior_best
+        written={5: 1}, authors={5: 1}, scores={5: 0.08}, prior_best=round_facts(room).prior_best
     )
     assert "beat_best" in [a.reason for a in award_round(known)]

@@ -21,7 +21,7 @@ from store.db import Database
 from store.models import Score
 from tests.server.conftest import Client, LiveServer
 from tests.server.test_game import worker_scores
-from workers.scoring import _tell_progress, _tell_score
+from workers.scoring import _tell, _tell_score
 
 ALICE_TEXT = "cats sitting on mats"
 
@@ -113,7 +113,7 @@ def test_a_blind_rooms_scoring_progress_carries_no_record_scores(redis_client: r
         "total": 2,
         "records": [{"record": 0, "kind": "top", "record_score": 0.9}],
     }
-    _tell_progress(redis_client, ["daily-2026-11-30", "open-room-2", None], event)
+    _tell(redis_client, ["daily-2026-11-30", "open-room-2", None], event)
     (blind,) = [orjson.loads(f[b"e"]) for _, f in redis_client.xrange(keys.room_events("daily-2026-11-30"))]
     assert (blind["done"], blind["total"], blind["hidden"]) == (1, 2, True) and "records" not in blind
     (open_room,) = [orjson.loads(f[b"e"]) for _, f in redis_client.xrange(keys.room_events("open-room-2"))]
