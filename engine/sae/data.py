@@ -2,8 +2,10 @@
 activations cached on disk (float16 memmap) so every epoch after the first costs no forward pass.
 
 Windows are the mining windows (engine/corpus, same length); a seeded permutation puts the
-held-out windows first and the training windows after them. The cache fills in window order,
-records how far it got in a small JSON beside it, and a rerun continues from there.
+held-out windows first and the training windows after them (optionally with the same stream cut
+half a window later, for a pool of twice as many contexts, none touching a held-out token). The
+cache fills in window order, records how far it got in a small JSON beside it, and a rerun
+continues from there.
 """
 
 from __future__ import annotations
@@ -41,16 +43,40 @@ class Split:
         return (self.windows.shape[0] - self.n_held) * self.window
 
 
-def split_windows(all_windows: torch.Tensor, heldout_tokens: int, train_tokens: int, seed: int) -> Split:
+def split_windows(
+    all_windows: torch.Tensor, heldout_tokens: int, train_tokens: int, seed: int, *, shifted: bool = False
+) -> Split:
     """Held-out windows (``heldout_tokens`` worth) then as many training windows as
-    ``train_tokens`` needs (every one left when it needs more: later epochs repeat them)."""
+    ``train_tokens`` needs (every one left when it needs more: later epochs repeat them).
+
+    ``all_windows`` are consecutive cuts of one token stream (engine/corpus.make_windows).
+    ``shifted`` adds to the training pool the windows cut half a window later, each token
+    then also seen in a second context; those that share a token with a held-out window are
+    left out, so no held-out token is ever in a training window."""
     n, width = all_windows.shape
     n_held = max(1, -(-heldout_tokens // width))
     if n_held >= n:
         raise ValueError(f"the corpus has {n} windows of {width} tokens: too few to hold out {n_held}")
-    n_train = min(n - n_held, max(1, -(-train_tokens // width)))
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    return Split(all_windows[order[: n_held + n_train]].contiguous(), n_held)
+    gen = torch.Generator().manual_seed(seed)
+    order = torch.randperm(n, generator=gen)
+    held, train = all_windows[order[:n_held]], all_windows[order[n_held:]]
+    if shifted:
+        train = torch.cat([train, _shifted_windows(all_windows, order[:n_held])])
+        train = train[torch.randperm(train.shape[0], generator=gen)]
+    n_train = min(train.shape[0], max(1, -(-train_tokens // width)))
+    return Split(torch.cat([held, train[:n_train]]).contiguous(), n_held)
+
+
+def _shifted_windows(all_windows: torch.Tensor, held: torch.Tensor) -> torch.Tensor:
+    """The stream's windows starting half a window after each window's start, but for those
+    overlapping a held-out window (shifted window j spans windows j and j + 1)."""
+    n, width = all_windows.shape
+    half = width // 2
+    stream = all_windows.reshape(-1)[half : half + (n - 1) * width]
+    shifted = stream.view(n - 1, width)
+    is_held = torch.zeros(n, dtype=torch.bool)
+    is_held[held] = True
+    return shifted[~(is_held[:-1] | is_held[1:])]
 
 
 class ActivationCache:

@@ -47,6 +47,8 @@ class _Bars:
 
 
 RECIPE_OPTIONS = (
+    "tokens",
+    "batch",
     "lr",
     "dead_tokens",
     "aux_coef",
@@ -55,6 +57,7 @@ RECIPE_OPTIONS = (
     "lr_floor",
     "resample_tokens",
     "resample_until",
+    "shifted_windows",
 )
 
 
@@ -74,8 +77,6 @@ def cmd_sae_train(args: argparse.Namespace, settings: Settings) -> int:
         layer=args.layer,
         expansion=args.expansion,
         k=args.k,
-        tokens=args.tokens,
-        batch=args.batch,
         seed=args.seed,
         corpus=args.corpus or "default",
         # The recipe's knobs: TrainConfig's defaults unless given.
@@ -182,12 +183,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     train.add_argument("--layer", type=int, required=True)
     train.add_argument("--expansion", type=int, default=4, help="latents per neuron (default 4)")
     train.add_argument("--k", type=int, default=32, help="active latents per token (default 32)")
-    train.add_argument(
-        "--tokens", type=int, default=9_000_000, help="training tokens (epochs over the corpus)"
-    )
-    train.add_argument("--batch", type=int, default=4096, help="tokens per step")
     train.add_argument("--seed", type=int, default=0)
     # Defaults (None): TrainConfig's, so the recipe is written down once (engine/sae/train.py).
+    train.add_argument("--tokens", type=int, help="training tokens (epochs over the corpus)")
+    train.add_argument("--batch", type=int, help="tokens per step")
     train.add_argument("--lr", type=float, help="Adam's learning rate")
     train.add_argument(
         "--dead-tokens", type=int, help="a latent silent this many tokens is dead and AuxK revives it"
@@ -206,6 +205,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="every this many tokens, move dead latents to badly rebuilt tokens (0: never)",
     )
     train.add_argument("--resample-until", type=float, help="resample only before this share of the steps")
+    train.add_argument(
+        "--shifted-windows",
+        action=argparse.BooleanOptionalAction,
+        help="also train on the corpus cut half a window later (twice the contexts, none held out)",
+    )
     train.add_argument("--corpus", help=".txt or .jsonl file (default: the shipped corpus)")
     train.add_argument("--out", help="directory (default: DATA/saes/MODEL-lL-topkK-xE)")
     train.add_argument("--threads", type=int, default=2, help="torch threads")
