@@ -49,10 +49,10 @@ class Settings(BaseSettings):
     # synthetic neurons, docs/SCORING.md), "llm" (local causal LM, the method's
     # all-at-once prompt), "llm-pointing" (local causal LM, calibrated pointing: the one that
     # works with a small model, docs/SCORING.md) or "openai" (any OpenAI-compatible endpoint).
-    # "embedding" stays the default: "trained" (trained-3) beat it on the held-out synthetic
-    # test neurons without losing lexical accuracy, but on 50 real neurons of the default
-    # campaign it told a neuron's own explanation from others' less often (86% vs 92%) and
-    # squeezed their scores towards 0 (median +0.05 vs +0.22): docs/SCORING.md.
+    # "embedding" stays the default: the shipped "trained" head (trained-3:b2db540abb, rebuilt
+    # from scratch in session 7) beats it on the held-out synthetic test mean but loses lexical
+    # accuracy (0.885 vs 1.000), which rule 5 of issue 18 forbids; session 5's head also did
+    # worse on 50 real neurons (86% vs 92% own-beats-controls): docs/SCORING.md.
     simulator: str = "embedding"
     simulator_model: str = "smollm2-135m"
     openai_base_url: str = ""
