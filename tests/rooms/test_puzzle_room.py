@@ -98,7 +98,9 @@ def test_older_explanations_can_be_voted_and_count_as_the_bar() -> None:
 def test_membership_counts_connections_and_survives_an_empty_room() -> None:
     room = PuzzleRoom(RoomState("r"), TIMING)
     room.join(1, "ann", 0)
-    assert room.members_event() == [{"type": "members", "joined": [{"id": 1, "name": "ann"}], "left": [], "count": 1}]
+    assert room.members_event() == [
+        {"type": "members", "joined": [{"id": 1, "name": "ann"}], "left": [], "count": 1}
+    ]
     assert room.join(1, "ann", 1) == []  # a second tab
     assert room.leave(1, 2) == []
     assert room.members_event() == []  # nothing changed for the others

@@ -201,6 +201,25 @@ class Client:
         self.events.append(event)
         return event
 
+    def skip_received(self) -> None:
+        """Later ``expect`` calls look only at events received from now on."""
+        self._used.update(range(len(self.events)))
+
+    async def expect_joined(
+        self, player_id: int, name: str | None = None, timeout: float = 15.0
+    ) -> dict[str, Any]:
+        """A room's ``members`` event naming ``player_id`` as in the room (as ``name``): joins
+        and leaves are announced together (issue 19)."""
+
+        def named(event: dict[str, Any]) -> bool:
+            return any(p["id"] == player_id and name in (None, p["name"]) for p in event["joined"])
+
+        return await self.expect("members", timeout, where=named)
+
+    async def expect_left(self, player_id: int, timeout: float = 15.0) -> dict[str, Any]:
+        """A room's ``members`` event naming ``player_id`` as gone."""
+        return await self.expect("members", timeout, where=lambda event: player_id in event["left"])
+
     async def expect(
         self,
         kind: str,
