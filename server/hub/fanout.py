@@ -273,7 +273,8 @@ class Hub:
                 if event.get("type") in SENDS_OUT and conn.room_id == event.get("room"):
                     self._spawn(self.leave_room(conn))  # a host kicked them; they played the daily
             return
-        self._due.pop(ident, None)  # the room changed: its next tick reads it again
+        if event.get("type") != "members":  # joins and leaves move no clock (a join ticks itself)
+            self._due.pop(ident, None)  # the room changed: its next tick reads it again
         shared = Broadcast(event, raw)  # encoded once for the whole room, not once per socket
         self._spawn(self._fan_out(ident, shared, list(self.rooms.get(ident, ()))))
         if event.get("type") == "score":
