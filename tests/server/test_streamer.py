@@ -115,7 +115,7 @@ async def test_ban_stops_rejoining_by_account_and_by_session(live_server: LiveSe
     await host.send({"type": "ban", "player_id": me(bob)})
     kicked = await bob.expect("kicked")
     assert kicked["reason"] == "banned"
-    await host.expect("left", where=lambda e: e["player"]["id"] == me(bob))
+    await host.expect_left(me(bob))
     state = await host.expect("host_state", where=lambda e: me(bob) in e["banned"])
     assert me(bob) not in [m["id"] for m in (await _members(live_server, host))]
     await bob.send({"type": "join_code", "code": code})
