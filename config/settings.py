@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     process_lease_s: float = Field(default=6.0, gt=0.3)
     # How many top snippets a puzzle shows, and how many older explanations with it.
     room_clues: int = 8
+    # A room whose members solved every ready unit waits this long for new ones being explained
+    # (a fresh install's first minutes) before it serves a solved one again (room_kinds.py).
+    room_wait_for_new_s: float = Field(default=120.0, ge=0)
     room_shown_explanations: int = 5
     # Per-connection queue of events not yet written to a slow socket before it is dropped.
     ws_outbox: int = 1_000

@@ -10,6 +10,8 @@ Three ways in, best first:
   (the player's own casing and spacing); used where the text is at hand (advanced mode).
 - ``display_from_tokenizer``: the tokenizer's ``convert_tokens_to_string`` over growing
   prefixes of the tokens, its ``all_special_tokens`` blanked.
+- ``record_display``: what mining kept of the corpus's text at the tokenizer's offsets (the
+  offsets way, done once when a campaign is mined), else:
 - ``display_tokens``: stored token strings without a tokenizer (the web process serving a
   campaign mined before display text existed), with the decoder of the scheme the campaign's
   model uses, from the ``tokenizers`` library: WordPiece (``##`` continues a word), byte-level
@@ -141,6 +143,16 @@ def display_tokens(tokens: Sequence[str], scheme: str | None = None) -> list[str
     shown = _first_without_space(shown) if scheme != DECODED else shown
     it = iter(shown)
     return [next(it) if v else "" for v in visible]
+
+
+def record_display(
+    tokens: Sequence[str], stored: Sequence[str] | None, scheme: str | None = None
+) -> list[str]:
+    """A stored record's display text: the one mining kept from the corpus's own text (exact
+    hyphens, quotes and casing) when it fits the tokens, else ``display_tokens``'s."""
+    if stored is not None and len(stored) == len(tokens) and all(isinstance(p, str) for p in stored):
+        return _first_without_space(list(stored))
+    return display_tokens(tokens, scheme)
 
 
 def guess_scheme(tokens: Sequence[str]) -> str:

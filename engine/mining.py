@@ -189,13 +189,19 @@ class Miner:
         seed: int = 0,
         checkpoint: Path | None = None,
         checkpoint_every_s: float = 30.0,
+        display: list[list[str]] | None = None,
     ) -> None:
+        """``display``: per window, its tokens' text as the corpus wrote it (engine/corpus
+        CorpusWindows); each record carries its window's in ``meta["display"]``."""
         model.check_layer(layer)
+        if display is not None and len(display) != windows.shape[0]:
+            raise ValueError(f"display text for {len(display)} windows, but there are {windows.shape[0]}")
         model.neuron_index(neurons)
         self.model, self.windows, self.layer, self.neurons = model, windows, layer, neurons
         self.top_k, self.n_random, self.seed = top_k, n_random, seed
         self.batch_size = batch_size or (128 if model.device.type == "cuda" else 32)
         self.checkpoint, self.checkpoint_every_s = checkpoint, checkpoint_every_s
+        self.display = display
         self.meta = {
             "model": model.name,
             "layer": layer,
@@ -299,8 +305,13 @@ class Miner:
             return strings[window]
 
         def records(ids: list[int], acts: list[list[float]], kind: str) -> list[ActivationRecord]:
+            def meta(window: int) -> dict[str, Any]:
+                if self.display is None:
+                    return {"window": window}
+                return {"window": window, "display": self.display[window]}
+
             return [
-                ActivationRecord(tokens_of(w), a, kind=kind, meta={"window": w})
+                ActivationRecord(tokens_of(w), a, kind=kind, meta=meta(w))
                 for w, a in zip(ids, acts, strict=True)
                 if w >= 0
             ]

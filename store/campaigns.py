@@ -112,6 +112,7 @@ def _snippet(neuron_id: int, record: ActivationRecord, kind: str, rank: int) -> 
         activations=[float(a) for a in record.activations],
         max_activation=record.max_activation,
         max_index=record.max_index,
+        display=record.meta.get("display"),
     )
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from engine.display_text import display_tokens, scheme_for_model
+from engine.display_text import record_display, scheme_for_model
 from store.export_schema import (
     FORMAT_MINOR,
     FORMAT_VERSION,
@@ -101,7 +101,7 @@ def campaign_rows(session: Session, name: str) -> dict[str, list[dict[str, Any]]
                 "kind": s.kind,
                 "rank": s.rank,
                 "tokens": list(s.tokens),
-                "display": display_tokens(list(s.tokens), scheme),
+                "display": record_display(list(s.tokens), s.display, scheme),
                 "activations": [float(a) for a in s.activations],
                 "max_activation": float(s.max_activation),
                 "max_index": s.max_index,
@@ -298,8 +298,12 @@ def _insert(session: Session, rows: dict[str, list[dict[str, Any]]]) -> dict[str
         return neuron_id[index]
 
     for n, row in enumerate(rows["records"], start=1):
-        # display is derived from tokens (and recomputed when served): not stored.
+        # display: kept where it fits the tokens (a file's own text, as mining keeps it);
+        # otherwise None, and it is derived from the tokens when served.
         fields = {k: v for k, v in row.items() if k not in ("neuron_index", "display")}
+        shown = row.get("display")
+        if isinstance(shown, list) and len(shown) == len(fields.get("tokens") or []):
+            fields["display"] = [str(p) for p in shown]
         session.add(Snippet(neuron_id=neuron_of(row["neuron_index"], f"records row {n}"), **fields))
     authors: dict[str, int] = {}
     explanation_id: dict[int, int] = {}

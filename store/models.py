@@ -82,6 +82,9 @@ class Snippet(SQLModel, table=True):
     activations: list[float] = Field(default_factory=list, sa_column=Column(JSON))
     max_activation: float = 0.0
     max_index: int = 0
+    # Each token as the corpus wrote it (engine/corpus CorpusWindows), kept when mined; None for
+    # records mined before it, whose display text is derived from the tokens when served.
+    display: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class Explanation(SQLModel, table=True):

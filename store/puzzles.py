@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from engine.display_text import display_tokens, scheme_for_model
+from engine.display_text import record_display, scheme_for_model
 from store.models import Campaign, Explanation, Neuron, Score, Snippet
 from store.units import unit_identity
 
@@ -83,7 +83,7 @@ def neuron_clues(
     clues = [
         {
             "tokens": s.tokens,
-            "display": display_tokens(s.tokens or [], scheme),
+            "display": record_display(s.tokens or [], s.display, scheme),
             "activations": [round(float(a), 4) for a in s.activations],
             "max_index": s.max_index,
         }

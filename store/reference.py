@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Integer, and_, func, or_
 from sqlmodel import Session, col, select
 
-from engine.display_text import display_tokens, scheme_for_model
+from engine.display_text import record_display, scheme_for_model
 from engine.records import normalize
 from store.models import Campaign, Explanation, Neuron, Player, Score, Snippet, Vote
 from store.pagination import Page, clamp_limit, decode_cursor, page_of
@@ -110,9 +110,9 @@ def record_json(s: Snippet, scale: float, scheme: str = "") -> dict[str, Any]:
         "kind": s.kind,
         "rank": s.rank,
         "tokens": s.tokens,
-        # What a reader sees for each token (engine/display_text.py), computed on the way out
-        # so campaigns mined before it existed show it too.
-        "display": display_tokens(s.tokens or [], scheme),
+        # What a reader sees for each token (engine/display_text.py): kept at mining, or
+        # derived on the way out for campaigns mined before that.
+        "display": record_display(s.tokens or [], s.display, scheme),
         "activations": s.activations,
         # The 0..10 shading of each token, relative to ``scale`` (the neuron's max).
         "shades": normalize(s.activations, scale),

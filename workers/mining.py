@@ -21,7 +21,7 @@ from rq import get_current_job
 
 from config import keys
 from config.settings import Settings
-from engine.corpus import corpus_label, make_windows, resolve_corpus
+from engine.corpus import corpus_label, corpus_windows, resolve_corpus
 from engine.mining import Miner, MiningInterrupted, MiningProgress
 from engine.models import load_model
 from engine.units import LatentModel, UnitModel, install_sae, load_unit_model
@@ -122,7 +122,9 @@ def build_campaign(
     resolve_corpus(corpus)
     with _build_lock(settings, name):
         # The model's windows whatever the unit: neurons and latents are mined from the same text.
-        windows = make_windows(base, corpus, window=WINDOW, max_tokens=max_tokens)
+        # With each window's text as the corpus wrote it, which the records keep for display.
+        cut = corpus_windows(base, corpus, window=WINDOW, max_tokens=max_tokens)
+        windows = cut.ids
         with db.session() as session:
             campaign = start_campaign(
                 session,
@@ -144,6 +146,7 @@ def build_campaign(
             neurons,
             checkpoint=checkpoint_path(settings, name),
             batch_size=batch_size,
+            display=cut.display,
         )
         try:
             summaries = miner.run(on_progress=on_progress, should_stop=should_stop)

@@ -34,6 +34,9 @@ function namesText(names) {
 
 function feed(text, cls = "") {
   const list = $("feed");
+  // A room waiting for its next puzzle says so again on each try: once on screen is enough.
+  const last = list.firstElementChild;
+  if (last && last.textContent === text && last.className === cls) return;
   list.prepend(el("li", { class: cls, text }));
   while (list.children.length > 40) list.lastChild.remove();
 }

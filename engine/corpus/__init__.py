@@ -11,11 +11,15 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
+
+from engine.display_text import display_from_offsets
 
 if TYPE_CHECKING:
     from engine.models import NeuronModel
@@ -96,6 +100,17 @@ def corpus_label(corpus: str | Path | None) -> str:
     return DEFAULT_NAME if path == DEFAULT_CORPUS else str(path.resolve())
 
 
+@dataclass
+class CorpusWindows:
+    """The corpus cut into windows: ``ids`` [n_windows, window] (int32), and with it, where the
+    tokenizer gives offsets, ``display``: per window, each token's text as the corpus wrote it
+    (the space before it, single; the writer's casing, hyphens and quotes), which the model's
+    token strings cannot always say (WordPiece drops the spaces around "-" in "non-programmers")."""
+
+    ids: torch.Tensor
+    display: list[list[str]] | None = None
+
+
 def make_windows(
     model: NeuronModel,
     corpus: str | Path | None,
@@ -109,20 +124,79 @@ def make_windows(
 
     ``family_friendly`` leaves out documents with a word of the maintained rude-word list
     (engine/corpus/clean.py), so no clue shown to players comes from them."""
+    return corpus_windows(
+        model,
+        corpus,
+        window=window,
+        max_tokens=max_tokens,
+        docs_per_batch=docs_per_batch,
+        family_friendly=family_friendly,
+        with_display=False,
+    ).ids
+
+
+_SPACES = re.compile(r"\s+")
+
+
+def _document_display(text: str, offsets: list[tuple[int, int]], lead: str) -> list[str]:
+    """Each token's text from the corpus, a run of white space before it read as one space
+    (snippets flow as one paragraph); the document's first token starts with ``lead``."""
+    pieces = display_from_offsets(text, offsets, [False] * len(offsets))
+    return [_SPACES.sub(" ", (lead if i == 0 else "") + p) for i, p in enumerate(pieces)]
+
+
+def corpus_windows(
+    model: NeuronModel,
+    corpus: str | Path | None,
+    *,
+    window: int = 64,
+    max_tokens: int = 0,
+    docs_per_batch: int = 512,
+    family_friendly: bool = True,
+    with_display: bool = True,
+) -> CorpusWindows:
+    """``make_windows``, and the windows' display text when ``with_display`` and the tokenizer
+    gives offsets (a fast tokenizer; otherwise ``display`` is None and views derive it)."""
     from engine.corpus.clean import family_friendly as clean_documents
 
     if window < 2 or window > model.max_content_tokens:
         raise CorpusError(f"window must be 2-{model.max_content_tokens} tokens for {model.name}")
     separator = model.encode("\n\n")
+    # The blank line between documents: its tokens as the model's strings say ("\n\n" for
+    # GPT-2); where it has none (WordPiece drops white space), the next document starts
+    # with a space.
+    separator_display = model.token_strings(separator) if separator else []
+    lead = "" if separator else " "
     limit = max_tokens if max_tokens > 0 else None
     stream: list[int] = []
+    shown: list[str] | None = [] if with_display else None
     seen = 0
+
+    def encode(batch: list[str]) -> tuple[list[list[int]], list[list[str]] | None]:
+        nonlocal shown
+        if shown is None:
+            return model.encode_many(batch), None
+        try:
+            enc = model.tokenizer(batch, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
+        except (NotImplementedError, ValueError, KeyError):  # a slow tokenizer: no offsets
+            shown = None
+            return model.encode_many(batch), None
+        ids = [list(i) for i in enc["input_ids"]]
+        texts = [
+            _document_display(doc, [tuple(o) for o in offs], lead)
+            for doc, offs in zip(batch, enc["offset_mapping"], strict=True)
+        ]
+        return ids, texts
 
     def take(batch: list[str]) -> bool:
         nonlocal seen
-        for ids in model.encode_many(batch):
+        ids_list, texts = encode(batch)
+        for k, ids in enumerate(ids_list):
             stream.extend(ids)
             stream.extend(separator)
+            if shown is not None and texts is not None:
+                shown.extend(texts[k])
+                shown.extend(separator_display)
             seen += len(ids) + len(separator)
             if limit is not None and seen >= limit:
                 return True
@@ -144,4 +218,8 @@ def make_windows(
     n_windows = usable // window
     if n_windows == 0:
         raise CorpusError(f"corpus has {len(stream)} tokens: fewer than one {window}-token window")
-    return torch.tensor(stream[: n_windows * window], dtype=torch.int32).view(n_windows, window)
+    ids = torch.tensor(stream[: n_windows * window], dtype=torch.int32).view(n_windows, window)
+    display = None
+    if shown is not None and len(shown) == len(stream):
+        display = [shown[w * window : (w + 1) * window] for w in range(n_windows)]
+    return CorpusWindows(ids, display)

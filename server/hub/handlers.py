@@ -7,6 +7,7 @@ a kind's own messages (a streamer host's) go to the kind that declares them.
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 from starlette.concurrency import run_in_threadpool
 
@@ -17,7 +18,9 @@ from server.hub.connection import Connection
 from server.live.room_kinds import Way
 from server.wire import game_protocol as gp
 from server.wire import protocol as p
+from store.competition.country_move import move_country_points
 from store.db import DATABASE_DOWN
+from store.models import Player
 from store.players import rename as rename_player
 from workers.advanced_requests import enqueue_test_text
 
@@ -112,7 +115,11 @@ async def _rename(ctx: AppContext, conn: Connection, name: str, country: str | N
 
     def store() -> None:
         with ctx.db.session() as s:
+            before = s.get(Player, conn.player_id)
+            was = before.country if before is not None else None
             rename_player(s, conn.player_id, cleaned, country)
+        # The player's points go along to the new country's boards, as a rebuild would put them.
+        move_country_points(ctx.r_sync, conn.player_id, was, country, datetime.now(UTC), ctx.settings)
 
     await run_in_threadpool(store)
     conn.player["name"] = cleaned

@@ -60,6 +60,9 @@ class RoomKind:
 
     def __init__(self, service: RoomService) -> None:
         self.service = service
+        # Rooms waiting for a new unit (pick_neuron), since when: in this process only, so the
+        # wait is bounded even if another process picks (it starts its own bound).
+        self._waiting_since: dict[str, float] = {}
 
     def claims(self, room_id: str) -> bool:
         """Whether ``room_id`` is a room of this kind (by its id alone)."""
@@ -113,9 +116,33 @@ class RoomKind:
         campaign: str | None = None,
     ) -> int | None:
         """The next puzzle: an unsolved unit of the room's campaign (``campaign``, chosen when a
-        private or streamer room was made; None: the default campaign), not played lately."""
+        private or streamer room was made; None: the default campaign), not played lately.
+
+        When every ready unit was solved by a member or played here lately but more units are
+        still being explained (a fresh install's first minutes: workers/explaining.py), the
+        room waits for one (None: a notice, another try soon) rather than serve the same
+        puzzle again — for at most ``room_wait_for_new_s``, then it replays as before."""
         candidates = self.playable(session, campaign)
-        return choose_neuron(candidates, solved_neurons(session, members), recent, self.service.rng)
+        solved = solved_neurons(session, members)
+        fresh = any(n not in solved and n not in recent for n in candidates)
+        if not fresh and self.more_coming(session, campaign):
+            now = self.service.clock()
+            since = self._waiting_since.setdefault(room_id, now)
+            if now - since < self.service.settings.room_wait_for_new_s:
+                return None
+        self._waiting_since.pop(room_id, None)
+        return choose_neuron(candidates, solved, recent, self.service.rng)
+
+    def more_coming(self, session: Session, campaign: str | None = None) -> bool:
+        """Are units of ``campaign`` waiting for their seeding job (to be served once scored)?"""
+        seeding = self._seeding()
+        if not seeding:
+            return False
+        name = campaign or self.service.settings.default_campaign
+        return any(n in seeding for n in playable_neurons(session, name))
+
+    def _seeding(self) -> set[int]:
+        return {int(n) for n in self.service.r_sync.smembers(keys.seeding_pending())}  # type: ignore[union-attr]
 
     def playable(self, session: Session, campaign: str | None = None) -> list[int]:
         """The units (neurons or features) of ``campaign`` (default: the default campaign's) a
@@ -131,7 +158,7 @@ class RoomKind:
 
     def ready(self, session: Session, campaign: str | None = None) -> list[int]:
         """Playable units of ``campaign`` not waiting for their seeding job, quests or not."""
-        seeding = {int(n) for n in self.service.r_sync.smembers(keys.seeding_pending())}  # type: ignore[union-attr]
+        seeding = self._seeding()
         name = campaign or self.service.settings.default_campaign
         return [n for n in playable_neurons(session, name) if n not in seeding]
 
@@ -141,6 +168,8 @@ class RoomKind:
     def no_puzzle_reason(self, room_id: str, campaign: str | None = None) -> str:
         """What the room says when ``pick_neuron`` found nothing to serve (in ``campaign``, the
         room's chosen one; None: the default campaign)."""
+        if self._seeding():
+            return "The next puzzle is being prepared: new ones are being explained. It starts in a moment."
         return f"no puzzles in campaign {campaign or self.service.settings.default_campaign!r} yet"
 
     async def handle(self, conn: Connection, msg: Any) -> None:

@@ -19,7 +19,7 @@ import pytest
 from sqlmodel import col, select
 
 from config.settings import Settings
-from engine.corpus import corpus_label, make_windows
+from engine.corpus import corpus_label, corpus_windows
 from engine.mining import Miner, NeuronSummary
 from engine.models import load_model
 from store.campaigns import finish_campaign, start_campaign
@@ -52,8 +52,9 @@ def minilm_mined() -> MinedCampaign:
     """MiniLM-L6 layer 3, neurons 0-3, mined once per session from the bundled corpus."""
     start = time.perf_counter()
     model = load_model(REAL_MODEL, device="cpu")
-    windows = make_windows(model, None, window=WINDOW, max_tokens=MINE_TOKENS)
-    miner = Miner(model, windows, REAL_LAYER, REAL_NEURONS)
+    # As a build mines (workers/mining.py): the windows with the corpus's own text for display.
+    cut = corpus_windows(model, None, window=WINDOW, max_tokens=MINE_TOKENS)
+    miner = Miner(model, cut.ids, REAL_LAYER, REAL_NEURONS, display=cut.display)
     summaries = miner.run()
     return MinedCampaign(summaries, miner.total_tokens, time.perf_counter() - start)
 

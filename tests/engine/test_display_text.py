@@ -189,3 +189,22 @@ def test_a_window_that_starts_inside_a_word_shows_no_wordpiece_marks() -> None:
     shown = display_tokens(["##ron", "knights", "of", "the", "round", "table"], "wordpiece")
     assert shown == ["ron", " knights", " of", " the", " round", " table"]
     assert display_tokens(["[CLS]", "##s", "cat"], "wordpiece") == ["", "s", " cat"]
+
+
+def test_gpt2_windows_keep_the_corpus_text(tiny_gpt2_dir: Path, tmp_path: Path) -> None:
+    """Mining's display text for byte-level BPE: every window's pieces are the corpus's own
+    text, the blank line between documents the separator token's own "\\n\\n"."""
+    from engine.corpus import corpus_windows
+
+    model = load_model(str(tiny_gpt2_dir), device="cpu")
+    docs = [SENTENCES[0], SENTENCES[1]]
+    corpus = tmp_path / "two.txt"
+    corpus.write_text("\n\n".join(docs) + "\n")
+    cut = corpus_windows(model, corpus, window=4, family_friendly=False)
+    assert cut.display is not None
+    for ids, shown in zip(cut.ids.tolist(), cut.display, strict=True):
+        assert len(shown) == len(ids)
+        # Byte-level pieces decoded one by one are the same text, token for token.
+        assert "".join(shown) == "".join(model.token_strings(ids))
+    text = "".join("".join(d) for d in cut.display)
+    assert text.startswith(docs[0] + "\n\n" + docs[1][:8])

@@ -155,3 +155,22 @@ def test_bad_corpora_are_clear_errors(
 def test_missing_corpus_file(minilm: NeuronModel, tmp_path: Path) -> None:
     with pytest.raises(CorpusError, match="not found"):
         make_windows(minilm, tmp_path / "nothing.txt")
+
+
+def test_windows_carry_the_corpus_text_of_every_token(minilm, tmp_path: Path) -> None:
+    """corpus_windows: the same ids as make_windows, and per token the corpus's own text (the
+    space before it as one space), so WordPiece's lost spaces and lower case come back."""
+    from engine.corpus import corpus_windows
+
+    txt = tmp_path / "t.txt"
+    txt.write_text('Non-programmers like e-mail; "Hi" (ok)\nat 10:30.\n\nNext\tdocument [here].\n')
+    cut = corpus_windows(minilm, txt, window=4, family_friendly=False)
+    assert torch.equal(cut.ids, make_windows(minilm, txt, window=4, family_friendly=False))
+    assert cut.display is not None and len(cut.display) == cut.ids.shape[0]
+    assert all(len(d) == 4 for d in cut.display)
+    assert minilm.token_strings(cut.ids[0].tolist()) == ["non", "-", "programmers", "like"]
+    assert cut.display[0] == [" Non", "-", "programmers", " like"]
+    text = "".join("".join(d) for d in cut.display)
+    # Documents meet at one space (WordPiece has no token for the blank line between them).
+    assert text.startswith(' Non-programmers like e-mail; "Hi" (ok) at 10:30. Next document [here')
+    assert corpus_windows(minilm, txt, window=4, family_friendly=False, with_display=False).display is None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import redis
 
 from config import keys
+from config.settings import Settings
 from store.db import Database
 from store.models import Explanation, Score
 from tests.server.conftest import Client, LiveServer
@@ -33,17 +34,48 @@ async def test_only_neurons_with_scored_baselines_are_served(
     machine_explanation(db, second, 0.3)
     redis_client.sadd(keys.seeding_pending(), second)  # its seeding job has not run
     machine_explanation(db, third, 0.2)
-    seen = set()
     client = await Client.connect(live_server.ws_url)
     await client.expect("welcome")
     puzzle = await client.join_round("bar")
-    seen.add(puzzle["neuron"]["id"])
-    for n in range(2, 5):  # every later round too (nobody solves anything: same choices)
-        await client.send({"type": "pass"})
-        seen.add((await client.expect("puzzle", round=n))["neuron"]["id"])
-    assert seen == {third}
-    shown = puzzle["explanations"]
-    assert [e["score"] for e in shown] == [0.2]
+    assert puzzle["neuron"]["id"] == third
+    assert [e["score"] for e in puzzle["explanations"]] == [0.2]
+    # Round 1 played; the only ready unit was just played and another is being explained: the
+    # room waits for it rather than serving the same puzzle again (a fresh install's first minutes).
+    await client.send({"type": "pass"})
+    notice = await client.expect("notice", where=lambda e: "being prepared" in e["message"])
+    live_server.clock.advance(11)  # the room tries again: still nothing new, still waiting
+    await client.expect("notice", where=lambda e: e is not notice and "being prepared" in e["message"])
+    assert not [e for e in client.events if e.get("type") == "puzzle" and e.get("round") == 2]
+    redis_client.srem(keys.seeding_pending(), second)  # seeded and scored: it may be served
+    live_server.clock.advance(11)
+    assert (await client.expect("puzzle", round=2))["neuron"]["id"] == second
+    # Nothing new is coming now: a room that played everything ready replays (never starves).
+    await client.send({"type": "pass"})
+    assert (await client.expect("puzzle", round=3))["neuron"]["id"] in {second, third}
+    await client.close()
+
+
+async def test_a_room_waits_for_new_puzzles_only_so_long(
+    live_server: LiveServer,
+    campaign: list[int],
+    db: Database,
+    redis_client: redis.Redis,
+    hub_settings: Settings,
+) -> None:
+    """A seeding job that never runs (no worker) must not starve the room: after
+    ``room_wait_for_new_s`` it serves a played unit again."""
+    first, second, third = campaign
+    machine_explanation(db, first, None)
+    machine_explanation(db, second, 0.3)
+    redis_client.sadd(keys.seeding_pending(), second)
+    machine_explanation(db, third, 0.2)
+    client = await Client.connect(live_server.ws_url)
+    await client.expect("welcome")
+    assert (await client.join_round("wait"))["neuron"]["id"] == third
+    await client.send({"type": "pass"})
+    await client.expect("notice", where=lambda e: "being prepared" in e["message"])
+    live_server.clock.advance(hub_settings.room_wait_for_new_s + 11)
+    assert (await client.expect("puzzle", round=2))["neuron"]["id"] == third
     await client.close()
 
 

@@ -182,3 +182,30 @@ async def test_rename_reaches_the_room(live_server: LiveServer) -> None:
     await client.send({"type": "rename", "name": "x" * 33})
     assert (await client.expect("error"))["code"] == "too_long"
     await client.close()
+
+
+async def test_a_new_country_takes_the_players_points_to_its_board(
+    live_server: LiveServer, db: Database, redis_client: redis.Redis, hub_settings: Settings
+) -> None:
+    """The lobby's country picker (a ``rename``): the points earned as DE move to FR's boards,
+    so one player never ranks on two countries' boards."""
+    from datetime import UTC, datetime
+
+    from store.competition import leaderboards as lb
+    from store.models import Player
+    from tests.support.competition_helpers import award
+
+    client = await Client.connect(live_server.ws_url)
+    me = (await client.expect("welcome"))["player"]["id"]
+    await client.send({"type": "rename", "name": "Ada", "country": "DE"})
+    await client.expect("renamed")
+    with db.session() as s:
+        player = s.get(Player, me)
+        assert player is not None and player.country == "DE"
+    award(db, redis_client, hub_settings, player, 40, datetime.now(UTC))
+    assert [e.id for e in lb.top(redis_client, "country:DE", "all", 5).entries] == [me]
+    await client.send({"type": "rename", "name": "Ada", "country": "FR"})
+    await client.expect("renamed")
+    assert lb.top(redis_client, "country:DE", "all", 5).entries == []
+    assert [(e.id, e.score) for e in lb.top(redis_client, "country:FR", "all", 5).entries] == [(me, 40)]
+    await client.close()

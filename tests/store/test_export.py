@@ -180,3 +180,25 @@ def test_an_export_of_format_1_0_still_imports(settings: Settings, seeded: Seede
     (out / MANIFEST).write_text(json.dumps(manifest))
     with pytest.raises(ExportError, match="format_minor 99"):
         read_export(out)
+
+
+def test_kept_display_text_travels_with_its_record(settings: Settings, db: Database, tmp_path: Path) -> None:
+    """Mining keeps each token's text as the corpus wrote it (store.models.Snippet.display); an
+    export carries it and an import keeps it, so "e-mail" stays "e-mail" on the other side."""
+    seeded = seed_reference(db)
+    with db.session() as s:
+        snippet = s.exec(select(Snippet).order_by(Snippet.id)).first()  # type: ignore[arg-type]
+        assert snippet is not None
+        snippet.tokens, snippet.activations = ["e", "-", "mail", "[UNK]"], [0.1, 0.2, 0.3, 0.4]
+        snippet.display = [" E", "-", "mail", " café"]
+        s.add(snippet)
+        s.commit()
+    out = tmp_path / "x"
+    assert main(["export", "--campaign", seeded.campaign, "--out", str(out)], settings) == 0
+    shown = next(r["display"] for r in read_export(out)[1]["records"] if r["tokens"][0] == "e")
+    assert shown == ["E", "-", "mail", " café"]  # the first piece without its space, as served
+    other = fresh_instance(tmp_path, "other")
+    assert main(["import", str(out)], other) == 0
+    with Database(other).session() as s:
+        rows = [r for r in s.exec(select(Snippet)).all() if r.tokens and r.tokens[0] == "e"]
+    assert [r.display for r in rows] == [["E", "-", "mail", " café"]]

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import redis
 
 from config import keys
 from config.settings import Settings
-from rooms.boards import BoardError, expires_at
+from rooms.boards import BoardError, expires_at, period_id
 from store.competition import leaderboards as lb
 from store.competition.boards_rebuild import ensure_boards, rebuild_all
 from store.db import Database
@@ -195,3 +195,47 @@ def test_cli_rebuild_and_show(
     assert "rebuilt" in out and out.index(f"{b.id:>8}  9") < out.index(f"{a.id:>8}  5")
     assert main(["leaderboard", "show", "nosuch"], settings) == 2
     assert "no board" in capsys.readouterr().err
+
+
+def test_a_country_change_takes_the_players_points_along(
+    db: Database, redis_client: redis.Redis, settings: Settings
+) -> None:
+    """One player ranks on one country's boards: the one they are of now, as a rebuild from SQL
+    counts them. Switching country must not leave a second copy of their points behind."""
+    from store.competition.country_move import move_country_points
+    from store.models import Player
+
+    ada, bob = make_players(db, 2, country="DE")
+
+    def move_to(code: str, at: datetime) -> int:
+        with db.session() as s:
+            row = s.get(Player, ada.id)
+            assert row is not None
+            was, row.country = row.country, code
+            s.add(row)
+            s.commit()
+        ada.country = code
+        return move_country_points(redis_client, ada.id or 0, was, code, at, settings)
+
+    def board(code: str, period: str = "all") -> list[tuple[int, int]]:
+        return [(e.id, e.score) for e in lb.top(redis_client, f"country:{code}", period, 10).entries]
+
+    award(db, redis_client, settings, ada, 10, T0)
+    award(db, redis_client, settings, bob, 7, T0 + timedelta(seconds=1))
+    assert move_to("FR", T0 + timedelta(hours=1)) == 2  # all-time and this week
+    assert board("DE") == [(bob.id, 7)] and board("FR") == [(ada.id, 10)]
+    week = period_id("weekly", T0)
+    assert board("FR", week) == [(ada.id, 10)] and board("DE", week) == [(bob.id, 7)]
+    award(db, redis_client, settings, ada, 5, T0 + timedelta(hours=2))
+    # A point event read the old country just before the change (a round settling meanwhile):
+    stale = Player(id=ada.id, name=ada.name, country="DE")
+    award(db, redis_client, settings, stale, 3, T0 + timedelta(hours=3))
+    assert board("DE") == [(bob.id, 7), (ada.id, 3)]
+    # Back to DE: the FR entry joins the stray one, the scores add up.
+    assert move_to("DE", T0 + timedelta(hours=4)) == 2
+    assert board("DE") == [(ada.id, 18), (bob.id, 7)] and board("FR") == []
+    assert move_to("DE", T0 + timedelta(hours=5)) == 0  # the same country: nothing moves
+    live = snapshot(redis_client)
+    with db.session() as s:
+        rebuild_all(redis_client, s, T0 + timedelta(hours=5), settings)
+    assert snapshot(redis_client) == live  # exactly what a rebuild from SQL makes

@@ -246,3 +246,42 @@ def test_same_campaign_cannot_be_built_twice_at_once(settings: Settings, db: Dat
     assert inner == ["campaign 'c5' is already being built by another process"]
     with db.session() as s:
         assert [(c.name, c.neurons_mined, c.status) for c in list_campaigns(s)] == [("c5", 4, "ready")]
+
+
+def test_mined_records_show_the_text_as_the_corpus_wrote_it(
+    settings: Settings, db: Database, tmp_path: Path
+) -> None:
+    """WordPiece cannot say "non-programmers" had no spaces; the corpus's text can, so what a
+    player reads in clues, reveals and pages is the writer's hyphens, quotes and casing."""
+    from sqlmodel import select
+
+    from store.models import Snippet
+    from store.puzzles import neuron_clues
+    from store.reference import record_json
+
+    line = 'Non-programmers use e-mail; they said "Hi" (ok) at 10:30 in   Paris.'
+    corpus = tmp_path / "hyphens.txt"
+    corpus.write_text("\n\n".join(f"{line} Line {i}." for i in range(120)))
+    build_campaign(settings, db, name="shown", model="minilm-l6", layer=2, neuron_end=2, corpus=str(corpus))
+    with db.session() as s:
+        rows = s.exec(select(Snippet)).all()
+        assert rows and all(r.display is not None and len(r.display) == len(r.tokens) for r in rows)
+        texts = ["".join(record_json(r, 1.0, "wordpiece")["display"]) for r in rows]
+        assert all("  " not in t and not t.startswith(" ") for t in texts)  # one space, none first
+        # Every window is a stretch of the corpus, white space read as one space.
+        flat = " ".join(f"{line} Line {i}." for i in range(120)).replace("   ", " ")
+        assert all(t in flat for t in texts)
+        assert any("Non-programmers use e-mail;" in t for t in texts)
+        assert any('said "Hi" (ok) at 10:30' in t for t in texts)
+        neuron_id = rows[0].neuron_id
+        found = neuron_clues(s, neuron_id, 5)
+        assert found is not None
+        _, clues = found
+        assert all(len(c["display"]) == len(c["tokens"]) for c in clues)
+        # Records from before display text was kept (NULL) are still shown, derived from tokens.
+        old = rows[0]
+        old.display = None
+        s.add(old)
+        s.commit()
+        derived = "".join(record_json(old, 1.0, "wordpiece")["display"])
+        assert derived == derived.lower() and "-" in derived  # the tokens' text, as before
