@@ -113,6 +113,10 @@ class Settings(BaseSettings):
     # would be n^2 frames); their clients follow the ``crowd`` count, and a snapshot lists at
     # most ``room_snapshot_members`` members beside the total.
     room_member_events_max: int = 200
+    # Joins and leaves of a room are announced together, one ``members`` event at most this
+    # often (server/live/room_members.py): a room filling up sent every member one frame per
+    # joiner (issue 19).
+    room_member_flush_s: float = 0.2
     room_snapshot_members: int = 200
     # A room's crowd count (players, audience) goes out at most this often (server/live/crowd.py).
     crowd_interval_s: float = 1.0
