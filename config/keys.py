@@ -53,6 +53,12 @@ def room_names(room_id: str) -> str:
     return _room(room_id, "names")
 
 
+def room_member_changes(room_id: str) -> str:
+    """Set: ids of players who joined or left the room since its last ``members`` event (the
+    next flush announces them together: server/live/room_members.py)."""
+    return _room(room_id, "member-changes")
+
+
 def room_conns(room_id: str) -> str:
     """Hash: player id -> open connections in the room (a member may hold several tabs)."""
     return _room(room_id, "conns")

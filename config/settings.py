@@ -49,10 +49,10 @@ class Settings(BaseSettings):
     # synthetic neurons, docs/SCORING.md), "llm" (local causal LM, the method's
     # all-at-once prompt), "llm-pointing" (local causal LM, calibrated pointing: the one that
     # works with a small model, docs/SCORING.md) or "openai" (any OpenAI-compatible endpoint).
-    # "embedding" stays the default: "trained" (trained-3) beat it on the held-out synthetic
-    # test neurons without losing lexical accuracy, but on 50 real neurons of the default
-    # campaign it told a neuron's own explanation from others' less often (86% vs 92%) and
-    # squeezed their scores towards 0 (median +0.05 vs +0.22): docs/SCORING.md.
+    # "embedding" stays the default: the shipped "trained" head (trained-3:b2db540abb, rebuilt
+    # from scratch in session 7) beats it on the held-out synthetic test mean but loses lexical
+    # accuracy (0.885 vs 1.000), which rule 5 of issue 18 forbids; session 5's head also did
+    # worse on 50 real neurons (86% vs 92% own-beats-controls): docs/SCORING.md.
     simulator: str = "embedding"
     simulator_model: str = "smollm2-135m"
     openai_base_url: str = ""
@@ -113,6 +113,10 @@ class Settings(BaseSettings):
     # would be n^2 frames); their clients follow the ``crowd`` count, and a snapshot lists at
     # most ``room_snapshot_members`` members beside the total.
     room_member_events_max: int = 200
+    # Joins and leaves of a room are announced together, one ``members`` event at most this
+    # often (server/live/room_members.py): a room filling up sent every member one frame per
+    # joiner (issue 19).
+    room_member_flush_s: float = 0.2
     room_snapshot_members: int = 200
     # A room's crowd count (players, audience) goes out at most this often (server/live/crowd.py).
     crowd_interval_s: float = 1.0

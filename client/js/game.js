@@ -25,6 +25,13 @@ export function blindRoom(room) { return /^(daily|weekly)-/.test(room || ""); }
 let conn = null;
 export function bindConnection(c) { conn = c; }
 
+// "ann", "ann and bob", "ann, bob and cy", "ann, bob, cy and 4 more".
+function namesText(names) {
+  if (names.length <= 1) return names.join("");
+  if (names.length <= 3) return `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}`;
+  return `${names.slice(0, 3).join(", ")} and ${names.length - 3} more`;
+}
+
 function feed(text, cls = "") {
   const list = $("feed");
   // A room waiting for its next puzzle says so again on each try: once on screen is enough.
@@ -73,7 +80,16 @@ export const handlers = {
     if (e.result) { state.result = e.result; showResult(); }
     if (e.resync) feed("Caught up with the room.");
   },
-  joined(e) {
+  // Joins and leaves come together, at most every 0.2 s (docs/protocol.md "members"): the last
+  // event that names a player says where they are; `count` is the room's size.
+  members(e) {
+    const arrived = e.joined.filter((p) => !state.members.has(p.id));
+    for (const p of e.joined) state.members.set(p.id, p.name);
+    for (const id of e.left) state.members.delete(id);
+    state.count = typeof e.count === "number" ? e.count : state.members.size;
+    if (arrived.length) feed(`${namesText(arrived.map((p) => p.name))} joined`);
+  },
+  joined(e) { // one join at a time: logs written before the "members" event (issue 19)
     if (!state.members.has(e.player.id)) state.count = (state.count || 0) + 1;
     state.members.set(e.player.id, e.player.name); feed(`${e.player.name} joined`);
   },

@@ -108,7 +108,13 @@ function onEvent(ev) {
       break;
     case "host_state": renderHostState(ev); break;
     case "renamed": $("host-shown").textContent = ev.player.name; break;
-    case "joined": state.members.push(ev.player); renderMembers(); break;
+    case "members": { // joins and leaves together (docs/protocol.md): names updated in place
+      const named = new Map(ev.joined.map((m) => [m.id, m]));
+      const gone = new Set(ev.left);
+      const kept = state.members.filter((m) => !gone.has(m.id)).map((m) => named.get(m.id) || m);
+      const known = new Set(kept.map((m) => m.id));
+      state.members = [...kept, ...ev.joined.filter((m) => !known.has(m.id))]; renderMembers(); break;
+    }
     case "left": state.members = state.members.filter((m) => m.id !== ev.player.id); renderMembers(); break;
     case "puzzle":
       state.explanations = new Map((ev.explanations || []).map((e) => [e.id, e]));

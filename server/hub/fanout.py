@@ -53,6 +53,8 @@ class Hub:
         self._ticking: set[str] = set()  # rooms whose clock a task of tick_soon is moving
         self._tick_again: set[str] = set()  # ... and that asked for another tick meanwhile
         self._due: dict[str, float] = {}  # room -> when its clock next has work (``_tick_room``)
+        # room -> its channel's subscription, done or on its way (``_room_subscribed``)
+        self._room_subs: dict[str, asyncio.Future[None]] = {}
         # What differs between room kinds (admission, hooks, ticks): server/live/room_kinds.py.
         self.kinds = service.kinds
         self.crowds = Crowds(r, service.settings.crowd_interval_s, self._count_players, self._emit_one)
@@ -72,6 +74,7 @@ class Hub:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await self.crowds.aclose()
+        await self.service.members.aclose()  # joins and leaves not announced yet go out now
         with contextlib.suppress(Exception):
             await self._bus.aclose()
 
@@ -104,14 +107,18 @@ class Hub:
         kind = self.kinds.of(room_id)
         watching = await kind.admit(conn, room_id, way)
         await self.leave_room(conn)
-        members = self.rooms.setdefault(room_id, set())
-        if not members:
-            await self._subscribe(keys.room_channel(room_id), ("room", room_id))
-        members.add(conn)
+        # Registered before the subscription is awaited: a concurrent leave of the room's last
+        # other socket must not unsubscribe it under this joiner.
+        self.rooms.setdefault(room_id, set()).add(conn)
         # Subscribed first and synced after the join: live events queued meanwhile are
         # skipped by the pump (last_v is None) but covered by the sync, so nothing is missed.
         conn.room_id, conn.last_v, conn.watching = room_id, None, watching
         synced = None  # a plain join's snapshot, read in the join's own round trip
+        try:
+            await self._room_subscribed(room_id)
+        except BaseException:
+            await self._unregister(conn)
+            raise
         if watching is None:  # watchers (a streamer room's audience) are not members
             name = str(conn.player["name"])
             try:
@@ -139,6 +146,24 @@ class Hub:
             # (a match starts when its teams are present) is asked every time.
             if synced is None or kind.has_clock or self.service.tick_wanted(synced[1]):
                 self.tick_soon(room_id)
+
+    async def _room_subscribed(self, room_id: str) -> None:
+        """Subscribe to the room's channel once for all its joiners here: the 50 joiners of a
+        room arriving together each saw no member yet and each sent a SUBSCRIBE of its own
+        (0.8 per connect in a connect storm, issue 19); the others wait for the first's."""
+        pending = self._room_subs.get(room_id)
+        if pending is not None:
+            await asyncio.shield(pending)
+            return
+        pending = self._room_subs[room_id] = asyncio.get_running_loop().create_future()
+        try:
+            await self._subscribe(keys.room_channel(room_id), ("room", room_id))
+        except BaseException as exc:
+            self._room_subs.pop(room_id, None)
+            pending.set_exception(exc)
+            pending.exception()  # retrieved: a joiner that waited re-raises it; none may wait
+            raise
+        pending.set_result(None)
 
     def tick_soon(self, room_id: str) -> None:
         """Move the room's clock now (a join may start its round) in one task per room: 200
@@ -186,6 +211,7 @@ class Hub:
         if not members:
             self.rooms.pop(room_id, None)
             self._due.pop(room_id, None)
+            self._room_subs.pop(room_id, None)
             await self._unsubscribe(keys.room_channel(room_id))
         return room_id, watching
 
@@ -247,7 +273,8 @@ class Hub:
                 if event.get("type") in SENDS_OUT and conn.room_id == event.get("room"):
                     self._spawn(self.leave_room(conn))  # a host kicked them; they played the daily
             return
-        self._due.pop(ident, None)  # the room changed: its next tick reads it again
+        if event.get("type") != "members":  # joins and leaves move no clock (a join ticks itself)
+            self._due.pop(ident, None)  # the room changed: its next tick reads it again
         shared = Broadcast(event, raw)  # encoded once for the whole room, not once per socket
         self._spawn(self._fan_out(ident, shared, list(self.rooms.get(ident, ()))))
         if event.get("type") == "score":

@@ -24,6 +24,7 @@ def expiring_keys(room_id: str) -> list[str]:
         keys.room_version(room_id),
         keys.room_audience_count(room_id),
         keys.room_names(room_id),
+        keys.room_member_changes(room_id),
         keys.team_match(room_id),
     ]
 

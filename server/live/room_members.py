@@ -4,14 +4,23 @@ A join or a leave used to load and re-save the whole room state under the room's
 the member list inside it: a 1,000-player room joining at once serialised 1,000 lock round
 trips, each copying a list that grew with the room. Here membership lives beside the state
 (config.keys.room_members: id -> name, room_conns: id -> open connections) and each change is
-one Lua script that also appends the ``joined``/``left``/``renamed`` event to the room's log
-(store.eventlog's append, run in the same script), so the log's order is the membership's order
-across every web process.
+one Lua script.
 
-The rules are stated once, in rooms/puzzle_room.py (PuzzleRoom.join/leave/rename): several
-connections per player, a kick drops them all, rooms bigger than ``announce_max`` change
-members silently (their clients follow the ``crowd`` count). The scripts below run the same
-rules; tests/server/test_membership_rules.py runs random sequences through both.
+Joins and leaves are announced together: a change adds the player to the room's set of
+unannounced changes (config.keys.room_member_changes), and ``flush_s`` later one ``members``
+event (store.eventlog's append, in the flush script) lists who of them is in the room now, with
+their names, who is not, and the count. One event per room per flush instead of one per player
+sent to every member: a room of 50 filling up sent each joiner ~25 ``joined`` frames, the
+largest cost of a connect storm (issue 19). The event says what the members hash holds when it
+is appended, so clients that apply the log in order end with the room's members whatever the
+order of the changes across web processes (a leave on one and a join on another in the same
+flush window end as the hash says). ``renamed`` still goes out at once (rare; no storm).
+
+The rules are stated once, in rooms/puzzle_room.py (PuzzleRoom.join/leave/rename and
+``members_event``): several connections per player, a kick drops them all, rooms bigger than
+``announce_max`` change members silently (their clients follow the ``crowd`` count). The
+scripts below run the same rules; tests/server/test_membership_rules.py runs random sequences
+through both.
 
 Each web process also counts the connections it holds per (room, player) in its own hash per
 room (config.keys.room_process_members, in the room's slot; config.keys.process_rooms lists
@@ -22,6 +31,9 @@ process leaves no ghost members.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -34,36 +46,42 @@ from config import keys
 from server.live.room_expiry import expiring_keys
 from store.eventlog import append_lua, sharded
 
-# Each prefix runs before the event-log append (KEYS[1..3], ARGV[1..2]) and returns early when
-# there is nothing to announce: 0 = no change, -1 = changed but the room is too big to announce.
-# KEYS[4]: members hash, KEYS[5]: conns hash, KEYS[6]: room lock, KEYS[7]: room state hash,
-# KEYS[8]: this process's connections hash. ARGV[3]: player id, ARGV[4]: name or count,
+log = logging.getLogger(__name__)
+
+# KEYS[1..3]: the room's version, stream and channel (rename's append), KEYS[4]: members hash,
+# KEYS[5]: conns hash, KEYS[6]: room lock, KEYS[7]: room state hash, KEYS[8]: this process's
+# connections hash, KEYS[9]: the room's unannounced changes (a set of player ids). ARGV[1]: the
+# event (rename), ARGV[2]: the log's length, ARGV[3]: player id, ARGV[4]: name or count,
 # ARGV[5]: announce_max, ARGV[6]: this process's field for (room, player).
+# Join and leave answer 0 = no change, -1 = changed but the room is too big to announce,
+# PENDING = changed and left to the room's next flush.
 #
-# _MARK ends each prefix: a snapshot is the saved state plus the members read after it and
-# claims the version saved with the state. Membership events change no saved state, so when
-# no transition is in flight (the lock is free) the event's version is marked as reflected;
-# otherwise that transition saves a version at least as new when it ends.
+# _MARK: a snapshot is the saved state plus the members read after it and claims the version
+# saved with the state. Membership events change no saved state, so when no transition is in
+# flight (the lock is free) the event's version is marked as reflected; otherwise that
+# transition saves a version at least as new when it ends.
 _MARK = """
 if redis.call('EXISTS', KEYS[6]) == 0 then
   redis.call('HSET', KEYS[7], 'v', tonumber(redis.call('GET', KEYS[1]) or '0') + 1)
 end
 """
-# KEYS[9..]: the room's keys that expire while it is empty (server/live/room_expiry.py); the
+# KEYS[11..]: the room's keys that expire while it is empty (server/live/room_expiry.py); the
 # first member makes them permanent again in the same step (no round trip of its own per join).
-# KEYS[9]: the room's names hash; ARGV[8]: the casefolded name to claim in it first, '' for none
+# KEYS[10]: the room's names hash; ARGV[8]: the casefolded name to claim in it first, '' for none
 # (claimed already). A name another player holds changes nothing and answers NAME_TAKEN: the
 # claim rides in the join's one round trip (a join storm's 10,000 claims were a round trip
 # each, issue 19), and most names are free.
 _JOIN = """
-if ARGV[8] ~= '' and redis.call('HSETNX', KEYS[9], ARGV[8], ARGV[3]) == 0
-   and redis.call('HGET', KEYS[9], ARGV[8]) ~= ARGV[3] then return -2 end
+if ARGV[8] ~= '' and redis.call('HSETNX', KEYS[10], ARGV[8], ARGV[3]) == 0
+   and redis.call('HGET', KEYS[10], ARGV[8]) ~= ARGV[3] then return -2 end
 redis.call('HINCRBY', KEYS[8], ARGV[6], 1)
 if redis.call('HINCRBY', KEYS[5], ARGV[3], 1) > 1 then return 0 end
 redis.call('HSET', KEYS[4], ARGV[3], ARGV[4])
 local n = redis.call('HLEN', KEYS[4])
-if n == 1 then for i = 10, #KEYS do redis.call('PERSIST', KEYS[i]) end end
+if n == 1 then for i = 11, #KEYS do redis.call('PERSIST', KEYS[i]) end end
 if n > tonumber(ARGV[5]) then return -1 end
+redis.call('SADD', KEYS[9], ARGV[3])
+return -3
 """
 
 # ARGV[4] = "all" drops every connection of the player at once (a kick or a ban); a number
@@ -82,17 +100,44 @@ if n ~= 'all' and redis.call('HINCRBY', KEYS[5], ARGV[3], -tonumber(n)) > 0 then
 redis.call('HDEL', KEYS[5], ARGV[3])
 redis.call('HDEL', KEYS[4], ARGV[3])
 if redis.call('HLEN', KEYS[4]) >= tonumber(ARGV[5]) then return -1 end
+redis.call('SADD', KEYS[9], ARGV[3])
+return -3
 """
 
+# Returns early when there is nothing to announce, as join and leave do.
 _RENAME = """
 if redis.call('HEXISTS', KEYS[4], ARGV[3]) == 0 then return 0 end
 redis.call('HSET', KEYS[4], ARGV[3], ARGV[4])
 if redis.call('HLEN', KEYS[4]) > tonumber(ARGV[5]) then return -1 end
 """
 
+# The room's unannounced changes as one ``members`` event (rooms/puzzle_room.py
+# ``members_event``), built from what the members hash holds now; then _MARK and the append.
+# Same KEYS as above; ARGV[1] is set here, ARGV[2]: the log's length, ARGV[3]: announce_max.
+_FLUSH = """
+local ids = redis.call('SMEMBERS', KEYS[9])
+if #ids == 0 then return 0 end
+redis.call('DEL', KEYS[9])
+local count = redis.call('HLEN', KEYS[4])
+if count > tonumber(ARGV[3]) then return -1 end
+table.sort(ids, function(a, b) return tonumber(a) < tonumber(b) end)
+local joined, left = {}, {}
+for _, id in ipairs(ids) do
+  local name = redis.call('HGET', KEYS[4], id)
+  if name then
+    joined[#joined + 1] = '{"id":' .. id .. ',"name":' .. cjson.encode(name) .. '}'
+  else
+    left[#left + 1] = id
+  end
+end
+ARGV[1] = '{"type":"members","joined":[' .. table.concat(joined, ',') .. '],"left":['
+  .. table.concat(left, ',') .. '],"count":' .. count .. '}'
+"""
+
 NO_CHANGE = 0
 SILENT = -1
 NAME_TAKEN = -2  # the join script's claim of the name failed: nothing changed
+PENDING = -3  # changed; the room's next flush announces it
 # How long the server remembers a player's room for a reconnect with ``since``.
 PLAYER_ROOM_TTL_S = 6 * 3600
 # Separates room and player in a process hash's field (room ids never contain it).
@@ -104,22 +149,28 @@ MAX_SAME_NAME = 9
 class RoomMembers:
     """Membership of puzzle rooms; every method returns the outcome of its script.
 
-    The result is the event's version when the change was announced, ``SILENT`` when it
-    changed a room too big to announce, ``NO_CHANGE`` otherwise (a second tab, a stranger).
+    A join or a leave answers ``PENDING`` when it changed the room (announced by the room's
+    next ``flush``, which it schedules ``flush_s`` later), ``SILENT`` when it changed a room too
+    big to announce, ``NO_CHANGE`` otherwise (a second tab, a stranger); a rename answers the
+    version of its event when it was announced.
     """
 
-    def __init__(self, r: aioredis.Redis, announce_max: int, history: int, process_id: str = "") -> None:
-        self.r, self.announce_max, self.history = r, announce_max, history
+    def __init__(
+        self, r: aioredis.Redis, announce_max: int, history: int, process_id: str = "", flush_s: float = 0.2
+    ) -> None:
+        self.r, self.announce_max, self.history, self.flush_s = r, announce_max, history, flush_s
         # Whose connections these are (server/live/member_leases.py); one id per web process.
         self.process_id = process_id or uuid.uuid4().hex
-        self._join = r.register_script(append_lua(r, _JOIN + _MARK))
-        self._leave = r.register_script(append_lua(r, _LEAVE + _MARK))
+        self._join = r.register_script(_JOIN)
+        self._leave = r.register_script(_LEAVE)
         self._rename = r.register_script(append_lua(r, _RENAME + _MARK))
+        self._flush = r.register_script(append_lua(r, _FLUSH + _MARK))
+        self._flushes: dict[str, asyncio.Task[None]] = {}  # room -> its scheduled flush
 
     def _keys_args(
         self,
         room_id: str,
-        event: dict[str, Any],
+        event: dict[str, Any] | None,
         player_id: int,
         arg: str,
         whose: str = "own",
@@ -137,11 +188,12 @@ class RoomMembers:
             keys.room_state(room_id),
             # In the room's slot, so that the script's keys share one Redis Cluster shard.
             keys.room_process_members(room_id, process_id or self.process_id),
+            keys.room_member_changes(room_id),
             *more_keys,
         ]
         field = f"{room_id}{FIELD_SEP}{player_id}"
         args = [
-            orjson.dumps(event),
+            orjson.dumps(event) if event is not None else "",
             self.history,
             player_id,
             arg,
@@ -156,14 +208,45 @@ class RoomMembers:
         self,
         script: Any,
         room_id: str,
-        event: dict[str, Any],
+        event: dict[str, Any] | None,
         player_id: int,
         arg: str,
         whose: str = "own",
         **kw: Any,
     ) -> int:
         keys_, args = self._keys_args(room_id, event, player_id, arg, whose, **kw)
-        return int(await script(keys=keys_, args=args))
+        return self._changed(room_id, int(await script(keys=keys_, args=args)))
+
+    # -- announcing --------------------------------------------------------------------------
+    def _changed(self, room_id: str, outcome: int) -> int:
+        """Schedule the room's flush after a change that waits for one; the outcome."""
+        if outcome == PENDING and room_id not in self._flushes:
+            self._flushes[room_id] = asyncio.get_running_loop().create_task(self._flush_later(room_id))
+        return outcome
+
+    async def _flush_later(self, room_id: str) -> None:
+        await asyncio.sleep(self.flush_s)
+        # Forgotten before the flush runs: a change that lands during its round trip schedules
+        # the next one (which finds the set empty if this flush covered it).
+        self._flushes.pop(room_id, None)
+        try:
+            await self.flush(room_id)
+        except Exception:  # Redis away: the changes wait in the set for the room's next flush
+            log.exception("announcing the members of room %s", room_id)
+
+    async def flush(self, room_id: str) -> int:
+        """Announce the room's unannounced joins and leaves in one ``members`` event: its
+        version, ``NO_CHANGE`` when there was nothing to announce, ``SILENT`` in a big room."""
+        keys_, _ = self._keys_args(room_id, None, 0, "")
+        return int(await self._flush(keys=keys_, args=["", self.history, self.announce_max]))
+
+    async def aclose(self) -> None:
+        """Announce what is scheduled now (a stopping web process)."""
+        pending, self._flushes = self._flushes, {}
+        for room_id, task in pending.items():
+            task.cancel()
+            with contextlib.suppress(Exception):
+                await self.flush(room_id)
 
     async def join(self, room_id: str, player_id: int, name: str) -> int:
         """Join as ``name``; also remembers the player's room for a reconnect (``PLAYER_ROOM_TTL_S``)."""
@@ -198,15 +281,14 @@ class RoomMembers:
         claim: bool,
         then: Callable[[Any], None] | None = None,
     ) -> tuple[int, str, list[Any]]:
-        event = {"type": "joined", "player": {"id": player_id, "name": name}}
         more_keys = (keys.room_names(room_id), *expiring_keys(room_id))
         claimed = name.casefold() if claim else ""
         keys_, args = self._keys_args(
-            room_id, event, player_id, name, more_keys=more_keys, more_args=(claimed,)
+            room_id, None, player_id, name, more_keys=more_keys, more_args=(claimed,)
         )
         before = lambda pipe: self._before_join(pipe, room_id, player_id)  # noqa: E731
         outcome, after = await self._script_then(self._join, keys_, args, before, then)
-        return outcome, name, after
+        return self._changed(room_id, outcome), name, after
 
     async def _script_then(
         self,
@@ -268,16 +350,15 @@ class RoomMembers:
         """``leave``, and the replies of the reads ``then`` queues after it in the same round
         trip (what the room service checks after a leave: a close storm's 10,000 leaves were
         four round trips each and ran the Redis pool dry, issue 19)."""
-        event = {"type": "left", "player": {"id": player_id}}
         arg = "all" if every_connection else "1"
-        keys_, args = self._keys_args(room_id, event, player_id, arg)
-        return await self._script_then(self._leave, keys_, args, then=then)
+        keys_, args = self._keys_args(room_id, None, player_id, arg)
+        outcome, after = await self._script_then(self._leave, keys_, args, then=then)
+        return self._changed(room_id, outcome), after
 
     async def sweep(self, dead_process: str, room_id: str, player_id: int, connections: int) -> int:
         """Remove ``connections`` of the player's that a dead process held (its hash said so)."""
-        event = {"type": "left", "player": {"id": player_id}}
         return await self._run(
-            self._leave, room_id, event, player_id, str(connections), "dead", process_id=dead_process
+            self._leave, room_id, None, player_id, str(connections), "dead", process_id=dead_process
         )
 
     async def rename(self, room_id: str, player_id: int, name: str) -> int:

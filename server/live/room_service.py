@@ -94,7 +94,9 @@ class RoomService:
             reveal_s=settings.room_reveal_s,
             reveal_min_s=settings.room_reveal_min_s,
         )
-        self.members = RoomMembers(r, settings.room_member_events_max, settings.room_history)
+        self.members = RoomMembers(
+            r, settings.room_member_events_max, settings.room_history, flush_s=settings.room_member_flush_s
+        )
         self.turns = RoomTurns(wait_s=LOCK_WAIT_S)
         # The SQL of moves runs on threads of its own: a join storm's guest sessions fill the
         # shared pool, and a move waiting behind them would hold the room's lock meanwhile.

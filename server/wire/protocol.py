@@ -203,7 +203,7 @@ CLIENT_MESSAGES.update({cls.type: cls for cls in GAME_MESSAGES})
 # Every event type the server sends; docs/protocol.md has one example of each.
 SERVER_EVENTS = frozenset(
     {
-        "welcome", "error", "ping", "pong", "room", "joined", "left", "renamed", "lobby", "puzzle",
+        "welcome", "error", "ping", "pong", "room", "members", "left", "renamed", "lobby", "puzzle",
         "explanation", "vote", "reveal", "score_progress", "score", "round_end", "points", "round_result",
         "test_queued", "activations", "shared_activations", "notice", "crowd", "quest", "daily_played",
         "team_match", "team_scores", "match_result",

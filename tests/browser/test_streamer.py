@@ -35,8 +35,15 @@ def test_a_player_joins_by_code_and_the_host_kicks_them(
     player.get_by_role("button", name="Join", exact=True).click()
     expect(player.locator("#view-room")).to_be_visible()
     expect(player.locator("#members li")).to_have_count(2)
-    host.wait_for_function("window.__host.events.some(e => e.type === 'joined')")
-    victim = host.evaluate("window.__host.events.find(e => e.type === 'joined').player.id")
+    # The room's joins come in "members" events (issue 19); the host's own is among them.
+    joiner = """() => {
+      const me = window.__host.events.find(e => e.type === 'welcome').player.id;
+      const seen = window.__host.events.filter(e => e.type === 'members').flatMap(e => e.joined);
+      const other = seen.find(p => p.id !== me);
+      return other ? other.id : null;
+    }"""
+    host.wait_for_function(joiner)
+    victim = host.evaluate(joiner)
     shoot(player, "streamer-room")
     host.evaluate(f"window.__host.ws.send(JSON.stringify({{type: 'kick', player_id: {victim}}}))")
     expect(player.get_by_role("alert").filter(has_text="removed you")).to_be_visible()

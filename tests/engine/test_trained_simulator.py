@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 import torch
@@ -32,7 +33,9 @@ needs_wordnet = pytest.mark.skipif(
     not (WORDNET_DIR / "data.noun").is_file(), reason="wordnet-base not installed"
 )
 
-TINY = Sizes(corpus=400, per_delimiter=12, numbers=40, sense_words=60, named_words=40, combos=8)
+TINY = Sizes(
+    corpus=400, per_delimiter=12, numbers=40, sense_words=60, named_words=40, combos=8, more_sense_words=30
+)
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +104,32 @@ def test_sense_neurons_fire_on_their_sense_only(data) -> None:
         for i, _ in n.top:
             assert data.sentences[i].meta["sense"] in n.neuron.name
         assert n.neuron.confusers and n.neuron.explanations[0] not in n.neuron.confusers
+
+
+@needs_wordnet
+def test_the_extra_sense_words_train_only_and_leave_held_out_neurons_as_they_were(data) -> None:
+    extra = [n for n in data.neurons if n.neuron.sources == ("wordnet-senses",)]
+    assert len({n.neuron.name.split("-")[1] for n in extra}) >= 10
+    assert {n.neuron.split for n in extra} == {"train"}
+    for n in extra:  # their records come from their own source (and random corpus sentences)
+        assert {data.sentences[i].meta["source"] for i, _ in n.top} == {"wordnet-senses"}
+    # Without them, every validation and test neuron, phrasing and record is the same.
+    without = build(0, replace(TINY, more_sense_words=0))
+
+    def held(d):  # type: ignore[no-untyped-def]
+        return [
+            (
+                n.neuron.name,
+                n.neuron.explanations,
+                n.neuron.confusers,
+                *((d.sentences[i].tokens, a) for i, a in n.top + n.rest),
+            )
+            for n in d.neurons
+            if n.neuron.split != "train"
+        ]
+
+    assert held(without) == held(data)
+    assert len(without.neurons) < len(data.neurons)
 
 
 @needs_wordnet

@@ -102,7 +102,7 @@ async def test_a_dead_lock_holder_and_a_dead_web_process_free_the_room_and_point
     frozen = time.monotonic() - killed
     assert frozen < LOCK_TTL_S + 1.5, f"the room stayed locked {frozen:.1f} s after its holder died"
 
-    await bob.expect("left", timeout=LEASE_S * 3, player={"id": alice_id})
+    await bob.expect_left(alice_id, timeout=LEASE_S * 3)
     gone = time.monotonic() - killed
     assert gone < LEASE_S * 2 + 1, f"the dead process's member stayed {gone:.1f} s"
 

@@ -28,7 +28,7 @@ def roundtrip(room: PuzzleRoom) -> PuzzleRoom:
 def test_lobby_waits_then_asks_for_a_puzzle() -> None:
     room = PuzzleRoom(RoomState("r"), TIMING)
     events = room.join(1, "ann", now=100)
-    assert [e["type"] for e in events] == ["joined", "lobby"] and events[1]["deadline"] == 105
+    assert [e["type"] for e in events] == ["lobby"] and events[0]["deadline"] == 105
     assert not room.wants_puzzle(104.9)
     assert room.wants_puzzle(105)
     events = room.start_round(puzzle(), now=105)
@@ -98,9 +98,14 @@ def test_older_explanations_can_be_voted_and_count_as_the_bar() -> None:
 def test_membership_counts_connections_and_survives_an_empty_room() -> None:
     room = PuzzleRoom(RoomState("r"), TIMING)
     room.join(1, "ann", 0)
+    assert room.members_event() == [
+        {"type": "members", "joined": [{"id": 1, "name": "ann"}], "left": [], "count": 1}
+    ]
     assert room.join(1, "ann", 1) == []  # a second tab
     assert room.leave(1, 2) == []
-    assert room.leave(1, 3)[0]["type"] == "left"
+    assert room.members_event() == []  # nothing changed for the others
+    assert room.leave(1, 3) == []
+    assert room.members_event() == [{"type": "members", "joined": [], "left": [1], "count": 0}]
     assert room.state.deadline is None and not room.wants_puzzle(100)
     with pytest.raises(RoomError) as outside:
         room.check_submit(1)
@@ -122,3 +127,21 @@ def test_picker_prefers_unsolved_then_fresh() -> None:
     assert choose_neuron([1, 2, 3], solved={1}, recent=[2], rng=rng) == 3
     assert choose_neuron([1, 2], solved={1, 2}, recent=[1], rng=rng) == 2
     assert choose_neuron([], solved=set(), recent=[], rng=rng) is None
+
+
+def test_joins_and_leaves_are_announced_together_as_the_room_is_now() -> None:
+    """One event for a burst (issue 19); a leave and a join again in one flush is a join, a
+    join and a leave is a leave; nothing in a room bigger than announce_max."""
+    room = PuzzleRoom(RoomState("r"), TIMING)
+    for pid in range(1, 6):
+        room.join(pid, f"p{pid}", 0)
+    [burst] = room.members_event(announce_max=10)
+    assert [p["id"] for p in burst["joined"]] == [1, 2, 3, 4, 5] and burst["count"] == 5
+    room.leave(2, 1)
+    room.join(2, "p2 again", 1)
+    room.join(6, "six", 1)
+    room.leave(6, 1)
+    [event] = room.members_event(announce_max=10)
+    assert event == {"type": "members", "joined": [{"id": 2, "name": "p2 again"}], "left": [6], "count": 5}
+    room.join(7, "seven", 2)
+    assert room.members_event(announce_max=5) == []  # 6 > 5: silent, as the crowd count says it

@@ -4,6 +4,7 @@ real websocket clients, a small campaign in the real database."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
 import sys
 import threading
@@ -177,6 +178,7 @@ class Client:
         self.ws, self.fmt = ws, fmt
         self.events: list[dict[str, Any]] = []
         self._used: set[int] = set()
+        self._skip = 0  # members events before this index are not looked at (skip_received)
 
     @classmethod
     async def connect(cls, url: str, fmt: str = "json", token: str | None = None, **params: Any) -> Client:
@@ -200,6 +202,43 @@ class Client:
             await self.send({"type": "pong", "t": event.get("t")})
         self.events.append(event)
         return event
+
+    def skip_received(self) -> None:
+        """Later ``expect`` calls look only at events received from now on."""
+        self._used.update(range(len(self.events)))
+        self._skip = len(self.events)
+
+    async def expect_joined(
+        self, player_id: int, name: str | None = None, timeout: float = 15.0
+    ) -> dict[str, Any]:
+        """A room's ``members`` event naming ``player_id`` as in the room (as ``name``): joins
+        and leaves are announced together (issue 19), so one event may answer several calls."""
+
+        def named(event: dict[str, Any]) -> bool:
+            return any(p["id"] == player_id and name in (None, p["name"]) for p in event["joined"])
+
+        return await self._members_event(named, timeout, f"joined {player_id} {name}")
+
+    async def expect_left(self, player_id: int, timeout: float = 15.0) -> dict[str, Any]:
+        """A room's ``members`` event naming ``player_id`` as gone."""
+        return await self._members_event(
+            lambda event: player_id in event["left"], timeout, f"left {player_id}"
+        )
+
+    async def _members_event(
+        self, where: Callable[[dict[str, Any]], bool], timeout: float, what: str
+    ) -> dict[str, Any]:
+        """The first ``members`` event received from ``skip_received`` on that ``where`` accepts."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for i, event in enumerate(self.events):
+                if i >= self._skip and event.get("type") == "members" and where(event):
+                    return event
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"no members event {what} in {[e.get('type') for e in self.events]}")
+            with contextlib.suppress(TimeoutError):
+                await self._recv(left)
 
     async def expect(
         self,

@@ -58,7 +58,7 @@ async def test_a_played_daily_is_not_served_again_by_any_way(
     await bob.expect("puzzle", timeout=20, where=lambda e: e["neuron"]["id"] == neuron)
     out = await alice.expect("daily_played", timeout=10)
     assert out["room"] == room
-    await bob.expect("left", where=lambda e: e["player"]["id"] == alice_id)
+    await bob.expect_left(alice_id)
     members = {int(k) for k in redis_client.hkeys(keys.room_members(room))}
     assert alice_id not in members
     await alice.send({"type": "submit", "text": "cats, really cats"})

@@ -36,7 +36,7 @@ async def test_two_web_processes_share_one_room(
     puzzle = await alice.join_round("shared")
     await bob.send({"type": "join", "room": "shared"})
     assert (await bob.expect("room"))["neuron"] == puzzle["neuron"]
-    await alice.expect("joined", where=lambda e: e["player"]["id"] == bob_id)
+    await alice.expect_joined(bob_id)
 
     await alice.send({"type": "submit", "text": "cats, across processes"})
     eid = (await bob.expect("explanation"))["explanation"]["id"]

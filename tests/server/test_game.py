@@ -52,7 +52,8 @@ async def test_join_submit_vote_reveal_points(
     await bob.send({"type": "join", "room": "r1"})
     snapshot = await bob.expect("room")
     assert snapshot["phase"] == "round" and snapshot["neuron"] == puzzle["neuron"]
-    await alice.expect("joined", player={"id": b_id, "name": snapshot["members"][-1]["name"]})
+    shown = {m["id"]: m["name"] for m in snapshot["members"]}[b_id]
+    await alice.expect_joined(b_id, shown)
 
     await alice.send({"type": "submit", "text": "  the word cat  "})
     explanation = (await bob.expect("explanation"))["explanation"]

@@ -53,7 +53,7 @@ async def test_reconnect_with_since_replays_exactly_the_missed_events(
     bob_id = (await bob.expect("welcome"))["player"]["id"]
     await alice.join_round("rc")
     await bob.send({"type": "join", "room": "rc"})
-    await alice.expect("joined", where=lambda e: e["player"]["id"] == bob_id)
+    await alice.expect_joined(bob_id)
     seen = max(int(e["v"]) for e in alice.events if "v" in e)
     await alice.close()
 
@@ -65,7 +65,7 @@ async def test_reconnect_with_since_replays_exactly_the_missed_events(
     missed = await back.expect("explanation")
     assert missed["explanation"]["text"] == "cats while alice is away"
     # Caught up = the client holds the log's newest version (a quiet period proves nothing
-    # on a loaded machine); the old socket's clean-up may still append its "left" meanwhile.
+    # on a loaded machine); the old socket's clean-up may still append its leave's "members" meanwhile.
     in_log = await _caught_up(back, redis_client, "rc", seen)
     assert not [e for e in back.events if e["type"] == "room"], "a replay, not a resync"
     log_types = [(e["v"], e["type"]) for e in eventlog.since(redis_client, "rc", 0) or []]

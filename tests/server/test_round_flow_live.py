@@ -91,7 +91,7 @@ async def test_a_private_room_is_run_by_its_creator(
     assert snap["phase"] == "lobby" and snap["game"]["started"] is False and snap["game"]["creator"] == a_id
     await bob.send({"type": "join", "room": room})
     assert (await bob.expect("room"))["game"]["creator"] == a_id
-    await ann.expect("joined", where=lambda e: e["player"]["id"] == b_id)
+    await ann.expect_joined(b_id)
     # Bob is not the creator: he can neither set up nor start nor skip.
     for move in ({"type": "start_game"}, {"type": "setup_game", "rounds": 1}, {"type": "skip_reveal"}):
         await bob.send(move)

@@ -111,11 +111,11 @@ async def test_ban_stops_rejoining_by_account_and_by_session(live_server: LiveSe
     code = created["code"]
     bob = await player(live_server, code, "bob-session-1")
     bob_token = bob.events[0]["token"]
-    await host.expect("joined", where=lambda e: e["player"]["id"] == me(bob))
+    await host.expect_joined(me(bob))
     await host.send({"type": "ban", "player_id": me(bob)})
     kicked = await bob.expect("kicked")
     assert kicked["reason"] == "banned"
-    await host.expect("left", where=lambda e: e["player"]["id"] == me(bob))
+    await host.expect_left(me(bob))
     state = await host.expect("host_state", where=lambda e: me(bob) in e["banned"])
     assert me(bob) not in [m["id"] for m in (await _members(live_server, host))]
     await bob.send({"type": "join_code", "code": code})
@@ -208,7 +208,7 @@ async def test_cap_lock_private_and_overlay(live_server: LiveServer) -> None:
     await stranger.send({"type": "join_code", "code": "ZZZZZZ"})
     assert (await stranger.expect("error", ref="join_code"))["code"] == "not_found"
     first = await player(live_server, code, "first-1")
-    await host.expect("joined", where=lambda e: e["player"]["id"] == me(first))
+    await host.expect_joined(me(first))
     second = await player(live_server, code, "second-1")  # past the cap: audience
     assert (await second.expect("tally"))["audience"] == 1
     await second.send({"type": "submit", "text": "I want to play"})

@@ -22,7 +22,7 @@ from engine.scoring.trained.families import (
     positional_neurons,
     syntactic_neurons,
 )
-from engine.scoring.trained.lexicon import sense_examples, sense_neurons, word_neurons
+from engine.scoring.trained.lexicon import more_sense_examples, sense_examples, sense_neurons, word_neurons
 from engine.scoring.trained.sentences import (
     Sentence,
     corpus_sentences,
@@ -44,6 +44,9 @@ class Sizes:
     sense_words: int = 700
     named_words: int = 400
     combos: int = 160
+    # Training-only ambiguous words with one WordNet example a sense (session 7's idea for the
+    # sense goal): off — no validation run finished in time to choose it (docs/SCORING.md).
+    more_sense_words: int = 0
 
 
 @dataclass
@@ -111,6 +114,7 @@ def _records(
     by_source: dict[str, list[int]],
     index: dict[str, list[int]],
     rng: random.Random,
+    min_top: int = MIN_TOP,
 ) -> NeuronData | None:
     pool = [i for src in neuron.sources for i in by_source[src]]
     if neuron.cues is not None:
@@ -126,7 +130,7 @@ def _records(
             top.append((i, acts))
         elif neuron.hard and neuron.hard(sentences[i]):
             hard.append((i, acts))
-    if len(top) < MIN_TOP:
+    if len(top) < min_top:
         return None
     rng.shuffle(top)
     rng.shuffle(hard)
@@ -174,6 +178,18 @@ def build(seed: int = 0, sizes: Sizes | None = None) -> Dataset:
     # Appended last: drawing their records cannot change any earlier neuron's.
     for neuron in positional_neurons(AFTER_MORE, BEFORE_MORE, {}, NTH_MORE):
         built = _records(neuron, sentences, by_source, index, rng)
+        if built is not None:
+            data.append(built)
+    # More training sense neurons (``Sizes.more_sense_words``), also last, on sentences of their own source.
+    held = frozenset().union(*(n.neuron.targets for n in data if n.neuron.split != "train"))
+    more = more_sense_examples(synsets, set(by_word), held, seed, sizes.more_sense_words)
+    for s in (s for senses in more.values() for _, sents in senses for s in sents):
+        by_source[s.meta["source"]].append(len(sentences))
+        for w in set(s.words):
+            index[w].append(len(sentences))
+        sentences.append(s)
+    for neuron in sense_neurons(synsets, more, source="wordnet-senses"):
+        built = _records(neuron, sentences, by_source, index, rng, min_top=1)
         if built is not None:
             data.append(built)
     return Dataset(sentences, data)

@@ -25,6 +25,8 @@ LAYERS = (1, 3, 6)
 HIDDEN = 384
 DIM = HIDDEN * len(LAYERS)
 WORD_BATCH = 64
+# What one more pass of the encoder costs, in word-pieces of batch (its fixed cost on a CPU).
+PASS_COST = 8
 
 
 class FeatureEncoder:
@@ -34,14 +36,32 @@ class FeatureEncoder:
         self.batch_size = batch_size
 
     @torch.inference_mode()
-    def _states(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        batch = self.tokenizer(
-            texts, return_tensors="pt", padding=True, truncation=True, return_offsets_mapping=True
-        )
-        offsets = batch.pop("offset_mapping")
-        out = self.model(**{k: v.to(self.device) for k, v in batch.items()}, output_hidden_states=True)
-        states = torch.cat([out.hidden_states[i] for i in LAYERS], dim=-1).float().cpu()
-        return states, offsets, batch["attention_mask"]
+    def _states(self, texts: list[str]) -> list[tuple[torch.Tensor, list[list[int]]]]:
+        """Per text, in the order given: its word-pieces' states at LAYERS (pieces, DIM) and
+        their character offsets.
+
+        One tokenisation of all texts, then passes over batches of similar length (``_batches``):
+        a batch is padded to its longest text, and padding costs what a real piece costs
+        (40-47% of a neuron's explanations' and records' pieces were padding)."""
+        encoded = self.tokenizer(texts, truncation=True, return_offsets_mapping=True)
+        ids, offsets = encoded["input_ids"], encoded["offset_mapping"]
+        out: list[tuple[torch.Tensor, list[list[int]]]] = [(torch.empty(0), [])] * len(texts)
+        pad_id = self.tokenizer.pad_token_id or 0
+        for group in _batches([len(x) for x in ids], self.batch_size):
+            width = max(len(ids[i]) for i in group)
+            input_ids = torch.full((len(group), width), pad_id, dtype=torch.long)
+            mask = torch.zeros(len(group), width, dtype=torch.long)
+            for row, i in enumerate(group):
+                input_ids[row, : len(ids[i])] = torch.tensor(ids[i])
+                mask[row, : len(ids[i])] = 1
+            batch = {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": torch.zeros_like(mask)}
+            hidden = self.model(
+                **{k: v.to(self.device) for k, v in batch.items()}, output_hidden_states=True
+            ).hidden_states
+            states = torch.cat([hidden[i] for i in LAYERS], dim=-1).float().cpu()
+            for row, i in enumerate(group):
+                out[i] = (states[row, : len(ids[i])], [list(o) for o in offsets[i]])
+        return out
 
     def records(self, token_lists: Sequence[Sequence[str]]) -> list[torch.Tensor]:
         """One (tokens, DIM) tensor per record: its tokens' pooled word-piece states."""
@@ -50,12 +70,10 @@ class FeatureEncoder:
             text, token_spans = joined_text(tokens)
             texts.append(text)
             spans.append(token_spans)
-        out: list[torch.Tensor] = []
-        for start in range(0, len(texts), self.batch_size):
-            states, offsets, _ = self._states(texts[start : start + self.batch_size])
-            for row in range(states.shape[0]):
-                out.append(_pool(states[row], offsets[row], spans[start + row]))
-        return out
+        return [
+            _pool(states, offsets, token_spans)
+            for (states, offsets), token_spans in zip(self._states(texts), spans, strict=True)
+        ]
 
     def explanations(self, texts: Sequence[str]) -> list[torch.Tensor]:
         """One (word-pieces, DIM) tensor per explanation, [CLS] and [SEP] included."""
@@ -63,15 +81,12 @@ class FeatureEncoder:
 
     def explain(self, texts: Sequence[str]) -> tuple[list[torch.Tensor], list[list[str]]]:
         """``explanations`` and ``piece_words`` from one tokenisation (scoring asks for both)."""
+        chunk = [t or "." for t in texts]
         out: list[torch.Tensor] = []
         words: list[list[str]] = []
-        for start in range(0, len(texts), self.batch_size):
-            chunk = [t or "." for t in texts[start : start + self.batch_size]]
-            states, offsets, mask = self._states(chunk)
-            for row, text in enumerate(chunk):
-                n = int(mask[row].sum())
-                out.append(states[row, :n])
-                words.append(_piece_words(text, offsets[row, :n].tolist()))
+        for text, (states, offsets) in zip(chunk, self._states(chunk), strict=True):
+            out.append(states)
+            words.append(_piece_words(text, offsets))
         return out, words
 
     def piece_words(self, texts: Sequence[str]) -> list[list[str]]:
@@ -105,8 +120,32 @@ def _piece_words(text: str, offsets: Sequence[Sequence[int]]) -> list[str]:
     ]
 
 
-def _pool(states: torch.Tensor, offsets: torch.Tensor, spans: list[tuple[int, int]]) -> torch.Tensor:
-    pieces = [(int(s), int(e), i) for i, (s, e) in enumerate(offsets.tolist()) if e > s]
+def _batches(lengths: list[int], size: int) -> list[list[int]]:
+    """Indices grouped into batches of at most ``size`` texts of similar length, at least cost.
+
+    Sorted by length, cut where it is cheapest (dynamic programming over the cut points): a
+    batch costs its count times its longest length, plus PASS_COST pieces for the pass itself
+    (a small batch's fixed cost)."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    n = len(order)
+    best = [0.0] + [float("inf")] * n
+    cut = [0] * (n + 1)
+    for j in range(1, n + 1):
+        longest = lengths[order[j - 1]]
+        for i in range(max(0, j - size), j):
+            cost = best[i] + PASS_COST + (j - i) * longest
+            if cost < best[j]:
+                best[j], cut[j] = cost, i
+    groups = []
+    j = n
+    while j > 0:
+        groups.append(order[cut[j] : j])
+        j = cut[j]
+    return groups[::-1]
+
+
+def _pool(states: torch.Tensor, offsets: list[list[int]], spans: list[tuple[int, int]]) -> torch.Tensor:
+    pieces = [(int(s), int(e), i) for i, (s, e) in enumerate(offsets) if e > s]
     sentence = states[[i for _, _, i in pieces]].mean(0) if pieces else states.mean(0)
     out = torch.empty(len(spans), states.shape[-1])
     for t, (start, end) in enumerate(spans):

@@ -60,8 +60,50 @@ def sense_examples(
     return by_word
 
 
+def more_sense_examples(
+    synsets: dict[str, wordnet.Synset], taken: set[str], held: frozenset[str], seed: int, max_words: int
+) -> dict[str, list[tuple[str, list[Sentence]]]]:
+    """More ambiguous words for training only (session 7): like ``sense_examples``, but beyond
+    the words it took, in the training bucket of the hash only, none of whose words or senses
+    is a held-out target, and one example per sense suffices (these train, they are never
+    judged). Their sentences come from a source of their own (``wordnet-senses``), so no
+    earlier neuron's pool, and so no validation or test record, changes."""
+    by_word: dict[str, list[tuple[str, list[Sentence]]]] = {}
+    if max_words <= 0:
+        return by_word
+    rng = random.Random(f"{seed}:more-senses")
+    candidates = sorted({w for s in synsets.values() for w in s.words if w.isalpha() and w.islower()})
+    rng.shuffle(candidates)
+    for word in candidates:
+        if word in taken or word in PLANTED_WORDS or f"word:{word}" in held:
+            continue
+        if hash_split(f"sense:{word}") != "train":
+            continue
+        keys = [key for pos in ("n", "v") for key in wordnet.senses(word, pos)[:6]]
+        if any(f"sense:{key}" in held for key in keys):
+            continue
+        forms = {word, word + "s", word + "es", word + "ed", word + "d", word + "ing"}
+        found = []
+        for key in keys:
+            sents = []
+            for text in synsets[key].examples:
+                sentence = example_sentence(text, key, word)
+                if sentence and forms & set(sentence.words):
+                    sentence.meta["source"] = "wordnet-senses"
+                    sents.append(sentence)
+            if sents:
+                found.append((key, sents))
+        if len(found) >= 2:
+            by_word[word] = found[:4]
+        if len(by_word) >= max_words:
+            break
+    return by_word
+
+
 def sense_neurons(
-    synsets: dict[str, wordnet.Synset], by_word: dict[str, list[tuple[str, list[Sentence]]]]
+    synsets: dict[str, wordnet.Synset],
+    by_word: dict[str, list[tuple[str, list[Sentence]]]],
+    source: str = "wordnet",
 ) -> list[SynthNeuron]:
     out = []
     for word, senses in by_word.items():
@@ -102,7 +144,7 @@ def sense_neurons(
                     frozenset({f"word:{word}", f"sense:{key}"}),
                     fire,
                     cues=frozenset(forms),
-                    sources=("wordnet",),
+                    sources=(source,),
                     hard=lambda s, word=word: s.meta.get("word") == word,
                     confusers=[phrasings[k][0] for k in others],
                 )
