@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ import pytest
 import redis
 from websockets.exceptions import ConnectionClosed
 
+from config import keys
 from config.settings import Settings
 from server.wire import protocol as p
 from store import eventlog
@@ -80,9 +82,18 @@ async def test_reconnect_after_trimmed_history_gets_a_full_resync(
     alice = await Client.connect(live_server.ws_url)
     token = (await alice.expect("welcome"))["token"]
     await alice.join_round("trim")
-    await alice.close()
     for i in range(10):  # more events than the history keeps
         eventlog.append(redis_client, "trim", {"type": "notice", "message": f"n{i}"}, history=3)
+    await alice.close()
+    # Her leave is announced by the room's next members flush (0.2 s later), which marks the
+    # room's state with the log's newest version: wait for it, so that the snapshot below is
+    # of the room as it is now (the notices appended here bypass the room, the flush does not).
+    deadline = time.monotonic() + 10
+    while int(redis_client.hget(keys.room_state("trim"), "v") or 0) < int(
+        redis_client.get(keys.room_version("trim")) or 0
+    ):
+        assert time.monotonic() < deadline, "the leave was never announced"
+        await asyncio.sleep(0.05)
     back = await Client.connect(live_server.ws_url, token=token, since=1)
     snapshot = await back.expect("room")
     assert snapshot["resync"] is True and snapshot["phase"] == "round" and snapshot["clues"]
