@@ -122,24 +122,17 @@ class RoomKind:
         still being explained (a fresh install's first minutes: workers/explaining.py), the
         room waits for one (None: a notice, another try soon) rather than serve the same
         puzzle again — for at most ``room_wait_for_new_s``, then it replays as before."""
-        candidates = self.playable(session, campaign)
+        ready, coming = self._ready_and_coming(session, campaign)
+        candidates = self._unsealed(session, ready)
         solved = solved_neurons(session, members)
         fresh = any(n not in solved and n not in recent for n in candidates)
-        if not fresh and self.more_coming(session, campaign):
+        if not fresh and coming:
             now = self.service.clock()
             since = self._waiting_since.setdefault(room_id, now)
             if now - since < self.service.settings.room_wait_for_new_s:
                 return None
         self._waiting_since.pop(room_id, None)
         return choose_neuron(candidates, solved, recent, self.service.rng)
-
-    def more_coming(self, session: Session, campaign: str | None = None) -> bool:
-        """Are units of ``campaign`` waiting for their seeding job (to be served once scored)?"""
-        seeding = self._seeding()
-        if not seeding:
-            return False
-        name = campaign or self.service.settings.default_campaign
-        return any(n in seeding for n in playable_neurons(session, name))
 
     def _seeding(self) -> set[int]:
         return {int(n) for n in self.service.r_sync.smembers(keys.seeding_pending())}  # type: ignore[union-attr]
@@ -149,7 +142,9 @@ class RoomKind:
         room may serve: playable (store/puzzles.py: their machine explanations scored), not
         waiting for their seeding job (workers/explaining.py) and, when there are others, in
         no open quest."""
-        ready = self.ready(session, campaign)
+        return self._unsealed(session, self.ready(session, campaign))
+
+    def _unsealed(self, session: Session, ready: list[int]) -> list[int]:
         # A unit a quest is playing is played in the quest's blind room: in an open room its
         # texts would be read by the quest's players (store/sealed.py, rooms/blind.py). Unless
         # the quests hold every unit there is (a campaign of a handful): a room never starves.
@@ -158,9 +153,15 @@ class RoomKind:
 
     def ready(self, session: Session, campaign: str | None = None) -> list[int]:
         """Playable units of ``campaign`` not waiting for their seeding job, quests or not."""
+        return self._ready_and_coming(session, campaign)[0]
+
+    def _ready_and_coming(self, session: Session, campaign: str | None = None) -> tuple[list[int], bool]:
+        """``ready``, and whether units of ``campaign`` wait for their seeding job (served once
+        scored): one query and one read of the seeding set for both."""
         seeding = self._seeding()
         name = campaign or self.service.settings.default_campaign
-        return [n for n in playable_neurons(session, name) if n not in seeding]
+        units = playable_neurons(session, name)
+        return [n for n in units if n not in seeding], any(n in seeding for n in units)
 
     def sealed(self, session: Session) -> dict[int, datetime]:
         return sealed_units(session, datetime.fromtimestamp(self.service.clock(), UTC))

@@ -114,7 +114,10 @@ class LockKeeper:
             return
         if isinstance(self._r, redis.RedisCluster):
             for key, token in held:
-                self._renew(keys=[key], args=[token, self.ttl_ms])
+                try:  # one shard away must not cost the locks on the others their renewal
+                    self._renew(keys=[key], args=[token, self.ttl_ms])
+                except Exception:
+                    log.debug("renewing %s failed", key, exc_info=True)
             return
         pipe = self._r.pipeline(transaction=False)
         for key, token in held:

@@ -45,7 +45,7 @@ class Sizes:
     named_words: int = 400
     combos: int = 160
     # Training-only ambiguous words with one WordNet example a sense (session 7's idea for the
-    # sense goal): off — no validation run finished in time to choose it (docs/SCORING.md).
+    # sense goal): off — 400 of them did worse on validation after one epoch (docs/SCORING.md).
     more_sense_words: int = 0
 
 

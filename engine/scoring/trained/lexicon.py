@@ -33,6 +33,29 @@ def _short_definition(text: str, words: int = 9) -> str:
     return " ".join(text.split()[:words]).rstrip(",;:")
 
 
+def _sense_keys(word: str) -> list[str]:
+    """The word's first six noun senses, then its first six verb senses (WordNet keys)."""
+    return [key for pos in ("n", "v") for key in wordnet.senses(word, pos)[:6]]
+
+
+def _examples_by_sense(
+    synsets: dict[str, wordnet.Synset], word: str, keys: list[str]
+) -> list[tuple[str, list[Sentence]]]:
+    """[(sense key, its WordNet example sentences that hold a form of the word)], senses
+    without one left out."""
+    forms = {word, word + "s", word + "es", word + "ed", word + "d", word + "ing"}
+    found = []
+    for key in keys:
+        sents = []
+        for text in synsets[key].examples:
+            sentence = example_sentence(text, key, word)
+            if sentence and forms & set(sentence.words):
+                sents.append(sentence)
+        if sents:
+            found.append((key, sents))
+    return found
+
+
 def sense_examples(
     synsets: dict[str, wordnet.Synset], vocab: Counter[str], seed: int, max_words: int
 ) -> dict[str, list[tuple[str, list[Sentence]]]]:
@@ -42,17 +65,7 @@ def sense_examples(
     candidates = sorted({w for s in synsets.values() for w in s.words if w.isalpha() and w.islower()})
     rng.shuffle(candidates)
     for word in candidates:
-        found = []
-        for pos in ("n", "v"):
-            for key in wordnet.senses(word, pos)[:6]:
-                forms = {word, word + "s", word + "es", word + "ed", word + "d", word + "ing"}
-                sents = []
-                for text in synsets[key].examples:
-                    sentence = example_sentence(text, key, word)
-                    if sentence and forms & set(sentence.words):
-                        sents.append(sentence)
-                if sents:
-                    found.append((key, sents))
+        found = _examples_by_sense(synsets, word, _sense_keys(word))
         if len(found) >= 2 and (vocab[word] >= 2 or word in PLANTED_WORDS):
             by_word[word] = found[:3]
         if len(by_word) >= max_words:
@@ -79,20 +92,13 @@ def more_sense_examples(
             continue
         if hash_split(f"sense:{word}") != "train":
             continue
-        keys = [key for pos in ("n", "v") for key in wordnet.senses(word, pos)[:6]]
+        keys = _sense_keys(word)
         if any(f"sense:{key}" in held for key in keys):
             continue
-        forms = {word, word + "s", word + "es", word + "ed", word + "d", word + "ing"}
-        found = []
-        for key in keys:
-            sents = []
-            for text in synsets[key].examples:
-                sentence = example_sentence(text, key, word)
-                if sentence and forms & set(sentence.words):
-                    sentence.meta["source"] = "wordnet-senses"
-                    sents.append(sentence)
-            if sents:
-                found.append((key, sents))
+        found = _examples_by_sense(synsets, word, keys)
+        for _, sents in found:
+            for sentence in sents:
+                sentence.meta["source"] = "wordnet-senses"
         if len(found) >= 2:
             by_word[word] = found[:4]
         if len(by_word) >= max_words:
