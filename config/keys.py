@@ -165,6 +165,12 @@ def room_audience_count(room_id: str) -> str:
     return _room(room_id, "audience")
 
 
+def player_country_lock(player_id: int | str) -> str:
+    """Lock: one country change of a player at a time, its SQL write and its boards' move
+    together (store/competition/country_move.py), whichever tab or process sends it."""
+    return _key("player", player_id, "country-lock")
+
+
 def player_room(player_id: int | str) -> str:
     """String with TTL: the room a player is in, so a reconnect with ``since`` rejoins it."""
     return _key("player", player_id, "room")

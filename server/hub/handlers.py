@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from starlette.concurrency import run_in_threadpool
 
+from config import keys
 from rooms.puzzle_room import RoomError
 from server.api.sessions import clean_name
 from server.context import AppContext
@@ -114,12 +115,19 @@ async def _rename(ctx: AppContext, conn: Connection, name: str, country: str | N
         cleaned = await ctx.service.kinds.of(conn.room_id).shown_name(conn.room_id, cleaned)
 
     def store() -> None:
-        with ctx.db.session() as s:
-            before = s.get(Player, conn.player_id)
-            was = before.country if before is not None else None
-            rename_player(s, conn.player_id, cleaned, country)
-        # The player's points go along to the new country's boards, as a rebuild would put them.
-        move_country_points(ctx.r_sync, conn.player_id, was, country, datetime.now(UTC), ctx.settings)
+        if country is None:
+            with ctx.db.session() as s:
+                rename_player(s, conn.player_id, cleaned)
+            return
+        # The player's points go along to the new country's boards, as a rebuild would put them;
+        # one change at a time (redis-py's lock): two tabs changing it at once left the points on
+        # the board of a country the player was no longer of.
+        with ctx.r_sync.lock(keys.player_country_lock(conn.player_id), timeout=10, blocking_timeout=10):
+            with ctx.db.session() as s:
+                before = s.get(Player, conn.player_id)
+                was = before.country if before is not None else None
+                rename_player(s, conn.player_id, cleaned, country)
+            move_country_points(ctx.r_sync, conn.player_id, was, country, datetime.now(UTC), ctx.settings)
 
     await run_in_threadpool(store)
     conn.player["name"] = cleaned

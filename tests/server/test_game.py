@@ -209,3 +209,43 @@ async def test_a_new_country_takes_the_players_points_to_its_board(
     assert lb.top(redis_client, "country:DE", "all", 5).entries == []
     assert [(e.id, e.score) for e in lb.top(redis_client, "country:FR", "all", 5).entries] == [(me, 40)]
     await client.close()
+
+
+async def test_tabs_changing_country_at_once_leave_the_points_on_the_final_countrys_board(
+    live_server: LiveServer, db: Database, redis_client: redis.Redis, hub_settings: Settings
+) -> None:
+    """Four tabs of one player each pick another country at the same moment, six times over:
+    the points must end on the board of the country the player is of, and only there (without
+    one change at a time, each round left them on another country's board)."""
+    from datetime import UTC, datetime
+
+    from store.competition import leaderboards as lb
+    from store.models import Player
+    from tests.support.competition_helpers import award
+
+    first = await Client.connect(live_server.ws_url)
+    welcome = await first.expect("welcome")
+    me, token = welcome["player"]["id"], welcome["token"]
+    await first.send({"type": "rename", "name": "Ada", "country": "DE"})
+    await first.expect("renamed")
+    with db.session() as s:
+        player = s.get(Player, me)
+    award(db, redis_client, hub_settings, player, 40, datetime.now(UTC))
+    codes = ["FR", "IT", "ES", "PL", "NL", "SE", "DK", "AT"]
+    tabs = [await Client.connect(live_server.ws_url, token=token) for _ in range(4)]
+    for tab in tabs:
+        await tab.expect("welcome")
+    for round_no in range(6):
+        await asyncio.gather(
+            *(
+                tab.send({"type": "rename", "name": "Ada", "country": codes[(round_no * 4 + i) % 8]})
+                for i, tab in enumerate(tabs)
+            )
+        )
+        await asyncio.gather(*(tab.expect("renamed") for tab in tabs))
+        with db.session() as s:
+            now = s.get(Player, me).country  # type: ignore[union-attr]
+        boards = {c: lb.top(redis_client, f"country:{c}", "all", 5).entries for c in [*codes, "DE"]}
+        assert {c: [e.score for e in v] for c, v in boards.items() if v} == {now: [40]}
+    for client in (first, *tabs):
+        await client.close()
