@@ -6,6 +6,7 @@ wires them to one AppContext built at startup and torn down at shutdown.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -141,6 +142,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] | None = None) 
             await kinds.aclose()
             await hub.stop()
             await service.leases.stop()
+            await asyncio.to_thread(service.lock_keeper.close)
             await r.aclose()
             if rooms_r is not r:
                 await rooms_r.aclose()

@@ -80,22 +80,50 @@ class LockKeeper:
         self._held: dict[tuple[str, str], float] = {}  # (lock key, token) -> when it was taken
         self._guard = threading.Lock()
         self._wake = threading.Event()
+        self._closed = False
+        self._stopping = threading.Event()  # close() ends a renewal period's sleep at once
         self._thread: threading.Thread | None = None
 
     def hold(self, key: str, token: str) -> None:
         with self._guard:
             self._held[(key, token)] = time.monotonic()
-            if self._thread is None:
+            if self._thread is None and not self._closed:
                 self._thread = threading.Thread(target=self._run, name="room-lock-keeper", daemon=True)
                 self._thread.start()
+            self._wake.set()  # an idle keeper sleeps until a lock is held
 
     def drop(self, key: str, token: str) -> None:
         with self._guard:
             self._held.pop((key, token), None)
 
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Stop the thread (the app's shutdown): a keeper left running after its app keeps
+        waking for the GIL; a test process that started hundreds of apps ran hundreds of them,
+        and the live app's keeper, queued behind them for the GIL, came too late (LockLost in
+        CI's 2,000-fan audience test)."""
+        with self._guard:
+            self._closed = True
+            thread, self._thread = self._thread, None
+            self._stopping.set()
+            self._wake.set()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout_s)
+
     def _run(self) -> None:
+        period_s = self.ttl_ms / 4000
         while True:
-            self._wake.wait(self.ttl_ms / 4000)
+            with self._guard:
+                if self._closed:
+                    return
+                idle = not self._held
+                if idle:
+                    self._wake.clear()
+            if idle:
+                # Nothing to renew: sleep until hold() or close() wakes us, not every period.
+                self._wake.wait()
+                continue
+            if self._stopping.wait(period_s):
+                return
             now = time.monotonic()
             with self._guard:
                 held = [kt for kt, since in self._held.items() if now - since < MAX_HOLD_S]

@@ -6,6 +6,7 @@ those connections.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import AsyncIterator
 
@@ -19,7 +20,7 @@ from server.live.room_lock import MAX_HOLD_S, LockKeeper, LockLost, RoomLock
 from server.live.room_service import RoomService
 from store import eventlog
 from store.db import Database
-from tests.server.conftest import Clock
+from tests.server.conftest import Clock, LiveServer
 
 TTL_S = 0.4
 # The keeper tests' TTL: long enough that a thread of a loaded machine renews in time.
@@ -188,3 +189,59 @@ def test_the_keeper_renews_every_held_lock_in_one_round_trip(redis_client: redis
     assert taken <= 3 * cycles, f"{taken} round trips for {cycles} cycles of 50 locks"
     for key, token in held:
         keeper.drop(key, token)
+
+
+def test_an_idle_keeper_sleeps_and_close_ends_its_thread(redis_client: redis.Redis) -> None:
+    """A keeper that holds nothing makes no round trips and does not wake: CI's suite left one
+    keeper per app it had started, each waking every 0.5 s for the GIL, and the live app's
+    keeper, queued behind hundreds of them, came too late (LockLost under 2,000 fans)."""
+    kw = redis_client.connection_pool.connection_kwargs
+    client = redis.Redis(host=kw["host"], port=kw["port"])
+    keeper = LockKeeper(client, ttl_s=0.4)  # would renew every 0.1 s
+    key, token = keys.room_lock("idle"), "t"
+    client.set(key, token, px=400)
+    keeper.hold(key, token)
+    time.sleep(0.6)
+    assert client.get(key) == b"t", "held: renewed"
+    keeper.drop(key, token)
+    thread = keeper._thread
+    assert thread is not None and thread.is_alive()
+    taken = 0
+    original = client.connection_pool.get_connection
+
+    def counting(*args: object, **kwargs: object) -> object:
+        nonlocal taken
+        taken += 1
+        return original(*args, **kwargs)
+
+    client.connection_pool.get_connection = counting  # type: ignore[method-assign]
+    time.sleep(0.2)  # the cycle in flight when the lock was dropped may still run
+    taken = 0
+    time.sleep(0.6)
+    assert taken == 0, f"an idle keeper made {taken} round trips"
+    client.set(key, token, px=400)
+    keeper.hold(key, token)  # wakes it
+    time.sleep(0.6)
+    assert client.get(key) == b"t", "held again: renewed again"
+    assert taken >= 2
+    t0 = time.monotonic()
+    keeper.close()
+    assert not thread.is_alive() and time.monotonic() - t0 < 0.5, "close ends the thread at once"
+    client.connection_pool.get_connection = original  # type: ignore[method-assign]
+
+
+def test_an_app_that_stops_ends_its_lock_keeper(settings: Settings, db: Database) -> None:
+    """The app's shutdown closes its keeper: no thread outlives the app that started it."""
+    before = {t for t in threading.enumerate() if t.name == "room-lock-keeper"}
+    server = LiveServer(settings, Clock()).start()
+    app = server.server.config.app
+    try:
+        svc = app.state.ctx.service
+        svc.lock_keeper.hold(keys.room_lock("anything"), "t")  # starts its thread
+        svc.lock_keeper.drop(keys.room_lock("anything"), "t")
+        thread = svc.lock_keeper._thread
+        assert thread is not None and thread.is_alive()
+    finally:
+        server.stop()
+    assert not thread.is_alive()
+    assert {t for t in threading.enumerate() if t.name == "room-lock-keeper"} <= before
