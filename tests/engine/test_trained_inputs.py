@@ -1,4 +1,4 @@
-"""The trained head's fixed inputs (trained-3): embedding's similarities, the same-word sense
+"""The trained head's fixed inputs (since trained-3): embedding's similarities, the same-word sense
 evidence, and the grid path the simulator takes against the pair path training takes.
 
 Real parts: the shipped MiniLM; a head with random weights where only the plumbing is tested.
