@@ -185,6 +185,8 @@ def test_a_missing_head_is_a_clear_error_and_bad_cli_arguments_exit_2(tmp_path, 
         load_head(tmp_path / "none.pt")
     assert main(["simulator", "train", "--epochs", "0"]) == 2
     assert "--epochs" in capsys.readouterr().err
+    assert main(["simulator", "train", "--members", "0"]) == 2
+    assert "--members" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(not SHIPPED_HEAD.is_file(), reason="no shipped head")
