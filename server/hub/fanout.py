@@ -139,13 +139,23 @@ class Hub:
             conn.deliver_private(event)
         await kind.joined(conn, room_id)
         if watching is None:  # an audience's size travels in the streamer room's tally instead
-            self.crowds.changed(room_id)
+            if not self._join_announced(synced):
+                self.crowds.changed(room_id)
             # The room's clock moves at once when the join may start its round; the snapshot
             # shows the room after the join, so a join into a running round asks nothing more
             # of Redis (10,000 joins ran a tick each, issue 19). A kind with a clock of its own
             # (a match starts when its teams are present) is asked every time.
             if synced is None or kind.has_clock or self.service.tick_wanted(synced[1]):
                 self.tick_soon(room_id)
+
+    def _join_announced(self, synced: tuple[dict[str, Any], Any] | None) -> bool:
+        """Whether the room's next ``members`` event tells this join with the room's size
+        (``count``): a room small enough to announce its members needs no ``crowd`` for it.
+        A ``crowd`` per room fill went to every member: ~1 frame and 4 Redis commands per
+        connect of a 10,000-socket storm, 2.03x -> 1.87x the bare server's time (issue 19)."""
+        if synced is None:  # a resync join: no count at hand, the crowd count as before
+            return False
+        return int(synced[0].get("member_count", 0)) <= self.service.settings.room_member_events_max
 
     async def _room_subscribed(self, room_id: str) -> None:
         """Subscribe to the room's channel once for all its joiners here: the 50 joiners of a
