@@ -17,7 +17,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from engine.models import NeuronModel
 from engine.sae.data import CACHE_STATE, ActivationCache, split_windows
 from engine.sae.hooks import HookSite
 from engine.sae.model import SaeError, SparseAutoencoder
+from engine.sae.refit import refit_decoder
 from engine.sae.resample import resample_dead
 from engine.sae.saelens_format import CFG_FILENAME, load_sae, save_sae
 from engine.sae.topk_step import constrain_decoder, forget_latents, normalise_decoder, train_step
@@ -76,6 +77,10 @@ class TrainConfig:
     resample_tokens: int = 0
     resample_until: float = 0.8
     resample_sample: int = 16_384  # tokens whose reconstruction error the picks are drawn from
+    # After training, the decoder and b_dec refit by least squares on this many training tokens
+    # (a seeded sample of the pool), the encoder fixed (engine/sae/refit.py); 0: no refit.
+    refit_tokens: int = 0
+    refit_ridge: float = 1e-4  # times the mean diagonal of ZᵀZ, pulling toward the trained decoder
     corpus: str = "default"
     # The encoder's forward matmul in bfloat16: ~2.5x faster on a CPU with bfloat16 matrix units
     # (AMX, AVX512-BF16), ~4.6x slower without them (emulated). None: decided by the CPU.
@@ -88,6 +93,8 @@ class TrainConfig:
             raise SaeError("lr must be positive and heldout_tokens at least one window")
         if not (0 <= self.decay_fraction <= 1 and 0 <= self.lr_floor <= 1 and 0 <= self.resample_until <= 1):
             raise SaeError("decay_fraction, lr_floor and resample_until must be between 0 and 1")
+        if self.refit_tokens < 0 or self.refit_ridge <= 0:
+            raise SaeError("refit_tokens must not be negative and refit_ridge must be positive")
         if self.dead_tokens < 1 or self.aux_coef < 0 or self.resample_tokens < 0 or self.resample_sample < 1:
             raise SaeError(
                 "dead_tokens and resample_sample must be positive, aux_coef and resample_tokens not negative"
@@ -160,6 +167,8 @@ def train_sae(
     finished = trainer.run(progress, checkpoint_s, max_steps)
     if not finished:
         raise TrainingPaused(trainer.step, trainer.total_steps)
+    # Not in the checkpoint: a rerun after a crash here refits the same trained weights again.
+    refit_seconds = trainer.refit()
     sae = trainer.export(HookSite(config.layer, config.site), model.name)
     report = evaluate_sae(
         model, sae, cache.heldout(), split.heldout_windows, trainer.since_fire, config, data_dir=data_dir
@@ -172,6 +181,7 @@ def train_sae(
         # caching the activations (``cache_seconds``, 0 when an earlier run cached them) and the report.
         train_seconds=round(trainer.seconds + trainer.run_seconds, 1),
         cache_seconds=round(cache_seconds, 1),
+        refit_seconds=round(refit_seconds, 1),
         last_run_seconds=round(time.monotonic() - started, 1),
         train_tokens=trainer.step * config.batch,
         encoder_bfloat16=trainer.low_precision,  # what low_precision=None resolved to on this CPU
@@ -453,6 +463,23 @@ class _Trainer:
         if moved:
             self.since_fire[dead] = 0
         self.resampled += moved
+
+    def refit(self) -> float:
+        """Refit the decoder by least squares on ``refit_tokens`` training tokens, the encoder
+        fixed (engine/sae/refit.py); returns the seconds it took."""
+        n = min(self.config.refit_tokens, self.pool)
+        if n == 0:
+            return 0.0
+        began = time.monotonic()
+        gen = torch.Generator().manual_seed(self.config.seed * 1_000_003 + 5_555_555)
+        positions = torch.randperm(self.pool, generator=gen)[:n]
+
+        def batches() -> Iterator[torch.Tensor]:
+            for chunk in positions.split(self.config.batch):
+                yield self.cache.train_rows(chunk) * self.scale
+
+        refit_decoder(self.params, batches, self.config.k, ridge=self.config.refit_ridge)
+        return time.monotonic() - began
 
     def export(self, hook: HookSite, model_name: str) -> SparseAutoencoder:
         """The trained SAE reading raw activations, decoder rows still unit norm.

@@ -1,0 +1,106 @@
+"""A least-squares refit of a trained TopK SAE's decoder, the encoder fixed.
+
+After training, the codes ``z = TopK(W_enc(x - b_dec) + b_enc)`` are fixed and the decoder is a
+plain linear map from them, so the best decoder for those codes is a least-squares problem:
+minimise Σ‖x - z W_dec - b_dec‖² + λ‖W_dec - W_old‖² over W_dec and b_dec. The codes are
+sparse (k per token), so ``ZᵀZ`` (d_sae²) and ``ZᵀX`` (d_sae x d_in) accumulate at the cost of
+one encoder pass over the tokens plus k² scatter-adds per token; one Cholesky solve of a
+d_sae-sized system gives the new decoder. The ridge pulls toward the old decoder rather than
+toward zero, so a latent that never fired on these tokens keeps its trained row.
+
+Two things keep the SAE what it was. ``b_dec`` is also subtracted from the input before the
+encoder (SAELens' ``apply_b_dec_to_input``), so ``b_enc`` absorbs the change:
+``b_enc += (b_dec_new - b_dec_old) W_enc`` leaves every pre-activation, hence every code, as it
+was. And the trainer keeps decoder rows at unit norm; a refit row has norm ``n_j``, which is
+moved into the latent (``W_enc[:, j]`` and ``b_enc[j]`` times ``n_j``, the row divided by it),
+so the stored decoder is unit-norm again and a latent's value is still the length of its
+contribution. That rescaling changes which latents win the TopK, so the saved SAE is not
+exactly the least-squares optimum; ``renormalise=False`` keeps the refit rows' norms instead
+(the codes then stay exactly those the refit was solved for).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import torch
+import torch.nn.functional as F
+
+
+def accumulate_codes(
+    params: dict[str, torch.Tensor], batches: Iterable[torch.Tensor], k: int
+) -> dict[str, torch.Tensor]:
+    """The refit's sufficient statistics over ``batches`` of inputs [b, d_in], float64:
+    ``zz`` = ZᵀZ, ``zx`` = ZᵀX, ``z1`` = Zᵀ1, ``x1`` = Xᵀ1 and ``n`` (tokens)."""
+    w_enc, b_enc, b_dec = params["W_enc"].detach(), params["b_enc"].detach(), params["b_dec"].detach()
+    d_in, d_sae = w_enc.shape
+    b_eff = b_enc - b_dec @ w_enc
+    zz = torch.zeros(d_sae * d_sae, dtype=torch.float64)
+    zx = torch.zeros(d_sae, d_in, dtype=torch.float64)
+    z1 = torch.zeros(d_sae, dtype=torch.float64)
+    x1 = torch.zeros(d_in, dtype=torch.float64)
+    n = 0
+    with torch.no_grad():
+        for x in batches:
+            vals, idx = (x @ w_enc + b_eff).topk(k, dim=-1, sorted=False)
+            vals = torch.relu(vals)
+            # ZᵀZ: the k² products of each token's own codes, scattered into the flat matrix.
+            pair_index = (idx.unsqueeze(-1) * d_sae + idx.unsqueeze(-2)).reshape(-1)
+            pair_value = (vals.unsqueeze(-1) * vals.unsqueeze(-2)).reshape(-1)
+            zz.index_add_(0, pair_index, pair_value.double())
+            # ZᵀX: per latent, the sum over the tokens that chose it of value · x (a segment sum).
+            latent = idx.reshape(-1)
+            token = torch.arange(x.shape[0]).repeat_interleave(k)
+            order = torch.argsort(latent)
+            counts = torch.bincount(latent, minlength=d_sae)
+            offsets = torch.cumsum(counts, 0) - counts
+            weights = vals.reshape(-1)[order]
+            zx += F.embedding_bag(token[order], x, offsets, mode="sum", per_sample_weights=weights).double()
+            z1.index_add_(0, latent, vals.reshape(-1).double())
+            x1 += x.double().sum(0)
+            n += x.shape[0]
+    return {"zz": zz.view(d_sae, d_sae), "zx": zx, "z1": z1, "x1": x1, "n": torch.tensor(float(n))}
+
+
+def solve_decoder(
+    stats: dict[str, torch.Tensor], w_old: torch.Tensor, ridge: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(W_dec, b_dec) minimising Σ‖x - z W - b‖² + λ‖W - W_old‖², with λ = ``ridge`` times the
+    mean diagonal of the centred ZᵀZ (so it does not depend on the inputs' scale)."""
+    n = float(stats["n"])
+    z1, x1 = stats["z1"], stats["x1"]
+    # Centred: b drops out, W from the centred normal equations, then b from the means.
+    gram = stats["zz"] - torch.outer(z1, z1) / n
+    rhs = stats["zx"] - torch.outer(z1, x1) / n
+    lam = ridge * float(gram.diagonal().mean().clamp_min(1e-12))
+    gram = gram + lam * torch.eye(gram.shape[0], dtype=gram.dtype)
+    rhs = rhs + lam * w_old.detach().double()
+    chol = torch.linalg.cholesky(gram)
+    w = torch.cholesky_solve(rhs, chol)
+    b = (x1 - z1 @ w) / n
+    return w.float(), b.float()
+
+
+@torch.no_grad()
+def refit_decoder(
+    params: dict[str, torch.Tensor],
+    batches: Callable[[], Iterable[torch.Tensor]],
+    k: int,
+    *,
+    ridge: float = 1e-4,
+    renormalise: bool = True,
+) -> None:
+    """Refit ``params``' decoder (W_dec, b_dec) in place on the tokens ``batches()`` yields,
+    the codes fixed (module docstring); ``b_enc`` (and, renormalising, W_enc) adjusted so that
+    the encoder's pre-activations are those it had, up to each latent's new decoder norm."""
+    stats = accumulate_codes(params, batches(), k)
+    w_new, b_new = solve_decoder(stats, params["W_dec"], ridge)
+    w_enc, b_enc = params["W_enc"], params["b_enc"]
+    b_enc += (b_new - params["b_dec"]) @ w_enc
+    params["b_dec"].copy_(b_new)
+    if renormalise:
+        norms = w_new.norm(dim=-1).clamp_min(1e-8)
+        w_new = w_new / norms.unsqueeze(-1)
+        w_enc *= norms
+        b_enc *= norms
+    params["W_dec"].copy_(w_new)
