@@ -80,7 +80,7 @@ class TrainConfig:
     # After training, the decoder and b_dec refit by least squares on this many training tokens
     # (a seeded sample of the pool), the encoder fixed (engine/sae/refit.py); 0: no refit.
     refit_tokens: int = 0
-    refit_ridge: float = 1e-4  # times the mean diagonal of ZᵀZ, pulling toward the trained decoder
+    refit_ridge: float = 1e-2  # times the mean diagonal of ZᵀZ, pulling toward the trained decoder
     corpus: str = "default"
     # The encoder's forward matmul in bfloat16: ~2.5x faster on a CPU with bfloat16 matrix units
     # (AMX, AVX512-BF16), ~4.6x slower without them (emulated). None: decided by the CPU.

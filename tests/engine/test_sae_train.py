@@ -314,3 +314,19 @@ def test_a_checkpoint_past_its_decay_continues_only_with_its_own_budget(
     with pytest.raises(TrainingPaused):
         train_sae(model, config, tmp_path / "a", max_steps=1)
     assert torch.load(tmp_path / "a" / STATE_FILE, weights_only=False)["step"] == 11
+
+
+def test_the_decoder_refit_after_training_lowers_held_out_fvu(
+    tiny_gpt2_dir: Path, small_corpus: Path, tmp_path: Path
+) -> None:
+    torch.set_num_threads(1)
+    model = load_model(str(tiny_gpt2_dir), device="cpu")
+    plain = train_sae(model, _config(str(tiny_gpt2_dir), small_corpus, tokens=8192), tmp_path / "plain")
+    config = _config(str(tiny_gpt2_dir), small_corpus, tokens=8192, refit_tokens=16_384)
+    refit = train_sae(model, config, tmp_path / "refit")
+    assert refit.meta["refit_seconds"] > 0 and plain.meta["refit_seconds"] == 0
+    assert refit.meta["report"]["fvu"] < plain.meta["report"]["fvu"]
+    assert refit.meta["report"]["l0"] <= 8
+    # The encoder and the training are the same; only the decoder (and b_enc, for b_dec's move) differ.
+    torch.testing.assert_close(refit.W_enc, plain.W_enc)
+    assert load_sae(tmp_path / "refit").meta["report"] == refit.meta["report"]
