@@ -33,7 +33,7 @@ def accumulate_codes(
     params: dict[str, torch.Tensor], batches: Iterable[torch.Tensor], k: int
 ) -> dict[str, torch.Tensor]:
     """The refit's sufficient statistics over ``batches`` of inputs [b, d_in], float64:
-    ``zz`` = ZᵀZ, ``zx`` = ZᵀX, ``z1`` = Zᵀ1, ``x1`` = Xᵀ1 and ``n`` (tokens)."""
+    ``zz`` = ZᵀZ, ``zx`` = ZᵀX, ``z1`` = Zᵀ1, ``x1`` = Xᵀ1, ``xx`` = Σ‖x‖² and ``n`` (tokens)."""
     w_enc, b_enc, b_dec = params["W_enc"].detach(), params["b_enc"].detach(), params["b_dec"].detach()
     d_in, d_sae = w_enc.shape
     b_eff = b_enc - b_dec @ w_enc
@@ -41,6 +41,7 @@ def accumulate_codes(
     zx = torch.zeros(d_sae, d_in, dtype=torch.float64)
     z1 = torch.zeros(d_sae, dtype=torch.float64)
     x1 = torch.zeros(d_in, dtype=torch.float64)
+    xx = torch.zeros((), dtype=torch.float64)
     n = 0
     with torch.no_grad():
         for x in batches:
@@ -60,8 +61,26 @@ def accumulate_codes(
             zx += F.embedding_bag(token[order], x, offsets, mode="sum", per_sample_weights=weights).double()
             z1.index_add_(0, latent, vals.reshape(-1).double())
             x1 += x.double().sum(0)
+            xx += x.double().pow(2).sum()
             n += x.shape[0]
-    return {"zz": zz.view(d_sae, d_sae), "zx": zx, "z1": z1, "x1": x1, "n": torch.tensor(float(n))}
+    return {"zz": zz.view(d_sae, d_sae), "zx": zx, "z1": z1, "x1": x1, "xx": xx, "n": torch.tensor(float(n))}
+
+
+def fvu_of(stats: dict[str, torch.Tensor], w_dec: torch.Tensor, b_dec: torch.Tensor) -> float:
+    """The FVU of decoder (``w_dec``, ``b_dec``) on the tokens of ``stats``, from the statistics
+    alone: Σ‖x - zW - b‖² expanded into ZᵀZ, ZᵀX, Zᵀ1, Xᵀ1 and Σ‖x‖²."""
+    w, b, n = w_dec.double(), b_dec.double(), float(stats["n"])
+    z1, x1 = stats["z1"], stats["x1"]
+    err = (
+        stats["xx"]
+        - 2 * (w * stats["zx"]).sum()
+        - 2 * b @ x1
+        + (w * (stats["zz"] @ w)).sum()
+        + 2 * b @ (z1 @ w)
+        + n * b @ b
+    )
+    variance = stats["xx"] - x1 @ x1 / n
+    return float(err / variance)
 
 
 def solve_decoder(
@@ -91,12 +110,14 @@ def refit_decoder(
     *,
     ridge: float = 1e-2,
     renormalise: bool = False,
-) -> None:
+) -> tuple[float, float]:
     """Refit ``params``' decoder (W_dec, b_dec) in place on the tokens ``batches()`` yields,
     the codes fixed (module docstring); ``b_enc`` adjusted so that the codes stay those it had
-    (renormalising: up to each latent's new decoder norm)."""
+    (renormalising: up to each latent's new decoder norm). Returns the FVU on those tokens
+    before and after (with the same codes: before any renormalisation)."""
     stats = accumulate_codes(params, batches(), k)
     w_new, b_new = solve_decoder(stats, params["W_dec"], ridge)
+    fvus = fvu_of(stats, params["W_dec"], params["b_dec"]), fvu_of(stats, w_new, b_new)
     w_enc, b_enc = params["W_enc"], params["b_enc"]
     b_enc += (b_new - params["b_dec"]) @ w_enc
     params["b_dec"].copy_(b_new)
@@ -106,3 +127,4 @@ def refit_decoder(
         w_enc *= norms
         b_enc *= norms
     params["W_dec"].copy_(w_new)
+    return fvus

@@ -168,7 +168,7 @@ def train_sae(
     if not finished:
         raise TrainingPaused(trainer.step, trainer.total_steps)
     # Not in the checkpoint: a rerun after a crash here refits the same trained weights again.
-    refit_seconds = trainer.refit()
+    refit = trainer.refit()
     sae = trainer.export(HookSite(config.layer, config.site), model.name)
     report = evaluate_sae(
         model, sae, cache.heldout(), split.heldout_windows, trainer.since_fire, config, data_dir=data_dir
@@ -181,7 +181,7 @@ def train_sae(
         # caching the activations (``cache_seconds``, 0 when an earlier run cached them) and the report.
         train_seconds=round(trainer.seconds + trainer.run_seconds, 1),
         cache_seconds=round(cache_seconds, 1),
-        refit_seconds=round(refit_seconds, 1),
+        refit=refit,
         last_run_seconds=round(time.monotonic() - started, 1),
         train_tokens=trainer.step * config.batch,
         encoder_bfloat16=trainer.low_precision,  # what low_precision=None resolved to on this CPU
@@ -464,12 +464,13 @@ class _Trainer:
             self.since_fire[dead] = 0
         self.resampled += moved
 
-    def refit(self) -> float:
+    def refit(self) -> dict[str, float]:
         """Refit the decoder by least squares on ``refit_tokens`` training tokens, the encoder
-        fixed (engine/sae/refit.py); returns the seconds it took."""
+        fixed (engine/sae/refit.py); returns its seconds and the FVU on those tokens before and
+        after (an in-sample figure: the held-out one is the report's)."""
         n = min(self.config.refit_tokens, self.pool)
         if n == 0:
-            return 0.0
+            return {"seconds": 0.0}
         began = time.monotonic()
         gen = torch.Generator().manual_seed(self.config.seed * 1_000_003 + 5_555_555)
         positions = torch.randperm(self.pool, generator=gen)[:n]
@@ -478,8 +479,13 @@ class _Trainer:
             for chunk in positions.split(self.config.batch):
                 yield self.cache.train_rows(chunk) * self.scale
 
-        refit_decoder(self.params, batches, self.config.k, ridge=self.config.refit_ridge)
-        return time.monotonic() - began
+        before, after = refit_decoder(self.params, batches, self.config.k, ridge=self.config.refit_ridge)
+        return {
+            "seconds": round(time.monotonic() - began, 1),
+            "tokens": n,
+            "train_fvu_before": before,
+            "train_fvu_after": after,
+        }
 
     def export(self, hook: HookSite, model_name: str) -> SparseAutoencoder:
         """The trained SAE reading raw activations, decoder rows still unit norm.

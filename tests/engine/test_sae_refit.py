@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 
 from engine.sae import HookSite, SparseAutoencoder, load_sae, save_sae
@@ -43,7 +44,11 @@ def _fvu(params: dict[str, torch.Tensor], x: torch.Tensor) -> float:
 
 def _refit(params: dict[str, torch.Tensor], x: torch.Tensor, renormalise: bool) -> dict[str, torch.Tensor]:
     out = {name: t.clone() for name, t in params.items()}
-    refit_decoder(out, lambda: x.split(1000), K, renormalise=renormalise)
+    before, after = refit_decoder(out, lambda: x.split(1000), K, renormalise=renormalise)
+    # The FVUs it reports from its statistics are those measured directly (same codes).
+    assert before == pytest.approx(_fvu(params, x), rel=1e-4)
+    if not renormalise:
+        assert after == pytest.approx(_fvu(out, x), rel=1e-4)
     return out
 
 
