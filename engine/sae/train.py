@@ -9,6 +9,8 @@ latents silent for ``dead_tokens`` tokens. Batches are tokens drawn without repl
 from a seeded per-epoch permutation of the cached training tokens, so step s always sees the
 same batch, and a checkpoint (``train_state.pt``: weights, Adam, step, silence counters)
 written every ``checkpoint_s`` seconds lets a rerun continue where the last one stopped.
+After the last step the decoder is refit by least squares with the encoder fixed
+(engine/sae/refit.py), so the saved decoder rows are no longer exactly unit-norm.
 """
 
 from __future__ import annotations
@@ -78,9 +80,11 @@ class TrainConfig:
     resample_until: float = 0.8
     resample_sample: int = 16_384  # tokens whose reconstruction error the picks are drawn from
     # After training, the decoder and b_dec refit by least squares on this many training tokens
-    # (a seeded sample of the pool), the encoder fixed (engine/sae/refit.py); 0: no refit.
-    refit_tokens: int = 0
-    refit_ridge: float = 1e-2  # times the mean diagonal of ZᵀZ, pulling toward the trained decoder
+    # (a seeded sample of the pool), the encoder fixed (engine/sae/refit.py); 0: no refit. On a
+    # 1M-token MiniLM SAE, validation FVU 0.273 -> 0.265 for ~1 min here (docs/SAE.md).
+    refit_tokens: int = 262_144
+    # Times the mean diagonal of ZᵀZ, pulling toward the trained decoder: 1e-2 beat 1e-3 and 1e-4.
+    refit_ridge: float = 1e-2
     corpus: str = "default"
     # The encoder's forward matmul in bfloat16: ~2.5x faster on a CPU with bfloat16 matrix units
     # (AMX, AVX512-BF16), ~4.6x slower without them (emulated). None: decided by the CPU.
@@ -488,7 +492,7 @@ class _Trainer:
         }
 
     def export(self, hook: HookSite, model_name: str) -> SparseAutoencoder:
-        """The trained SAE reading raw activations, decoder rows still unit norm.
+        """The trained SAE reading raw activations (decoder rows unit-norm unless refit).
 
         Trained on x·s: TopK((x·s - b)W + c) / s = TopK((x - b/s)W + c/s), and TopK and ReLU
         commute with a positive scale, so dividing the biases by s gives latents in raw units
