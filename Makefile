@@ -11,7 +11,7 @@ TORCH := torch==2.13.0
 # so that no CUDA packages are ever pulled on a machine without a GPU.
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
-.PHONY: setup run test test-sqlite test-postgres lint bench faults clean
+.PHONY: setup run test test-long test-sqlite test-postgres lint bench faults clean
 
 setup: $(STAMP)
 
@@ -30,6 +30,10 @@ run: setup
 # The whole suite on SQLite; NQ_TEST_DATABASE_URL (set by .ci/run) adds PostgreSQL.
 test: setup
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# The long end-to-end and load tests (marked `long`) the default run leaves out; CI runs them.
+test-long: setup
+	$(PY) -m pytest -q -m long $(PYTEST_ARGS)
 
 test-postgres: setup
 	NQ_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test $(PY) -m pytest -q $(PYTEST_ARGS)

@@ -55,6 +55,7 @@ class Player:
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_slice_welcome_join_puzzle_submit_score(settings: Settings, tmp_path: Path) -> None:
     env = nq_env(
         data_dir=settings.data_path,

@@ -35,6 +35,7 @@ def _start_up(data_dir: Path, database_url: str, port: int, log: Path) -> subpro
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_up_serves_the_game_and_sigint_stops_everything(tmp_path: Path, database_url: str) -> None:
     data_dir, log, port = tmp_path / "data", tmp_path / "up.log", free_port()
     proc = _start_up(data_dir, database_url, port, log)

@@ -16,6 +16,7 @@ from engine.models.pull import pull_smollm2
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_pull_convert_and_load_smollm2(tmp_path_factory: pytest.TempPathFactory) -> None:
     data_dir = tmp_path_factory.mktemp("pull")
     path = pull_smollm2(data_dir)

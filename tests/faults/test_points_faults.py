@@ -75,6 +75,7 @@ def procs() -> Iterator[list[subprocess.Popen[bytes]]]:
         _kill(proc)
 
 
+@pytest.mark.long
 async def test_a_dead_lock_holder_and_a_dead_web_process_free_the_room_and_points_add_up(
     hub: Settings, db: Database, redis_client: redis.Redis, procs: list[subprocess.Popen[bytes]]
 ) -> None:

@@ -90,7 +90,8 @@ async def _listening(r: redis.Redis, cfg: Settings, workers: int, timeout: float
 @pytest.mark.parametrize(
     "recovery",
     [
-        "survivor",  # a second worker, idle, finds the abandoned job at its periodic maintenance
+        # A second worker, idle, finds the abandoned job at its periodic maintenance.
+        pytest.param("survivor", marks=pytest.mark.long),
         pytest.param("restarted", marks=pytest.mark.faults_slow),  # the supervisor's restart
     ],
 )

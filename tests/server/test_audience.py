@@ -100,6 +100,7 @@ async def join_fan(url: str, token: str, code: str) -> Fan:
     return fan
 
 
+@pytest.mark.long
 @pytest.mark.timeout(180)
 async def test_two_thousand_audience_votes_with_bounded_tallies(
     audience_server: LiveServer, hub_settings: Settings, db: Database
