@@ -127,12 +127,19 @@ class RoomKind:
         solved = solved_neurons(session, members)
         fresh = any(n not in solved and n not in recent for n in candidates)
         if not fresh and coming:
-            now = self.service.clock()
+            now, bound = self.service.clock(), self.service.settings.room_wait_for_new_s
+            self._forget_abandoned(now, bound)
             since = self._waiting_since.setdefault(room_id, now)
-            if now - since < self.service.settings.room_wait_for_new_s:
+            if now - since < bound:
                 return None
         self._waiting_since.pop(room_id, None)
         return choose_neuron(candidates, solved, recent, self.service.rng)
+
+    def _forget_abandoned(self, now: float, bound: float) -> None:
+        # A room left while waiting is never picked for again: its entry would stay for good.
+        for room_id, since in list(self._waiting_since.items()):
+            if now - since > 2 * bound:
+                del self._waiting_since[room_id]
 
     def _seeding(self) -> set[int]:
         return {int(n) for n in self.service.r_sync.smembers(keys.seeding_pending())}  # type: ignore[union-attr]

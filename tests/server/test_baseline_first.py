@@ -110,3 +110,35 @@ def test_a_round_played_while_the_bar_was_unknown_pays_no_beat_best() -> None:
         written={5: 1}, authors={5: 1}, scores={5: 0.08}, prior_best=round_facts(room).prior_best
     )
     assert "beat_best" in [a.reason for a in award_round(known)]
+
+
+async def test_a_room_left_while_waiting_is_forgotten(
+    live_server: LiveServer,
+    campaign: list[int],
+    db: Database,
+    redis_client: redis.Redis,
+    hub_settings: Settings,
+) -> None:
+    """Rooms waiting for a new unit are remembered in the process; one left while it waited is
+    never picked for again and must not stay there for good."""
+    first, second, third = campaign
+    machine_explanation(db, first, None)
+    machine_explanation(db, second, 0.3)
+    redis_client.sadd(keys.seeding_pending(), second)
+    machine_explanation(db, third, 0.2)
+    kind = live_server.server.config.app.state.ctx.service.kinds.of("left")
+    client = await Client.connect(live_server.ws_url)
+    await client.expect("welcome")
+    await client.join_round("left")
+    await client.send({"type": "pass"})
+    await client.expect("notice", where=lambda e: "being prepared" in e["message"])
+    assert "left" in kind._waiting_since
+    await client.close()  # gone while the room waits
+    live_server.clock.advance(2 * hub_settings.room_wait_for_new_s + 1)
+    other = await Client.connect(live_server.ws_url)
+    await other.expect("welcome")
+    await other.join_round("other")  # its round 1 is third: nothing to wait for yet
+    await other.send({"type": "pass"})
+    await other.expect("notice", where=lambda e: "being prepared" in e["message"])
+    assert set(kind._waiting_since) == {"other"}
+    await other.close()
