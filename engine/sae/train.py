@@ -496,7 +496,8 @@ class _Trainer:
 
         Trained on x·s: TopK((x·s - b)W + c) / s = TopK((x - b/s)W + c/s), and TopK and ReLU
         commute with a positive scale, so dividing the biases by s gives latents in raw units
-        (a latent's value is the length of its contribution to the raw activation)."""
+        (a latent's value times its decoder row's norm, 1 unless refit, is the length of its
+        contribution to the raw activation)."""
         sae = SparseAutoencoder(self.d_in, self.d_sae, self.config.k, hook, meta={"model_name": model_name})
         p = {name: t.detach() for name, t in self.params.items()}
         with torch.no_grad():
