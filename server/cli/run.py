@@ -16,6 +16,27 @@ from config.settings import Settings
 from server.cli.main import CliError
 from server.cli.runtime import with_redis
 
+# Container allocations (net) between two young passes of the cyclic garbage collector; Python's
+# default is 700. A connect storm keeps ~200 joins in flight, and every young pass promoted what
+# they held at that moment; those objects died in the old generation, where they counted toward
+# the next full pass (a full pass runs when that count reaches a quarter of the old generation).
+# 10,000 idle sockets connecting made 26 full passes over every socket's objects, about a third
+# of the web process's time, up to 1.5 s each with the event loop stopped; with 10,000, 7
+# (issue 19, docs/BENCHMARKS.md). Cyclic garbage waits longer for its pass: a few MB at most.
+YOUNG_GC_THRESHOLD = 10_000
+
+
+def settle_garbage_collector() -> None:
+    """Start-up is over: freeze what it made, and collect young garbage less often."""
+    # A full pass of the cyclic garbage collector walked every object of the process, the
+    # ~120,000 of start-up (modules, SQLAlchemy, the app) included: ~110 ms with the event loop
+    # stopped, a tail of the fan-out (issue 19). They live as long as the process: frozen out
+    # of every later pass (a full pass then takes what the sockets and rooms hold).
+    gc.collect()
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(YOUNG_GC_THRESHOLD, middle, old)
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     up = subparsers.add_parser("up", help="run web + worker + scheduler (and a private Redis) together")
@@ -86,12 +107,7 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
     host = args.host or settings.host
     port = args.port if args.port is not None else settings.port
     app = create_app(settings)
-    # A full pass of the cyclic garbage collector walked every object of the process, the
-    # ~120,000 of start-up (modules, SQLAlchemy, the app) included: ~110 ms with the event loop
-    # stopped, a tail of the fan-out (issue 19). They live as long as the process: frozen out
-    # of every later pass (a full pass then takes what the sockets and rooms hold).
-    gc.collect()
-    gc.freeze()
+    settle_garbage_collector()
     uvicorn.run(
         app,
         host=host,

@@ -1,12 +1,14 @@
 """`neuronquest simulator`: train the `trained` simulator's head, and judge simulators on held-out neurons.
 
-    neuronquest simulator train [--seed 0] [--epochs 3] [--out PATH] [--threads N] [--cache PATH]
+    neuronquest simulator train [--seed 0] [--epochs 3] [--members 3] [--out PATH] [--threads N]
+                                [--cache PATH]
     neuronquest simulator evaluate [--split test|val] [--simulator NAME ...] [--per-family K] [--json]
 
 `train` rebuilds everything from scratch (synthetic neurons from the shipped corpus and
-WordNet, the frozen MiniLM's outputs, the head), seeded; by default it overwrites the head
-shipped in the package. `evaluate` scores every chosen simulator on the same held-out
-synthetic neurons (AUROC of the true explanation against the others, per family).
+WordNet, the frozen MiniLM's outputs, the heads: an ensemble of ``--members``, each fitted
+from its own seed on the same data), seeded; by default it overwrites the head file shipped
+in the package. `evaluate` scores every chosen simulator on the same held-out synthetic
+neurons (AUROC of the true explanation against the others, per family).
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     tr = sub.add_parser("train", help="build the trained simulator's head from scratch (seeded)")
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--epochs", type=int, default=3)
+    tr.add_argument(
+        "--members", type=int, default=3, help="heads in the ensemble (their predictions averaged)"
+    )
     tr.add_argument("--out", type=Path, help="where to write the head (default: the shipped head.pt)")
     tr.add_argument("--threads", type=int, default=1, help="torch threads (1 on a shared machine)")
     tr.add_argument("--cache", type=Path, help="keep the encoder's outputs in this file between runs")
@@ -52,12 +57,13 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     from engine.scoring.trained.simulator import SHIPPED_HEAD
     from engine.scoring.trained.train import TrainConfig, train
 
-    if args.epochs < 1 or args.threads < 1:
-        raise CliError("--epochs and --threads must be at least 1")
+    if args.epochs < 1 or args.threads < 1 or args.members < 1:
+        raise CliError("--epochs, --members and --threads must be at least 1")
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
     out = args.out or SHIPPED_HEAD
-    report = train(TrainConfig(seed=args.seed, epochs=args.epochs, cache=args.cache), out, progress=_say)
+    config = TrainConfig(seed=args.seed, epochs=args.epochs, cache=args.cache, members=args.members)
+    report = train(config, out, progress=_say)
     report["meta"]["wall_seconds"] = round(time.perf_counter() - started)
     if args.json:
         print(json.dumps({"meta": report["meta"], "history": report["history"]}, indent=2))

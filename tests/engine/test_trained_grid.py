@@ -4,6 +4,8 @@ the simulator's predictions are those logits on 0..10, rounded as before."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 
 from engine.records import ActivationRecord
@@ -32,34 +34,45 @@ EXPLANATIONS = [
 ]
 
 
-def _pair_logits(sim: TrainedSimulator, records: list[ActivationRecord]) -> tuple[torch.Tensor, grid.Packed]:
+def _pair_probabilities(
+    sim: TrainedSimulator, records: list[ActivationRecord]
+) -> tuple[torch.Tensor, grid.Packed]:
+    """The ensemble's averaged predictions (0..1) from each head's own ``Head.score``, packed."""
     with torch.inference_mode():
         rows = [x for x in sim._prepared(records) if x is not None]
         batch = Records.of([r[0] for r in rows])
-        encoded = (
-            torch.nn.utils.rnn.pad_sequence([r[1] for r in rows], batch_first=True),
-            torch.nn.utils.rnn.pad_sequence([r[2] for r in rows], batch_first=True),
-        )
+        base = torch.nn.utils.rnn.pad_sequence([r[1] for r in rows], batch_first=True)
+        query = torch.nn.utils.rnn.pad_sequence([r[2] for r in rows], batch_first=True)
         expl = Explanations.of(sim._explained(EXPLANATIONS))
         r, e = len(rows), len(EXPLANATIONS)
         ri, ei = torch.arange(r).repeat(e), torch.arange(e).repeat_interleave(r)
-        # head.score as the simulator called it before (test_trained_inputs pins its grid
-        # branch to the pair branch training takes).
-        pairs = sim.head.score(batch, encoded, expl, ri, ei)  # (E * R, T)
-        packed = grid.pack(batch, encoded)
-        fast = grid.logits(sim.head, packed, expl)  # (E, N)
-    want = torch.cat([pairs.view(e, r, -1)[:, i, :n] for i, n in enumerate(packed.lengths)], dim=1)
-    assert want.shape == fast.shape
-    assert torch.allclose(fast, want, atol=2e-4), (fast - want).abs().max()
-    return want, packed
+        packed = grid.pack(batch, (base, query))
+        width = base.shape[-1] // len(sim.heads)
+        probabilities = []
+        for m, head in enumerate(sim.heads):
+            cols = slice(m * width, (m + 1) * width)
+            # head.score as the simulator called it before (test_trained_inputs pins its grid
+            # branch to the pair branch training takes).
+            pairs = head.score(batch, (base[..., cols], query[..., cols]), expl, ri, ei)  # (E * R, T)
+            own = replace(packed, base=packed.base[:, cols], query=packed.query[:, cols])
+            fast = grid.logits(head, own, expl)  # (E, N)
+            want = torch.cat([pairs.view(e, r, -1)[:, i, :n] for i, n in enumerate(packed.lengths)], dim=1)
+            assert want.shape == fast.shape
+            assert torch.allclose(fast, want, atol=2e-4), (fast - want).abs().max()
+            probabilities.append(torch.sigmoid(want))
+        together = grid.ensemble(sim.heads, packed, expl)
+    mean = torch.stack(probabilities).mean(0)
+    assert torch.allclose(together, mean, atol=1e-4)
+    return mean, packed
 
 
 def test_the_grid_path_gives_the_heads_own_logits_and_predictions() -> None:
     sim = TrainedSimulator()
+    assert len(sim.heads) >= 1
     records = [ActivationRecord(tokenize(t), [0.0] * len(tokenize(t))) for t in TEXTS]
-    want, packed = _pair_logits(sim, records)
+    want, packed = _pair_probabilities(sim, records)
     got = sim.predict_batch(EXPLANATIONS, records)
-    values = (10 * torch.sigmoid(want)).tolist()
+    values = (10 * want).tolist()
     for e, row in enumerate(values):
         for i, (start, n) in enumerate(zip(packed.offsets, packed.lengths, strict=True)):
             expected = [round(v, 3) for v in row[start : start + n]]

@@ -1,4 +1,4 @@
-"""The trained head's fixed inputs (trained-3): embedding's similarities, the same-word sense
+"""The trained head's fixed inputs (since trained-3): embedding's similarities, the same-word sense
 evidence, and the grid path the simulator takes against the pair path training takes.
 
 Real parts: the shipped MiniLM; a head with random weights where only the plumbing is tested.
@@ -61,7 +61,7 @@ def _grid(r: int, e: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def test_the_lexical_channel_is_embeddings_own_prediction(encoder: FeatureEncoder) -> None:
     """The head sees exactly what `embedding` predicts (its mix, before the clamp to 0..10)."""
-    sim = TrainedSimulator(head=Head().eval(), encoder=encoder)
+    sim = TrainedSimulator(heads=[Head().eval()], encoder=encoder)
     records, explanations = _inputs(encoder, sim)
     ri, ei = _grid(len(TEXTS), len(EXPLANATIONS))
     _, skip = evidence(records, explanations, torch.zeros(10, 1152), ri, ei, grid=True)
@@ -77,7 +77,7 @@ def test_the_lexical_channel_is_embeddings_own_prediction(encoder: FeatureEncode
 
 
 def test_the_same_word_inside_the_explanation_is_compared_in_context(encoder: FeatureEncoder) -> None:
-    sim = TrainedSimulator(head=Head().eval(), encoder=encoder)
+    sim = TrainedSimulator(heads=[Head().eval()], encoder=encoder)
     records, explanations = _inputs(encoder, sim)
     ri, ei = _grid(len(TEXTS), len(EXPLANATIONS))
     same = same_word(records, explanations, ri, ei)  # (P, T, 3)
@@ -100,7 +100,7 @@ def test_the_same_word_inside_the_explanation_is_compared_in_context(encoder: Fe
 def test_the_grid_path_equals_the_pair_path(encoder: FeatureEncoder) -> None:
     torch.manual_seed(0)
     head = Head().eval()
-    sim = TrainedSimulator(head=head, encoder=encoder)
+    sim = TrainedSimulator(heads=[head], encoder=encoder)
     records, explanations = _inputs(encoder, sim)
     ri, ei = _grid(len(TEXTS), len(EXPLANATIONS))
     for a, b in zip(
@@ -119,7 +119,7 @@ def test_the_grid_path_equals_the_pair_path(encoder: FeatureEncoder) -> None:
 
 def test_predictions_do_not_depend_on_the_batch_cache(encoder: FeatureEncoder) -> None:
     torch.manual_seed(1)
-    sim = TrainedSimulator(head=Head().eval(), encoder=encoder)
+    sim = TrainedSimulator(heads=[Head().eval()], encoder=encoder)
     recs = [ActivationRecord(tokenize(t), [0.0] * len(tokenize(t))) for t in TEXTS]
     first = sim.predict_batch(EXPLANATIONS, recs)
     again = sim.predict_batch(EXPLANATIONS[::-1], recs)  # records from the batch cache
@@ -131,8 +131,25 @@ def test_predictions_do_not_depend_on_the_batch_cache(encoder: FeatureEncoder) -
 def test_a_head_of_an_earlier_design_is_a_clear_error(tmp_path: Path) -> None:
     old = tmp_path / "old.pt"
     torch.save({"config": {}, "state": {"token.weight": torch.zeros(2, 2)}, "meta": {}}, old)
-    with pytest.raises(SimulatorError, match="trained-3 head"):
+    with pytest.raises(SimulatorError, match="trained-4 head"):
+        load_head(old)  # one head of trained-3
+    torch.save({"config": {}, "states": [{"token.weight": torch.zeros(2, 2)}], "meta": {}}, old)
+    with pytest.raises(SimulatorError, match="trained-4 head"):
         load_head(old)
+
+
+def test_an_ensemble_predicts_its_heads_average(encoder: FeatureEncoder) -> None:
+    torch.manual_seed(2)
+    heads = [Head().eval(), Head().eval()]
+    heads[0].ordinals.normal_()
+    heads[1].ordinals.copy_(heads[0].ordinals)  # one bank in every head, as training sets it
+    recs = [ActivationRecord(tokenize(t), [0.0] * len(tokenize(t))) for t in TEXTS]
+    both = TrainedSimulator(heads=heads, encoder=encoder).predict_batch(EXPLANATIONS, recs)
+    alone = [TrainedSimulator(heads=[h], encoder=encoder).predict_batch(EXPLANATIONS, recs) for h in heads]
+    for e in range(len(EXPLANATIONS)):
+        for i in range(len(recs)):
+            mean = [(a + b) / 2 for a, b in zip(alone[0][e][i], alone[1][e][i], strict=True)]
+            assert max(abs(x - y) for x, y in zip(both[e][i], mean, strict=True)) <= 0.0011
 
 
 def test_the_batched_word_matches_equal_the_per_record_ones() -> None:

@@ -50,8 +50,8 @@ class Packed:
     has_opener: torch.Tensor  # (N, 1) float
     alpha: torch.Tensor  # (N, PLACES + 1) index among alphabetic words (one-hot, last)
     has_alpha: torch.Tensor  # (N, 1) float
-    base: torch.Tensor  # (N, pair) the record half's outputs
-    query: torch.Tensor  # (N, pair)
+    base: torch.Tensor  # (N, pair x heads) the record half's outputs, the heads' side by side
+    query: torch.Tensor  # (N, pair x heads)
     vocabulary: dict[str, int]  # the records' words, once each
     ids: torch.Tensor  # (N,) each token's word in ``vocabulary``
     tokens_of: list[list[int]]  # per word of ``vocabulary``, the packed tokens that are it
@@ -216,10 +216,40 @@ def evidence(packed: Packed, explanations: Explanations, ordinals: torch.Tensor)
 
 @torch.inference_mode()
 def logits(head: Head, packed: Packed, explanations: Explanations) -> torch.Tensor:
-    """(E, N): what ``head.score`` gives for every (explanation, record) pair, tokens packed.
+    """(E, N): what ``head.score`` gives for every (explanation, record) pair, tokens packed
+    (``packed`` holds this one head's record half)."""
+    feats, skip = evidence(packed, explanations, head.ordinals)
+    return _pair_logits(head, packed.base, packed.query, packed, explanations, feats, skip)
+
+
+@torch.inference_mode()
+def ensemble(heads: list[Head], packed: Packed, explanations: Explanations) -> torch.Tensor:
+    """(E, N) on 0..1: the heads' predictions averaged. ``packed`` holds their record halves
+    side by side (``pair`` columns each). The fixed evidence is the same for every head
+    (their ordinal banks are the encoder's), so it is computed once."""
+    feats, skip = evidence(packed, explanations, heads[0].ordinals)
+    width = packed.base.shape[-1] // len(heads)
+    total = None
+    for m, head in enumerate(heads):
+        cols = slice(m * width, (m + 1) * width)
+        z = _pair_logits(head, packed.base[:, cols], packed.query[:, cols], packed, explanations, feats, skip)
+        total = torch.sigmoid_(z) if total is None else total.add_(torch.sigmoid_(z))
+    assert total is not None
+    return total.div_(len(heads))
+
+
+def _pair_logits(
+    head: Head,
+    base: torch.Tensor,
+    query: torch.Tensor,
+    packed: Packed,
+    explanations: Explanations,
+    feats: torch.Tensor,
+    skip: torch.Tensor,
+) -> torch.Tensor:
+    """(E, N) logits of one head's pair half on the shared evidence.
 
     The pair states (E, N, pair) are most of the cost: each step below is one pass over them."""
-    feats, skip = evidence(packed, explanations, head.ordinals)
     key, value = head.key(explanations.raw), head.value(explanations.raw)  # (E, L, pair)
     m = explanations.words.unsqueeze(-1).float()
     summary = (value * m).sum(1) / m.sum(1).clamp(min=1)  # (E, pair)
@@ -230,11 +260,11 @@ def logits(head: Head, packed: Packed, explanations: Explanations) -> torch.Tens
     hidden = ~explanations.mask.unsqueeze(-1)  # (E, L, 1)
     blocked = torch.zeros(hidden.shape).masked_fill_(hidden, float("-inf"))
     scale = 1.0 / math.sqrt(key.shape[-1])
-    scores = torch.baddbmm(blocked, key * scale, packed.query.T.expand(len(key), -1, -1))
+    scores = torch.baddbmm(blocked, key * scale, query.T.expand(len(key), -1, -1))
     z = torch.bmm(torch.softmax(scores, 1).transpose(1, 2), projected)  # (E, N, pair)
     e, n, width = z.shape
     z = torch.addmm(z.view(e * n, width), feats.view(e * n, -1), head.features.weight.T).view(e, n, width)
-    z = nn.functional.gelu(z.addcmul_(packed.base, 1 + summary[:, None, :]))
+    z = nn.functional.gelu(z.addcmul_(base, 1 + summary[:, None, :]))
     # The channel-wise width-3 convolution over each record's tokens (zeros past its ends),
     # as three shifted products; a token's missing neighbour has a zero weight.
     w = head.mix.weight.squeeze(1)  # (pair, 3)

@@ -1,8 +1,10 @@
-"""The ``trained`` simulator: frozen MiniLM features, a small head trained on synthetic neurons.
+"""The ``trained`` simulator: frozen MiniLM features, small heads trained on synthetic neurons.
 
-The head ships in this package (``head.pt``, built by ``neuronquest simulator train``).
-The version names the head's content hash, so a retrained head is a new version and the
-rescoring sweep scores every explanation again under it (old scores keep theirs).
+The heads ship in this package (``head.pt``, built by ``neuronquest simulator train``): an
+ensemble of heads fitted from different seeds, whose predictions are averaged (one head's
+held-out figures swung widely from seed to seed). The version names the file's content
+hash, so a retrained head is a new version and the rescoring sweep scores every
+explanation again under it (old scores keep theirs).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from engine.scoring.trained.inputs import (
     record_input,
 )
 
-VERSION = "trained-3"
+VERSION = "trained-4"  # 4: an ensemble of heads, predictions averaged
 SHIPPED_HEAD = Path(__file__).with_name("head.pt")
 RECORD_CACHE_MAX = 512  # records' explanation-independent inputs (a 64-token record: ~0.7 MB)
 EXPLANATION_CACHE_MAX = 2048
@@ -40,20 +42,25 @@ WORD_CACHE_MAX = 50_000
 BATCH_CACHE_MAX = 8  # words alone (384 floats each), as ``embedding`` keeps them
 
 
-def load_head(path: Path = SHIPPED_HEAD) -> tuple[Head, str, dict[str, Any]]:
-    """(head in eval mode, short content hash, training metadata)."""
+def load_head(path: Path = SHIPPED_HEAD) -> tuple[list[Head], str, dict[str, Any]]:
+    """(the ensemble's heads in eval mode, short content hash, training metadata)."""
     if not path.is_file():
         raise SimulatorError(f"no trained head at {path}; build one with `neuronquest simulator train`")
     blob = path.read_bytes()
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    head = Head(**checkpoint["config"])
-    try:
-        head.load_state_dict({k: v.float() for k, v in checkpoint["state"].items()})
-    except RuntimeError as exc:  # a head of an earlier design
-        raise SimulatorError(
-            f"{path} is not a {VERSION} head; rebuild it with `neuronquest simulator train`"
-        ) from exc
-    return head.eval(), hashlib.sha256(blob).hexdigest()[:10], checkpoint.get("meta", {})
+    if "states" not in checkpoint:  # one head of an earlier version
+        raise SimulatorError(f"{path} is not a {VERSION} head; rebuild it with `neuronquest simulator train`")
+    heads = []
+    for state in checkpoint["states"]:
+        head = Head(**checkpoint["config"])
+        try:
+            head.load_state_dict({k: v.float() for k, v in state.items()})
+        except RuntimeError as exc:  # a head of an earlier design
+            raise SimulatorError(
+                f"{path} is not a {VERSION} head; rebuild it with `neuronquest simulator train`"
+            ) from exc
+        heads.append(head.eval())
+    return heads, hashlib.sha256(blob).hexdigest()[:10], checkpoint.get("meta", {})
 
 
 def record_words(tokens: Sequence[str]) -> list[str]:
@@ -68,15 +75,15 @@ class TrainedSimulator(Simulator):
         head_path: Path | None = None,
         device: str = "cpu",
         *,
-        head: Head | None = None,
+        heads: Sequence[Head] | None = None,
         encoder: FeatureEncoder | None = None,
         words: dict[str, torch.Tensor] | None = None,
     ) -> None:
-        if head is None:
-            head, digest, self.meta = load_head(head_path or SHIPPED_HEAD)
-        else:  # a head being trained: scored under a provisional version
+        if heads is None:
+            heads, digest, self.meta = load_head(head_path or SHIPPED_HEAD)
+        else:  # heads being trained: scored under a provisional version
             digest, self.meta = "unsaved", {}
-        self.head = head
+        self.heads = list(heads)
         self.encoder = encoder or FeatureEncoder(device)
         self.version = f"{VERSION}:{digest}"
         self._words: dict[str, torch.Tensor] = words if words is not None else {}
@@ -139,7 +146,11 @@ class TrainedSimulator(Simulator):
         ]
         for start in range(0, len(items), 64):
             chunk = items[start : start + 64]
-            base, query = self.head.encode(Records.of(chunk))
+            # Every member's record half, side by side on the last axis (one cache entry).
+            batch = Records.of(chunk)
+            halves = [head.encode(batch) for head in self.heads]
+            base = torch.cat([h[0] for h in halves], dim=-1)
+            query = torch.cat([h[1] for h in halves], dim=-1)
             for row, item in enumerate(chunk):
                 n = len(item.words)
                 self._records[keys[start + row]] = (item, base[row, :n], query[row, :n])
@@ -184,8 +195,9 @@ class TrainedSimulator(Simulator):
         if packed is None:
             return out
         expl = Explanations.of(self._explained(explanations))
-        # Every (explanation, record) pair in one pass of the pair half, tokens packed.
-        values = 10 * torch.sigmoid(grid.logits(self.head, packed, expl))  # (E, N)
+        # Every (explanation, record) pair in one pass of the pair half, tokens packed; the
+        # members' predictions averaged.
+        values = 10 * grid.ensemble(self.heads, packed, expl)  # (E, N)
         # round(v, 3) of every value at once: v * 1000 is exact in float64 (v is a float32), and
         # torch.round, like round(), takes the even neighbour on a tie.
         rows = torch.round(values.double() * 1000).div_(1000).tolist()

@@ -1,4 +1,4 @@
-"""Train the head from scratch: build the synthetic neurons, cache MiniLM once, fit, choose on val.
+"""Train the heads from scratch: build the synthetic neurons, cache MiniLM once, fit, choose on val.
 
 Everything is seeded (data, initialisation, batch order); torch runs on the threads it is
 given. The frozen encoder's outputs are computed once (the expensive part), so an epoch
@@ -41,6 +41,7 @@ KIN_SENTENCES = 4
 KIN_MARGIN = 0.3
 KIN_WEIGHT = 1.0
 SENSE_CHOICE_WEIGHT = 0.25
+MEMBERS = 3
 
 
 @dataclass
@@ -55,6 +56,9 @@ class TrainConfig:
     max_steps: int | None = None  # a smoke run stops early
     kin_groups: int = KIN_GROUPS
     cache: Path | None = None  # keep the encoder's outputs here between runs (same seed and sizes)
+    # Heads fitted on the same data from their own seeds; their predictions are averaged. One
+    # head's test figures swung by 0.1-0.15 (lexical, positional) with float noise of 1e-6.
+    members: int = MEMBERS
 
 
 def _pairs(
@@ -178,6 +182,9 @@ def batch_logits(
 
 
 def train(config: TrainConfig, out_path: Path | None, progress: Progress = print) -> dict[str, Any]:
+    """Build the data and the encoder's outputs once, fit ``config.members`` heads on them (each
+    from its own seed: initialisation, batch order, phrasings drawn), keep each member's best
+    epoch on validation, and save them together: the simulator averages their predictions."""
     started = time.perf_counter()
     random.seed(config.seed)
     torch.manual_seed(config.seed)
@@ -189,6 +196,65 @@ def train(config: TrainConfig, out_path: Path | None, progress: Progress = print
     pairs = _pairs(data, train_neurons, rng)
     enc = _encode(data, encoder, config, sorted({p[0] for p in pairs}), progress)
     progress(f"encoded ({time.perf_counter() - started:.0f} s)")
+    val_cases = cases(data, "val", config.seed, config.val_per_family)
+    members, history, losses = [], [], []
+    for member in range(config.members):
+        # Member 0 draws from the generator that built the pairs; the others from their own.
+        member_rng = rng if member == 0 else random.Random(f"{config.seed}:member:{member}")
+        torch.manual_seed(config.seed + 1000 * member)
+        fit = _fit(config, data, encoder, enc, pairs, val_cases, member_rng, started, progress, member)
+        members.append(fit)
+        history.extend(fit["history"])
+        losses.extend(fit["losses"])
+    heads = []
+    for fit in members:
+        head = Head()
+        head.load_state_dict(fit["state"])
+        heads.append(head.eval())
+    report = _validate(heads, encoder, data, enc, val_cases)
+    progress(
+        f"ensemble of {len(heads)}: val mean AUROC {report['mean_auroc']:.3f} {report['families']} "
+        f"vs-other-sense {report['vs_other_sense']} ({time.perf_counter() - started:.0f} s)"
+    )
+    meta = {
+        "seed": config.seed,
+        "epochs": config.epochs,
+        "members": len(members),
+        "best_epochs": [fit["epoch"] for fit in members],
+        "member_val": [
+            {"mean_auroc": f["report"]["mean_auroc"], "vs_other_sense": f["report"]["vs_other_sense"]}
+            for f in members
+        ],
+        "val_mean_auroc": report["mean_auroc"],
+        "val_families": report["families"],
+        "val_vs_other_sense": report["vs_other_sense"],
+        "train_neurons": len(train_neurons),
+        "pairs": len(pairs),
+        "seconds": round(time.perf_counter() - started),
+    }
+    if out_path is not None:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        states = [{k: v.half() for k, v in fit["state"].items()} for fit in members]
+        torch.save({"config": {}, "states": states, "meta": meta}, out_path)
+        progress(f"saved {out_path} ({len(states)} heads, val mean AUROC {meta['val_mean_auroc']:.3f})")
+    return {"meta": meta, "history": history, "losses": losses}
+
+
+def _fit(
+    config: TrainConfig,
+    data: synth.Dataset,
+    encoder: FeatureEncoder,
+    enc: Encoded,
+    all_pairs: list[tuple[int, int, list[float]]],
+    val_cases: list[Any],
+    rng: random.Random,
+    started: float,
+    progress: Progress,
+    member: int,
+) -> dict[str, Any]:
+    """One head: its epochs, each scored on validation; the best epoch's state is kept."""
+    train_neurons = data.split("train")
+    pairs = list(all_pairs)  # each member shuffles its own copy
     sense_groups = _sense_groups(train_neurons)
     head = Head()
     head.ordinals.copy_(ordinal_bank(encoder))
@@ -197,7 +263,6 @@ def train(config: TrainConfig, out_path: Path | None, progress: Progress = print
     total = steps_per_epoch * config.epochs
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=total, pct_start=0.1)
     loss_fn = nn.BCEWithLogitsLoss(pos_weight=torch.tensor(config.pos_weight), reduction="none")
-    val_cases = cases(data, "val", config.seed, config.val_per_family)
     best: dict[str, Any] = {"score": -1.0}
     history, losses, step = [], [], 0
     for epoch in range(config.epochs):
@@ -230,10 +295,13 @@ def train(config: TrainConfig, out_path: Path | None, progress: Progress = print
             if config.max_steps and step >= config.max_steps:
                 break
         head.eval()
-        report = _validate(head, encoder, data, enc, val_cases)
-        history.append({"epoch": epoch + 1, "loss": round(epoch_loss / len(pairs), 4), **report})
+        report = _validate([head], encoder, data, enc, val_cases)
+        history.append(
+            {"member": member, "epoch": epoch + 1, "loss": round(epoch_loss / len(pairs), 4), **report}
+        )
         progress(
-            f"epoch {epoch + 1}/{config.epochs}: loss {epoch_loss / len(pairs):.4f}, "
+            f"member {member + 1}/{config.members} epoch {epoch + 1}/{config.epochs}: "
+            f"loss {epoch_loss / len(pairs):.4f}, "
             f"val mean AUROC {report['mean_auroc']:.3f} {report['families']} "
             f"vs-other-sense {report['vs_other_sense']} "
             f"({time.perf_counter() - started:.0f} s)"
@@ -249,22 +317,7 @@ def train(config: TrainConfig, out_path: Path | None, progress: Progress = print
             }
         if config.max_steps and step >= config.max_steps:
             break
-    meta = {
-        "seed": config.seed,
-        "epochs": config.epochs,
-        "best_epoch": best["epoch"],
-        "val_mean_auroc": best["report"]["mean_auroc"],
-        "val_vs_other_sense": best["report"]["vs_other_sense"],
-        "train_neurons": len(train_neurons),
-        "pairs": len(pairs),
-        "seconds": round(time.perf_counter() - started),
-    }
-    if out_path is not None:
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        state = {k: v.half() for k, v in best["state"].items()}
-        torch.save({"config": {}, "state": state, "meta": meta}, out_path)
-        progress(f"saved {out_path} (epoch {best['epoch']}, val mean AUROC {meta['val_mean_auroc']:.3f})")
-    return {"meta": meta, "history": history, "losses": losses}
+    return {**best, "history": history, "losses": losses}
 
 
 def _encode(
@@ -316,9 +369,9 @@ def _encode(
 
 
 def _validate(
-    head: Head, encoder: FeatureEncoder, data: synth.Dataset, enc: Encoded, val_cases: list[Any]
+    heads: list[Head], encoder: FeatureEncoder, data: synth.Dataset, enc: Encoded, val_cases: list[Any]
 ) -> dict[str, Any]:
-    sim = TrainedSimulator(head=head, encoder=encoder, words={w: v.float() for w, v in enc.words.items()})
+    sim = TrainedSimulator(heads=heads, encoder=encoder, words={w: v.float() for w, v in enc.words.items()})
     used = sorted({i for c in val_cases for i, _ in c.data.top + c.data.rest})
     sim.remember_records([data.sentences[i].tokens for i in used], [enc.features[i] for i in used])
     wanted = {x for c in val_cases for x in [c.true, *c.wrong, *c.confusers, c.canonical]}
