@@ -58,6 +58,7 @@ RECIPE_OPTIONS = (
     "resample_tokens",
     "resample_until",
     "shifted_windows",
+    "refit_tokens",
 )
 
 
@@ -209,6 +210,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--shifted-windows",
         action=argparse.BooleanOptionalAction,
         help="also train on the corpus cut half a window later (twice the contexts, none held out)",
+    )
+    train.add_argument(
+        "--refit-tokens",
+        type=int,
+        help="after training, refit the decoder by least squares on this many training tokens (0: no refit)",
     )
     train.add_argument("--corpus", help=".txt or .jsonl file (default: the shipped corpus)")
     train.add_argument("--out", help="directory (default: DATA/saes/MODEL-lL-topkK-xE)")

@@ -31,6 +31,8 @@ def test_train_pauses_resumes_and_shows_its_report(
         "0.3",
         "--resample-tokens",
         "2048",
+        "--refit-tokens",
+        "4096",
     ]
     assert main([*argv, "--max-steps", "2"], settings) == 3
     assert "stopped at step 2 of 4" in capsys.readouterr().err
@@ -45,6 +47,7 @@ def test_train_pauses_resumes_and_shows_its_report(
     recipe, default = sae.meta["train_config"], TrainConfig(model="", layer=0)
     assert (recipe["dead_tokens"], recipe["reset_dead_moments"], recipe["lr_floor"]) == (4096, True, 0.3)
     assert recipe["resample_tokens"] == 2048 and "resampled_latents" in sae.meta
+    assert recipe["refit_tokens"] == 4096 and sae.meta["refit"]["tokens"] == 4096
     assert (recipe["lr"], recipe["aux_coef"]) == (default.lr, default.aux_coef)
     assert main(["sae", "show", str(out_dir), "--json"], settings) == 0
     shown = json.loads(capsys.readouterr().out)

@@ -77,6 +77,7 @@ def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _config(model: str, corpus: Path, **kw: object) -> TrainConfig:
     base = dict(model=model, layer=1, expansion=4, k=8, tokens=24 * 1024, batch=1024, lr=3e-3)
     base.update(heldout_tokens=4096, dead_tokens=8192, window=32, low_precision=False, corpus=str(corpus))
+    base.update(refit_tokens=0)  # the training itself; the refit after it has its own test below
     return TrainConfig(**(base | kw))  # type: ignore[arg-type]
 
 
@@ -314,3 +315,20 @@ def test_a_checkpoint_past_its_decay_continues_only_with_its_own_budget(
     with pytest.raises(TrainingPaused):
         train_sae(model, config, tmp_path / "a", max_steps=1)
     assert torch.load(tmp_path / "a" / STATE_FILE, weights_only=False)["step"] == 11
+
+
+def test_the_decoder_refit_after_training_lowers_held_out_fvu(
+    tiny_gpt2_dir: Path, small_corpus: Path, tmp_path: Path
+) -> None:
+    torch.set_num_threads(1)
+    model = load_model(str(tiny_gpt2_dir), device="cpu")
+    plain = train_sae(model, _config(str(tiny_gpt2_dir), small_corpus, tokens=8192), tmp_path / "plain")
+    config = _config(str(tiny_gpt2_dir), small_corpus, tokens=8192, refit_tokens=16_384)
+    refit = train_sae(model, config, tmp_path / "refit")
+    assert refit.meta["refit"]["tokens"] > 0 and plain.meta["refit"] == {"seconds": 0.0}
+    assert refit.meta["refit"]["train_fvu_after"] < refit.meta["refit"]["train_fvu_before"]
+    assert refit.meta["report"]["fvu"] < plain.meta["report"]["fvu"]
+    assert refit.meta["report"]["l0"] <= 8
+    # The encoder and the training are the same; only the decoder (and b_enc, for b_dec's move) differ.
+    torch.testing.assert_close(refit.W_enc, plain.W_enc)
+    assert load_sae(tmp_path / "refit").meta["report"] == refit.meta["report"]
