@@ -26,6 +26,17 @@ def machine_explanation(db: Database, neuron_id: int, score: float | None) -> in
         return int(row.id or 0)
 
 
+def ready_and_coming(db: Database, r: redis.Redis, campaign: list[int]) -> list[int]:
+    """The campaign's three units: the first unscored, the second scored but its seeding job
+    still pending (coming), the third ready."""
+    first, second, third = campaign
+    machine_explanation(db, first, None)
+    machine_explanation(db, second, 0.3)
+    r.sadd(keys.seeding_pending(), second)
+    machine_explanation(db, third, 0.2)
+    return campaign
+
+
 async def test_only_neurons_with_scored_baselines_are_served(
     live_server: LiveServer, campaign: list[int], db: Database, redis_client: redis.Redis
 ) -> None:
@@ -64,11 +75,7 @@ async def test_a_room_waits_for_new_puzzles_only_so_long(
 ) -> None:
     """A seeding job that never runs (no worker) must not starve the room: after
     ``room_wait_for_new_s`` it serves a played unit again."""
-    first, second, third = campaign
-    machine_explanation(db, first, None)
-    machine_explanation(db, second, 0.3)
-    redis_client.sadd(keys.seeding_pending(), second)
-    machine_explanation(db, third, 0.2)
+    third = ready_and_coming(db, redis_client, campaign)[2]
     client = await Client.connect(live_server.ws_url)
     await client.expect("welcome")
     assert (await client.join_round("wait"))["neuron"]["id"] == third
@@ -121,11 +128,7 @@ async def test_a_room_left_while_waiting_is_forgotten(
 ) -> None:
     """Rooms waiting for a new unit are remembered in the process; one left while it waited is
     never picked for again and must not stay there for good."""
-    first, second, third = campaign
-    machine_explanation(db, first, None)
-    machine_explanation(db, second, 0.3)
-    redis_client.sadd(keys.seeding_pending(), second)
-    machine_explanation(db, third, 0.2)
+    ready_and_coming(db, redis_client, campaign)
     kind = live_server.server.config.app.state.ctx.service.kinds.of("left")
     client = await Client.connect(live_server.ws_url)
     await client.expect("welcome")
