@@ -215,6 +215,16 @@ def _cached_fingerprint(out_dir: Path) -> str | None:
         return None
 
 
+# Settings added after SAEs were trained and saved, with the value that reproduces those SAEs:
+# a directory written before the refit existed is read as trained with no refit, so that
+# `--refit-tokens 0` finds (or resumes) it instead of refusing it as other settings.
+SETTINGS_BEFORE_THEY_EXISTED: dict[str, Any] = {"refit_tokens": 0, "refit_ridge": 1e-2}
+
+
+def _as_saved(before: dict[str, Any]) -> dict[str, Any]:
+    return {**SETTINGS_BEFORE_THEY_EXISTED, **before}
+
+
 def _finished(out_dir: Path, config: TrainConfig) -> SparseAutoencoder | None:
     """The SAE already trained in ``out_dir`` with ``config``; None when there is none yet.
     One trained with other settings is refused rather than overwritten."""
@@ -224,6 +234,7 @@ def _finished(out_dir: Path, config: TrainConfig) -> SparseAutoencoder | None:
     before = sae.meta.get("train_config")
     if not sae.meta.get("complete") or not isinstance(before, dict):
         raise SaeError(f"{out_dir} holds an SAE this command did not train: use another --out")
+    before = _as_saved(before)
     if before != asdict(config):
         raise SaeError(_other_settings(out_dir, "an SAE trained", before, asdict(config)))
     return sae
@@ -247,7 +258,7 @@ def _claim(out_dir: Path, config: TrainConfig) -> None:
     path = out_dir / CONFIG_FILE
     wanted = asdict(config)
     if path.is_file() and (out_dir / STATE_FILE).exists():
-        before = json.loads(path.read_text())
+        before = _as_saved(json.loads(path.read_text()))
         fixed = {key for key in wanted if before.get(key) != wanted[key]} - RESCHEDULABLE
         if fixed:
             raise SaeError(_other_settings(out_dir, "a training started", before, wanted))

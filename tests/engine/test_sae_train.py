@@ -5,6 +5,7 @@ sees a perfect reconstruction as harmless and zeroing as harmful."""
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -119,6 +120,15 @@ def test_training_lowers_fvu_and_resumes_from_its_checkpoint(
     loaded = load_sae(tmp_path / "resumed")
     assert loaded.meta["report"]["fvu"] == resumed.meta["report"]["fvu"]
     assert set(loaded.meta["report"]["splice"]) >= {"ce_clean", "ce_spliced", "ce_zero_ablated"}
+    # A directory written before the refit existed (no refit settings saved) is the same SAE
+    # as one trained with no refit: found, not refused as other settings.
+    cfg_path = tmp_path / "resumed" / "cfg.json"
+    cfg = json.loads(cfg_path.read_text())
+    saved = cfg["metadata"]["neuronquest"]["train_config"]
+    assert saved.pop("refit_tokens") == 0 and saved.pop("refit_ridge")
+    cfg_path.write_text(json.dumps(cfg))
+    older = train_sae(model, config, tmp_path / "resumed", max_steps=0)
+    torch.testing.assert_close(older.W_enc, resumed.W_enc)
 
 
 def _perfect_sae(width: int, layer: int) -> SparseAutoencoder:
