@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -111,28 +111,10 @@ class CorpusWindows:
     display: list[list[str]] | None = None
 
 
-def make_windows(
-    model: NeuronModel,
-    corpus: str | Path | None,
-    *,
-    window: int = 64,
-    max_tokens: int = 0,
-    docs_per_batch: int = 512,
-    family_friendly: bool = True,
-) -> torch.Tensor:
-    """Token windows [n_windows, window] (int32) from the corpus; ``max_tokens`` > 0 caps the total.
-
-    ``family_friendly`` leaves out documents with a word of the maintained rude-word list
-    (engine/corpus/clean.py), so no clue shown to players comes from them."""
-    return corpus_windows(
-        model,
-        corpus,
-        window=window,
-        max_tokens=max_tokens,
-        docs_per_batch=docs_per_batch,
-        family_friendly=family_friendly,
-        with_display=False,
-    ).ids
+def make_windows(model: NeuronModel, corpus: str | Path | None, **options: Any) -> torch.Tensor:
+    """The token windows alone, [n_windows, window] (int32): ``corpus_windows``' ids, with its
+    options (``window``, ``max_tokens``, ``docs_per_batch``, ``family_friendly``), no display text."""
+    return corpus_windows(model, corpus, **options, with_display=False).ids
 
 
 _SPACES = re.compile(r"\s+")
@@ -155,8 +137,12 @@ def corpus_windows(
     family_friendly: bool = True,
     with_display: bool = True,
 ) -> CorpusWindows:
-    """``make_windows``, and the windows' display text when ``with_display`` and the tokenizer
-    gives offsets (a fast tokenizer; otherwise ``display`` is None and views derive it)."""
+    """Token windows [n_windows, window] (int32) from the corpus, ``max_tokens`` > 0 capping the
+    total; and their display text when ``with_display`` and the tokenizer gives offsets (a fast
+    tokenizer; otherwise ``display`` is None and views derive it).
+
+    ``family_friendly`` leaves out documents with a word of the maintained rude-word list
+    (engine/corpus/clean.py), so no clue shown to players comes from them."""
     from engine.corpus.clean import family_friendly as clean_documents
 
     if window < 2 or window > model.max_content_tokens:

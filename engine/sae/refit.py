@@ -23,7 +23,7 @@ value times its row's norm is the length of its contribution.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 import torch
 import torch.nn.functional as F
@@ -105,17 +105,17 @@ def solve_decoder(
 @torch.no_grad()
 def refit_decoder(
     params: dict[str, torch.Tensor],
-    batches: Callable[[], Iterable[torch.Tensor]],
+    batches: Iterable[torch.Tensor],
     k: int,
     *,
     ridge: float = 1e-2,
     renormalise: bool = False,
 ) -> tuple[float, float]:
-    """Refit ``params``' decoder (W_dec, b_dec) in place on the tokens ``batches()`` yields,
+    """Refit ``params``' decoder (W_dec, b_dec) in place on the tokens ``batches`` yields,
     the codes fixed (module docstring); ``b_enc`` adjusted so that the codes stay those it had
     (renormalising: up to each latent's new decoder norm). Returns the FVU on those tokens
     before and after (with the same codes: before any renormalisation)."""
-    stats = accumulate_codes(params, batches(), k)
+    stats = accumulate_codes(params, batches, k)
     w_new, b_new = solve_decoder(stats, params["W_dec"], ridge)
     fvus = fvu_of(stats, params["W_dec"], params["b_dec"]), fvu_of(stats, w_new, b_new)
     w_enc, b_enc = params["W_enc"], params["b_enc"]

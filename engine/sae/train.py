@@ -15,7 +15,6 @@ After the last step the decoder is refit by least squares with the encoder fixed
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -29,16 +28,14 @@ import torch
 from engine.corpus import corpus_label, make_windows
 from engine.mining import windows_fingerprint
 from engine.models import NeuronModel
-from engine.sae.data import CACHE_STATE, ActivationCache, split_windows
+from engine.sae.data import ActivationCache, split_windows
 from engine.sae.hooks import HookSite
 from engine.sae.model import SaeError, SparseAutoencoder
 from engine.sae.refit import refit_decoder
 from engine.sae.resample import resample_dead
-from engine.sae.saelens_format import CFG_FILENAME, load_sae, save_sae
+from engine.sae.saelens_format import save_sae
 from engine.sae.topk_step import constrain_decoder, forget_latents, normalise_decoder, train_step
-
-STATE_FILE = "train_state.pt"
-CONFIG_FILE = "train_config.json"
+from engine.sae.train_dir import STATE_FILE, cached_fingerprint, claim, finished_sae
 
 
 @dataclass(frozen=True)
@@ -141,10 +138,10 @@ def train_sae(
     config.check()
     model.check_layer(config.layer)
     out_dir.mkdir(parents=True, exist_ok=True)
-    done = _finished(out_dir, config)
+    done = finished_sae(out_dir, asdict(config))
     if done is not None:
         return done
-    _claim(out_dir, config)
+    claim(out_dir, asdict(config))
     started = time.monotonic()
     # Every window of the corpus, whatever the budget: the split then depends only on the seed
     # and on how many training windows the budget needs.
@@ -154,7 +151,7 @@ def train_sae(
     )
     width = model.site_width(config.site)
     fingerprint = f"{model.name}:{config.layer}:{config.site}:{windows_fingerprint(split.windows)}"
-    if (out_dir / STATE_FILE).exists() and _cached_fingerprint(out_dir) not in (None, fingerprint):
+    if (out_dir / STATE_FILE).exists() and cached_fingerprint(out_dir) not in (None, fingerprint):
         raise SaeError(
             f"{out_dir}: these settings change the checkpoint's training windows: use another --out"
         )
@@ -206,63 +203,6 @@ class TrainingPaused(Exception):
     def __init__(self, step: int, total: int) -> None:
         super().__init__(f"stopped at step {step} of {total}; run again to continue")
         self.step, self.total = step, total
-
-
-def _cached_fingerprint(out_dir: Path) -> str | None:
-    try:
-        return str(json.loads((out_dir / CACHE_STATE).read_text())["fingerprint"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-# Settings added after SAEs were trained and saved, with the value that reproduces those SAEs:
-# a directory written before the refit existed is read as trained with no refit, so that
-# `--refit-tokens 0` finds (or resumes) it instead of refusing it as other settings.
-SETTINGS_BEFORE_THEY_EXISTED: dict[str, Any] = {"refit_tokens": 0, "refit_ridge": 1e-2}
-
-
-def _as_saved(before: dict[str, Any]) -> dict[str, Any]:
-    return {**SETTINGS_BEFORE_THEY_EXISTED, **before}
-
-
-def _finished(out_dir: Path, config: TrainConfig) -> SparseAutoencoder | None:
-    """The SAE already trained in ``out_dir`` with ``config``; None when there is none yet.
-    One trained with other settings is refused rather than overwritten."""
-    if not (out_dir / CFG_FILENAME).is_file() or (out_dir / STATE_FILE).exists():
-        return None
-    sae = load_sae(out_dir)
-    before = sae.meta.get("train_config")
-    if not sae.meta.get("complete") or not isinstance(before, dict):
-        raise SaeError(f"{out_dir} holds an SAE this command did not train: use another --out")
-    before = _as_saved(before)
-    if before != asdict(config):
-        raise SaeError(_other_settings(out_dir, "an SAE trained", before, asdict(config)))
-    return sae
-
-
-def _other_settings(out_dir: Path, what: str, before: dict[str, Any], wanted: dict[str, Any]) -> str:
-    changed = sorted(key for key in wanted if before.get(key) != wanted[key])
-    return (
-        f"{out_dir} holds {what} with other settings ({', '.join(changed)}): "
-        "use another --out, or delete it to start over"
-    )
-
-
-# May differ on a rerun: the schedule is constant until its decay, so a run resumed with another
-# token budget before either decay starts trains exactly as one started with it.
-RESCHEDULABLE = {"tokens"}
-
-
-def _claim(out_dir: Path, config: TrainConfig) -> None:
-    """Refuse to continue a checkpoint that was started with other settings."""
-    path = out_dir / CONFIG_FILE
-    wanted = asdict(config)
-    if path.is_file() and (out_dir / STATE_FILE).exists():
-        before = _as_saved(json.loads(path.read_text()))
-        fixed = {key for key in wanted if before.get(key) != wanted[key]} - RESCHEDULABLE
-        if fixed:
-            raise SaeError(_other_settings(out_dir, "a training started", before, wanted))
-    path.write_text(json.dumps(wanted, indent=2) + "\n")
 
 
 BF16_CPU_FLAGS = {"amx_bf16", "avx512_bf16"}
@@ -494,7 +434,7 @@ class _Trainer:
             for chunk in positions.split(self.config.batch):
                 yield self.cache.train_rows(chunk) * self.scale
 
-        before, after = refit_decoder(self.params, batches, self.config.k, ridge=self.config.refit_ridge)
+        before, after = refit_decoder(self.params, batches(), self.config.k, ridge=self.config.refit_ridge)
         return {
             "seconds": round(time.monotonic() - began, 1),
             "tokens": n,

@@ -6,6 +6,7 @@ a kind's own messages (a streamer host's) go to the kind that declares them.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from datetime import UTC, datetime
 
@@ -115,14 +116,15 @@ async def _rename(ctx: AppContext, conn: Connection, name: str, country: str | N
         cleaned = await ctx.service.kinds.of(conn.room_id).shown_name(conn.room_id, cleaned)
 
     def store() -> None:
-        if country is None:
-            with ctx.db.session() as s:
-                rename_player(s, conn.player_id, cleaned)
-            return
-        # The player's points go along to the new country's boards, as a rebuild would put them;
-        # one change at a time (redis-py's lock): two tabs changing it at once left the points on
-        # the board of a country the player was no longer of.
-        with ctx.r_sync.lock(keys.player_country_lock(conn.player_id), timeout=10, blocking_timeout=10):
+        # A new country takes the player's points along to its boards, as a rebuild would put
+        # them (move_country_points does nothing for a name alone); one change at a time
+        # (redis-py's lock): two tabs changing it at once left the points on the board of a
+        # country the player was no longer of.
+        one_at_a_time: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
+        if country is not None:
+            lock_key = keys.player_country_lock(conn.player_id)
+            one_at_a_time = ctx.r_sync.lock(lock_key, timeout=10, blocking_timeout=10)
+        with one_at_a_time:
             with ctx.db.session() as s:
                 before = s.get(Player, conn.player_id)
                 was = before.country if before is not None else None

@@ -80,14 +80,13 @@ class LockKeeper:
         self._held: dict[tuple[str, str], float] = {}  # (lock key, token) -> when it was taken
         self._guard = threading.Lock()
         self._wake = threading.Event()
-        self._closed = False
-        self._stopping = threading.Event()  # close() ends a renewal period's sleep at once
+        self._stopping = threading.Event()  # set by close(); also ends a renewal period's sleep
         self._thread: threading.Thread | None = None
 
     def hold(self, key: str, token: str) -> None:
         with self._guard:
             self._held[(key, token)] = time.monotonic()
-            if self._thread is None and not self._closed:
+            if self._thread is None and not self._stopping.is_set():
                 self._thread = threading.Thread(target=self._run, name="room-lock-keeper", daemon=True)
                 self._thread.start()
             self._wake.set()  # an idle keeper sleeps until a lock is held
@@ -102,7 +101,6 @@ class LockKeeper:
         and the live app's keeper, queued behind them for the GIL, came too late (LockLost in
         CI's 2,000-fan audience test)."""
         with self._guard:
-            self._closed = True
             thread, self._thread = self._thread, None
             self._stopping.set()
             self._wake.set()
@@ -113,7 +111,7 @@ class LockKeeper:
         period_s = self.ttl_ms / 4000
         while True:
             with self._guard:
-                if self._closed:
+                if self._stopping.is_set():
                     return
                 idle = not self._held
                 if idle:

@@ -44,7 +44,7 @@ def _fvu(params: dict[str, torch.Tensor], x: torch.Tensor) -> float:
 
 def _refit(params: dict[str, torch.Tensor], x: torch.Tensor, renormalise: bool) -> dict[str, torch.Tensor]:
     out = {name: t.clone() for name, t in params.items()}
-    before, after = refit_decoder(out, lambda: x.split(1000), K, renormalise=renormalise)
+    before, after = refit_decoder(out, x.split(1000), K, renormalise=renormalise)
     # The FVUs it reports from its statistics are those measured directly (same codes).
     assert before == pytest.approx(_fvu(params, x), rel=1e-4)
     if not renormalise:

@@ -74,6 +74,18 @@ async def _welcomed(url: str, **params: Any) -> tuple[Client, dict[str, Any]]:
     return client, await client.expect("welcome")
 
 
+async def _second_joins(url: str, room: str) -> tuple[Client, Client, int]:
+    """A first player in ``room``, then a second, whose join the first has been told of:
+    (first, second, the second's id)."""
+    first, _ = await _welcomed(url)
+    await first.join_round(room)
+    second, welcome = await _welcomed(url)
+    second_id = int(welcome["player"]["id"])
+    await second.join_round(room)
+    await first.expect_joined(second_id)
+    return first, second, second_id
+
+
 async def test_a_burst_of_joins_is_a_few_frames_with_everyone(
     live_server: LiveServer, redis_client: redis.Redis
 ) -> None:
@@ -99,12 +111,7 @@ async def test_a_burst_of_joins_is_a_few_frames_with_everyone(
 async def test_leaving_and_coming_back_within_a_flush_ends_in_the_room(
     live_server: LiveServer, redis_client: redis.Redis
 ) -> None:
-    watcher, _ = await _welcomed(live_server.ws_url)
-    await watcher.join_round("back")
-    ada, welcome = await _welcomed(live_server.ws_url)
-    ada_id = welcome["player"]["id"]
-    await ada.join_round("back")
-    await watcher.expect_joined(ada_id)
+    watcher, ada, ada_id = await _second_joins(live_server.ws_url, "back")
     watcher.skip_received()
     await ada.send({"type": "leave"})
     await ada.expect("left")
@@ -161,12 +168,7 @@ async def test_membership_keeps_its_place_among_the_room_events(
 ) -> None:
     """A member's join is announced before anything the room logs after the flush: a client that
     sees an explanation has already been told of its author when the author joined a flush before."""
-    alice, _ = await _welcomed(live_server.ws_url)
-    await alice.join_round("order")
-    bob, welcome = await _welcomed(live_server.ws_url)
-    bob_id = welcome["player"]["id"]
-    await bob.join_round("order")
-    await alice.expect_joined(bob_id)
+    alice, bob, _ = await _second_joins(live_server.ws_url, "order")
     await bob.send({"type": "submit", "text": "cats and their whiskers"})
     await alice.expect("explanation")
     kinds = [(e["type"], e.get("v")) for e in alice.events if "v" in e and e["type"] != "room"]
