@@ -43,6 +43,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError
 
 from config import keys
+from server.live.pipeline_batch import PipelineBatcher
 from server.live.room_expiry import expiring_keys
 from store.eventlog import append_lua, sharded
 
@@ -166,6 +167,7 @@ class RoomMembers:
         self._rename = r.register_script(append_lua(r, _RENAME + _MARK))
         self._flush = r.register_script(append_lua(r, _FLUSH + _MARK))
         self._flushes: dict[str, asyncio.Task[None]] = {}  # room -> its scheduled flush
+        self._batcher = PipelineBatcher(r)
 
     def _keys_args(
         self,
@@ -303,16 +305,22 @@ class RoomMembers:
         if sharded(self.r):  # a cluster pipeline runs no scripts: the script goes alone
             await self._queued(before)
             return int(await script(keys=keys_, args=args)), await self._queued(then)
-        async with self.r.pipeline(transaction=False) as pipe:
+        at = 0
+
+        def queue(pipe: Any) -> None:
+            nonlocal at
+            start = len(pipe.command_stack)
             if before is not None:
                 before(pipe)
-            at = len(pipe.command_stack)
+            at = len(pipe.command_stack) - start
             # EVALSHA itself, not the Script: a pipeline with Scripts asks SCRIPT EXISTS first
             # (a round trip of its own); an unloaded script is answered below instead.
             pipe.evalsha(script.sha, len(keys_), *keys_, *args)
             if then is not None:
                 then(pipe)
-            replies = await pipe.execute(raise_on_error=False)
+
+        # In one pipeline with the joins and leaves of other sockets meanwhile (a storm's).
+        replies = await self._batcher.run(queue)
         if isinstance(replies[at], NoScriptError):  # Redis restarted or flushed its scripts
             replies[at] = await script(keys=keys_, args=args)
             replies[at + 1 :] = await self._queued(then)  # what ``then`` read came before it
