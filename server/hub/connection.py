@@ -91,7 +91,14 @@ class Connection:
             return
         frame = shared.frame(self.fmt) if shared is not None else encode(event, self.fmt)
         async with self._send_lock:
+            # Framed here and written to the transport, as uvicorn would after Starlette's and
+            # its own send: the welcome and the snapshot of each connect storm's socket went
+            # the ASGI way (server/hub/raw_writes.py says when the two are the same).
             try:
+                if self._raw is not None:
+                    data = shared.wire(self.fmt, frame_bytes) if shared is not None else frame_bytes(frame)
+                    if self._raw.write(data):
+                        return
                 if isinstance(frame, bytes):
                     await self.ws.send_bytes(frame)
                 else:

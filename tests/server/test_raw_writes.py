@@ -94,6 +94,36 @@ async def test_room_events_go_out_as_bytes_framed_once(
         await client.close()
 
 
+async def test_a_connects_welcome_and_snapshot_go_out_as_bytes(
+    deployed: tuple[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The frames of one socket only (welcome, its room's snapshot) took Starlette's, uvicorn's
+    and the websockets library's send per frame: two of a connect storm's frames per socket."""
+    url, _app = deployed
+    written: list[bytes] = []
+    real_write = RawWriter.write
+
+    def counting(self: RawWriter, data: bytes) -> bool:
+        done = real_write(self, data)
+        if done:
+            written.append(data)
+        return done
+
+    monkeypatch.setattr(RawWriter, "write", counting)
+    for fmt in ("json", "msgpack"):
+        client = await Client.connect(url, fmt)
+        welcome = await client.expect("welcome")
+        assert welcome["protocol"] == 1 and welcome["player"]["id"]  # intact, in its format
+        await client.send({"type": "join", "room": f"direct{fmt}"})
+        snapshot = await client.expect("room")
+        assert snapshot["room"] == f"direct{fmt}" and snapshot["resync"] is False
+        await client.close()
+    welcomes = [data for data in written if b"welcome" in data]
+    snapshots = [data for data in written if b"direct" in data and b"room" in data]
+    assert len(welcomes) == 2 and len(snapshots) >= 2
+    assert welcomes[0][0] == 0x81 and welcomes[1][0] == 0x82  # a text frame, then a binary one
+
+
 def test_a_frame_is_what_the_websockets_library_would_send() -> None:
     assert frame_bytes("hi") == b"\x81\x02hi"  # FIN + text, unmasked, length 2
     assert frame_bytes(b"\x00" * 200)[:4] == b"\x82\x7e\x00\xc8"  # binary, 16-bit length
