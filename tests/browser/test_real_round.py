@@ -42,6 +42,25 @@ OVERFLOW_JS = """() => {
 }"""
 
 
+# A word's pieces and the punctuation on it sit on one line in the score charts: each
+# .cmp-word holds one word's columns, and no two of its columns are on different lines
+# (unless the word is wider than the row, a long URL); a new group starts only at a space.
+WORDS_WHOLE_JS = """(root) => {
+  const bad = [];
+  for (const row of document.querySelectorAll(root + ' .cmp-row')) {
+    const width = row.getBoundingClientRect().width;
+    [...row.children].forEach((word, i) => {
+      const toks = [...word.querySelectorAll('.cmp-tok')];
+      const tops = new Set(toks.map((t) => Math.round(t.getBoundingClientRect().top)));
+      const fits = word.getBoundingClientRect().width < width - 1;
+      if (tops.size > 1 && fits) bad.push('broken: ' + word.textContent);
+      if (i > 0 && !/^\\s/.test(toks[0].textContent)) bad.push('parted: ' + word.textContent);
+    });
+  }
+  return bad;
+}"""
+
+
 @pytest.fixture
 def real_settings(game_settings: Settings) -> Settings:
     # The result is read for 300 s of the test's clock (the reveal's reading time), then the
@@ -157,6 +176,8 @@ def test_three_players_a_whole_round_and_its_result_on_the_real_campaign(
     assert all(not (int(v) < 0 and c == green) for v, c in colours), colours
     shoot(cy, "round-result", full_page=True)
     shoot(bob, "phone-result", full_page=True)
+    assert bob.locator("#result .winner .cmp-word").count() > 0
+    assert bob.evaluate(WORDS_WHOLE_JS, "#result .winner") == []
     more.click()
     expect(winner.locator(".compare")).not_to_have_count(3)
     assert_readable(alice)
