@@ -58,8 +58,13 @@ export function snippet(rawTokens, activations, max, { maxIndex = null, label = 
     role: "group",
     "aria-label": `${label || "snippet"}: max activation ${fmt(activations[mi], 2)} on “${(tokens[mi] || "").trim()}”`,
   }, body);
-  const start = windowed ? Math.max(0, mi - WINDOW_BEFORE) : 0;
-  const end = windowed ? Math.min(tokens.length, mi + WINDOW_AFTER + 1) : tokens.length;
+  // The window never cuts a word: it widens to the word's first piece and to its last, so
+  // a clue reads "…can't be" and not "…'t be" (at most a few pieces more on each side).
+  const wordStarts = (i) => i <= 0 || i >= tokens.length || tokens[i] === "" || /^\s/.test(tokens[i]);
+  let start = windowed ? Math.max(0, mi - WINDOW_BEFORE) : 0;
+  let end = windowed ? Math.min(tokens.length, mi + WINDOW_AFTER + 1) : tokens.length;
+  for (let k = 0; k < 8 && !wordStarts(start); k++) start--;
+  for (let k = 0; k < 8 && !wordStarts(end); k++) end++;
   const draw = (from, to) => {
     // Special tokens ([CLS], <s> ...) have no display text: nothing to draw.
     const parts = tokens.slice(from, to).map((t, k) => (t === "" ? null : tokenSpan(t, activations[from + k], max, from + k === mi))).filter(Boolean);
