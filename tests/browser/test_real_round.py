@@ -240,6 +240,12 @@ def test_the_stream_overlay_reads_as_text_on_the_real_campaign(
     expect(overlay.locator("#neuron")).to_have_text(re.compile(r"^Neuron \d+"))
     text = assert_readable(overlay, "#overlay")
     assert " " in text
+    cut = overlay.evaluate(
+        """() => [...document.querySelectorAll('#clues li')]
+          .filter((li) => li.firstChild?.nodeType === 3 && li.firstChild.textContent.startsWith('…'))
+          .map((li) => li.querySelector('.tok').textContent).filter((first) => !/^\\s/.test(first))"""
+    )
+    assert cut == []  # a clue's window starts at a word here too
     player = real_page(viewport=PHONE)
     player.get_by_label("Room code").fill(code)
     player.get_by_role("button", name="Join", exact=True).click()
