@@ -45,13 +45,10 @@ class TrainConfig:
     site: str = "mlp_post"
     expansion: int = 4
     k: int = 32
-    # Training tokens, ~4.5 epochs over MiniLM's pool: what 30 minutes allow on a 2-core CPU without
-    # bfloat16 units (float32 encoder, ~2,300 tokens/s at batch 2,048); 9M took 21 min at batch
-    # 4,096 on one with AMX (docs/SAE.md).
-    tokens: int = 2_750_000
-    # 2,048: a step costs 0.54 of a 4,096 one here, and twice the steps learn more per token: on the
-    # validation slice at 500k tokens FVU 0.291 against 0.322 at 4,096 (docs/SAE.md, session 9).
-    batch: int = 2048
+    # Training tokens, ~5 epochs over MiniLM's pool: what 30 minutes allow on a 2-core CPU without
+    # bfloat16 units (float32 encoder, ~2,300 tokens/s); 9M took 21 min on one with AMX (docs/SAE.md).
+    tokens: int = 3_000_000
+    batch: int = 4096
     # 3e-3 learns fastest early but knocks rare latents out (19 % dead at 6.5M tokens); 1e-3 kept
     # every latent but reached FVU 0.217; 2e-3 with 9M tokens: 0.203 and 2.7 % dead (docs/SAE.md).
     lr: float = 2e-3
