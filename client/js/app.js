@@ -104,7 +104,7 @@ const conn = new Connection({
     updateMe();
     if (view === "room") keepFocus(() => { render(); renderFlow(state, conn); drawAudience(state); });
     if (firstWelcome && view === "lobby") loadQuests(state.me, enterRoom);
-    if (firstWelcome && (view === "profile" || view === "teams")) route();
+    if (firstWelcome && (view === "profile" || view === "teams" || view === "boards")) route();
   },
   onStatus: setStatus,
 });

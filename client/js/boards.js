@@ -7,6 +7,9 @@ let specs = [];
 let cursor = null;
 
 let teams = [];
+// The boards' list, loading: a page opened straight at #/boards shows its board once the
+// filters know which board needs a value (before, it said "needs a filter value" for all).
+let loaded = null;
 
 function boardId() {
   const kind = $("board-kind").value;
@@ -51,6 +54,7 @@ function rows(items, me) {
 }
 
 export async function showBoard(meId, { more = false } = {}) {
+  if (loaded) await loaded;
   const body = $("board-table").tBodies[0];
   const error = $("board-error");
   error.textContent = "";
@@ -85,7 +89,12 @@ export async function showBoard(meId, { more = false } = {}) {
   }
 }
 
-export async function initBoards(getMe) {
+export function initBoards(getMe) {
+  loaded = loadBoards(getMe);
+  return loaded;
+}
+
+async function loadBoards(getMe) {
   try {
     specs = (await api.get("/leaderboards")).boards.filter((s) => s.kind !== "room" && s.kind !== "quest");
   } catch (err) {

@@ -19,6 +19,18 @@ function bars(truth10, predicted10) {
   return col;
 }
 
+// The columns grouped by word: a line may break only where the text has a space, so a word's
+// pieces ("kernel" "s", "Post" "ulate") and the punctuation that clings to it stay together.
+function words(tokens, cols) {
+  const groups = [];
+  cols.forEach((col, i) => {
+    if (!col) return;
+    if (!groups.length || /^\s/.test(tokens[i])) groups.push(el("span", { class: "cmp-word" }));
+    groups[groups.length - 1].append(col);
+  });
+  return groups;
+}
+
 // One snippet as columns of [token, true bar, simulated bar]; misses: Map(tokenIndex -> predicted).
 // tokens: display text (shown()); a token with none (a special token) gets no column.
 export function compareRows(tokens, truth, max, predicted, kind, correlation, misses = new Map()) {
@@ -31,7 +43,7 @@ export function compareRows(tokens, truth, max, predicted, kind, correlation, mi
       class: `cmp-tok${miss ? " miss" : ""}`,
       title: `${tok.trim() || "␣"}: true ${fmt(t10, 1)}${p10 === undefined ? "" : `, simulated ${fmt(p10, 1)}`} (0–10)`,
     }, bars(t10, p10), el("span", { class: "cmp-text", text: tok }));
-  }).filter(Boolean);
+  });
   const label = kind === "random" ? "quiet snippet" : "top snippet";
   const f = fit(correlation);
   const corr = el("span", { class: `corr fit-${f.band}`, title: f.sentence, text: `fit ${f.text}` });
@@ -40,7 +52,7 @@ export function compareRows(tokens, truth, max, predicted, kind, correlation, mi
   }));
   return el("figure", { class: `compare ${kind}` },
     el("figcaption", {}, el("span", { class: `kind ${kind}`, text: label }), corr),
-    el("div", { class: "cmp-row" }, cols),
+    el("div", { class: "cmp-row" }, words(tokens, cols)),
     missNotes.length ? el("ul", { class: "misses" }, missNotes) : null);
 }
 

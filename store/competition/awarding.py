@@ -18,6 +18,7 @@ from sqlmodel import Session
 from config.settings import Settings
 from store import competition
 from store.competition import badges
+from store.competition.country_move import follow_country_changes
 from store.competition.leaderboards import apply_point_event
 from store.explanations import add_points
 from store.models import PointEvent
@@ -51,6 +52,7 @@ def count_stored_points(
             member = competition.membership_of(session, event.player_id)
             team_id = member.team_id if member else None
             apply_point_event(r, event, players[event.player_id], team_id, now, settings)
+        follow_country_changes(session, r, {p: players[p].country for p in players}, now, settings)
     except redis.RedisError:
         log.exception("leaderboards not updated; they will be rebuilt from SQL")
     for player_id in players:

@@ -10,14 +10,17 @@ tie-break stays, as the rebuild would make it). A closed week's board keeps its 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 import redis
+from sqlmodel import Session, col, select
 
 from config import keys
 from config.settings import Settings
 from rooms.boards import expires_at, period_id, spec_of
 from store.competition.leaderboards import member_field
+from store.models import Player
 
 # KEYS: per period, old zset, old hash, new zset, new hash. ARGV[1]: the member id (12 digits),
 # then per period the new keys' expire-at (0 = kept). Entries are <tie-break:25><id:12>.
@@ -71,3 +74,38 @@ def move_country_points(
             keys_ += [keys.leaderboard(board, period), keys.leaderboard_members(board, period)]
         argv.append(str(expires_at(period, settings.leaderboard_grace_s) or 0))
     return int(r.register_script(_MOVE)(keys=keys_, args=argv))
+
+
+def follow_country_changes(
+    session: Session,
+    r: redis.Redis,
+    counted_under: Mapping[int, str | None],
+    now: datetime,
+    settings: Settings,
+) -> int:
+    """After points were counted on the boards of the countries in ``counted_under`` (player id
+    -> the country read before counting): move them on where a country change landed meanwhile.
+
+    The award read the country, then a change committed and moved the player's entries, then
+    the award counted on the old board: the stray entry would stay there until a rebuild. A
+    fresh read after counting sees the change, and the same move takes the stray entry along,
+    under the change's own lock so that no third change interleaves (the move takes whatever
+    entry the old board holds, so a second move of the same change finds nothing to do).
+    Returns the entries moved; one SQL query when nothing changed, which is nearly always."""
+    if not counted_under:
+        return 0
+    # Its own session: the caller's transaction may hold a snapshot from before the change.
+    with Session(session.get_bind()) as fresh:
+        query = select(Player.id, Player.country).where(col(Player.id).in_(list(counted_under)))
+        changed = [pid for pid, country in fresh.exec(query) if _differ(counted_under[pid], country)]
+    moved = 0
+    for player_id in changed:
+        with r.lock(keys.player_country_lock(player_id), timeout=10, blocking_timeout=10):
+            with Session(session.get_bind()) as fresh:
+                country = fresh.exec(select(Player.country).where(Player.id == player_id)).one()
+            moved += move_country_points(r, player_id, counted_under[player_id], country, now, settings)
+    return moved
+
+
+def _differ(a: str | None, b: str | None) -> bool:
+    return (a or "").upper() != (b or "").upper()

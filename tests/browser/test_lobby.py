@@ -108,6 +108,13 @@ def test_teams_leaderboards_and_profile(
     page.get_by_role("button", name="Show").click()
     shoot(page, "leaderboards")
 
+    # Opened straight at the boards (a bookmark, a reload): the all-time board is shown at
+    # once, without "Show", and no filter is asked for.
+    page.goto(f"{server.url}/#/boards")
+    page.reload()
+    expect(page.locator("#board-table tr.me")).to_contain_text("120")
+    expect(page.locator("#board-error")).to_have_text("")
+
     page.get_by_role("link", name="Profile", exact=True).click()
     expect(page.locator("#profile-body .kpi").first).to_contain_text("120")
     shoot(page, "profile")

@@ -42,6 +42,33 @@ OVERFLOW_JS = """() => {
 }"""
 
 
+# A word's pieces and the punctuation on it sit on one line in the score charts: each
+# .cmp-word holds one word's columns, and no two of its columns are on different lines
+# (unless the word is wider than the row, a long URL); a new group starts only at a space.
+WORDS_WHOLE_JS = """(root) => {
+  const bad = [];
+  for (const row of document.querySelectorAll(root + ' .cmp-row')) {
+    const width = row.getBoundingClientRect().width;
+    [...row.children].forEach((word, i) => {
+      const toks = [...word.querySelectorAll('.cmp-tok')];
+      const tops = new Set(toks.map((t) => Math.round(t.getBoundingClientRect().top)));
+      const fits = word.getBoundingClientRect().width < width - 1;
+      if (tops.size > 1 && fits) bad.push('broken: ' + word.textContent);
+      if (i > 0 && !/^\\s/.test(toks[0].textContent)) bad.push('parted: ' + word.textContent);
+    });
+  }
+  return bad;
+}"""
+
+
+# A clue shown as a window of its record starts at a word: after the "…", the first token
+# has the space before it (WordPiece's "##s" or an apostrophe's "t" never opens a clue).
+CLUES_START_AT_WORDS_JS = """() => [...document.querySelectorAll('#clues .snippet .toks')]
+  .filter((t) => t.firstElementChild && t.firstElementChild.classList.contains('ellipsis'))
+  .map((t) => t.querySelector('.tok').textContent)
+  .filter((first) => !/^\\s/.test(first))"""
+
+
 @pytest.fixture
 def real_settings(game_settings: Settings) -> Settings:
     # The result is read for 300 s of the test's clock (the reveal's reading time), then the
@@ -99,6 +126,7 @@ def test_three_players_a_whole_round_and_its_result_on_the_real_campaign(
     for page in (alice, bob, cy):
         assert_readable(page)
         assert_fits(page)
+    assert alice.evaluate(CLUES_START_AT_WORDS_JS) == []
     shoot(bob, "phone-round")
 
     # Three explanations, each voted for by another player.
@@ -157,6 +185,8 @@ def test_three_players_a_whole_round_and_its_result_on_the_real_campaign(
     assert all(not (int(v) < 0 and c == green) for v, c in colours), colours
     shoot(cy, "round-result", full_page=True)
     shoot(bob, "phone-result", full_page=True)
+    assert bob.locator("#result .winner .cmp-word").count() > 0
+    assert bob.evaluate(WORDS_WHOLE_JS, "#result .winner") == []
     more.click()
     expect(winner.locator(".compare")).not_to_have_count(3)
     assert_readable(alice)
@@ -210,6 +240,12 @@ def test_the_stream_overlay_reads_as_text_on_the_real_campaign(
     expect(overlay.locator("#neuron")).to_have_text(re.compile(r"^Neuron \d+"))
     text = assert_readable(overlay, "#overlay")
     assert " " in text
+    cut = overlay.evaluate(
+        """() => [...document.querySelectorAll('#clues li')]
+          .filter((li) => li.firstChild?.nodeType === 3 && li.firstChild.textContent.startsWith('…'))
+          .map((li) => li.querySelector('.tok').textContent).filter((first) => !/^\\s/.test(first))"""
+    )
+    assert cut == []  # a clue's window starts at a word here too
     player = real_page(viewport=PHONE)
     player.get_by_label("Room code").fill(code)
     player.get_by_role("button", name="Join", exact=True).click()

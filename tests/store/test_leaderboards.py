@@ -239,3 +239,47 @@ def test_a_country_change_takes_the_players_points_along(
     with db.session() as s:
         rebuild_all(redis_client, s, T0 + timedelta(hours=5), settings)
     assert snapshot(redis_client) == live  # exactly what a rebuild from SQL makes
+
+
+def test_points_counted_while_the_country_changes_follow_the_player(
+    db: Database, redis_client: redis.Redis, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A round settles while its player changes country in another tab: the award reads the
+    old country, the change commits and moves the boards, then the award counts. The points
+    must end on the new country's board only, as a rebuild from SQL would put them."""
+    from store import competition
+    from store.competition.awarding import count_stored_points
+    from store.competition.country_move import move_country_points
+    from store.models import Player
+
+    ada, bob = make_players(db, 2, country="DE")
+    award(db, redis_client, settings, ada, 10, T0)
+    read_players = competition.players_by_id
+
+    def players_then_a_change(session, ids=None):  # type: ignore[no-untyped-def]
+        players = read_players(session, ids)  # the award has read the country: DE
+        with db.session() as other:  # ...and the change lands, as the hub's rename does it
+            row = other.get(Player, ada.id)
+            assert row is not None
+            row.country = "JP"
+            other.add(row)
+            other.commit()
+        move_country_points(redis_client, ada.id or 0, "DE", "JP", T0, settings)
+        return players
+
+    monkeypatch.setattr(competition, "players_by_id", players_then_a_change)
+    with db.session() as s:
+        events = [PointEvent(player_id=ada.id or 0, amount=5, reason="beat_best", created_at=T0)]
+        events.append(PointEvent(player_id=bob.id or 0, amount=7, reason="beat_best", created_at=T0))
+        s.add_all(events)
+        s.commit()
+        count_stored_points(s, redis_client, settings, events, T0)
+
+    def board(code: str) -> list[tuple[int, int]]:
+        return [(e.id, e.score) for e in lb.top(redis_client, f"country:{code}", "all", 10).entries]
+
+    assert board("JP") == [(ada.id, 15)] and board("DE") == [(bob.id, 7)]
+    live = snapshot(redis_client)
+    with db.session() as s:
+        rebuild_all(redis_client, s, T0, settings)
+    assert snapshot(redis_client) == live
