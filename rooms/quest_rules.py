@@ -72,7 +72,8 @@ def choose_neurons(
         return None
     if kind == "daily":
         one = pool[_pick(f"daily:{period}", len(pool))]
-        return f"Daily {one.word} {one.campaign_name} #{one.index}", [one.neuron_id]
+        # Players' words, as a room names its puzzle ("Neuron 4"): no campaign id in a title.
+        return f"Daily {one.word} #{one.index}", [one.neuron_id]
     # Weekly theme: a run of neighbouring neurons of one campaign (one model, one layer).
     campaigns = sorted({n.campaign_id for n in pool})
     chosen = campaigns[_pick(f"weekly-campaign:{period}", len(campaigns))]
@@ -82,7 +83,7 @@ def choose_neurons(
     picked = block[start : start + size]
     first, last = picked[0].index, picked[-1].index
     words = f"{picked[0].word}s"
-    return f"Week of {picked[0].campaign_name} {words} {first}–{last}", [n.neuron_id for n in picked]
+    return f"This week's {words} {first}–{last}", [n.neuron_id for n in picked]
 
 
 def standings(credits: Iterable[tuple[int, int, str]]) -> list[tuple[int, int, int]]:

@@ -2,7 +2,7 @@
 import { capital, unitWord } from "./units.js";
 import { Connection } from "./connection.js";
 import { $, setChildren } from "./dom.js";
-import { shown } from "./tokens.js";
+import { shown, wordWindow } from "./tokens.js";
 
 const params = new URLSearchParams(location.search);
 const overlayToken = params.get("overlay");
@@ -17,9 +17,8 @@ const AROUND = 12;
 function shade(clue) {
   const max = Math.max(...clue.activations, 1e-9);
   const mi = clue.activations.reduce((best, a, i) => (a > clue.activations[best] ? i : best), 0);
-  const start = Math.max(0, mi - AROUND);
-  const end = Math.min(clue.tokens.length, mi + AROUND);
   const words = shown(clue.tokens, clue.display); // the server's display text; "" for [CLS] & co
+  const [start, end] = wordWindow(words, mi, AROUND, AROUND);
   const spans = words.slice(start, end).map((t, k) => {
     const i = start + k;
     const a = Math.max(0, clue.activations[i]) / max;

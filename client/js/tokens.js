@@ -46,6 +46,19 @@ export function shown(tokens, display) {
   return Array.isArray(display) && display.length === tokens.length ? display : tokens;
 }
 
+// The tokens [start, end) shown around ``center``: ``before`` tokens before it and ``after``
+// from it on, widened so that no word is cut: to the first piece of the word it starts in and
+// to the last of the word it ends in (a clue reads "…can't be", not "…'t be"; a few pieces at
+// most). tokens: display text, where a word's first token has the space before it.
+export function wordWindow(tokens, center, before, after) {
+  const wordStarts = (i) => i <= 0 || i >= tokens.length || tokens[i] === "" || /^\s/.test(tokens[i]);
+  let start = Math.max(0, center - before);
+  let end = Math.min(tokens.length, center + after);
+  for (let k = 0; k < 8 && !wordStarts(start); k++) start--;
+  for (let k = 0; k < 8 && !wordStarts(end); k++) end++;
+  return [start, end];
+}
+
 // tokens/activations: arrays; max: the scale (the neuron's max); maxIndex: the marked token;
 // display: the record's display text (see shown()).
 export function snippet(rawTokens, activations, max, { maxIndex = null, label = "", windowed = true, display = null } = {}) {
@@ -58,8 +71,7 @@ export function snippet(rawTokens, activations, max, { maxIndex = null, label = 
     role: "group",
     "aria-label": `${label || "snippet"}: max activation ${fmt(activations[mi], 2)} on “${(tokens[mi] || "").trim()}”`,
   }, body);
-  const start = windowed ? Math.max(0, mi - WINDOW_BEFORE) : 0;
-  const end = windowed ? Math.min(tokens.length, mi + WINDOW_AFTER + 1) : tokens.length;
+  const [start, end] = windowed ? wordWindow(tokens, mi, WINDOW_BEFORE, WINDOW_AFTER + 1) : [0, tokens.length];
   const draw = (from, to) => {
     // Special tokens ([CLS], <s> ...) have no display text: nothing to draw.
     const parts = tokens.slice(from, to).map((t, k) => (t === "" ? null : tokenSpan(t, activations[from + k], max, from + k === mi))).filter(Boolean);

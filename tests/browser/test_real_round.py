@@ -61,6 +61,14 @@ WORDS_WHOLE_JS = """(root) => {
 }"""
 
 
+# A clue shown as a window of its record starts at a word: after the "…", the first token
+# has the space before it (WordPiece's "##s" or an apostrophe's "t" never opens a clue).
+CLUES_START_AT_WORDS_JS = """() => [...document.querySelectorAll('#clues .snippet .toks')]
+  .filter((t) => t.firstElementChild && t.firstElementChild.classList.contains('ellipsis'))
+  .map((t) => t.querySelector('.tok').textContent)
+  .filter((first) => !/^\\s/.test(first))"""
+
+
 @pytest.fixture
 def real_settings(game_settings: Settings) -> Settings:
     # The result is read for 300 s of the test's clock (the reveal's reading time), then the
@@ -118,6 +126,7 @@ def test_three_players_a_whole_round_and_its_result_on_the_real_campaign(
     for page in (alice, bob, cy):
         assert_readable(page)
         assert_fits(page)
+    assert alice.evaluate(CLUES_START_AT_WORDS_JS) == []
     shoot(bob, "phone-round")
 
     # Three explanations, each voted for by another player.
@@ -231,6 +240,12 @@ def test_the_stream_overlay_reads_as_text_on_the_real_campaign(
     expect(overlay.locator("#neuron")).to_have_text(re.compile(r"^Neuron \d+"))
     text = assert_readable(overlay, "#overlay")
     assert " " in text
+    cut = overlay.evaluate(
+        """() => [...document.querySelectorAll('#clues li')]
+          .filter((li) => li.firstChild?.nodeType === 3 && li.firstChild.textContent.startsWith('…'))
+          .map((li) => li.querySelector('.tok').textContent).filter((first) => !/^\\s/.test(first))"""
+    )
+    assert cut == []  # a clue's window starts at a word here too
     player = real_page(viewport=PHONE)
     player.get_by_label("Room code").fill(code)
     player.get_by_role("button", name="Join", exact=True).click()

@@ -175,7 +175,7 @@ def test_quests_of_an_sae_campaign_are_of_features(client: TestClient, db: Datab
         s.add_all([Neuron(campaign_id=campaign.id or 0, index=i) for i in range(8)])
         s.commit()
     daily = call(client, "GET", "/quests/daily")
-    assert daily["word"] == "feature" and daily["title"].startswith("Daily feature feats #")
+    assert daily["word"] == "feature" and re.match(r"^Daily feature #\d+$", daily["title"])
     weekly = call(client, "GET", "/quests/weekly")
-    assert weekly["word"] == "feature" and re.match(r"^Week of feats features \d+–\d+$", weekly["title"])
+    assert weekly["word"] == "feature" and re.match(r"^This week's features \d+–\d+$", weekly["title"])
     assert call(client, "GET", f"/quests/{daily['id']}/results")["quest"]["word"] == "feature"
