@@ -49,10 +49,11 @@ class Settings(BaseSettings):
     # synthetic neurons, docs/SCORING.md), "llm" (local causal LM, the method's
     # all-at-once prompt), "llm-pointing" (local causal LM, calibrated pointing: the one that
     # works with a small model, docs/SCORING.md) or "openai" (any OpenAI-compatible endpoint).
-    # "embedding" stays the default: the shipped "trained" heads (trained-4:ab91fd86af, an
-    # ensemble of three, session 8) beat it on the held-out synthetic test mean but lose lexical
-    # accuracy (0.969 vs 1.000), which rule 5 of issue 18 forbids; session 5's head also did
-    # worse on 50 real neurons (86% vs 92% own-beats-controls): docs/SCORING.md.
+    # "embedding" stays the default: the shipped "trained" (trained-5:ab91fd86af, an ensemble
+    # of three heads blended with embedding's prediction, session 9) beats it on the held-out
+    # synthetic test mean (0.915 vs 0.825) but loses lexical accuracy (0.969 vs 1.000), which
+    # rule 5 of issue 18 forbids; trained-4 also did worse on 50 real neurons (82% vs 92%
+    # own-beats-controls): docs/SCORING.md.
     simulator: str = "embedding"
     simulator_model: str = "smollm2-135m"
     openai_base_url: str = ""

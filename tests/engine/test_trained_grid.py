@@ -37,7 +37,8 @@ EXPLANATIONS = [
 def _pair_probabilities(
     sim: TrainedSimulator, records: list[ActivationRecord]
 ) -> tuple[torch.Tensor, grid.Packed]:
-    """The ensemble's averaged predictions (0..1) from each head's own ``Head.score``, packed."""
+    """The ensemble's averaged predictions (0..1) from each head's own ``Head.score``, blended
+    with embedding's prediction as the simulator blends them, packed."""
     with torch.inference_mode():
         rows = [x for x in sim._prepared(records) if x is not None]
         batch = Records.of([r[0] for r in rows])
@@ -61,9 +62,13 @@ def _pair_probabilities(
             assert torch.allclose(fast, want, atol=2e-4), (fast - want).abs().max()
             probabilities.append(torch.sigmoid(want))
         together = grid.ensemble(sim.heads, packed, expl)
+        mix = grid.evidence(packed, expl, sim.heads[0].ordinals)[1][..., grid.EMB_MIX]  # embedding's, 0..1
     mean = torch.stack(probabilities).mean(0)
     assert torch.allclose(together, mean, atol=1e-4)
-    return mean, packed
+    # The simulator's share of embedding's own prediction (test_trained_inputs pins the mix to it).
+    share = sim.embedding_share
+    assert 0 < share < 1
+    return (1 - share) * mean + share * mix, packed
 
 
 def test_the_grid_path_gives_the_heads_own_logits_and_predictions() -> None:

@@ -131,10 +131,10 @@ def test_predictions_do_not_depend_on_the_batch_cache(encoder: FeatureEncoder) -
 def test_a_head_of_an_earlier_design_is_a_clear_error(tmp_path: Path) -> None:
     old = tmp_path / "old.pt"
     torch.save({"config": {}, "state": {"token.weight": torch.zeros(2, 2)}, "meta": {}}, old)
-    with pytest.raises(SimulatorError, match="trained-4 head"):
+    with pytest.raises(SimulatorError, match="trained-5 head"):
         load_head(old)  # one head of trained-3
     torch.save({"config": {}, "states": [{"token.weight": torch.zeros(2, 2)}], "meta": {}}, old)
-    with pytest.raises(SimulatorError, match="trained-4 head"):
+    with pytest.raises(SimulatorError, match="trained-5 head"):
         load_head(old)
 
 
@@ -175,3 +175,16 @@ def test_the_batched_word_matches_equal_the_per_record_ones() -> None:
         words = records.items[int(ri[p])].words
         assert torch.equal(got[p, : len(words)], matches(words, terms(texts[int(ei[p])])))
         assert not got[p, len(words) :].any()
+
+
+def test_packed_explanations_are_their_own_passes(encoder: FeatureEncoder) -> None:
+    """Scoring packs a call's explanations into rows (each text attending only to itself):
+    the states and piece words are those of padded batches within float noise, for more
+    texts than one row holds, an empty text and a text longer than the others."""
+    texts = [*EXPLANATIONS, "", "x", "the second word of a sentence, " * 12] * 12
+    packed, packed_words = encoder.explain(texts)
+    batched, batched_words = encoder.explain(texts, packed=False)
+    assert packed_words == batched_words
+    for a, b in zip(packed, batched, strict=True):
+        assert a.shape == b.shape
+        assert torch.allclose(a, b, atol=1e-4), (a - b).abs().max()

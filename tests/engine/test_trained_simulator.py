@@ -161,7 +161,7 @@ def test_the_shipped_head_loads_fast_and_is_at_most_20_mb() -> None:
 
 def test_the_simulator_speaks_the_interface_and_is_deterministic() -> None:
     sim = TrainedSimulator()
-    assert sim.name == "trained" and sim.version.startswith("trained-4:")
+    assert sim.name == "trained" and sim.version.startswith("trained-5:")
     months = next(n for n in NEURONS if n.name == "months")
     top, rnd = months.records()
     records = top[:3] + rnd[:3] + [ActivationRecord(tokenize("A short one."), [0.0] * 4)]

@@ -105,7 +105,7 @@ def test_switching_to_a_new_simulator_version_rescores_and_keeps_old_scores(sett
     ctx = context.get_context()
     sim = _sim()
     assert (
-        sim.name == "trained" and sim.version.startswith("trained-4:") and sim.version != "trained-1:oldhead"
+        sim.name == "trained" and sim.version.startswith("trained-5:") and sim.version != "trained-1:oldhead"
     )
     with db.session() as s:
         assert stale_neurons(s, "trained", "trained-1:oldhead", 10) == []

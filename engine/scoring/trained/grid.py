@@ -29,6 +29,8 @@ from engine.scoring.trained.head import EMB_CEILING, EMB_CONTEXT, EMB_FLOOR, EMB
 from engine.scoring.trained.inputs import Explanations, K, Records, unit_layers
 from engine.scoring.trained.structure import PLACES
 
+EMB_MIX = 2  # embedding's prediction on 0..1 in the skip evidence (context, word, mix, ...)
+
 
 @dataclass
 class Packed:
@@ -127,12 +129,14 @@ def _cosines(packed: Packed, explanations: Explanations) -> tuple[torch.Tensor, 
     if not words[:, 0].any():  # [CLS] is never a word (only in a text of no pieces): drop it
         unit, words = unit[:, 1:], words[:, 1:]
     e, length = words.shape
-    # Pieces that are not words ([CLS], [SEP], padding) get -2, below any cosine, before the max.
-    off = torch.zeros(e * length, 1).masked_fill_(~words.reshape(-1, 1), -2.0)
+    # Word pieces only (no [CLS], [SEP] or padding: ~40% of the padded rows) in the products;
+    # the other rows read -2, below any cosine, before the max.
+    real = words.reshape(-1).nonzero().squeeze(1)
+    pieces = unit.reshape(e * length, K, -1)[real]  # (W, K, H)
     best, mean = [], []
     for k in range(K):
         states = packed.units[k].T  # (H, N)
-        sims = torch.addmm(off, unit[:, :, k].reshape(e * length, -1), states)
+        sims = torch.full((e * length, states.shape[1]), -2.0).index_copy_(0, real, pieces[:, k] @ states)
         best.append(sims.view(e, length, -1).amax(1))  # (E, N)
         mean.append(explanations.mean[:, k] @ states)
     context = explanations.vector @ packed.units[K - 1].T
@@ -223,10 +227,13 @@ def logits(head: Head, packed: Packed, explanations: Explanations) -> torch.Tens
 
 
 @torch.inference_mode()
-def ensemble(heads: list[Head], packed: Packed, explanations: Explanations) -> torch.Tensor:
-    """(E, N) on 0..1: the heads' predictions averaged. ``packed`` holds their record halves
-    side by side (``pair`` columns each). The fixed evidence is the same for every head
-    (their ordinal banks are the encoder's), so it is computed once."""
+def ensemble(
+    heads: list[Head], packed: Packed, explanations: Explanations, embedding_share: float = 0.0
+) -> torch.Tensor:
+    """(E, N) on 0..1: the heads' predictions averaged, then ``embedding_share`` of it replaced
+    by ``embedding``'s own prediction (its mix on 0..1, one of the fixed inputs). ``packed``
+    holds the heads' record halves side by side (``pair`` columns each). The fixed evidence is
+    the same for every head (their ordinal banks are the encoder's), so it is computed once."""
     feats, skip = evidence(packed, explanations, heads[0].ordinals)
     width = packed.base.shape[-1] // len(heads)
     total = None
@@ -235,7 +242,22 @@ def ensemble(heads: list[Head], packed: Packed, explanations: Explanations) -> t
         z = _pair_logits(head, packed.base[:, cols], packed.query[:, cols], packed, explanations, feats, skip)
         total = torch.sigmoid_(z) if total is None else total.add_(torch.sigmoid_(z))
     assert total is not None
-    return total.div_(len(heads))
+    total.mul_((1 - embedding_share) / len(heads))
+    return total.add_(skip[..., EMB_MIX], alpha=embedding_share) if embedding_share else total
+
+
+def _keys_and_values(head: Head, explanations: Explanations) -> tuple[torch.Tensor, torch.Tensor]:
+    """The head's key and value of every explanation piece, (E, L, pair) each, computed on the
+    real pieces only (a padded row's key is masked and its value weighted 0: left at 0)."""
+    raw, mask = explanations.raw, explanations.mask
+    e, length = mask.shape
+    real = mask.reshape(-1).nonzero().squeeze(1)
+    rows = raw.reshape(e * length, -1)[real]
+    out = []
+    for layer in (head.key, head.value):
+        full = torch.zeros(e * length, layer.out_features)
+        out.append(full.index_copy_(0, real, layer(rows)).view(e, length, -1))
+    return out[0], out[1]
 
 
 def _pair_logits(
@@ -250,7 +272,7 @@ def _pair_logits(
     """(E, N) logits of one head's pair half on the shared evidence.
 
     The pair states (E, N, pair) are most of the cost: each step below is one pass over them."""
-    key, value = head.key(explanations.raw), head.value(explanations.raw)  # (E, L, pair)
+    key, value = _keys_and_values(head, explanations)  # (E, L, pair)
     m = explanations.words.unsqueeze(-1).float()
     summary = (value * m).sum(1) / m.sum(1).clamp(min=1)  # (E, pair)
     # attended(softmax . value) = softmax . attended(value) (a row's weights sum to 1); the
@@ -258,11 +280,14 @@ def _pair_logits(
     projected = head.attended(value) + head.features.bias
     # Scores as (E, L, N): the softmax over L runs along the outer axis, vectorised over tokens.
     hidden = ~explanations.mask.unsqueeze(-1)  # (E, L, 1)
-    blocked = torch.zeros(hidden.shape).masked_fill_(hidden, float("-inf"))
     scale = 1.0 / math.sqrt(key.shape[-1])
-    scores = torch.baddbmm(blocked, key * scale, query.T.expand(len(key), -1, -1))
+    e, length, width = key.shape
+    # One product for every explanation's pieces against the tokens (a batched product over an
+    # expanded query copied it per explanation), the mask after.
+    scores = (key.view(e * length, width) @ (query.T * scale)).view(e, length, -1)
+    scores.masked_fill_(hidden, float("-inf"))
     z = torch.bmm(torch.softmax(scores, 1).transpose(1, 2), projected)  # (E, N, pair)
-    e, n, width = z.shape
+    n = z.shape[1]
     z = torch.addmm(z.view(e * n, width), feats.view(e * n, -1), head.features.weight.T).view(e, n, width)
     z = nn.functional.gelu(z.addcmul_(base, 1 + summary[:, None, :]))
     # The channel-wise width-3 convolution over each record's tokens (zeros past its ends),
