@@ -246,18 +246,41 @@ class Settings(BaseSettings):
         return f"sqlite:///{self.data_path / 'neuronquest.sqlite3'}"
 
     def effective_secret_key(self) -> str:
+        """The signing key: ``secret_key``, else the data dir's key file, made once and read once
+        per process (every token signed or checked asks; it went to disk each time)."""
         if self.secret_key:
             return self.secret_key
         path = self.data_path / "secret_key"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(48))
-            path.chmod(0o600)
-        return path.read_text().strip()
+        key = _KEY_FILES.get(path)
+        if key is None:
+            key = _KEY_FILES[path] = _read_or_make_key(path)
+        return key
 
     def ensure_dirs(self) -> None:
         for sub in ("", "models", "redis", "corpus"):
             (self.data_path / sub).mkdir(parents=True, exist_ok=True)
+
+
+# Key files already read, by path: a key never changes under a running process.
+_KEY_FILES: dict[Path, str] = {}
+
+
+def _read_or_make_key(path: Path) -> str:
+    """The key in ``path``, made first if there is none. Processes starting together (web
+    processes, workers) may all find no file: each writes its own candidate and links it into
+    place, which only the first can do, so all of them read the same key."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        candidate = path.with_name(f".secret_key.{os.getpid()}.{secrets.token_hex(4)}")
+        candidate.write_text(secrets.token_urlsafe(48))
+        candidate.chmod(0o600)
+        try:
+            os.link(candidate, path)
+        except FileExistsError:
+            pass  # another process made it first: read theirs
+        finally:
+            candidate.unlink()
+    return path.read_text().strip()
 
 
 @lru_cache(maxsize=1)
