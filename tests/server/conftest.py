@@ -109,11 +109,15 @@ def campaign(hub_settings: Settings, db: Database) -> list[int]:
 
 
 class LiveServer:
-    def __init__(self, settings: Settings, clock: Clock) -> None:
+    def __init__(self, settings: Settings, clock: Clock, **uvicorn_options: Any) -> None:
         self.port = free_port()
         self.clock = clock
         config = uvicorn.Config(
-            create_app(settings, clock=clock), host="127.0.0.1", port=self.port, log_level="warning"
+            create_app(settings, clock=clock),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            **uvicorn_options,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

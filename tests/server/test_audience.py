@@ -77,7 +77,12 @@ def audience_server(hub_settings: Settings, campaign: list[int]) -> Iterator[Liv
     # A long round: 2,000 fans joining and voting must not outlast it on a loaded machine.
     # They share 127.0.0.1: no per-address socket cap here.
     update = {"heartbeat_s": 60.0, "room_round_s": 600.0, "ws_per_address": 10 * AUDIENCE}
-    server = LiveServer(hub_settings.model_copy(update=update), Clock()).start()
+    # The protocol-level ping as the web process sets it from the heartbeat (server/cli/run.py),
+    # not uvicorn's 20 s: 2,000 clients share this test's one loop with the server's thread, and
+    # a pong they answer late on a loaded machine (a suite ran it red: 1011 keepalive timeout,
+    # no `voted`) is the harness's stall, not the server's.
+    ping = {"ws_ping_interval": update["heartbeat_s"], "ws_ping_timeout": update["heartbeat_s"]}
+    server = LiveServer(hub_settings.model_copy(update=update), Clock(), **ping).start()
     yield server
     server.stop()
 
@@ -101,7 +106,9 @@ async def join_fan(url: str, token: str, code: str) -> Fan:
 
 
 @pytest.mark.long
-@pytest.mark.timeout(180)
+# Generous: the assertions are about counts and rates. On the AVX2 CPU of session 9 the quiet
+# run took 107-151 s (connect and join 58 s, 2,000 votes acknowledged in 41 s).
+@pytest.mark.timeout(360)
 async def test_two_thousand_audience_votes_with_bounded_tallies(
     audience_server: LiveServer, hub_settings: Settings, db: Database
 ) -> None:
@@ -147,7 +154,7 @@ async def test_two_thousand_audience_votes_with_bounded_tallies(
                 for i in range(start, start + BATCH)
             )
         )
-    await asyncio.gather(*(f.wait_for("voted", timeout=60) for f in fans))
+    await asyncio.gather(*(f.wait_for("voted", timeout=150) for f in fans))
     vote_s = time.monotonic() - t0
     expected = {str(first): AUDIENCE * 3 // 5, str(second): AUDIENCE * 2 // 5}
     final = await observer.wait_for("tally", timeout=10, votes=expected)
