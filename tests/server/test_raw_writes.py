@@ -51,10 +51,8 @@ def deployed(hub_settings: Settings, campaign: list[int]) -> Iterator[tuple[str,
     thread.join(10)
 
 
-async def test_room_events_go_out_as_bytes_framed_once(
-    deployed: tuple[str, object], redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    url, app = deployed
+def count_raw_writes(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """Every frame the raw path writes from now on, as written (the same bytes objects)."""
     written: list[bytes] = []
     real_write = RawWriter.write
 
@@ -65,6 +63,14 @@ async def test_room_events_go_out_as_bytes_framed_once(
         return done
 
     monkeypatch.setattr(RawWriter, "write", counting)
+    return written
+
+
+async def test_room_events_go_out_as_bytes_framed_once(
+    deployed: tuple[str, object], redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, app = deployed
+    written = count_raw_writes(monkeypatch)
     clients = [await Client.connect(url, fmt) for fmt in ("json", "msgpack", "json")]
     for client in clients:
         await client.expect("welcome")
@@ -100,16 +106,7 @@ async def test_a_connects_welcome_and_snapshot_go_out_as_bytes(
     """The frames of one socket only (welcome, its room's snapshot) took Starlette's, uvicorn's
     and the websockets library's send per frame: two of a connect storm's frames per socket."""
     url, _app = deployed
-    written: list[bytes] = []
-    real_write = RawWriter.write
-
-    def counting(self: RawWriter, data: bytes) -> bool:
-        done = real_write(self, data)
-        if done:
-            written.append(data)
-        return done
-
-    monkeypatch.setattr(RawWriter, "write", counting)
+    written = count_raw_writes(monkeypatch)
     for fmt in ("json", "msgpack"):
         client = await Client.connect(url, fmt)
         welcome = await client.expect("welcome")
