@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 
 from starlette.concurrency import run_in_threadpool
 
-from config import keys
 from rooms.puzzle_room import RoomError
 from server.api.sessions import clean_name
 from server.context import AppContext
@@ -20,7 +19,7 @@ from server.hub.connection import Connection
 from server.live.room_kinds import Way
 from server.wire import game_protocol as gp
 from server.wire import protocol as p
-from store.competition.country_move import move_country_points
+from store.competition.country_move import country_lock, move_country_points
 from store.db import DATABASE_DOWN
 from store.models import Player
 from store.players import rename as rename_player
@@ -122,8 +121,7 @@ async def _rename(ctx: AppContext, conn: Connection, name: str, country: str | N
         # country the player was no longer of.
         one_at_a_time: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
         if country is not None:
-            lock_key = keys.player_country_lock(conn.player_id)
-            one_at_a_time = ctx.r_sync.lock(lock_key, timeout=10, blocking_timeout=10)
+            one_at_a_time = country_lock(ctx.r_sync, conn.player_id)
         with one_at_a_time:
             with ctx.db.session() as s:
                 before = s.get(Player, conn.player_id)

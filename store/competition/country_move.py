@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 import redis
 from sqlmodel import Session, col, select
@@ -54,6 +55,12 @@ for i = 0, #KEYS / 4 - 1 do
 end
 return moved
 """
+
+
+def country_lock(r: redis.Redis, player_id: int) -> Any:
+    """One country change of ``player_id`` at a time, whichever tab or process makes it: its SQL
+    write and its boards' move together (redis-py's lock)."""
+    return r.lock(keys.player_country_lock(player_id), timeout=10, blocking_timeout=10)
 
 
 def move_country_points(
@@ -100,7 +107,7 @@ def follow_country_changes(
         changed = [pid for pid, country in fresh.exec(query) if _differ(counted_under[pid], country)]
     moved = 0
     for player_id in changed:
-        with r.lock(keys.player_country_lock(player_id), timeout=10, blocking_timeout=10):
+        with country_lock(r, player_id):
             with Session(session.get_bind()) as fresh:
                 country = fresh.exec(select(Player.country).where(Player.id == player_id)).one()
             moved += move_country_points(r, player_id, counted_under[player_id], country, now, settings)
