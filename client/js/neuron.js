@@ -4,6 +4,7 @@
 import { drawHistogram, el, fmt, setChildren } from "./dom.js";
 import { API, getJSON, searchWithFallback, showError } from "./reference.js";
 import { applyBrowseWords } from "./campaigns.js";
+import { cutBefore, shown } from "./tokens.js";
 
 function when(iso) {
   return iso ? new Date(iso).toLocaleString() : "";
@@ -20,7 +21,8 @@ const capital = (word) => word.charAt(0).toUpperCase() + word.slice(1);
 function renderRecord(record) {
   const line = el("div", { class: "record" });
   // The server's display text carries the spaces (engine/display_text.py); special tokens are empty.
-  const display = Array.isArray(record.display) && record.display.length === record.tokens.length ? record.display : record.tokens;
+  const display = shown(record.tokens, record.display);
+  if (cutBefore(record.tokens, record.display, 0)) line.append(el("span", { class: "ellipsis cut-word", text: "…" }));
   display.forEach((token, i) => {
     if (token === "") return;
     line.append(el("span", {

@@ -2,7 +2,7 @@
 import { capital, unitWord } from "./units.js";
 import { Connection } from "./connection.js";
 import { $, setChildren } from "./dom.js";
-import { shown, wordWindow } from "./tokens.js";
+import { cutBefore, shown, wordWindow } from "./tokens.js";
 
 const params = new URLSearchParams(location.search);
 const overlayToken = params.get("overlay");
@@ -29,7 +29,11 @@ function shade(clue) {
     if (i === mi) span.classList.add("max");
     return span;
   });
-  return [start > 0 ? "… " : "", ...spans, end < clue.tokens.length ? " …" : ""];
+  const cut = cutBefore(clue.tokens, clue.display, start);
+  const mark = document.createElement("span");
+  mark.className = `cut cut-${cut}`;
+  mark.textContent = "…";
+  return [...(cut ? [mark] : []), ...spans, end < clue.tokens.length ? " …" : ""];
 }
 
 function renderPuzzle() {

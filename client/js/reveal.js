@@ -6,7 +6,7 @@ import { roomWord } from "./units.js";
 import { api } from "./api.js";
 import { countUp, el, fmt, setChildren } from "./dom.js";
 import { fit } from "./fit.js";
-import { shown } from "./tokens.js";
+import { cutBefore, shown } from "./tokens.js";
 
 const scale10 = (a, max) => (max > 0 ? (10 * Math.max(0, a)) / max : 0);
 
@@ -19,21 +19,30 @@ function bars(truth10, predicted10) {
   return col;
 }
 
+// A word starts at a token whose text opens with a space ("\n\n" alone is a word of its own).
+const opensWord = (tok) => /^\s/.test(tok);
+
 // The columns grouped by word: a line may break only where the text has a space, so a word's
 // pieces ("kernel" "s", "Post" "ulate") and the punctuation that clings to it stay together.
-function words(tokens, cols) {
+// The space itself is the row's gap between groups, not text, so a wrapped line does not
+// start indented. cut: the record starts inside a word (an ellipsis before it).
+function words(tokens, cols, cut) {
   const groups = [];
   cols.forEach((col, i) => {
     if (!col) return;
-    if (!groups.length || /^\s/.test(tokens[i])) groups.push(el("span", { class: "cmp-word" }));
+    if (!groups.length || opensWord(tokens[i])) {
+      groups.push(el("span", { class: "cmp-word", "data-gap": groups.length && opensWord(tokens[i]) ? "space" : "none" }));
+    }
     groups[groups.length - 1].append(col);
   });
+  if (cut && groups.length) groups[0].prepend(el("span", { class: "cmp-cut ellipsis", "aria-hidden": "true", text: "…" }));
   return groups;
 }
 
 // One snippet as columns of [token, true bar, simulated bar]; misses: Map(tokenIndex -> predicted).
 // tokens: display text (shown()); a token with none (a special token) gets no column.
-export function compareRows(tokens, truth, max, predicted, kind, correlation, misses = new Map()) {
+// cut: text was cut before the first token (cutBefore() of tokens.js).
+export function compareRows(tokens, truth, max, predicted, kind, correlation, misses = new Map(), { cut = false } = {}) {
   const cols = tokens.map((tok, i) => {
     if (tok === "") return null;
     const t10 = scale10(truth[i], max);
@@ -42,7 +51,7 @@ export function compareRows(tokens, truth, max, predicted, kind, correlation, mi
     return el("span", {
       class: `cmp-tok${miss ? " miss" : ""}`,
       title: `${tok.trim() || "␣"}: true ${fmt(t10, 1)}${p10 === undefined ? "" : `, simulated ${fmt(p10, 1)}`} (0–10)`,
-    }, bars(t10, p10), el("span", { class: "cmp-text", text: tok }));
+    }, bars(t10, p10), el("span", { class: "cmp-text", text: tok.trim() ? tok.replace(/^\s+/, "") : tok }));
   });
   const label = kind === "random" ? "quiet snippet" : "top snippet";
   const f = fit(correlation);
@@ -52,7 +61,7 @@ export function compareRows(tokens, truth, max, predicted, kind, correlation, mi
   }));
   return el("figure", { class: `compare ${kind}` },
     el("figcaption", {}, el("span", { class: `kind ${kind}`, text: label }), corr),
-    el("div", { class: "cmp-row" }, words(tokens, cols)),
+    el("div", { class: "cmp-row" }, words(tokens, cols, cut)),
     missNotes.length ? el("ul", { class: "misses" }, missNotes) : null);
 }
 
@@ -97,7 +106,8 @@ export async function scoreReveal(event, neuronId, explanationText, { best = 3, 
   const predictions = detail.predictions || null;
   const rows = records.slice(0, perRecord.length).map((r, i) => {
     const misses = new Map((detail.worst_misses || []).filter((m) => m.record === i).map((m) => [m.token_index, m.predicted]));
-    const row = compareRows(shown(r.tokens, r.display), r.activations, max, predictions ? predictions[i] : null, kinds[i], perRecord[i] ?? 0, misses);
+    const row = compareRows(shown(r.tokens, r.display), r.activations, max, predictions ? predictions[i] : null, kinds[i], perRecord[i] ?? 0, misses,
+      { cut: cutBefore(r.tokens, r.display, 0) });
     return { row, r: perRecord[i] ?? 0 };
   });
   if (!rows.length) return panel;

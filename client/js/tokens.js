@@ -59,6 +59,18 @@ export function wordWindow(tokens, center, before, after) {
   return [start, end];
 }
 
+// Whether text the reader does not see comes before token ``start`` of a record: a window
+// that starts after a visible token, or a record that mining cut inside a word (its first
+// WordPiece piece continues a word, "##gged": the reader gets "…gged program", not a
+// fragment that reads like a word). Special tokens ([CLS]) before ``start`` hide nothing.
+// "window", "word" (the record's own cut) or "" (nothing hidden).
+export function cutBefore(rawTokens, display, start) {
+  const first = shown(rawTokens, display).findIndex((t) => t !== "");
+  if (first < 0) return "";
+  if (start > first) return "window";
+  return String(rawTokens[first]).startsWith("##") ? "word" : "";
+}
+
 // tokens/activations: arrays; max: the scale (the neuron's max); maxIndex: the marked token;
 // display: the record's display text (see shown()).
 export function snippet(rawTokens, activations, max, { maxIndex = null, label = "", windowed = true, display = null } = {}) {
@@ -75,7 +87,8 @@ export function snippet(rawTokens, activations, max, { maxIndex = null, label = 
   const draw = (from, to) => {
     // Special tokens ([CLS], <s> ...) have no display text: nothing to draw.
     const parts = tokens.slice(from, to).map((t, k) => (t === "" ? null : tokenSpan(t, activations[from + k], max, from + k === mi))).filter(Boolean);
-    if (from > 0) parts.unshift(el("span", { class: "ellipsis", text: "…" }));
+    const cut = cutBefore(rawTokens, display, from);
+    if (cut) parts.unshift(el("span", { class: `ellipsis cut-${cut}`, text: "…" }));
     if (to < tokens.length) parts.push(el("span", { class: "ellipsis", text: "…" }));
     setChildren(body, ...parts);
   };

@@ -49,12 +49,22 @@ WORDS_WHOLE_JS = """(root) => {
   const bad = [];
   for (const row of document.querySelectorAll(root + ' .cmp-row')) {
     const width = row.getBoundingClientRect().width;
-    [...row.children].forEach((word, i) => {
+    const groups = [...row.children];
+    groups.forEach((word, i) => {
       const toks = [...word.querySelectorAll('.cmp-tok')];
       const tops = new Set(toks.map((t) => Math.round(t.getBoundingClientRect().top)));
       const fits = word.getBoundingClientRect().width < width - 1;
       if (tops.size > 1 && fits) bad.push('broken: ' + word.textContent);
-      if (i > 0 && !/^\\s/.test(toks[0].textContent)) bad.push('parted: ' + word.textContent);
+      // A group starts only where the text had a space, and that space is the gap before it,
+      // never text that would indent a wrapped line.
+      if (i > 0 && word.dataset.gap !== 'space') bad.push('parted: ' + word.textContent);
+      const first = toks[0].querySelector('.cmp-text').textContent;
+      if (/^\\s/.test(first) && first.trim()) bad.push('indented: ' + word.textContent);
+      const before = i > 0 ? groups[i - 1].getBoundingClientRect() : null;
+      const box = word.getBoundingClientRect();
+      if (before && Math.abs(before.bottom - box.bottom) < 2 && box.left - before.right < 4) {
+        bad.push('no space before: ' + word.textContent);
+      }
     });
   }
   return bad;
@@ -62,11 +72,23 @@ WORDS_WHOLE_JS = """(root) => {
 
 
 # A clue shown as a window of its record starts at a word: after the "…", the first token
-# has the space before it (WordPiece's "##s" or an apostrophe's "t" never opens a clue).
+# has the space before it (WordPiece's "##s" or an apostrophe's "t" never opens a clue). A
+# record that mining itself cut inside a word says so with its own "…" (cut-word).
 CLUES_START_AT_WORDS_JS = """() => [...document.querySelectorAll('#clues .snippet .toks')]
-  .filter((t) => t.firstElementChild && t.firstElementChild.classList.contains('ellipsis'))
+  .filter((t) => t.firstElementChild && t.firstElementChild.classList.contains('cut-window'))
   .map((t) => t.querySelector('.tok').textContent)
   .filter((first) => !/^\\s/.test(first))"""
+
+
+CUT_BEFORE_JS = """async () => {
+  const { cutBefore } = await import('/static/js/tokens.js');
+  const cls = ['[CLS]', 'the', 'cat', '[SEP]'], shownCls = ['', 'the', ' cat', ''];
+  return [
+    cutBefore(['[CLS]', '##gged', 'program'], ['', 'gged', ' program'], 0),
+    cutBefore(cls, shownCls, 0), cutBefore(cls, shownCls, 1), cutBefore(cls, shownCls, 2),
+    cutBefore(['##gged', 'program'], null, 1),
+  ];
+}"""
 
 
 @pytest.fixture
@@ -187,6 +209,9 @@ def test_three_players_a_whole_round_and_its_result_on_the_real_campaign(
     shoot(bob, "phone-result", full_page=True)
     assert bob.locator("#result .winner .cmp-word").count() > 0
     assert bob.evaluate(WORDS_WHOLE_JS, "#result .winner") == []
+    # A record mined from inside a word opens with "…" (not "gged program"), on a clue and in
+    # the score charts; a window's own cut says "…" as before; [CLS] before it hides nothing.
+    assert bob.evaluate(CUT_BEFORE_JS) == ["word", "", "", "window", "window"]
     more.click()
     expect(winner.locator(".compare")).not_to_have_count(3)
     assert_readable(alice)
@@ -242,7 +267,7 @@ def test_the_stream_overlay_reads_as_text_on_the_real_campaign(
     assert " " in text
     cut = overlay.evaluate(
         """() => [...document.querySelectorAll('#clues li')]
-          .filter((li) => li.firstChild?.nodeType === 3 && li.firstChild.textContent.startsWith('…'))
+          .filter((li) => li.firstElementChild?.classList.contains('cut-window'))
           .map((li) => li.querySelector('.tok').textContent).filter((first) => !/^\\s/.test(first))"""
     )
     assert cut == []  # a clue's window starts at a word here too
