@@ -2,12 +2,13 @@
 
 An audience vote is not a room event (5,000 watchers voting would mean 25 million messages):
 it is one SADD (one vote each per round), one row in SQL (``Vote.audience``; the unique
-constraint keeps one vote per person per explanation) and one HINCRBY on the round's tally.
-Each web process runs one ``TallyPusher``: every ``streamer_tally_interval_s`` it reads the
-tallies of the streamer rooms it has connections in and, when they changed, hands one
-``tally`` event to each of its local connections of that room. So a client gets at most one
-tally per interval however many votes arrive, every process pushes from the same Redis
-counts, and no process has to coordinate with another.
+constraint keeps one vote per person per explanation; votes arriving together share a commit,
+server/live/audience_votes.py) and one HINCRBY on the round's tally. Each web process runs one
+``TallyPusher``: every ``streamer_tally_interval_s`` it reads the tallies of the streamer rooms
+it has connections in and, when they changed, hands one ``tally`` event to each of its local
+connections of that room. So a client gets at most one tally per interval however many votes
+arrive, every process pushes from the same Redis counts, and no process has to coordinate with
+another.
 """
 
 from __future__ import annotations
@@ -17,15 +18,11 @@ import contextlib
 import logging
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-from starlette.concurrency import run_in_threadpool
-
 from config import keys
 from rooms.puzzle_room import Phase, RoomError
 from server.hub.fanout import Hub
 from server.live.streamer_service import StreamerService
 from server.wire import protocol as p
-from store.models import Vote
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +32,7 @@ TALLY_TTL_S = 6 * 3600
 
 async def audience_vote(streamer: StreamerService, room_id: str, player_id: int, explanation_id: int) -> int:
     """Count one audience vote; returns the round. Refusals raise RoomError and count nothing."""
-    room = await streamer.rooms.load(room_id)
+    room = await streamer.rooms.load(room_id, members=False)  # a vote needs no member list
     s = room.state
     if s.phase is not Phase.ROUND or s.puzzle is None:
         raise RoomError(p.ERR_WRONG_PHASE, f"the room is in its {s.phase.value}; vote during a round")
@@ -50,7 +47,7 @@ async def audience_vote(streamer: StreamerService, room_id: str, player_id: int,
     if not await r.sadd(voters, player_id):
         raise RoomError(p.ERR_DOUBLE_VOTE, "the audience has one vote each per round")
     try:
-        stored = await run_in_threadpool(_store_vote, streamer, explanation_id, player_id)
+        stored = await streamer.votes.submit((explanation_id, player_id))
     except Exception:
         await r.srem(voters, player_id)
         raise
@@ -66,20 +63,9 @@ async def audience_vote(streamer: StreamerService, room_id: str, player_id: int,
     return round_no
 
 
-def _store_vote(streamer: StreamerService, explanation_id: int, player_id: int) -> bool:
-    with streamer.rooms.db.session() as s:
-        s.add(Vote(explanation_id=explanation_id, player_id=player_id, audience=True))
-        try:
-            s.commit()
-        except IntegrityError:
-            s.rollback()
-            return False
-    return True
-
-
 async def read_tally(streamer: StreamerService, room_id: str) -> dict[str, Any]:
     """The room's current tally event (the round's audience votes and the crowd count)."""
-    room = await streamer.rooms.load(room_id)
+    room = await streamer.rooms.load(room_id, members=False)
     round_no = room.state.round_no
     r = streamer.r
     async with r.pipeline(transaction=False) as pipe:

@@ -23,6 +23,7 @@ from rooms.moderation import FilterMode
 from rooms.puzzle_room import PuzzleRoom, RoomError, RoomState
 from rooms.roomcodes import new_code, normalize
 from rooms.streamer_room import StreamerState
+from server.live.audience_votes import AudienceVoteWriter
 from server.live.room_service import RoomService
 from server.wire import protocol as p
 
@@ -33,6 +34,7 @@ class StreamerService:
     def __init__(self, rooms: RoomService) -> None:
         self.rooms = rooms
         self.settings, self.r = rooms.settings, rooms.r
+        self.votes = AudienceVoteWriter(rooms.db)  # the audience's votes (server/live/audience.py)
 
     # -- state -------------------------------------------------------------------------------
     async def load(self, room_id: str) -> StreamerState | None:

@@ -107,7 +107,8 @@ async def join_fan(url: str, token: str, code: str) -> Fan:
 
 @pytest.mark.long
 # Generous: the assertions are about counts and rates. On the AVX2 CPU of session 9 the quiet
-# run took 107-151 s (connect and join 58 s, 2,000 votes acknowledged in 41 s).
+# run took 107-151 s (connect and join 58 s, 2,000 votes acknowledged in 41 s; one commit a
+# vote then: 5.9 s against 23.1 s with votes sharing commits, session 10, docs/BENCHMARKS.md).
 @pytest.mark.timeout(360)
 async def test_two_thousand_audience_votes_with_bounded_tallies(
     audience_server: LiveServer, hub_settings: Settings, db: Database
