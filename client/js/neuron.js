@@ -79,7 +79,11 @@ function renderPage(page) {
   const sealed = page.sealed
     ? [el("li", { class: "sealed-note", text: `A quest is playing this ${word}: its explanations show when it closes, ${when(page.sealed.until)}.` })]
     : [];
-  setChildren(document.getElementById("explanations"), ...sealed, ...page.explanations.map(renderExplanation));
+  // An empty list says so, and how to fill it (a researcher reading the page; a player).
+  const none = !page.sealed && !page.explanations.length
+    ? [el("li", { class: "empty-note", text: `No explanations yet: play this ${word} and write the first.` })]
+    : [];
+  setChildren(document.getElementById("explanations"), ...sealed, ...none, ...page.explanations.map(renderExplanation));
   setChildren(document.getElementById("top-records"), ...page.top_records.map(renderRecord));
   setChildren(document.getElementById("random-records"), ...page.random_records.map(renderRecord));
   setChildren(document.getElementById("related"),
@@ -92,6 +96,7 @@ function renderPage(page) {
     ),
   );
   setChildren(document.getElementById("history"),
+    ...(page.history.length || page.sealed ? [] : [el("li", { class: "empty-note", text: "Nothing written yet." })]),
     ...page.history.map((h) => el("li", { text: `${when(h.created_at)} — ${h.author || "machine"}: ${h.text}` })),
   );
   document.getElementById("neuron").hidden = false;

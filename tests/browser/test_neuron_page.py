@@ -19,3 +19,7 @@ def test_the_neuron_page_shows_stats_histogram_and_records(
     expect(page.locator("#histogram rect")).to_have_count(len(HISTOGRAM))  # linear, one bar per bin
     expect(page.locator("#top-records .record").first).to_be_visible()
     expect(page.locator("#error")).to_be_hidden()
+    # Nothing written about it yet: the lists say so rather than stand empty under their headings.
+    none = "No explanations yet: play this neuron and write the first."
+    expect(page.locator("#explanations .empty-note")).to_have_text(none)
+    expect(page.locator("#history .empty-note")).to_have_text("Nothing written yet.")
