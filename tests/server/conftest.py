@@ -270,6 +270,22 @@ class Client:
             except TimeoutError:
                 continue
 
+    async def expect_one_of(self, kinds: tuple[str, ...], timeout: float = 15.0) -> dict[str, Any]:
+        """The next not-yet-expected event of any of these types."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for i, event in enumerate(self.events):
+                if i not in self._used and event.get("type") in kinds:
+                    self._used.add(i)
+                    return event
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"none of {kinds} in {[e.get('type') for e in self.events]}")
+            try:
+                await self._recv(left)
+            except TimeoutError:
+                continue
+
     async def refusal(self) -> tuple[str, int]:
         """(error code, close code) of a connection the server refuses: its error, then its close."""
         error = await self.expect("error")
