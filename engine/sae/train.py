@@ -367,7 +367,7 @@ class _Trainer:
                 aux_tokens=cfg.aux_tokens,
             )
             self.optim.zero_grad(set_to_none=True)
-            out.loss.backward()
+            out.backward(self.params)
             constrain_decoder(self.params["W_dec"])
             for group in self.optim.param_groups:
                 group["lr"] = self._lr(self.step)
