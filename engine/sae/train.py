@@ -19,7 +19,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,34 @@ from engine.sae.saelens_format import save_sae
 from engine.sae.topk_step import constrain_decoder, forget_latents, normalise_decoder, train_step
 from engine.sae.train_dir import STATE_FILE, cached_fingerprint, claim, finished_sae
 
+BF16_CPU_FLAGS = {"amx_bf16", "avx512_bf16"}
+
+
+def fast_bfloat16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether this CPU multiplies bfloat16 matrices in hardware (else torch emulates it, slowly)."""
+    try:
+        text = cpuinfo.read_text()
+    except OSError:
+        return False
+    flags = next(
+        (line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), []
+    )
+    return bool(BF16_CPU_FLAGS & set(flags))
+
+
+# Training tokens that fit in 30 minutes of `neuronquest sae train --model minilm-l6 --layer 3` (model,
+# corpus windows, activation cache, training at the default batch, refit and report) on a 2-core CPU:
+# with bfloat16 units, 6M at ~4,800 tokens/s (session 10's EPYC with AVX512-BF16, measured); without
+# them the encoder runs in float32, ~0.5x as fast (session 7's AVX2 EPYC; estimated, not timed at
+# this batch). docs/SAE.md has the runs.
+TOKENS_BFLOAT16_CPU = 6_000_000
+TOKENS_FLOAT32_CPU = 2_500_000
+
+
+def default_tokens() -> int:
+    """The default training budget, sized for this CPU's arithmetic (see TOKENS_BFLOAT16_CPU)."""
+    return TOKENS_BFLOAT16_CPU if fast_bfloat16() else TOKENS_FLOAT32_CPU
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -45,10 +73,12 @@ class TrainConfig:
     site: str = "mlp_post"
     expansion: int = 4
     k: int = 32
-    # Training tokens, ~5 epochs over MiniLM's pool: what 30 minutes allow on a 2-core CPU without
-    # bfloat16 units (float32 encoder, ~2,300 tokens/s); 9M took 21 min on one with AMX (docs/SAE.md).
-    tokens: int = 3_000_000
-    batch: int = 4096
+    # Training tokens: by default what 30 minutes allow on this CPU (default_tokens: 6M with
+    # bfloat16 units, ~10 epochs over MiniLM's pool; 2.5M without).
+    tokens: int = field(default_factory=default_tokens)
+    # 2,048 learned ~1.6x more per token than 4,096 and costs 0.61 of its step here: better at equal
+    # time on the validation slice (docs/SAE.md, sessions 9 and 10); 1,024 killed latents (10 % dead).
+    batch: int = 2048
     # 3e-3 learns fastest early but knocks rare latents out (19 % dead at 6.5M tokens); 1e-3 kept
     # every latent but reached FVU 0.217; 2e-3 with 9M tokens: 0.203 and 2.7 % dead (docs/SAE.md).
     lr: float = 2e-3
@@ -203,21 +233,6 @@ class TrainingPaused(Exception):
     def __init__(self, step: int, total: int) -> None:
         super().__init__(f"stopped at step {step} of {total}; run again to continue")
         self.step, self.total = step, total
-
-
-BF16_CPU_FLAGS = {"amx_bf16", "avx512_bf16"}
-
-
-def fast_bfloat16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
-    """Whether this CPU multiplies bfloat16 matrices in hardware (else torch emulates it, slowly)."""
-    try:
-        text = cpuinfo.read_text()
-    except OSError:
-        return False
-    flags = next(
-        (line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), []
-    )
-    return bool(BF16_CPU_FLAGS & set(flags))
 
 
 def decay_start(total_steps: int, config: TrainConfig) -> int:
