@@ -54,11 +54,11 @@ def fast_bfloat16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
 
 # Training tokens that fit in 30 minutes of `neuronquest sae train --model minilm-l6 --layer 3` (model,
 # corpus windows, activation cache, training at the default batch, refit and report) on a 2-core CPU:
-# with bfloat16 units, 7M at ~5,000-5,600 tokens/s (session 10's EPYC with AVX512-BF16, measured); without
-# them the encoder runs in float32, ~0.5x as fast (session 7's AVX2 EPYC; estimated, not timed at
-# this batch). docs/SAE.md has the runs.
-TOKENS_BFLOAT16_CPU = 7_000_000
-TOKENS_FLOAT32_CPU = 2_500_000
+# with bfloat16 units, 8M at ~5,800-6,400 tokens/s (session 10's EPYC with AVX512-BF16); without
+# them the encoder runs in float32: 3M, session 7's timed run on an AVX2 EPYC (24 min 42 s).
+# docs/SAE.md has the runs.
+TOKENS_BFLOAT16_CPU = 8_000_000
+TOKENS_FLOAT32_CPU = 3_000_000
 
 
 def default_tokens() -> int:
@@ -73,12 +73,12 @@ class TrainConfig:
     site: str = "mlp_post"
     expansion: int = 4
     k: int = 32
-    # Training tokens: by default what 30 minutes allow on this CPU (default_tokens: 7M with
-    # bfloat16 units, ~11.5 epochs over MiniLM's pool; 2.5M without).
+    # Training tokens: by default what 30 minutes allow on this CPU (default_tokens: 8M with
+    # bfloat16 units, ~13 epochs over MiniLM's pool; 3M without).
     tokens: int = field(default_factory=default_tokens)
-    # 2,048 learned ~1.6x more per token than 4,096 and costs 0.61 of its step here: better at equal
-    # time on the validation slice (docs/SAE.md, sessions 9 and 10); 1,024 killed latents (10 % dead).
-    batch: int = 2048
+    # 2,048 learned ~1.6x more per token than 4,096 on 1.2M-token schedules, but over 7M tokens it
+    # killed latents (16 % dead at 1.9M tokens, lr 2e-3 constant until 1.4M): docs/SAE.md, session 10.
+    batch: int = 4096
     # 3e-3 learns fastest early but knocks rare latents out (19 % dead at 6.5M tokens); 1e-3 kept
     # every latent but reached FVU 0.217; 2e-3 with 9M tokens: 0.203 and 2.7 % dead (docs/SAE.md).
     lr: float = 2e-3
