@@ -19,7 +19,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,34 @@ from engine.sae.saelens_format import save_sae
 from engine.sae.topk_step import constrain_decoder, forget_latents, normalise_decoder, train_step
 from engine.sae.train_dir import STATE_FILE, cached_fingerprint, claim, finished_sae
 
+BF16_CPU_FLAGS = {"amx_bf16", "avx512_bf16"}
+
+
+def fast_bfloat16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether this CPU multiplies bfloat16 matrices in hardware (else torch emulates it, slowly)."""
+    try:
+        text = cpuinfo.read_text()
+    except OSError:
+        return False
+    flags = next(
+        (line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), []
+    )
+    return bool(BF16_CPU_FLAGS & set(flags))
+
+
+# Training tokens that fit in 30 minutes of `neuronquest sae train --model minilm-l6 --layer 3` (model,
+# corpus windows, activation cache, training at the default batch, refit and report) on a 2-core CPU:
+# with bfloat16 units, 8M at ~5,800-6,400 tokens/s (session 10's EPYC with AVX512-BF16); without
+# them the encoder runs in float32: 3M, session 7's timed run on an AVX2 EPYC (24 min 42 s).
+# docs/SAE.md has the runs.
+TOKENS_BFLOAT16_CPU = 8_000_000
+TOKENS_FLOAT32_CPU = 3_000_000
+
+
+def default_tokens() -> int:
+    """The default training budget, sized for this CPU's arithmetic (see TOKENS_BFLOAT16_CPU)."""
+    return TOKENS_BFLOAT16_CPU if fast_bfloat16() else TOKENS_FLOAT32_CPU
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -45,9 +73,11 @@ class TrainConfig:
     site: str = "mlp_post"
     expansion: int = 4
     k: int = 32
-    # Training tokens, ~5 epochs over MiniLM's pool: what 30 minutes allow on a 2-core CPU without
-    # bfloat16 units (float32 encoder, ~2,300 tokens/s); 9M took 21 min on one with AMX (docs/SAE.md).
-    tokens: int = 3_000_000
+    # Training tokens: by default what 30 minutes allow on this CPU (default_tokens: 8M with
+    # bfloat16 units, ~13 epochs over MiniLM's pool; 3M without).
+    tokens: int = field(default_factory=default_tokens)
+    # 2,048 learned ~1.6x more per token than 4,096 on 1.2M-token schedules, but over 7M tokens it
+    # killed latents (16 % dead at 1.9M tokens, lr 2e-3 constant until 1.4M): docs/SAE.md, session 10.
     batch: int = 4096
     # 3e-3 learns fastest early but knocks rare latents out (19 % dead at 6.5M tokens); 1e-3 kept
     # every latent but reached FVU 0.217; 2e-3 with 9M tokens: 0.203 and 2.7 % dead (docs/SAE.md).
@@ -205,21 +235,6 @@ class TrainingPaused(Exception):
         self.step, self.total = step, total
 
 
-BF16_CPU_FLAGS = {"amx_bf16", "avx512_bf16"}
-
-
-def fast_bfloat16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
-    """Whether this CPU multiplies bfloat16 matrices in hardware (else torch emulates it, slowly)."""
-    try:
-        text = cpuinfo.read_text()
-    except OSError:
-        return False
-    flags = next(
-        (line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), []
-    )
-    return bool(BF16_CPU_FLAGS & set(flags))
-
-
 def decay_start(total_steps: int, config: TrainConfig) -> int:
     # Rounded first: (1 - 0.8) * 1000 is 199.99999999999997 in floating point.
     return int(round((1 - config.decay_fraction) * total_steps, 6))
@@ -367,7 +382,7 @@ class _Trainer:
                 aux_tokens=cfg.aux_tokens,
             )
             self.optim.zero_grad(set_to_none=True)
-            out.loss.backward()
+            out.backward(self.params)
             constrain_decoder(self.params["W_dec"])
             for group in self.optim.param_groups:
                 group["lr"] = self._lr(self.step)

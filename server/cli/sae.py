@@ -186,7 +186,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     train.add_argument("--k", type=int, default=32, help="active latents per token (default 32)")
     train.add_argument("--seed", type=int, default=0)
     # Defaults (None): TrainConfig's, so the recipe is written down once (engine/sae/train.py).
-    train.add_argument("--tokens", type=int, help="training tokens (epochs over the corpus)")
+    train.add_argument(
+        "--tokens", type=int, help="training tokens (epochs over the corpus; default: sized for this CPU)"
+    )
     train.add_argument("--batch", type=int, help="tokens per step")
     train.add_argument("--lr", type=float, help="Adam's learning rate")
     train.add_argument(

@@ -10,7 +10,8 @@ training tokens of the command, the **validation slice** that choices are made o
 (575,936 tokens) is the training pool.
 
 ``run`` trains with ``TrainConfig``'s defaults changed by ``key=value`` (JSON values, e.g.
-``tokens=500000 batch=2048``; the encoder in float32), then prints and appends to
+``tokens=500000 batch=2048``; the encoder's precision as the command chooses it on this CPU,
+``low_precision=false`` forces float32), then prints and appends to
 ``OUT/results.jsonl`` the FVU, L0 and silent latents on the validation slice (and, with
 ``refit_tokens=N``, the same after the decoder refit). The running training FVU goes to
 ``OUT/runs/NAME/log.txt`` every 25 steps.
@@ -76,7 +77,9 @@ def validation_report(trainer: _Trainer, x: torch.Tensor) -> tuple[float, float,
 
 def run(out: Path, name: str, changes: dict[str, Any]) -> dict[str, Any]:
     cache = _open_cache(out)
-    config = TrainConfig(model=MODEL, layer=LAYER, low_precision=False, **changes)
+    # The encoder's precision as `neuronquest sae train` picks it here (train.fast_bfloat16), unless
+    # changed: a choice made on validation then holds for the command's own arithmetic.
+    config = TrainConfig(model=MODEL, layer=LAYER, **changes)
     run_dir = out / "runs" / name
     run_dir.mkdir(parents=True, exist_ok=True)
     trainer = _Trainer(config, cache, WIDTH, run_dir / "state.pt")
@@ -92,6 +95,7 @@ def run(out: Path, name: str, changes: dict[str, Any]) -> dict[str, Any]:
     validation = cache.heldout()[HELD:]
     result: dict[str, Any] = {"name": name, "changes": changes, "train_s": round(time.monotonic() - began, 1)}
     result["tokens"] = trainer.step * config.batch
+    result["encoder_bfloat16"] = trainer.low_precision
     result["val_fvu"], result["val_l0"], result["val_silent"] = validation_report(trainer, validation)
     result["dead"] = float((trainer.since_fire >= config.dead_tokens).float().mean())
     if config.refit_tokens and "refit_tokens" in changes:

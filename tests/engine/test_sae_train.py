@@ -46,7 +46,7 @@ def test_sparse_backward_equals_dense_autograd(aux_k: int, aux_tokens: int | Non
         low_precision=False,
         aux_tokens=aux_tokens,
     )
-    out.loss.backward()
+    out.backward(params)
     sparse = {name: p.grad.clone() for name, p in params.items()}  # type: ignore[union-attr]
     for p in params.values():
         p.grad = None
@@ -275,7 +275,7 @@ def test_resampling_revives_dead_latents_toward_the_worst_rebuilt_tokens() -> No
     optim = torch.optim.Adam(params.values(), lr=1e-3)
     x = torch.randn(512, d, generator=gen) * 3
     out = train_step(params, x, k=k, dead=None, aux_k=0, aux_coef=0.0, variance=1.0, low_precision=False)
-    out.loss.backward()
+    out.backward(params)
     optim.step()
     assert not dead[out.idx.reshape(-1)].any()  # they never fire
     before = {name: p.detach().clone() for name, p in params.items()}
