@@ -88,8 +88,10 @@ class Settings(BaseSettings):
     room_reveal_s: float = 30.0
     room_reveal_min_s: float = 12.0
     # A room's lock lives this long unless its holder renews it (server/live/room_lock.py):
-    # a web process that dies holding it freezes the room no longer than this.
-    room_lock_ttl_s: float = Field(default=2.0, gt=0.05)
+    # a web process that dies holding it freezes the room no longer than this (its members
+    # stay process_lease_s), and a live one keeps it through a pause of the whole process up
+    # to this less 0.5 s (2 s lost locks to a 2.1 s garbage-collector pass, issue 19).
+    room_lock_ttl_s: float = Field(default=5.0, gt=0.05)
     # A web process's lease on the room memberships it holds (server/live/member_leases.py):
     # renewed every third of it; once it lapses any other process removes those members.
     process_lease_s: float = Field(default=6.0, gt=0.3)

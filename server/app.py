@@ -37,6 +37,7 @@ from server.api.edge import BodyLimit, SecurityHeaders, redact_tokens_in_logs
 from server.context import AppContext
 from server.hub.caps import SocketCaps
 from server.hub.channels import WaitingRedisCluster
+from server.hub.direct_socket import WS_PATH, DirectSocketApp
 from server.hub.endpoint import ws_endpoint
 from server.hub.fanout import Hub
 from server.live.kinds import register_kinds
@@ -158,7 +159,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] | None = None) 
         *team_routes.routes,
         *first_start.routes,
         *lookups.routes,
-        WebSocketRoute("/ws", ws_endpoint),
+        WebSocketRoute(WS_PATH, ws_endpoint),
         Mount("/static", StaticFiles(directory=CLIENT_DIR, check_dir=False), name="static"),
     ]
     redact_tokens_in_logs()
@@ -167,7 +168,10 @@ def create_app(settings: Settings, *, clock: Callable[[], float] | None = None) 
         Middleware(SecurityHeaders),
         Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
     ]
-    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers, middleware=middleware)
+    # /ws sockets skip the middleware and routing layers (server/hub/direct_socket.py).
+    return DirectSocketApp(
+        routes=routes, lifespan=lifespan, exception_handlers=handlers, middleware=middleware
+    )
 
 
 def app_from_environment() -> Starlette:

@@ -1,9 +1,15 @@
 """A room's Redis lock: short TTL kept alive while its holder lives, and fenced writes.
 
 The lock used to be redis-py's with a 15 s timeout: a web process killed mid-submit left the
-room frozen for up to 15 s. Here the key lives ``ttl_s`` (Settings.room_lock_ttl_s, 2 s by
-default) and the process's ``LockKeeper`` renews it every quarter of that while the holder
-holds it; a dead holder's lock lapses within ``ttl_s``.
+room frozen for up to 15 s. Here the key lives ``ttl_s`` (Settings.room_lock_ttl_s, 5 s by
+default) and the process's ``LockKeeper`` renews it every ``RENEW_EVERY_S`` (a quarter of a
+shorter TTL) while the holder holds it; a dead holder's lock lapses within ``ttl_s``.
+
+A live holder loses its lock only when its whole process stops for longer than the TTL less the
+renewal period: the keeper's thread needs the GIL, and a pass of the cyclic garbage collector
+holds it throughout. With 10,000 sockets held such a pass took 2.13 s at load 7 (issue 19,
+docs/BENCHMARKS.md "session 10"), past the 2 s TTL of before: rooms lost their locks under their
+live holders (``LockLost``). At 5 s a pause of up to 4.5 s is survived, twice that pass.
 
 The keeper is a thread with its own synchronous Redis connection, not a task on the event loop:
 a renewal task shared the loop and the async pool with a 10,000-socket connect storm, came
@@ -39,6 +45,10 @@ log = logging.getLogger(__name__)
 
 # The keeper stops renewing a lock held longer than this (a move waits at most 15 s for a room).
 MAX_HOLD_S = 60.0
+# How often the keeper renews (at most; a quarter of a TTL under 2 s). A pause of the process up
+# to the TTL less this costs no lock (the module doc); a renewal is one pipelined round trip for
+# all the locks held, and only while some are held, so a short period costs little.
+RENEW_EVERY_S = 0.5
 
 # room id -> (the token of the lock held on it, the task holding it); the fenced writes read
 # it. A task spawned inside the locked block inherits this context but not the lock: the
@@ -108,7 +118,7 @@ class LockKeeper:
             thread.join(timeout_s)
 
     def _run(self) -> None:
-        period_s = self.ttl_ms / 4000
+        period_s = min(RENEW_EVERY_S, self.ttl_ms / 4000)
         while True:
             with self._guard:
                 if self._stopping.is_set():

@@ -6,6 +6,7 @@ those connections.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -67,6 +68,42 @@ async def test_a_live_holder_keeps_its_lock_while_its_event_loop_stalls(
         await svc.emit("stalled", [{"type": "notice", "message": "still the holder"}])
     assert not redis_client.exists(keys.room_lock("stalled")), "released"
     assert [e["type"] for e in eventlog.since(redis_client, "stalled", 0) or []] == ["notice"]
+
+
+# The longest pass of the cyclic garbage collector measured with 10,000 sockets held (2.13 s at
+# load 7, issue 19), with room to spare: a whole-process pause the default lock must survive.
+LONGEST_PAUSE_S = 3.0
+
+
+def hold_the_gil(seconds: float) -> None:
+    """Stop every other thread of this process for ``seconds``, as a garbage-collector pass
+    does: a thread that wants the GIL waits a whole switch interval before asking for it."""
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(seconds + 5.0)
+    try:
+        until = time.monotonic() + seconds
+        while time.monotonic() < until:
+            pass
+    finally:
+        sys.setswitchinterval(interval)
+
+
+async def test_a_live_holder_keeps_its_lock_while_its_whole_process_pauses(
+    settings: Settings, db: Database, aio: aioredis.Redis, redis_client: redis.Redis
+) -> None:
+    """Issue 19: with 10,000 sockets held a full garbage-collector pass took 2.13 s, holding the
+    GIL, so the keeper's thread could not renew either; the 2 s lock lapsed under its live holder
+    (LockLost). The default TTL outlasts such a pause (fails with the old 2 s)."""
+    ttl_s = Settings.model_fields["room_lock_ttl_s"].default
+    svc = service(settings, db, aio, redis_client, ttl_s)
+    key = keys.room_lock("paused")
+    async with svc.locked("paused") as room:
+        time.sleep(0.3)  # the keeper's thread is running, renewing
+        hold_the_gil(LONGEST_PAUSE_S)
+        assert redis_client.exists(key), f"the lock lapsed during a {LONGEST_PAUSE_S} s pause"
+        room.state.round_no = 5
+        await svc.emit("paused", [{"type": "notice", "message": "still the holder"}])
+    assert [e["type"] for e in eventlog.since(redis_client, "paused", 0) or []] == ["notice"]
 
 
 async def test_a_lock_whose_reply_is_read_late_is_kept(
