@@ -19,7 +19,7 @@ import torch
 
 from engine.records import ActivationRecord
 from engine.scoring.simulator import Predictions, Simulator, SimulatorError, token_texts
-from engine.scoring.trained import grid
+from engine.scoring.trained import fused, grid
 from engine.scoring.trained.features import FeatureEncoder
 from engine.scoring.trained.head import Head
 from engine.scoring.trained.inputs import (
@@ -87,6 +87,7 @@ class TrainedSimulator(Simulator):
         encoder: FeatureEncoder | None = None,
         words: dict[str, torch.Tensor] | None = None,
         embedding_share: float = EMBEDDING_SHARE,
+        fused_heads: bool = True,
     ) -> None:
         if heads is None:
             heads, digest, self.meta = load_head(head_path or SHIPPED_HEAD)
@@ -96,6 +97,9 @@ class TrainedSimulator(Simulator):
         self.encoder = encoder or FeatureEncoder(device)
         self.version = f"{VERSION}:{digest}"
         self.embedding_share = embedding_share
+        # Scoring runs the heads' pair halves as one (``fused``, the same up to float rounding);
+        # training's validation keeps ``grid.ensemble``, so its epoch choice stays bit for bit.
+        self._stack = fused.stack(self.heads) if fused_heads else None
         self._words: dict[str, torch.Tensor] = words if words is not None else {}
         self._records: OrderedDict[tuple[str, ...], tuple[RecordInput, torch.Tensor, torch.Tensor]] = (
             OrderedDict()
@@ -205,9 +209,13 @@ class TrainedSimulator(Simulator):
         if packed is None:
             return out
         expl = Explanations.of(self._explained(explanations))
-        # Every (explanation, record) pair in one pass of the pair half, tokens packed; the
-        # members' predictions averaged, then blended with embedding's.
-        values = 10 * grid.ensemble(self.heads, packed, expl, self.embedding_share)  # (E, N)
+        # Every (explanation, record) pair in one pass of the pair half, tokens packed, the heads'
+        # shared work once (fused.py); the members' predictions averaged, then blended with
+        # embedding's.
+        if self._stack is not None:
+            values = 10 * fused.ensemble(self._stack, packed, expl, self.embedding_share)  # (E, N)
+        else:
+            values = 10 * grid.ensemble(self.heads, packed, expl, self.embedding_share)
         # round(v, 3) of every value at once: v * 1000 is exact in float64 (v is a float32), and
         # torch.round, like round(), takes the even neighbour on a tie.
         rows = torch.round(values.double() * 1000).div_(1000).tolist()

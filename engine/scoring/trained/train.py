@@ -374,7 +374,11 @@ def _validate(
     # The head alone (no share of embedding's prediction): epochs are chosen on what training
     # changes; the blend is chosen after, on the finished ensemble (simulator.EMBEDDING_SHARE).
     sim = TrainedSimulator(
-        heads=heads, encoder=encoder, words={w: v.float() for w, v in enc.words.items()}, embedding_share=0.0
+        heads=heads,
+        encoder=encoder,
+        words={w: v.float() for w, v in enc.words.items()},
+        embedding_share=0.0,
+        fused_heads=False,
     )
     used = sorted({i for c in val_cases for i, _ in c.data.top + c.data.rest})
     sim.remember_records([data.sentences[i].tokens for i in used], [enc.features[i] for i in used])
