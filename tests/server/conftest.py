@@ -252,35 +252,30 @@ class Client:
         **match: Any,
     ) -> dict[str, Any]:
         """The next not-yet-expected event of this type (field values, predicate), waiting for it."""
-        deadline = time.monotonic() + timeout
-        while True:
-            for i, event in enumerate(self.events):
-                if i in self._used:
-                    continue
-                if event.get("type") != kind or (where is not None and not where(event)):
-                    continue
-                if all(event.get(k) == v for k, v in match.items()):
-                    self._used.add(i)
-                    return event
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"no {kind} {match} in {[e.get('type') for e in self.events]}")
-            try:
-                await self._recv(left)
-            except TimeoutError:
-                continue
+
+        def accept(event: dict[str, Any]) -> bool:
+            if event.get("type") != kind or (where is not None and not where(event)):
+                return False
+            return all(event.get(k) == v for k, v in match.items())
+
+        return await self._next(accept, timeout, f"{kind} {match}")
 
     async def expect_one_of(self, kinds: tuple[str, ...], timeout: float = 15.0) -> dict[str, Any]:
         """The next not-yet-expected event of any of these types."""
+        return await self._next(lambda event: event.get("type") in kinds, timeout, f"one of {kinds}")
+
+    async def _next(
+        self, accept: Callable[[dict[str, Any]], bool], timeout: float, what: str
+    ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
             for i, event in enumerate(self.events):
-                if i not in self._used and event.get("type") in kinds:
+                if i not in self._used and accept(event):
                     self._used.add(i)
                     return event
             left = deadline - time.monotonic()
             if left <= 0:
-                raise AssertionError(f"none of {kinds} in {[e.get('type') for e in self.events]}")
+                raise AssertionError(f"no {what} in {[e.get('type') for e in self.events]}")
             try:
                 await self._recv(left)
             except TimeoutError:

@@ -13,19 +13,14 @@ from sqlmodel import func, select
 from server.live.audience_votes import AudienceVoteWriter
 from store.audience_votes import store_audience_votes
 from store.db import Database
-from store.models import Campaign, Explanation, Neuron, Vote
-from tests.support.competition_helpers import make_players
+from store.models import Explanation, Vote
+from tests.support.competition_helpers import make_neuron, make_players
 
 
 def explanations(db: Database, n: int) -> list[int]:
+    neuron_id = make_neuron(db)
     with db.session() as s:
-        campaign = Campaign(name="c", model="m", layer=1, status="ready")
-        s.add(campaign)
-        s.commit()
-        neuron = Neuron(campaign_id=campaign.id or 0, index=0)
-        s.add(neuron)
-        s.commit()
-        rows = [Explanation(neuron_id=neuron.id or 0, text=f"fires on {i}") for i in range(n)]
+        rows = [Explanation(neuron_id=neuron_id, text=f"fires on {i}") for i in range(n)]
         s.add_all(rows)
         s.commit()
         return [int(e.id or 0) for e in rows]

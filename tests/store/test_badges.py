@@ -9,23 +9,18 @@ import redis
 from config.settings import Settings
 from store.competition import badges
 from store.db import Database
-from store.models import Campaign, Explanation, Neuron, PointEvent, Quest
-from tests.support.competition_helpers import T0, award, make_players
+from store.models import Explanation, PointEvent, Quest
+from tests.support.competition_helpers import T0, award, make_neuron, make_players
 
 
 def test_rules_grant_once_and_show_on_profile(
     db: Database, redis_client: redis.Redis, settings: Settings
 ) -> None:
     (a,) = make_players(db, 1)
+    neuron_id = make_neuron(db)
     with db.session() as s:
         assert badges.grant(s, a.id or 0, T0) == []
-        campaign = Campaign(name="c", model="m", layer=1, status="ready")
-        s.add(campaign)
-        s.commit()
-        neuron = Neuron(campaign_id=campaign.id or 0, index=0)
-        s.add(neuron)
-        s.commit()
-        s.add(Explanation(neuron_id=neuron.id or 0, player_id=a.id, text="commas"))
+        s.add(Explanation(neuron_id=neuron_id, player_id=a.id, text="commas"))
         s.commit()
         assert badges.grant(s, a.id or 0, T0) == ["first_explanation"]
     award(db, redis_client, settings, a, 50, T0, reason="beat_best")

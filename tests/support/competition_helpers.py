@@ -10,7 +10,7 @@ from config.settings import Settings
 from store.competition import membership_of
 from store.competition.leaderboards import apply_point_event
 from store.db import Database
-from store.models import Player, PointEvent
+from store.models import Campaign, Neuron, Player, PointEvent
 
 # Injected time, never slept. It must lie ahead of the real clock, because Redis expires period
 # boards at real time (EXPIREAT); so: the first Saturday at least a week from today, at noon.
@@ -25,6 +25,18 @@ def make_players(db: Database, n: int, country: str | None = "FR", region: str |
         s.add_all(players)
         s.commit()
         return players
+
+
+def make_neuron(db: Database) -> int:
+    """A neuron of a new ready campaign (for rows that need one: explanations, votes)."""
+    with db.session() as s:
+        campaign = Campaign(name="c", model="m", layer=1, status="ready")
+        s.add(campaign)
+        s.commit()
+        neuron = Neuron(campaign_id=campaign.id or 0, index=0)
+        s.add(neuron)
+        s.commit()
+        return int(neuron.id or 0)
 
 
 def award(
