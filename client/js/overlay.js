@@ -30,10 +30,13 @@ function shade(clue) {
     return span;
   });
   const cut = cutBefore(clue.tokens, clue.display, start);
-  const mark = document.createElement("span");
-  mark.className = `cut cut-${cut}`;
-  mark.textContent = "…";
-  return [...(cut ? [mark] : []), ...spans, end < clue.tokens.length ? " …" : ""];
+  if (cut) {
+    const mark = document.createElement("span");
+    mark.className = `cut cut-${cut}`;
+    mark.textContent = "…";
+    spans.unshift(mark);
+  }
+  return [...spans, end < clue.tokens.length ? " …" : ""];
 }
 
 function renderPuzzle() {

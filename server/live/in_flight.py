@@ -3,8 +3,8 @@
 A caller waits only for the batch in flight: whoever arrives meanwhile goes into the next one,
 so a lone caller is not delayed and a storm (10,000 sockets connecting, issue 19) costs a few
 batches a second instead of one round trip, commit or pipeline per caller. New guests
-(server/hub/guests.py) and the joins and leaves of rooms (server/live/pipeline_batch.py) are
-batched this way.
+(server/hub/guests.py), the joins and leaves of rooms (server/live/pipeline_batch.py) and the
+audience's votes (server/live/audience_votes.py) are batched this way.
 
 A batch that fails fails every caller in it, as each would have failed alone; a caller
 cancelled before its batch starts (its socket's task stopped) is left out of it.

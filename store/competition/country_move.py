@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 
 import redis
+from redis.lock import Lock
 from sqlmodel import Session, col, select
 
 from config import keys
@@ -57,7 +57,7 @@ return moved
 """
 
 
-def country_lock(r: redis.Redis, player_id: int) -> Any:
+def country_lock(r: redis.Redis, player_id: int) -> Lock:
     """One country change of ``player_id`` at a time, whichever tab or process makes it: its SQL
     write and its boards' move together (redis-py's lock)."""
     return r.lock(keys.player_country_lock(player_id), timeout=10, blocking_timeout=10)
