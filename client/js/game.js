@@ -246,10 +246,20 @@ function explanationItem(x) {
 
 const PHASES = { lobby: "Between rounds", round: "Round", reveal: "Scoring" };
 
+// The pill says "Scoring" only while a score is still coming: once this round's result waits for
+// none, the reading time is the result's ("Scoring" over a finished result read as stuck).
+function phaseLabel() {
+  const done = state.phase === "reveal" && state.result && !state.result.waiting.length
+    && (!state.neuron || state.result.neuron_id === state.neuron.id);
+  if (done) return "Result";
+  const label = PHASES[state.phase];
+  return label ? `${label}${state.phase === "round" ? ` ${state.round}` : ""}` : state.phase;
+}
+
 export function render() {
   const n = state.neuron;
   $("room-code").textContent = state.room || "";
-  $("phase").textContent = PHASES[state.phase] ? `${PHASES[state.phase]}${state.phase === "round" ? ` ${state.round}` : ""}` : state.phase;
+  $("phase").textContent = phaseLabel();
   $("phase").dataset.phase = state.phase;
   const word = unitWord(n);
   $("neuron-title").textContent = n ? `${capital(word)} ${n.index}` : `Waiting for a ${word}…`;
@@ -301,6 +311,7 @@ function showResult() {
   const box = $("result");
   const first = box.hidden;
   box.hidden = false;
+  $("phase").textContent = phaseLabel();
   setChildren(box, resultScreen(state.result, { me: state.me, neuronId: state.neuron?.id, scoreEvents: state.scoreEvents, myTexts: state.myTexts }));
   if (first) box.scrollIntoView({ block: "start", behavior: "smooth" });
 }

@@ -176,6 +176,8 @@ def test_three_players_a_whole_round_and_its_result_on_the_real_campaign(
         expect(result).to_be_visible()
         expect(result.locator(".entry")).to_have_count(3)
         expect(result.locator(".result-status")).not_to_contain_text("Scoring")
+        # Every score is in: the pill says so too, not "Scoring" over a finished result.
+        expect(page.locator("#phase")).to_have_text("Result")
         for text in texts.values():
             row = result.locator(".entry", has_text=text)
             expect(row.locator(".fit-value")).to_have_text(re.compile(r"^-?\d{1,3}$"))
@@ -228,7 +230,7 @@ def test_three_players_a_whole_round_and_its_result_on_the_real_campaign(
     # A draft never follows the player to the next neuron: typed, not sent, the round ends.
     alice.get_by_label("This neuron fires on…").fill("a draft for the old neuron")
     real_server.clock.advance(61)
-    expect(alice.locator("#phase")).to_have_text("Scoring")
+    expect(alice.locator("#phase")).to_have_text("Result")  # nobody wrote: nothing to score
     real_server.clock.advance(301)
     expect(alice.locator("#phase")).to_have_text("Round 3")
     expect(alice.get_by_label("This neuron fires on…")).to_have_value("")
