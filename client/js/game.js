@@ -274,7 +274,10 @@ export function render() {
   const submitted = list.some((x) => state.me && x.player_id === state.me.id && x.neuron_id === n?.id) || state.pendingSubmit;
   $("submit").disabled = state.phase !== "round" || Boolean(submitted);
   $("explanation").disabled = state.phase !== "round" || Boolean(submitted);
-  $("explanation").placeholder = submitted ? (blindRoom(state.room) ? "Submitted: your score comes as soon as it is computed." : "Submitted: now vote for the best other explanation.") : state.phase === "round" ? `This ${word} fires on…` : "Wait for the next round…";
+  // Voting ends with the round: past it, "now vote" would send the player to closed buttons.
+  $("explanation").placeholder = state.phase !== "round" ? "Wait for the next round…"
+    : submitted ? (blindRoom(state.room) ? "Submitted: your score comes as soon as it is computed." : "Submitted: now vote for the best other explanation.")
+    : `This ${word} fires on…`;
   setChildren($("members"), ...[...state.members.entries()].map(([id, name]) =>
     el("li", { class: state.me && id === state.me.id ? "you" : "" }, el("span", { class: "avatar", "aria-hidden": "true", text: (name || "?").trim().charAt(0).toUpperCase() }), el("span", { text: name }), state.streamer && id === state.streamer.host ? el("span", { class: "pill small host", text: "host" }) : null, state.me && id === state.me.id ? el("span", { class: "muted", text: " (you)" }) : null)));
   const count = state.count ?? state.members.size;

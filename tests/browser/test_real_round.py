@@ -178,6 +178,7 @@ def test_three_players_a_whole_round_and_its_result_on_the_real_campaign(
         expect(result.locator(".result-status")).not_to_contain_text("Scoring")
         # Every score is in: the pill says so too, not "Scoring" over a finished result.
         expect(page.locator("#phase")).to_have_text("Result")
+        expect(page.locator("#explanation")).to_have_attribute("placeholder", "Wait for the next round…")
         for text in texts.values():
             row = result.locator(".entry", has_text=text)
             expect(row.locator(".fit-value")).to_have_text(re.compile(r"^-?\d{1,3}$"))
