@@ -4,12 +4,15 @@
     python -m tests.bench.trained_validation_checks warm PER_FAMILY MODE:TEXTS:ORDER [...]
         MODE sequential (the bench before session 11) | interleaved; TEXTS shared | unique;
         ORDER embedding,trained | trained,embedding
+    python -m tests.bench.trained_validation_checks cold PER_FAMILY
     python -m tests.bench.trained_validation_checks members
 
 ``repeats``: how many of a warm pass's explanation texts repeat across cases (the cases share
 their wrong explanations), so would be explanation-cache hits when tagged with the pass only.
 ``warm``: ms per explanation x record on known records, wall and CPU time of the same calls,
-best of 3 passes, in the protocols compared. ``members``: each member of the shipped ensemble
+best of 3 passes, in the protocols compared. ``cold``: one pass on records new to fresh
+simulators, interleaved, the texts shared across cases (as ``evaluate`` scores them) and then
+unique to the neuron (fresh simulators again). ``members``: each member of the shipped ensemble
 alone, with a share of `embedding`, against trained-5, by session 9's rule (mean AUROC over
 families + 0.25 x true sense beats the other sense); every head's prediction is computed once
 per call and combined after.
@@ -92,6 +95,32 @@ def warm(per_family: int, specs: list[str]) -> None:
         )
 
 
+def cold(per_family: int) -> None:
+    settings = Settings().model_copy(update={"device": "cpu"})
+    data = build(0)
+    items = cases(data, "val", 0, per_family)
+    records = [c.records(data) for c in items]
+    print(f"{len(items)} validation neurons", flush=True)
+    for kind in ("shared", "unique"):
+        sims = [(name, make_simulator(settings, name)) for name in ("embedding", "trained")]
+        spent = {name: [0.0, 0.0] for name, _ in sims}
+        pairs = 0
+        for k, case in enumerate(items):
+            texts = [f"{t} ({k})" if kind == "unique" else t for t in [case.true, *case.wrong]]
+            for name, sim in sims if k % 2 == 0 else sims[::-1]:
+                wall, cpu = time.perf_counter(), time.process_time()
+                score_explanations(sim, texts, records[k])
+                spent[name][0] += time.perf_counter() - wall
+                spent[name][1] += time.process_time() - cpu
+            pairs += len(texts) * len(records[k])
+        (ew, ec), (tw, tc) = ([1000 * x / pairs for x in spent[n]] for n in ("embedding", "trained"))
+        print(
+            f"cold {kind:<6} wall: embedding {ew:.3f} trained {tw:.3f} ({tw / ew:.2f}x)  "
+            f"CPU: embedding {ec:.3f} trained {tc:.3f} ({tc / ec:.2f}x)",
+            flush=True,
+        )
+
+
 class _Parts:
     """Each head's prediction and `embedding`'s on 0..1, computed once per call."""
 
@@ -159,5 +188,7 @@ if __name__ == "__main__":
         repeats()
     elif command == "warm":
         warm(int(rest[0]), rest[1:])
+    elif command == "cold":
+        cold(int(rest[0]))
     else:
         members()
