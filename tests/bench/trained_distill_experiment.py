@@ -19,10 +19,10 @@ from torch import nn
 
 from engine.scoring.trained import dataset as synth
 from engine.scoring.trained import train as T
-from engine.scoring.trained.evaluate import cases, evaluate
+from engine.scoring.trained.evaluate import cases
 from engine.scoring.trained.features import FeatureEncoder
 from engine.scoring.trained.head import Head
-from engine.scoring.trained.simulator import TrainedSimulator, load_head
+from engine.scoring.trained.simulator import load_head
 
 
 def main() -> None:
@@ -41,25 +41,16 @@ def main() -> None:
     print(f"encoded {time.perf_counter() - started:.0f} s; {len(pairs)} pairs", flush=True)
     teachers, _, _ = load_head()
     val_all = cases(data, "val", seed, None)
-    words = {w: v.float() for w, v in enc.words.items()}
 
     def val_report(heads, share):
-        sim = TrainedSimulator(
-            heads=heads, encoder=encoder, words=words, embedding_share=share, fused_heads=False
-        )
-        used = sorted({i for c in val_all for i, _ in c.data.top + c.data.rest})
-        sim.remember_records([data.sentences[i].tokens for i in used], [enc.features[i] for i in used])
-        wanted = {x for c in val_all for x in [c.true, *c.wrong, *c.confusers, c.canonical]}
-        texts = [t for t in enc.expl if t in wanted]
-        sim.remember_explanations(texts, [enc.expl[t] for t in texts], [enc.pieces[t] for t in texts])
-        r = evaluate(sim, data, val_all)
+        r = T._validate(heads, encoder, data, enc, val_all, embedding_share=share)
         rule = r["mean_auroc"] + 0.25 * (r["vs_other_sense"] or 0.0)
         return {
             "share": share,
             "rule": round(rule, 4),
             "mean": r["mean_auroc"],
             "vs_other": r["vs_other_sense"],
-            "families": {f: v["auroc"] for f, v in r["families"].items()},
+            "families": r["families"],
         }
 
     student_rng = random.Random(f"{seed}:student")

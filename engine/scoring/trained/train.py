@@ -369,15 +369,20 @@ def _encode(
 
 
 def _validate(
-    heads: list[Head], encoder: FeatureEncoder, data: synth.Dataset, enc: Encoded, val_cases: list[Any]
+    heads: list[Head],
+    encoder: FeatureEncoder,
+    data: synth.Dataset,
+    enc: Encoded,
+    val_cases: list[Any],
+    embedding_share: float = 0.0,
 ) -> dict[str, Any]:
-    # The head alone (no share of embedding's prediction): epochs are chosen on what training
+    # Training passes no share of embedding's prediction: epochs are chosen on what training
     # changes; the blend is chosen after, on the finished ensemble (simulator.EMBEDDING_SHARE).
     sim = TrainedSimulator(
         heads=heads,
         encoder=encoder,
         words={w: v.float() for w, v in enc.words.items()},
-        embedding_share=0.0,
+        embedding_share=embedding_share,
         fused_heads=False,
     )
     used = sorted({i for c in val_cases for i, _ in c.data.top + c.data.rest})
