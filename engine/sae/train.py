@@ -127,9 +127,9 @@ class TrainConfig:
     # The encoder reads the input's top ``encoder_rank`` principal components only (0: all of them):
     # its matmul costs rank/d_in of the full one. Off: on MiniLM layer 3 (AVX2 EPYC, float32, one
     # thread) rank 768 took 0.69x the CPU of the full encoder over 500k tokens and reached validation
-    # FVU 0.3150 against 0.3216 at 500k and 0.2698 at 1M (full, bfloat16: 0.2729), but it was never
-    # run past 1M tokens, where the 7.4 % of the variance it cannot see may cost more (docs/SAE.md,
-    # session 11).
+    # FVU 0.3150 against 0.3216 at 500k, 0.2698 against 0.2729 at 1M, 0.2392 against 0.2427 at 2M;
+    # never run at the 30-minute budget, where the 7.4 % of the variance it cannot see may cost more
+    # (docs/SAE.md, session 11).
     encoder_rank: int = 0
 
     def check(self) -> None:
