@@ -126,12 +126,19 @@ def train_step(
     variance: float,
     low_precision: bool,
     aux_tokens: int | None = None,
+    basis: torch.Tensor | None = None,
 ) -> StepOut:
     """Forward and loss of one batch ``x`` [batch, d_in] (AuxK's gradient already computed); the
-    caller runs ``StepOut.backward`` and the optimiser."""
+    caller runs ``StepOut.backward`` and the optimiser.
+
+    With ``basis`` [d_in, r] (orthonormal columns) the encoder reads ``x`` in that subspace:
+    ``W_enc`` is [r, d_sae] and the SAE's full encoder is ``basis @ W_enc``, so the step's one
+    dense matmul costs r/d_in of the full one (plus the projection, r/d_sae of it)."""
     w_enc, b_enc, w_dec, b_dec = params["W_enc"], params["b_enc"], params["W_dec"], params["b_dec"]
+    # The encoder's input and centre: x·B - b_dec·B is (x - b_dec)·B; b_dec's gradient flows back via B.
+    x_enc, centre_enc = (x, b_dec) if basis is None else (x @ basis, b_dec @ basis)
     # (x - b_dec) @ W_enc + b_enc, b_dec folded into the bias inside (no dense gradient through x - b_dec).
-    vals, idx = SparseEncode.apply(x, w_enc, b_enc, b_dec, k, low_precision)
+    vals, idx = SparseEncode.apply(x_enc, w_enc, b_enc, centre_enc, k, low_precision)
     x_hat = decode(torch.relu(vals), idx, w_dec) + b_dec
     mse = (x_hat - x).pow(2).sum(-1).mean() / variance
     loss = mse
@@ -160,7 +167,8 @@ def train_step(
         enc_t, bias, dec, centre = leaves
         with torch.enable_grad():
             # (x - b_dec) @ W + b with b_dec folded into the dead columns' bias.
-            pre = x[rows] @ enc_t.t() + (bias - enc_t @ centre)
+            centre_in = centre if basis is None else centre @ basis
+            pre = x_enc[rows] @ enc_t.t() + (bias - enc_t @ centre_in)
             if aux_k >= dead_ids.numel():  # every dead latent is among the top aux_k: no sort needed
                 z = torch.relu(pre)
             else:

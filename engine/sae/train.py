@@ -66,6 +66,14 @@ def default_tokens() -> int:
     return TOKENS_BFLOAT16_CPU if fast_bfloat16() else TOKENS_FLOAT32_CPU
 
 
+def principal_basis(sample: torch.Tensor, rank: int) -> torch.Tensor:
+    """[d_in, rank]: the orthonormal directions of ``sample``'s largest variance (its centred
+    covariance's top eigenvectors), the subspace a low-rank encoder reads."""
+    centred = sample.double() - sample.double().mean(0)
+    _, vectors = torch.linalg.eigh(centred.t() @ centred)  # eigenvalues ascending
+    return vectors[:, -rank:].flip(1).float().contiguous()
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     model: str
@@ -116,6 +124,13 @@ class TrainConfig:
     # The encoder's forward matmul in bfloat16: ~2.5x faster on a CPU with bfloat16 matrix units
     # (AMX, AVX512-BF16), ~4.6x slower without them (emulated). None: decided by the CPU.
     low_precision: bool | None = None
+    # The encoder reads the input's top ``encoder_rank`` principal components only (0: all of them):
+    # its matmul costs rank/d_in of the full one. Off: on MiniLM layer 3 (AVX2 EPYC, float32, one
+    # thread) rank 768 took 0.69x the CPU of the full encoder over 500k tokens and reached validation
+    # FVU 0.3150 against 0.3216 at 500k, 0.2698 against 0.2729 at 1M, 0.2392 against 0.2427 at 2M;
+    # never run at the 30-minute budget, where the 7.4 % of the variance it cannot see may cost more
+    # (docs/SAE.md, session 11).
+    encoder_rank: int = 0
 
     def check(self) -> None:
         if self.expansion < 1 or self.k < 1 or self.tokens < 1 or self.batch < 1:
@@ -126,6 +141,10 @@ class TrainConfig:
             raise SaeError("decay_fraction, lr_floor and resample_until must be between 0 and 1")
         if self.refit_tokens < 0 or self.refit_ridge <= 0:
             raise SaeError("refit_tokens must not be negative and refit_ridge must be positive")
+        if self.encoder_rank < 0 or (self.encoder_rank and self.resample_tokens):
+            raise SaeError(
+                "encoder_rank must not be negative, and resampling needs the full encoder (rank 0)"
+            )
         if self.dead_tokens < 1 or self.aux_coef < 0 or self.resample_tokens < 0 or self.resample_sample < 1:
             raise SaeError(
                 "dead_tokens and resample_sample must be positive, aux_coef and resample_tokens not negative"
@@ -253,6 +272,8 @@ class _Trainer:
     def __init__(self, config: TrainConfig, cache: ActivationCache, width: int, state_path: Path) -> None:
         self.config, self.cache, self.state_path = config, cache, state_path
         self.d_in, self.d_sae = width, width * config.expansion
+        if config.encoder_rank > width:
+            raise SaeError(f"encoder_rank {config.encoder_rank} is more than the site's width {width}")
         self.low_precision = config.low_precision if config.low_precision is not None else fast_bfloat16()
         self.total_steps = max(1, math.ceil(config.tokens / config.batch))
         self.pool = cache.split.n_train_tokens
@@ -277,8 +298,11 @@ class _Trainer:
         self.variance = float((sample - sample.mean(0)).pow(2).sum(-1).mean())
         w_dec = torch.randn(self.d_sae, self.d_in, generator=gen)
         w_dec /= w_dec.norm(dim=-1, keepdim=True)
+        # The encoder's subspace: the top principal components of the sample (None: the whole space).
+        self.basis = principal_basis(sample, self.config.encoder_rank) if self.config.encoder_rank else None
+        w_enc = w_dec.t().clone() if self.basis is None else self.basis.t() @ w_dec.t()
         self.params = {
-            "W_enc": w_dec.t().clone().requires_grad_(),
+            "W_enc": w_enc.requires_grad_(),
             "b_enc": torch.zeros(self.d_sae, requires_grad=True),
             "W_dec": w_dec.requires_grad_(),
             "b_dec": sample.mean(0).requires_grad_(),
@@ -310,6 +334,7 @@ class _Trainer:
         self.scale, self.variance, self.step = state["scale"], state["variance"], state["step"]
         self.since_fire, self.seconds = state["since_fire"], state["seconds"]
         self.resampled = state.get("resampled", 0)
+        self.basis = state.get("basis")
         self._optim_state = state["optim"]
 
     def _save(self) -> None:
@@ -324,6 +349,7 @@ class _Trainer:
             "decay_from": self._decay_from(),
             "total_steps": self.total_steps,
             "resampled": self.resampled,
+            "basis": self.basis,
         }
         tmp = self.state_path.with_suffix(".tmp")
         torch.save(state, tmp)
@@ -380,6 +406,7 @@ class _Trainer:
                 variance=self.variance,
                 low_precision=self.low_precision,
                 aux_tokens=cfg.aux_tokens,
+                basis=self.basis,
             )
             self.optim.zero_grad(set_to_none=True)
             out.backward(self.params)
@@ -434,10 +461,17 @@ class _Trainer:
             self.since_fire[dead] = 0
         self.resampled += moved
 
+    def to_full_encoder(self) -> None:
+        """After training: a subspace encoder becomes the SAE's full ``basis @ W_enc`` (once)."""
+        if self.basis is not None:
+            self.params["W_enc"] = (self.basis @ self.params["W_enc"].detach()).requires_grad_()
+            self.basis = None
+
     def refit(self) -> dict[str, float]:
         """Refit the decoder by least squares on ``refit_tokens`` training tokens, the encoder
         fixed (engine/sae/refit.py); returns its seconds and the FVU on those tokens before and
         after (an in-sample figure: the held-out one is the report's)."""
+        self.to_full_encoder()
         n = min(self.config.refit_tokens, self.pool)
         if n == 0:
             return {"seconds": 0.0}
@@ -464,6 +498,7 @@ class _Trainer:
         commute with a positive scale, so dividing the biases by s gives latents in raw units
         (a latent's value times its decoder row's norm, 1 unless refit, is the length of its
         contribution to the raw activation)."""
+        self.to_full_encoder()
         sae = SparseAutoencoder(self.d_in, self.d_sae, self.config.k, hook, meta={"model_name": model_name})
         p = {name: t.detach() for name, t in self.params.items()}
         with torch.no_grad():

@@ -59,6 +59,7 @@ RECIPE_OPTIONS = (
     "resample_until",
     "shifted_windows",
     "refit_tokens",
+    "encoder_rank",
 )
 
 
@@ -217,6 +218,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--refit-tokens",
         type=int,
         help="after training, refit the decoder by least squares on this many training tokens (0: no refit)",
+    )
+    train.add_argument(
+        "--encoder-rank",
+        type=int,
+        help="the encoder reads only this many top principal components of the input (0: all; cheaper step)",
     )
     train.add_argument("--corpus", help=".txt or .jsonl file (default: the shipped corpus)")
     train.add_argument("--out", help="directory (default: DATA/saes/MODEL-lL-topkK-xE)")

@@ -92,6 +92,7 @@ def run(out: Path, name: str, changes: dict[str, Any]) -> dict[str, Any]:
                 print(line, file=log, flush=True)
 
         trainer.run(progress, checkpoint_s=600.0, max_steps=None)
+    trainer.to_full_encoder()  # an encoder_rank run's encoder as the SAE saves it
     validation = cache.heldout()[HELD:]
     result: dict[str, Any] = {"name": name, "changes": changes, "train_s": round(time.monotonic() - began, 1)}
     result["tokens"] = trainer.step * config.batch

@@ -25,12 +25,14 @@ __all__ = ["tiny_gpt2_dir"]  # fixture, imported for pytest
 
 @pytest.mark.parametrize("aux_k", [5, 30])  # fewer than the 22 dead latents, and more (no sort)
 @pytest.mark.parametrize("aux_tokens", [None, 25])  # AuxK on every token, or on every second one
-def test_sparse_backward_equals_dense_autograd(aux_k: int, aux_tokens: int | None) -> None:
+@pytest.mark.parametrize("rank", [None, 6])  # the full encoder, or one reading a 6-dimensional subspace
+def test_sparse_backward_equals_dense_autograd(aux_k: int, aux_tokens: int | None, rank: int | None) -> None:
     gen = torch.Generator().manual_seed(0)
     d, m, k, batch = 16, 64, 4, 50
+    basis = None if rank is None else torch.linalg.qr(torch.randn(d, rank, generator=gen))[0]
     params = {
         name: torch.randn(shape, generator=gen).requires_grad_()
-        for name, shape in {"W_enc": (d, m), "b_enc": (m,), "W_dec": (m, d), "b_dec": (d,)}.items()
+        for name, shape in {"W_enc": (rank or d, m), "b_enc": (m,), "W_dec": (m, d), "b_dec": (d,)}.items()
     }
     x = torch.randn(batch, d, generator=gen)
     dead = torch.zeros(m, dtype=torch.bool)
@@ -45,6 +47,7 @@ def test_sparse_backward_equals_dense_autograd(aux_k: int, aux_tokens: int | Non
         variance=3.0,
         low_precision=False,
         aux_tokens=aux_tokens,
+        basis=basis,
     )
     out.backward(params)
     sparse = {name: p.grad.clone() for name, p in params.items()}  # type: ignore[union-attr]
@@ -52,7 +55,7 @@ def test_sparse_backward_equals_dense_autograd(aux_k: int, aux_tokens: int | Non
         p.grad = None
     # The same loss written densely, differentiated by autograd.
     w_enc, b_enc, w_dec, b_dec = (params[n] for n in ("W_enc", "b_enc", "W_dec", "b_dec"))
-    pre = (x - b_dec) @ w_enc + b_enc
+    pre = (x - b_dec) @ (w_enc if basis is None else basis @ w_enc) + b_enc
     vals, idx = pre.topk(k, dim=-1)
     x_hat = torch.zeros_like(pre).scatter(-1, idx, vals.relu()) @ w_dec + b_dec
     rows = slice(None, None, 1 if aux_tokens is None else batch // aux_tokens)
@@ -129,6 +132,31 @@ def test_training_lowers_fvu_and_resumes_from_its_checkpoint(
     cfg_path.write_text(json.dumps(cfg))
     older = train_sae(model, config, tmp_path / "resumed", max_steps=0)
     torch.testing.assert_close(older.W_enc, resumed.W_enc)
+
+
+def test_a_low_rank_encoder_trains_resumes_and_saves_its_full_encoder(
+    tiny_gpt2_dir: Path, small_corpus: Path, tmp_path: Path
+) -> None:
+    torch.set_num_threads(1)
+    model = load_model(str(tiny_gpt2_dir), device="cpu")
+    config = _config(str(tiny_gpt2_dir), small_corpus, encoder_rank=32, refit_tokens=4096)
+    one_step = train_sae(model, _config(str(tiny_gpt2_dir), small_corpus, tokens=1024), tmp_path / "one")
+    whole = train_sae(model, config, tmp_path / "whole")
+    assert whole.meta["report"]["fvu"] < 0.6 * one_step.meta["report"]["fvu"]
+    # Saved as any SAE: the full [d_in, d_sae] encoder, of rank 32 (it reads 32 directions).
+    assert whole.W_enc.shape == (128, 512) and int(torch.linalg.matrix_rank(whole.W_enc)) == 32
+    with pytest.raises(TrainingPaused):
+        train_sae(model, config, tmp_path / "resumed", max_steps=10)
+    resumed = train_sae(model, config, tmp_path / "resumed")
+    torch.testing.assert_close(resumed.W_enc, whole.W_enc, atol=1e-4, rtol=1e-3)
+    with pytest.raises(SaeError, match="resampling needs the full encoder"):
+        train_sae(
+            model,
+            _config(str(tiny_gpt2_dir), small_corpus, encoder_rank=32, resample_tokens=4096),
+            tmp_path / "r",
+        )
+    with pytest.raises(SaeError, match="more than the site's width"):
+        train_sae(model, _config(str(tiny_gpt2_dir), small_corpus, encoder_rank=129), tmp_path / "w")
 
 
 def _perfect_sae(width: int, layer: int) -> SparseAutoencoder:
