@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -162,16 +161,18 @@ async def test_two_thousand_audience_votes_with_bounded_tallies(
     assert final["voters"] == AUDIENCE and final["audience"] == AUDIENCE
     done_s = time.monotonic() - t0
 
-    # Bounded push: in any one second at most 1/interval tallies (+1 for a window's edges),
-    # against AUDIENCE messages per vote if every vote were a room event.
-    during = [t for t, _ in observer.tallies[tallies_before:]]
-    per_second = Counter(math.floor(t - during[0]) for t in during)
-    assert max(per_second.values()) <= math.ceil(1 / interval) + 1, per_second
-    # Every fan's stream is as bounded (its first tally, sent at its join, is not a push).
-    for fan in fans[:: AUDIENCE // 20]:
-        times = [t for t, _ in fan.tallies[1:]]
-        windows = Counter(math.floor(t - times[0]) for t in times)
-        assert max(windows.values()) <= math.ceil(1 / interval) + 1, windows
+    # Bounded push: the tallies that carry votes were all sent between the first vote (t0) and
+    # their arrival, at most one per interval, so a socket gets at most (span / interval) + 2 of
+    # them, against AUDIENCE messages if every vote were a room event. Counted over the span, not
+    # per second of arrival: 2,000 sockets share this test's loop, and a socket read late gets
+    # several tallies in one burst (a suite ran a per-second count red at 4 in a second).
+    assert tallies_before < len(observer.tallies)
+    counts = []
+    for reader in [observer, *fans[:: AUDIENCE // 20]]:
+        arrived = [t for t, event in reader.tallies if event["votes"]]
+        bound = math.ceil((arrived[-1] - t0) / interval) + 2
+        assert len(arrived) <= bound < AUDIENCE // 10, (len(arrived), bound)
+        counts.append((len(arrived), bound))
 
     # One vote each: a second vote is refused and counts nothing; the DB has one row per fan.
     await fans[7].send({"type": "vote", "explanation_id": second})
@@ -186,7 +187,7 @@ async def test_two_thousand_audience_votes_with_bounded_tallies(
     print(
         f"\naudience {AUDIENCE}: connect+join {connect_s:.1f}s, one event to all {fanout_s * 1000:.0f} ms, "
         f"{AUDIENCE} votes acknowledged in {vote_s:.1f}s, final tally after {done_s:.1f}s, "
-        f"tallies during voting {len(during)} (max {max(per_second.values())}/s) vs "
+        f"tallies with votes {counts[0][0]} (bound {counts[0][1]}) vs "
         f"{AUDIENCE * AUDIENCE:,} messages if each vote were a room event"
     )
     await asyncio.gather(*(f.ws.close() for f in fans[501:]))
