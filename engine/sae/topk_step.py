@@ -37,7 +37,7 @@ class SparseEncode(torch.autograd.Function):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         # c folded into the bias: no [batch, d_in] copy of x - c.
         b_eff = b - c @ w
-        # bfloat16 pays only on a CPU with bfloat16 matrix units (train.fast_bfloat16 decides).
+        # bfloat16 pays only on a CPU with bfloat16 matrix units (train_config.fast_bfloat16 decides).
         pre = (x.bfloat16() @ w.bfloat16()).float() + b_eff if low_precision else x @ w + b_eff
         vals, idx = pre.topk(k, dim=-1, sorted=True)  # sorted is the faster kernel here
         ctx.mark_non_differentiable(idx)

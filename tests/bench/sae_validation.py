@@ -77,7 +77,7 @@ def validation_report(trainer: _Trainer, x: torch.Tensor) -> tuple[float, float,
 
 def run(out: Path, name: str, changes: dict[str, Any]) -> dict[str, Any]:
     cache = _open_cache(out)
-    # The encoder's precision as `neuronquest sae train` picks it here (train.fast_bfloat16), unless
+    # The encoder's precision as `neuronquest sae train` picks it here (train_config.fast_bfloat16), unless
     # changed: a choice made on validation then holds for the command's own arithmetic.
     config = TrainConfig(model=MODEL, layer=LAYER, **changes)
     run_dir = out / "runs" / name
