@@ -248,10 +248,9 @@ const PHASES = { lobby: "Between rounds", round: "Round", reveal: "Scoring" };
 
 // The pill says "Scoring" only while a score is still coming: once this round's result waits for
 // none, the reading time is the result's ("Scoring" over a finished result read as stuck).
+// state.result is always this puzzle's (round_result filters it, a new puzzle clears it).
 function phaseLabel() {
-  const done = state.phase === "reveal" && state.result && !state.result.waiting.length
-    && (!state.neuron || state.result.neuron_id === state.neuron.id);
-  if (done) return "Result";
+  if (state.phase === "reveal" && state.result && !state.result.waiting.length) return "Result";
   const label = PHASES[state.phase];
   return label ? `${label}${state.phase === "round" ? ` ${state.round}` : ""}` : state.phase;
 }
