@@ -28,6 +28,7 @@ import torch
 from engine.corpus import corpus_label, make_windows
 from engine.mining import windows_fingerprint
 from engine.models import NeuronModel
+from engine.sae.budget import FIRST_ESTIMATE_STEPS, TimeBudget
 from engine.sae.data import ActivationCache, split_windows
 from engine.sae.hooks import HookSite
 from engine.sae.model import SaeError, SparseAutoencoder
@@ -72,12 +73,14 @@ def train_sae(
     max_steps: int | None = None,
     keep_cache: bool = False,
     data_dir: Path | None = None,
+    started: float | None = None,
 ) -> SparseAutoencoder:
     """Train (or finish training) the SAE ``config`` describes into ``out_dir`` and return it.
 
     A finished SAE in ``out_dir`` with the same config is returned as is. ``max_steps`` stops
     early after that many steps of this call with the checkpoint written (tests, and a budget);
-    the SAE is then saved only when training is complete."""
+    the SAE is then saved only when training is complete. ``started`` (``time.monotonic()``,
+    default: now) is when a ``config.minutes`` budget began: the CLI counts its model load in it."""
     from engine.sae.evaluate import evaluate_sae
 
     config.check()
@@ -87,12 +90,15 @@ def train_sae(
     if done is not None:
         return done
     claim(out_dir, asdict(config))
-    started = time.monotonic()
+    began = time.monotonic()
+    started = began if started is None else started
     # Every window of the corpus, whatever the budget: the split then depends only on the seed
     # and on how many training windows the budget needs.
     all_windows = make_windows(model, config.corpus, window=config.window)
+    # A time budget trains on every window: how many tokens it reaches is known only at the end.
+    pool_tokens = 10**12 if config.minutes else config.tokens
     split = split_windows(
-        all_windows, config.heldout_tokens, config.tokens, config.seed, shifted=config.shifted_windows
+        all_windows, config.heldout_tokens, pool_tokens, config.seed, shifted=config.shifted_windows
     )
     width = model.site_width(config.site)
     fingerprint = f"{model.name}:{config.layer}:{config.site}:{windows_fingerprint(split.windows)}"
@@ -108,8 +114,13 @@ def train_sae(
                 progress(TrainProgress("activations", done, total))
 
         cache.fill(model, config.layer, config.site, progress=report)
-    cache_seconds = time.monotonic() - started
+    cache_seconds = time.monotonic() - began
     trainer = _Trainer(config, cache, width, out_dir / STATE_FILE)
+    if config.minutes:
+        # Earlier runs' training time counts against the budget too.
+        seconds = config.minutes * 60
+        deadline = started + seconds - trainer.seconds
+        trainer.budget = TimeBudget(deadline, seconds, config.batch, config.refit_tokens)
     finished = trainer.run(progress, checkpoint_s, max_steps)
     if not finished:
         raise TrainingPaused(trainer.step, trainer.total_steps)
@@ -129,6 +140,7 @@ def train_sae(
         cache_seconds=round(cache_seconds, 1),
         refit=refit,
         last_run_seconds=round(time.monotonic() - started, 1),
+        budget_minutes=config.minutes or None,
         train_tokens=trainer.step * config.batch,
         encoder_bfloat16=trainer.low_precision,  # what low_precision=None resolved to on this CPU
         train_token_pool=split.n_train_tokens,
@@ -172,10 +184,13 @@ class _Trainer:
             raise SaeError(f"encoder_rank {config.encoder_rank} is more than the site's width {width}")
         self.low_precision = config.low_precision if config.low_precision is not None else fast_bfloat16()
         self.total_steps = max(1, math.ceil(config.tokens / config.batch))
+        if config.minutes:  # a provisional length until the first steps are timed (run())
+            self.total_steps = max(self.total_steps, 4 + FIRST_ESTIMATE_STEPS)
         self.pool = cache.split.n_train_tokens
         self.seconds = 0.0  # training time of earlier runs, from the checkpoint
         self.run_seconds = 0.0
         self.resampled = 0  # latents moved by resampling (the checkpoint's count on a resume)
+        self.budget: TimeBudget | None = None  # with one, run() sets total_steps from its speed
         if state_path.exists():
             self._resume(torch.load(state_path, weights_only=False))
         else:
@@ -208,6 +223,9 @@ class _Trainer:
         self._optim_state = None
 
     def _resume(self, state: dict[str, Any]) -> None:
+        if self.config.minutes:
+            # A time budget's schedule is the checkpoint's (run() re-estimates it from there on).
+            self.total_steps = int(state.get("total_steps", self.total_steps))
         if state.get("pool", self.pool) != self.pool:
             raise SaeError(
                 "this token budget changes the training windows of the checkpoint: use another --out"
@@ -285,6 +303,7 @@ class _Trainer:
         last_save = began
         steps_here = 0
         fvu_avg = math.nan
+        timed_from: tuple[int, float] | None = None  # (step, time) once the first steps are behind
         while self.step < self.total_steps:
             if max_steps is not None and steps_here >= max_steps:
                 self.run_seconds = time.monotonic() - began
@@ -325,6 +344,10 @@ class _Trainer:
                 self._resample()
             fvu_avg = out.mse if math.isnan(fvu_avg) else 0.95 * fvu_avg + 0.05 * out.mse
             now = time.monotonic()
+            if steps_here == 3:
+                timed_from = (self.step, now)
+            if timed_from and (steps_here == 3 + FIRST_ESTIMATE_STEPS or now - last_save >= checkpoint_s):
+                self._fit_budget(now, timed_from)
             if progress:
                 dead_now = float((self.since_fire >= cfg.dead_tokens).float().mean())
                 total = self.total_steps * cfg.batch
@@ -336,6 +359,12 @@ class _Trainer:
         self.run_seconds = time.monotonic() - began
         self._save()
         return True
+
+    def _fit_budget(self, now: float, timed_from: tuple[int, float]) -> None:
+        """With a time budget, the schedule's length from this run's mean step time so far."""
+        if self.budget is not None and self.step > timed_from[0]:
+            per_step = (now - timed_from[1]) / (self.step - timed_from[0])
+            self.total_steps = self.budget.total_steps(self.step, now, per_step)
 
     def _resample_due(self) -> bool:
         every, batch = self.config.resample_tokens, self.config.batch

@@ -48,6 +48,10 @@ class TrainConfig:
     # Training tokens: by default what 30 minutes allow on this CPU (default_tokens: 8M with
     # bfloat16 units, ~13 epochs over MiniLM's pool; 3M without).
     tokens: int = field(default_factory=default_tokens)
+    # A wall-clock budget for the whole run in minutes (0: none, ``tokens`` decides). With one, the
+    # schedule's length comes from the step time measured while training (engine/sae/budget.py),
+    # ``tokens`` is ignored and the whole pool is trained on.
+    minutes: float = 0.0
     # 2,048 learned ~1.6x more per token than 4,096 on 1.2M-token schedules, but over 7M tokens it
     # killed latents (16 % dead at 1.9M tokens, lr 2e-3 constant until 1.4M): docs/SAE.md, session 10.
     batch: int = 4096
@@ -99,6 +103,8 @@ class TrainConfig:
     def check(self) -> None:
         if self.expansion < 1 or self.k < 1 or self.tokens < 1 or self.batch < 1:
             raise SaeError("expansion, k, tokens and batch must be positive")
+        if self.minutes < 0:
+            raise SaeError("minutes must not be negative (0: no time budget)")
         if self.lr <= 0 or self.heldout_tokens < self.window:
             raise SaeError("lr must be positive and heldout_tokens at least one window")
         if not (0 <= self.decay_fraction <= 1 and 0 <= self.lr_floor <= 1 and 0 <= self.resample_until <= 1):

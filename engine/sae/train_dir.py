@@ -23,7 +23,12 @@ CONFIG_FILE = "train_config.json"
 # Settings added after SAEs were trained and saved, with the value that reproduces those SAEs:
 # a directory written before the refit existed is read as trained with no refit, so that
 # `--refit-tokens 0` finds (or resumes) it instead of refusing it as other settings.
-SETTINGS_BEFORE_THEY_EXISTED: dict[str, Any] = {"refit_tokens": 0, "refit_ridge": 1e-2, "encoder_rank": 0}
+SETTINGS_BEFORE_THEY_EXISTED: dict[str, Any] = {
+    "refit_tokens": 0,
+    "refit_ridge": 1e-2,
+    "encoder_rank": 0,
+    "minutes": 0.0,
+}
 
 # May differ on a rerun: the schedule is constant until its decay, so a run resumed with another
 # token budget before either decay starts trains exactly as one started with it.

@@ -1,6 +1,6 @@
 """CLI: ``sae train`` (a TopK SAE on a layer's MLP neurons, resumable) and ``sae show`` (its report).
 
-neuronquest sae train --model minilm-l6 --layer 3 [--expansion 4] [--k 32] [--tokens N]
+neuronquest sae train --model minilm-l6 --layer 3 [--expansion 4] [--k 32] [--tokens N | --minutes M]
                       [--out DIR] [--threads N] [--seed S]
 neuronquest sae show DIR [--json]
 """
@@ -36,6 +36,8 @@ class _Bars:
             unit, desc = ("win", "activations") if p.phase == "activations" else ("tok", "training")
             self.bar = tqdm(total=p.total, initial=p.done, unit=unit, unit_scale=True, desc=desc)
             self.phase = p.phase
+        if p.total != self.bar.total:  # a --minutes budget re-estimates the run's length
+            self.bar.total = p.total
         self.bar.update(p.done - self.bar.n)
         if p.phase == "training":
             self.bar.set_postfix_str(f"fvu {p.fvu:.3f}, dead {100 * p.dead_fraction:.1f}%", refresh=False)
@@ -48,6 +50,7 @@ class _Bars:
 
 RECIPE_OPTIONS = (
     "tokens",
+    "minutes",
     "batch",
     "lr",
     "dead_tokens",
@@ -90,7 +93,13 @@ def cmd_sae_train(args: argparse.Namespace, settings: Settings) -> int:
     try:
         model = load_model(args.model, device="cpu", data_dir=settings.data_path)
         sae = train_sae(
-            model, config, out, progress=bars, max_steps=args.max_steps, data_dir=settings.data_path
+            model,
+            config,
+            out,
+            progress=bars,
+            max_steps=args.max_steps,
+            data_dir=settings.data_path,
+            started=started,  # a --minutes budget counts the model's load
         )
     except (ModelError, SaeError, CorpusError, ValueError) as exc:
         raise CliError(str(exc)) from None
@@ -189,6 +198,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     # Defaults (None): TrainConfig's, so the recipe is written down once (engine/sae/train.py).
     train.add_argument(
         "--tokens", type=int, help="training tokens (epochs over the corpus; default: sized for this CPU)"
+    )
+    train.add_argument(
+        "--minutes",
+        type=float,
+        help="train as long as this many minutes of the whole run allow at its speed (overrides --tokens)",
     )
     train.add_argument("--batch", type=int, help="tokens per step")
     train.add_argument("--lr", type=float, help="Adam's learning rate")

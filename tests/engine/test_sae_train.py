@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,6 +15,14 @@ import torch
 
 from engine.models import load_model
 from engine.sae import HookSite, SaeError, SparseAutoencoder, load_sae
+from engine.sae import budget as budget_module
+from engine.sae.budget import (
+    AFTER_TRAINING_S,
+    FIRST_ESTIMATE_STEPS,
+    MARGIN,
+    REFIT_COST_PER_STEP_TOKEN,
+    TimeBudget,
+)
 from engine.sae.evaluate import splice_report
 from engine.sae.resample import resample_dead
 from engine.sae.topk_step import forget_latents, train_step
@@ -370,3 +379,39 @@ def test_the_decoder_refit_after_training_lowers_held_out_fvu(
     # The encoder and the training are the same; only the decoder (and b_enc, for b_dec's move) differ.
     torch.testing.assert_close(refit.W_enc, plain.W_enc)
     assert load_sae(tmp_path / "refit").meta["report"] == refit.meta["report"]
+
+
+def test_a_time_budget_is_the_steps_that_fit_before_its_deadline() -> None:
+    budget = TimeBudget(deadline=1000.0, seconds=600.0, batch=1000, refit_tokens=10_000)
+    # Left at t=500: 500 s less the report (AFTER_TRAINING_S), the refit (10 steps' worth of tokens
+    # at REFIT_COST_PER_STEP_TOKEN) and the margin (MARGIN of 600 s), at 2 s a step.
+    left = 500 - AFTER_TRAINING_S - 10 * 2.0 * REFIT_COST_PER_STEP_TOKEN - MARGIN * 600
+    assert budget.total_steps(40, 500.0, 2.0) == 40 + int(left / 2.0)
+    # A spent budget still finishes the step it is at.
+    assert budget.total_steps(40, 990.0, 2.0) == 41
+    with pytest.raises(SaeError, match="minutes"):
+        TrainConfig(model="m", layer=0, minutes=-1).check()
+
+
+def test_a_run_with_a_time_budget_ends_in_time_and_resumes_its_own_schedule(
+    tiny_gpt2_dir: Path, small_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tiny model's steps take milliseconds: without the report's reserve (sized for MiniLM) a
+    6-second budget trains hundreds of steps and ends in time, whatever ``tokens`` says."""
+    monkeypatch.setattr(budget_module, "AFTER_TRAINING_S", 0.0)
+    torch.set_num_threads(1)
+    model = load_model(str(tiny_gpt2_dir), device="cpu")
+    config = _config(str(tiny_gpt2_dir), small_corpus, minutes=0.05, tokens=1024)
+    began = time.monotonic()
+    sae = train_sae(model, config, tmp_path / "timed", checkpoint_s=1.0, started=began)
+    elapsed = time.monotonic() - began
+    assert elapsed <= 3.0 + 1.0, elapsed  # the report after training is the slack
+    steps = sae.meta["train_tokens"] // 1024
+    assert steps > 3 + FIRST_ESTIMATE_STEPS and sae.meta["budget_minutes"] == 0.05
+    assert sae.meta["report"]["fvu"] < 0.5
+    # Paused and resumed: the rerun keeps the checkpoint's schedule and re-estimates it from there.
+    config = _config(str(tiny_gpt2_dir), small_corpus, minutes=0.05, tokens=1024)
+    with pytest.raises(TrainingPaused, match="step 15 of"):
+        train_sae(model, config, tmp_path / "paused", max_steps=15, checkpoint_s=1.0)
+    resumed = train_sae(model, config, tmp_path / "paused", checkpoint_s=1.0)
+    assert resumed.meta["train_tokens"] > 15 * 1024

@@ -1,0 +1,48 @@
+"""A wall-clock budget for a training run (`neuronquest sae train --minutes M`).
+
+How many tokens fit in M minutes depends on the CPU (bfloat16 units or not), on what else runs on
+it and on the virtual machine's day: the same AVX2-only EPYC type trained the same recipe at 5,874
+tokens/s in one session and ~9,700 in the next (docs/SAE.md). A fixed ``--tokens`` sized on one
+machine overruns or wastes the budget on another, so with a budget the trainer measures its own
+step time and sets the schedule's length from it: after its first steps and again at every
+checkpoint it asks how many steps still fit before the deadline, keeping back what comes after
+training (the decoder refit, whose cost scales with a step's, and the export and held-out report).
+
+The learning-rate schedule is a function of the step and the total (engine/sae/train.py), so a
+new estimate moves the decay's start and slope a little; the estimates settle within the first
+minutes, and a run that slows down late still ends on time, with its decay a little steeper.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# What the run does after its last step besides the refit, in seconds: export, the held-out report
+# (FVU, splice on 128 windows) and saving. MiniLM layer 3 on a 2-core AVX2 CPU: ~29 s with the model's
+# load and the corpus windows before the cache (a --minutes 4 run, session 12).
+AFTER_TRAINING_S = 30.0
+# The refit's cost per token as a multiple of a training step's per token: it runs the full encoder
+# (a rank-768 training step does not) and scatters k² products per token. MiniLM layer 3, AVX2, rank
+# 768: 55.6 s for 262,144 tokens against 27 s of training for as many: 2.06x.
+REFIT_COST_PER_STEP_TOKEN = 2.2
+# Kept unspent, as a share of the whole budget: the speed drifts (other processes, dead latents'
+# AuxK, checkpoints).
+MARGIN = 0.02
+# Steps timed before the first estimate: the first ones warm caches and allocators.
+FIRST_ESTIMATE_STEPS = 10
+
+
+@dataclass(frozen=True)
+class TimeBudget:
+    deadline: float  # time.monotonic() by which the whole command should have ended
+    seconds: float  # the whole budget (for the margin)
+    batch: int
+    refit_tokens: int
+
+    def total_steps(self, step: int, now: float, seconds_per_step: float) -> int:
+        """The schedule's length that ends training in time for what follows it (at least one
+        more step: a run whose budget is spent still finishes the step it is at)."""
+        per_token = seconds_per_step / self.batch
+        after = AFTER_TRAINING_S + self.refit_tokens * per_token * REFIT_COST_PER_STEP_TOKEN
+        left = self.deadline - now - after - MARGIN * self.seconds
+        return step + max(1, int(left / max(seconds_per_step, 1e-9)))
