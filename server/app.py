@@ -56,6 +56,12 @@ async def index(request: Request) -> Response:
     return FileResponse(CLIENT_DIR / "index.html")
 
 
+async def favicon(request: Request) -> Response:
+    # Browsers ask for /favicon.ico on pages that name no icon (the JSON API, a file download);
+    # every page of the client names /static/icon.svg, the same picture.
+    return FileResponse(CLIENT_DIR / "icon.svg", media_type="image/svg+xml")
+
+
 def _rooms_redis(settings: Settings, r: aioredis.Redis) -> aioredis.Redis | WaitingRedisCluster:
     """Where rooms live: the Redis Cluster of ``rooms_redis_cluster_url`` (sharded pub/sub,
     server/hub/channels.py), else the process's one Redis."""
@@ -152,6 +158,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] | None = None) 
 
     routes = [
         Route("/", index),
+        Route("/favicon.ico", favicon),
         *http_api.routes,
         *reference_api.routes,
         *competition_api.routes,

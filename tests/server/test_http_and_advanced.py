@@ -30,6 +30,16 @@ def test_the_index_page_and_the_client_script_are_served(live_server: LiveServer
     assert "CLOSE_POLICY_VIOLATION" in httpx.get(live_server.http_url + "/static/js/protocol.js").text
 
 
+def test_every_page_has_the_game_icon_and_favicon_ico_serves_it(live_server: LiveServer) -> None:
+    """Pages that name no icon (the JSON API) make browsers ask /favicon.ico: a 404 in the console."""
+    icon = httpx.get(live_server.http_url + "/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/svg+xml"
+    assert icon.text.startswith("<svg")
+    assert icon.text == httpx.get(live_server.http_url + "/static/icon.svg").text
+    for page in ("/", *(f"/static/{name}.html" for name in ("host", "neurons", "neuron", "overlay"))):
+        assert '<link rel="icon" href="/static/icon.svg"' in httpx.get(live_server.http_url + page).text, page
+
+
 def test_tokens_are_signed_and_expire() -> None:
     expires = int(time.time() + 60)
     token = make_token("k" * 32, 42, "session-1", expires)
