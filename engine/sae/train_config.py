@@ -33,6 +33,11 @@ TOKENS_BFLOAT16_CPU = 8_000_000
 TOKENS_FLOAT32_CPU = 3_000_000
 
 
+# `neuronquest sae train`'s time budget when neither --tokens nor --minutes is given: the whole run
+# within 30 minutes with ~1 to spare (session 12: a 29.5-minute budget ended at 28 min 30 s).
+DEFAULT_MINUTES = 29.5
+
+
 def default_tokens() -> int:
     """The default training budget, sized for this CPU's arithmetic (see TOKENS_BFLOAT16_CPU)."""
     return TOKENS_BFLOAT16_CPU if fast_bfloat16() else TOKENS_FLOAT32_CPU
@@ -96,8 +101,10 @@ class TrainConfig:
     # its matmul costs rank/d_in of the full one. Off: on MiniLM layer 3 (AVX2 EPYC, float32, one
     # thread) rank 768 took 0.69x the CPU of the full encoder over 500k tokens and reached validation
     # FVU 0.3150 against 0.3216 at 500k, 0.2698 against 0.2729 at 1M, 0.2392 against 0.2427 at 2M;
-    # at the 30-minute budget (9M tokens, AVX2, one held-out run) held-out FVU 0.2047, dead 0.02 %.
-    # Not compared with the full encoder past 2M tokens on validation, so off (docs/SAE.md, session 11).
+    # at the 30-minute budget (9M tokens, AVX2, one held-out run) held-out FVU 0.2047, dead 0.02 %;
+    # with shifted windows and a 29.5-minute budget on an AVX512-BF16 CPU (13.9M tokens) 0.1983.
+    # Off by default: compared with the full encoder on validation only up to 2M tokens, and only
+    # on MiniLM's 1,536-wide layer (docs/SAE.md, sessions 11 and 12).
     encoder_rank: int = 0
 
     def check(self) -> None:

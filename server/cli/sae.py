@@ -73,9 +73,12 @@ def cmd_sae_train(args: argparse.Namespace, settings: Settings) -> int:
     from engine.models import ModelError, load_model
     from engine.sae import SaeError
     from engine.sae.train import TrainConfig, TrainingPaused, default_out_dir, train_sae
+    from engine.sae.train_config import DEFAULT_MINUTES
 
     if args.threads < 1:
         raise CliError("--threads must be at least 1")
+    if args.tokens is not None and args.minutes is not None:
+        raise CliError("give --tokens or --minutes, not both")
     torch.set_num_threads(args.threads)
     config = TrainConfig(
         model=args.model,
@@ -86,6 +89,8 @@ def cmd_sae_train(args: argparse.Namespace, settings: Settings) -> int:
         corpus=args.corpus or "default",
         # The recipe's knobs: TrainConfig's defaults unless given.
         **{name: getattr(args, name) for name in RECIPE_OPTIONS if getattr(args, name) is not None},
+        # Neither a token count nor a budget: the whole run in half a minute under 30.
+        **({"minutes": DEFAULT_MINUTES} if args.tokens is None and args.minutes is None else {}),
     )
     out = Path(args.out).expanduser() if args.out else default_out_dir(settings.data_path, config)
     bars = _Bars(enabled=not args.quiet)
@@ -197,12 +202,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     train.add_argument("--seed", type=int, default=0)
     # Defaults (None): TrainConfig's, so the recipe is written down once (engine/sae/train.py).
     train.add_argument(
-        "--tokens", type=int, help="training tokens (epochs over the corpus; default: sized for this CPU)"
+        "--tokens", type=int, help="training tokens (epochs over the corpus) instead of a time budget"
     )
     train.add_argument(
         "--minutes",
         type=float,
-        help="train as long as this many minutes of the whole run allow at its speed (overrides --tokens)",
+        help="train as long as this many minutes of the whole run allow at its speed (default 29.5)",
     )
     train.add_argument("--batch", type=int, help="tokens per step")
     train.add_argument("--lr", type=float, help="Adam's learning rate")

@@ -10,6 +10,7 @@ import pytest
 from config.settings import Settings
 from engine.sae import load_sae
 from engine.sae.train import TrainConfig
+from engine.sae.train_config import DEFAULT_MINUTES
 from server.cli.main import main
 from tests.model_fixtures import SENTENCES, tiny_gpt2_dir
 
@@ -63,3 +64,18 @@ def test_errors_are_one_line_with_exit_code_2(
     assert "layer 9 out of range" in capsys.readouterr().err
     assert main(["sae", "show", str(tmp_path)], settings) == 2
     assert "no cfg.json" in capsys.readouterr().err
+    both = ["sae", "train", "--model", "minilm-l6", "--layer", "3", "--tokens", "9", "--minutes", "2"]
+    assert main(both, settings) == 2
+    assert "give --tokens or --minutes, not both" in capsys.readouterr().err
+
+
+def test_without_tokens_or_minutes_a_run_has_the_default_time_budget(
+    tiny_gpt2_dir: Path, settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    corpus = settings.data_path.parent / "small.txt"
+    corpus.write_text("\n\n".join(f"{s} ({i})" for i in range(1000) for s in SENTENCES))
+    argv = ["sae", "train", "--model", str(tiny_gpt2_dir), "--layer", "2", "--k", "4", "--batch", "1024"]
+    argv += ["--threads", "1", "--quiet", "--corpus", str(corpus), "--max-steps", "2"]
+    assert main(argv, settings) == 3  # paused after 2 steps: the budget is not run out here
+    out_dir = settings.data_path / "saes" / f"{tiny_gpt2_dir.name}-l2-topk4-x4"
+    assert json.loads((out_dir / "train_config.json").read_text())["minutes"] == DEFAULT_MINUTES
