@@ -126,7 +126,7 @@ export const handlers = {
       if (e.withdrawn) state.myVotes.delete(e.explanation_id); else state.myVotes.add(e.explanation_id);
     }
   },
-  reveal(e) { state.phase = "reveal"; state.deadline = e.deadline; Object.assign(state.scores, e.scores); state.votes = { ...state.votes, ...e.votes }; feed("Time is up: scoring…"); },
+  reveal(e) { state.phase = "reveal"; state.deadline = e.deadline; Object.assign(state.scores, e.scores); state.votes = { ...state.votes, ...e.votes }; if (!e.early) feed("Time is up: scoring…"); }, // early: flow.js says why
   score_progress(e) { state.progress.set(e.explanation_id, e); },
   score(e) {
     // A quest room's copy carries the score alone (rooms/blind.py); the author's own channel

@@ -171,6 +171,7 @@ def test_three_players_a_whole_round_and_its_result_on_the_real_campaign(
     # Everyone has submitted and voted, so the round has ended early (no clock move: a jump
     # past the reveal would start the next round): the result screen, at the top, for everyone.
     expect(alice.locator("#feed")).to_contain_text("the round ends early")
+    expect(alice.locator("#feed")).not_to_contain_text("Time is up")  # the clock had not run out
     for page in (alice, bob, cy):
         result = page.locator("#result")
         expect(result).to_be_visible()

@@ -69,6 +69,8 @@ def test_two_players_submit_vote_and_see_the_score_reveal(
     server.clock.advance(61)
     expect(alice.locator("#phase")).to_have_text("Round 2")
     expect(alice.locator("#feed")).to_contain_text("first explanation")
+    expect(alice.locator("#feed")).to_contain_text("Time is up: scoring")  # the clock ran out
+    expect(alice.locator("#feed")).not_to_contain_text("the round ends early")
     expect(reveal).to_be_hidden()  # the next round starts clean
 
 
