@@ -5,7 +5,7 @@
         MODE sequential (the bench before session 11) | interleaved; TEXTS shared | unique;
         ORDER embedding,trained | trained,embedding
     python -m tests.bench.trained_validation_checks cold PER_FAMILY
-    python -m tests.bench.trained_validation_checks members
+    python -m tests.bench.trained_validation_checks members [HEAD.pt]
 
 ``repeats``: how many of a warm pass's explanation texts repeat across cases (the cases share
 their wrong explanations), so would be explanation-cache hits when tagged with the pass only.
@@ -15,7 +15,8 @@ simulators, interleaved, the texts shared across cases (as ``evaluate`` scores t
 unique to the neuron (fresh simulators again). ``members``: each member of the shipped ensemble
 alone, with a share of `embedding`, against trained-5, by session 9's rule (mean AUROC over
 families + 0.25 x true sense beats the other sense); every head's prediction is computed once
-per call and combined after.
+per call and combined after. With a head file of more members (session 12: ``simulator train
+--members 5``), its first three against all of them at the same shares.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -124,8 +126,8 @@ def cold(per_family: int) -> None:
 class _Parts:
     """Each head's prediction and `embedding`'s on 0..1, computed once per call."""
 
-    def __init__(self) -> None:
-        self.heads, _, _ = load_head()
+    def __init__(self, path: Path | None = None) -> None:
+        self.heads, _, _ = load_head(path) if path else load_head()
         self.sim = TrainedSimulator(heads=self.heads, fused_heads=False)
         self.memo: dict[Any, Any] = {}
 
@@ -168,11 +170,19 @@ class _View(Simulator):
         return out
 
 
-def members() -> None:
+def members(path: Path | None = None) -> None:
+    """The shipped ensemble and each member alone at several shares; with ``path``, a head file of
+    more members (``simulator train --members N --out PATH``): the first three (the shipped ones,
+    same seeds) against all N at the same shares."""
     data = build(0)
     items = cases(data, "val", 0, None)
-    parts = _Parts()
-    configs = [((0, 1, 2), 0.25)] + [((m,), s) for m in (0, 1, 2) for s in (0.0, 0.1, 0.2, 0.25, 0.3, 0.4)]
+    parts = _Parts(path)
+    shares = (0.0, 0.1, 0.2, 0.25, 0.3, 0.4)
+    if path is None:
+        configs = [((0, 1, 2), 0.25)] + [((m,), s) for m in (0, 1, 2) for s in shares]
+    else:
+        every = tuple(range(len(parts.heads)))
+        configs = [(chosen, s) for chosen in ((0, 1, 2), every) for s in shares]
     for chosen, share in configs:
         r = evaluate(_View(parts, chosen, share), data, items)
         rule = r["mean_auroc"] + 0.25 * (r["vs_other_sense"] or 0.0)
@@ -191,4 +201,4 @@ if __name__ == "__main__":
     elif command == "cold":
         cold(int(rest[0]))
     else:
-        members()
+        members(Path(rest[0]) if rest else None)
