@@ -62,7 +62,9 @@ function playersTable(result, me) {
 export function resultScreen(result, ctx) {
   const winner = result.entries.find((x) => x.explanation_id === result.top) || null;
   const waiting = result.waiting.length;
-  const status = result.final ? "Final result" : waiting ? `Scoring ${waiting} more explanation${waiting === 1 ? "" : "s"}…` : "Points are final when the round ends";
+  // Every score in: these are the points, stored when the reading time ends (a player's total
+  // in the header moves then), not at some later "end of the round" the screen does not show.
+  const status = result.final ? "Final result" : waiting ? `Scoring ${waiting} more explanation${waiting === 1 ? "" : "s"}…` : "Points are added when this result closes";
   const box = el("div", { class: "result-body" },
     el("div", { class: "result-head" },
       el("h2", { text: `Round ${result.round} result` }),

@@ -176,7 +176,7 @@ def test_three_players_a_whole_round_and_its_result_on_the_real_campaign(
         result = page.locator("#result")
         expect(result).to_be_visible()
         expect(result.locator(".entry")).to_have_count(3)
-        expect(result.locator(".result-status")).not_to_contain_text("Scoring")
+        expect(result.locator(".result-status")).to_have_text("Points are added when this result closes")
         # Every score is in: the pill says so too, not "Scoring" over a finished result.
         expect(page.locator("#phase")).to_have_text("Result")
         expect(page.locator("#explanation")).to_have_attribute("placeholder", "Wait for the next round…")
