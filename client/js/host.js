@@ -92,6 +92,7 @@ function onEvent(ev) {
       if (!$("host-name").value) $("host-name").value = ev.player.name;
       $("host-shown").textContent = ev.player.name;
       if (state.room) conn.send({ type: "join", room: state.room });
+      if (createWhenWelcomed) { conn.send(createWhenWelcomed); createWhenWelcomed = null; $("error").textContent = ""; }
       break;
     case "room_created":
       state.room = ev.room; sessionStorage.setItem("nq.host.room", ev.room);
@@ -139,12 +140,17 @@ function onEvent(ev) {
   }
 }
 
+// "Create room" pressed before the server's welcome (the page just loaded, or a reconnect) waits
+// for it: the connection drops what it cannot send, and the button used to do nothing at all.
+let createWhenWelcomed = null;
 $("create").addEventListener("submit", (e) => {
   e.preventDefault();
   const f = new FormData(e.target);
   const msg = { type: "create_room", kind: "streamer", host_name: String(f.get("host_name") || "").trim(), player_cap: Number(f.get("player_cap")), private: f.has("private"), approval: f.has("approval"), filter: f.get("filter") };
   if (f.get("campaign")) msg.campaign = f.get("campaign"); // the server checks it is installed
-  conn.send(msg);
+  if (state.host != null && conn.send(msg)) return;
+  createWhenWelcomed = msg;
+  $("error").textContent = "Connecting to the server: the room is created as soon as it answers.";
 });
 // The campaign picker, when more than one campaign is installed (the default one first).
 Promise.all([fetch("/api/status").then((r) => r.json()).catch(() => ({})), readyCampaigns()]).then(([status, campaigns]) => {

@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, WebSocketRoute, expect
 
-from tests.browser.conftest import PHONE, shoot
+from tests.browser.conftest import PHONE, GameServer, shoot
 
 
 def join(page: Page, code: str, audience: bool = False) -> None:
@@ -86,3 +86,26 @@ def test_host_players_audience_and_overlay(real_page: Callable[..., Page], real_
     expect(overlay.locator("#clues li")).to_have_count(0)
     expect(overlay.locator("#explanations li")).to_have_count(0)
     expect(overlay.locator("#timer")).to_have_text("")
+
+
+def test_create_room_pressed_before_the_server_answers_waits_for_it(
+    real_page: Callable[..., Page], real_server: GameServer, real_neurons: list[int]
+) -> None:
+    """A streamer who presses Create room while the page is still connecting (or reconnecting)
+    gets the room once the server answers; the connection used to drop the request unsaid."""
+    host = real_page(path="/static/css/style.css")  # any page of the origin, before the route
+    held: list[WebSocketRoute] = []
+
+    def hold(ws: WebSocketRoute) -> None:  # open in the page, not connected to the server yet
+        held.append(ws)
+
+    host.route_web_socket(re.compile(r"/ws"), hold)
+    host.goto(real_server.url + "/static/host.html")
+    host.get_by_label("Your name on stream").fill("Ada Streams")  # no welcome yet to fill it
+    host.get_by_role("button", name="Create room").click()
+    expect(host.locator("#error")).to_contain_text("Connecting to the server")
+    expect(host.locator("#console")).to_be_hidden()
+    held[0].connect_to_server()
+    expect(host.locator("#console")).to_be_visible()
+    expect(host.locator("#live-status")).to_contain_text("Not started")
+    expect(host.locator("#error")).to_be_empty()
