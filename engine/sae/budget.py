@@ -30,8 +30,12 @@ REFIT_COST_PER_STEP_TOKEN = 2.2
 # Kept unspent, as a share of the whole budget: the speed drifts (other processes, dead latents'
 # AuxK, checkpoints).
 MARGIN = 0.02
-# Steps timed before the first estimate: the first ones warm caches and allocators.
+# A run's first steps warm caches and allocators: its clock starts after them.
+UNTIMED_STEPS = 3
+# Steps timed before the first estimate.
 FIRST_ESTIMATE_STEPS = 10
+# The run's step (counted from its start) at which the first estimate is made.
+FIRST_ESTIMATE_AT = UNTIMED_STEPS + FIRST_ESTIMATE_STEPS
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ import torch
 from engine.corpus import corpus_label, make_windows
 from engine.mining import windows_fingerprint
 from engine.models import NeuronModel
-from engine.sae.budget import FIRST_ESTIMATE_STEPS, TimeBudget
+from engine.sae.budget import FIRST_ESTIMATE_AT, UNTIMED_STEPS, TimeBudget
 from engine.sae.data import ActivationCache, split_windows
 from engine.sae.hooks import HookSite
 from engine.sae.model import SaeError, SparseAutoencoder
@@ -185,7 +185,7 @@ class _Trainer:
         self.low_precision = config.low_precision if config.low_precision is not None else fast_bfloat16()
         self.total_steps = max(1, math.ceil(config.tokens / config.batch))
         if config.minutes:  # a provisional length until the first steps are timed (run())
-            self.total_steps = max(self.total_steps, 4 + FIRST_ESTIMATE_STEPS)
+            self.total_steps = max(self.total_steps, FIRST_ESTIMATE_AT + 1)
         self.pool = cache.split.n_train_tokens
         self.seconds = 0.0  # training time of earlier runs, from the checkpoint
         self.run_seconds = 0.0
@@ -344,10 +344,11 @@ class _Trainer:
                 self._resample()
             fvu_avg = out.mse if math.isnan(fvu_avg) else 0.95 * fvu_avg + 0.05 * out.mse
             now = time.monotonic()
-            if steps_here == 3:
+            if steps_here == UNTIMED_STEPS:
                 timed_from = (self.step, now)
-            if timed_from and (steps_here == 3 + FIRST_ESTIMATE_STEPS or now - last_save >= checkpoint_s):
-                self._fit_budget(now, timed_from)
+            estimate_due = steps_here == FIRST_ESTIMATE_AT or now - last_save >= checkpoint_s
+            if self.budget and timed_from and estimate_due:
+                self._fit_budget(self.budget, now, timed_from)
             if progress:
                 dead_now = float((self.since_fire >= cfg.dead_tokens).float().mean())
                 total = self.total_steps * cfg.batch
@@ -360,11 +361,11 @@ class _Trainer:
         self._save()
         return True
 
-    def _fit_budget(self, now: float, timed_from: tuple[int, float]) -> None:
-        """With a time budget, the schedule's length from this run's mean step time so far."""
-        if self.budget is not None and self.step > timed_from[0]:
+    def _fit_budget(self, budget: TimeBudget, now: float, timed_from: tuple[int, float]) -> None:
+        """The schedule's length from this run's mean step time since ``timed_from``."""
+        if self.step > timed_from[0]:
             per_step = (now - timed_from[1]) / (self.step - timed_from[0])
-            self.total_steps = self.budget.total_steps(self.step, now, per_step)
+            self.total_steps = budget.total_steps(self.step, now, per_step)
 
     def _resample_due(self) -> bool:
         every, batch = self.config.resample_tokens, self.config.batch
