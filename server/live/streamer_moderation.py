@@ -64,13 +64,15 @@ class Moderation:
             if state.approval:
                 state.pending[row] = {"explanation": explanation, "round": round_no}
             else:
+                # Queued before anyone hears of it, as in puzzle rooms (room_service.submit): a
+                # process killed after the event left the row unscored, and a client that acts on
+                # the event (a test running the queue) found no job yet.
+                await run_in_threadpool(enqueue_scoring, self.rooms.r_sync, self.rooms.settings, row, room_id)
                 await self.rooms.emit(room_id, room.add_explanation(explanation))
         if state.approval:
             notice = {"type": "submitted", "explanation_id": row, "status": "pending"}
             await self.streamer.r.publish(keys.player_channel(player_id), orjson.dumps(notice))
             await self.streamer.announce(state, room_event=False)
-        else:
-            await run_in_threadpool(enqueue_scoring, self.rooms.r_sync, self.rooms.settings, row, room_id)
         return row
 
     async def decide(self, moderator_id: int, room_id: str, explanation_id: int, approve: bool) -> None:

@@ -11,10 +11,12 @@ import redis
 from websockets.asyncio.client import connect
 
 from config import keys
+from config.settings import Settings
 from rooms.roomcodes import CODE_RE
 from store.db import Database
 from store.models import Explanation
 from tests.server.conftest import Client, LiveServer
+from workers.queues import model_queue
 
 
 async def open_client(url: str, ping_interval: float | None) -> Client:
@@ -261,3 +263,20 @@ async def test_the_audience_is_told_it_watches_and_why(live_server: LiveServer) 
     await fan.send({"type": "submit", "text": "let me play"})
     assert (await fan.expect("error", ref="submit"))["code"] == "audience"
     await finish(host, first, late, fan)
+
+
+async def test_a_streamer_rooms_explanation_is_queued_for_scoring_before_the_room_hears_of_it(
+    live_server: LiveServer, hub_settings: Settings, redis_client: redis.Redis
+) -> None:
+    """As in puzzle rooms: by the time the room sees an explanation its scoring job is queued, so
+    a process killed after the event cannot leave it unscored (and a test that runs the queue on
+    the event finds the job; the overlay's browser test once did not)."""
+    host, created = await host_room(live_server)
+    ada = await player(live_server, created["code"], "ada-session-queued")
+    await host.send({"type": "start"})
+    await ada.expect("puzzle")
+    await ada.send({"type": "submit", "text": "fires on quotation marks"})
+    eid = (await host.expect("explanation"))["explanation"]["id"]
+    queued = [job.args[0] for job in model_queue(redis_client, hub_settings).get_jobs()]
+    assert eid in queued
+    await finish(host, ada)
