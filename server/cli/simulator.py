@@ -2,13 +2,14 @@
 
     neuronquest simulator train [--seed 0] [--epochs 3] [--members 3] [--out PATH] [--threads N]
                                 [--cache PATH]
-    neuronquest simulator evaluate [--split test|val] [--simulator NAME ...] [--per-family K] [--json]
+    neuronquest simulator evaluate [--split test|val|wide] [--simulator NAME ...] [--per-family K] [--json]
 
 `train` rebuilds everything from scratch (synthetic neurons from the shipped corpus and
 WordNet, the frozen MiniLM's outputs, the heads: an ensemble of ``--members``, each fitted
 from its own seed on the same data), seeded; by default it overwrites the head file shipped
 in the package. `evaluate` scores every chosen simulator on the same held-out synthetic
-neurons (AUROC of the true explanation against the others, per family).
+neurons (AUROC of the true explanation against the others, per family); `--split wide` is
+validation widened by lexical classes and sense words no neuron uses (`trained/wide.py`).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     tr.add_argument("--json", action="store_true", help="print the training report as JSON")
     tr.set_defaults(func=cmd_train)
     ev = sub.add_parser("evaluate", help="AUROC per family on held-out synthetic neurons")
-    ev.add_argument("--split", choices=("test", "val"), default="test")
+    ev.add_argument("--split", choices=("test", "val", "wide"), default="test")
     ev.add_argument(
         "--simulator", action="append", choices=SIMULATORS, help="repeatable; default: trained, embedding"
     )
@@ -77,9 +78,12 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
 
     from engine.scoring.trained.dataset import build
     from engine.scoring.trained.evaluate import cases, evaluate
+    from engine.scoring.trained.wide import widen
 
     torch.set_num_threads(args.threads)
     data = build(args.seed)
+    if args.split == "wide":
+        data = widen(data, args.seed)
     items = cases(data, args.split, args.seed, args.per_family)
     results = []
     for name in args.simulator or ["trained", "embedding"]:

@@ -6,6 +6,7 @@
         ORDER embedding,trained | trained,embedding
     python -m tests.bench.trained_validation_checks cold PER_FAMILY
     python -m tests.bench.trained_validation_checks members [HEAD.pt]
+    python -m tests.bench.trained_validation_checks wide [HEAD.pt]
 
 ``repeats``: how many of a warm pass's explanation texts repeat across cases (the cases share
 their wrong explanations), so would be explanation-cache hits when tagged with the pass only.
@@ -16,7 +17,9 @@ unique to the neuron (fresh simulators again). ``members``: each member of the s
 alone, with a share of `embedding`, against trained-5, by session 9's rule (mean AUROC over
 families + 0.25 x true sense beats the other sense); every head's prediction is computed once
 per call and combined after. With a head file of more members (session 12: ``simulator train
---members 5``), its first three against all of them at the same shares.
+--members 5``), its first three against all of them at the same shares. ``wide``: the same for
+the shipped heads (or HEAD.pt's) on the wider validation split (``wide.py``, session 13), with
+`embedding` alone beside them.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from engine.scoring.trained.dataset import build
 from engine.scoring.trained.evaluate import cases, evaluate
 from engine.scoring.trained.inputs import Explanations
 from engine.scoring.trained.simulator import TrainedSimulator, load_head
+from engine.scoring.trained.wide import SPLIT, widen
 
 
 def repeats() -> None:
@@ -191,6 +195,25 @@ def members(path: Path | None = None) -> None:
         print(json.dumps(row | {"families": {f: v["auroc"] for f, v in r["families"].items()}}), flush=True)
 
 
+def wide(path: Path | None = None) -> None:
+    """Every head of the file together, at several shares of `embedding`, and `embedding` alone,
+    on the wider validation split."""
+    data = widen(build(0), 0)
+    items = cases(data, SPLIT, 0, None)
+    parts = _Parts(path)
+    every = tuple(range(len(parts.heads)))
+    settings = Settings().model_copy(update={"device": "cpu"})
+    sims: list[tuple[str, Simulator]] = [("embedding", make_simulator(settings, "embedding"))]
+    shares = (0.0, 0.1, 0.2, 0.25, 0.3, 0.4, 0.5)
+    sims += [(f"heads {every} share {s}", _View(parts, every, s)) for s in shares]
+    for label, sim in sims:
+        r = evaluate(sim, data, items)
+        rule = r["mean_auroc"] + 0.25 * (r["vs_other_sense"] or 0.0)
+        row = {"simulator": label, "rule": round(rule, 4), "mean": r["mean_auroc"]}
+        row |= {"vs_other_sense": r["vs_other_sense"], "pairs": r["sense_pairs"]}
+        print(json.dumps(row | {"families": {f: v["auroc"] for f, v in r["families"].items()}}), flush=True)
+
+
 if __name__ == "__main__":
     torch.set_num_threads(1)
     command, rest = sys.argv[1], sys.argv[2:]
@@ -200,5 +223,7 @@ if __name__ == "__main__":
         warm(int(rest[0]), rest[1:])
     elif command == "cold":
         cold(int(rest[0]))
+    elif command == "wide":
+        wide(Path(rest[0]) if rest else None)
     else:
         members(Path(rest[0]) if rest else None)

@@ -257,3 +257,32 @@ def test_the_sense_margin_loss_asks_the_true_sense_to_win(data) -> None:
     assert loss is not None and 0.0 < float(loss.detach()) < 2.5
     loss.backward()
     assert head.features.weight.grad is not None and head.features.weight.grad.abs().sum() > 0
+
+
+@needs_wordnet
+def test_the_wide_split_adds_only_unused_targets_and_leaves_the_dataset_as_it_was(data) -> None:
+    from engine.scoring.trained.families import hash_split
+    from engine.scoring.trained.wide import SPLIT, widen
+
+    sentences, names = list(data.sentences), [n.neuron.name for n in data.neurons]
+    wide = widen(data, 0, sense_words=15)
+    assert data.sentences == sentences and [n.neuron.name for n in data.neurons] == names
+    assert {n.neuron.split for n in wide.neurons} == {SPLIT}
+    val = data.split("val")
+    assert [(n.neuron.name, n.top, n.rest) for n in wide.neurons[: len(val)]] == [
+        (n.neuron.name, n.top, n.rest) for n in val
+    ]
+    extra = wide.neurons[len(val) :]
+    used = set().union(*(n.neuron.targets for n in data.neurons))
+    assert len([n for n in extra if n.neuron.family == "senses"]) >= 20
+    for n in extra:
+        assert not (n.neuron.targets & used), n.neuron.name
+        if n.neuron.family == "senses":  # a word of the validation bucket, judged on its own examples
+            word = n.neuron.name.split("-")[1]
+            assert hash_split(f"sense:{word}") == "val"
+            assert n.top and all(wide.sentences[i].meta["source"] == "wordnet-wide" for i, _ in n.top)
+            assert all(wide.sentences[i].meta["word"] == word for i, _ in n.rest[:1])
+    again = widen(data, 0, sense_words=15)
+    assert [(n.neuron.name, n.top, n.rest) for n in again.neurons] == [
+        (n.neuron.name, n.top, n.rest) for n in wide.neurons
+    ]
