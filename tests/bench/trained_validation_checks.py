@@ -7,6 +7,7 @@
     python -m tests.bench.trained_validation_checks cold PER_FAMILY
     python -m tests.bench.trained_validation_checks members [HEAD.pt]
     python -m tests.bench.trained_validation_checks wide [HEAD.pt]
+    python -m tests.bench.trained_validation_checks senses
 
 ``repeats``: how many of a warm pass's explanation texts repeat across cases (the cases share
 their wrong explanations), so would be explanation-cache hits when tagged with the pass only.
@@ -19,7 +20,10 @@ families + 0.25 x true sense beats the other sense); every head's prediction is 
 per call and combined after. With a head file of more members (session 12: ``simulator train
 --members 5``), its first three against all of them at the same shares. ``wide``: the same for
 the shipped heads (or HEAD.pt's) on the wider validation split (``wide.py``, session 13), with
-`embedding` alone beside them.
+`embedding` alone and each head alone (share 0) beside them. ``senses``: on the wide split's
+sense neurons, how often the frozen encoder's own evidence picks a word token's sense: its state
+closer to the word's state inside its own sense's explanation than inside the other sense's, both
+phrased alike ("the word "w" meaning ...").
 """
 
 from __future__ import annotations
@@ -206,12 +210,38 @@ def wide(path: Path | None = None) -> None:
     sims: list[tuple[str, Simulator]] = [("embedding", make_simulator(settings, "embedding"))]
     shares = (0.0, 0.1, 0.2, 0.25, 0.3, 0.4, 0.5)
     sims += [(f"heads {every} share {s}", _View(parts, every, s)) for s in shares]
+    sims += [(f"head {m} alone share 0.0", _View(parts, (m,), 0.0)) for m in every]
     for label, sim in sims:
         r = evaluate(sim, data, items)
         rule = r["mean_auroc"] + 0.25 * (r["vs_other_sense"] or 0.0)
         row = {"simulator": label, "rule": round(rule, 4), "mean": r["mean_auroc"]}
         row |= {"vs_other_sense": r["vs_other_sense"], "pairs": r["sense_pairs"]}
         print(json.dumps(row | {"families": {f: v["auroc"] for f, v in r["families"].items()}}), flush=True)
+
+
+def senses() -> None:
+    data = widen(build(0), 0)
+    items = [c for c in cases(data, SPLIT, 0, None) if c.confusers]
+    heads, _, _ = load_head()
+    sim = TrainedSimulator(heads=heads, fused_heads=False)
+    right = {3: 0, 4: 0}  # skip columns: the cosine at layer 3 and at layer 6
+    tokens = 0
+    for case in items:
+        records = case.records(data)
+        kept, packed = sim._batch(records)
+        assert packed is not None
+        texts = [case.canonical, *case.confusers]
+        _, skip = grid.evidence(packed, Explanations.of(sim._explained(texts)), heads[0].ordinals)
+        for r, (start, n) in zip(kept, zip(packed.offsets, packed.lengths, strict=True), strict=True):
+            own = any(a > 0 for a in records[r].activations)  # the word in the true sense here
+            for t in range(start, start + n):
+                if not skip[0, t, 5]:  # not the explained word
+                    continue
+                tokens += 1
+                for col in right:
+                    other = float(skip[1:, t, col].max())
+                    right[col] += (float(skip[0, t, col]) > other) == own
+    print(json.dumps({"tokens": tokens, "layer 3": right[3] / tokens, "layer 6": right[4] / tokens}))
 
 
 if __name__ == "__main__":
@@ -223,6 +253,8 @@ if __name__ == "__main__":
         warm(int(rest[0]), rest[1:])
     elif command == "cold":
         cold(int(rest[0]))
+    elif command == "senses":
+        senses()
     elif command == "wide":
         wide(Path(rest[0]) if rest else None)
     else:
