@@ -66,12 +66,9 @@ def neuron_clues(
         return None
     neuron, campaign = row
     scheme = scheme_for_model(campaign.model)
-    snippets = session.exec(
-        select(Snippet)
-        .where(Snippet.neuron_id == neuron_id, Snippet.kind == "top")
-        .order_by(col(Snippet.rank))
-        .limit(limit)
-    ).all()
+    top = select(Snippet).where(Snippet.neuron_id == neuron_id, Snippet.kind == "top")
+    ranked = list(session.exec(top.order_by(col(Snippet.rank))).all())
+    snippets = distinct_clues(ranked, limit)
     facts = {
         "id": neuron.id,
         "campaign": campaign.name,
@@ -90,6 +87,30 @@ def neuron_clues(
         for s in snippets
     ]
     return facts, clues
+
+
+# Tokens either side of a snippet's peak that make two clues the same to a player's eye.
+SAME_CLUE_SPAN = 8
+
+
+def distinct_clues(ranked: list[Snippet], limit: int) -> list[Snippet]:
+    """The first ``limit`` top snippets, by rank, that do not repeat an earlier one around its peak.
+
+    Why: a corpus can hold a text twice (Debian's fortunes repeat some across their files), and
+    the two copies fall in different windows, so mining keeps both; the default campaign showed
+    the same clue twice among eight. The tokens around the peak are what the clue shows."""
+    kept: list[Snippet] = []
+    seen: set[tuple[str, ...]] = set()
+    for snippet in ranked:
+        tokens, peak = snippet.tokens or [], snippet.max_index
+        key = tuple(tokens[max(0, peak - SAME_CLUE_SPAN) : peak + SAME_CLUE_SPAN + 1])
+        if key in seen:
+            continue
+        seen.add(key)
+        kept.append(snippet)
+        if len(kept) >= limit:
+            break
+    return kept
 
 
 def solved_neurons(session: Session, player_ids: Iterable[int]) -> set[int]:

@@ -285,3 +285,45 @@ def test_mined_records_show_the_text_as_the_corpus_wrote_it(
         s.commit()
         derived = "".join(record_json(old, 1.0, "wordpiece")["display"])
         assert derived == derived.lower() and "-" in derived  # the tokens' text, as before
+
+
+def test_clues_do_not_show_a_text_twice_when_the_corpus_holds_it_twice(
+    settings: Settings, db: Database, tmp_path: Path
+) -> None:
+    """Debian's fortunes hold some quotes twice; mining keeps both copies (they fall in other
+    windows), and a round showed the same clue twice among eight. The clues skip a snippet that
+    repeats an earlier one around its peak and take the next one by rank."""
+    from sqlmodel import col, select
+
+    from store.models import Snippet
+    from store.puzzles import SAME_CLUE_SPAN, neuron_clues
+
+    words = ["river", "stone", "garden", "lamp", "violin", "copper", "winter", "market", "ladder", "pocket"]
+    quotes = [f"The {a} met the {b} near {c} {i} times." for i, (a, b, c) in enumerate(
+        (words[i % 10], words[(3 * i + 1) % 10], words[(7 * i + 2) % 10]) for i in range(70))]  # fmt: skip
+    # The second copy starts one sentence later, so no window of it equals one of the first.
+    corpus = tmp_path / "twice.txt"
+    corpus.write_text("\n\n".join([*quotes, "An aside.", *quotes]))
+    build_campaign(settings, db, name="twice", model="minilm-l6", layer=2, neuron_end=6, corpus=str(corpus))
+
+    def peak(tokens: list[str], at: int) -> tuple[str, ...]:
+        return tuple(tokens[max(0, at - SAME_CLUE_SPAN) : at + SAME_CLUE_SPAN + 1])
+
+    repeated = 0
+    with db.session() as s:
+        for index in range(6):
+            neuron = get_neuron(s, "twice", index)
+            assert neuron is not None and neuron.id is not None
+            top = s.exec(
+                select(Snippet)
+                .where(Snippet.neuron_id == neuron.id, Snippet.kind == "top")
+                .order_by(col(Snippet.rank))
+            ).all()
+            keys = [peak(t.tokens, t.max_index) for t in top]
+            repeated += len(keys) - len(set(keys))
+            found = neuron_clues(s, neuron.id, 8)
+            assert found is not None
+            shown = [peak(c["tokens"], c["max_index"]) for c in found[1]]
+            assert len(shown) == len(set(shown)) == min(8, len(set(keys)))
+            assert shown == list(dict.fromkeys(keys))[:8], "the rest in rank order"
+    assert repeated > 0, "the corpus put some text twice among the top snippets"
