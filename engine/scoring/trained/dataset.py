@@ -147,6 +147,17 @@ def _records(
     return NeuronData(neuron, top, rest)
 
 
+def index_sentences(sentences: list[Sentence]) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
+    """(source -> sentence indices, word -> indices of the sentences holding it)."""
+    by_source: dict[str, list[int]] = defaultdict(list)
+    index: dict[str, list[int]] = defaultdict(list)
+    for i, s in enumerate(sentences):
+        by_source[s.meta.get("source", "corpus")].append(i)
+        for w in set(s.words):
+            index[w].append(i)
+    return by_source, index
+
+
 def build(seed: int = 0, sizes: Sizes | None = None) -> Dataset:
     sizes = sizes or Sizes()
     rng = random.Random(seed)
@@ -156,12 +167,7 @@ def build(seed: int = 0, sizes: Sizes | None = None) -> Dataset:
     by_word = sense_examples(synsets, vocab, seed, sizes.sense_words)
     sentences = corpus + delimited(corpus, sizes.per_delimiter, seed) + number_sentences(sizes.numbers, seed)
     sentences += [s for senses in by_word.values() for _, sents in senses for s in sents]
-    by_source: dict[str, list[int]] = defaultdict(list)
-    index: dict[str, list[int]] = defaultdict(list)
-    for i, s in enumerate(sentences):
-        by_source[s.meta.get("source", "corpus")].append(i)
-        for w in set(s.words):
-            index[w].append(i)
+    by_source, index = index_sentences(sentences)
     neurons = word_neurons(synsets, vocab, by_word, seed, sizes.named_words)
     neurons += sense_neurons(synsets, by_word)
     neurons += positional_neurons() + syntactic_neurons() + morphology_neurons()

@@ -185,6 +185,21 @@ def topic_members(synsets: dict[str, wordnet.Synset], vocab: Counter[str]) -> di
     return {k: v - PLANTED_WORDS for k, v in members.items() if k and len(v) >= 8}
 
 
+def word_group_neuron(name: str, family: str, split: str, phrases: list[str], own: list[str]) -> SynthNeuron:
+    """A neuron that fires on any of ``own``'s words (a lexical class, a topic)."""
+    return SynthNeuron(
+        name,
+        family,
+        split,
+        phrases,
+        frozenset(f"word:{w}" for w in own),
+        _word_rule(set(own)),
+        cues=frozenset(own),
+        sources=("corpus", "wordnet"),
+        short=phrases[0],
+    )
+
+
 def word_neurons(
     synsets: dict[str, wordnet.Synset],
     vocab: Counter[str],
@@ -223,19 +238,7 @@ def word_neurons(
                 f"terms used in {name}",
                 f"{name}-related words",
             ]
-        out.append(
-            SynthNeuron(
-                gname,
-                family,
-                split,
-                phrases,
-                frozenset(f"word:{w}" for w in own),
-                _word_rule(set(own)),
-                cues=frozenset(own),
-                sources=("corpus", "wordnet"),
-                short=phrases[0],
-            )
-        )
+        out.append(word_group_neuron(gname, family, split, phrases, own))
     for mark, name, split in PUNCTUATION:
         out.append(
             SynthNeuron(

@@ -16,13 +16,19 @@ validation bucket of the same hash that splits the dataset's sense words.
 from __future__ import annotations
 
 import random
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import replace
 
 from engine.scoring.trained import wordnet
-from engine.scoring.trained.dataset import Dataset, NeuronData, _records
-from engine.scoring.trained.families import CLASS_PHRASES, PLANTED_WORDS, SynthNeuron, _word_rule, hash_split
-from engine.scoring.trained.lexicon import MIN_CLASS_WORDS, _examples_by_sense, _sense_keys, sense_neurons
+from engine.scoring.trained.dataset import Dataset, NeuronData, _records, index_sentences
+from engine.scoring.trained.families import CLASS_PHRASES, PLANTED_WORDS, SynthNeuron, hash_split
+from engine.scoring.trained.lexicon import (
+    MIN_CLASS_WORDS,
+    _examples_by_sense,
+    _sense_keys,
+    sense_neurons,
+    word_group_neuron,
+)
 from engine.scoring.trained.sentences import Sentence
 
 SPLIT = "wide"
@@ -66,12 +72,7 @@ def widen(dataset: Dataset, seed: int = 0, sense_words: int = SENSE_WORDS) -> Da
                 s.meta["source"] = SOURCE
                 sentences.append(s)
     extra += sense_neurons(synsets, by_word, source=SOURCE)
-    by_source: dict[str, list[int]] = defaultdict(list)
-    index: dict[str, list[int]] = defaultdict(list)
-    for i, s in enumerate(sentences):
-        by_source[s.meta.get("source", "corpus")].append(i)
-        for w in set(s.words):
-            index[w].append(i)
+    by_source, index = index_sentences(sentences)
     neurons = [_relabelled(n) for n in dataset.split("val")]
     for neuron in extra:
         built = _records(replace(neuron, split=SPLIT), sentences, by_source, index, rng, min_top=1)
@@ -96,19 +97,7 @@ def _classes(
             continue
         a, b = rng.sample(own, 2)
         phrases = [p.format(name=name, a=a, b=b) for p in CLASS_PHRASES]
-        out.append(
-            SynthNeuron(
-                f"wide-class-{root}",
-                "lexical",
-                SPLIT,
-                phrases,
-                frozenset(f"word:{w}" for w in own),
-                _word_rule(set(own)),
-                cues=frozenset(own),
-                sources=("corpus", "wordnet"),
-                short=phrases[0],
-            )
-        )
+        out.append(word_group_neuron(f"wide-class-{root}", "lexical", SPLIT, phrases, own))
     return out
 
 
