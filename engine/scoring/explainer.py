@@ -176,10 +176,12 @@ class TokenListExplainer:
     """No model: names the words the neuron fires on most — the baseline of the paper's figures.
 
     Each record votes for the words at or above half its peak; the three words with most
-    votes make one explanation. It cannot say why, only what, so players can beat it."""
+    votes make one explanation. It cannot say why, only what, so players can beat it. A piece
+    that continues a word (WordPiece's "##s", a BPE piece glued to the one before) is named as
+    an ending, "-s": tokens-1 wrote it as the word "s", which reads as a letter to a player."""
 
     name = "tokens"
-    version = "tokens-1"
+    version = "tokens-2"
 
     def explain(self, records: Sequence[ActivationRecord], k: int = 1, max_chars: int = 280) -> list[str]:
         votes: Counter[str] = Counter()
@@ -187,15 +189,30 @@ class TokenListExplainer:
             peak = record.max_activation
             if peak <= 0:
                 continue
-            for token, value in zip(token_texts(record.tokens), record.activations, strict=True):
+            texts = token_texts(record.tokens)
+            # Tokens that carry their spaces tell a word's start; a bare word list does not.
+            spaced = any(t[:1].isspace() for t in texts[1:])
+            for i, (token, value) in enumerate(zip(texts, record.activations, strict=True)):
                 word = token.strip().lower()
                 if value >= peak / 2 and any(c.isalnum() for c in word):
-                    votes[word] += 1
+                    ending = spaced and i > 0 and token[:1].isalnum() and texts[i - 1][-1:].isalnum()
+                    votes["-" + word if ending else word] += 1
         if not votes:
             raise ValueError("the neuron has no active records to explain")
-        words = [f'"{w}"' for w, _ in votes.most_common(3)]
-        listed = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
-        return [f"the word{'s' if len(words) > 1 else ''} {listed}"[:max_chars]][:k]
+        top = [w for w, _ in votes.most_common(3)]
+        words = [w for w in top if not w.startswith("-")]
+        endings = [w for w in top if w.startswith("-")]
+        parts = [_named("word", words), _named("ending", endings)]
+        return [", and ".join(p for p in parts if p)[:max_chars]][:k]
+
+
+def _named(kind: str, items: list[str]) -> str:
+    """'the words "a", "b" and "c"', 'the ending "-s"', or '' for none."""
+    if not items:
+        return ""
+    quoted = [f'"{w}"' for w in items]
+    listed = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+    return f"the {kind}{'s' if len(items) > 1 else ''} {listed}"
 
 
 Explainer = LocalLMExplainer | OpenAIExplainer | TokenListExplainer

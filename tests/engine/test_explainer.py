@@ -172,3 +172,33 @@ def test_token_list_baseline_names_the_peak_words():
     assert named <= {"january", "february", "march", "april", "may", "october", "december"}
     with pytest.raises(ValueError, match="no active records"):
         TokenListExplainer().explain([ActivationRecord(["a"], [0.0])], 1)
+
+
+def test_token_list_baseline_names_a_word_piece_as_an_ending_with_real_tokenizers(tmp_path) -> None:
+    """The default campaign's WordPiece pieces: "daemon ##s" fired on "##s", and tokens-1 said
+    the word "s". It is the ending "-s", for WordPiece and byte-level BPE alike."""
+    from transformers import AutoTokenizer
+
+    from engine.models.registry import minilm_dir
+    from engine.scoring.explainer import TokenListExplainer
+    from tests.model_fixtures import build_tokenizer
+
+    minilm = AutoTokenizer.from_pretrained(minilm_dir())
+    bpe = build_tokenizer(tmp_path)
+    texts = ["The daemons ran near the tokenizers.", "Old daemons and the tokenizers slept.", "The cat sat."]
+    for tok in (minilm, bpe):
+        records = []
+        for text in texts:
+            tokens = tok.convert_ids_to_tokens(tok(text, add_special_tokens=False)["input_ids"])
+            text_of = [t.replace("Ġ", " ").removeprefix("##") for t in tokens]
+            # Fires on the word "the" and on the plural ending, wherever the tokenizer cut it off.
+            acts = [
+                1.0 if w.strip().lower() == "the" or (w == "s" and i) else 0.0 for i, w in enumerate(text_of)
+            ]
+            records.append(ActivationRecord(tokens, acts))
+        assert any(a for r in records for a in r.activations), tok
+        [text] = TokenListExplainer().explain(records, 1)
+        assert '"-s"' in text and "the ending" in text and '"s"' not in text, text
+        assert text.startswith('the word "the"'), text
+    whole = [ActivationRecord(["the", "cats", "sat"], [0.0, 1.0, 0.0])]
+    assert TokenListExplainer().explain(whole, 1) == ['the word "cats"']  # a whole word stays a word
