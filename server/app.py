@@ -22,7 +22,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
@@ -170,7 +170,10 @@ def create_app(settings: Settings, *, clock: Callable[[], float] | None = None) 
         Mount("/static", StaticFiles(directory=CLIENT_DIR, check_dir=False), name="static"),
     ]
     redact_tokens_in_logs()
-    handlers = dict.fromkeys(DATABASE_DOWN, http_api.database_unavailable)  # 503, not a 500 page
+    handlers: dict[Any, Any] = dict.fromkeys(
+        DATABASE_DOWN, http_api.database_unavailable
+    )  # 503, not a 500 page
+    handlers[404] = not_found
     middleware = [
         Middleware(SecurityHeaders),
         Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
@@ -179,6 +182,14 @@ def create_app(settings: Settings, *, clock: Callable[[], float] | None = None) 
     return DirectSocketApp(
         routes=routes, lifespan=lifespan, exception_handlers=handlers, middleware=middleware
     )
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    """An unknown address: the API's JSON error for /api paths, a page with the way back for the rest
+    (Starlette's plain "Not Found" left a player who mistyped a link on a blank page)."""
+    if request.url.path.startswith("/api"):
+        return JSONResponse({"error": "not_found", "message": f"no such address: {request.url.path}"}, 404)
+    return FileResponse(CLIENT_DIR / "404.html", status_code=404)
 
 
 def app_from_environment() -> Starlette:

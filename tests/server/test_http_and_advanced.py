@@ -36,8 +36,21 @@ def test_every_page_has_the_game_icon_and_favicon_ico_serves_it(live_server: Liv
     assert icon.status_code == 200 and icon.headers["content-type"] == "image/svg+xml"
     assert icon.text.startswith("<svg")
     assert icon.text == httpx.get(live_server.http_url + "/static/icon.svg").text
-    for page in ("/", *(f"/static/{name}.html" for name in ("host", "neurons", "neuron", "overlay"))):
+    for page in ("/", *(f"/static/{name}.html" for name in ("host", "neurons", "neuron", "overlay", "404"))):
         assert '<link rel="icon" href="/static/icon.svg"' in httpx.get(live_server.http_url + page).text, page
+
+
+def test_an_unknown_address_gets_a_page_with_the_way_back_and_the_api_a_json_error(
+    live_server: LiveServer,
+) -> None:
+    """A mistyped link (/neurons.html, an old room link) was Starlette's bare "Not Found"."""
+    for path in ("/neurons.html", "/room/abc", "/static/js/missing.js"):
+        page = httpx.get(live_server.http_url + path)
+        assert page.status_code == 404 and page.headers["content-type"].startswith("text/html"), path
+        assert "This page does not exist" in page.text and 'href="/neurons"' in page.text
+    api = httpx.get(live_server.http_url + "/api/v1/nowhere")
+    assert api.status_code == 404 and api.json()["error"] == "not_found"
+    assert "/api/v1/nowhere" in api.json()["message"]
 
 
 def test_tokens_are_signed_and_expire() -> None:
