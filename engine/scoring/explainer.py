@@ -172,13 +172,17 @@ class OpenAIExplainer:
         return found
 
 
+APOSTROPHES = ("'", "’")
+
+
 class TokenListExplainer:
     """No model: names the words the neuron fires on most — the baseline of the paper's figures.
 
     Each record votes for the words at or above half its peak; the three words with most
     votes make one explanation. It cannot say why, only what, so players can beat it. A piece
     that continues a word (WordPiece's "##s", a BPE piece glued to the one before) is named as
-    an ending, "-s": tokens-1 wrote it as the word "s", which reads as a letter to a player."""
+    an ending, "-s", and a clitic cut off at its apostrophe as "'s": tokens-1 wrote both as the
+    word "s", which reads as a letter to a player."""
 
     name = "tokens"
     version = "tokens-2"
@@ -193,10 +197,8 @@ class TokenListExplainer:
             # Tokens that carry their spaces tell a word's start; a bare word list does not.
             spaced = any(t[:1].isspace() for t in texts[1:])
             for i, (token, value) in enumerate(zip(texts, record.activations, strict=True)):
-                word = token.strip().lower()
-                if value >= peak / 2 and any(c.isalnum() for c in word):
-                    ending = spaced and i > 0 and token[:1].isalnum() and texts[i - 1][-1:].isalnum()
-                    votes["-" + word if ending else word] += 1
+                if value >= peak / 2 and any(c.isalnum() for c in token):
+                    votes[_piece_name(texts, i, spaced)] += 1
         if not votes:
             raise ValueError("the neuron has no active records to explain")
         top = [w for w, _ in votes.most_common(3)]
@@ -204,6 +206,18 @@ class TokenListExplainer:
         endings = [w for w in top if w.startswith("-")]
         parts = [_named("word", words), _named("ending", endings)]
         return [", and ".join(p for p in parts if p)[:max_chars]][:k]
+
+
+def _piece_name(texts: list[str], i: int, spaced: bool) -> str:
+    """Token ``i`` as the explanation names it: "-s" for a word's ending, "'s" for a clitic
+    (WordPiece cuts "it's" into it ' s), else the word."""
+    token, before = texts[i], texts[i - 1] if i else ""
+    word = token.strip().lower()
+    if spaced and i > 0 and token[:1].isalnum() and before[-1:].isalnum():
+        return "-" + word
+    if before.strip() in APOSTROPHES and word.isalpha() and len(word) <= 2:
+        return "'" + word
+    return word
 
 
 def _named(kind: str, items: list[str]) -> str:

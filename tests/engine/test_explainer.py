@@ -200,5 +200,9 @@ def test_token_list_baseline_names_a_word_piece_as_an_ending_with_real_tokenizer
         [text] = TokenListExplainer().explain(records, 1)
         assert '"-s"' in text and "the ending" in text and '"s"' not in text, text
         assert text.startswith('the word "the"'), text
+    # "it's" is it ' s in WordPiece: the clitic "'s", not the word "s".
+    tokens = minilm.tokenize("It's the cat's toy and it's hers.")
+    clitic = [ActivationRecord(tokens, [1.0 if t == "s" else 0.0 for t in tokens])]
+    assert TokenListExplainer().explain(clitic, 1) == ['the word "\'s"']
     whole = [ActivationRecord(["the", "cats", "sat"], [0.0, 1.0, 0.0])]
     assert TokenListExplainer().explain(whole, 1) == ['the word "cats"']  # a whole word stays a word
