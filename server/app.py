@@ -170,9 +170,8 @@ def create_app(settings: Settings, *, clock: Callable[[], float] | None = None) 
         Mount("/static", StaticFiles(directory=CLIENT_DIR, check_dir=False), name="static"),
     ]
     redact_tokens_in_logs()
-    handlers: dict[Any, Any] = dict.fromkeys(
-        DATABASE_DOWN, http_api.database_unavailable
-    )  # 503, not a 500 page
+    # A database outage is a 503, not a 500 page; an unknown address a page with the way back.
+    handlers: dict[Any, Any] = dict.fromkeys(DATABASE_DOWN, http_api.database_unavailable)
     handlers[404] = not_found
     middleware = [
         Middleware(SecurityHeaders),
