@@ -67,8 +67,7 @@ def neuron_clues(
     neuron, campaign = row
     scheme = scheme_for_model(campaign.model)
     top = select(Snippet).where(Snippet.neuron_id == neuron_id, Snippet.kind == "top")
-    ranked = list(session.exec(top.order_by(col(Snippet.rank))).all())
-    snippets = distinct_clues(ranked, limit)
+    snippets = distinct_clues(session.exec(top.order_by(col(Snippet.rank))), limit)
     facts = {
         "id": neuron.id,
         "campaign": campaign.name,
@@ -93,7 +92,7 @@ def neuron_clues(
 SAME_CLUE_SPAN = 8
 
 
-def distinct_clues(ranked: list[Snippet], limit: int) -> list[Snippet]:
+def distinct_clues(ranked: Iterable[Snippet], limit: int) -> list[Snippet]:
     """The first ``limit`` top snippets, by rank, that do not repeat an earlier one around its peak.
 
     Why: a corpus can hold a text twice (Debian's fortunes repeat some across their files), and

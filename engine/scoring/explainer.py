@@ -24,6 +24,7 @@ from engine.records import ActivationRecord
 from engine.scoring.endpoint import openai_client
 from engine.scoring.explain_prompt import EXAMPLE_ANSWER, LEAD, clean_explanation, explainer_prompt
 from engine.scoring.simulator import token_texts
+from engine.scoring.trained.families import listed
 
 EXPLAINERS = ("llm", "openai", "tokens")
 ROUNDS = 3
@@ -222,11 +223,7 @@ def _piece_name(texts: list[str], i: int, spaced: bool) -> str:
 
 def _named(kind: str, items: list[str]) -> str:
     """'the words "a", "b" and "c"', 'the ending "-s"', or '' for none."""
-    if not items:
-        return ""
-    quoted = [f'"{w}"' for w in items]
-    listed = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
-    return f"the {kind}{'s' if len(items) > 1 else ''} {listed}"
+    return f"the {kind}{'s' if len(items) > 1 else ''} {listed(items)}" if items else ""
 
 
 Explainer = LocalLMExplainer | OpenAIExplainer | TokenListExplainer

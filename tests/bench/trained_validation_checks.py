@@ -192,11 +192,15 @@ def members(path: Path | None = None) -> None:
         every = tuple(range(len(parts.heads)))
         configs = [(chosen, s) for chosen in ((0, 1, 2), every) for s in shares]
     for chosen, share in configs:
-        r = evaluate(_View(parts, chosen, share), data, items)
-        rule = r["mean_auroc"] + 0.25 * (r["vs_other_sense"] or 0.0)
-        row = {"heads": chosen, "share": share, "rule": round(rule, 4), "mean": r["mean_auroc"]}
-        row |= {"vs_other_sense": r["vs_other_sense"], "pairs": r["sense_pairs"]}
-        print(json.dumps(row | {"families": {f: v["auroc"] for f, v in r["families"].items()}}), flush=True)
+        _print_rule({"heads": chosen, "share": share}, evaluate(_View(parts, chosen, share), data, items))
+
+
+def _print_rule(row: dict[str, Any], r: dict[str, Any]) -> None:
+    """One JSON line: what was scored, session 9's rule, the mean, the sense figure, the families."""
+    rule = r["mean_auroc"] + 0.25 * (r["vs_other_sense"] or 0.0)
+    row = row | {"rule": round(rule, 4), "mean": r["mean_auroc"]}
+    row |= {"vs_other_sense": r["vs_other_sense"], "pairs": r["sense_pairs"]}
+    print(json.dumps(row | {"families": {f: v["auroc"] for f, v in r["families"].items()}}), flush=True)
 
 
 def wide(path: Path | None = None) -> None:
@@ -212,11 +216,7 @@ def wide(path: Path | None = None) -> None:
     sims += [(f"heads {every} share {s}", _View(parts, every, s)) for s in shares]
     sims += [(f"head {m} alone share 0.0", _View(parts, (m,), 0.0)) for m in every]
     for label, sim in sims:
-        r = evaluate(sim, data, items)
-        rule = r["mean_auroc"] + 0.25 * (r["vs_other_sense"] or 0.0)
-        row = {"simulator": label, "rule": round(rule, 4), "mean": r["mean_auroc"]}
-        row |= {"vs_other_sense": r["vs_other_sense"], "pairs": r["sense_pairs"]}
-        print(json.dumps(row | {"families": {f: v["auroc"] for f, v in r["families"].items()}}), flush=True)
+        _print_rule({"simulator": label}, evaluate(sim, data, items))
 
 
 def senses() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import re
 from collections import Counter
+from collections.abc import Callable
 
 from engine.scoring.trained import wordnet
 from engine.scoring.trained.families import (
@@ -81,26 +82,44 @@ def more_sense_examples(
     is a held-out target, and one example per sense suffices (these train, they are never
     judged). Their sentences come from a source of their own (``wordnet-senses``), so no
     earlier neuron's pool, and so no validation or test record, changes."""
-    by_word: dict[str, list[tuple[str, list[Sentence]]]] = {}
     if max_words <= 0:
-        return by_word
+        return {}
     rng = random.Random(f"{seed}:more-senses")
+    return unused_sense_words(
+        synsets, rng, "train", held, "wordnet-senses", max_words, keep=4, accept=lambda w: w not in taken
+    )
+
+
+def unused_sense_words(
+    synsets: dict[str, wordnet.Synset],
+    rng: random.Random,
+    bucket: str,
+    targets: frozenset[str],
+    source: str,
+    max_words: int,
+    keep: int,
+    accept: Callable[[str], bool],
+) -> dict[str, list[tuple[str, list[Sentence]]]]:
+    """Ambiguous words of one bucket of the sense hash, in ``rng``'s order, that ``accept`` takes
+    and none of whose words or senses is in ``targets``: word -> its first ``keep`` senses with a
+    WordNet example holding it (two at least), the examples' source set to ``source``."""
+    by_word: dict[str, list[tuple[str, list[Sentence]]]] = {}
     candidates = sorted({w for s in synsets.values() for w in s.words if w.isalpha() and w.islower()})
     rng.shuffle(candidates)
     for word in candidates:
-        if word in taken or word in PLANTED_WORDS or f"word:{word}" in held:
+        if not accept(word) or word in PLANTED_WORDS or f"word:{word}" in targets:
             continue
-        if hash_split(f"sense:{word}") != "train":
+        if hash_split(f"sense:{word}") != bucket:
             continue
         keys = _sense_keys(word)
-        if any(f"sense:{key}" in held for key in keys):
+        if any(f"sense:{key}" in targets for key in keys):
             continue
         found = _examples_by_sense(synsets, word, keys)
-        for _, sents in found:
-            for sentence in sents:
-                sentence.meta["source"] = "wordnet-senses"
         if len(found) >= 2:
-            by_word[word] = found[:4]
+            for _, sents in found:
+                for sentence in sents:
+                    sentence.meta["source"] = source
+            by_word[word] = found[:keep]
         if len(by_word) >= max_words:
             break
     return by_word

@@ -21,15 +21,13 @@ from dataclasses import replace
 
 from engine.scoring.trained import wordnet
 from engine.scoring.trained.dataset import Dataset, NeuronData, _records, index_sentences
-from engine.scoring.trained.families import CLASS_PHRASES, PLANTED_WORDS, SynthNeuron, hash_split
+from engine.scoring.trained.families import CLASS_PHRASES, PLANTED_WORDS, SynthNeuron
 from engine.scoring.trained.lexicon import (
     MIN_CLASS_WORDS,
-    _examples_by_sense,
-    _sense_keys,
     sense_neurons,
+    unused_sense_words,
     word_group_neuron,
 )
-from engine.scoring.trained.sentences import Sentence
 
 SPLIT = "wide"
 SOURCE = "wordnet-wide"
@@ -65,12 +63,12 @@ def widen(dataset: Dataset, seed: int = 0, sense_words: int = SENSE_WORDS) -> Da
     corpus_vocab = Counter(w for s in corpus for w in s.words)
     synsets = wordnet.load()
     extra = _classes(synsets, corpus_vocab, taken, rng)
-    by_word = _sense_words(synsets, corpus_vocab, taken, seed, sense_words)
-    for senses in by_word.values():
-        for _, sents in senses:
-            for s in sents:
-                s.meta["source"] = SOURCE
-                sentences.append(s)
+    # Ambiguous words of the validation bucket that no neuron uses, seen in the corpus.
+    rng_senses = random.Random(f"{seed}:wide-senses")
+    by_word = unused_sense_words(
+        synsets, rng_senses, "val", taken, SOURCE, sense_words, keep=3, accept=lambda w: corpus_vocab[w] >= 1
+    )
+    sentences += [s for senses in by_word.values() for _, sents in senses for s in sents]
     extra += sense_neurons(synsets, by_word, source=SOURCE)
     by_source, index = index_sentences(sentences)
     neurons = [_relabelled(n) for n in dataset.split("val")]
@@ -98,28 +96,4 @@ def _classes(
         a, b = rng.sample(own, 2)
         phrases = [p.format(name=name, a=a, b=b) for p in CLASS_PHRASES]
         out.append(word_group_neuron(f"wide-class-{root}", "lexical", SPLIT, phrases, own))
-    return out
-
-
-def _sense_words(
-    synsets: dict[str, wordnet.Synset], vocab: Counter[str], taken: frozenset[str], seed: int, limit: int
-) -> dict[str, list[tuple[str, list[Sentence]]]]:
-    """Ambiguous words in the validation bucket that no neuron uses, with an example for 2+ senses."""
-    rng = random.Random(f"{seed}:wide-senses")
-    candidates = sorted({w for s in synsets.values() for w in s.words if w.isalpha() and w.islower()})
-    rng.shuffle(candidates)
-    out = {}
-    for word in candidates:
-        if hash_split(f"sense:{word}") != "val" or word in PLANTED_WORDS or f"word:{word}" in taken:
-            continue
-        if vocab[word] < 1:
-            continue
-        keys = _sense_keys(word)
-        if any(f"sense:{key}" in taken for key in keys):
-            continue
-        found = _examples_by_sense(synsets, word, keys)
-        if len(found) >= 2:
-            out[word] = found[:3]
-        if len(out) >= limit:
-            break
     return out
